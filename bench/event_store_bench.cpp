@@ -1,0 +1,262 @@
+// Journal writer throughput and latency against its ceiling: the same rows written by raw
+// multi-row INSERTs in the same batch sizes, on the same database, in the same run.
+// Run through bench/event-store, which starts a private PostgreSQL and builds this.
+
+#include "config/loader.hpp"
+#include "core/actor_system.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/pg_event_store.hpp"
+
+#include <caf/all.hpp>
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace ordermesh;
+using namespace ordermesh::persistence;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct run_figures {
+  int streams = 0;
+  double events_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double mean_batch = 0;
+  double commit_ms = 0;
+  double raw_events_per_s = 0;
+};
+
+const std::string payload =
+    R"({"order_id":"6f1c2a9e-3b7d-4c55-9a51-0d2f7e8b4c11","sku":"sku-000123","qty":2,"unit_price_cents":1999,"currency":"EUR"})";
+const std::string metadata =
+    R"({"message_id":"7c9e6679-7425-40de-944b-e07fc1f90ae7","correlation_id":"6f1c2a9e-3b7d-4c55-9a51-0d2f7e8b4c11","causation_id":"2b1f0c3e-5a6d-4e7f-8a9b-0c1d2e3f4a5b","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})";
+
+double percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) {
+    return 0;
+  }
+  auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size()))) - 1;
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+struct driver_state {
+  std::vector<int64_t> versions;
+  std::vector<clock_type::time_point> sent_at;
+  std::vector<double> latencies_ms;
+  clock_type::time_point deadline;
+  uint64_t max_events = 0;
+  uint64_t completed = 0;
+  int outstanding = 0;
+  uint64_t errors = 0;
+  std::string prefix;
+  caf::response_promise done;
+};
+
+using start_atom = caf::atom_constant<caf::atom("start")>;
+
+// N streams, each with one append outstanding at a time (a closed loop, like N entity actors).
+caf::behavior driver(caf::stateful_actor<driver_state>* self, journal_actor journal, int streams,
+                     std::string prefix) {
+  auto send_next = [=](int i) {
+    auto& st = self->state;
+    st.sent_at[i] = clock_type::now();
+    ++st.outstanding;
+    self->request(journal, 30s, append_atom::value,
+                  stream_append{st.prefix + std::to_string(i),
+                                st.versions[i],
+                                {new_event{"order.line_added.v1", 1, payload, metadata}}})
+        .then(
+            [=](const append_result& r) {
+              auto& s = self->state;
+              --s.outstanding;
+              auto now = clock_type::now();
+              if (r.status == append_status::committed) {
+                s.versions[i] = r.stream_version;
+                s.latencies_ms.push_back(
+                    std::chrono::duration<double, std::milli>(now - s.sent_at[i]).count());
+                ++s.completed;
+              } else {
+                ++s.errors;
+              }
+              if (now < s.deadline && s.completed + s.outstanding < s.max_events) {
+                self->send(self, caf::ok_atom::value, i);
+              } else if (s.outstanding == 0) {
+                s.done.deliver(caf::ok_atom::value);
+              }
+            },
+            [=](caf::error&) {
+              auto& s = self->state;
+              --s.outstanding;
+              ++s.errors;
+              if (s.outstanding == 0) {
+                s.done.deliver(caf::ok_atom::value);
+              }
+            });
+  };
+  self->state.versions.assign(static_cast<size_t>(streams), no_stream);
+  self->state.sent_at.resize(static_cast<size_t>(streams));
+  self->state.prefix = std::move(prefix);
+  return {
+      [=](start_atom, caf::timespan duration, uint64_t max_events) {
+        auto& st = self->state;
+        st.deadline = clock_type::now() + duration;
+        st.max_events = max_events;
+        st.done = self->make_response_promise();
+        for (int i = 0; i < streams; ++i) {
+          send_next(i);
+        }
+        return st.done;
+      },
+      [=](caf::ok_atom, int i) { send_next(i); },
+      [=](caf::get_atom) { return self->state.latencies_ms; },
+  };
+}
+
+journal_stats stats(caf::scoped_actor& self, const journal_actor& j) {
+  journal_stats s;
+  self->request(j, 10s, caf::get_atom::value, journal_stats_atom::value)
+      .receive([&](journal_stats x) { s = x; }, [](caf::error&) {});
+  return s;
+}
+
+void truncate_events(const config::pg_config& pg) {
+  pqxx::connection c{pg_event_store::connection_string(pg)};
+  pqxx::nontransaction tx{c};
+  tx.exec0("TRUNCATE events");
+  tx.exec0("CHECKPOINT");
+}
+
+run_figures measure_journal(caf::actor_system& sys, const config::app_config& cfg, int streams,
+                            caf::timespan duration, uint64_t max_events) {
+  truncate_events(cfg.pg);
+  auto journal = spawn_journal(sys, cfg.pg, cfg.journal);
+  caf::scoped_actor self{sys};
+  auto d = sys.spawn(driver, journal, streams, "bench-" + std::to_string(streams) + "/");
+  // Warm up: one append per stream creates the streams and the connection.
+  self->request(d, 60s, start_atom::value, caf::timespan{0}, uint64_t{1})
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  self->request(d, 60s, caf::get_atom::value)
+      .receive([](std::vector<double>&) {}, [](caf::error&) {});
+  auto before = stats(self, journal);
+  std::vector<double> lat_before;
+  self->request(d, 60s, caf::get_atom::value)
+      .receive([&](std::vector<double>& l) { lat_before = l; }, [](caf::error&) {});
+  auto t0 = clock_type::now();
+  self->request(d, duration + 60s, start_atom::value, duration, max_events)
+      .receive([](caf::ok_atom) {}, [](caf::error& e) { std::cerr << to_string(e) << "\n"; });
+  auto elapsed = std::chrono::duration<double>(clock_type::now() - t0).count();
+  auto after = stats(self, journal);
+  std::vector<double> lat;
+  self->request(d, 60s, caf::get_atom::value)
+      .receive([&](std::vector<double>& l) { lat = l; }, [](caf::error&) {});
+  lat.erase(lat.begin(), lat.begin() + static_cast<long>(std::min(lat.size(), lat_before.size())));
+  std::sort(lat.begin(), lat.end());
+  run_figures f;
+  f.streams = streams;
+  f.events_per_s = static_cast<double>(after.events - before.events) / elapsed;
+  f.p50_ms = percentile(lat, 0.50);
+  f.p99_ms = percentile(lat, 0.99);
+  auto batches = after.batches - before.batches;
+  f.mean_batch = batches == 0 ? 0
+                              : static_cast<double>(after.appends - before.appends) /
+                                    static_cast<double>(batches);
+  f.commit_ms = batches == 0 ? 0
+                             : static_cast<double>(after.commit_us_total - before.commit_us_total) /
+                                   static_cast<double>(batches) / 1000.0;
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+  return f;
+}
+
+// The ceiling: the same rows, as raw multi-row INSERT statements of `batch` rows, one commit each,
+// back to back on one connection: no journal, no version check, no actor messaging.
+double measure_raw(const config::pg_config& pg, int streams, int batch, caf::timespan duration,
+                   uint64_t max_events) {
+  truncate_events(pg);
+  pqxx::connection c{pg_event_store::connection_string(pg)};
+  std::vector<int64_t> versions(static_cast<size_t>(streams), 0);
+  int next_stream = 0;
+  auto make_statement = [&] {
+    std::string sql = "INSERT INTO events (stream_id, stream_version, event_type, schema_version, "
+                      "payload, metadata) VALUES ";
+    for (int i = 0; i < batch; ++i) {
+      auto s = static_cast<size_t>(next_stream);
+      next_stream = (next_stream + 1) % streams;
+      sql += (i == 0 ? "(" : ",(");
+      sql += c.quote("raw-" + std::to_string(streams) + "/" + std::to_string(s)) + "," +
+             std::to_string(++versions[s]) + ",'order.line_added.v1',1," + c.quote(payload) +
+             "::jsonb," + c.quote(metadata) + "::jsonb)";
+    }
+    return sql;
+  };
+  uint64_t written = 0;
+  auto t0 = clock_type::now();
+  auto deadline = t0 + duration;
+  while (clock_type::now() < deadline && written < max_events) {
+    auto sql = make_statement();
+    pqxx::nontransaction tx{c};
+    tx.exec0(sql);
+    written += static_cast<uint64_t>(batch);
+  }
+  auto elapsed = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return static_cast<double>(written) / elapsed;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto loaded = config::load({args, config::process_env(), {}, {}});
+  if (auto* err = std::get_if<config::config_error>(&loaded)) {
+    std::cerr << err->line() << "\n";
+    return 2;
+  }
+  auto cfg = std::get<config::loaded_config>(loaded).values;
+  auto seconds = std::getenv("OM_BENCH_SECONDS") ? std::atoi(std::getenv("OM_BENCH_SECONDS")) : 8;
+  auto duration = caf::timespan{std::chrono::seconds(std::max(1, seconds))};
+  const uint64_t max_events = 2'000'000; // a bound on each run besides its duration
+
+  {
+    pg_event_store store{cfg.pg, cfg.journal};
+    auto m = store.migrate();
+    if (!m) {
+      std::cerr << "bench: " << m.error().detail << "\n";
+      return 1;
+    }
+  }
+  caf::actor_system_config caf_cfg;
+  core::configure(caf_cfg);
+  caf_cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{caf_cfg};
+
+  std::printf("event-store benchmark: %d s per run, one event per append, journal.max_batch=%u\n",
+              seconds, cfg.journal.max_batch);
+  std::printf("%8s %12s %9s %9s %10s %10s %14s %8s\n", "streams", "events/s", "p50_ms", "p99_ms",
+              "mean_batch", "commit_ms", "raw_events/s", "ratio");
+  run_figures last;
+  for (int streams : {1, 64, 1024}) {
+    auto f = measure_journal(sys, cfg, streams, duration, max_events);
+    auto batch = std::max(1, static_cast<int>(std::lround(f.mean_batch)));
+    f.raw_events_per_s = measure_raw(cfg.pg, streams, batch, duration, max_events);
+    std::printf("%8d %12.0f %9.2f %9.2f %10.1f %10.2f %14.0f %8.2f\n", f.streams, f.events_per_s,
+                f.p50_ms, f.p99_ms, f.mean_batch, f.commit_ms, f.raw_events_per_s,
+                f.events_per_s / f.raw_events_per_s);
+    std::fflush(stdout);
+    last = f;
+  }
+  std::printf("ceiling: raw multi-row INSERTs of the same rows in the journal's mean batch size, "
+              "one commit per statement, same database\n");
+  std::printf("targets: ceiling_ratio >= 0.7 at 1024 streams; single-stream p99 < 10 ms\n");
+  std::printf("events_per_s=%.0f ceiling_ratio=%.2f\n", last.events_per_s,
+              last.events_per_s / last.raw_events_per_s);
+  return 0;
+}

@@ -1,0 +1,872 @@
+#include "config/loader.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <type_traits>
+#include <utility>
+
+#include <unistd.h>
+
+extern char** environ;
+
+namespace ordermesh::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+// --- values as they arrive from a layer --------------------------------------------------------
+
+/// A value from the file (JSON) or from the environment / command line (text).
+struct raw_value {
+  const json* from_json = nullptr;
+  std::string_view text;
+};
+
+std::string dump_compact(const json& j) {
+  // Invalid UTF-8 in the file must not make the error path throw.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// The value as a person wrote it: text as is, JSON strings without quotes, other JSON compact.
+std::string value_text(const raw_value& raw) {
+  if (raw.from_json == nullptr) {
+    return std::string{raw.text};
+  }
+  if (raw.from_json->is_string()) {
+    return raw.from_json->get<std::string>();
+  }
+  constexpr std::size_t max_shown = 60;
+  auto text = dump_compact(*raw.from_json);
+  if (text.size() > max_shown) {
+    text = text.substr(0, max_shown) + "...";
+  }
+  return text;
+}
+
+std::string json_type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number with a fraction";
+    default:
+      return "an unsupported value";
+  }
+}
+
+// --- parsers: each returns the value or the problem ---------------------------------------------
+
+template <class T>
+struct parsed {
+  std::optional<T> value;
+  std::string problem;
+};
+
+template <class T>
+parsed<T> ok(T value) {
+  return parsed<T>{std::move(value), {}};
+}
+
+template <class T>
+parsed<T> fail(std::string problem) {
+  return parsed<T>{std::nullopt, std::move(problem)};
+}
+
+/// A string from text or a JSON string; `what` names the expected kind in type errors.
+parsed<std::string> string_of(const raw_value& raw, std::string_view what) {
+  if (raw.from_json == nullptr) {
+    return ok(std::string{raw.text});
+  }
+  if (!raw.from_json->is_string()) {
+    return fail<std::string>("expected " + std::string{what} + ", got " +
+                             json_type_name(*raw.from_json));
+  }
+  return ok(raw.from_json->get<std::string>());
+}
+
+parsed<std::string> parse_text(const raw_value& raw) {
+  auto s = string_of(raw, "a string");
+  if (s.value && s.value->empty()) {
+    return fail<std::string>("must not be empty");
+  }
+  return s;
+}
+
+parsed<secret> parse_secret(const raw_value& raw) {
+  auto s = string_of(raw, "a string");
+  if (!s.value) {
+    return fail<secret>(s.problem);
+  }
+  return ok(secret{std::move(*s.value)});
+}
+
+constexpr std::string_view log_levels[] = {"trace", "debug",    "info", "warn",
+                                           "error", "critical", "off"};
+
+parsed<std::string> parse_log_level(const raw_value& raw) {
+  auto s = string_of(raw, "a string");
+  if (!s.value) {
+    return s;
+  }
+  if (std::find(std::begin(log_levels), std::end(log_levels), *s.value) == std::end(log_levels)) {
+    return fail<std::string>("must be one of trace, debug, info, warn, error, critical, off");
+  }
+  return s;
+}
+
+/// An integer in [lo, hi], from a JSON integer or from decimal text.
+parsed<int64_t> integer_in(const raw_value& raw, int64_t lo, int64_t hi) {
+  const auto range =
+      "must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi);
+  int64_t n = 0;
+  if (raw.from_json != nullptr) {
+    const auto& j = *raw.from_json;
+    if (j.is_number_unsigned()) {
+      const auto u = j.get<uint64_t>();
+      n = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+              ? std::numeric_limits<int64_t>::max()
+              : static_cast<int64_t>(u);
+    } else if (j.is_number_integer()) {
+      n = j.get<int64_t>();
+    } else {
+      return fail<int64_t>("expected an integer, got " + json_type_name(j));
+    }
+  } else {
+    const auto* first = raw.text.data();
+    const auto* last = raw.text.data() + raw.text.size();
+    const auto [ptr, ec] = std::from_chars(first, last, n);
+    if (ec == std::errc::result_out_of_range) {
+      return fail<int64_t>("out of range; " + range);
+    }
+    if (ec != std::errc{} || ptr != last || raw.text.empty()) {
+      return fail<int64_t>("not a number; " + range);
+    }
+  }
+  if (n < lo || n > hi) {
+    return fail<int64_t>("out of range; " + range);
+  }
+  return ok(n);
+}
+
+parsed<uint16_t> parse_port(const raw_value& raw) {
+  const auto n = integer_in(raw, 1, std::numeric_limits<uint16_t>::max());
+  if (!n.value) {
+    return fail<uint16_t>(n.problem);
+  }
+  return ok(static_cast<uint16_t>(*n.value));
+}
+
+parsed<uint32_t> parse_count(const raw_value& raw) {
+  const auto n = integer_in(raw, 1, std::numeric_limits<uint32_t>::max());
+  if (!n.value) {
+    return fail<uint32_t>(n.problem);
+  }
+  return ok(static_cast<uint32_t>(*n.value));
+}
+
+/// "250ms", "2s", "1m" (text or JSON string) or a JSON integer of milliseconds; must be > 0.
+/// Text needs a unit: a bare "5" in the environment is too easily meant as seconds.
+parsed<std::chrono::milliseconds> parse_duration(const raw_value& raw) {
+  using std::chrono::milliseconds;
+  constexpr std::string_view how = "write it like 250ms, 2s or 1m";
+  constexpr std::string_view positive = "must be greater than 0";
+  if (raw.from_json != nullptr && raw.from_json->is_number_integer()) {
+    if (raw.from_json->is_number_unsigned()) {
+      const auto u = raw.from_json->get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return fail<milliseconds>("too large");
+      }
+      if (u == 0) {
+        return fail<milliseconds>(std::string{positive});
+      }
+      return ok(milliseconds{static_cast<int64_t>(u)});
+    }
+    return fail<milliseconds>(std::string{positive});
+  }
+  const auto s = string_of(raw, "a duration (\"250ms\", \"2s\", \"1m\" or integer milliseconds)");
+  if (!s.value) {
+    return fail<milliseconds>(s.problem);
+  }
+  const std::string_view text = *s.value;
+  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) {
+    return !std::isdigit(static_cast<unsigned char>(c));
+  });
+  const auto digits = text.substr(0, static_cast<std::size_t>(digits_end - text.begin()));
+  const auto unit = text.substr(digits.size());
+  int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60'000;
+  }
+  if (digits.empty() || scale == 0) {
+    return fail<milliseconds>("not a duration; " + std::string{how});
+  }
+  int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || n > std::numeric_limits<int64_t>::max() / scale) {
+    return fail<milliseconds>("too large");
+  }
+  if (n == 0) {
+    return fail<milliseconds>(std::string{positive});
+  }
+  return ok(milliseconds{n * scale});
+}
+
+// --- how values are shown by describe() ----------------------------------------------------------
+
+std::string show_text(const std::string& s) {
+  return s;
+}
+
+template <class Int>
+std::string show_integer(const Int& n) {
+  return std::to_string(n);
+}
+
+std::string show_duration(const std::chrono::milliseconds& d) {
+  const auto ms = d.count();
+  if (ms != 0 && ms % 60'000 == 0) {
+    return std::to_string(ms / 60'000) + "m";
+  }
+  if (ms != 0 && ms % 1000 == 0) {
+    return std::to_string(ms / 1000) + "s";
+  }
+  return std::to_string(ms) + "ms";
+}
+
+std::string show_secret(const secret& s) {
+  return s.empty() ? "(not set)" : "******";
+}
+
+// --- the table of keys -------------------------------------------------------------------------
+
+struct field {
+  std::string key;
+  std::string description;
+  bool required = false;
+  bool is_secret = false;
+  /// Parses and stores the value; returns the problem, empty on success.
+  std::function<std::string(app_config&, const raw_value&)> assign;
+  std::function<std::string(const app_config&)> show;
+};
+
+/// How one type of value is read and shown.
+template <class T>
+struct value_kind {
+  parsed<T> (*parse)(const raw_value&);
+  std::string (*show)(const T&);
+};
+
+constexpr value_kind<std::string> as_text{parse_text, show_text};
+constexpr value_kind<std::string> as_log_level{parse_log_level, show_text};
+constexpr value_kind<uint16_t> as_port{parse_port, show_integer<uint16_t>};
+constexpr value_kind<uint32_t> as_count{parse_count, show_integer<uint32_t>};
+constexpr value_kind<std::chrono::milliseconds> as_duration{parse_duration, show_duration};
+constexpr value_kind<secret> as_secret{parse_secret, show_secret};
+
+enum class presence { optional, required };
+
+/// `access` is a generic lambda returning the member, used for both reading and writing.
+template <class T, class Access>
+field make_field(std::string key, value_kind<T> kind, Access access, std::string description,
+                 presence need = presence::optional) {
+  field f;
+  f.key = std::move(key);
+  f.description = std::move(description);
+  f.required = need == presence::required;
+  f.is_secret = std::is_same_v<T, secret>;
+  f.assign = [kind, access](app_config& cfg, const raw_value& raw) -> std::string {
+    auto result = kind.parse(raw);
+    if (!result.value) {
+      return result.problem;
+    }
+    access(cfg) = std::move(*result.value);
+    return {};
+  };
+  f.show = [kind, access](const app_config& cfg) { return kind.show(access(cfg)); };
+  return f;
+}
+
+// Descriptions repeat the `///` comments of config/config.hpp; tests/config checks they match.
+const std::vector<field>& fields() {
+  static const std::vector<field> table = {
+      make_field(
+          "pg.host", as_text, [](auto& c) -> auto& { return c.pg.host; },
+          "Host name or address of the server (loopback by default)."),
+      make_field(
+          "pg.port", as_port, [](auto& c) -> auto& { return c.pg.port; },
+          "TCP port; 55432 does not clash with a system PostgreSQL on 5432."),
+      make_field(
+          "pg.dbname", as_text, [](auto& c) -> auto& { return c.pg.dbname; },
+          "Database name. Required: which database holds the events is a decision, not a "
+          "default.",
+          presence::required),
+      make_field(
+          "pg.user", as_text, [](auto& c) -> auto& { return c.pg.user; }, "Role to connect as."),
+      make_field(
+          "pg.password", as_secret, [](auto& c) -> auto& { return c.pg.password; },
+          "Password of that role; also readable from the file named by "
+          "ORDERMESH_PG_PASSWORD_FILE."),
+      make_field(
+          "pg.connect_timeout", as_duration, [](auto& c) -> auto& { return c.pg.connect_timeout; },
+          "Give up a connection attempt after this long."),
+      make_field(
+          "redis.host", as_text, [](auto& c) -> auto& { return c.redis.host; },
+          "Host name or address of the server (loopback by default)."),
+      make_field(
+          "redis.port", as_port, [](auto& c) -> auto& { return c.redis.port; },
+          "TCP port; 56379 does not clash with a system Redis on 6379."),
+      make_field(
+          "journal.max_batch", as_count, [](auto& c) -> auto& { return c.journal.max_batch; },
+          "Most appends committed in one transaction."),
+      make_field(
+          "journal.max_pending", as_count, [](auto& c) -> auto& { return c.journal.max_pending; },
+          "Most appends waiting for a commit before new ones are refused as overloaded."),
+      make_field(
+          "journal.reconnect_min", as_duration,
+          [](auto& c) -> auto& { return c.journal.reconnect_min; },
+          "First delay before reconnecting to a lost database; doubles up to reconnect_max."),
+      make_field(
+          "journal.reconnect_max", as_duration,
+          [](auto& c) -> auto& { return c.journal.reconnect_max; },
+          "Longest delay between reconnection attempts."),
+      make_field(
+          "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
+          "One of trace, debug, info, warn, error, critical, off."),
+  };
+  return table;
+}
+
+const field* find_field(std::string_view key) {
+  for (const auto& f : fields()) {
+    if (f.key == key) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+const field* find_field_by_env(std::string_view name) {
+  for (const auto& f : fields()) {
+    if (env_name(f.key) == name) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+bool is_section(std::string_view name) {
+  return std::any_of(fields().begin(), fields().end(), [&](const field& f) {
+    return f.key.size() > name.size() && f.key.compare(0, name.size(), name) == 0 &&
+           f.key[name.size()] == '.';
+  });
+}
+
+// --- unknown names -----------------------------------------------------------------------------
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    auto diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const auto above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The closest known name within two edits, for "did you mean".
+std::optional<std::string> closest(std::string_view name, bool as_env) {
+  std::vector<std::string> candidates;
+  for (const auto& f : fields()) {
+    candidates.push_back(as_env ? env_name(f.key) : f.key);
+    if (!as_env) {
+      candidates.push_back(f.key.substr(0, f.key.find('.')));
+    }
+  }
+  std::optional<std::string> best;
+  std::size_t best_distance = 3;
+  for (auto& candidate : candidates) {
+    const auto d = edit_distance(name, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::move(candidate);
+    }
+  }
+  return best;
+}
+
+std::string lower(std::string_view s) {
+  std::string out{s};
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+/// An unknown name may be a misspelt secret (--pg.pasword=...): then its value is not echoed.
+bool looks_secret(std::string_view name, const std::optional<std::string>& suggestion) {
+  if (suggestion) {
+    const auto* f = find_field(*suggestion);
+    if (f == nullptr) {
+      f = find_field_by_env(*suggestion);
+    }
+    if (f != nullptr && f->is_secret) {
+      return true;
+    }
+  }
+  const auto l = lower(name);
+  for (const char* word : {"pass", "secret", "token", "key"}) {
+    if (l.find(word) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+config_error unknown_key(std::string name, std::optional<std::string> value, value_source src,
+                         bool as_env) {
+  const auto suggestion = closest(name, as_env);
+  if (value && looks_secret(name, suggestion)) {
+    value = "<secret>";
+  }
+  std::string problem = as_env ? "unknown variable" : "unknown key";
+  if (suggestion) {
+    problem += "; did you mean " + *suggestion + "?";
+  }
+  return config_error{std::move(name), std::move(value), std::move(src), std::move(problem)};
+}
+
+// --- the command line --------------------------------------------------------------------------
+
+struct cli_assignment {
+  const field* target;
+  std::string value;
+  value_source source;
+};
+
+struct parsed_cli {
+  std::optional<std::string> config_path;
+  std::vector<cli_assignment> assignments;
+  std::set<std::string> flags;
+  std::vector<std::string> positional;
+};
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::variant<parsed_cli, config_error> parse_cli(const load_input& in) {
+  parsed_cli out;
+  const auto& args = in.args;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || arg == "-" || !starts_with(arg, "-")) {
+      out.positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    const value_source src{source_kind::cli, arg.substr(0, arg.find('='))};
+    if (!starts_with(arg, "--")) {
+      return config_error{{}, std::nullopt, src, "unknown option"};
+    }
+    const auto eq = arg.find('=');
+    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    std::optional<std::string> inline_value;
+    if (eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+    }
+    const auto* target = find_field(name);
+    if (target != nullptr || name == "config") {
+      std::string value;
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < args.size() && !starts_with(args[i + 1], "--")) {
+        value = args[++i];
+      } else {
+        return config_error{name, std::nullopt, src,
+                            "needs a value: --" + name + "=<value> or --" + name + " <value>"};
+      }
+      if (target == nullptr) {
+        out.config_path = std::move(value);
+      } else {
+        out.assignments.push_back(cli_assignment{target, std::move(value), src});
+      }
+      continue;
+    }
+    if (in.accepted_flags.count(name) != 0) {
+      if (inline_value) {
+        return config_error{{}, std::nullopt, src, "takes no value"};
+      }
+      out.flags.insert(name);
+      continue;
+    }
+    if (name.find('.') != std::string::npos) {
+      return unknown_key(name, inline_value, src, false);
+    }
+    return config_error{{}, std::nullopt, src, "unknown option"};
+  }
+  return out;
+}
+
+// --- loading -----------------------------------------------------------------------------------
+
+class loader {
+public:
+  explicit loader(const load_input& in) : in_(in) {
+    for (const auto& f : fields()) {
+      out_.sources[f.key] = value_source{};
+    }
+  }
+
+  load_result run() {
+    auto cli = parse_cli(in_);
+    if (auto* err = std::get_if<config_error>(&cli)) {
+      return std::move(*err);
+    }
+    auto& args = std::get<parsed_cli>(cli);
+    if (auto err = load_file(args.config_path)) {
+      return std::move(*err);
+    }
+    if (auto err = load_env()) {
+      return std::move(*err);
+    }
+    for (const auto& a : args.assignments) {
+      if (auto err = assign(*a.target, raw_value{nullptr, a.value}, a.source)) {
+        return std::move(*err);
+      }
+    }
+    if (auto err = check_whole()) {
+      return std::move(*err);
+    }
+    out_.flags = std::move(args.flags);
+    out_.positional = std::move(args.positional);
+    return std::move(out_);
+  }
+
+private:
+  std::optional<std::string> read(const std::string& path) const {
+    return in_.read_file ? in_.read_file(path) : read_file_from_disk(path);
+  }
+
+  std::optional<config_error> assign(const field& f, const raw_value& raw, value_source src) {
+    auto problem = f.assign(out_.values, raw);
+    if (!problem.empty()) {
+      auto shown = f.is_secret ? std::string{"<secret>"} : value_text(raw);
+      return config_error{f.key, std::move(shown), std::move(src), std::move(problem)};
+    }
+    out_.sources[f.key] = std::move(src);
+    return std::nullopt;
+  }
+
+  std::optional<config_error> load_file(const std::optional<std::string>& cli_path) {
+    std::string path;
+    std::string named_by;
+    if (cli_path) {
+      path = *cli_path;
+      named_by = "--config";
+    } else if (auto it = in_.env.find(std::string{config_path_env}); it != in_.env.end()) {
+      path = it->second;
+      named_by = std::string{config_path_env};
+    } else {
+      return std::nullopt;
+    }
+    const value_source src{source_kind::file, path};
+    const auto text = read(path);
+    if (!text) {
+      return config_error{
+          {}, std::nullopt, src, "cannot read the config file named by " + named_by};
+    }
+    json doc;
+    try {
+      doc = json::parse(*text);
+    } catch (const json::parse_error& e) {
+      return config_error{{}, std::nullopt, src, "malformed JSON: " + parse_error_text(e)};
+    }
+    if (!doc.is_object()) {
+      return config_error{
+          {}, std::nullopt, src, "expected a JSON object at the top, got " + json_type_name(doc)};
+    }
+    for (const auto& [section, body] : doc.items()) {
+      if (body.is_object() && !is_section(section)) {
+        return unknown_key(section, value_text(raw_value{&body, {}}), src, false);
+      }
+      if (!body.is_object()) {
+        if (find_field(section) != nullptr) {
+          return config_error{section, value_text(raw_value{&body, {}}), src,
+                              "dotted keys are not read from the file; nest it as {\"" +
+                                  section.substr(0, section.find('.')) + "\": {\"" +
+                                  section.substr(section.find('.') + 1) + "\": ...}}"};
+        }
+        if (is_section(section)) {
+          return config_error{section, value_text(raw_value{&body, {}}), src,
+                              "expected an object, got " + json_type_name(body)};
+        }
+        return unknown_key(section, value_text(raw_value{&body, {}}), src, false);
+      }
+      for (const auto& [name, value] : body.items()) {
+        const auto key = section + "." + name;
+        const auto* f = find_field(key);
+        if (f == nullptr) {
+          return unknown_key(key, value_text(raw_value{&value, {}}), src, false);
+        }
+        if (auto err = assign(*f, raw_value{&value, {}}, src)) {
+          return err;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// nlohmann's message without its "[json.exception...]" tag and without the "last read" echo,
+  /// which would repeat file content (possibly a password) into the error line.
+  static std::string parse_error_text(const json::parse_error& e) {
+    std::string text = e.what();
+    if (const auto tag_end = text.find("] ");
+        starts_with(text, "[json.exception") && tag_end != std::string::npos) {
+      text.erase(0, tag_end + 2);
+    }
+    if (const auto echo = text.find("; last read:"); echo != std::string::npos) {
+      text.erase(echo);
+    }
+    return text;
+  }
+
+  std::optional<config_error> load_env() {
+    constexpr std::string_view prefix = "ORDERMESH_";
+    for (const auto& [name, value] : in_.env) {
+      if (!starts_with(name, prefix) || name == config_path_env || name == password_file_env) {
+        continue;
+      }
+      const auto* f = find_field_by_env(name);
+      const value_source src{source_kind::env, name};
+      if (f == nullptr) {
+        return unknown_key(name, value, src, true);
+      }
+      if (auto err = assign(*f, raw_value{nullptr, value}, src)) {
+        return err;
+      }
+    }
+    return load_password_file();
+  }
+
+  std::optional<config_error> load_password_file() {
+    const auto it = in_.env.find(std::string{password_file_env});
+    if (it == in_.env.end()) {
+      return std::nullopt;
+    }
+    const value_source src{source_kind::env, std::string{password_file_env}};
+    const auto password_env = env_name("pg.password");
+    if (in_.env.count(password_env) != 0) {
+      return config_error{"pg.password", "<secret>", src,
+                          "both " + password_env + " and " + std::string{password_file_env} +
+                              " are set; set only one"};
+    }
+    const auto& path = it->second;
+    auto text = read(path);
+    if (!text) {
+      return config_error{"pg.password", std::nullopt, src,
+                          "cannot read the password file \"" + path + "\" named by " +
+                              std::string{password_file_env}};
+    }
+    if (!text->empty() && text->back() == '\n') {
+      text->pop_back();
+      if (!text->empty() && text->back() == '\r') {
+        text->pop_back();
+      }
+    }
+    if (text->empty()) {
+      return config_error{"pg.password", std::nullopt, src,
+                          "the password file \"" + path + "\" named by " +
+                              std::string{password_file_env} + " is empty"};
+    }
+    out_.values.pg.password = secret{std::move(*text)};
+    out_.sources["pg.password"] = src;
+    return std::nullopt;
+  }
+
+  /// Rules that involve a missing value or more than one key.
+  std::optional<config_error> check_whole() {
+    for (const auto& f : fields()) {
+      if (f.required && out_.sources[f.key].kind == source_kind::built_in) {
+        return config_error{f.key, std::nullopt, value_source{},
+                            "required but not set; set \"" + f.key.substr(f.key.find('.') + 1) +
+                                "\" under \"" + f.key.substr(0, f.key.find('.')) +
+                                "\" in the config file, " + env_name(f.key) + " or --" + f.key};
+      }
+    }
+    const auto& j = out_.values.journal;
+    if (j.reconnect_min > j.reconnect_max) {
+      return config_error{
+          "journal.reconnect_min", show_duration(j.reconnect_min),
+          out_.sources["journal.reconnect_min"],
+          "must not be greater than journal.reconnect_max = " + show_duration(j.reconnect_max) +
+              " (" + to_string(out_.sources["journal.reconnect_max"]) + ")"};
+    }
+    return std::nullopt;
+  }
+
+  const load_input& in_;
+  loaded_config out_;
+};
+
+/// `s` with control characters escaped, so that an error stays on one line.
+std::string escape_controls(std::string_view s, bool escape_quotes) {
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (escape_quotes && (c == '"' || c == '\\')) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+bool operator==(const value_source& lhs, const value_source& rhs) {
+  return lhs.kind == rhs.kind && lhs.where == rhs.where;
+}
+
+std::string to_string(const value_source& src) {
+  switch (src.kind) {
+    case source_kind::built_in:
+      return "default";
+    case source_kind::file:
+      return "file " + src.where;
+    case source_kind::env:
+      return "env " + src.where;
+    case source_kind::cli:
+      return "command line " + src.where;
+  }
+  return "unknown source";
+}
+
+std::string config_error::line() const {
+  std::string out = "config error: ";
+  if (key.empty()) {
+    out += escape_controls(to_string(source), false);
+  } else {
+    out += escape_controls(key, false);
+    if (value) {
+      out += " = \"" + escape_controls(*value, true) + "\"";
+    }
+    out += " (" + escape_controls(to_string(source), false) + ")";
+  }
+  out += ": " + escape_controls(problem, false);
+  return out;
+}
+
+load_result load(const load_input& in) {
+  try {
+    return loader{in}.run();
+  } catch (const std::exception& e) {
+    // Only allocation failures or a throwing read_file can get here; keep the promise not to throw.
+    return config_error{{}, std::nullopt, value_source{}, std::string{"cannot load: "} + e.what()};
+  }
+}
+
+std::map<std::string, std::string> process_env() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text{*entry};
+    const auto eq = text.find('=');
+    if (eq == std::string_view::npos) {
+      continue;
+    }
+    env.emplace(std::string{text.substr(0, eq)}, std::string{text.substr(eq + 1)});
+  }
+  return env;
+}
+
+std::optional<std::string> read_file_from_disk(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return std::nullopt;
+  }
+  std::ifstream file{path, std::ios::binary};
+  if (!file) {
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+std::string describe(const loaded_config& cfg) {
+  std::string out;
+  for (const auto& f : fields()) {
+    const auto it = cfg.sources.find(f.key);
+    const auto src = it == cfg.sources.end() ? value_source{} : it->second;
+    out += f.key + " = " + f.show(cfg.values) + "  (" + to_string(src) + ")\n";
+  }
+  return out;
+}
+
+std::vector<key_info> known_keys() {
+  std::vector<key_info> keys;
+  for (const auto& f : fields()) {
+    keys.push_back(key_info{f.key, f.description, env_name(f.key), f.required, f.is_secret});
+  }
+  return keys;
+}
+
+std::string env_name(std::string_view key) {
+  std::string name = "ORDERMESH_";
+  for (const char c : key) {
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+} // namespace ordermesh::config

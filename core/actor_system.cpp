@@ -1,0 +1,18 @@
+#include "core/actor_system.hpp"
+
+#include "core/type_ids.hpp"
+
+#include <caf/all.hpp>
+
+namespace ordermesh::core {
+
+void configure(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::ordermesh>();
+  cfg.add_error_category(caf::atom("store"), [](uint8_t code, caf::atom_value,
+                                                const caf::message& ctx) {
+    auto s = "store_errc::" + persistence::to_string(static_cast<persistence::store_errc>(code));
+    return ctx.empty() ? s : s + " " + caf::to_string(ctx);
+  });
+}
+
+} // namespace ordermesh::core

@@ -1,0 +1,62 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "persistence/event.hpp"
+#include "persistence/result.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <vector>
+
+CAF_ERROR_CODE_ENUM(ordermesh::persistence::store_errc, "store")
+
+namespace ordermesh::persistence {
+
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using journal_stats_atom = caf::atom_constant<caf::atom("jstats")>;
+
+/// What the journal writer has done since it started.
+struct journal_stats {
+  uint64_t batches = 0;
+  /// Stream appends committed or conflicted (an append may carry several events).
+  uint64_t appends = 0;
+  uint64_t events = 0;
+  uint64_t conflicts = 0;
+  /// Appends answered with an error (unavailable, outcome_unknown, rejected, overloaded).
+  uint64_t failed = 0;
+  uint32_t largest_batch = 0;
+  /// Appends waiting now, not counting the batch in flight.
+  uint32_t waiting = 0;
+  /// Sum of commit round trips, microseconds.
+  uint64_t commit_us_total = 0;
+  uint64_t commit_us_max = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
+  return f(x.batches, x.appends, x.events, x.conflicts, x.failed, x.largest_batch, x.waiting,
+           x.commit_us_total, x.commit_us_max);
+}
+
+/// The journal writer: takes appends from many streams and commits them in batches.
+/// - append: replies with append_result (committed or version_conflict) only after the commit, or
+///   with a store_errc error: overloaded (journal.max_pending appends already wait), unavailable or
+///   rejected (nothing written), outcome_unknown (the commit may have happened).
+/// - stats: a journal_stats.
+using journal_actor =
+    caf::typed_actor<caf::replies_to<append_atom, stream_append>::with<append_result>,
+                     caf::replies_to<caf::get_atom, journal_stats_atom>::with<journal_stats>>;
+
+/// Spawns the journal writer and its detached database worker (one connection, one OS thread).
+/// One batch is in flight at a time: a lone append is sent at once, and appends arriving during a
+/// commit form the next batch (at most max_batch, at most one append per stream). The database
+/// schema must already be migrated.
+journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
+                            const config::journal_config& journal);
+
+} // namespace ordermesh::persistence

@@ -1,0 +1,403 @@
+#include "persistence/pg_event_store.hpp"
+
+#include "persistence/migrations.hpp"
+#include "persistence/sql_array.hpp"
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace ordermesh::persistence {
+
+namespace {
+
+// One statement appends the whole batch. Per stream, the first event decides: it is inserted only
+// if the stream is at the expected version (version 1, or its predecessor exists) and nobody else
+// inserted that version (the unique index makes a concurrent writer wait, then do nothing). The
+// stream's later events follow only if its first event went in, so a stream is all or nothing.
+constexpr const char* append_sql = R"sql(
+WITH ev AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::text[])
+    WITH ORDINALITY AS e(stream_id, stream_version, event_type, schema_version, payload, metadata, ord)
+),
+firsts AS (
+  SELECT DISTINCT ON (stream_id) * FROM ev ORDER BY stream_id, stream_version
+),
+first_inserted AS (
+  INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
+  SELECT f.stream_id, f.stream_version, f.event_type, f.schema_version, f.payload::jsonb, f.metadata::jsonb
+  FROM firsts f
+  WHERE f.stream_version = 1
+     OR EXISTS (SELECT 1 FROM events x WHERE x.stream_id = f.stream_id AND x.stream_version = f.stream_version - 1)
+  ORDER BY f.ord
+  ON CONFLICT (stream_id, stream_version) DO NOTHING
+  RETURNING stream_id, global_position
+),
+rest_inserted AS (
+  INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
+  SELECT e.stream_id, e.stream_version, e.event_type, e.schema_version, e.payload::jsonb, e.metadata::jsonb
+  FROM ev e
+  WHERE e.stream_id IN (SELECT stream_id FROM first_inserted)
+    AND e.ord NOT IN (SELECT ord FROM firsts)
+  ORDER BY e.ord
+  RETURNING stream_id, global_position
+)
+SELECT stream_id, min(global_position), max(global_position)
+FROM (SELECT * FROM first_inserted UNION ALL SELECT * FROM rest_inserted) AS inserted
+GROUP BY stream_id
+)sql";
+
+constexpr const char* stream_versions_sql = R"sql(
+SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id
+)sql";
+
+constexpr const char* event_columns = R"sql(
+  e.global_position, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+  e.payload::text, e.metadata::text, (extract(epoch FROM e.recorded_at) * 1000000)::bigint
+)sql";
+
+const std::string read_stream_sql = std::string{"SELECT "} + event_columns + R"sql(
+FROM events e WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3
+)sql";
+
+// One statement, one snapshot: the rows, the highest visible position and the snapshot agree.
+const std::string read_log_sql =
+    std::string{"SELECT pg_current_snapshot()::text, "
+                "(SELECT coalesce(max(global_position), 0) FROM events), "} +
+    event_columns + R"sql(
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+  SELECT * FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2
+) e ON true
+)sql";
+
+constexpr int64_t migration_lock_key = 0x6f6d6d6967; // "ommig"
+
+recorded_event to_event(const pqxx::row& row, int first) {
+  recorded_event e;
+  e.global_position = row[first].as<int64_t>();
+  e.stream_id = row[first + 1].as<std::string>();
+  e.stream_version = row[first + 2].as<int64_t>();
+  e.type = row[first + 3].as<std::string>();
+  e.schema_version = row[first + 4].as<int32_t>();
+  e.payload = row[first + 5].as<std::string>();
+  e.metadata = row[first + 6].as<std::string>();
+  e.recorded_at_us = row[first + 7].as<int64_t>();
+  return e;
+}
+
+std::string quote_conninfo(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+bool is_connection_state(const std::string& sqlstate) {
+  // Class 08: connection exception; 57P01-57P03: the server is shutting down or not yet up.
+  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
+}
+
+} // namespace
+
+struct pg_event_store::session {
+  pqxx::connection connection;
+};
+
+pg_event_store::pg_event_store(config::pg_config pg, config::journal_config journal)
+    : pg_(std::move(pg)), journal_(journal), backoff_(journal_.reconnect_min),
+      next_attempt_(std::chrono::steady_clock::now()) {}
+
+pg_event_store::~pg_event_store() = default;
+
+std::string pg_event_store::connection_string(const config::pg_config& pg) {
+  auto timeout_s = std::max<int64_t>(2, (pg.connect_timeout.count() + 999) / 1000);
+  std::string s = "host=" + quote_conninfo(pg.host) + " port=" + std::to_string(pg.port) +
+                  " dbname=" + quote_conninfo(pg.dbname) + " user=" + quote_conninfo(pg.user) +
+                  " connect_timeout=" + std::to_string(timeout_s) +
+                  " application_name=ordermesh keepalives=1 keepalives_idle=5"
+                  " keepalives_interval=2 keepalives_count=3";
+  if (!pg.password.empty()) {
+    s += " password=" + quote_conninfo(pg.password.reveal());
+  }
+  return s;
+}
+
+bool pg_event_store::connected() const {
+  return conn_ != nullptr && conn_->connection.is_open();
+}
+
+void pg_event_store::drop_connection() {
+  conn_.reset();
+}
+
+store_error pg_event_store::connect_if_needed() {
+  if (conn_ && conn_->connection.is_open()) {
+    return {};
+  }
+  conn_.reset();
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_attempt_) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ - now);
+    return {store_errc::unavailable, "database unreachable; next connection attempt in " +
+                                         std::to_string(wait.count()) + " ms"};
+  }
+  try {
+    auto conn = std::unique_ptr<session>(new session{pqxx::connection{connection_string(pg_)}});
+    conn->connection.prepare("append", append_sql);
+    conn->connection.prepare("stream_versions", stream_versions_sql);
+    conn->connection.prepare("read_stream", read_stream_sql);
+    conn->connection.prepare("read_log", read_log_sql);
+    conn_ = std::move(conn);
+    backoff_ = journal_.reconnect_min;
+    return {};
+  } catch (const std::exception& e) {
+    next_attempt_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, journal_.reconnect_max);
+    // libpq's message names host and port but never the password.
+    std::string detail = e.what();
+    while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) {
+      detail.pop_back();
+    }
+    return {store_errc::unavailable, "cannot connect to PostgreSQL: " + detail};
+  }
+}
+
+template <class T, class Body>
+store_result<T> pg_event_store::with_connection(const char* what, bool writes, Body&& body) {
+  if (auto err = connect_if_needed(); err.code != store_errc::nil) {
+    return err;
+  }
+  try {
+    return body(conn_->connection);
+  } catch (const pqxx::in_doubt_error& e) {
+    drop_connection();
+    return store_error{store_errc::outcome_unknown, std::string{what} + ": " + e.what()};
+  } catch (const pqxx::broken_connection& e) {
+    drop_connection();
+    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
+                       std::string{what} + ": connection lost: " + e.what()};
+  } catch (const pqxx::sql_error& e) {
+    if (is_connection_state(e.sqlstate())) {
+      drop_connection();
+      return store_error{store_errc::unavailable, std::string{what} + ": " + e.what()};
+    }
+    if (conn_ && !conn_->connection.is_open()) {
+      drop_connection();
+    }
+    return store_error{store_errc::rejected, std::string{what} + ": " + e.what()};
+  } catch (const std::exception& e) {
+    drop_connection();
+    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
+                       std::string{what} + ": " + e.what()};
+  }
+}
+
+store_result<std::vector<int>> pg_event_store::migrate() {
+  return with_connection<std::vector<int>>("migrate", true, [&](pqxx::connection& c) {
+    std::vector<int> applied;
+    pqxx::work tx{c};
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
+    tx.exec0("CREATE TABLE IF NOT EXISTS schema_migrations ("
+             " version integer PRIMARY KEY, name text NOT NULL,"
+             " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    std::set<int> done_versions;
+    for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) {
+      done_versions.insert(row[0].as<int>());
+    }
+    for (const auto& m : migrations()) {
+      if (done_versions.count(m.version) > 0) {
+        continue;
+      }
+      tx.exec0(m.sql);
+      tx.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                      m.name);
+      applied.push_back(m.version);
+    }
+    tx.commit();
+    return applied;
+  });
+}
+
+store_result<std::vector<append_result>>
+pg_event_store::append(const std::vector<stream_append>& batch) {
+  std::vector<append_result> results(batch.size());
+  if (batch.empty()) {
+    return results;
+  }
+  std::unordered_map<std::string, size_t> index_of;
+  std::vector<std::string> stream_ids, types, payloads, metadata;
+  std::vector<int64_t> versions, schema_versions;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& req = batch[i];
+    if (!index_of.emplace(req.stream_id, i).second) {
+      return store_error{store_errc::invalid_request,
+                         "append: stream " + req.stream_id + " appears twice in one batch"};
+    }
+    if (req.events.empty() || req.expected_version < no_stream || req.stream_id.empty()) {
+      return store_error{store_errc::invalid_request,
+                         "append: stream '" + req.stream_id +
+                             "' needs a name, at least one event and an expected version >= 0"};
+    }
+    int64_t version = req.expected_version;
+    for (const auto& e : req.events) {
+      stream_ids.push_back(req.stream_id);
+      versions.push_back(++version);
+      types.push_back(e.type);
+      schema_versions.push_back(e.schema_version);
+      payloads.push_back(e.payload);
+      metadata.push_back(e.metadata);
+    }
+  }
+  auto written = with_connection<pqxx::result>("append", true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    return tx.exec_prepared("append", sql_text_array(stream_ids), sql_int_array(versions),
+                            sql_text_array(types), sql_int_array(schema_versions),
+                            sql_text_array(payloads), sql_text_array(metadata));
+  });
+  if (!written) {
+    return written.error();
+  }
+  std::vector<bool> committed(batch.size(), false);
+  for (const auto& row : *written) {
+    auto i = index_of.at(row[0].as<std::string>());
+    committed[i] = true;
+    results[i] =
+        append_result{append_status::committed,
+                      batch[i].expected_version + static_cast<int64_t>(batch[i].events.size()),
+                      row[1].as<int64_t>(), row[2].as<int64_t>()};
+  }
+  std::vector<std::string> conflicted;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!committed[i]) {
+      conflicted.push_back(batch[i].stream_id);
+      results[i] = append_result{append_status::version_conflict, -1, 0, 0};
+    }
+  }
+  if (conflicted.empty()) {
+    return results;
+  }
+  // The commit is done; the actual versions are a courtesy to the stale writers (-1 if unknown).
+  auto actual = with_connection<pqxx::result>("stream versions", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    return tx.exec_prepared("stream_versions", sql_text_array(conflicted));
+  });
+  if (actual) {
+    for (auto& name : conflicted) {
+      results[index_of.at(name)].stream_version = no_stream;
+    }
+    for (const auto& row : *actual) {
+      results[index_of.at(row[0].as<std::string>())].stream_version = row[1].as<int64_t>();
+    }
+  }
+  return results;
+}
+
+store_result<std::vector<recorded_event>>
+pg_event_store::read_stream(const std::string& stream_id, int64_t from_version, int32_t max_count) {
+  return with_connection<std::vector<recorded_event>>(
+      "read stream", false, [&](pqxx::connection& c) {
+        pqxx::nontransaction tx{c};
+        std::vector<recorded_event> events;
+        for (const auto& row :
+             tx.exec_prepared("read_stream", stream_id, from_version, max_count)) {
+          events.push_back(to_event(row, 0));
+        }
+        return events;
+      });
+}
+
+store_result<int64_t> pg_event_store::stream_version(const std::string& stream_id) {
+  return with_connection<int64_t>("stream version", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_params1(
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id);
+    return r[0].as<int64_t>();
+  });
+}
+
+store_result<done> pg_event_store::save_snapshot(const snapshot& s) {
+  return with_connection<done>("save snapshot", true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    tx.exec_params0(R"sql(
+INSERT INTO snapshots (stream_id, stream_version, snapshot_type, schema_version, payload)
+VALUES ($1, $2, $3, $4, $5::jsonb)
+ON CONFLICT (stream_id) DO UPDATE
+  SET stream_version = excluded.stream_version, snapshot_type = excluded.snapshot_type,
+      schema_version = excluded.schema_version, payload = excluded.payload,
+      recorded_at = clock_timestamp()
+  WHERE snapshots.stream_version < excluded.stream_version
+)sql",
+                    s.stream_id, s.stream_version, s.type, s.schema_version, s.payload);
+    return done{};
+  });
+}
+
+store_result<std::optional<snapshot>> pg_event_store::load_snapshot(const std::string& stream_id) {
+  return with_connection<std::optional<snapshot>>(
+      "load snapshot", false, [&](pqxx::connection& c) -> std::optional<snapshot> {
+        pqxx::nontransaction tx{c};
+        auto r =
+            tx.exec_params("SELECT stream_version, snapshot_type, schema_version, payload::text"
+                           " FROM snapshots WHERE stream_id = $1",
+                           stream_id);
+        if (r.empty()) {
+          return std::nullopt;
+        }
+        return snapshot{stream_id, r[0][0].as<int64_t>(), r[0][1].as<std::string>(),
+                        r[0][2].as<int32_t>(), r[0][3].as<std::string>()};
+      });
+}
+
+store_result<log_page> pg_event_store::read_log(int64_t after_position, int32_t max_count) {
+  return with_connection<log_page>("read log", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_prepared("read_log", after_position, max_count);
+    log_page page;
+    // The statement always returns at least one row (the LEFT JOIN keeps the snapshot row).
+    auto snap = parse_db_snapshot(r[0][0].as<std::string>());
+    if (!snap) {
+      throw std::runtime_error("unreadable pg_current_snapshot(): " + r[0][0].as<std::string>());
+    }
+    page.snapshot = std::move(*snap);
+    page.max_visible_position = r[0][1].as<int64_t>();
+    for (const auto& row : r) {
+      if (!row[2].is_null()) {
+        page.events.push_back(to_event(row, 2));
+      }
+    }
+    return page;
+  });
+}
+
+store_result<int64_t> pg_event_store::load_checkpoint(const std::string& subscription) {
+  return with_connection<int64_t>("load checkpoint", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_params("SELECT position FROM subscription_checkpoints WHERE subscription = $1",
+                            subscription);
+    return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
+  });
+}
+
+store_result<done> pg_event_store::save_checkpoint(const std::string& subscription,
+                                                   int64_t position) {
+  return with_connection<done>("save checkpoint", true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    tx.exec_params0(R"sql(
+INSERT INTO subscription_checkpoints (subscription, position) VALUES ($1, $2)
+ON CONFLICT (subscription) DO UPDATE SET position = excluded.position, updated_at = clock_timestamp()
+)sql",
+                    subscription, position);
+    return done{};
+  });
+}
+
+} // namespace ordermesh::persistence

@@ -1,0 +1,90 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "persistence/event.hpp"
+#include "persistence/gap_tracker.hpp"
+#include "persistence/result.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ordermesh::persistence {
+
+/// One page of the global log, read in a single statement together with the snapshot it saw.
+struct log_page {
+  db_snapshot snapshot;
+  /// Highest global position visible in that snapshot (0 if the log is empty).
+  int64_t max_visible_position = 0;
+  /// Visible events after the requested position, ascending, possibly with gaps.
+  std::vector<recorded_event> events;
+};
+
+/// The event store on PostgreSQL, over one connection. Blocking: call it from a detached actor or a
+/// plain thread, never from CAF's cooperative scheduler threads. Not thread-safe.
+///
+/// A lost connection is re-established on the next call; failed attempts back off exponentially
+/// (reconnect_min doubling up to reconnect_max), and calls inside the back-off window fail at once
+/// with store_errc::unavailable. No method throws.
+class pg_event_store {
+public:
+  pg_event_store(config::pg_config pg, config::journal_config journal);
+  ~pg_event_store();
+  pg_event_store(const pg_event_store&) = delete;
+  pg_event_store& operator=(const pg_event_store&) = delete;
+
+  /// Applies the migrations not yet recorded in schema_migrations, in version order, each in its
+  /// own transaction under an advisory lock, so that processes starting together apply each once.
+  store_result<std::vector<int>> migrate();
+
+  /// Appends every request in one statement and one transaction (one round trip). Each request
+  /// commits or conflicts on its own; results are in request order. Streams must be distinct.
+  /// An error means nothing was acknowledged: unavailable/rejected (nothing written) or
+  /// outcome_unknown (the commit may have happened).
+  store_result<std::vector<append_result>> append(const std::vector<stream_append>& batch);
+
+  /// Events of one stream with version >= from_version, ascending, at most max_count.
+  store_result<std::vector<recorded_event>> read_stream(const std::string& stream_id,
+                                                        int64_t from_version, int32_t max_count);
+
+  /// The stream's last version (no_stream if it has no events).
+  store_result<int64_t> stream_version(const std::string& stream_id);
+
+  /// Keeps `s` as the stream's snapshot unless a newer one is already stored.
+  store_result<done> save_snapshot(const snapshot& s);
+
+  /// The stream's latest snapshot, if any.
+  store_result<std::optional<snapshot>> load_snapshot(const std::string& stream_id);
+
+  /// Up to max_count visible events after `after_position`, with the snapshot they were read in.
+  store_result<log_page> read_log(int64_t after_position, int32_t max_count);
+
+  /// A subscription's stored checkpoint (0 if none).
+  store_result<int64_t> load_checkpoint(const std::string& subscription);
+
+  /// Stores a subscription's checkpoint.
+  store_result<done> save_checkpoint(const std::string& subscription, int64_t position);
+
+  /// Whether a connection is currently open (it may still turn out broken on next use).
+  bool connected() const;
+
+  /// The libpq connection string for `pg` (password included: never log it).
+  static std::string connection_string(const config::pg_config& pg);
+
+private:
+  template <class T, class Body>
+  store_result<T> with_connection(const char* what, bool writes, Body&& body);
+  store_error connect_if_needed();
+  void drop_connection();
+
+  config::pg_config pg_;
+  config::journal_config journal_;
+  struct session; // the open pqxx connection
+  std::unique_ptr<session> conn_;
+  std::chrono::milliseconds backoff_;
+  std::chrono::steady_clock::time_point next_attempt_;
+};
+
+} // namespace ordermesh::persistence

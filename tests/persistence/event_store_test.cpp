@@ -1,0 +1,322 @@
+#define BOOST_TEST_MODULE event_store
+#include <boost/test/unit_test.hpp>
+
+#include "persistence/pg_event_store.hpp"
+#include "persistence/subscription.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <pqxx/pqxx>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::persistence;
+
+namespace {
+
+struct store_fixture {
+  testing::pg_test_database db;
+  pg_event_store store{db.pg(), db.config().journal};
+};
+
+new_event counter_added(int amount) {
+  return new_event{"counter.added.v1", 1, nlohmann::json{{"amount", amount}}.dump(),
+                   R"({"message_id":"m-)" + std::to_string(amount) + R"("})"};
+}
+
+stream_append append_to(std::string stream, int64_t expected, std::vector<int> amounts) {
+  stream_append a{std::move(stream), expected, {}};
+  for (int x : amounts) {
+    a.events.push_back(counter_added(x));
+  }
+  return a;
+}
+
+append_result append_one(pg_event_store& store, stream_append a) {
+  auto r = store.append({std::move(a)});
+  if (!r) {
+    BOOST_FAIL("append failed: " << r.error().detail);
+  }
+  BOOST_REQUIRE_EQUAL(r->size(), 1u);
+  return r->front();
+}
+
+/// The counter aggregate's state: a pure fold over its events.
+struct counter_state {
+  int64_t total = 0;
+  int64_t version = 0;
+};
+
+counter_state apply(counter_state s, const recorded_event& e) {
+  s.total += nlohmann::json::parse(e.payload).at("amount").get<int64_t>();
+  s.version = e.stream_version;
+  return s;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(event_store, store_fixture)
+
+BOOST_AUTO_TEST_CASE(migrations_are_recorded_and_applying_them_again_changes_nothing) {
+  BOOST_TEST(db.query_value("SELECT count(*) FROM schema_migrations") == "1");
+  auto again = store.migrate();
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->empty());
+}
+
+BOOST_AUTO_TEST_CASE(appends_assign_versions_and_increasing_positions) {
+  auto r = append_one(store, append_to("counter/a", no_stream, {1, 2, 3}));
+  BOOST_TEST((r.status == append_status::committed));
+  BOOST_TEST(r.stream_version == 3);
+  BOOST_TEST(r.last_position - r.first_position == 2);
+  auto events = store.read_stream("counter/a", 1, 100);
+  BOOST_REQUIRE(events);
+  BOOST_REQUIRE_EQUAL(events->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_TEST((*events)[i].stream_version == static_cast<int64_t>(i + 1));
+    BOOST_TEST((*events)[i].global_position == r.first_position + static_cast<int64_t>(i));
+    BOOST_TEST((*events)[i].type == "counter.added.v1");
+    BOOST_TEST(nlohmann::json::parse((*events)[i].metadata).at("message_id") ==
+               "m-" + std::to_string(i + 1));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_writer_gets_a_version_conflict_and_overwrites_nothing) {
+  append_one(store, append_to("counter/b", no_stream, {1, 2}));
+  auto stale = append_one(store, append_to("counter/b", 1, {100}));
+  BOOST_TEST((stale.status == append_status::version_conflict));
+  BOOST_TEST(stale.stream_version == 2);
+  auto brand_new = append_one(store, append_to("counter/b", no_stream, {100}));
+  BOOST_TEST((brand_new.status == append_status::version_conflict));
+  auto ahead = append_one(store, append_to("counter/b", 5, {100}));
+  BOOST_TEST((ahead.status == append_status::version_conflict));
+  auto events = store.read_stream("counter/b", 1, 100);
+  BOOST_REQUIRE(events);
+  BOOST_TEST(events->size() == 2u);
+  BOOST_TEST(events->back().payload == R"({"amount": 2})");
+  auto current = append_one(store, append_to("counter/b", 2, {3}));
+  BOOST_TEST((current.status == append_status::committed));
+  BOOST_TEST(current.stream_version == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_conflict_in_one_stream_fails_only_that_stream_of_the_batch) {
+  append_one(store, append_to("counter/x", no_stream, {1}));
+  auto r = store.append({append_to("counter/w", no_stream, {1, 1}),
+                         append_to("counter/x", no_stream, {7, 7, 7}), // stale: x is at 1
+                         append_to("counter/y", no_stream, {2})});
+  BOOST_REQUIRE(r);
+  BOOST_TEST(((*r)[0].status == append_status::committed));
+  BOOST_TEST(((*r)[1].status == append_status::version_conflict));
+  BOOST_TEST((*r)[1].stream_version == 1);
+  BOOST_TEST(((*r)[2].status == append_status::committed));
+  BOOST_TEST(store.stream_version("counter/w").value() == 2);
+  BOOST_TEST(store.stream_version("counter/x").value() == 1);
+  BOOST_TEST(store.stream_version("counter/y").value() == 1);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "4");
+}
+
+BOOST_AUTO_TEST_CASE(two_appends_to_one_stream_in_one_batch_are_refused) {
+  auto r = store.append({append_to("counter/d", no_stream, {1}), append_to("counter/d", 1, {2})});
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((r.error().code == store_errc::invalid_request));
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_stream_cannot_both_win) {
+  append_one(store, append_to("counter/race", no_stream, {1}));
+  pg_event_store other{db.pg(), db.config().journal};
+  // Hold the second version in an open transaction, so the store's append has to wait for it.
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+             "VALUES ('counter/race', 2, 'counter.added.v1', '{\"amount\": 5}')");
+  std::thread waiting_writer{[&] {
+    auto r = other.append({append_to("counter/race", 1, {9})});
+    BOOST_REQUIRE(r);
+    BOOST_TEST(((*r)[0].status == append_status::version_conflict));
+  }};
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  held.commit();
+  waiting_writer.join();
+  auto events = store.read_stream("counter/race", 1, 10);
+  BOOST_REQUIRE(events);
+  BOOST_TEST(events->size() == 2u);
+  BOOST_TEST(events->back().payload == R"({"amount": 5})");
+}
+
+BOOST_AUTO_TEST_CASE(recovery_from_snapshot_and_later_events_equals_replaying_everything) {
+  int64_t version = no_stream;
+  for (int i = 1; i <= 10; ++i) {
+    version = append_one(store, append_to("counter/s", version, {i})).stream_version;
+    if (i == 6) {
+      counter_state at6;
+      for (const auto& e : store.read_stream("counter/s", 1, 100).value()) {
+        at6 = apply(at6, e);
+      }
+      BOOST_REQUIRE(store.save_snapshot(snapshot{"counter/s", at6.version, "counter.state.v1", 1,
+                                                 nlohmann::json{{"total", at6.total}}.dump()}));
+    }
+  }
+  // An older snapshot arriving late does not replace the newer one.
+  BOOST_REQUIRE(
+      store.save_snapshot(snapshot{"counter/s", 2, "counter.state.v1", 1, R"({"total": 3})"}));
+
+  auto snap = store.load_snapshot("counter/s");
+  BOOST_REQUIRE(snap);
+  BOOST_REQUIRE(snap->has_value());
+  BOOST_TEST((*snap)->stream_version == 6);
+  counter_state recovered{nlohmann::json::parse((*snap)->payload).at("total").get<int64_t>(),
+                          (*snap)->stream_version};
+  auto later = store.read_stream("counter/s", recovered.version + 1, 100);
+  BOOST_REQUIRE(later);
+  BOOST_TEST(later->size() == 4u);
+  for (const auto& e : *later) {
+    recovered = apply(recovered, e);
+  }
+  counter_state replayed;
+  for (const auto& e : store.read_stream("counter/s", 1, 100).value()) {
+    replayed = apply(replayed, e);
+  }
+  BOOST_TEST(recovered.total == 55);
+  BOOST_TEST(recovered.total == replayed.total);
+  BOOST_TEST(recovered.version == replayed.version);
+  BOOST_TEST(!store.load_snapshot("counter/none").value().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(subscription_waits_for_a_late_commit_and_delivers_everything_once_in_order) {
+  append_one(store, append_to("sub/before", no_stream, {1, 2}));
+  // A transaction takes the next position and stays open...
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  auto held_position =
+      held.exec1("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+                 "VALUES ('sub/held', 1, 'counter.added.v1', '{\"amount\": 3}') "
+                 "RETURNING global_position")[0]
+          .as<int64_t>();
+  // ...while later ones commit with higher positions.
+  for (int i = 0; i < 5; ++i) {
+    append_one(store, append_to("sub/after-" + std::to_string(i), no_stream, {10 + i}));
+  }
+  pg_event_store reader_store{db.pg(), db.config().journal};
+  subscription sub{reader_store, 0};
+  std::vector<recorded_event> seen;
+  for (int round = 0; round < 5; ++round) {
+    auto got = sub.poll(3);
+    BOOST_REQUIRE(got);
+    seen.insert(seen.end(), got->begin(), got->end());
+  }
+  BOOST_TEST_REQUIRE(seen.size() == 2u); // only the events before the open transaction
+  BOOST_TEST(sub.position() == held_position - 1);
+
+  held.commit();
+  // Transactions of other tests on the same server can delay (never break) the release: retry.
+  for (int round = 0; round < 500 && seen.size() < 8; ++round) {
+    auto got = sub.poll(3);
+    BOOST_REQUIRE(got);
+    seen.insert(seen.end(), got->begin(), got->end());
+    if (got->empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  BOOST_TEST_REQUIRE(seen.size() == 8u);
+  std::set<int64_t> positions;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    positions.insert(seen[i].global_position);
+    if (i > 0) {
+      BOOST_TEST(seen[i].global_position > seen[i - 1].global_position);
+    }
+  }
+  BOOST_TEST(positions.size() == 8u);
+  BOOST_TEST(positions.count(held_position) == 1u);
+  BOOST_TEST(sub.poll(100).value().empty());
+}
+
+BOOST_AUTO_TEST_CASE(subscription_passes_a_gap_left_by_a_rolled_back_transaction) {
+  append_one(store, append_to("gap/1", no_stream, {1}));
+  {
+    pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+    pqxx::work doomed{raw};
+    doomed.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+                 "VALUES ('gap/doomed', 1, 'counter.added.v1', '{}')");
+    append_one(store, append_to("gap/2", no_stream, {2}));
+    doomed.abort();
+  }
+  append_one(store, append_to("gap/3", no_stream, {3}));
+  subscription sub{store, 0};
+  std::vector<std::string> streams;
+  for (int round = 0; round < 500 && streams.size() < 3; ++round) {
+    for (const auto& e : sub.poll(10).value()) {
+      streams.push_back(e.stream_id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_TEST(streams == (std::vector<std::string>{"gap/1", "gap/2", "gap/3"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_subscriber_resuming_from_its_checkpoint_sees_no_event_twice) {
+  for (int i = 0; i < 20; ++i) {
+    append_one(store, append_to("cp/" + std::to_string(i), no_stream, {i}));
+  }
+  std::vector<int64_t> seen;
+  {
+    subscription first{store, store.load_checkpoint("projector").value()};
+    for (const auto& e : first.poll(7).value()) {
+      seen.push_back(e.global_position);
+    }
+    BOOST_REQUIRE(store.save_checkpoint("projector", first.position()));
+  }
+  subscription resumed{store, store.load_checkpoint("projector").value()};
+  for (int round = 0; round < 500 && seen.size() < 20; ++round) {
+    for (const auto& e : resumed.poll(7).value()) {
+      seen.push_back(e.global_position);
+    }
+  }
+  BOOST_TEST(seen.size() == 20u);
+  BOOST_TEST(std::set<int64_t>(seen.begin(), seen.end()).size() == 20u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(processes_migrating_at_the_same_time_apply_each_migration_once) {
+  testing::pg_test_database db{false};
+  std::vector<std::thread> starters;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    starters.emplace_back([&] {
+      pg_event_store store{db.pg(), db.config().journal};
+      if (!store.migrate()) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : starters) {
+    t.join();
+  }
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM schema_migrations") == "1");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_database_gives_typed_errors_and_backs_off) {
+  auto cfg = testing::config_from_environment();
+  cfg.pg.port = 1; // nothing listens there
+  cfg.journal.reconnect_min = std::chrono::milliseconds(10000);
+  pg_event_store store{cfg.pg, cfg.journal};
+  auto first = store.append({append_to("x", no_stream, {1})});
+  BOOST_REQUIRE(!first);
+  BOOST_TEST((first.error().code == store_errc::unavailable));
+  BOOST_TEST(first.error().detail.find("cannot connect") != std::string::npos);
+  // Inside the back-off window it fails at once, without another attempt.
+  auto started = std::chrono::steady_clock::now();
+  auto second = store.read_stream("x", 1, 10);
+  BOOST_REQUIRE(!second);
+  BOOST_TEST((second.error().code == store_errc::unavailable));
+  BOOST_TEST(second.error().detail.find("next connection attempt") != std::string::npos);
+  BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(1)));
+  BOOST_TEST(!store.connected());
+}

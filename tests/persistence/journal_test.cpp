@@ -1,0 +1,305 @@
+#define BOOST_TEST_MODULE journal
+#include <boost/test/unit_test.hpp>
+
+#include "core/actor_system.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/pg_event_store.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::persistence;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
+  core::configure(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  return cfg;
+}
+
+struct journal_fixture {
+  testing::pg_test_database db;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{prepared(cfg)};
+
+  std::vector<journal_actor> started;
+
+  journal_actor start(const config::pg_config& pg, const config::journal_config& jc) {
+    started.push_back(spawn_journal(sys, pg, jc));
+    return started.back();
+  }
+  journal_actor start(const config::journal_config& jc) { return start(db.pg(), jc); }
+  journal_actor start() { return start(db.config().journal); }
+
+  ~journal_fixture() {
+    // ~actor_system waits for every actor: stop the journals (their workers are linked).
+    for (auto& j : started) {
+      caf::anon_send_exit(j, caf::exit_reason::user_shutdown);
+    }
+  }
+};
+
+stream_append one_event(std::string stream, int64_t expected, int64_t amount) {
+  return stream_append{
+      std::move(stream),
+      expected,
+      {new_event{"counter.added.v1", 1, nlohmann::json{{"amount", amount}}.dump(), "{}"}}};
+}
+
+journal_stats stats_of(caf::scoped_actor& self, const journal_actor& j) {
+  journal_stats result;
+  self->request(j, 5s, caf::get_atom::value, journal_stats_atom::value)
+      .receive([&](journal_stats s) { result = s; },
+               [&](caf::error& e) { BOOST_FAIL("stats: " << to_string(e)); });
+  return result;
+}
+
+/// Sends every append at once and collects the replies (in arrival order).
+std::pair<std::vector<append_result>, std::vector<caf::error>>
+send_all(caf::scoped_actor& self, const journal_actor& j, std::vector<stream_append> appends) {
+  for (auto& a : appends) {
+    self->send(j, append_atom::value, std::move(a));
+  }
+  std::vector<append_result> results;
+  std::vector<caf::error> errors;
+  for (size_t i = 0; i < appends.size(); ++i) {
+    self->receive([&](append_result& r) { results.push_back(r); },
+                  [&](caf::error& e) { errors.push_back(e); },
+                  caf::after(30s) >> [&] { BOOST_FAIL("no reply within 30 s"); });
+  }
+  return {results, errors};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(journal, journal_fixture)
+
+BOOST_AUTO_TEST_CASE(a_lone_append_is_committed_at_once_in_a_batch_of_one) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  self->request(j, 10s, append_atom::value, one_event("lone", no_stream, 1))
+      .receive(
+          [&](append_result r) {
+            BOOST_TEST((r.status == append_status::committed));
+            BOOST_TEST(r.stream_version == 1);
+          },
+          [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  auto s = stats_of(self, j);
+  BOOST_TEST(s.batches == 1u);
+  BOOST_TEST(s.largest_batch == 1u);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(appends_arriving_during_a_commit_are_committed_together) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  std::vector<stream_append> appends;
+  for (int i = 0; i < 300; ++i) {
+    appends.push_back(one_event("many/" + std::to_string(i), no_stream, i));
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(results.size() == 300u);
+  for (const auto& r : results) {
+    BOOST_TEST((r.status == append_status::committed));
+  }
+  auto s = stats_of(self, j);
+  BOOST_TEST(s.appends == 300u);
+  BOOST_TEST(s.largest_batch > 1u);
+  BOOST_TEST(s.batches < 300u);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "300");
+}
+
+BOOST_AUTO_TEST_CASE(a_conflicting_stream_fails_alone_and_the_rest_of_the_batch_commits) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  send_all(self, j, {one_event("taken", no_stream, 1)});
+  std::vector<stream_append> appends;
+  for (int i = 0; i < 50; ++i) {
+    appends.push_back(one_event("fine/" + std::to_string(i), no_stream, i));
+    if (i == 25) {
+      appends.push_back(one_event("taken", no_stream, 99)); // stale: "taken" is at version 1
+    }
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST(errors.empty());
+  auto conflicts = std::count_if(results.begin(), results.end(), [](const append_result& r) {
+    return r.status == append_status::version_conflict;
+  });
+  BOOST_TEST(conflicts == 1);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'fine/%'") == "50");
+  BOOST_TEST(db.query_value("SELECT payload->>'amount' FROM events WHERE stream_id = 'taken'") ==
+             "1");
+}
+
+BOOST_AUTO_TEST_CASE(back_to_back_appends_to_one_stream_commit_in_order) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  std::vector<stream_append> appends;
+  for (int v = 0; v < 5; ++v) {
+    appends.push_back(one_event("chain", v, v + 1));
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST(errors.empty());
+  for (const auto& r : results) {
+    BOOST_TEST((r.status == append_status::committed));
+  }
+  BOOST_TEST(db.query_value("SELECT string_agg(payload->>'amount', ',' ORDER BY stream_version) "
+                            "FROM events WHERE stream_id = 'chain'") == "1,2,3,4,5");
+}
+
+BOOST_AUTO_TEST_CASE(more_waiting_appends_than_allowed_are_refused_as_overloaded) {
+  auto jc = db.config().journal;
+  jc.max_pending = 4;
+  jc.max_batch = 2;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  std::vector<stream_append> appends;
+  for (int i = 0; i < 60; ++i) {
+    appends.push_back(one_event("load/" + std::to_string(i), no_stream, i));
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST(!errors.empty());
+  for (const auto& e : errors) {
+    BOOST_TEST((e == store_errc::overloaded));
+  }
+  BOOST_TEST(results.size() + errors.size() == 60u);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == std::to_string(results.size()));
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_database_answers_every_append_with_a_typed_error) {
+  auto pg = db.pg();
+  pg.port = 1;
+  auto j = start(pg, db.config().journal);
+  caf::scoped_actor self{sys};
+  auto [results, errors] =
+      send_all(self, j, {one_event("a", no_stream, 1), one_event("b", no_stream, 1)});
+  BOOST_TEST(results.empty());
+  BOOST_TEST_REQUIRE(errors.size() == 2u);
+  for (const auto& e : errors) {
+    BOOST_TEST((e == store_errc::unavailable));
+  }
+  BOOST_TEST(stats_of(self, j).failed == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+struct acknowledged {
+  std::string stream;
+  int64_t version;
+  int64_t position;
+  int64_t amount;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(postgres_restarted_mid_run_loses_no_acknowledged_append, journal_fixture) {
+  auto jc = db.config().journal;
+  jc.reconnect_min = 50ms;
+  jc.reconnect_max = 500ms;
+  auto j = start(jc);
+  constexpr int writers = 8;
+  std::atomic<bool> restarted{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> acked_before{0};
+  std::atomic<int> acked_after{0};
+  std::mutex mtx;
+  std::vector<acknowledged> acks;
+  std::map<std::string, int> error_kinds;
+
+  auto writer = [&](int w) {
+    caf::scoped_actor self{sys};
+    pg_event_store reader{db.pg(), jc};
+    auto stream = "restart/" + std::to_string(w);
+    int64_t version = no_stream;
+    int64_t amount = 0;
+    while (!stop) {
+      ++amount;
+      bool resync = false;
+      self->request(j, 20s, append_atom::value, one_event(stream, version, amount))
+          .receive(
+              [&](append_result r) {
+                if (r.status == append_status::committed) {
+                  version = r.stream_version;
+                  std::lock_guard<std::mutex> lock{mtx};
+                  acks.push_back({stream, r.stream_version, r.first_position, amount});
+                  (restarted ? acked_after : acked_before)++;
+                } else {
+                  resync = true; // an earlier outcome_unknown append did commit
+                }
+              },
+              [&](caf::error& e) {
+                {
+                  std::lock_guard<std::mutex> lock{mtx};
+                  auto kind = e == store_errc::unavailable       ? "unavailable"
+                              : e == store_errc::outcome_unknown ? "outcome_unknown"
+                                                                 : sys.render(e);
+                  error_kinds[kind]++;
+                }
+                resync = e == store_errc::outcome_unknown;
+                std::this_thread::sleep_for(20ms);
+              });
+      while (resync && !stop) {
+        auto v = reader.stream_version(stream);
+        if (v) {
+          version = *v;
+          resync = false;
+        } else {
+          std::this_thread::sleep_for(50ms);
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back(writer, w);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (acked_before < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  testing::run_services("pg-restart");
+  restarted = true;
+  while (acked_after < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  stop = true;
+  for (auto& t : threads) {
+    t.join();
+  }
+  for (const auto& [kind, count] : error_kinds) {
+    BOOST_TEST_MESSAGE(count << " x " << kind);
+    BOOST_TEST((kind == "unavailable" || kind == "outcome_unknown"), "unexpected error: " << kind);
+  }
+  BOOST_TEST(acked_before.load() >= 200);
+  BOOST_TEST(acked_after.load() >= 200);
+
+  // Every acknowledged append is in the log, at the version and position it was acknowledged with.
+  pg_event_store check{db.pg(), jc};
+  std::map<std::string, std::vector<recorded_event>> streams;
+  for (int w = 0; w < writers; ++w) {
+    auto name = "restart/" + std::to_string(w);
+    streams[name] = check.read_stream(name, 1, 1000000).value();
+  }
+  size_t missing = 0;
+  for (const auto& a : acks) {
+    const auto& events = streams[a.stream];
+    auto at = static_cast<size_t>(a.version - 1);
+    bool found = at < events.size() && events[at].global_position == a.position &&
+                 nlohmann::json::parse(events[at].payload).at("amount") == a.amount;
+    missing += found ? 0 : 1;
+  }
+  BOOST_TEST(missing == 0u);
+  caf::scoped_actor self{sys};
+  BOOST_TEST(stats_of(self, j).appends >= acks.size());
+}
