@@ -1,6 +1,7 @@
 #include "persistence/journal.hpp"
 
 #include "core/type_ids.hpp"
+#include "observability/log.hpp"
 #include "persistence/pg_event_store.hpp"
 
 #include <caf/all.hpp>
@@ -22,6 +23,8 @@ using journal_worker = caf::typed_actor<
 
 struct worker_state {
   std::unique_ptr<pg_event_store> store;
+  /// Failed batches since the last success (logged on the way in and out, not per batch).
+  uint64_t failed_batches = 0;
 };
 
 journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worker_state> self,
@@ -30,9 +33,21 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
   return {
       [=](commit_atom,
           const std::vector<stream_append>& batch) -> caf::result<std::vector<append_result>> {
-        auto results = self->state.store->append(batch);
+        auto& st = self->state;
+        auto results = st.store->append(batch);
         if (!results) {
+          if (st.failed_batches++ == 0) {
+            observability::log_event(spdlog::level::warn, "journal commits failing",
+                                     {{"error", to_string(results.error().code)},
+                                      {"detail", results.error().detail},
+                                      {"batch", batch.size()}});
+          }
           return caf::make_error(results.error().code, results.error().detail);
+        }
+        if (st.failed_batches > 0) {
+          observability::log_event(spdlog::level::info, "journal commits succeed again",
+                                   {{"failed_batches", st.failed_batches}});
+          st.failed_batches = 0;
         }
         return std::move(*results);
       },

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "actors/inventory/messages.hpp"
+#include "actors/inventory/state.hpp"
+#include "persistence/event.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ordermesh::actors::inventory {
+
+/// Stable wire names of the persisted events: never renamed or reused (add a v2 instead).
+namespace wire {
+inline constexpr const char* restocked = "inventory.restocked.v1";
+inline constexpr const char* reserved = "inventory.reserved.v1";
+inline constexpr const char* reservation_rejected = "inventory.reservation_rejected.v1";
+inline constexpr const char* released = "inventory.released.v1";
+inline constexpr const char* committed = "inventory.committed.v1";
+inline constexpr const char* reservation_expired = "inventory.reservation_expired.v1";
+} // namespace wire
+
+/// The event as the journal stores it: wire name, schema version 1, JSON payload (metadata left
+/// to the actor).
+persistence::new_event encode(const event& ev);
+
+/// The event for a stored type, schema version and payload; nullopt for an unknown type or
+/// version or a malformed payload.
+std::optional<event> decode(const std::string& type, int32_t schema_version,
+                            const std::string& payload_json);
+
+/// The state as a JSON snapshot payload.
+std::string encode_snapshot(const inventory_state& state);
+
+/// The state from encode_snapshot's output; nullopt if malformed.
+std::optional<inventory_state> decode_snapshot(const std::string& payload_json);
+
+} // namespace ordermesh::actors::inventory

@@ -1,0 +1,81 @@
+#pragma once
+
+#include "actors/common/envelope.hpp"
+#include "actors/common/outcome.hpp"
+#include "actors/inventory/errors.hpp"
+#include "actors/inventory/messages.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ordermesh::actors::inventory {
+
+/// The largest qty a single restock or reserve may carry.
+constexpr int64_t max_quantity = 1'000'000;
+
+/// How many finished order ids one SKU remembers for idempotent release/commit (oldest forgotten).
+constexpr size_t max_finished_orders = 10'000;
+
+/// Units held for one order.
+struct reservation {
+  int64_t qty = 0;
+  /// Unix microseconds.
+  int64_t expires_at_us = 0;
+};
+
+/// How a reservation (or a reserve attempt) ended.
+enum class finish : uint8_t { released, committed, expired, rejected };
+
+/// One SKU's stock. Invariant: available() >= 0, i.e. the SKU is never oversold.
+struct inventory_state {
+  int64_t on_hand = 0;
+  /// Sum of reservations[*].qty.
+  int64_t reserved_qty = 0;
+  std::map<std::string, reservation> reservations;
+  /// Finished order ids, oldest first; at most max_finished_orders.
+  std::deque<std::string> finished_order;
+  /// How each order in finished_order ended.
+  std::map<std::string, finish> finished;
+
+  int64_t available() const { return on_hand - reserved_qty; }
+};
+
+bool operator==(const inventory_state& x, const inventory_state& y);
+
+inline bool operator==(const reservation& x, const reservation& y) {
+  return x.qty == y.qty && x.expires_at_us == y.expires_at_us;
+}
+
+using inventory_decision = decision<event>;
+
+/// Decides one command against `state`.
+/// - restock: restocked; invalid_quantity if qty is not in (0, max_quantity].
+/// - reserve: reserved, or reservation_rejected (reason "out_of_stock") when qty > available;
+///   no event if the order already holds a reservation or committed one; invalid_quantity,
+///   invalid_ttl; out_of_stock / reservation_closed / reservation_expired for a redelivered reserve
+///   of an order that was rejected / released / expired.
+/// - release: released; no event if already finished; unknown_reservation otherwise.
+/// - commit: committed; no event if already committed; reservation_expired if it expired or is
+///   past its deadline at ctx.now_us; reservation_closed if released or rejected;
+///   unknown_reservation otherwise.
+/// - expire_reservations: reservation_expired for every reservation due at ctx.now_us.
+inventory_decision decide(const inventory_state& state, const command& cmd,
+                          const decide_context& ctx);
+
+/// Decides a mailbox batch in order, each command against the state left by the ones before, so
+/// that all their events can go into one journal append. Same results as deciding one by one.
+std::vector<inventory_decision> decide_batch(const inventory_state& state,
+                                             const std::vector<command>& cmds,
+                                             const decide_context& ctx);
+
+/// Folds one event into the state; handles every event and cannot fail.
+inventory_state apply(inventory_state state, const event& ev);
+
+/// Folds `events` in order, starting from `state`.
+inventory_state apply_all(inventory_state state, const std::vector<event>& events);
+
+} // namespace ordermesh::actors::inventory

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "actors/order/messages.hpp"
+#include "actors/order/state.hpp"
+#include "persistence/event.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ordermesh::actors::order {
+
+/// Stable wire names of the persisted events: never renamed or reused (add a v2 instead).
+namespace wire {
+inline constexpr const char* order_placed = "order.placed.v1";
+inline constexpr const char* stock_reserved = "order.stock_reserved.v1";
+inline constexpr const char* stock_reservation_failed = "order.stock_reservation_failed.v1";
+inline constexpr const char* payment_requested = "order.payment_requested.v1";
+inline constexpr const char* payment_authorized = "order.payment_authorized.v1";
+inline constexpr const char* payment_attempt_failed = "order.payment_attempt_failed.v1";
+inline constexpr const char* order_confirmed = "order.confirmed.v1";
+inline constexpr const char* order_rejected = "order.rejected.v1";
+inline constexpr const char* order_cancelled = "order.cancelled.v1";
+inline constexpr const char* payment_captured = "order.payment_captured.v1";
+inline constexpr const char* compensation_completed = "order.compensation_completed.v1";
+} // namespace wire
+
+/// The event as the journal stores it: wire name, schema version 1, JSON payload.
+persistence::new_event encode(const event& ev);
+
+/// The event for a stored type, schema version and payload; nullopt for an unknown type or
+/// version or a malformed payload.
+std::optional<event> decode(const std::string& type, int32_t schema_version,
+                            const std::string& payload_json);
+
+/// The state as a JSON snapshot payload.
+std::string encode_snapshot(const order_state& state);
+
+/// The state from encode_snapshot's output; nullopt if malformed.
+std::optional<order_state> decode_snapshot(const std::string& payload_json);
+
+} // namespace ordermesh::actors::order

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ordermesh::actors::order {
+
+/// Why an order command was rejected (nothing recorded).
+enum class order_errc : uint8_t {
+  nil = 0,
+  /// place_order breaks a rule: no or too many lines, bad qty, duplicate sku, no customer, ...
+  invalid_order,
+  /// A reply or timer for an order that was never placed.
+  unknown_order,
+  /// A reservation reply for a sku the order does not contain.
+  unknown_line,
+  /// A reply that makes no sense in the order's status (e.g. capture before confirmation).
+  unexpected_reply,
+  /// The payment could not be captured yet; the saga resends the capture.
+  capture_failed,
+};
+
+inline std::string to_string(order_errc x) {
+  switch (x) {
+    case order_errc::nil:
+      return "nil";
+    case order_errc::invalid_order:
+      return "invalid_order";
+    case order_errc::unknown_order:
+      return "unknown_order";
+    case order_errc::unknown_line:
+      return "unknown_line";
+    case order_errc::unexpected_reply:
+      return "unexpected_reply";
+    case order_errc::capture_failed:
+      return "capture_failed";
+  }
+  return "<unknown order_errc>";
+}
+
+} // namespace ordermesh::actors::order

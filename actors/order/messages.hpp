@@ -1,0 +1,365 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+/// Messages of one order (stream "order/<order_id>"): the order and its saga's progress.
+namespace ordermesh::actors::order {
+
+// -- shared values --------------------------------------------------------------------------------
+
+struct order_line {
+  std::string sku;
+  int32_t qty = 0;
+};
+
+struct payment_details {
+  /// The PSP's token for the card; never the card number.
+  std::string card_token;
+  int64_t amount_cents = 0;
+};
+
+/// What the PSP answered to one authorization attempt.
+enum class payment_outcome : uint8_t {
+  authorized,
+  /// Final: the card was refused.
+  declined,
+  /// Transient: PSP error or unreachable; worth a retry.
+  failed,
+};
+
+/// The saga step a timeout belongs to.
+enum class saga_step : uint8_t {
+  /// Waiting for every line's reservation.
+  reservation,
+  /// Waiting for the PSP's answer to one authorization attempt.
+  payment,
+  /// Backing off before the next authorization attempt.
+  payment_retry,
+};
+
+/// none -> placed (reserving) -> reserved (authorizing) -> confirmed | rejected | cancelled.
+enum class order_status : uint8_t { none, placed, reserved, confirmed, rejected, cancelled };
+
+// -- commands -------------------------------------------------------------------------------------
+
+struct place_order {
+  std::string order_id;
+  std::string customer_id;
+  std::vector<order_line> lines;
+  payment_details payment;
+};
+
+/// The inventory's answer for one line.
+struct record_reservation {
+  std::string sku;
+  bool ok = false;
+  std::string reason;
+};
+
+/// The payment's answer for one authorization attempt.
+struct record_authorization {
+  int32_t attempt = 0;
+  payment_outcome outcome = payment_outcome::failed;
+  std::string reason;
+  std::string psp_reference;
+};
+
+/// The payment's answer to the capture.
+struct record_capture {
+  bool ok = false;
+};
+
+/// A timer the saga scheduled has fired.
+struct record_timeout {
+  saga_step step = saga_step::reservation;
+  int32_t attempt = 0;
+};
+
+/// Every compensation (releases, void or refund) of a rejected or cancelled order is done.
+struct record_compensated {};
+
+using command = std::variant<place_order, record_reservation, record_authorization, record_capture,
+                             record_timeout, record_compensated>;
+
+// -- events ---------------------------------------------------------------------------------------
+
+struct order_placed {
+  std::string order_id;
+  std::string customer_id;
+  std::vector<order_line> lines;
+  std::string card_token;
+  int64_t amount_cents = 0;
+};
+
+struct stock_reserved {
+  std::string sku;
+};
+
+struct stock_reservation_failed {
+  std::string sku;
+  std::string reason;
+};
+
+/// Authorization attempt `attempt` (1-based) starts.
+struct payment_requested {
+  int32_t attempt = 0;
+};
+
+struct payment_authorized {
+  std::string psp_reference;
+};
+
+struct payment_attempt_failed {
+  int32_t attempt = 0;
+  std::string reason;
+};
+
+/// Terminal.
+struct order_confirmed {};
+
+/// Terminal: a line could not be reserved.
+struct order_rejected {
+  std::string reason;
+};
+
+/// Terminal: payment declined, failed past its retries, or a step timed out.
+struct order_cancelled {
+  std::string reason;
+};
+
+/// After order_confirmed: the payment is captured; the saga is done.
+struct payment_captured {};
+
+/// After order_rejected or order_cancelled: compensation is done; the saga is done.
+struct compensation_completed {};
+
+using event =
+    std::variant<order_placed, stock_reserved, stock_reservation_failed, payment_requested,
+                 payment_authorized, payment_attempt_failed, order_confirmed, order_rejected,
+                 order_cancelled, payment_captured, compensation_completed>;
+
+// -- saga actions: what the order actor sends to other entities (it knows the order id) -----------
+
+struct reserve_stock {
+  std::string sku;
+  int32_t qty = 0;
+  int64_t ttl_ms = 0;
+};
+
+struct release_stock {
+  std::string sku;
+};
+
+struct commit_stock {
+  std::string sku;
+};
+
+struct authorize_payment {
+  int64_t amount_cents = 0;
+  std::string card_token;
+  int32_t attempt = 0;
+};
+
+struct capture_payment {};
+
+/// Voids the authorization, or refunds if it was captured.
+struct void_or_refund_payment {};
+
+struct notify {
+  order_status status = order_status::none;
+};
+
+/// Send record_timeout{step, attempt} back to the order after delay_ms.
+struct schedule_timeout {
+  saga_step step = saga_step::reservation;
+  int32_t attempt = 0;
+  int64_t delay_ms = 0;
+};
+
+using saga_action = std::variant<reserve_stock, release_stock, commit_stock, authorize_payment,
+                                 capture_payment, void_or_refund_payment, notify, schedule_timeout>;
+
+// -- inspection (CAF serialization) ---------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_line& x) {
+  return f(x.sku, x.qty);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_details& x) {
+  return f(x.card_token, x.amount_cents);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, place_order& x) {
+  return f(x.order_id, x.customer_id, x.lines, x.payment);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_reservation& x) {
+  return f(x.sku, x.ok, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_authorization& x) {
+  return f(x.attempt, x.outcome, x.reason, x.psp_reference);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_capture& x) {
+  return f(x.ok);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_timeout& x) {
+  return f(x.step, x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_compensated&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_placed& x) {
+  return f(x.order_id, x.customer_id, x.lines, x.card_token, x.amount_cents);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_reserved& x) {
+  return f(x.sku);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_reservation_failed& x) {
+  return f(x.sku, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_requested& x) {
+  return f(x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_authorized& x) {
+  return f(x.psp_reference);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_attempt_failed& x) {
+  return f(x.attempt, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_confirmed&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_rejected& x) {
+  return f(x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_cancelled& x) {
+  return f(x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_captured&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, compensation_completed&) {
+  return f();
+}
+
+// -- equality -------------------------------------------------------------------------------------
+
+inline bool operator==(const order_line& x, const order_line& y) {
+  return x.sku == y.sku && x.qty == y.qty;
+}
+
+inline bool operator==(const order_placed& x, const order_placed& y) {
+  return x.order_id == y.order_id && x.customer_id == y.customer_id && x.lines == y.lines &&
+         x.card_token == y.card_token && x.amount_cents == y.amount_cents;
+}
+
+inline bool operator==(const stock_reserved& x, const stock_reserved& y) {
+  return x.sku == y.sku;
+}
+
+inline bool operator==(const stock_reservation_failed& x, const stock_reservation_failed& y) {
+  return x.sku == y.sku && x.reason == y.reason;
+}
+
+inline bool operator==(const payment_requested& x, const payment_requested& y) {
+  return x.attempt == y.attempt;
+}
+
+inline bool operator==(const payment_authorized& x, const payment_authorized& y) {
+  return x.psp_reference == y.psp_reference;
+}
+
+inline bool operator==(const payment_attempt_failed& x, const payment_attempt_failed& y) {
+  return x.attempt == y.attempt && x.reason == y.reason;
+}
+
+inline bool operator==(const order_confirmed&, const order_confirmed&) {
+  return true;
+}
+
+inline bool operator==(const order_rejected& x, const order_rejected& y) {
+  return x.reason == y.reason;
+}
+
+inline bool operator==(const order_cancelled& x, const order_cancelled& y) {
+  return x.reason == y.reason;
+}
+
+inline bool operator==(const payment_captured&, const payment_captured&) {
+  return true;
+}
+
+inline bool operator==(const compensation_completed&, const compensation_completed&) {
+  return true;
+}
+
+inline bool operator==(const reserve_stock& x, const reserve_stock& y) {
+  return x.sku == y.sku && x.qty == y.qty && x.ttl_ms == y.ttl_ms;
+}
+
+inline bool operator==(const release_stock& x, const release_stock& y) {
+  return x.sku == y.sku;
+}
+
+inline bool operator==(const commit_stock& x, const commit_stock& y) {
+  return x.sku == y.sku;
+}
+
+inline bool operator==(const authorize_payment& x, const authorize_payment& y) {
+  return x.amount_cents == y.amount_cents && x.card_token == y.card_token && x.attempt == y.attempt;
+}
+
+inline bool operator==(const capture_payment&, const capture_payment&) {
+  return true;
+}
+
+inline bool operator==(const void_or_refund_payment&, const void_or_refund_payment&) {
+  return true;
+}
+
+inline bool operator==(const notify& x, const notify& y) {
+  return x.status == y.status;
+}
+
+inline bool operator==(const schedule_timeout& x, const schedule_timeout& y) {
+  return x.step == y.step && x.attempt == y.attempt && x.delay_ms == y.delay_ms;
+}
+
+} // namespace ordermesh::actors::order

@@ -1,0 +1,357 @@
+#include "actors/order/state.hpp"
+
+#include "actors/common/overloaded.hpp"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+namespace ordermesh::actors::order {
+
+bool operator==(const line_state& x, const line_state& y) {
+  return x.sku == y.sku && x.qty == y.qty && x.reservation == y.reservation;
+}
+
+bool operator==(const order_state& x, const order_state& y) {
+  auto fields = [](const order_state& s) {
+    return std::tie(s.order_id, s.customer_id, s.lines, s.card_token, s.amount_cents, s.status,
+                    s.payment_attempt, s.failed_attempt, s.psp_reference, s.reason,
+                    s.saga_completed);
+  };
+  return fields(x) == fields(y);
+}
+
+namespace {
+
+using outcome = order_decision;
+
+outcome invalid(std::string reason) {
+  return reject<event>(order_errc::invalid_order, std::move(reason));
+}
+
+outcome unexpected(std::string reason) {
+  return reject<event>(order_errc::unexpected_reply, std::move(reason));
+}
+
+outcome decide_place(const order_state& s, const place_order& cmd) {
+  if (s.status != order_status::none) {
+    return accept<event>(); // redelivered
+  }
+  if (cmd.order_id.empty() || cmd.customer_id.empty()) {
+    return invalid("order_id and customer_id are required");
+  }
+  if (cmd.lines.empty() || cmd.lines.size() > max_lines) {
+    return invalid("an order has 1 to " + std::to_string(max_lines) + " lines");
+  }
+  std::set<std::string> skus;
+  for (const auto& line : cmd.lines) {
+    if (line.sku.empty() || line.qty <= 0 || line.qty > max_line_qty) {
+      return invalid("each line needs a sku and a qty of 1 to " + std::to_string(max_line_qty));
+    }
+    if (!skus.insert(line.sku).second) {
+      return invalid("duplicate line for sku " + line.sku);
+    }
+  }
+  if (cmd.payment.card_token.empty() || cmd.payment.amount_cents <= 0) {
+    return invalid("a card token and a positive amount are required");
+  }
+  return accept<event>({order_placed{cmd.order_id, cmd.customer_id, cmd.lines,
+                                     cmd.payment.card_token, cmd.payment.amount_cents}});
+}
+
+outcome decide_reservation(const order_state& s, const record_reservation& cmd) {
+  if (s.status != order_status::placed) {
+    return accept<event>(); // late or repeated: the order moved on
+  }
+  auto line = std::find_if(s.lines.begin(), s.lines.end(),
+                           [&](const line_state& l) { return l.sku == cmd.sku; });
+  if (line == s.lines.end()) {
+    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
+  }
+  if (line->reservation != line_reservation::pending) {
+    return accept<event>();
+  }
+  if (!cmd.ok) {
+    return accept<event>({stock_reservation_failed{cmd.sku, cmd.reason},
+                          order_rejected{"not enough stock of " + cmd.sku}});
+  }
+  auto others_reserved = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
+    return l.sku == cmd.sku || l.reservation == line_reservation::reserved;
+  });
+  if (others_reserved) {
+    return accept<event>({stock_reserved{cmd.sku}, payment_requested{1}});
+  }
+  return accept<event>({stock_reserved{cmd.sku}});
+}
+
+/// Attempt `attempt` failed; the order is cancelled once the budget is spent.
+outcome attempt_failed(int32_t attempt, std::string reason, const saga_policy& policy) {
+  std::vector<event> events{payment_attempt_failed{attempt, reason}};
+  if (attempt >= policy.max_payment_attempts) {
+    events.emplace_back(order_cancelled{"payment failed after " + std::to_string(attempt) +
+                                        " attempts: " + reason});
+  }
+  return accept<event>(std::move(events));
+}
+
+bool awaiting_answer_to(const order_state& s, int32_t attempt) {
+  return s.status == order_status::reserved && attempt == s.payment_attempt &&
+         !s.awaiting_payment_retry();
+}
+
+outcome decide_authorization(const order_state& s, const record_authorization& cmd,
+                             const saga_policy& policy) {
+  if (s.terminal()) {
+    return accept<event>();
+  }
+  if (s.status != order_status::reserved) {
+    return unexpected("no authorization was requested");
+  }
+  if (cmd.outcome == payment_outcome::authorized) {
+    return accept<event>({payment_authorized{cmd.psp_reference}, order_confirmed{}});
+  }
+  if (!awaiting_answer_to(s, cmd.attempt)) {
+    return accept<event>(); // a stale attempt's failure changes nothing
+  }
+  if (cmd.outcome == payment_outcome::declined) {
+    return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
+  }
+  return attempt_failed(cmd.attempt, cmd.reason, policy);
+}
+
+outcome decide_timeout(const order_state& s, const record_timeout& cmd, const saga_policy& policy) {
+  switch (cmd.step) {
+    case saga_step::reservation:
+      if (s.status == order_status::placed) {
+        return accept<event>({order_cancelled{"reservation timed out"}});
+      }
+      break;
+    case saga_step::payment:
+      if (awaiting_answer_to(s, cmd.attempt)) {
+        return attempt_failed(cmd.attempt, "timed out", policy);
+      }
+      break;
+    case saga_step::payment_retry:
+      if (s.awaiting_payment_retry() && cmd.attempt == s.payment_attempt) {
+        return accept<event>({payment_requested{cmd.attempt + 1}});
+      }
+      break;
+  }
+  return accept<event>(); // stale timer
+}
+
+outcome decide_capture(const order_state& s, const record_capture& cmd) {
+  if (s.status != order_status::confirmed) {
+    return unexpected("capture of an unconfirmed order");
+  }
+  if (s.saga_completed) {
+    return accept<event>();
+  }
+  if (!cmd.ok) {
+    return reject<event>(order_errc::capture_failed, "capture failed");
+  }
+  return accept<event>({payment_captured{}});
+}
+
+outcome decide_compensated(const order_state& s) {
+  if (s.status != order_status::rejected && s.status != order_status::cancelled) {
+    return unexpected("only a rejected or cancelled order is compensated");
+  }
+  if (s.saga_completed) {
+    return accept<event>();
+  }
+  return accept<event>({compensation_completed{}});
+}
+
+} // namespace
+
+order_decision decide(const order_state& state, const command& cmd, const decide_context&,
+                      const saga_policy& policy) {
+  if (state.status == order_status::none && !std::holds_alternative<place_order>(cmd)) {
+    return reject<event>(order_errc::unknown_order, "the order was never placed");
+  }
+  return std::visit(
+      overloaded{
+          [&](const place_order& x) { return decide_place(state, x); },
+          [&](const record_reservation& x) { return decide_reservation(state, x); },
+          [&](const record_authorization& x) { return decide_authorization(state, x, policy); },
+          [&](const record_capture& x) { return decide_capture(state, x); },
+          [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
+          [&](const record_compensated&) { return decide_compensated(state); },
+      },
+      cmd);
+}
+
+namespace {
+
+void set_line(order_state& s, const std::string& sku, line_reservation r) {
+  for (auto& line : s.lines) {
+    if (line.sku == sku) {
+      line.reservation = r;
+    }
+  }
+}
+
+} // namespace
+
+order_state apply(order_state s, const event& ev) {
+  std::visit(
+      overloaded{
+          [&](const order_placed& x) {
+            s.order_id = x.order_id;
+            s.customer_id = x.customer_id;
+            s.lines.clear();
+            for (const auto& line : x.lines) {
+              s.lines.push_back(line_state{line.sku, line.qty, line_reservation::pending});
+            }
+            s.card_token = x.card_token;
+            s.amount_cents = x.amount_cents;
+            s.status = order_status::placed;
+          },
+          [&](const stock_reserved& x) {
+            set_line(s, x.sku, line_reservation::reserved);
+            auto all = std::all_of(s.lines.begin(), s.lines.end(), [](const line_state& l) {
+              return l.reservation == line_reservation::reserved;
+            });
+            if (all) {
+              s.status = order_status::reserved;
+            }
+          },
+          [&](const stock_reservation_failed& x) { set_line(s, x.sku, line_reservation::failed); },
+          [&](const payment_requested& x) { s.payment_attempt = x.attempt; },
+          [&](const payment_authorized& x) { s.psp_reference = x.psp_reference; },
+          [&](const payment_attempt_failed& x) { s.failed_attempt = x.attempt; },
+          [&](const order_confirmed&) { s.status = order_status::confirmed; },
+          [&](const order_rejected& x) {
+            s.status = order_status::rejected;
+            s.reason = x.reason;
+          },
+          [&](const order_cancelled& x) {
+            s.status = order_status::cancelled;
+            s.reason = x.reason;
+          },
+          [&](const payment_captured&) { s.saga_completed = true; },
+          [&](const compensation_completed&) { s.saga_completed = true; },
+      },
+      ev);
+  return s;
+}
+
+order_state apply_all(order_state state, const std::vector<event>& events) {
+  for (const auto& ev : events) {
+    state = apply(std::move(state), ev);
+  }
+  return state;
+}
+
+// -- saga -----------------------------------------------------------------------------------------
+
+int64_t retry_delay_ms(const saga_policy& policy, int32_t failed_attempt, double jitter_fraction) {
+  auto base = policy.retry_base_ms;
+  for (int32_t i = 1; i < failed_attempt && base < policy.retry_max_ms; ++i) {
+    base *= 2;
+  }
+  base = std::min(base, policy.retry_max_ms);
+  return base + static_cast<int64_t>(static_cast<double>(base) / 2 * jitter_fraction);
+}
+
+namespace {
+
+using actions = std::vector<saga_action>;
+
+actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
+  actions result;
+  for (const auto& line : s.lines) {
+    if (line.reservation == line_reservation::pending) {
+      result.emplace_back(reserve_stock{line.sku, line.qty, policy.reservation_ttl_ms});
+    }
+  }
+  result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
+  return result;
+}
+
+actions request_authorization(const order_state& s, const saga_policy& policy) {
+  return {authorize_payment{s.amount_cents, s.card_token, s.payment_attempt},
+          schedule_timeout{saga_step::payment, s.payment_attempt, policy.step_timeout_ms}};
+}
+
+actions schedule_retry(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
+  return {schedule_timeout{saga_step::payment_retry, s.failed_attempt,
+                           retry_delay_ms(policy, s.failed_attempt, ctx.jitter_fraction)}};
+}
+
+/// Commit every line and capture: the order is confirmed.
+actions fulfil(const order_state& s) {
+  actions result;
+  for (const auto& line : s.lines) {
+    result.emplace_back(commit_stock{line.sku});
+  }
+  result.emplace_back(capture_payment{});
+  result.emplace_back(notify{order_status::confirmed});
+  return result;
+}
+
+/// Release every line that is or may still become reserved, and give the money back.
+actions compensate(const order_state& s) {
+  actions result;
+  for (const auto& line : s.lines) {
+    if (line.reservation != line_reservation::failed) {
+      result.emplace_back(release_stock{line.sku});
+    }
+  }
+  if (s.payment_attempt > 0) {
+    result.emplace_back(void_or_refund_payment{});
+  }
+  result.emplace_back(notify{s.status});
+  return result;
+}
+
+} // namespace
+
+std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
+                                     const saga_policy& policy, const decide_context& ctx) {
+  return std::visit(
+      overloaded{
+          [&](const order_placed&) { return reserve_pending_lines(state, policy); },
+          [&](const stock_reserved&) { return actions{}; },
+          [&](const stock_reservation_failed&) { return actions{}; },
+          [&](const payment_requested&) { return request_authorization(state, policy); },
+          [&](const payment_authorized&) { return actions{}; },
+          [&](const payment_attempt_failed&) {
+            return state.awaiting_payment_retry() &&
+                           state.failed_attempt < policy.max_payment_attempts
+                       ? schedule_retry(state, policy, ctx)
+                       : actions{};
+          },
+          [&](const order_confirmed&) { return fulfil(state); },
+          [&](const order_rejected&) { return compensate(state); },
+          [&](const order_cancelled&) { return compensate(state); },
+          [&](const payment_captured&) { return actions{}; },
+          [&](const compensation_completed&) { return actions{}; },
+      },
+      just_happened);
+}
+
+std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
+                                     const decide_context& ctx) {
+  if (state.saga_completed) {
+    return {};
+  }
+  switch (state.status) {
+    case order_status::none:
+      return {};
+    case order_status::placed:
+      return reserve_pending_lines(state, policy);
+    case order_status::reserved:
+      return state.awaiting_payment_retry() ? schedule_retry(state, policy, ctx)
+                                            : request_authorization(state, policy);
+    case order_status::confirmed:
+      return fulfil(state);
+    case order_status::rejected:
+    case order_status::cancelled:
+      return compensate(state);
+  }
+  return {};
+}
+
+} // namespace ordermesh::actors::order

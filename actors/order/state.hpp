@@ -1,0 +1,111 @@
+#pragma once
+
+#include "actors/common/envelope.hpp"
+#include "actors/common/outcome.hpp"
+#include "actors/order/errors.hpp"
+#include "actors/order/messages.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ordermesh::actors::order {
+
+/// Limits of a valid order.
+constexpr size_t max_lines = 50;
+constexpr int32_t max_line_qty = 10'000;
+
+/// Retry and timeout budget of the order saga (read from configuration by the actor).
+struct saga_policy {
+  /// Authorization attempts before the order is cancelled.
+  int32_t max_payment_attempts = 3;
+  /// How long one step (all reservations, one authorization attempt) may take.
+  int64_t step_timeout_ms = 2000;
+  /// Backoff before retry n is retry_base_ms * 2^(n-1), at most retry_max_ms, plus jitter.
+  int64_t retry_base_ms = 100;
+  int64_t retry_max_ms = 5000;
+  /// How long the inventory holds a reservation for this order.
+  int64_t reservation_ttl_ms = 60'000;
+};
+
+enum class line_reservation : uint8_t { pending, reserved, failed };
+
+struct line_state {
+  std::string sku;
+  int32_t qty = 0;
+  line_reservation reservation = line_reservation::pending;
+};
+
+/// One order and how far its saga got.
+struct order_state {
+  std::string order_id;
+  std::string customer_id;
+  std::vector<line_state> lines;
+  std::string card_token;
+  int64_t amount_cents = 0;
+  order_status status = order_status::none;
+  /// The latest authorization attempt requested (0 = none yet).
+  int32_t payment_attempt = 0;
+  /// The latest attempt that failed; equal to payment_attempt while backing off before a retry.
+  int32_t failed_attempt = 0;
+  std::string psp_reference;
+  /// Why the order was rejected or cancelled.
+  std::string reason;
+  /// Captured (confirmed orders) or compensated (rejected and cancelled ones): nothing left to do.
+  bool saga_completed = false;
+
+  bool terminal() const {
+    return status == order_status::confirmed || status == order_status::rejected ||
+           status == order_status::cancelled;
+  }
+
+  bool awaiting_payment_retry() const {
+    return status == order_status::reserved && payment_attempt > 0 &&
+           failed_attempt == payment_attempt;
+  }
+};
+
+bool operator==(const line_state& x, const line_state& y);
+bool operator==(const order_state& x, const order_state& y);
+
+using order_decision = decision<event>;
+
+/// Decides one command against `state`. After a terminal event nothing records a second one:
+/// late replies and timers are accepted with no event.
+/// - place_order: order_placed; no event if already placed; invalid_order if it breaks a rule.
+/// - record_reservation: stock_reserved (+ payment_requested{1} once every line is reserved), or
+///   stock_reservation_failed + order_rejected; unknown_order, unknown_line.
+/// - record_authorization: authorized -> payment_authorized + order_confirmed (from any attempt:
+///   the money is held); declined -> order_cancelled; failed -> payment_attempt_failed
+///   (+ order_cancelled once policy.max_payment_attempts are spent); stale attempts: no event.
+/// - record_timeout: reservation -> order_cancelled; payment -> like a failed attempt;
+///   payment_retry -> payment_requested{attempt + 1}; stale timers: no event.
+/// - record_capture: payment_captured; capture_failed if not ok; unexpected_reply if unconfirmed.
+/// - record_compensated: compensation_completed; unexpected_reply unless rejected or cancelled.
+order_decision decide(const order_state& state, const command& cmd, const decide_context& ctx,
+                      const saga_policy& policy);
+
+/// Folds one event into the state; handles every event and cannot fail.
+order_state apply(order_state state, const event& ev);
+
+/// Folds `events` in order, starting from `state`.
+order_state apply_all(order_state state, const std::vector<event>& events);
+
+// -- the saga: a pure process manager over the order stream --------------------------------------
+
+/// What to send after `just_happened` was recorded; `state` already includes it. Called once per
+/// recorded event, in order.
+std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
+                                     const saga_policy& policy, const decide_context& ctx);
+
+/// What to (re)send for an order recovered from its journal, so that a crash at any step resumes:
+/// the receivers are idempotent, so resending is safe. Nothing for a completed saga.
+std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
+                                     const decide_context& ctx);
+
+/// Backoff before the retry that follows failed attempt `failed_attempt` (1-based):
+/// base = min(retry_base_ms * 2^(failed_attempt-1), retry_max_ms), plus base/2 * jitter_fraction.
+int64_t retry_delay_ms(const saga_policy& policy, int32_t failed_attempt, double jitter_fraction);
+
+} // namespace ordermesh::actors::order

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "actors/payment/messages.hpp"
+#include "actors/payment/state.hpp"
+#include "persistence/event.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ordermesh::actors::payment {
+
+/// Stable wire names of the persisted events: never renamed or reused (add a v2 instead).
+namespace wire {
+inline constexpr const char* authorization_requested = "payment.authorization_requested.v1";
+inline constexpr const char* authorized = "payment.authorized.v1";
+inline constexpr const char* declined = "payment.declined.v1";
+inline constexpr const char* authorization_failed = "payment.authorization_failed.v1";
+inline constexpr const char* captured = "payment.captured.v1";
+inline constexpr const char* refunded = "payment.refunded.v1";
+inline constexpr const char* voided = "payment.voided.v1";
+} // namespace wire
+
+/// The event as the journal stores it: wire name, schema version 1, JSON payload.
+persistence::new_event encode(const event& ev);
+
+/// The event for a stored type, schema version and payload; nullopt for an unknown type or
+/// version or a malformed payload.
+std::optional<event> decode(const std::string& type, int32_t schema_version,
+                            const std::string& payload_json);
+
+/// The state as a JSON snapshot payload.
+std::string encode_snapshot(const payment_state& state);
+
+/// The state from encode_snapshot's output; nullopt if malformed.
+std::optional<payment_state> decode_snapshot(const std::string& payload_json);
+
+} // namespace ordermesh::actors::payment

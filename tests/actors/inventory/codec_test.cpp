@@ -1,0 +1,66 @@
+#define BOOST_TEST_MODULE inventory_codec
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/codec.hpp"
+#include "tests/actors/golden_file.hpp"
+
+#include <utility>
+#include <vector>
+
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::inventory;
+using ordermesh::actors::testing::golden_text;
+using ordermesh::actors::testing::same_json;
+
+namespace {
+
+/// One example of every event, with its wire name; the golden files hold these values.
+const std::vector<std::pair<const char*, event>> examples = {
+    {wire::restocked, restocked{100}},
+    {wire::reserved, reserved{"order-1", 3, 1700000000500000}},
+    {wire::reservation_rejected, reservation_rejected{"order-2", 5, 4, "out_of_stock"}},
+    {wire::released, released{"order-1", 3}},
+    {wire::committed, committed{"order-1", 3}},
+    {wire::reservation_expired, reservation_expired{"order-3", 2}},
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_event_survives_encode_then_decode) {
+  BOOST_TEST(examples.size() == std::variant_size_v<event>);
+  for (const auto& [name, ev] : examples) {
+    auto stored = encode(ev);
+    BOOST_TEST(stored.type == name);
+    BOOST_TEST(stored.schema_version == 1);
+    auto back = decode(stored.type, stored.schema_version, stored.payload);
+    BOOST_REQUIRE_MESSAGE(back, name);
+    BOOST_CHECK_MESSAGE(*back == ev, name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(golden_payloads_decode_to_the_expected_events) {
+  for (const auto& [name, ev] : examples) {
+    auto back = decode(name, 1, golden_text(name));
+    BOOST_REQUIRE_MESSAGE(back, name);
+    BOOST_CHECK_MESSAGE(*back == ev, name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(events_encode_to_the_golden_payloads) {
+  for (const auto& [name, ev] : examples) {
+    BOOST_CHECK_MESSAGE(same_json(encode(ev).payload, golden_text(name)), name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decode_refuses_unknown_types_versions_and_malformed_payloads) {
+  BOOST_CHECK(!decode("inventory.unknown.v1", 1, "{}"));
+  BOOST_CHECK(!decode(wire::restocked, 2, R"({"qty":1})"));
+  BOOST_CHECK(!decode(wire::restocked, 1, R"({"qty":"one"})"));
+  BOOST_CHECK(!decode(wire::restocked, 1, R"({})"));
+  BOOST_CHECK(!decode(wire::restocked, 1, "not json"));
+}
+
+BOOST_AUTO_TEST_CASE(decode_snapshot_refuses_a_malformed_payload) {
+  BOOST_CHECK(!decode_snapshot("{}"));
+  BOOST_CHECK(!decode_snapshot("[1"));
+}

@@ -1,0 +1,300 @@
+#define BOOST_TEST_MODULE inventory_state
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/codec.hpp"
+#include "actors/inventory/state.hpp"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::inventory;
+
+namespace {
+
+constexpr int64_t t0 = 1'700'000'000'000'000;
+const decide_context at_t0{t0, 0.0};
+
+decide_context at(int64_t now_us) {
+  return decide_context{now_us, 0.0};
+}
+
+/// Given: the state these events leave.
+inventory_state given(const std::vector<event>& events) {
+  return apply_all(inventory_state{}, events);
+}
+
+bool rejected_with(const inventory_decision& d, inventory_errc code) {
+  return d.rejected && d.rejected->code == static_cast<uint8_t>(code) && d.events.empty();
+}
+
+bool accepted_with(const inventory_decision& d, const std::vector<event>& events) {
+  return d.accepted() && d.events == events;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(restocking)
+
+BOOST_AUTO_TEST_CASE(restock_adds_to_the_stock_on_hand) {
+  auto d = decide(given({restocked{5}}), restock{10}, at_t0);
+  BOOST_CHECK(accepted_with(d, {restocked{10}}));
+  auto s = apply_all(given({restocked{5}}), d.events);
+  BOOST_TEST(s.on_hand == 15);
+  BOOST_TEST(s.available() == 15);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_restock_of_zero_negative_or_absurd_quantity) {
+  for (int64_t qty : {int64_t{0}, int64_t{-1}, max_quantity + 1}) {
+    BOOST_CHECK(rejected_with(decide({}, restock{qty}, at_t0), inventory_errc::invalid_quantity));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reserving)
+
+BOOST_AUTO_TEST_CASE(reserves_available_stock_until_the_ttl_runs_out) {
+  auto d = decide(given({restocked{10}}), reserve{"o1", 3, 500}, at_t0);
+  BOOST_CHECK(accepted_with(d, {reserved{"o1", 3, t0 + 500'000}}));
+  auto s = apply_all(given({restocked{10}}), d.events);
+  BOOST_TEST(s.on_hand == 10);
+  BOOST_TEST(s.available() == 7);
+  BOOST_TEST(s.reservations.at("o1").qty == 3);
+}
+
+BOOST_AUTO_TEST_CASE(records_a_rejection_for_a_reservation_larger_than_the_stock) {
+  auto d = decide(given({restocked{2}}), reserve{"o1", 3, 500}, at_t0);
+  BOOST_CHECK(accepted_with(d, {reservation_rejected{"o1", 3, 2, "out_of_stock"}}));
+  auto s = apply_all(given({restocked{2}}), d.events);
+  BOOST_TEST(s.available() == 2);
+  BOOST_CHECK(s.finished.at("o1") == finish::rejected);
+}
+
+BOOST_AUTO_TEST_CASE(answers_a_redelivered_rejected_reserve_with_out_of_stock_and_no_event) {
+  auto s = given({restocked{2}, reservation_rejected{"o1", 3, 2, "out_of_stock"}, restocked{10}});
+  BOOST_CHECK(rejected_with(decide(s, reserve{"o1", 3, 500}, at_t0), inventory_errc::out_of_stock));
+}
+
+BOOST_AUTO_TEST_CASE(a_second_reserve_for_the_same_order_is_idempotent) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0 + 1}});
+  BOOST_CHECK(accepted_with(decide(s, reserve{"o1", 3, 500}, at_t0), {}));
+  BOOST_CHECK(
+      accepted_with(decide(given({restocked{10}, reserved{"o1", 3, t0 + 1}, committed{"o1", 3}}),
+                           reserve{"o1", 3, 500}, at_t0),
+                    {}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_reserve_of_a_released_or_expired_order) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0}, released{"o1", 3}, reserved{"o2", 1, t0},
+                  reservation_expired{"o2", 1}});
+  BOOST_CHECK(
+      rejected_with(decide(s, reserve{"o1", 3, 500}, at_t0), inventory_errc::reservation_closed));
+  BOOST_CHECK(
+      rejected_with(decide(s, reserve{"o2", 1, 500}, at_t0), inventory_errc::reservation_expired));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_reserve_with_an_invalid_quantity_or_ttl) {
+  auto s = given({restocked{10}});
+  BOOST_CHECK(
+      rejected_with(decide(s, reserve{"o1", 0, 500}, at_t0), inventory_errc::invalid_quantity));
+  BOOST_CHECK(rejected_with(decide(s, reserve{"o1", max_quantity + 1, 500}, at_t0),
+                            inventory_errc::invalid_quantity));
+  BOOST_CHECK(rejected_with(decide(s, reserve{"o1", 1, 0}, at_t0), inventory_errc::invalid_ttl));
+}
+
+BOOST_AUTO_TEST_CASE(a_flash_sale_of_2000_buyers_for_100_units_sells_exactly_100) {
+  // Given one writer deciding and applying each command in turn.
+  auto s = given({restocked{100}});
+  int reservations = 0;
+  int rejections = 0;
+  for (int i = 0; i < 2000; ++i) {
+    auto d = decide(s, reserve{"order-" + std::to_string(i), 1, 60'000}, at_t0);
+    BOOST_REQUIRE(d.accepted());
+    BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+    reservations += std::holds_alternative<reserved>(d.events[0]);
+    rejections += std::holds_alternative<reservation_rejected>(d.events[0]);
+    s = apply_all(std::move(s), d.events);
+    BOOST_REQUIRE_GE(s.available(), 0);
+  }
+  BOOST_TEST(reservations == 100);
+  BOOST_TEST(rejections == 1900);
+  BOOST_TEST(s.available() == 0);
+  BOOST_TEST(s.reserved_qty == 100);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(releasing_and_committing)
+
+BOOST_AUTO_TEST_CASE(release_gives_the_units_back) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0 + 1}});
+  auto d = decide(s, release{"o1"}, at_t0);
+  BOOST_CHECK(accepted_with(d, {released{"o1", 3}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.available() == 10);
+  BOOST_TEST(s.reservations.empty());
+}
+
+BOOST_AUTO_TEST_CASE(commit_takes_the_units_out_of_the_stock_on_hand) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0 + 1}});
+  auto d = decide(s, commit{"o1"}, at_t0);
+  BOOST_CHECK(accepted_with(d, {committed{"o1", 3}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.on_hand == 7);
+  BOOST_TEST(s.available() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(release_of_a_finished_order_is_an_idempotent_success) {
+  auto s = given({restocked{10}, reserved{"a", 1, t0}, released{"a", 1}, reserved{"b", 1, t0},
+                  committed{"b", 1}, reserved{"c", 1, t0}, reservation_expired{"c", 1},
+                  reservation_rejected{"d", 99, 9, "out_of_stock"}});
+  for (std::string id : {"a", "b", "c", "d"}) {
+    BOOST_CHECK(accepted_with(decide(s, release{id}, at_t0), {}));
+  }
+  BOOST_CHECK(accepted_with(decide(s, commit{"b"}, at_t0), {}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_release_and_commit_of_an_unknown_reservation) {
+  auto s = given({restocked{10}});
+  BOOST_CHECK(
+      rejected_with(decide(s, release{"nope"}, at_t0), inventory_errc::unknown_reservation));
+  BOOST_CHECK(rejected_with(decide(s, commit{"nope"}, at_t0), inventory_errc::unknown_reservation));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_commit_of_an_expired_or_overdue_reservation) {
+  auto s = given({restocked{10}, reserved{"late", 1, t0}, reserved{"gone", 1, t0},
+                  reservation_expired{"gone", 1}});
+  BOOST_CHECK(
+      rejected_with(decide(s, commit{"late"}, at(t0)), inventory_errc::reservation_expired));
+  BOOST_CHECK(
+      rejected_with(decide(s, commit{"gone"}, at(t0)), inventory_errc::reservation_expired));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_commit_of_a_released_reservation) {
+  auto s = given({restocked{10}, reserved{"o1", 1, t0}, released{"o1", 1}});
+  BOOST_CHECK(rejected_with(decide(s, commit{"o1"}, at_t0), inventory_errc::reservation_closed));
+}
+
+BOOST_AUTO_TEST_CASE(remembers_only_the_last_10000_finished_orders) {
+  std::vector<event> events{restocked{1}};
+  for (size_t i = 0; i <= max_finished_orders; ++i) {
+    events.emplace_back(reservation_rejected{"o" + std::to_string(i), 2, 1, "out_of_stock"});
+  }
+  auto s = given(events);
+  BOOST_TEST(s.finished.size() == max_finished_orders);
+  BOOST_TEST(s.finished_order.size() == max_finished_orders);
+  BOOST_TEST(s.finished.count("o0") == 0u);
+  BOOST_TEST(s.finished.count("o1") == 1u);
+  BOOST_CHECK(rejected_with(decide(s, release{"o0"}, at_t0), inventory_errc::unknown_reservation));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(expiring)
+
+BOOST_AUTO_TEST_CASE(expires_exactly_the_reservations_that_are_due) {
+  auto s = given({restocked{10}, reserved{"due", 2, t0}, reserved{"later", 3, t0 + 1}});
+  auto d = decide(s, expire_reservations{}, at(t0));
+  BOOST_CHECK(accepted_with(d, {reservation_expired{"due", 2}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.available() == 7);
+  BOOST_CHECK(s.finished.at("due") == finish::expired);
+  BOOST_CHECK(accepted_with(decide(s, expire_reservations{}, at(t0)), {}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(batching)
+
+BOOST_AUTO_TEST_CASE(deciding_a_batch_gives_the_same_results_as_deciding_one_by_one) {
+  std::mt19937 rng{20240611}; // fixed seed: the sequence is the same on every run
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  std::vector<command> cmds;
+  for (int i = 0; i < 3000; ++i) {
+    auto order = "o" + std::to_string(pick(300));
+    switch (pick(10)) {
+      case 0:
+        cmds.emplace_back(restock{pick(20) + 1});
+        break;
+      case 1:
+      case 2:
+        cmds.emplace_back(release{order});
+        break;
+      case 3:
+        cmds.emplace_back(commit{order});
+        break;
+      case 4:
+        cmds.emplace_back(expire_reservations{});
+        break;
+      default:
+        cmds.emplace_back(reserve{order, pick(5), pick(3) + 1});
+        break;
+    }
+  }
+  // Cut into mailbox batches of 1..20 commands; time moves on between batches, so reservations
+  // fall due and expire.
+  auto sequential = given({restocked{50}});
+  auto batched = sequential;
+  for (size_t first = 0; first < cmds.size();) {
+    size_t n = std::min(cmds.size() - first, static_cast<size_t>(pick(20) + 1));
+    std::vector<command> mailbox(cmds.begin() + first, cmds.begin() + first + n);
+    auto ctx = at(t0 + static_cast<int64_t>(first) * 100);
+    auto batch = decide_batch(batched, mailbox, ctx);
+    BOOST_REQUIRE_EQUAL(batch.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      auto single = decide(sequential, mailbox[i], ctx);
+      BOOST_CHECK_MESSAGE(batch[i] == single, "command " << first + i << " decided differently");
+      sequential = apply_all(std::move(sequential), single.events);
+      batched = apply_all(std::move(batched), batch[i].events);
+    }
+    first += n;
+  }
+  BOOST_CHECK(batched == sequential);
+  BOOST_TEST(sequential.finished.size() > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_never_oversells) {
+  std::vector<command> cmds;
+  for (int i = 0; i < 500; ++i) {
+    cmds.emplace_back(reserve{"o" + std::to_string(i), 3, 1000});
+  }
+  auto decisions = decide_batch(given({restocked{100}}), cmds, at_t0);
+  auto s = given({restocked{100}});
+  for (const auto& d : decisions) {
+    s = apply_all(std::move(s), d.events);
+  }
+  BOOST_TEST(s.reservations.size() == 33u);
+  BOOST_TEST(s.available() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(recovery)
+
+BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
+  std::vector<event> before{restocked{10},
+                            reserved{"o1", 3, t0 + 5},
+                            reserved{"o2", 2, t0 + 5},
+                            committed{"o1", 3},
+                            reservation_rejected{"o3", 50, 5, "out_of_stock"},
+                            reserved{"o4", 1, t0}};
+  std::vector<event> after{reservation_expired{"o4", 1}, released{"o2", 2}, restocked{4}};
+  auto live = apply_all(given(before), after);
+
+  auto snapshot = decode_snapshot(encode_snapshot(given(before)));
+  BOOST_REQUIRE(snapshot);
+  BOOST_CHECK(*snapshot == given(before));
+  BOOST_CHECK(apply_all(*snapshot, after) == live);
+
+  std::vector<event> replayed;
+  for (const auto& ev : before) {
+    auto stored = encode(ev);
+    replayed.push_back(*decode(stored.type, stored.schema_version, stored.payload));
+  }
+  BOOST_CHECK(apply_all(given(replayed), after) == live);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,279 @@
+#define BOOST_TEST_MODULE order_state
+#include <boost/test/unit_test.hpp>
+
+#include "actors/order/codec.hpp"
+#include "actors/order/state.hpp"
+
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::order;
+
+namespace {
+
+const decide_context ctx{1'700'000'000'000'000, 0.0};
+const saga_policy policy{};
+
+place_order two_lines() {
+  return place_order{"o1", "c1", {{"apple", 2}, {"pear", 1}}, {"tok", 1250}};
+}
+
+const order_placed placed{"o1", "c1", {{"apple", 2}, {"pear", 1}}, "tok", 1250};
+
+order_state given(const std::vector<event>& events) {
+  return apply_all(order_state{}, events);
+}
+
+order_decision when(const std::vector<event>& history, const command& cmd) {
+  return decide(given(history), cmd, ctx, policy);
+}
+
+bool rejected_with(const order_decision& d, order_errc code) {
+  return d.rejected && d.rejected->code == static_cast<uint8_t>(code) && d.events.empty();
+}
+
+bool accepted_with(const order_decision& d, const std::vector<event>& events) {
+  return d.accepted() && d.events == events;
+}
+
+const std::vector<event> all_reserved{placed, stock_reserved{"apple"}, stock_reserved{"pear"},
+                                      payment_requested{1}};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(placing)
+
+BOOST_AUTO_TEST_CASE(places_a_valid_order) {
+  BOOST_CHECK(accepted_with(when({}, two_lines()), {placed}));
+  auto s = given({placed});
+  BOOST_CHECK(s.status == order_status::placed);
+  BOOST_TEST(s.lines.size() == 2u);
+  BOOST_CHECK(s.lines[0].reservation == line_reservation::pending);
+}
+
+BOOST_AUTO_TEST_CASE(a_redelivered_place_order_records_nothing) {
+  BOOST_CHECK(accepted_with(when({placed}, two_lines()), {}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_an_order_that_breaks_a_rule) {
+  std::vector<place_order> bad(7, two_lines());
+  bad[0].lines.clear();
+  bad[1].lines = std::vector<order_line>(max_lines + 1, order_line{"x", 1});
+  for (size_t i = 0; i <= max_lines; ++i) {
+    bad[1].lines[i].sku = "sku" + std::to_string(i);
+  }
+  bad[2].lines[0].qty = 0;
+  bad[3].lines[0].qty = max_line_qty + 1;
+  bad[4].lines[1].sku = "apple";
+  bad[5].customer_id.clear();
+  bad[6].payment.amount_cents = 0;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    BOOST_CHECK_MESSAGE(rejected_with(when({}, bad[i]), order_errc::invalid_order), "case " << i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rejects_replies_for_an_order_never_placed) {
+  BOOST_CHECK(
+      rejected_with(when({}, record_reservation{"apple", true, ""}), order_errc::unknown_order));
+  BOOST_CHECK(rejected_with(when({}, record_timeout{saga_step::reservation, 1}),
+                            order_errc::unknown_order));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reserving)
+
+BOOST_AUTO_TEST_CASE(records_each_reserved_line_and_requests_payment_after_the_last) {
+  BOOST_CHECK(accepted_with(when({placed}, record_reservation{"apple", true, ""}),
+                            {stock_reserved{"apple"}}));
+  BOOST_CHECK(
+      accepted_with(when({placed, stock_reserved{"apple"}}, record_reservation{"pear", true, ""}),
+                    {stock_reserved{"pear"}, payment_requested{1}}));
+  auto s = given(all_reserved);
+  BOOST_CHECK(s.status == order_status::reserved);
+  BOOST_TEST(s.payment_attempt == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_reservation_reply_records_nothing) {
+  BOOST_CHECK(accepted_with(
+      when({placed, stock_reserved{"apple"}}, record_reservation{"apple", true, ""}), {}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_reservation_reply_for_a_sku_not_ordered) {
+  BOOST_CHECK(rejected_with(when({placed}, record_reservation{"plum", true, ""}),
+                            order_errc::unknown_line));
+}
+
+BOOST_AUTO_TEST_CASE(out_of_stock_on_any_line_rejects_the_order) {
+  BOOST_CHECK(accepted_with(
+      when({placed, stock_reserved{"apple"}}, record_reservation{"pear", false, "out_of_stock"}),
+      {stock_reservation_failed{"pear", "out_of_stock"},
+       order_rejected{"not enough stock of pear"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_reservation_timeout_cancels_the_order) {
+  BOOST_CHECK(accepted_with(when({placed}, record_timeout{saga_step::reservation, 1}),
+                            {order_cancelled{"reservation timed out"}}));
+  BOOST_CHECK(accepted_with(when(all_reserved, record_timeout{saga_step::reservation, 1}), {}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(paying)
+
+BOOST_AUTO_TEST_CASE(an_authorization_confirms_the_order) {
+  BOOST_CHECK(accepted_with(
+      when(all_reserved, record_authorization{1, payment_outcome::authorized, "", "psp-1"}),
+      {payment_authorized{"psp-1"}, order_confirmed{}}));
+  auto s = given({all_reserved[0], all_reserved[1], all_reserved[2], all_reserved[3],
+                  payment_authorized{"psp-1"}, order_confirmed{}});
+  BOOST_CHECK(s.status == order_status::confirmed);
+  BOOST_TEST(s.psp_reference == "psp-1");
+}
+
+BOOST_AUTO_TEST_CASE(a_decline_cancels_the_order) {
+  BOOST_CHECK(accepted_with(when(all_reserved, record_authorization{1, payment_outcome::declined,
+                                                                    "insufficient funds", ""}),
+                            {order_cancelled{"payment declined: insufficient funds"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_psp_failure_records_the_attempt_and_waits_for_a_retry) {
+  BOOST_CHECK(
+      accepted_with(when(all_reserved, record_authorization{1, payment_outcome::failed, "503", ""}),
+                    {payment_attempt_failed{1, "503"}}));
+  auto history = all_reserved;
+  history.emplace_back(payment_attempt_failed{1, "503"});
+  BOOST_CHECK(given(history).awaiting_payment_retry());
+  BOOST_CHECK(accepted_with(when(history, record_timeout{saga_step::payment_retry, 1}),
+                            {payment_requested{2}}));
+}
+
+BOOST_AUTO_TEST_CASE(an_authorization_timeout_counts_as_a_failed_attempt) {
+  BOOST_CHECK(accepted_with(when(all_reserved, record_timeout{saga_step::payment, 1}),
+                            {payment_attempt_failed{1, "timed out"}}));
+}
+
+BOOST_AUTO_TEST_CASE(the_last_failed_attempt_cancels_the_order) {
+  auto history = all_reserved;
+  history.insert(history.end(), {payment_attempt_failed{1, "503"}, payment_requested{2},
+                                 payment_attempt_failed{2, "503"}, payment_requested{3}});
+  BOOST_CHECK(accepted_with(
+      when(history, record_authorization{3, payment_outcome::failed, "503", ""}),
+      {payment_attempt_failed{3, "503"}, order_cancelled{"payment failed after 3 attempts: 503"}}));
+}
+
+BOOST_AUTO_TEST_CASE(stale_failures_and_timers_record_nothing) {
+  auto history = all_reserved;
+  history.insert(history.end(), {payment_attempt_failed{1, "503"}, payment_requested{2}});
+  BOOST_CHECK(
+      accepted_with(when(history, record_authorization{1, payment_outcome::failed, "x", ""}), {}));
+  BOOST_CHECK(accepted_with(when(history, record_timeout{saga_step::payment, 1}), {}));
+  BOOST_CHECK(accepted_with(when(history, record_timeout{saga_step::payment_retry, 1}), {}));
+}
+
+BOOST_AUTO_TEST_CASE(a_late_authorization_of_an_earlier_attempt_still_confirms) {
+  auto history = all_reserved;
+  history.insert(history.end(), {payment_attempt_failed{1, "timed out"}});
+  BOOST_CHECK(accepted_with(
+      when(history, record_authorization{1, payment_outcome::authorized, "", "psp-late"}),
+      {payment_authorized{"psp-late"}, order_confirmed{}}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_an_authorization_before_payment_was_requested) {
+  BOOST_CHECK(
+      rejected_with(when({placed}, record_authorization{1, payment_outcome::authorized, "", "p"}),
+                    order_errc::unexpected_reply));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(finishing)
+
+BOOST_AUTO_TEST_CASE(a_capture_completes_a_confirmed_order_once) {
+  auto confirmed = all_reserved;
+  confirmed.insert(confirmed.end(), {payment_authorized{"psp-1"}, order_confirmed{}});
+  BOOST_CHECK(accepted_with(when(confirmed, record_capture{true}), {payment_captured{}}));
+  BOOST_CHECK(rejected_with(when(confirmed, record_capture{false}), order_errc::capture_failed));
+  confirmed.emplace_back(payment_captured{});
+  BOOST_CHECK(given(confirmed).saga_completed);
+  BOOST_CHECK(accepted_with(when(confirmed, record_capture{true}), {}));
+  BOOST_CHECK(
+      rejected_with(when(all_reserved, record_capture{true}), order_errc::unexpected_reply));
+}
+
+BOOST_AUTO_TEST_CASE(compensation_completes_a_rejected_or_cancelled_order_once) {
+  std::vector<event> rejected{placed, stock_reservation_failed{"apple", "out_of_stock"},
+                              order_rejected{"no apples"}};
+  BOOST_CHECK(accepted_with(when(rejected, record_compensated{}), {compensation_completed{}}));
+  rejected.emplace_back(compensation_completed{});
+  BOOST_CHECK(accepted_with(when(rejected, record_compensated{}), {}));
+  BOOST_CHECK(rejected_with(when({placed}, record_compensated{}), order_errc::unexpected_reply));
+}
+
+BOOST_AUTO_TEST_CASE(nothing_after_a_terminal_event_records_a_second_one) {
+  std::mt19937 rng{7}; // fixed seed
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> skus{"apple", "pear"};
+  const std::vector<payment_outcome> outcomes{payment_outcome::authorized,
+                                              payment_outcome::declined, payment_outcome::failed};
+  for (int run = 0; run < 200; ++run) {
+    auto s = given({placed});
+    int terminal_events = 0;
+    for (int i = 0; i < 40; ++i) {
+      command cmd;
+      switch (pick(5)) {
+        case 0:
+          cmd = record_reservation{skus[pick(2)], pick(4) != 0, "r"};
+          break;
+        case 1:
+          cmd = record_authorization{pick(4), outcomes[pick(3)], "r", "p"};
+          break;
+        case 2:
+          cmd = record_timeout{static_cast<saga_step>(pick(3)), pick(4)};
+          break;
+        case 3:
+          cmd = record_capture{pick(2) == 0};
+          break;
+        default:
+          cmd = record_compensated{};
+          break;
+      }
+      auto d = decide(s, cmd, ctx, policy);
+      for (const auto& ev : d.events) {
+        terminal_events += std::holds_alternative<order_confirmed>(ev) +
+                           std::holds_alternative<order_rejected>(ev) +
+                           std::holds_alternative<order_cancelled>(ev);
+      }
+      s = apply_all(std::move(s), d.events);
+    }
+    BOOST_REQUIRE_LE(terminal_events, 1);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(recovery)
+
+BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
+  std::vector<event> before{placed, stock_reserved{"apple"}, stock_reserved{"pear"},
+                            payment_requested{1}, payment_attempt_failed{1, "503"}};
+  std::vector<event> after{payment_requested{2}, payment_authorized{"psp-2"}, order_confirmed{},
+                           payment_captured{}};
+  auto live = apply_all(given(before), after);
+
+  auto snapshot = decode_snapshot(encode_snapshot(given(before)));
+  BOOST_REQUIRE(snapshot);
+  BOOST_CHECK(*snapshot == given(before));
+  BOOST_CHECK(apply_all(*snapshot, after) == live);
+
+  std::vector<event> replayed;
+  for (const auto& ev : before) {
+    auto stored = encode(ev);
+    replayed.push_back(*decode(stored.type, stored.schema_version, stored.payload));
+  }
+  BOOST_CHECK(apply_all(given(replayed), after) == live);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,162 @@
+#define BOOST_TEST_MODULE payment_state
+#include <boost/test/unit_test.hpp>
+
+#include "actors/payment/codec.hpp"
+#include "actors/payment/state.hpp"
+
+#include <vector>
+
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::payment;
+
+namespace {
+
+const decide_context ctx{1'700'000'000'000'000, 0.0};
+
+const authorization_requested requested1{1250, "tok", "o1/1", 1};
+
+payment_state given(const std::vector<event>& events) {
+  return apply_all(payment_state{}, events);
+}
+
+payment_decision when(const std::vector<event>& history, const command& cmd) {
+  return decide(given(history), cmd, ctx);
+}
+
+bool rejected_with(const payment_decision& d, payment_errc code) {
+  return d.rejected && d.rejected->code == static_cast<uint8_t>(code) && d.events.empty();
+}
+
+bool accepted_with(const payment_decision& d, const std::vector<event>& events) {
+  return d.accepted() && d.events == events;
+}
+
+const std::vector<event> authorized_payment{requested1, authorized{"psp-1"}};
+const std::vector<event> captured_payment{requested1, authorized{"psp-1"}, captured{1250}};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(authorizing)
+
+BOOST_AUTO_TEST_CASE(authorize_requests_the_first_attempt) {
+  BOOST_CHECK(accepted_with(when({}, authorize{1250, "tok", "o1/1"}), {requested1}));
+  auto s = given({requested1});
+  BOOST_CHECK(s.status == payment_status::requested);
+  BOOST_TEST(s.attempt == 1);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_an_authorize_without_amount_card_or_key) {
+  BOOST_CHECK(rejected_with(when({}, authorize{0, "tok", "k"}), payment_errc::invalid_payment));
+  BOOST_CHECK(rejected_with(when({}, authorize{1, "", "k"}), payment_errc::invalid_payment));
+  BOOST_CHECK(rejected_with(when({}, authorize{1, "tok", ""}), payment_errc::invalid_payment));
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_authorize_records_nothing_but_a_new_key_is_a_new_attempt) {
+  BOOST_CHECK(accepted_with(when({requested1}, authorize{1250, "tok", "o1/1"}), {}));
+  BOOST_CHECK(accepted_with(when({requested1}, authorize{1250, "tok", "o1/2"}),
+                            {authorization_requested{1250, "tok", "o1/2", 2}}));
+  BOOST_CHECK(accepted_with(when(authorized_payment, authorize{1250, "tok", "o1/2"}), {}));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_attempt_can_be_followed_by_another) {
+  std::vector<event> failed{requested1, authorization_failed{"503", 1}};
+  BOOST_CHECK(given(failed).status == payment_status::failed);
+  BOOST_CHECK(accepted_with(when(failed, authorize{1250, "tok", "o1/2"}),
+                            {authorization_requested{1250, "tok", "o1/2", 2}}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_authorize_after_a_decline_or_once_closed) {
+  BOOST_CHECK(rejected_with(when({requested1, declined{"stolen"}}, authorize{1250, "tok", "k2"}),
+                            payment_errc::payment_declined));
+  BOOST_CHECK(rejected_with(when({requested1, voided{}}, authorize{1250, "tok", "k2"}),
+                            payment_errc::payment_closed));
+}
+
+BOOST_AUTO_TEST_CASE(records_the_psp_answer_to_the_pending_attempt) {
+  using o = psp_outcome;
+  BOOST_CHECK(accepted_with(when({requested1}, record_psp_result{"o1/1", o::authorized, "psp", ""}),
+                            {authorized{"psp"}}));
+  BOOST_CHECK(accepted_with(when({requested1}, record_psp_result{"o1/1", o::declined, "", "nsf"}),
+                            {declined{"nsf"}}));
+  BOOST_CHECK(accepted_with(when({requested1}, record_psp_result{"o1/1", o::failed, "", "503"}),
+                            {authorization_failed{"503", 1}}));
+  auto s = given({requested1, authorized{"psp"}});
+  BOOST_CHECK(s.status == payment_status::authorized);
+  BOOST_TEST(s.psp_reference == "psp");
+}
+
+BOOST_AUTO_TEST_CASE(stale_or_repeated_psp_answers_record_nothing) {
+  using o = psp_outcome;
+  BOOST_CHECK(
+      accepted_with(when({requested1}, record_psp_result{"old", o::failed, "", "503"}), {}));
+  BOOST_CHECK(accepted_with(
+      when(authorized_payment, record_psp_result{"o1/1", o::authorized, "psp-1", ""}), {}));
+  BOOST_CHECK(rejected_with(when({}, record_psp_result{"k", o::authorized, "p", ""}),
+                            payment_errc::unknown_payment));
+}
+
+BOOST_AUTO_TEST_CASE(a_late_success_of_a_failed_attempt_still_counts) {
+  BOOST_CHECK(accepted_with(when({requested1, authorization_failed{"timeout", 1}},
+                                 record_psp_result{"o1/1", psp_outcome::authorized, "psp", ""}),
+                            {authorized{"psp"}}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(capturing_refunding_voiding)
+
+BOOST_AUTO_TEST_CASE(captures_an_authorized_payment_exactly_once) {
+  BOOST_CHECK(accepted_with(when(authorized_payment, capture{}), {captured{1250}}));
+  BOOST_CHECK(accepted_with(when(captured_payment, capture{}), {}));
+  BOOST_CHECK(given(captured_payment).status == payment_status::captured);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_capture_before_the_authorization) {
+  BOOST_CHECK(rejected_with(when({}, capture{}), payment_errc::not_authorized));
+  BOOST_CHECK(rejected_with(when({requested1}, capture{}), payment_errc::not_authorized));
+  BOOST_CHECK(rejected_with(when({requested1, voided{}}, capture{}), payment_errc::not_authorized));
+}
+
+BOOST_AUTO_TEST_CASE(refunds_only_a_captured_payment_and_only_once) {
+  BOOST_CHECK(accepted_with(when(captured_payment, refund{}), {refunded{1250}}));
+  auto done = captured_payment;
+  done.emplace_back(refunded{1250});
+  BOOST_CHECK(given(done).status == payment_status::refunded);
+  BOOST_CHECK(accepted_with(when(done, refund{}), {}));
+  BOOST_CHECK(accepted_with(when(done, capture{}), {}));
+  BOOST_CHECK(rejected_with(when(authorized_payment, refund{}), payment_errc::not_captured));
+}
+
+BOOST_AUTO_TEST_CASE(voids_an_uncaptured_payment_once) {
+  BOOST_CHECK(accepted_with(when(authorized_payment, void_authorization{}), {voided{}}));
+  BOOST_CHECK(accepted_with(when({requested1}, void_authorization{}), {voided{}}));
+  BOOST_CHECK(accepted_with(when({requested1, voided{}}, void_authorization{}), {}));
+  BOOST_CHECK(given({requested1, voided{}}).status == payment_status::voided);
+  BOOST_CHECK(
+      rejected_with(when(captured_payment, void_authorization{}), payment_errc::already_captured));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(recovery)
+
+BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
+  std::vector<event> before{requested1, authorization_failed{"503", 1},
+                            authorization_requested{1250, "tok", "o1/2", 2}};
+  std::vector<event> after{authorized{"psp-2"}, captured{1250}, refunded{1250}};
+  auto live = apply_all(given(before), after);
+
+  auto snapshot = decode_snapshot(encode_snapshot(given(before)));
+  BOOST_REQUIRE(snapshot);
+  BOOST_CHECK(*snapshot == given(before));
+  BOOST_CHECK(apply_all(*snapshot, after) == live);
+
+  std::vector<event> replayed;
+  for (const auto& ev : before) {
+    auto stored = encode(ev);
+    replayed.push_back(*decode(stored.type, stored.schema_version, stored.payload));
+  }
+  BOOST_CHECK(apply_all(given(replayed), after) == live);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
