@@ -13,6 +13,12 @@ void configure(caf::actor_system_config& cfg) {
     auto s = "store_errc::" + persistence::to_string(static_cast<persistence::store_errc>(code));
     return ctx.empty() ? s : s + " " + caf::to_string(ctx);
   });
+  cfg.add_error_category(caf::atom("entity"), [](uint8_t code, caf::atom_value,
+                                                 const caf::message& ctx) {
+    auto s =
+        "entity_errc::" + actors::shard::to_string(static_cast<actors::shard::entity_errc>(code));
+    return ctx.empty() ? s : s + " " + caf::to_string(ctx);
+  });
 }
 
 } // namespace ordermesh::core

@@ -3,6 +3,9 @@
 // The project's one type-ID block (caf-0.17.md §3): every type that travels in a message.
 // Loaded once per actor system by core::configure (core/actor_system.hpp).
 
+#include "actors/common/envelope.hpp"
+#include "actors/inventory/messages.hpp"
+#include "actors/shard/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
 

@@ -90,4 +90,21 @@ struct snapshot {
   std::string payload;
 };
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
+  return f(x.stream_id, x.stream_version, x.type, x.schema_version, x.payload);
+}
+
+/// What an entity recovers from: its latest snapshot (if any) and every event after it.
+struct stream_history {
+  bool has_snapshot = false;
+  snapshot latest_snapshot;
+  std::vector<recorded_event> events;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_history& x) {
+  return f(x.has_snapshot, x.latest_snapshot, x.events);
+}
+
 } // namespace ordermesh::persistence

@@ -341,6 +341,58 @@ BOOST_AUTO_TEST_CASE(duration_of_zero_or_less_is_rejected) {
                              "milliseconds), got a boolean");
 }
 
+BOOST_AUTO_TEST_CASE(psp_keys_are_read_from_every_layer) {
+  const auto cfg = expect_loaded(
+      make_input({"--config=om.json", "--psp.failure_rate=0.25", "--psp.latency=0ms"},
+                 {{"ORDERMESH_PSP_TIMEOUT_RATE", "1"}, {"ORDERMESH_PSP_SEED", "0"}},
+                 {{"om.json", R"({"psp": {"port": 58081, "decline_rate": 0.5, "latency_jitter": 20,
+                               "hang": "2s", "client_timeout": 200, "host": "::1"}})"}}));
+  const auto& psp = cfg.values.psp;
+  BOOST_TEST(psp.host == "::1");
+  BOOST_TEST(psp.port == 58081);
+  BOOST_TEST(psp.latency.count() == 0);
+  BOOST_TEST(psp.latency_jitter.count() == 20);
+  BOOST_TEST(psp.failure_rate == 0.25);
+  BOOST_TEST(psp.timeout_rate == 1.0);
+  BOOST_TEST(psp.decline_rate == 0.5);
+  BOOST_TEST(psp.hang.count() == 2000);
+  BOOST_TEST(psp.seed == 0u);
+  BOOST_TEST(psp.client_timeout.count() == 200);
+}
+
+BOOST_AUTO_TEST_CASE(psp_rate_above_one_is_out_of_range) {
+  BOOST_TEST(expect_error(make_input({"--psp.failure_rate=1.5"})).line() ==
+             "config error: psp.failure_rate = \"1.5\" (command line --psp.failure_rate): out of "
+             "range; must be a number between 0 and 1");
+  const auto err = expect_error(
+      make_input({"--config=om.json"}, {}, {{"om.json", R"({"psp": {"decline_rate": -0.1}})"}}));
+  BOOST_TEST(err.line() == "config error: psp.decline_rate = \"-0.1\" (file om.json): out of "
+                           "range; must be a number between 0 and 1");
+  BOOST_TEST(expect_error(make_input({"--psp.timeout_rate=nan"})).key == "psp.timeout_rate");
+}
+
+BOOST_AUTO_TEST_CASE(psp_rate_abc_is_not_a_number) {
+  BOOST_TEST(expect_error(make_input({}, {{"ORDERMESH_PSP_TIMEOUT_RATE", "abc"}})).line() ==
+             "config error: psp.timeout_rate = \"abc\" (env ORDERMESH_PSP_TIMEOUT_RATE): not a "
+             "number; must be a number between 0 and 1");
+  BOOST_TEST(expect_error(make_input({"--config=om.json"}, {},
+                                     {{"om.json", R"({"psp": {"failure_rate": "0.5"}})"}}))
+                 .problem == "expected a number, got a string");
+}
+
+BOOST_AUTO_TEST_CASE(psp_latency_may_be_zero_but_not_negative_and_hang_must_be_positive) {
+  BOOST_TEST(
+      expect_loaded(make_input({"--psp.latency_jitter=0s"})).values.psp.latency_jitter.count() ==
+      0);
+  BOOST_TEST(expect_error(
+                 make_input({"--config=om.json"}, {}, {{"om.json", R"({"psp": {"latency": -1}})"}}))
+                 .problem == "must not be negative");
+  BOOST_TEST(expect_error(make_input({"--psp.hang=0ms"})).problem == "must be greater than 0");
+  BOOST_TEST(expect_error(make_input({"--psp.client_timeout=0s"})).problem ==
+             "must be greater than 0");
+  BOOST_TEST(expect_error(make_input({"--psp.seed=-1"})).key == "psp.seed");
+}
+
 BOOST_AUTO_TEST_CASE(max_batch_of_zero_is_rejected) {
   const auto err = expect_error(make_input({"--journal.max_batch=0"}));
   BOOST_TEST(err.line() == "config error: journal.max_batch = \"0\" (command line "
@@ -463,7 +515,17 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "journal.max_pending = 65536  (default)\n"
                                "journal.reconnect_min = 100ms  (default)\n"
                                "journal.reconnect_max = 5s  (default)\n"
-                               "log.level = debug  (command line --log.level)\n";
+                               "log.level = debug  (command line --log.level)\n"
+                               "psp.host = 127.0.0.1  (default)\n"
+                               "psp.port = 58080  (default)\n"
+                               "psp.latency = 0ms  (default)\n"
+                               "psp.latency_jitter = 0ms  (default)\n"
+                               "psp.failure_rate = 0  (default)\n"
+                               "psp.timeout_rate = 0  (default)\n"
+                               "psp.decline_rate = 0  (default)\n"
+                               "psp.hang = 30s  (default)\n"
+                               "psp.seed = 42  (default)\n"
+                               "psp.client_timeout = 1500ms  (default)\n";
   BOOST_TEST(text == expected);
   for (const auto& k : known_keys()) {
     BOOST_TEST(text.find(k.key + " = ") != std::string::npos, k.key);

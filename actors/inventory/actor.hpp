@@ -1,0 +1,54 @@
+#pragma once
+
+#include "actors/inventory/codec.hpp"
+#include "actors/inventory/state.hpp"
+#include "actors/shard/messages.hpp"
+#include "persistence/event.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <optional>
+#include <string>
+
+namespace ordermesh::actors::inventory {
+
+/// The inventory aggregate as the generic entity runtime (actors/shard/entity.hpp) needs it.
+struct inventory_traits {
+  using state_type = inventory_state;
+  using command_type = command;
+  using event_type = event;
+
+  std::string kind() const { return "inventory"; }
+  std::string snapshot_type() const { return "inventory.state.v1"; }
+  inventory_decision decide(const inventory_state& s, const command& c,
+                            const decide_context& ctx) const {
+    return inventory::decide(s, c, ctx);
+  }
+  inventory_state apply(inventory_state s, const event& e) const {
+    return inventory::apply(std::move(s), e);
+  }
+  persistence::new_event encode(const event& e) const { return inventory::encode(e); }
+  std::optional<event> decode(const persistence::recorded_event& e) const {
+    return inventory::decode(e.type, e.schema_version, e.payload);
+  }
+  std::string encode_snapshot(const inventory_state& s) const {
+    return inventory::encode_snapshot(s);
+  }
+  std::optional<inventory_state> decode_snapshot(const std::string& payload) const {
+    return inventory::decode_snapshot(payload);
+  }
+  /// {"on_hand":..,"reserved":..,"available":..,"reservations":..}
+  std::string summary(const inventory_state& s) const;
+  /// The command in a message routed to an inventory entity, if it is one.
+  std::optional<command> from_message(const caf::message& msg) const;
+  /// expire_reservations when any reservation is held.
+  std::optional<command> on_tick(const inventory_state& s) const;
+};
+
+/// Spawns the host of the inventory entities ("inventory/<sku>"), one single writer per SKU.
+caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
+                                persistence::reader_actor reader, shard::host_settings settings);
+
+} // namespace ordermesh::actors::inventory

@@ -1,0 +1,446 @@
+#pragma once
+
+// The generic event-sourced entity actor: plumbing around an aggregate's pure decide/apply.
+// Instantiated once per aggregate in its actor.cpp (this header pulls in CAF: keep it out of the
+// pure cores).
+
+#include "actors/common/envelope.hpp"
+#include "actors/shard/messages.hpp"
+#include "core/type_ids.hpp"
+#include "observability/log.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <random>
+#include <unordered_map>
+
+namespace ordermesh::actors::shard {
+
+/// Unix microseconds now (the only clock the entity reads; decide gets it in decide_context).
+inline int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// The event metadata recorded with every event a command causes.
+inline std::string event_metadata(const envelope& env) {
+  return nlohmann::json{{"message_id", env.message_id},
+                        {"correlation_id", env.correlation_id},
+                        {"causation_id", env.causation_id},
+                        {"traceparent", env.traceparent}}
+      .dump();
+}
+
+/// How many handled message ids an entity remembers for deduplication (oldest forgotten first).
+constexpr size_t max_remembered_messages = 20000;
+
+template <class Traits>
+struct entity_state {
+  using command_type = typename Traits::command_type;
+  using state_type = typename Traits::state_type;
+
+  struct waiting {
+    caf::response_promise promise;
+    envelope env;
+    command_type command;
+    caf::message raw;
+  };
+
+  struct batch {
+    std::vector<waiting> commands;
+    std::vector<command_reply> replies;
+    state_type next_state;
+  };
+
+  Traits traits;
+  std::string id;
+  std::string stream;
+  caf::actor host;
+  persistence::journal_actor journal;
+  persistence::reader_actor reader;
+  host_settings settings;
+
+  state_type state;
+  int64_t version = 0;
+  int64_t events_since_snapshot = 0;
+  bool recovered = false;
+  bool appending = false;
+  bool stopping = false;
+  bool asked_to_passivate = false;
+  std::deque<waiting> queue;
+  /// The commands being decided right now: answered with `crashed` if deciding throws.
+  std::vector<caf::response_promise> deciding;
+  std::unordered_map<std::string, command_reply> handled;
+  std::deque<std::string> handled_order;
+  std::chrono::steady_clock::time_point last_command = std::chrono::steady_clock::now();
+  std::minstd_rand jitter{std::random_device{}()};
+  uint64_t commands = 0;
+  uint64_t appends = 0;
+};
+
+template <class Traits>
+class entity_runtime {
+public:
+  using state = entity_state<Traits>;
+  using pointer = caf::stateful_actor<state>*;
+  using waiting = typename state::waiting;
+  using batch = typename state::batch;
+
+  static void remember(pointer self, const std::string& message_id, const command_reply& reply) {
+    auto& st = self->state;
+    if (message_id.empty() || !st.handled.emplace(message_id, reply).second) {
+      return;
+    }
+    st.handled_order.push_back(message_id);
+    if (st.handled_order.size() > max_remembered_messages) {
+      st.handled.erase(st.handled_order.front());
+      st.handled_order.pop_front();
+    }
+  }
+
+  static void answer(waiting& w, caf::message reply) {
+    if (w.promise.pending()) {
+      w.promise.deliver(std::move(reply));
+    }
+  }
+
+  static void answer(waiting& w, caf::error err) {
+    if (w.promise.pending()) {
+      w.promise.deliver(std::move(err));
+    }
+  }
+
+  static void recover(pointer self) {
+    auto& st = self->state;
+    st.recovered = false;
+    self->request(st.reader, std::chrono::seconds(30), persistence::recover_atom::value, st.stream)
+        .then(
+            [=](persistence::stream_history& history) {
+              if (!rebuild(self, history)) {
+                return;
+              }
+              self->state.recovered = true;
+              drain(self);
+            },
+            [=](caf::error& err) {
+              // The database is away: fail what waits (nothing was decided) and try again soon.
+              auto& s = self->state;
+              for (auto& w : s.queue) {
+                answer(w, caf::make_error(entity_errc::journal_unavailable,
+                                          "recovery failed: " + self->system().render(err)));
+              }
+              s.queue.clear();
+              self->delayed_send(self, std::chrono::milliseconds(500),
+                                 persistence::recover_atom::value);
+            });
+  }
+
+  static bool rebuild(pointer self, persistence::stream_history& history) {
+    auto& st = self->state;
+    st.state = {};
+    st.version = 0;
+    if (history.has_snapshot) {
+      auto snap = st.traits.decode_snapshot(history.latest_snapshot.payload);
+      if (!snap) {
+        fail_history(self, "unreadable snapshot at version " +
+                               std::to_string(history.latest_snapshot.stream_version));
+        return false;
+      }
+      st.state = std::move(*snap);
+      st.version = history.latest_snapshot.stream_version;
+    }
+    for (const auto& recorded : history.events) {
+      auto ev = st.traits.decode(recorded);
+      if (!ev) {
+        fail_history(self, "cannot decode " + recorded.type + " at version " +
+                               std::to_string(recorded.stream_version));
+        return false;
+      }
+      st.state = st.traits.apply(std::move(st.state), *ev);
+      st.version = recorded.stream_version;
+      auto meta = nlohmann::json::parse(recorded.metadata, nullptr, false);
+      if (meta.is_object() && meta.contains("message_id") && meta["message_id"].is_string()) {
+        auto mid = meta["message_id"].template get<std::string>();
+        auto found = st.handled.find(mid);
+        if (found == st.handled.end()) {
+          remember(self, mid,
+                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""});
+        } else {
+          found->second.events.push_back(recorded.type);
+          found->second.version = recorded.stream_version;
+        }
+      }
+    }
+    st.events_since_snapshot = static_cast<int64_t>(history.events.size());
+    return true;
+  }
+
+  static void fail_history(pointer self, const std::string& what) {
+    observability::log_event(spdlog::level::err, "entity history unreadable",
+                             {{"entity", self->state.stream}, {"problem", what}});
+    self->quit(caf::make_error(entity_errc::unreadable_history, what));
+  }
+
+  /// Decides every waiting command it may (all of them, up to max_batch, when batching) into one
+  /// append; answers each only after that append is durable.
+  static void drain(pointer self) {
+    auto& st = self->state;
+    while (st.recovered && !st.appending && !st.queue.empty()) {
+      auto limit = st.settings.batch_commands ? st.settings.max_batch : 1u;
+      auto now = unix_now_us();
+      auto b = std::make_shared<batch>();
+      b->next_state = st.state;
+      std::vector<persistence::new_event> events;
+      std::unordered_map<std::string, size_t> in_batch;
+      std::vector<std::pair<waiting, size_t>> repeats;
+      while (!st.queue.empty() && b->commands.size() < limit) {
+        auto w = std::move(st.queue.front());
+        st.queue.pop_front();
+        if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
+          answer(w, caf::make_error(entity_errc::deadline_exceeded, "deadline passed in queue"));
+          continue;
+        }
+        if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
+          answer(w, caf::make_message(done->second));
+          continue;
+        }
+        if (auto same = in_batch.find(w.env.message_id); same != in_batch.end()) {
+          repeats.emplace_back(std::move(w), same->second);
+          continue;
+        }
+        st.deciding.push_back(w.promise);
+        decide_context ctx{now, std::uniform_real_distribution<double>{0.0, 1.0}(st.jitter)};
+        auto d = st.traits.decide(b->next_state, w.command, ctx);
+        command_reply reply;
+        reply.accepted = d.accepted();
+        if (d.rejected) {
+          reply.code = d.rejected->code;
+          reply.reason = d.rejected->reason;
+        }
+        for (const auto& ev : d.events) {
+          b->next_state = st.traits.apply(std::move(b->next_state), ev);
+          auto stored = st.traits.encode(ev);
+          stored.metadata = event_metadata(w.env);
+          reply.events.push_back(stored.type);
+          events.push_back(std::move(stored));
+        }
+        if (!w.env.message_id.empty()) {
+          in_batch.emplace(w.env.message_id, b->commands.size());
+        }
+        b->commands.push_back(std::move(w));
+        b->replies.push_back(std::move(reply));
+      }
+      st.deciding.clear();
+      st.commands += b->commands.size();
+      if (events.empty()) {
+        finish(self, *b, repeats);
+        continue;
+      }
+      st.appending = true;
+      auto event_count = static_cast<int64_t>(events.size());
+      auto rest = std::make_shared<std::vector<std::pair<waiting, size_t>>>(std::move(repeats));
+      self->request(st.journal, std::chrono::seconds(60), persistence::append_atom::value,
+                    persistence::stream_append{st.stream, st.version, std::move(events)})
+          .then(
+              [=](persistence::append_result& r) {
+                auto& s = self->state;
+                s.appending = false;
+                if (r.status == persistence::append_status::version_conflict) {
+                  // Another writer moved the stream (a stale owner elsewhere): re-read, decide
+                  // again.
+                  for (auto i = b->commands.rbegin(); i != b->commands.rend(); ++i) {
+                    s.queue.push_front(std::move(*i));
+                  }
+                  for (auto& [w, _] : *rest) {
+                    s.queue.push_back(std::move(w));
+                  }
+                  recover(self);
+                  return;
+                }
+                s.state = std::move(b->next_state);
+                s.version = r.stream_version;
+                s.appends += 1;
+                s.events_since_snapshot += event_count;
+                finish(self, *b, *rest);
+                maybe_snapshot(self);
+                drain(self);
+              },
+              [=](caf::error& err) {
+                auto& s = self->state;
+                s.appending = false;
+                auto unknown = err == persistence::store_errc::outcome_unknown ||
+                               err == caf::sec::request_timeout;
+                auto code =
+                    unknown ? entity_errc::outcome_unknown : entity_errc::journal_unavailable;
+                for (auto& w : b->commands) {
+                  answer(w, caf::make_error(code, self->system().render(err)));
+                }
+                for (auto& [w, _] : *rest) {
+                  answer(w, caf::make_error(code, self->system().render(err)));
+                }
+                if (unknown) {
+                  recover(self); // the append may have committed: the stream is the truth
+                } else {
+                  drain(self);
+                }
+              });
+      return;
+    }
+    if (st.stopping && !st.appending && st.queue.empty()) {
+      self->quit();
+    }
+  }
+
+  static void finish(pointer self, batch& b, std::vector<std::pair<waiting, size_t>>& repeats) {
+    auto& st = self->state;
+    auto summary = st.traits.summary(st.state);
+    for (size_t i = 0; i < b.commands.size(); ++i) {
+      auto& reply = b.replies[i];
+      reply.version = st.version;
+      reply.summary = summary;
+      remember(self, b.commands[i].env.message_id, reply);
+      answer(b.commands[i], caf::make_message(reply));
+    }
+    for (auto& [w, index] : repeats) {
+      answer(w, caf::make_message(b.replies[index]));
+    }
+  }
+
+  static void maybe_snapshot(pointer self) {
+    auto& st = self->state;
+    if (st.settings.snapshot_every == 0 ||
+        st.events_since_snapshot < static_cast<int64_t>(st.settings.snapshot_every)) {
+      return;
+    }
+    st.events_since_snapshot = 0;
+    self->send(st.reader, persistence::snapshot_atom::value,
+               persistence::snapshot{st.stream, st.version, st.traits.snapshot_type(), 1,
+                                     st.traits.encode_snapshot(st.state)});
+  }
+
+  static void on_tick(pointer self) {
+    auto& st = self->state;
+    if (st.recovered) {
+      if (auto cmd = st.traits.on_tick(st.state)) {
+        envelope env;
+        env.message_id = ""; // timer commands are not deduplicated
+        st.queue.push_back(waiting{caf::response_promise{}, env, std::move(*cmd), caf::message{}});
+        drain(self);
+      }
+    }
+    auto idle = std::chrono::steady_clock::now() - st.last_command;
+    if (!st.asked_to_passivate && st.queue.empty() && !st.appending &&
+        idle >= st.settings.idle_timeout) {
+      st.asked_to_passivate = true;
+      self->send(st.host, passivate_atom::value, st.id);
+    }
+    self->delayed_send(self, st.settings.tick_interval, tick_atom::value);
+  }
+
+  static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
+                            persistence::journal_actor journal, persistence::reader_actor reader,
+                            host_settings settings) {
+    auto& st = self->state;
+    st.traits = std::move(traits);
+    st.id = std::move(id);
+    st.stream = st.traits.kind() + "/" + st.id;
+    st.host = std::move(host);
+    st.journal = std::move(journal);
+    st.reader = std::move(reader);
+    st.settings = settings;
+    self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
+      return on_crash(static_cast<pointer>(ptr), eptr);
+    });
+    recover(self);
+    self->delayed_send(self, st.settings.tick_interval, tick_atom::value);
+    return {
+        [=](deliver_atom, envelope& env, caf::message& raw) {
+          auto& s = self->state;
+          auto promise = self->make_response_promise();
+          auto cmd = s.traits.from_message(raw);
+          if (!cmd) {
+            promise.deliver(
+                caf::make_error(entity_errc::unknown_command,
+                                "not a " + s.traits.kind() + " command: " + caf::to_string(raw)));
+            return promise;
+          }
+          if (s.queue.size() + self->mailbox().size() >= s.settings.max_entity_queue) {
+            promise.deliver(caf::make_error(entity_errc::overloaded,
+                                            s.stream + " has " + std::to_string(s.queue.size()) +
+                                                " commands waiting"));
+            return promise;
+          }
+          s.last_command = std::chrono::steady_clock::now();
+          s.asked_to_passivate = false;
+          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), std::move(raw)});
+          drain(self);
+          return promise;
+        },
+        [=](persistence::recover_atom) { recover(self); },
+        [=](tick_atom) { on_tick(self); },
+        [=](stop_atom) {
+          self->state.stopping = true;
+          drain(self);
+        },
+        [=](caf::get_atom, inspect_atom) {
+          auto& s = self->state;
+          return entity_report{s.id,       s.version, s.queue.size() + self->mailbox().size(),
+                               s.commands, s.appends, s.traits.summary(s.state)};
+        },
+    };
+  }
+
+  static caf::error on_crash(pointer self, std::exception_ptr& eptr) {
+    auto& st = self->state;
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    std::string failing = "?";
+    if (auto* current = self->current_mailbox_element()) {
+      failing = caf::to_string(current->content());
+    }
+    observability::log_event(spdlog::level::err, "entity crashed",
+                             {{"entity", st.stream}, {"exception", what}, {"message", failing}});
+    for (auto& p : st.deciding) {
+      if (p.pending()) {
+        p.deliver(caf::make_error(entity_errc::crashed, what));
+      }
+    }
+    st.deciding.clear();
+    // Commands not yet decided go back to the host, which keeps them for the next incarnation.
+    for (auto& w : st.queue) {
+      if (w.promise.pending()) {
+        w.promise.delegate(st.host, requeue_atom::value, st.id, w.env, w.raw);
+      }
+    }
+    st.queue.clear();
+    return caf::make_error(entity_errc::crashed, what);
+  }
+};
+
+/// Spawns one entity of `Traits` for `id` (used by its host).
+template <class Traits>
+caf::actor spawn_entity(caf::actor_system& sys, Traits traits, const std::string& id,
+                        caf::actor host, persistence::journal_actor journal,
+                        persistence::reader_actor reader, host_settings settings) {
+  return sys.spawn(
+      [](caf::stateful_actor<entity_state<Traits>>* self, Traits t, std::string i, caf::actor h,
+         persistence::journal_actor j, persistence::reader_actor r, host_settings s) {
+        return entity_runtime<Traits>::make(self, std::move(t), std::move(i), std::move(h),
+                                            std::move(j), std::move(r), s);
+      },
+      std::move(traits), id, std::move(host), std::move(journal), std::move(reader), settings);
+}
+
+} // namespace ordermesh::actors::shard

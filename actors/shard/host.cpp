@@ -1,0 +1,220 @@
+#include "actors/shard/host.hpp"
+
+#include "core/type_ids.hpp"
+#include "observability/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+
+namespace ordermesh::actors::shard {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+enum class entity_status { running, passivating, restarting, parked };
+
+std::string to_string(entity_status x) {
+  switch (x) {
+    case entity_status::running:
+      return "running";
+    case entity_status::passivating:
+      return "passivating";
+    case entity_status::restarting:
+      return "restarting";
+    case entity_status::parked:
+      return "parked";
+  }
+  return "?";
+}
+
+struct kept_command {
+  caf::response_promise promise;
+  envelope env;
+  caf::message command;
+};
+
+struct hosted_entity {
+  caf::actor handle;
+  entity_status status = entity_status::running;
+  /// Commands kept while the entity passivates or restarts, replayed to its next incarnation.
+  std::deque<kept_command> kept;
+  std::deque<clock_type::time_point> recent_crashes;
+  uint32_t crashes = 0;
+};
+
+struct host_state {
+  std::string kind;
+  entity_factory factory;
+  host_settings settings;
+  std::unordered_map<std::string, hosted_entity> entities;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+};
+
+using host_pointer = caf::stateful_actor<host_state>*;
+
+void start_entity(host_pointer self, const std::string& id) {
+  auto& st = self->state;
+  auto& entry = st.entities[id];
+  entry.handle = st.factory(self->system(), id, caf::actor_cast<caf::actor>(self));
+  entry.status = entity_status::running;
+  st.ids[entry.handle.address()] = id;
+  self->monitor(entry.handle);
+  while (!entry.kept.empty()) {
+    auto k = std::move(entry.kept.front());
+    entry.kept.pop_front();
+    k.promise.delegate(entry.handle, deliver_atom::value, std::move(k.env), std::move(k.command));
+  }
+}
+
+void fail_kept(hosted_entity& entry, const caf::error& err) {
+  for (auto& k : entry.kept) {
+    k.promise.deliver(err);
+  }
+  entry.kept.clear();
+}
+
+void on_entity_down(host_pointer self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto found = st.ids.find(dm.source);
+  if (found == st.ids.end()) {
+    return;
+  }
+  auto id = found->second;
+  st.ids.erase(found);
+  auto& entry = st.entities[id];
+  entry.handle = nullptr;
+  if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) {
+    // Passivated. Commands that arrived meanwhile wake it up again.
+    if (entry.kept.empty()) {
+      st.entities.erase(id);
+    } else {
+      start_entity(self, id);
+    }
+    return;
+  }
+  auto now = clock_type::now();
+  entry.crashes += 1;
+  entry.recent_crashes.push_back(now);
+  while (!entry.recent_crashes.empty() &&
+         now - entry.recent_crashes.front() > st.settings.crash_window) {
+    entry.recent_crashes.pop_front();
+  }
+  auto in_window = static_cast<uint32_t>(entry.recent_crashes.size());
+  if (in_window >= st.settings.max_crashes) {
+    entry.status = entity_status::parked;
+    observability::log_event(spdlog::level::err, "entity parked",
+                             {{"entity", st.kind + "/" + id},
+                              {"crashes_in_window", in_window},
+                              {"reason", self->system().render(dm.reason)}});
+    fail_kept(entry, caf::make_error(entity_errc::parked, st.kind + "/" + id + " is parked"));
+    return;
+  }
+  auto backoff = st.settings.restart_backoff * (1 << std::min<uint32_t>(in_window - 1, 10));
+  entry.status = entity_status::restarting;
+  observability::log_event(spdlog::level::warn, "entity restarting",
+                           {{"entity", st.kind + "/" + id},
+                            {"crashes_in_window", in_window},
+                            {"backoff_ms", backoff.count()},
+                            {"reason", self->system().render(dm.reason)}});
+  self->delayed_send(self, backoff, restart_atom::value, id);
+}
+
+caf::behavior host_impl(host_pointer self, std::string kind, entity_factory factory,
+                        host_settings settings) {
+  auto& st = self->state;
+  st.kind = std::move(kind);
+  st.factory = std::move(factory);
+  st.settings = settings;
+  self->set_down_handler([=](caf::down_msg& dm) { on_entity_down(self, dm); });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    for (auto& [id, entry] : self->state.entities) {
+      if (entry.handle) {
+        self->send_exit(entry.handle, em.reason);
+      }
+      fail_kept(entry, caf::make_error(caf::sec::request_receiver_down));
+    }
+    self->quit(em.reason);
+  });
+  return {
+      [=](route_atom, const std::string& id, envelope& env, caf::message& command) {
+        auto& s = self->state;
+        auto promise = self->make_response_promise();
+        if (self->mailbox().size() >= s.settings.max_host_queue) {
+          promise.deliver(
+              caf::make_error(entity_errc::overloaded, s.kind + " host has " +
+                                                           std::to_string(self->mailbox().size()) +
+                                                           " messages waiting"));
+          return promise;
+        }
+        auto found = s.entities.find(id);
+        if (found == s.entities.end()) {
+          start_entity(self, id);
+          found = s.entities.find(id);
+        }
+        auto& entry = found->second;
+        switch (entry.status) {
+          case entity_status::running:
+            promise.delegate(entry.handle, deliver_atom::value, std::move(env), std::move(command));
+            break;
+          case entity_status::passivating:
+          case entity_status::restarting:
+            entry.kept.push_back(kept_command{promise, std::move(env), std::move(command)});
+            break;
+          case entity_status::parked:
+            promise.deliver(caf::make_error(entity_errc::parked, s.kind + "/" + id + " is parked"));
+            break;
+        }
+        return promise;
+      },
+      [=](requeue_atom, const std::string& id, envelope& env, caf::message& command) {
+        // From a crashing entity: keep the command for its next incarnation.
+        auto promise = self->make_response_promise();
+        self->state.entities[id].kept.push_back(
+            kept_command{promise, std::move(env), std::move(command)});
+        return promise;
+      },
+      [=](passivate_atom, const std::string& id) {
+        auto& s = self->state;
+        auto found = s.entities.find(id);
+        if (found == s.entities.end() || found->second.status != entity_status::running ||
+            self->current_sender() != found->second.handle.address()) {
+          return;
+        }
+        found->second.status = entity_status::passivating;
+        self->send(found->second.handle, stop_atom::value);
+      },
+      [=](restart_atom, const std::string& id) {
+        auto found = self->state.entities.find(id);
+        if (found != self->state.entities.end() &&
+            found->second.status == entity_status::restarting) {
+          start_entity(self, id);
+        }
+      },
+      [=](kill_atom, const std::string& id) {
+        auto found = self->state.entities.find(id);
+        if (found != self->state.entities.end() && found->second.handle) {
+          self->send_exit(found->second.handle, caf::exit_reason::kill);
+        }
+      },
+      [=](caf::get_atom, entities_atom) {
+        std::vector<entity_info> result;
+        for (const auto& [id, entry] : self->state.entities) {
+          result.push_back(entity_info{id, to_string(entry.status), entry.crashes});
+        }
+        return result;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory factory,
+                      host_settings settings) {
+  return sys.spawn(host_impl, std::move(kind), std::move(factory), settings);
+}
+
+} // namespace ordermesh::actors::shard

@@ -1,0 +1,27 @@
+#pragma once
+
+#include "actors/shard/messages.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <string>
+
+namespace ordermesh::actors::shard {
+
+/// Spawns the entity for an id; the host passes itself as the entity's host.
+using entity_factory =
+    std::function<caf::actor(caf::actor_system&, const std::string& id, caf::actor host)>;
+
+/// Spawns the host (entity region) of one entity kind. Callers address entities by id only:
+///   request(host, t, route_atom, id, envelope, make_message(command)) -> command_reply | error
+/// The host activates an entity on its first message (the entity recovers snapshot + events),
+/// passivates it when it reports itself idle, and supervises it: an entity that crashes restarts
+/// from its events after an exponential back-off, with the commands meant for it kept meanwhile;
+/// after max_crashes within crash_window it is parked (logged; its commands answered `parked`).
+/// Also: (get_atom, entities_atom) -> std::vector<entity_info>, and (kill_atom, id) kills the
+/// entity (exit_reason::kill) to watch it restart.
+caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory factory,
+                      host_settings settings);
+
+} // namespace ordermesh::actors::shard

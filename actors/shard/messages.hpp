@@ -1,0 +1,147 @@
+#pragma once
+
+#include "actors/common/envelope.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ordermesh::actors::shard {
+
+/// Why a command got no decision from its entity (a decision, even a rejection, is a
+/// command_reply).
+enum class entity_errc : uint8_t {
+  nil = 0,
+  /// The entity's or the host's queue is full: retry later (HTTP 429/503).
+  overloaded,
+  /// The envelope's deadline passed before the command was decided; it was not executed.
+  deadline_exceeded,
+  /// The entity crashed too often and is parked; it takes no commands until unparked.
+  parked,
+  /// The message is not a command of this entity kind.
+  unknown_command,
+  /// The journal could not commit (database unavailable); nothing was recorded.
+  journal_unavailable,
+  /// The journal lost the connection during the commit; the entity re-reads its stream.
+  outcome_unknown,
+  /// The entity crashed while deciding this command; it was not executed.
+  crashed,
+  /// The stream holds an event this build cannot decode.
+  unreadable_history,
+};
+
+inline std::string to_string(entity_errc x) {
+  switch (x) {
+    case entity_errc::nil:
+      return "nil";
+    case entity_errc::overloaded:
+      return "overloaded";
+    case entity_errc::deadline_exceeded:
+      return "deadline_exceeded";
+    case entity_errc::parked:
+      return "parked";
+    case entity_errc::unknown_command:
+      return "unknown_command";
+    case entity_errc::journal_unavailable:
+      return "journal_unavailable";
+    case entity_errc::outcome_unknown:
+      return "outcome_unknown";
+    case entity_errc::crashed:
+      return "crashed";
+    case entity_errc::unreadable_history:
+      return "unreadable_history";
+  }
+  return "<unknown entity_errc>";
+}
+
+using route_atom = caf::atom_constant<caf::atom("route")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
+using entities_atom = caf::atom_constant<caf::atom("entities")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
+
+/// An entity's answer to a command it decided.
+struct command_reply {
+  /// False: rejected, nothing recorded (code and reason say why, in the aggregate's errc).
+  bool accepted = false;
+  uint8_t code = 0;
+  std::string reason;
+  /// Wire names of the events the command recorded (none for an idempotent repeat).
+  std::vector<std::string> events;
+  /// The stream's version after the command.
+  int64_t version = 0;
+  /// The entity's state after the command, as a short JSON object.
+  std::string summary;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_reply& x) {
+  return f(x.accepted, x.code, x.reason, x.events, x.version, x.summary);
+}
+
+/// One entity as its host sees it.
+struct entity_info {
+  std::string id;
+  /// running, restarting, passivating or parked.
+  std::string status;
+  uint32_t crashes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entity_info& x) {
+  return f(x.id, x.status, x.crashes);
+}
+
+/// What an entity reports about itself (the console shows it).
+struct entity_report {
+  std::string id;
+  int64_t version = 0;
+  /// Commands waiting: in the mailbox and queued behind the append in flight.
+  uint64_t mailbox_depth = 0;
+  uint64_t commands = 0;
+  uint64_t appends = 0;
+  std::string summary;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entity_report& x) {
+  return f(x.id, x.version, x.mailbox_depth, x.commands, x.appends, x.summary);
+}
+
+/// How a host runs its entities.
+struct host_settings {
+  /// Passivate an entity after this long without a command.
+  std::chrono::milliseconds idle_timeout{30000};
+  /// How often an entity checks its timers (idle, expiries).
+  std::chrono::milliseconds tick_interval{1000};
+  /// Commands one entity may have waiting before it answers overloaded.
+  uint32_t max_entity_queue = 4096;
+  /// Messages the host may have waiting before it answers overloaded.
+  uint32_t max_host_queue = 65536;
+  /// Decide every waiting command into one journal append (false: one command per append).
+  bool batch_commands = true;
+  /// Most commands decided into one append.
+  uint32_t max_batch = 512;
+  /// Save a snapshot every this many events (0: never).
+  uint32_t snapshot_every = 200;
+  /// First restart delay after a crash; doubles per crash in the window.
+  std::chrono::milliseconds restart_backoff{50};
+  /// Crashes within crash_window that park the entity.
+  uint32_t max_crashes = 5;
+  std::chrono::milliseconds crash_window{30000};
+};
+
+} // namespace ordermesh::actors::shard
+
+CAF_ERROR_CODE_ENUM(ordermesh::actors::shard::entity_errc, "entity")

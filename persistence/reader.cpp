@@ -1,0 +1,69 @@
+#include "persistence/reader.hpp"
+
+#include "core/type_ids.hpp"
+#include "observability/log.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/pg_event_store.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+
+namespace ordermesh::persistence {
+
+namespace {
+
+struct reader_state {
+  std::unique_ptr<pg_event_store> store;
+};
+
+constexpr int32_t page_size = 10000;
+
+reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_state> self,
+                                        config::pg_config pg, config::journal_config journal) {
+  self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  return {
+      [=](recover_atom, const std::string& stream_id) -> caf::result<stream_history> {
+        auto& store = *self->state.store;
+        stream_history history;
+        auto snap = store.load_snapshot(stream_id);
+        if (!snap) {
+          return caf::make_error(snap.error().code, snap.error().detail);
+        }
+        if (snap->has_value()) {
+          history.has_snapshot = true;
+          history.latest_snapshot = std::move(**snap);
+        }
+        auto next = history.has_snapshot ? history.latest_snapshot.stream_version + 1 : 1;
+        for (;;) {
+          auto page = store.read_stream(stream_id, next, page_size);
+          if (!page) {
+            return caf::make_error(page.error().code, page.error().detail);
+          }
+          auto count = page->size();
+          for (auto& e : *page) {
+            history.events.push_back(std::move(e));
+          }
+          if (count < static_cast<size_t>(page_size)) {
+            return history;
+          }
+          next = history.events.back().stream_version + 1;
+        }
+      },
+      [=](snapshot_atom, const snapshot& s) {
+        if (auto saved = self->state.store->save_snapshot(s); !saved) {
+          observability::log_event(spdlog::level::warn, "snapshot not saved",
+                                   {{"stream", s.stream_id}, {"error", saved.error().detail}});
+        }
+      },
+  };
+}
+
+} // namespace
+
+reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
+                          const config::journal_config& journal) {
+  return sys.spawn<caf::detached>(reader_impl, pg, journal);
+}
+
+} // namespace ordermesh::persistence

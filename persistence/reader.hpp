@@ -1,0 +1,27 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "persistence/event.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace ordermesh::persistence {
+
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+
+/// Reads streams for entity recovery and stores snapshots, off the cooperative scheduler.
+/// - recover: the stream's latest snapshot and every later event, or a store_errc error.
+/// - snapshot: stores it unless a newer one exists; fire-and-forget (failures are logged).
+using reader_actor =
+    caf::typed_actor<caf::replies_to<recover_atom, std::string>::with<stream_history>,
+                     caf::reacts_to<snapshot_atom, snapshot>>;
+
+/// Spawns a detached reader owning one connection (one OS thread).
+reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
+                          const config::journal_config& journal);
+
+} // namespace ordermesh::persistence

@@ -1,0 +1,221 @@
+#define BOOST_TEST_MODULE inventory_actor
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/actor.hpp"
+#include "actors/shard/entity.hpp"
+#include "core/actor_system.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::inventory;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
+  core::configure(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  return cfg;
+}
+
+shard::host_settings fast_settings() {
+  shard::host_settings s;
+  s.tick_interval = 50ms;
+  s.idle_timeout = 400ms;
+  return s;
+}
+
+struct inventory_fixture {
+  testing::pg_test_database db;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{prepared(cfg)};
+  persistence::journal_actor journal =
+      persistence::spawn_journal(sys, db.pg(), db.config().journal);
+  persistence::reader_actor reader = persistence::spawn_reader(sys, db.pg(), db.config().journal);
+  caf::actor host;
+  caf::scoped_actor self{sys};
+  std::atomic<int> next_message{0};
+
+  explicit inventory_fixture(shard::host_settings settings = fast_settings()) {
+    host = spawn_inventory_host(sys, journal, reader, settings);
+  }
+
+  ~inventory_fixture() {
+    self->send_exit(host, caf::exit_reason::user_shutdown);
+    self->send_exit(journal, caf::exit_reason::user_shutdown);
+    self->send_exit(reader, caf::exit_reason::user_shutdown);
+  }
+
+  envelope env(std::string message_id = "") {
+    envelope e;
+    e.message_id = message_id.empty() ? "m-" + std::to_string(next_message++) : message_id;
+    e.correlation_id = "test";
+    return e;
+  }
+
+  /// Sends one command and waits for the reply; an error becomes a failed test unless expected.
+  std::variant<shard::command_reply, caf::error> send(const std::string& sku, envelope e,
+                                                      caf::message cmd) {
+    std::variant<shard::command_reply, caf::error> out = caf::error{};
+    self->request(host, 10s, shard::route_atom::value, sku, std::move(e), std::move(cmd))
+        .receive([&](shard::command_reply& r) { out = r; }, [&](caf::error& err) { out = err; });
+    return out;
+  }
+
+  shard::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
+    auto r = send(sku, std::move(e), std::move(cmd));
+    if (auto* err = std::get_if<caf::error>(&r)) {
+      BOOST_FAIL("command failed: " << sys.render(*err));
+    }
+    return std::get<shard::command_reply>(r);
+  }
+  shard::command_reply ok(const std::string& sku, caf::message cmd) {
+    return ok(sku, std::move(cmd), env());
+  }
+
+  int64_t available(const std::string& sku) {
+    auto r = ok(sku, caf::make_message(restock{1}));
+    return nlohmann::json::parse(r.summary).at("available").get<int64_t>() - 1;
+  }
+
+  std::string count_events(const std::string& type) {
+    return db.query_value("SELECT count(*) FROM events WHERE event_type = '" + type + "'");
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(inventory_actor, inventory_fixture)
+
+BOOST_AUTO_TEST_CASE(restock_and_reserve_reply_after_the_events_are_durable) {
+  auto r = ok("sku-1", caf::make_message(restock{10}));
+  BOOST_TEST(r.accepted);
+  BOOST_TEST(r.events == std::vector<std::string>{wire::restocked});
+  BOOST_TEST(r.version == 1);
+  auto reserved = ok("sku-1", caf::make_message(reserve{"o-1", 3, 60000}));
+  BOOST_TEST(reserved.events == std::vector<std::string>{wire::reserved});
+  BOOST_TEST(nlohmann::json::parse(reserved.summary).at("available") == 7);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'inventory/sku-1'") ==
+             "2");
+  auto bad = ok("sku-1", caf::make_message(reserve{"o-2", 0, 60000}));
+  BOOST_TEST(!bad.accepted);
+  BOOST_TEST(bad.code == static_cast<uint8_t>(inventory_errc::invalid_quantity));
+}
+
+BOOST_AUTO_TEST_CASE(a_redelivered_command_returns_the_first_outcome_and_appends_nothing) {
+  ok("sku-d", caf::make_message(restock{5}));
+  auto first = ok("sku-d", caf::make_message(reserve{"o-1", 2, 60000}), env("reserve-once"));
+  auto again = ok("sku-d", caf::make_message(reserve{"o-1", 2, 60000}), env("reserve-once"));
+  BOOST_TEST(again.events == first.events);
+  BOOST_TEST(again.version == first.version);
+  BOOST_TEST(count_events(wire::reserved) == "1");
+  BOOST_TEST(db.query_value("SELECT max(stream_version) FROM events") == "2");
+}
+
+BOOST_AUTO_TEST_CASE(a_command_past_its_deadline_is_dropped_with_a_typed_error) {
+  auto e = env();
+  e.deadline_us = shard::unix_now_us() - 1000;
+  auto r = send("sku-late", e, caf::make_message(restock{5}));
+  BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
+  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::deadline_exceeded));
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(a_message_that_is_no_inventory_command_is_rejected) {
+  auto r = send("sku-x", env(), caf::make_message(std::string{"hello"}));
+  BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
+  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::unknown_command));
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_state) {
+  ok("sku-k", caf::make_message(restock{50}));
+  for (int i = 0; i < 10; ++i) {
+    ok("sku-k", caf::make_message(reserve{"o-" + std::to_string(i), 2, 60000}));
+  }
+  auto before = ok("sku-k", caf::make_message(release{"o-3"}));
+  self->send(host, shard::kill_atom::value, "sku-k");
+  std::this_thread::sleep_for(200ms);                          // the restart back-off
+  auto after = ok("sku-k", caf::make_message(release{"o-3"})); // idempotent: no event
+  BOOST_TEST(after.events.empty());
+  BOOST_TEST(after.version == before.version);
+  BOOST_TEST(after.summary == before.summary);
+  std::vector<shard::entity_info> entities;
+  self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+      .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+  BOOST_REQUIRE_EQUAL(entities.size(), 1u);
+  BOOST_TEST(entities[0].crashes == 1u);
+  BOOST_TEST(entities[0].status == "running");
+}
+
+BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_oversell) {
+  ok("hot", caf::make_message(restock{100}));
+  constexpr int buyers = 2000;
+  constexpr int threads = 8;
+  std::atomic<int> reserved{0};
+  std::atomic<int> rejected{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      caf::scoped_actor client{sys};
+      int mine = buyers / threads;
+      for (int i = 0; i < mine; ++i) {
+        auto id = "order-" + std::to_string(t) + "-" + std::to_string(i);
+        client->send(host, shard::route_atom::value, std::string{"hot"}, env(),
+                     caf::make_message(reserve{id, 1, 60000}));
+      }
+      for (int i = 0; i < mine; ++i) {
+        client->receive(
+            [&](shard::command_reply& r) {
+              if (r.events == std::vector<std::string>{wire::reserved}) {
+                ++reserved;
+              } else if (r.events == std::vector<std::string>{wire::reservation_rejected}) {
+                ++rejected;
+              } else {
+                ++failed;
+              }
+            },
+            [&](caf::error&) { ++failed; }, caf::after(60s) >> [&] { ++failed; });
+      }
+    });
+  }
+  for (auto& c : clients) {
+    c.join();
+  }
+  BOOST_TEST(reserved.load() == 100);
+  BOOST_TEST(rejected.load() == 1900);
+  BOOST_TEST(failed.load() == 0);
+  BOOST_TEST(available("hot") == 0);
+  BOOST_TEST(count_events(wire::reserved) == "100");
+  BOOST_TEST(count_events(wire::reservation_rejected) == "1900");
+  // The entity decided whole mailbox batches into single appends.
+  auto appends = std::stoll(db.query_value(
+      "SELECT count(DISTINCT xmin::text) FROM events WHERE stream_id = 'inventory/hot'"));
+  BOOST_TEST_MESSAGE("2001 commands in " << appends << " appends");
+  BOOST_TEST(appends < 2001);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_entity_passivates_and_comes_back_with_its_state) {
+  ok("sku-p", caf::make_message(restock{7}));
+  std::this_thread::sleep_for(100ms);
+  std::vector<shard::entity_info> entities{{}};
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!entities.empty() && std::chrono::steady_clock::now() < deadline) {
+    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+        .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+    std::this_thread::sleep_for(50ms);
+  }
+  BOOST_TEST(entities.empty());
+  BOOST_TEST(available("sku-p") == 7);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
