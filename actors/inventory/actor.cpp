@@ -13,27 +13,8 @@ std::string inventory_traits::summary(const inventory_state& s) const {
       .dump();
 }
 
-namespace {
-
-template <class Alternative>
-bool take(const caf::message& msg, std::optional<command>& out) {
-  if (!out && msg.match_elements<Alternative>()) {
-    out = msg.get_as<Alternative>(0);
-  }
-  return out.has_value();
-}
-
-template <class... Alternatives>
-std::optional<command> command_of(const caf::message& msg, std::variant<Alternatives...>*) {
-  std::optional<command> out;
-  (take<Alternatives>(msg, out) || ...);
-  return out;
-}
-
-} // namespace
-
 std::optional<command> inventory_traits::from_message(const caf::message& msg) const {
-  return command_of(msg, static_cast<command*>(nullptr));
+  return shard::command_from_message<command>(msg);
 }
 
 std::optional<command> inventory_traits::on_tick(const inventory_state& s) const {

@@ -2,6 +2,7 @@
 
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/state.hpp"
+#include "actors/shard/entity_traits.hpp"
 #include "actors/shard/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
@@ -15,7 +16,7 @@
 namespace ordermesh::actors::inventory {
 
 /// The inventory aggregate as the generic entity runtime (actors/shard/entity.hpp) needs it.
-struct inventory_traits {
+struct inventory_traits : shard::passive_hooks<inventory_state, command, event> {
   using state_type = inventory_state;
   using command_type = command;
   using event_type = event;

@@ -5,6 +5,7 @@
 // pure cores).
 
 #include "actors/common/envelope.hpp"
+#include "actors/shard/entity_traits.hpp"
 #include "actors/shard/messages.hpp"
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
@@ -38,6 +39,29 @@ inline std::string event_metadata(const envelope& env) {
       .dump();
 }
 
+namespace detail {
+
+template <class Variant, class... Alternatives>
+std::optional<Variant> first_match(const caf::message& msg, std::variant<Alternatives...>*) {
+  std::optional<Variant> out;
+  auto take = [&](auto* alternative) {
+    using type = std::remove_pointer_t<decltype(alternative)>;
+    if (!out && msg.match_elements<type>()) {
+      out = msg.get_as<type>(0);
+    }
+  };
+  (take(static_cast<Alternatives*>(nullptr)), ...);
+  return out;
+}
+
+} // namespace detail
+
+/// The alternative of `Variant` that `msg` holds as its only element, if any.
+template <class Variant>
+std::optional<Variant> command_from_message(const caf::message& msg) {
+  return detail::first_match<Variant>(msg, static_cast<Variant*>(nullptr));
+}
+
 /// How many handled message ids an entity remembers for deduplication (oldest forgotten first).
 constexpr size_t max_remembered_messages = 20000;
 
@@ -57,6 +81,8 @@ struct entity_state {
     std::vector<waiting> commands;
     std::vector<command_reply> replies;
     state_type next_state;
+    /// What the recorded events ask the entity to send once they are durable (the saga's steps).
+    std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
 
   Traits traits;
@@ -80,6 +106,8 @@ struct entity_state {
   std::unordered_map<std::string, command_reply> handled;
   std::deque<std::string> handled_order;
   std::chrono::steady_clock::time_point last_command = std::chrono::steady_clock::now();
+  /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
+  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
   std::minstd_rand jitter{std::random_device{}()};
   uint64_t commands = 0;
   uint64_t appends = 0;
@@ -127,6 +155,7 @@ public:
                 return;
               }
               self->state.recovered = true;
+              resume(self);
               drain(self);
             },
             [=](caf::error& err) {
@@ -226,6 +255,9 @@ public:
         }
         for (const auto& ev : d.events) {
           b->next_state = st.traits.apply(std::move(b->next_state), ev);
+          if (auto actions = st.traits.reactions(b->next_state, ev, ctx); !actions.empty()) {
+            b->actions.emplace_back(std::move(actions), w.env);
+          }
           auto stored = st.traits.encode(ev);
           stored.metadata = event_metadata(w.env);
           reply.events.push_back(stored.type);
@@ -311,6 +343,22 @@ public:
     for (auto& [w, index] : repeats) {
       answer(w, caf::make_message(b.replies[index]));
     }
+    for (const auto& [actions, cause] : b.actions) {
+      st.traits.execute(self, st.state, actions, cause);
+    }
+  }
+
+  /// Sends again whatever the state says is still in progress (receivers deduplicate).
+  static void resume(pointer self) {
+    auto& st = self->state;
+    envelope cause;
+    cause.message_id = st.stream + "/resume";
+    cause.correlation_id = st.id;
+    auto actions = st.traits.resume(st.state, decide_context{unix_now_us(), 0.5});
+    if (!actions.empty()) {
+      st.traits.execute(self, st.state, actions, cause);
+    }
+    st.last_progress = std::chrono::steady_clock::now();
   }
 
   static void maybe_snapshot(pointer self) {
@@ -335,9 +383,13 @@ public:
         drain(self);
       }
     }
-    auto idle = std::chrono::steady_clock::now() - st.last_command;
+    auto now = std::chrono::steady_clock::now();
+    if (st.recovered && st.queue.empty() && !st.appending &&
+        st.traits.stalled(st.state, now - st.last_progress)) {
+      resume(self);
+    }
     if (!st.asked_to_passivate && st.queue.empty() && !st.appending &&
-        idle >= st.settings.idle_timeout) {
+        now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);
     }
@@ -384,6 +436,9 @@ public:
           return promise;
         },
         [=](persistence::recover_atom) { recover(self); },
+      // Answers to the commands the entity sent itself (results, timers) need no handling.
+      [=](const command_reply&) {},
+      [=](const caf::error&) {},
         [=](tick_atom) { on_tick(self); },
         [=](stop_atom) {
           self->state.stopping = true;

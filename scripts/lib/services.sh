@@ -21,7 +21,7 @@
 #   om_redis_start <instance> <port>
 #   om_redis_stop <instance>
 #   om_redis_status <instance>                 prints one line; 0 if running
-#   om_stop_all_on_exit                        EXIT/INT/TERM/HUP traps stopping what THIS shell started
+#   om_stop_all_on_exit                        EXIT/INT/TERM/HUP/PIPE traps stopping what THIS shell started
 #   om_stop_started                            stop what this shell started now
 #   om_disown_started                          forget what this shell started (leave it running)
 #   om_export_env <instance> <pg_port> <dbname> <redis_port>
@@ -56,7 +56,7 @@ OM__LOCK_DEPTH=0
 # ---------------------------------------------------------------- helpers
 
 om_log() {
-  printf '%s: %s\n' "$OM_SCRIPT" "$*" >&2
+  printf '%s: %s\n' "$OM_SCRIPT" "$*" >&2 || true   # never fail (e.g. stderr is a closed pipe)
 }
 
 om__err() {
@@ -65,7 +65,7 @@ om__err() {
 }
 
 om__is_root() {
-  [[ "$(id -u)" -eq 0 ]]
+  (( EUID == 0 ))
 }
 
 om__check_instance() {
@@ -83,12 +83,24 @@ om__check_db() {
   [[ "${1:-}" =~ ^[A-Za-z_][A-Za-z0-9_]{0,62}$ ]] || om__err "invalid database name '${1:-}' (letters, digits, _)"
 }
 
+# Polling code avoids $(...) in this shell: bash 5.2 can wedge or misparse when a
+# trapped signal arrives while it expands a command substitution. Helpers used
+# in loops therefore return values in globals (OM__LINE, OM__PID) instead.
+
+# om__read_line <file> [n]: OM__LINE = line n (default 1) of file; fails if absent.
+om__read_line() {
+  local lines=()
+  OM__LINE=""
+  { mapfile -t -n "${2:-1}" lines <"$1"; } 2>/dev/null || return 1
+  (( ${#lines[@]} >= ${2:-1} )) || return 1
+  OM__LINE="${lines[${2:-1} - 1]}"
+}
+
 # om__pid_is <pid> <comm>: the process exists and its command name is <comm>.
 om__pid_is() {
-  local comm
   [[ "$1" =~ ^[0-9]+$ ]] || return 1
-  comm="$(cat "/proc/$1/comm" 2>/dev/null)" || return 1
-  [[ "$comm" == "$2" ]]
+  om__read_line "/proc/$1/comm" || return 1
+  [[ "$OM__LINE" == "$2" ]]
 }
 
 # om__port_in_use <port>: something accepts TCP connections on 127.0.0.1:<port>.
@@ -117,9 +129,8 @@ om__mkdir_instance() {
   fi
 }
 
-# Per-instance lock, re-entrant within this shell. Servers must never inherit the
-# lock fd (it would keep the lock held for their lifetime): start them with
-# {OM__LOCK_FD}>&- on the command.
+# Per-instance lock, re-entrant within this shell. Servers never inherit the lock
+# fd (it would stay locked for their lifetime): they are started via om__spawn.
 om__lock() {
   local inst="$1" fd
   if (( OM__LOCK_DEPTH > 0 )); then
@@ -147,6 +158,20 @@ om__unlock() {
     OM__LOCK_FD=""
     OM__LOCK_INST=""
   fi
+}
+
+# om__spawn <cmd...>: run cmd with every fd above 2 closed, so that a daemon it
+# leaves behind holds neither our lock nor the caller's pipes (a CI step waiting
+# for EOF on its output would otherwise hang). No redirections on the call: they
+# would apply to this shell while it waits.
+om__spawn() {
+  (
+    fds=(/proc/"$BASHPID"/fd/*)
+    for fd in "${fds[@]##*/}"; do
+      if (( fd > 2 )); then { exec {fd}>&-; } 2>/dev/null; fi
+    done
+    exec "$@"
+  )
 }
 
 om__register() {
@@ -289,7 +314,7 @@ om__pg_init() {
   rm -f "$OM__PGREAL"/.pwfile.* 2>/dev/null || true
   pwtmp="$(mktemp "$OM__PGREAL/.pwfile.XXXXXX")" || return 1
   OM__TMPFILES+=("$pwtmp")
-  { cat "$OM__PWFILE" && echo; } >"$pwtmp" || rc=1
+  if om__read_line "$OM__PWFILE"; then printf '%s\n' "$OM__LINE" >"$pwtmp" || rc=1; else rc=1; fi
   if om__is_root && (( rc == 0 )); then chown postgres:postgres "$pwtmp" || rc=1; fi
   om_log "initdb PostgreSQL cluster '$inst' in $OM__PGDATA"
   if (( rc == 0 )); then
@@ -325,19 +350,21 @@ EOF
   if om__is_root; then chown postgres:postgres "$conf" || return 1; fi
 }
 
-# om__pg_pid <instance>: print the postmaster PID if it runs (from postmaster.pid).
+# om__pg_pid <instance>: OM__PID = the running postmaster's PID (from postmaster.pid).
 om__pg_pid() {
   local pid
+  OM__PID=""
   om__pg_paths "$1"
-  [[ -f "$OM__PGDATA/postmaster.pid" ]] || return 1
-  pid="$(head -n 1 "$OM__PGDATA/postmaster.pid" 2>/dev/null)" || return 1
+  om__read_line "$OM__PGDATA/postmaster.pid" || return 1
+  pid="$OM__LINE"
   om__pid_is "$pid" postgres || return 1
-  printf '%s\n' "$pid"
+  OM__PID="$pid"
 }
 
+# om__pg_running_port <instance>: OM__LINE = port recorded in postmaster.pid.
 om__pg_running_port() {
   om__pg_paths "$1"
-  sed -n 4p "$OM__PGDATA/postmaster.pid" 2>/dev/null
+  om__read_line "$OM__PGDATA/postmaster.pid" 4
 }
 
 # om__psql <instance> <port> <db> [psql args...]: psql over TCP with the instance password.
@@ -345,7 +372,8 @@ om__psql() {
   local inst="$1" port="$2" db="$3" pw
   shift 3
   om__pg_paths "$inst"
-  pw="$(cat "$OM__PWFILE")" || return 1
+  om__read_line "$OM__PWFILE" || { om__err "cannot read $OM__PWFILE"; return 1; }
+  pw="$OM__LINE"
   PGPASSWORD="$pw" PGCONNECT_TIMEOUT=5 PGAPPNAME="ordermesh-scripts" \
     timeout 30 "$OM_PG_BIN/psql" -X -q -w -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "$port" -U "$OM_DB_ROLE" -d "$db" "$@"
@@ -356,10 +384,10 @@ om__pg_wait_ready() {
   deadline=$((SECONDS + OM_START_TIMEOUT))
   while :; do
     if "$OM_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 2 &&
-       out="$(om__psql "$inst" "$port" postgres -tAc 'select 1' 2>/dev/null)" && [[ "$out" == 1 ]]; then
+       om__psql "$inst" "$port" postgres -tAc 'select 1' 2>/dev/null | grep -x 1 >/dev/null; then
       break
     fi
-    om__pg_pid "$inst" >/dev/null || { om__err "PostgreSQL '$inst' is not running (it exited during startup)"; return 1; }
+    om__pg_pid "$inst" || { om__err "PostgreSQL '$inst' is not running (it exited during startup)"; return 1; }
     (( SECONDS < deadline )) || { om__err "PostgreSQL '$inst' did not answer on 127.0.0.1:$port within ${OM_START_TIMEOUT}s"; return 1; }
     sleep 0.2
   done
@@ -383,8 +411,10 @@ om__pg_start_locked() {
   local inst="$1" port="$2" db="$3" pid started=0 running_port
   om__pg_prepare_home "$inst" || return 1
   om__pg_init "$inst" || return 1
-  if pid="$(om__pg_pid "$inst")"; then
-    running_port="$(om__pg_running_port "$inst")"
+  if om__pg_pid "$inst"; then
+    pid="$OM__PID"
+    om__pg_running_port "$inst"
+    running_port="$OM__LINE"
     if [[ "$running_port" != "$port" ]]; then
       om__err "PostgreSQL '$inst' already runs on port $running_port, not $port; stop it first (scripts/services $inst pg-stop)"
       return 1
@@ -403,9 +433,8 @@ om__pg_start_locked() {
     om__register pg "$inst"
     started=1
     om_log "starting PostgreSQL '$inst' on 127.0.0.1:$port (log: $OM__PGLOG)"
-    # the server must not inherit the lock fd
-    if ! "${OM__AS_PG[@]}" "$OM_PG_BIN/pg_ctl" start -D "$OM__PGDATA" -l "$OM__PGLOG" \
-         -w -t "$OM_START_TIMEOUT" -s >/dev/null {OM__LOCK_FD}>&-; then
+    if ! om__spawn "${OM__AS_PG[@]}" "$OM_PG_BIN/pg_ctl" start -D "$OM__PGDATA" -l "$OM__PGLOG" \
+         -w -t "$OM_START_TIMEOUT" -s; then
       om__err "PostgreSQL '$inst' failed to start"
       om__tail_log "$OM__PGLOG" PostgreSQL
       om__pg_stop_locked "$inst" immediate || true
@@ -418,18 +447,23 @@ om__pg_start_locked() {
     return 1
   fi
   om__pg_ensure_db "$inst" "$port" "$db" || return 1
-  if (( started )); then om_log "PostgreSQL '$inst' is up (pid $(om__pg_pid "$inst"), 127.0.0.1:$port, db $db)"; fi
+  if (( started )); then
+    om__pg_pid "$inst"
+    om_log "PostgreSQL '$inst' is up (pid $OM__PID, 127.0.0.1:$port, db $db)"
+  fi
 }
 
 om__pg_stop_locked() {
   local inst="$1" mode="${2:-fast}" pid="" i
   om__pg_paths "$inst"
-  if ! pid="$(om__pg_pid "$inst")" && om__is_registered pg "$inst"; then
+  if om__pg_pid "$inst"; then
+    pid="$OM__PID"
+  elif om__is_registered pg "$inst"; then
     # launched by this shell a moment ago (e.g. pg_ctl interrupted): give the
     # postmaster time to write postmaster.pid
     for ((i = 0; i < 30; i++)); do
       sleep 0.1
-      pid="$(om__pg_pid "$inst")" && break
+      if om__pg_pid "$inst"; then pid="$OM__PID"; break; fi
     done
   fi
   if ! om__pid_is "$pid" postgres; then
@@ -487,8 +521,10 @@ om_pg_status() {
   local inst="${1:-}" pid
   om__check_instance "$inst" || return 1
   om__pg_paths "$inst"
-  if pid="$(om__pg_pid "$inst")"; then
-    printf 'postgres %s: running, pid %s, 127.0.0.1:%s, data %s\n' "$inst" "$pid" "$(om__pg_running_port "$inst")" "$OM__PGDATA"
+  if om__pg_pid "$inst"; then
+    pid="$OM__PID"
+    om__pg_running_port "$inst"
+    printf 'postgres %s: running, pid %s, 127.0.0.1:%s, data %s\n' "$inst" "$pid" "$OM__LINE" "$OM__PGDATA"
   elif [[ -f "$OM__PGDATA/PG_VERSION" ]]; then
     printf 'postgres %s: stopped (data %s)\n' "$inst" "$OM__PGDATA"
     return 3
@@ -507,32 +543,44 @@ om__redis_paths() {
   OM__RLOG="$OM__RDIR/redis.log"
 }
 
-# om__redis_pid <instance>: print the PID of the instance's redis-server if it runs:
-# from its pidfile or, when that is not written (yet) or was lost, from the server
-# on the instance's port, accepted only if it runs from the instance's config file.
+# om__redis_pid <instance> [discover]: OM__PID = PID of the instance's running
+# redis-server, from its pidfile or, with "discover" and when the pidfile is not
+# written (yet) or was lost, from the server on the instance's port, accepted only
+# if it runs from the instance's config file.
 om__redis_pid() {
-  local pid="" port info cfg
+  local pid info cfg
+  OM__PID=""
   om__redis_paths "$1"
-  if [[ -f "$OM__RPID" ]]; then
-    pid="$(head -n 1 "$OM__RPID" 2>/dev/null)" || pid=""
+  if om__read_line "$OM__RPID"; then
+    pid="$OM__LINE"
     if om__pid_is "$pid" redis-server; then
-      printf '%s\n' "$pid"
+      OM__PID="$pid"
       return 0
     fi
   fi
-  [[ -f "$OM__RCONF" ]] || return 1
-  port="$(om__redis_conf_port "$1")"
-  [[ -n "$port" ]] || return 1
-  info="$(om__redis_cli "$port" info server 2>/dev/null | tr -d '\r')" || return 1
+  [[ "${2:-}" == discover && -f "$OM__RCONF" ]] || return 1
+  om__redis_conf_port "$1"
+  [[ -n "$OM__LINE" ]] || return 1
+  info="$(om__redis_cli "$OM__LINE" info server 2>/dev/null | tr -d '\r')" || return 1
   pid="$(sed -n 's/^process_id://p' <<<"$info")"
   cfg="$(sed -n 's/^config_file://p' <<<"$info")"
   [[ "$cfg" == "$OM__RCONF" ]] && om__pid_is "$pid" redis-server || return 1
-  printf '%s\n' "$pid"
+  OM__PID="$pid"
 }
 
+# om__redis_conf_port <instance>: OM__LINE = port in the instance's redis.conf.
 om__redis_conf_port() {
+  local line
+  OM__LINE=""
   om__redis_paths "$1"
-  sed -n 's/^port \([0-9]*\)$/\1/p' "$OM__RCONF" 2>/dev/null
+  [[ -f "$OM__RCONF" ]] || return 1
+  while read -r line; do
+    if [[ "$line" =~ ^port\ ([0-9]+)$ ]]; then
+      OM__LINE="${BASH_REMATCH[1]}"
+      return 0
+    fi
+  done <"$OM__RCONF"
+  return 1
 }
 
 om__redis_cli() {
@@ -542,12 +590,14 @@ om__redis_cli() {
 }
 
 om__redis_start_locked() {
-  local inst="$1" port="$2" pid started=0 deadline out rpid
+  local inst="$1" port="$2" pid started=0 deadline
   om__redis_paths "$inst"
   if [[ ! -d "$OM__RDIR" ]]; then mkdir -m 700 "$OM__RDIR" || return 1; fi
-  if pid="$(om__redis_pid "$inst")"; then
-    if [[ "$(om__redis_conf_port "$inst")" != "$port" ]]; then
-      om__err "Redis '$inst' already runs on port $(om__redis_conf_port "$inst"), not $port; stop it first (scripts/services $inst redis-stop)"
+  if om__redis_pid "$inst" discover; then
+    pid="$OM__PID"
+    om__redis_conf_port "$inst"
+    if [[ "$OM__LINE" != "$port" ]]; then
+      om__err "Redis '$inst' already runs on port $OM__LINE, not $port; stop it first (scripts/services $inst redis-stop)"
       return 1
     fi
     om_log "Redis '$inst' already running (pid $pid, 127.0.0.1:$port)"
@@ -573,8 +623,7 @@ EOF
     om__register redis "$inst"
     started=1
     om_log "starting Redis '$inst' on 127.0.0.1:$port (log: $OM__RLOG)"
-    # the server must not inherit the lock fd
-    if ! redis-server "$OM__RCONF" </dev/null {OM__LOCK_FD}>&-; then
+    if ! om__spawn redis-server "$OM__RCONF"; then
       om__err "redis-server '$inst' failed to start"
       om__tail_log "$OM__RLOG" Redis
       return 1
@@ -582,13 +631,12 @@ EOF
   fi
   deadline=$((SECONDS + OM_START_TIMEOUT))
   while :; do
-    if pid="$(om__redis_pid "$inst")" &&
-       [[ "$(om__redis_cli "$port" ping 2>/dev/null)" == PONG ]]; then
-      out="$(om__redis_cli "$port" info server 2>/dev/null | tr -d '\r')"
-      rpid="$(sed -n 's/^process_id://p' <<<"$out")"
-      [[ "$rpid" == "$pid" ]] && break
-      om__err "127.0.0.1:$port is answered by another Redis (pid $rpid, ours is $pid)"
-    elif [[ -f "$OM__RPID" ]] && ! om__redis_pid "$inst" >/dev/null; then
+    if om__redis_pid "$inst" &&
+       om__redis_cli "$port" ping 2>/dev/null | grep -x PONG >/dev/null; then
+      pid="$OM__PID"
+      om__redis_cli "$port" info server 2>/dev/null | tr -d '\r' | grep -x "process_id:$pid" >/dev/null && break
+      om__err "127.0.0.1:$port is answered by another Redis, not by ours (pid $pid)"
+    elif [[ -f "$OM__RPID" ]] && ! om__redis_pid "$inst"; then
       om__err "Redis '$inst' exited during startup"
     elif (( SECONDS >= deadline )); then
       om__err "Redis '$inst' did not answer PONG on 127.0.0.1:$port within ${OM_START_TIMEOUT}s"
@@ -606,12 +654,14 @@ EOF
 om__redis_stop_locked() {
   local inst="$1" pid="" i
   om__redis_paths "$inst"
-  if ! pid="$(om__redis_pid "$inst")" && om__is_registered redis "$inst"; then
+  if om__redis_pid "$inst" discover; then
+    pid="$OM__PID"
+  elif om__is_registered redis "$inst"; then
     # launched by this shell a moment ago (e.g. interrupted during start): give it
     # time to write its pidfile / answer on its port
     for ((i = 0; i < 30; i++)); do
       sleep 0.1
-      pid="$(om__redis_pid "$inst")" && break
+      if om__redis_pid "$inst" discover; then pid="$OM__PID"; break; fi
     done
   fi
   if ! om__pid_is "$pid" redis-server; then
@@ -667,8 +717,10 @@ om_redis_status() {
   local inst="${1:-}" pid
   om__check_instance "$inst" || return 1
   om__redis_paths "$inst"
-  if pid="$(om__redis_pid "$inst")"; then
-    printf 'redis    %s: running, pid %s, 127.0.0.1:%s, dir %s\n' "$inst" "$pid" "$(om__redis_conf_port "$inst")" "$OM__RDIR"
+  if om__redis_pid "$inst" discover; then
+    pid="$OM__PID"
+    om__redis_conf_port "$inst"
+    printf 'redis    %s: running, pid %s, 127.0.0.1:%s, dir %s\n' "$inst" "$pid" "$OM__LINE" "$OM__RDIR"
   else
     printf 'redis    %s: stopped\n' "$inst"
     return 3
@@ -752,6 +804,7 @@ om_disown_started() {
 }
 
 om__on_signal() {
+  trap '' INT TERM HUP PIPE   # no nested handlers (a log write may raise SIGPIPE again)
   OM__CAUGHT_SIGNAL="$1"
   om_log "caught SIG$1; stopping what this script started"
   exit "$2"
@@ -760,8 +813,8 @@ om__on_signal() {
 om__on_exit() {
   local rc=$? f
   trap - EXIT
-  trap '' INT TERM HUP     # let the cleanup finish; children inherit the ignore
-  om__stop_child "${OM__CAUGHT_SIGNAL:-TERM}"
+  trap '' INT TERM HUP PIPE   # let the cleanup finish; children inherit the ignore
+  if [[ "$OM__CAUGHT_SIGNAL" == INT ]]; then om__stop_child INT; else om__stop_child TERM; fi
   for f in "${OM__TMPFILES[@]}"; do rm -f "$f"; done
   if (( ${#OM__STARTED[@]} > 0 )); then
     if ! om_stop_started; then
@@ -777,4 +830,5 @@ om_stop_all_on_exit() {
   trap 'om__on_signal INT 130' INT
   trap 'om__on_signal TERM 143' TERM
   trap 'om__on_signal HUP 129' HUP
+  trap 'om__on_signal PIPE 141' PIPE
 }

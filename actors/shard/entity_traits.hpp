@@ -1,0 +1,52 @@
+#pragma once
+
+// What the generic entity runtime (entity.hpp) asks of an aggregate's traits object `T`, one per
+// entity instance:
+//   using state_type, command_type, event_type, action_type;
+//   std::string kind(), snapshot_type();
+//   decision<event_type> decide(const state_type&, const command_type&, const decide_context&);
+//   state_type apply(state_type, const event_type&);
+//   persistence::new_event encode(const event_type&);
+//   std::optional<event_type> decode(const persistence::recorded_event&);
+//   std::string encode_snapshot(const state_type&); std::optional<state_type> decode_snapshot(...);
+//   std::string summary(const state_type&);                       // short JSON for replies
+//   std::optional<command_type> from_message(const caf::message&);
+//   std::optional<command_type> on_tick(const state_type&);       // timer-driven command
+//   std::vector<action_type> reactions(const state_type& after, const event_type&, ctx);
+//   std::vector<action_type> resume(const state_type&, ctx);      // after recovery / when stalled
+//   void execute(caf::event_based_actor*, const state_type&, const std::vector<action_type>&,
+//                const envelope& cause);                         // sends, after commit only
+//   bool stalled(const state_type&, steady_clock::duration since_last_progress);
+//   bool may_passivate(const state_type&);
+// `passive_hooks` gives the last seven to an aggregate that only answers.
+
+#include "actors/common/envelope.hpp"
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+namespace caf {
+class event_based_actor;
+}
+
+namespace ordermesh::actors::shard {
+
+/// The action type of an aggregate that never sends anything on its own.
+struct no_action {};
+
+template <class State, class Command, class Event>
+struct passive_hooks {
+  using action_type = no_action;
+  std::optional<Command> on_tick(const State&) const { return std::nullopt; }
+  std::vector<no_action> reactions(const State&, const Event&, const decide_context&) const {
+    return {};
+  }
+  std::vector<no_action> resume(const State&, const decide_context&) const { return {}; }
+  void execute(caf::event_based_actor*, const State&, const std::vector<no_action>&,
+               const envelope&) {}
+  bool stalled(const State&, std::chrono::steady_clock::duration) const { return false; }
+  bool may_passivate(const State&) const { return true; }
+};
+
+} // namespace ordermesh::actors::shard
