@@ -3,6 +3,7 @@
 #include "app/commands.hpp"
 #include "config/loader.hpp"
 #include "observability/log.hpp"
+#include "psp/main_psp.hpp"
 
 #include <iostream>
 #include <string>

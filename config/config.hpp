@@ -61,12 +61,37 @@ struct log_config {
   std::string level = "info";
 };
 
+/// The payment service provider stand-in (`ordermesh psp`) and the client that calls it.
+struct psp_config {
+  /// Address the stand-in listens on and the client connects to.
+  std::string host = "127.0.0.1";
+  /// TCP port of the stand-in.
+  uint16_t port = 58080;
+  /// Fixed latency added to every answer.
+  std::chrono::milliseconds latency{0};
+  /// Random extra latency, uniform between 0 and this, added to every answer.
+  std::chrono::milliseconds latency_jitter{0};
+  /// Share of payment requests (0 to 1) answered 503 without doing anything.
+  double failure_rate = 0.0;
+  /// Share of payment requests (0 to 1) carried out but unanswered: held for psp.hang, then closed.
+  double timeout_rate = 0.0;
+  /// Share of authorizations (0 to 1) declined as insufficient_funds.
+  double decline_rate = 0.0;
+  /// How long a request picked by psp.timeout_rate is held before its connection is closed.
+  std::chrono::milliseconds hang{30000};
+  /// Seed of the random draws behind the rates and the jitter, so that runs repeat.
+  uint32_t seed = 42;
+  /// The client gives up on one request (connect, send, answer) after this long.
+  std::chrono::milliseconds client_timeout{1500};
+};
+
 /// Everything one ordermesh process is configured with.
 struct app_config {
   pg_config pg;
   redis_config redis;
   journal_config journal;
   log_config log;
+  psp_config psp;
 };
 
 } // namespace ordermesh::config

@@ -185,19 +185,21 @@ parsed<uint32_t> parse_count(const raw_value& raw) {
   return ok(static_cast<uint32_t>(*n.value));
 }
 
-/// "250ms", "2s", "1m" (text or JSON string) or a JSON integer of milliseconds; must be > 0.
-/// Text needs a unit: a bare "5" in the environment is too easily meant as seconds.
-parsed<std::chrono::milliseconds> parse_duration(const raw_value& raw) {
+/// "250ms", "2s", "1m" (text or JSON string) or a JSON integer of milliseconds; must be > 0, or
+/// >= 0 when `zero_allowed`. Text needs a unit: a bare "5" in the environment is too easily meant
+/// as seconds.
+parsed<std::chrono::milliseconds> parse_duration_from(const raw_value& raw, bool zero_allowed) {
   using std::chrono::milliseconds;
   constexpr std::string_view how = "write it like 250ms, 2s or 1m";
-  constexpr std::string_view positive = "must be greater than 0";
+  const std::string_view positive =
+      zero_allowed ? "must not be negative" : "must be greater than 0";
   if (raw.from_json != nullptr && raw.from_json->is_number_integer()) {
     if (raw.from_json->is_number_unsigned()) {
       const auto u = raw.from_json->get<uint64_t>();
       if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return fail<milliseconds>("too large");
       }
-      if (u == 0) {
+      if (u == 0 && !zero_allowed) {
         return fail<milliseconds>(std::string{positive});
       }
       return ok(milliseconds{static_cast<int64_t>(u)});
@@ -230,10 +232,50 @@ parsed<std::chrono::milliseconds> parse_duration(const raw_value& raw) {
   if (ec != std::errc{} || n > std::numeric_limits<int64_t>::max() / scale) {
     return fail<milliseconds>("too large");
   }
-  if (n == 0) {
+  if (n == 0 && !zero_allowed) {
     return fail<milliseconds>(std::string{positive});
   }
   return ok(milliseconds{n * scale});
+}
+
+parsed<std::chrono::milliseconds> parse_duration(const raw_value& raw) {
+  return parse_duration_from(raw, false);
+}
+
+parsed<std::chrono::milliseconds> parse_non_negative_duration(const raw_value& raw) {
+  return parse_duration_from(raw, true);
+}
+
+parsed<uint32_t> parse_seed(const raw_value& raw) {
+  const auto n = integer_in(raw, 0, std::numeric_limits<uint32_t>::max());
+  if (!n.value) {
+    return fail<uint32_t>(n.problem);
+  }
+  return ok(static_cast<uint32_t>(*n.value));
+}
+
+/// A share between 0 and 1, from a JSON number or from decimal text ("0.25", "1").
+parsed<double> parse_rate(const raw_value& raw) {
+  constexpr std::string_view range = "must be a number between 0 and 1";
+  double x = 0.0;
+  if (raw.from_json != nullptr) {
+    if (!raw.from_json->is_number()) {
+      return fail<double>("expected a number, got " + json_type_name(*raw.from_json));
+    }
+    x = raw.from_json->get<double>();
+  } else {
+    const auto* first = raw.text.data();
+    const auto* last = raw.text.data() + raw.text.size();
+    const auto [ptr, ec] = std::from_chars(first, last, x);
+    if (ec != std::errc{} || ptr != last || raw.text.empty()) {
+      return fail<double>("not a number; " + std::string{range});
+    }
+  }
+  // Written so that NaN fails too.
+  if (!(x >= 0.0 && x <= 1.0)) {
+    return fail<double>("out of range; " + std::string{range});
+  }
+  return ok(x);
 }
 
 // --- how values are shown by describe() ----------------------------------------------------------
@@ -256,6 +298,12 @@ std::string show_duration(const std::chrono::milliseconds& d) {
     return std::to_string(ms / 1000) + "s";
   }
   return std::to_string(ms) + "ms";
+}
+
+std::string show_rate(const double& x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
 }
 
 std::string show_secret(const secret& s) {
@@ -286,6 +334,10 @@ constexpr value_kind<std::string> as_log_level{parse_log_level, show_text};
 constexpr value_kind<uint16_t> as_port{parse_port, show_integer<uint16_t>};
 constexpr value_kind<uint32_t> as_count{parse_count, show_integer<uint32_t>};
 constexpr value_kind<std::chrono::milliseconds> as_duration{parse_duration, show_duration};
+constexpr value_kind<std::chrono::milliseconds> as_non_negative_duration{
+    parse_non_negative_duration, show_duration};
+constexpr value_kind<uint32_t> as_seed{parse_seed, show_integer<uint32_t>};
+constexpr value_kind<double> as_rate{parse_rate, show_rate};
 constexpr value_kind<secret> as_secret{parse_secret, show_secret};
 
 enum class presence { optional, required };
@@ -357,6 +409,38 @@ const std::vector<field>& fields() {
       make_field(
           "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
           "One of trace, debug, info, warn, error, critical, off."),
+      make_field(
+          "psp.host", as_text, [](auto& c) -> auto& { return c.psp.host; },
+          "Address the stand-in listens on and the client connects to."),
+      make_field(
+          "psp.port", as_port, [](auto& c) -> auto& { return c.psp.port; },
+          "TCP port of the stand-in."),
+      make_field(
+          "psp.latency", as_non_negative_duration, [](auto& c) -> auto& { return c.psp.latency; },
+          "Fixed latency added to every answer."),
+      make_field(
+          "psp.latency_jitter", as_non_negative_duration,
+          [](auto& c) -> auto& { return c.psp.latency_jitter; },
+          "Random extra latency, uniform between 0 and this, added to every answer."),
+      make_field(
+          "psp.failure_rate", as_rate, [](auto& c) -> auto& { return c.psp.failure_rate; },
+          "Share of payment requests (0 to 1) answered 503 without doing anything."),
+      make_field(
+          "psp.timeout_rate", as_rate, [](auto& c) -> auto& { return c.psp.timeout_rate; },
+          "Share of payment requests (0 to 1) carried out but unanswered: held for psp.hang, "
+          "then closed."),
+      make_field(
+          "psp.decline_rate", as_rate, [](auto& c) -> auto& { return c.psp.decline_rate; },
+          "Share of authorizations (0 to 1) declined as insufficient_funds."),
+      make_field(
+          "psp.hang", as_duration, [](auto& c) -> auto& { return c.psp.hang; },
+          "How long a request picked by psp.timeout_rate is held before its connection is closed."),
+      make_field(
+          "psp.seed", as_seed, [](auto& c) -> auto& { return c.psp.seed; },
+          "Seed of the random draws behind the rates and the jitter, so that runs repeat."),
+      make_field(
+          "psp.client_timeout", as_duration, [](auto& c) -> auto& { return c.psp.client_timeout; },
+          "The client gives up on one request (connect, send, answer) after this long."),
   };
   return table;
 }

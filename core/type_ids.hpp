@@ -5,6 +5,10 @@
 
 #include "actors/common/envelope.hpp"
 #include "actors/inventory/messages.hpp"
+#include "actors/notification/messages.hpp"
+#include "actors/order/messages.hpp"
+#include "actors/payment/messages.hpp"
+#include "actors/payment/psp_gateway.hpp"
 #include "actors/shard/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"

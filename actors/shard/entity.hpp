@@ -62,6 +62,37 @@ std::optional<Variant> command_from_message(const caf::message& msg) {
   return detail::first_match<Variant>(msg, static_cast<Variant*>(nullptr));
 }
 
+/// How long an entity waits for another entity's answer before its own timers take over.
+constexpr auto route_timeout = std::chrono::seconds(10);
+
+/// An envelope for a command an entity sends because of `cause`; `message_id` must be the same
+/// every time the same step is (re)sent, so that the receiver deduplicates it.
+inline envelope caused_by(const envelope& cause, std::string message_id,
+                          const std::string& correlation_id) {
+  envelope env;
+  env.message_id = std::move(message_id);
+  env.correlation_id = correlation_id;
+  env.causation_id = cause.message_id;
+  env.traceparent = cause.traceparent;
+  return env;
+}
+
+/// Sends `command` to entity `id` behind `host`; `on_reply` gets its command_reply. Errors and
+/// timeouts are dropped: the sender's saga timers and resume cover them.
+template <class OnReply>
+void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
+           envelope env, caf::message command, OnReply on_reply) {
+  self->request(host, route_timeout, route_atom::value, id, std::move(env), std::move(command))
+      .then([=](command_reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
+}
+
+/// Sends a command to the entity itself, through its mailbox like any other (deduplicated by the
+/// envelope's message id); nobody waits for the answer.
+inline void tell_self(caf::event_based_actor* self, envelope env, caf::message command) {
+  caf::anon_send(caf::actor_cast<caf::actor>(self), deliver_atom::value, std::move(env),
+                 std::move(command));
+}
+
 /// How many handled message ids an entity remembers for deduplication (oldest forgotten first).
 constexpr size_t max_remembered_messages = 20000;
 
@@ -436,9 +467,9 @@ public:
           return promise;
         },
         [=](persistence::recover_atom) { recover(self); },
-      // Answers to the commands the entity sent itself (results, timers) need no handling.
-      [=](const command_reply&) {},
-      [=](const caf::error&) {},
+        // Answers to the commands the entity sent itself (results, timers) need no handling.
+        [=](const command_reply&) {},
+        [=](const caf::error&) {},
         [=](tick_atom) { on_tick(self); },
         [=](stop_atom) {
           self->state.stopping = true;

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "actors/notification/codec.hpp"
+#include "actors/notification/state.hpp"
+#include "actors/shard/entity_traits.hpp"
+#include "actors/shard/messages.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/fwd.hpp>
+
+namespace ordermesh::actors::notification {
+
+/// One order's customer notification ("notification/<order id>"): recorded once per terminal order.
+struct notification_traits : shard::passive_hooks<notification_state, command, event> {
+  using state_type = notification_state;
+  using command_type = command;
+  using event_type = event;
+
+  std::string kind() const { return "notification"; }
+  std::string snapshot_type() const { return "notification.state.v1"; }
+  notification_decision decide(const notification_state& s, const command& c,
+                               const decide_context& ctx) const {
+    return notification::decide(s, c, ctx);
+  }
+  notification_state apply(notification_state s, const event& e) const {
+    return notification::apply(std::move(s), e);
+  }
+  persistence::new_event encode(const event& e) const { return notification::encode(e); }
+  std::optional<event> decode(const persistence::recorded_event& e) const {
+    return notification::decode(e.type, e.schema_version, e.payload);
+  }
+  std::string encode_snapshot(const notification_state& s) const {
+    return notification::encode_snapshot(s);
+  }
+  std::optional<notification_state> decode_snapshot(const std::string& payload) const {
+    return notification::decode_snapshot(payload);
+  }
+  std::string summary(const notification_state& s) const;
+  std::optional<command> from_message(const caf::message& msg) const;
+};
+
+caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
+                                   persistence::reader_actor reader, shard::host_settings settings);
+
+} // namespace ordermesh::actors::notification

@@ -1,0 +1,184 @@
+#include "actors/order/actor.hpp"
+
+#include "actors/common/overloaded.hpp"
+#include "actors/inventory/codec.hpp"
+#include "actors/inventory/messages.hpp"
+#include "actors/notification/messages.hpp"
+#include "actors/payment/messages.hpp"
+#include "actors/shard/entity.hpp"
+#include "actors/shard/host.hpp"
+
+namespace ordermesh::actors::order {
+
+std::string to_string(order_status x) {
+  switch (x) {
+    case order_status::none:
+      return "none";
+    case order_status::placed:
+      return "placed";
+    case order_status::reserved:
+      return "reserved";
+    case order_status::confirmed:
+      return "confirmed";
+    case order_status::rejected:
+      return "rejected";
+    case order_status::cancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+std::string order_traits::summary(const order_state& s) const {
+  return nlohmann::json{{"order_id", s.order_id},
+                        {"status", to_string(s.status)},
+                        {"reason", s.reason},
+                        {"amount_cents", s.amount_cents},
+                        {"payment_attempt", s.payment_attempt},
+                        {"saga_completed", s.saga_completed}}
+      .dump();
+}
+
+std::optional<command> order_traits::from_message(const caf::message& msg) const {
+  return shard::command_from_message<command>(msg);
+}
+
+namespace {
+
+std::string step_name(saga_step step) {
+  switch (step) {
+    case saga_step::reservation:
+      return "reservation";
+    case saga_step::payment:
+      return "payment";
+    case saga_step::payment_retry:
+      return "payment_retry";
+  }
+  return "?";
+}
+
+notification::terminal_status terminal_of(order_status s) {
+  switch (s) {
+    case order_status::rejected:
+      return notification::terminal_status::rejected;
+    case order_status::cancelled:
+      return notification::terminal_status::cancelled;
+    default:
+      return notification::terminal_status::confirmed;
+  }
+}
+
+} // namespace
+
+void order_traits::execute(caf::event_based_actor* self, const order_state& s,
+                           const std::vector<saga_action>& actions, const envelope& cause) {
+  const auto& oid = s.order_id;
+  const auto& dir = *hosts;
+  auto env = [&](const std::string& step) {
+    return shard::caused_by(cause, oid + "/" + step, oid);
+  };
+  // Compensation (releases, void or refund) is done when each of its steps is acknowledged; then
+  // the order records compensation_completed. Counted per batch of actions: a resend is a new
+  // count.
+  auto compensations = std::make_shared<int>(0);
+  for (const auto& a : actions) {
+    if (std::holds_alternative<release_stock>(a) ||
+        std::holds_alternative<void_or_refund_payment>(a)) {
+      ++*compensations;
+    }
+  }
+  auto compensation_done = [=] {
+    if (--*compensations == 0) {
+      shard::tell_self(self, shard::caused_by(cause, oid + "/compensated", oid),
+                       caf::make_message(record_compensated{}));
+    }
+  };
+  for (const auto& action : actions) {
+    std::visit(
+        overloaded{
+            [&](const reserve_stock& a) {
+              auto sku = a.sku;
+              shard::route(
+                  self, dir.inventory, sku, env("reserve/" + sku),
+                  caf::make_message(inventory::reserve{oid, a.qty, a.ttl_ms}),
+                  [=](shard::command_reply& r) {
+                    bool ok = r.accepted &&
+                              (r.events.empty() || r.events.front() == inventory::wire::reserved);
+                    auto reason = ok ? std::string{} : r.accepted ? "out_of_stock" : r.reason;
+                    shard::tell_self(
+                        self, shard::caused_by(cause, oid + "/reserve/" + sku + "/result", oid),
+                        caf::make_message(record_reservation{sku, ok, reason}));
+                  });
+            },
+            [&](const release_stock& a) {
+              shard::route(self, dir.inventory, a.sku, env("release/" + a.sku),
+                           caf::make_message(inventory::release{oid}),
+                           [=](shard::command_reply&) { compensation_done(); });
+            },
+            [&](const commit_stock& a) {
+              shard::route(self, dir.inventory, a.sku, env("commit/" + a.sku),
+                           caf::make_message(inventory::commit{oid}), [](shard::command_reply&) {});
+            },
+            [&](const authorize_payment& a) {
+              auto key = oid + "/authorize/" + std::to_string(a.attempt);
+              shard::route(self, dir.payment, oid, env("authorize/" + std::to_string(a.attempt)),
+                           caf::make_message(payment::authorize{a.amount_cents, a.card_token, key}),
+                           [](shard::command_reply&) {}); // the payment reports its outcome itself
+            },
+            [&](const capture_payment&) {
+              shard::route(self, dir.payment, oid, env("capture"),
+                           caf::make_message(payment::capture{}), [=](shard::command_reply& r) {
+                             shard::tell_self(self,
+                                              shard::caused_by(cause, oid + "/capture/result", oid),
+                                              caf::make_message(record_capture{r.accepted}));
+                           });
+            },
+            [&](const void_or_refund_payment&) {
+              shard::route(self, dir.payment, oid, env("void"),
+                           caf::make_message(payment::void_authorization{}),
+                           [=](shard::command_reply& r) {
+                             if (r.accepted) {
+                               compensation_done();
+                               return;
+                             }
+                             // Captured already: give the money back instead.
+                             shard::route(self, dir.payment, oid,
+                                          shard::caused_by(cause, oid + "/refund", oid),
+                                          caf::make_message(payment::refund{}),
+                                          [=](shard::command_reply&) { compensation_done(); });
+                           });
+            },
+            [&](const notify& a) {
+              shard::route(
+                  self, dir.notification, oid, env("notify"),
+                  caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
+                  [](shard::command_reply&) {});
+            },
+            [&](const schedule_timeout& a) {
+              auto timer = env("timeout/" + step_name(a.step) + "/" + std::to_string(a.attempt));
+              caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                                     std::chrono::milliseconds(a.delay_ms),
+                                     shard::deliver_atom::value, timer,
+                                     caf::make_message(record_timeout{a.step, a.attempt}));
+            },
+        },
+        action);
+  }
+  if (*compensations == 0 &&
+      (s.status == order_status::rejected || s.status == order_status::cancelled) &&
+      !s.saga_completed && !actions.empty()) {
+    ++*compensations;
+    compensation_done();
+  }
+}
+
+caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
+                            persistence::reader_actor reader, shard::host_settings settings,
+                            shard::directory_ptr hosts, saga_policy policy) {
+  auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
+    return shard::spawn_entity(s, order_traits{hosts, policy}, id, std::move(host), journal, reader,
+                               settings);
+  };
+  return shard::spawn_host(sys, "order", factory, settings);
+}
+
+} // namespace ordermesh::actors::order

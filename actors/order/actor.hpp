@@ -1,0 +1,79 @@
+#pragma once
+
+#include "actors/order/codec.hpp"
+#include "actors/order/state.hpp"
+#include "actors/shard/directory.hpp"
+#include "actors/shard/entity_traits.hpp"
+#include "actors/shard/messages.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace ordermesh::actors::order {
+
+/// The order aggregate and its saga as the generic entity runtime needs them. The saga's progress
+/// is the order stream itself: every step is an order event, every reaction is computed by the
+/// pure saga_decide/saga_resume and sent only after the event is durable.
+struct order_traits {
+  using state_type = order_state;
+  using command_type = command;
+  using event_type = event;
+  using action_type = saga_action;
+
+  shard::directory_ptr hosts;
+  saga_policy policy;
+
+  std::string kind() const { return "order"; }
+  std::string snapshot_type() const { return "order.state.v1"; }
+  order_decision decide(const order_state& s, const command& c, const decide_context& ctx) const {
+    return order::decide(s, c, ctx, policy);
+  }
+  order_state apply(order_state s, const event& e) const { return order::apply(std::move(s), e); }
+  persistence::new_event encode(const event& e) const { return order::encode(e); }
+  std::optional<event> decode(const persistence::recorded_event& e) const {
+    return order::decode(e.type, e.schema_version, e.payload);
+  }
+  std::string encode_snapshot(const order_state& s) const { return order::encode_snapshot(s); }
+  std::optional<order_state> decode_snapshot(const std::string& payload) const {
+    return order::decode_snapshot(payload);
+  }
+  /// {"order_id":..,"status":..,"reason":..,"amount_cents":..,"saga_completed":..}
+  std::string summary(const order_state& s) const;
+  std::optional<command> from_message(const caf::message& msg) const;
+  std::optional<command> on_tick(const order_state&) const { return std::nullopt; }
+  std::vector<saga_action> reactions(const order_state& s, const event& e,
+                                     const decide_context& ctx) const {
+    return saga_decide(s, e, policy, ctx);
+  }
+  std::vector<saga_action> resume(const order_state& s, const decide_context& ctx) const {
+    return saga_resume(s, policy, ctx);
+  }
+  /// Sends the saga's steps to the inventory, payment and notification entities and schedules
+  /// its timers; their answers come back as record_* commands to this order.
+  void execute(caf::event_based_actor* self, const order_state& s,
+               const std::vector<saga_action>& actions, const envelope& cause);
+  /// A saga with no commit for two step timeouts sends its pending steps again.
+  bool stalled(const order_state& s, std::chrono::steady_clock::duration since) const {
+    return s.status != order_status::none && !s.saga_completed &&
+           since > std::chrono::milliseconds(2 * policy.step_timeout_ms);
+  }
+  /// Only orders with nothing left to do passivate: an open saga stays in memory.
+  bool may_passivate(const order_state& s) const {
+    return s.status == order_status::none || s.saga_completed;
+  }
+};
+
+/// "placed", "confirmed", ...
+std::string to_string(order_status x);
+
+/// Spawns the host of the order entities ("order/<order id>").
+caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
+                            persistence::reader_actor reader, shard::host_settings settings,
+                            shard::directory_ptr hosts, saga_policy policy);
+
+} // namespace ordermesh::actors::order

@@ -1,0 +1,168 @@
+#include "actors/payment/actor.hpp"
+
+#include "actors/common/overloaded.hpp"
+#include "actors/order/messages.hpp"
+#include "actors/shard/entity.hpp"
+#include "actors/shard/host.hpp"
+
+namespace ordermesh::actors::payment {
+
+std::string to_string(payment_status x) {
+  switch (x) {
+    case payment_status::none:
+      return "none";
+    case payment_status::requested:
+      return "requested";
+    case payment_status::failed:
+      return "failed";
+    case payment_status::authorized:
+      return "authorized";
+    case payment_status::declined:
+      return "declined";
+    case payment_status::captured:
+      return "captured";
+    case payment_status::refunded:
+      return "refunded";
+    case payment_status::voided:
+      return "voided";
+  }
+  return "?";
+}
+
+std::string payment_traits::summary(const payment_state& s) const {
+  return nlohmann::json{{"status", to_string(s.status)},
+                        {"amount_cents", s.amount_cents},
+                        {"attempt", s.attempt},
+                        {"psp_reference", s.psp_reference},
+                        {"reason", s.reason}}
+      .dump();
+}
+
+std::optional<command> payment_traits::from_message(const caf::message& msg) const {
+  return shard::command_from_message<command>(msg);
+}
+
+namespace {
+
+psp_request authorization_call(const payment_state& s) {
+  return psp_request{psp_operation::authorize, s.amount_cents, s.card_token, "", s.idempotency_key};
+}
+
+report_authorization report_of(const payment_state& s) {
+  auto outcome = s.status == payment_status::declined ? psp_outcome::declined
+                 : s.status == payment_status::failed ? psp_outcome::failed
+                                                      : psp_outcome::authorized;
+  return report_authorization{s.attempt, outcome, s.reason, s.psp_reference};
+}
+
+order::payment_outcome to_order(psp_outcome x) {
+  switch (x) {
+    case psp_outcome::authorized:
+      return order::payment_outcome::authorized;
+    case psp_outcome::declined:
+      return order::payment_outcome::declined;
+    case psp_outcome::failed:
+      return order::payment_outcome::failed;
+  }
+  return order::payment_outcome::failed;
+}
+
+} // namespace
+
+std::vector<payment_action> payment_traits::reactions(const payment_state& s, const event& e,
+                                                      const decide_context&) const {
+  return std::visit(
+      overloaded{
+          [&](const authorization_requested&) -> std::vector<payment_action> {
+            return {authorization_call(s)};
+          },
+          [&](const authorized&) -> std::vector<payment_action> { return {report_of(s)}; },
+          [&](const declined&) -> std::vector<payment_action> { return {report_of(s)}; },
+          [&](const authorization_failed&) -> std::vector<payment_action> {
+            return {report_of(s)};
+          },
+          [&](const captured&) -> std::vector<payment_action> {
+            return {
+                psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture"}};
+          },
+          [&](const refunded&) -> std::vector<payment_action> {
+            return {
+                psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund"}};
+          },
+          [&](const voided&) -> std::vector<payment_action> { return {}; },
+      },
+      e);
+}
+
+std::vector<payment_action> payment_traits::resume(const payment_state& s,
+                                                   const decide_context&) const {
+  switch (s.status) {
+    case payment_status::requested:
+      return {authorization_call(s)};
+    case payment_status::authorized:
+    case payment_status::declined:
+    case payment_status::failed:
+      return {report_of(s)};
+    default:
+      return {};
+  }
+}
+
+void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
+                             const std::vector<payment_action>& actions, const envelope& cause) {
+  for (const auto& action : actions) {
+    std::visit(
+        overloaded{
+            [&](const psp_request& r) {
+              auto key = r.idempotency_key;
+              auto operation = r.operation;
+              auto oid = order_id;
+              self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
+                  .then(
+                      [=](psp_reply& reply) {
+                        if (operation != psp_operation::authorize) {
+                          if (reply.outcome == psp_outcome::failed) {
+                            observability::log_event(
+                                spdlog::level::warn, "psp call failed",
+                                {{"order", oid}, {"key", key}, {"reason", reply.reason}});
+                          }
+                          return;
+                        }
+                        shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                                         caf::make_message(record_psp_result{
+                                             key, reply.outcome, reply.reference, reply.reason}));
+                      },
+                      [=](caf::error& err) {
+                        if (operation == psp_operation::authorize) {
+                          shard::tell_self(
+                              self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                              caf::make_message(record_psp_result{key, psp_outcome::failed, "",
+                                                                  self->system().render(err)}));
+                        }
+                      });
+            },
+            [&](const report_authorization& r) {
+              auto env = shard::caused_by(
+                  cause, order_id + "/payment/" + std::to_string(r.attempt) + "/result", order_id);
+              shard::route(self, hosts->order, order_id, env,
+                           caf::make_message(order::record_authorization{
+                               r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
+                           [](shard::command_reply&) {});
+            },
+        },
+        action);
+  }
+}
+
+caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
+                              persistence::reader_actor reader, shard::host_settings settings,
+                              shard::directory_ptr hosts, psp_gateway_actor psp,
+                              std::chrono::milliseconds psp_timeout) {
+  auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
+    return shard::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id, std::move(host),
+                               journal, reader, settings);
+  };
+  return shard::spawn_host(sys, "payment", factory, settings);
+}
+
+} // namespace ordermesh::actors::payment

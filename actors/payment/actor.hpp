@@ -1,0 +1,85 @@
+#pragma once
+
+#include "actors/payment/codec.hpp"
+#include "actors/payment/psp_gateway.hpp"
+#include "actors/payment/state.hpp"
+#include "actors/shard/directory.hpp"
+#include "actors/shard/entity_traits.hpp"
+#include "actors/shard/messages.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace ordermesh::actors::payment {
+
+/// Tell the order how an authorization attempt ended.
+struct report_authorization {
+  int32_t attempt = 0;
+  psp_outcome outcome = psp_outcome::failed;
+  std::string reason;
+  std::string psp_reference;
+};
+
+using payment_action = std::variant<psp_request, report_authorization>;
+
+/// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the
+/// PSP are reactions to recorded events (authorization_requested, captured, refunded), made through
+/// the PSP gateway; their answers come back as record_psp_result commands.
+struct payment_traits {
+  using state_type = payment_state;
+  using command_type = command;
+  using event_type = event;
+  using action_type = payment_action;
+
+  shard::directory_ptr hosts;
+  psp_gateway_actor psp;
+  std::string order_id;
+  std::chrono::milliseconds psp_timeout{1500};
+
+  std::string kind() const { return "payment"; }
+  std::string snapshot_type() const { return "payment.state.v1"; }
+  payment_decision decide(const payment_state& s, const command& c,
+                          const decide_context& ctx) const {
+    return payment::decide(s, c, ctx);
+  }
+  payment_state apply(payment_state s, const event& e) const {
+    return payment::apply(std::move(s), e);
+  }
+  persistence::new_event encode(const event& e) const { return payment::encode(e); }
+  std::optional<event> decode(const persistence::recorded_event& e) const {
+    return payment::decode(e.type, e.schema_version, e.payload);
+  }
+  std::string encode_snapshot(const payment_state& s) const { return payment::encode_snapshot(s); }
+  std::optional<payment_state> decode_snapshot(const std::string& payload) const {
+    return payment::decode_snapshot(payload);
+  }
+  std::string summary(const payment_state& s) const;
+  std::optional<command> from_message(const caf::message& msg) const;
+  std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
+  std::vector<payment_action> reactions(const payment_state& s, const event& e,
+                                        const decide_context&) const;
+  std::vector<payment_action> resume(const payment_state& s, const decide_context&) const;
+  void execute(caf::event_based_actor* self, const payment_state& s,
+               const std::vector<payment_action>& actions, const envelope& cause);
+  bool stalled(const payment_state& s, std::chrono::steady_clock::duration since) const {
+    return s.status == payment_status::requested && since > 2 * psp_timeout;
+  }
+  bool may_passivate(const payment_state& s) const { return s.status != payment_status::requested; }
+};
+
+/// "requested", "authorized", ...
+std::string to_string(payment_status x);
+
+/// Spawns the host of the payment entities.
+caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
+                              persistence::reader_actor reader, shard::host_settings settings,
+                              shard::directory_ptr hosts, psp_gateway_actor psp,
+                              std::chrono::milliseconds psp_timeout);
+
+} // namespace ordermesh::actors::payment

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <caf/actor.hpp>
+
+#include <memory>
+
+namespace ordermesh::actors::shard {
+
+/// Where the entity hosts of one node are: entities address each other by kind and id through
+/// these, never by entity handle. Filled once at start (actors/system.cpp), read-only after.
+struct directory {
+  caf::actor inventory;
+  caf::actor order;
+  caf::actor payment;
+  caf::actor notification;
+};
+
+using directory_ptr = std::shared_ptr<directory>;
+
+} // namespace ordermesh::actors::shard

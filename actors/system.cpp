@@ -1,0 +1,38 @@
+#include "actors/system.hpp"
+
+#include "actors/inventory/actor.hpp"
+#include "actors/notification/actor.hpp"
+#include "actors/order/actor.hpp"
+#include "actors/payment/actor.hpp"
+
+#include <caf/all.hpp>
+
+namespace ordermesh::actors {
+
+node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
+                              shard::host_settings settings, order::saga_policy policy) {
+  node_actors n;
+  n.journal = persistence::spawn_journal(sys, cfg.pg, cfg.journal);
+  n.reader = persistence::spawn_reader(sys, cfg.pg, cfg.journal);
+  n.psp = payment::spawn_psp_gateway(sys, cfg.psp, 5, 2000);
+  n.hosts = std::make_shared<shard::directory>();
+  n.hosts->inventory = inventory::spawn_inventory_host(sys, n.journal, n.reader, settings);
+  n.hosts->notification = notification::spawn_notification_host(sys, n.journal, n.reader, settings);
+  n.hosts->payment = payment::spawn_payment_host(sys, n.journal, n.reader, settings, n.hosts, n.psp,
+                                                 cfg.psp.client_timeout);
+  n.hosts->order = order::spawn_order_host(sys, n.journal, n.reader, settings, n.hosts, policy);
+  return n;
+}
+
+void node_actors::stop() {
+  if (hosts) {
+    for (const auto& h : {hosts->order, hosts->payment, hosts->notification, hosts->inventory}) {
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    }
+  }
+  caf::anon_send_exit(psp, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+}
+
+} // namespace ordermesh::actors

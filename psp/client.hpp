@@ -1,0 +1,87 @@
+#pragma once
+
+#include "config/config.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+namespace ordermesh::psp {
+
+/// The PSP did what was asked: `id` is the authorization, `status` its new state ("authorized",
+/// "captured", "refunded").
+struct psp_ok {
+  std::string id;
+  std::string status;
+};
+
+/// The PSP declined the authorization (HTTP 402); `id` names the declined authorization when the
+/// PSP gave one.
+struct psp_declined {
+  std::string id;
+  std::string reason;
+};
+
+/// Why a request got no usable answer.
+enum class failure_kind : uint8_t {
+  /// No complete answer within psp.client_timeout; the PSP may or may not have acted.
+  timeout,
+  /// Could not connect, or the connection broke before a complete answer.
+  connection,
+  /// The PSP answered 5xx (`http_status`); retry with the same idempotency key.
+  server_error,
+  /// The PSP refused the request itself (4xx other than 402: 404 unknown id, 409 wrong state,
+  /// 422 invalid or reused key); retrying the same request will not help.
+  rejected,
+  /// An answer that is not HTTP, not JSON or lacks the expected fields.
+  bad_response,
+};
+
+/// "timeout", "connection", "server_error", "rejected" or "bad_response".
+const char* to_string(failure_kind kind);
+
+struct psp_failed {
+  failure_kind kind = failure_kind::connection;
+  /// The HTTP status for server_error and rejected, else 0.
+  unsigned http_status = 0;
+  /// A short human explanation (the problem's detail when the PSP sent one).
+  std::string detail;
+};
+
+/// The outcome of one call: done, declined, or failed. Never an exception.
+using psp_outcome = std::variant<psp_ok, psp_declined, psp_failed>;
+
+/// A BLOCKING HTTP/1.1 client of the PSP stand-in: one keep-alive connection, re-opened when it
+/// breaks. Each call takes at most psp.client_timeout in all (connect, send, answer), enforced with
+/// asio deadlines. Not thread-safe: one client per caller. It blocks, so it belongs in a detached
+/// actor or its own thread, never on a CAF scheduler thread. No exception escapes a call.
+class psp_client {
+public:
+  /// Talks to `cfg.host`:`cfg.port` with `cfg.client_timeout` per request. Connects lazily.
+  explicit psp_client(config::psp_config cfg);
+  ~psp_client();
+  psp_client(const psp_client&) = delete;
+  psp_client& operator=(const psp_client&) = delete;
+
+  /// POST /v1/authorizations. psp_ok{id, "authorized"} on 201, psp_declined on 402, else failed.
+  psp_outcome authorize(int64_t amount_cents, const std::string& card_token,
+                        const std::string& idempotency_key, const std::string& currency = "EUR");
+
+  /// POST /v1/authorizations/{id}/capture. psp_ok{id, "captured"} on 200, also when captured
+  /// already; rejected 404 for an unknown id, 409 for a declined or refunded one.
+  psp_outcome capture(const std::string& authorization_id, const std::string& idempotency_key);
+
+  /// POST /v1/authorizations/{id}/refund. psp_ok{id, "refunded"} on 200, also when refunded
+  /// already; rejected 409 when not captured.
+  psp_outcome refund(const std::string& authorization_id, const std::string& idempotency_key);
+
+  /// Closes the connection; the next call opens a new one.
+  void close();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace ordermesh::psp
