@@ -1,0 +1,250 @@
+#define BOOST_TEST_MODULE order_saga
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/codec.hpp"
+#include "actors/inventory/messages.hpp"
+#include "actors/order/codec.hpp"
+#include "actors/order/messages.hpp"
+#include "actors/payment/psp_gateway.hpp"
+#include "actors/shard/messages.hpp"
+#include "actors/system.hpp"
+#include "core/actor_system.hpp"
+#include "psp/server.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
+  core::configure(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  return cfg;
+}
+
+config::app_config with_psp(config::app_config cfg) {
+  cfg.psp.port = 0;
+  cfg.psp.client_timeout = 300ms;
+  cfg.psp.hang = 2s;
+  return cfg;
+}
+
+order::saga_policy fast_policy() {
+  order::saga_policy p;
+  p.step_timeout_ms = 1000;
+  p.retry_base_ms = 50;
+  p.retry_max_ms = 200;
+  p.max_payment_attempts = 3;
+  return p;
+}
+
+shard::host_settings fast_settings() {
+  shard::host_settings s;
+  s.tick_interval = 100ms;
+  s.idle_timeout = 60s;
+  return s;
+}
+
+struct saga_fixture {
+  testing::pg_test_database db;
+  config::app_config cfg = with_psp(db.config());
+  psp::psp_server psp_server{cfg.psp};
+  caf::actor_system_config caf_cfg;
+  caf::actor_system sys{prepared(caf_cfg)};
+  node_actors node;
+  caf::scoped_actor self{sys};
+  std::atomic<int> next_message{0};
+
+  saga_fixture() {
+    auto err = psp_server.start();
+    BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
+    cfg.psp.port = psp_server.port();
+    node = start_node_actors(sys, cfg, fast_settings(), fast_policy());
+  }
+
+  ~saga_fixture() {
+    node.stop();
+    psp_server.stop();
+  }
+
+  envelope env(std::string id = "") {
+    envelope e;
+    e.message_id = id.empty() ? "test-" + std::to_string(next_message++) : id;
+    return e;
+  }
+
+  shard::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd,
+                            envelope e) {
+    shard::command_reply out;
+    self->request(host, 10s, shard::route_atom::value, id, std::move(e), std::move(cmd))
+      .receive([&](shard::command_reply& r) { out = r; },
+               [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
+    return out;
+  }
+
+  void restock(const std::string& sku, int64_t qty) {
+    BOOST_REQUIRE(send(node.hosts->inventory, sku, caf::make_message(inventory::restock{qty}), env())
+                    .accepted);
+  }
+
+  shard::command_reply place(const std::string& oid, std::vector<order::order_line> lines,
+                             std::string card = "tok_visa", std::string message_id = "") {
+    int64_t amount = 0;
+    for (const auto& l : lines) {
+      amount += 1000 * l.qty;
+    }
+    return send(node.hosts->order, oid,
+                caf::make_message(order::place_order{oid, "customer-1", std::move(lines),
+                                                     order::payment_details{card, amount}}),
+                env(message_id.empty() ? "place-" + oid : message_id));
+  }
+
+  std::string count(const std::string& stream, const std::string& type) {
+    return db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream +
+                          "' AND event_type = '" + type + "'");
+  }
+
+  /// Waits (bounded) until the order's saga has nothing left to do; returns its terminal event.
+  std::string wait_for_end(const std::string& oid, std::chrono::seconds limit = 20s) {
+    auto stream = "order/" + oid;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto done = db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream +
+                                 "' AND event_type IN ('" + order::wire::payment_captured +
+                                 "', '" + order::wire::compensation_completed + "')");
+      if (done != "0") {
+        return db.query_value("SELECT event_type FROM events WHERE stream_id = '" + stream +
+                              "' AND event_type IN ('order.confirmed.v1', 'order.rejected.v1', "
+                              "'order.cancelled.v1')");
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return "saga did not finish within the limit";
+  }
+
+  int64_t available(const std::string& sku) {
+    auto r = send(node.hosts->inventory, sku, caf::make_message(inventory::restock{1}), env());
+    return nlohmann::json::parse(r.summary).at("available").get<int64_t>() - 1;
+  }
+
+  payment::breaker_report breaker() {
+    payment::breaker_report out;
+    self->request(node.psp, 5s, caf::get_atom::value, payment::breaker_atom::value)
+      .receive([&](payment::breaker_report& r) { out = r; }, [](caf::error&) {});
+    return out;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(order_saga, saga_fixture)
+
+BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and_notified) {
+  restock("sku-a", 10);
+  restock("sku-b", 10);
+  auto placed = place("o-ok", {{"sku-a", 2}, {"sku-b", 1}});
+  BOOST_TEST(placed.accepted);
+  BOOST_TEST(wait_for_end("o-ok") == order::wire::order_confirmed);
+  BOOST_TEST(count("inventory/sku-a", inventory::wire::committed) == "1");
+  BOOST_TEST(count("inventory/sku-b", inventory::wire::committed) == "1");
+  BOOST_TEST(available("sku-a") == 8);
+  BOOST_TEST(count("payment/o-ok", "payment.captured.v1") == "1");
+  BOOST_TEST(count("notification/o-ok", "notification.recorded.v1") == "1");
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_beyond_the_stock_is_rejected_and_releases_what_it_reserved) {
+  restock("sku-a", 10);
+  restock("sku-low", 1);
+  place("o-short", {{"sku-a", 3}, {"sku-low", 5}});
+  BOOST_TEST(wait_for_end("o-short") == order::wire::order_rejected);
+  BOOST_TEST(db.query_value("SELECT payload->>'reason' FROM events WHERE stream_id = "
+                            "'order/o-short' AND event_type = 'order.rejected.v1'") != "");
+  BOOST_TEST(available("sku-a") == 10);
+  BOOST_TEST(available("sku-low") == 1);
+  BOOST_TEST(psp_server.stats().authorizations == 0u);
+  BOOST_TEST(count("notification/o-short", "notification.recorded.v1") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(a_declined_card_cancels_the_order_and_releases_the_stock) {
+  restock("sku-a", 10);
+  place("o-declined", {{"sku-a", 4}}, "tok_decline_insufficient");
+  BOOST_TEST(wait_for_end("o-declined") == order::wire::order_cancelled);
+  BOOST_TEST(available("sku-a") == 10);
+  BOOST_TEST(psp_server.stats().captures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_redelivered_place_order_appends_nothing) {
+  restock("sku-a", 10);
+  auto first = place("o-dup", {{"sku-a", 1}}, "tok_visa", "same-message");
+  auto again = place("o-dup", {{"sku-a", 1}}, "tok_visa", "same-message");
+  BOOST_TEST(again.version == first.version);
+  BOOST_TEST(again.events == first.events);
+  BOOST_TEST(wait_for_end("o-dup") == order::wire::order_confirmed);
+  BOOST_TEST(count("order/o-dup", order::wire::order_placed) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(psp_timeouts_are_retried_and_the_order_confirms_when_the_psp_recovers) {
+  restock("sku-a", 10);
+  auto faults = psp_server.faults();
+  faults.failure_rate = 1.0;
+  psp_server.set_faults(faults);
+  place("o-retry", {{"sku-a", 1}});
+  // Let the first attempt fail, then heal the PSP before the retry budget is spent.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (count("order/o-retry", order::wire::payment_attempt_failed) == "0" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  faults.failure_rate = 0.0;
+  psp_server.set_faults(faults);
+  BOOST_TEST(wait_for_end("o-retry") == order::wire::order_confirmed);
+  BOOST_TEST(count("order/o-retry", order::wire::payment_attempt_failed) != "0");
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes) {
+  restock("sku-a", 10);
+  auto faults = psp_server.faults();
+  faults.latency = 200ms; // below the client timeout: the saga waits on the PSP while killed
+  psp_server.set_faults(faults);
+  place("o-killed", {{"sku-a", 2}});
+  std::this_thread::sleep_for(100ms);
+  self->send(node.hosts->order, shard::kill_atom::value, std::string{"o-killed"});
+  self->send(node.hosts->payment, shard::kill_atom::value, std::string{"o-killed"});
+  BOOST_TEST(wait_for_end("o-killed") == order::wire::order_confirmed);
+  BOOST_TEST(count("order/o-killed", order::wire::order_confirmed) == "1");
+  BOOST_TEST(available("sku-a") == 8);
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_recovery) {
+  restock("sku-a", 100);
+  auto faults = psp_server.faults();
+  faults.failure_rate = 1.0;
+  psp_server.set_faults(faults);
+  for (int i = 0; i < 3; ++i) {
+    place("o-cb-" + std::to_string(i), {{"sku-a", 1}});
+  }
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST(wait_for_end("o-cb-" + std::to_string(i)) == order::wire::order_cancelled);
+  }
+  BOOST_TEST(breaker().state == "open");
+  BOOST_TEST(breaker().short_circuited > 0u);
+  faults.failure_rate = 0.0;
+  psp_server.set_faults(faults);
+  std::this_thread::sleep_for(2100ms); // open_for
+  place("o-cb-after", {{"sku-a", 1}});
+  BOOST_TEST(wait_for_end("o-cb-after") == order::wire::order_confirmed);
+  BOOST_TEST(breaker().state == "closed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
