@@ -3,6 +3,7 @@
 #include "actors/inventory/actor.hpp"
 #include "actors/notification/actor.hpp"
 #include "actors/order/actor.hpp"
+#include "actors/order/codec.hpp"
 #include "actors/payment/actor.hpp"
 
 #include <caf/all.hpp>
@@ -22,6 +23,24 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
                                                  cfg.psp.client_timeout);
   n.hosts->order = order::spawn_order_host(sys, n.journal, n.reader, settings, n.hosts, policy);
   return n;
+}
+
+caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const node_actors& node) {
+  caf::scoped_actor self{sys};
+  caf::expected<size_t> result{size_t{0}};
+  self->request(node.reader, std::chrono::seconds(60), persistence::unfinished_atom::value,
+                std::string{"order/"}, std::string{order::wire::order_placed},
+                std::vector<std::string>{order::wire::payment_captured,
+                                         order::wire::compensation_completed})
+      .receive(
+          [&](std::vector<std::string>& streams) {
+            for (const auto& stream : streams) {
+              self->send(node.hosts->order, shard::wake_atom::value, stream.substr(6));
+            }
+            result = streams.size();
+          },
+          [&](caf::error& err) { result = std::move(err); });
+  return result;
 }
 
 void node_actors::stop() {

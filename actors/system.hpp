@@ -24,6 +24,11 @@ struct node_actors {
   void stop();
 };
 
+/// Wakes every order whose saga the journal shows unfinished (after a crash of the whole process):
+/// each recovers and resends its pending steps. Blocks until the journal answered; returns how
+/// many were woken, or an error if the journal could not be read.
+caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const node_actors& node);
+
 /// Starts them in dependency order. The database schema must already be migrated.
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
                               shard::host_settings settings, order::saga_policy policy);

@@ -378,6 +378,28 @@ store_result<log_page> pg_event_store::read_log(int64_t after_position, int32_t 
   });
 }
 
+store_result<std::vector<std::string>>
+pg_event_store::unfinished_streams(const std::string& prefix, const std::string& started_type,
+                                   const std::vector<std::string>& finished_types) {
+  return with_connection<std::vector<std::string>>(
+      "unfinished streams", false, [&](pqxx::connection& c) {
+        pqxx::nontransaction tx{c};
+        auto r = tx.exec_params(R"sql(
+SELECT s.stream_id FROM events s
+WHERE s.event_type = $2 AND starts_with(s.stream_id, $1)
+  AND NOT EXISTS (SELECT 1 FROM events f
+                  WHERE f.stream_id = s.stream_id AND f.event_type = ANY($3::text[]))
+ORDER BY s.global_position
+)sql",
+                                prefix, started_type, sql_text_array(finished_types));
+        std::vector<std::string> streams;
+        for (const auto& row : r) {
+          streams.push_back(row[0].as<std::string>());
+        }
+        return streams;
+      });
+}
+
 store_result<int64_t> pg_event_store::load_checkpoint(const std::string& subscription) {
   return with_connection<int64_t>("load checkpoint", false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};

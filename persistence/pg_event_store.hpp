@@ -61,6 +61,12 @@ public:
   /// Up to max_count visible events after `after_position`, with the snapshot they were read in.
   store_result<log_page> read_log(int64_t after_position, int32_t max_count);
 
+  /// Streams named `prefix`... that recorded `started_type` but none of `finished_types`, e.g. the
+  /// orders whose saga is still open.
+  store_result<std::vector<std::string>>
+  unfinished_streams(const std::string& prefix, const std::string& started_type,
+                     const std::vector<std::string>& finished_types);
+
   /// A subscription's stored checkpoint (0 if none).
   store_result<int64_t> load_checkpoint(const std::string& subscription);
 

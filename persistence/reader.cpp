@@ -50,6 +50,14 @@ reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_st
           next = history.events.back().stream_version + 1;
         }
       },
+      [=](unfinished_atom, const std::string& prefix, const std::string& started,
+          const std::vector<std::string>& finished) -> caf::result<std::vector<std::string>> {
+        auto streams = self->state.store->unfinished_streams(prefix, started, finished);
+        if (!streams) {
+          return caf::make_error(streams.error().code, streams.error().detail);
+        }
+        return std::move(*streams);
+      },
       [=](snapshot_atom, const snapshot& s) {
         if (auto saved = self->state.store->save_snapshot(s); !saved) {
           observability::log_event(spdlog::level::warn, "snapshot not saved",

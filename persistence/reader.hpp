@@ -12,12 +12,16 @@ namespace ordermesh::persistence {
 
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using unfinished_atom = caf::atom_constant<caf::atom("unfinished")>;
 
 /// Reads streams for entity recovery and stores snapshots, off the cooperative scheduler.
 /// - recover: the stream's latest snapshot and every later event, or a store_errc error.
+/// - unfinished: pg_event_store::unfinished_streams(prefix, started_type, finished_types).
 /// - snapshot: stores it unless a newer one exists; fire-and-forget (failures are logged).
 using reader_actor =
     caf::typed_actor<caf::replies_to<recover_atom, std::string>::with<stream_history>,
+                     caf::replies_to<unfinished_atom, std::string, std::string,
+                                     std::vector<std::string>>::with<std::vector<std::string>>,
                      caf::reacts_to<snapshot_atom, snapshot>>;
 
 /// Spawns a detached reader owning one connection (one OS thread).

@@ -125,12 +125,9 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                            [](shard::command_reply&) {}); // the payment reports its outcome itself
             },
             [&](const capture_payment&) {
+              // The payment reports record_capture once the PSP has captured.
               shard::route(self, dir.payment, oid, env("capture"),
-                           caf::make_message(payment::capture{}), [=](shard::command_reply& r) {
-                             shard::tell_self(self,
-                                              shard::caused_by(cause, oid + "/capture/result", oid),
-                                              caf::make_message(record_capture{r.accepted}));
-                           });
+                           caf::make_message(payment::capture{}), [](shard::command_reply&) {});
             },
             [&](const void_or_refund_payment&) {
               shard::route(self, dir.payment, oid, env("void"),

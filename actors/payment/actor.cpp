@@ -103,6 +103,9 @@ std::vector<payment_action> payment_traits::resume(const payment_state& s,
     case payment_status::declined:
     case payment_status::failed:
       return {report_of(s)};
+    case payment_status::captured:
+      // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key.
+      return {psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture"}};
     default:
       return {};
   }
@@ -125,6 +128,15 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                             observability::log_event(
                                 spdlog::level::warn, "psp call failed",
                                 {{"order", oid}, {"key", key}, {"reason", reply.reason}});
+                            return; // stalled() resends it
+                          }
+                          if (operation == psp_operation::capture) {
+                            // The money moved: only now is the order's capture step done.
+                            capture_confirmed = true;
+                            shard::route(self, hosts->order, oid,
+                                         shard::caused_by(cause, oid + "/capture/result", oid),
+                                         caf::make_message(order::record_capture{true}),
+                                         [](shard::command_reply&) {});
                           }
                           return;
                         }

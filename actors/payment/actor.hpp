@@ -67,10 +67,19 @@ struct payment_traits {
   std::vector<payment_action> resume(const payment_state& s, const decide_context&) const;
   void execute(caf::event_based_actor* self, const payment_state& s,
                const std::vector<payment_action>& actions, const envelope& cause);
+  /// Set once the PSP confirmed the capture in this incarnation (after a restart, resume asks
+  /// again).
+  bool capture_confirmed = false;
+
   bool stalled(const payment_state& s, std::chrono::steady_clock::duration since) const {
-    return s.status == payment_status::requested && since > 2 * psp_timeout;
+    auto waiting = s.status == payment_status::requested ||
+                   (s.status == payment_status::captured && !capture_confirmed);
+    return waiting && since > 2 * psp_timeout;
   }
-  bool may_passivate(const payment_state& s) const { return s.status != payment_status::requested; }
+  bool may_passivate(const payment_state& s) const {
+    return s.status != payment_status::requested &&
+           (s.status != payment_status::captured || capture_confirmed);
+  }
 };
 
 /// "requested", "authorized", ...

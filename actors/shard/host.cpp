@@ -194,6 +194,12 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           start_entity(self, id);
         }
       },
+      [=](wake_atom, const std::string& id) {
+        // Activates the entity (it recovers and resumes whatever its journal says is in progress).
+        if (self->state.entities.count(id) == 0) {
+          start_entity(self, id);
+        }
+      },
       [=](kill_atom, const std::string& id) {
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() && found->second.handle) {

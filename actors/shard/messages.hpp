@@ -70,6 +70,7 @@ using entities_atom = caf::atom_constant<caf::atom("entities")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 /// An entity's answer to a command it decided.
 struct command_reply {

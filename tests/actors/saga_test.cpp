@@ -85,14 +85,15 @@ struct saga_fixture {
                             envelope e) {
     shard::command_reply out;
     self->request(host, 10s, shard::route_atom::value, id, std::move(e), std::move(cmd))
-      .receive([&](shard::command_reply& r) { out = r; },
-               [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
+        .receive([&](shard::command_reply& r) { out = r; },
+                 [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
     return out;
   }
 
   void restock(const std::string& sku, int64_t qty) {
-    BOOST_REQUIRE(send(node.hosts->inventory, sku, caf::make_message(inventory::restock{qty}), env())
-                    .accepted);
+    BOOST_REQUIRE(
+        send(node.hosts->inventory, sku, caf::make_message(inventory::restock{qty}), env())
+            .accepted);
   }
 
   shard::command_reply place(const std::string& oid, std::vector<order::order_line> lines,
@@ -118,8 +119,8 @@ struct saga_fixture {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       auto done = db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream +
-                                 "' AND event_type IN ('" + order::wire::payment_captured +
-                                 "', '" + order::wire::compensation_completed + "')");
+                                 "' AND event_type IN ('" + order::wire::payment_captured + "', '" +
+                                 order::wire::compensation_completed + "')");
       if (done != "0") {
         return db.query_value("SELECT event_type FROM events WHERE stream_id = '" + stream +
                               "' AND event_type IN ('order.confirmed.v1', 'order.rejected.v1', "
@@ -138,7 +139,7 @@ struct saga_fixture {
   payment::breaker_report breaker() {
     payment::breaker_report out;
     self->request(node.psp, 5s, caf::get_atom::value, payment::breaker_atom::value)
-      .receive([&](payment::breaker_report& r) { out = r; }, [](caf::error&) {});
+        .receive([&](payment::breaker_report& r) { out = r; }, [](caf::error&) {});
     return out;
   }
 };

@@ -1,0 +1,159 @@
+#define BOOST_TEST_MODULE saga_crash
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/messages.hpp"
+#include "actors/order/codec.hpp"
+#include "actors/shard/messages.hpp"
+#include "actors/system.hpp"
+#include "core/actor_system.hpp"
+#include "psp/server.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+
+extern char** environ;
+
+using namespace ordermesh;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Runs the node process; SIGKILLs it (if still running) when destroyed.
+class child_process {
+public:
+  explicit child_process(std::vector<std::string> args,
+                         const std::map<std::string, std::string>& env) {
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    for (const auto& [k, v] : env) {
+      env_strings_.push_back(k + "=" + v);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env_strings_) {
+      envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), envp.data()) == 0);
+  }
+  ~child_process() { kill_now(); }
+  void kill_now() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+  }
+
+private:
+  pid_t pid_ = -1;
+  std::vector<std::string> env_strings_;
+};
+
+std::map<std::string, std::string> environment_for(const config::pg_config& pg) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  env["ORDERMESH_PG_DBNAME"] = pg.dbname;
+  env["ORDERMESH_LOG_LEVEL"] = "warn";
+  return env;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finishes_every_saga) {
+  testing::pg_test_database db;
+  auto cfg = db.config();
+  cfg.psp.port = 0;
+  cfg.psp.latency = 150ms; // sagas are mid-flight when the node dies
+  psp::psp_server psp_server{cfg.psp};
+  BOOST_REQUIRE(!psp_server.start());
+  cfg.psp.port = psp_server.port();
+  constexpr int orders = 40;
+  constexpr int stock = 30;
+
+  auto count = [&](const std::string& where) {
+    return std::stoi(db.query_value("SELECT count(*) FROM events WHERE " + where));
+  };
+  {
+    child_process node{{OM_SAGA_NODE_PATH, std::to_string(cfg.psp.port), std::to_string(orders),
+                        std::to_string(stock)},
+                       environment_for(cfg.pg)};
+    // Kill it once some sagas are underway and before they are all done.
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (count("event_type = 'order.payment_requested.v1'") < 5 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    node.kill_now();
+  }
+  auto finished_before = count("event_type IN ('order.payment_captured.v1', "
+                               "'order.compensation_completed.v1')");
+  BOOST_TEST_MESSAGE("sagas finished before the kill: " << finished_before << " of " << orders);
+  BOOST_TEST(finished_before < orders);
+
+  // Restart: a new node on the same journal wakes every unfinished saga.
+  caf::actor_system_config caf_cfg;
+  core::configure(caf_cfg);
+  caf_cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{caf_cfg};
+  actors::order::saga_policy policy;
+  policy.step_timeout_ms = 3000;
+  auto node = actors::start_node_actors(sys, cfg, actors::shard::host_settings{}, policy);
+  auto woken = actors::resume_unfinished_orders(sys, node);
+  BOOST_REQUIRE(woken);
+  BOOST_TEST_MESSAGE("woken: " << *woken);
+  auto placed = count("event_type = 'order.placed.v1'");
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") <
+             placed &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  // Orders the dead node had not yet recorded were never acknowledged: nothing to finish there.
+  BOOST_TEST(placed > 0);
+  BOOST_TEST(
+      count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") ==
+      placed);
+  // Exactly one terminal state per order.
+  BOOST_TEST(
+      std::stoi(db.query_value(
+          "SELECT count(*) FROM (SELECT stream_id FROM events WHERE event_type IN "
+          "('order.confirmed.v1','order.rejected.v1','order.cancelled.v1') GROUP BY stream_id "
+          "HAVING count(*) > 1) x")) == 0);
+  auto terminal =
+      count("event_type IN ('order.confirmed.v1','order.rejected.v1','order.cancelled.v1')");
+  BOOST_TEST(terminal == placed);
+  auto confirmed = count("event_type = 'order.confirmed.v1'");
+  // No stock leaked: what is not sold is available again.
+  caf::scoped_actor self{sys};
+  actors::envelope env;
+  env.message_id = "check";
+  int64_t available = -1;
+  self->request(node.hosts->inventory, 10s, actors::shard::route_atom::value,
+                std::string{"crash-sku"}, env,
+                caf::make_message(actors::inventory::release{"nobody"}))
+      .receive(
+          [&](actors::shard::command_reply& r) {
+            available = nlohmann::json::parse(r.summary).at("available").get<int64_t>();
+          },
+          [](caf::error&) {});
+  BOOST_TEST(available == stock - confirmed);
+  // No double charge.
+  BOOST_TEST(psp_server.stats().distinct_charges == static_cast<uint64_t>(confirmed));
+  BOOST_TEST(count("event_type = 'payment.captured.v1'") == confirmed);
+  node.stop();
+  psp_server.stop();
+}
