@@ -248,4 +248,55 @@ BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_re
   BOOST_TEST(breaker().state == "closed");
 }
 
+BOOST_AUTO_TEST_CASE(two_thousand_concurrent_orders_for_one_hundred_units_confirm_exactly_one_hundred) {
+  restock("flash", 100);
+  constexpr int orders = 2000;
+  constexpr int threads = 8;
+  std::vector<std::thread> clients;
+  std::atomic<int> placed{0};
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      caf::scoped_actor client{sys};
+      int mine = orders / threads;
+      for (int i = 0; i < mine; ++i) {
+        auto oid = "flash-" + std::to_string(t) + "-" + std::to_string(i);
+        envelope e;
+        e.message_id = "place-" + oid;
+        client->send(node.hosts->order, shard::route_atom::value, oid, e,
+                     caf::make_message(order::place_order{
+                       oid, "customer-" + std::to_string(t), {{"flash", 1}}, {"tok_visa", 1000}}));
+      }
+      for (int i = 0; i < mine; ++i) {
+        client->receive([&](shard::command_reply& r) { placed += r.accepted ? 1 : 0; },
+                        [&](caf::error&) {}, caf::after(60s) >> [] {});
+      }
+    });
+  }
+  for (auto& c : clients) {
+    c.join();
+  }
+  BOOST_TEST(placed.load() == orders);
+  auto finished = [&] {
+    return std::stoi(db.query_value(
+      "SELECT count(*) FROM events WHERE event_type IN ('order.payment_captured.v1', "
+      "'order.compensation_completed.v1')"));
+  };
+  auto deadline = std::chrono::steady_clock::now() + 180s;
+  while (finished() < orders && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+  }
+  BOOST_TEST(finished() == orders);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE event_type = 'order.confirmed.v1'") ==
+             "100");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE event_type = 'order.rejected.v1'") ==
+             "1900");
+  BOOST_TEST(available("flash") == 0);
+  // The inventory's own log agrees: 100 units reserved and committed, never more.
+  BOOST_TEST(count("inventory/flash", inventory::wire::committed) == "100");
+  BOOST_TEST(db.query_value("SELECT coalesce(sum((payload->>'qty')::int), 0) FROM events WHERE "
+                            "stream_id = 'inventory/flash' AND event_type = 'inventory.committed.v1'") ==
+             "100");
+  BOOST_TEST(psp_server.stats().distinct_charges == 100u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
