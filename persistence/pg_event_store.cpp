@@ -152,7 +152,6 @@ store_error pg_event_store::connect_if_needed() {
   }
   try {
     auto conn = std::unique_ptr<session>(new session{pqxx::connection{connection_string(pg_)}});
-    conn->connection.prepare("append", append_sql);
     conn->connection.prepare("stream_versions", stream_versions_sql);
     conn->connection.prepare("read_stream", read_stream_sql);
     conn->connection.prepare("read_log", read_log_sql);
@@ -259,7 +258,10 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
   }
   auto written = with_connection<pqxx::result>("append", true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
-    return tx.exec_prepared("append", sql_text_array(stream_ids), sql_int_array(versions),
+    // Not a prepared statement: a cached generic plan made while `events` was small keeps
+    // probing predecessors with a hashed scan of the whole table; planned per batch, the
+    // predecessor check stays an index lookup however the table grew (about 0.2 ms of planning).
+    return tx.exec_params(append_sql, sql_text_array(stream_ids), sql_int_array(versions),
                             sql_text_array(types), sql_int_array(schema_versions),
                             sql_text_array(payloads), sql_text_array(metadata));
   });
