@@ -132,8 +132,10 @@ struct saga_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    auto r = send(node.hosts->inventory, sku, caf::make_message(inventory::restock{1}), env());
-    return nlohmann::json::parse(r.summary).at("available").get<int64_t>() - 1;
+    // A release for an order that holds nothing changes nothing and reports the stock.
+    auto r = send(node.hosts->inventory, sku, caf::make_message(inventory::release{"stock-probe"}),
+                  env());
+    return nlohmann::json::parse(r.summary).at("available").get<int64_t>();
   }
 
   payment::breaker_report breaker() {
@@ -212,6 +214,23 @@ BOOST_AUTO_TEST_CASE(psp_timeouts_are_retried_and_the_order_confirms_when_the_ps
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_psp_that_stops_answering_is_retried_and_the_order_confirms_once_it_answers) {
+  restock("sku-a", 10);
+  auto faults = psp_server.faults();
+  faults.timeout_rate = 1.0; // answers are held past the client's 300 ms timeout
+  psp_server.set_faults(faults);
+  place("o-timeout", {{"sku-a", 1}});
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (count("order/o-timeout", order::wire::payment_attempt_failed) == "0" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  faults.timeout_rate = 0.0;
+  psp_server.set_faults(faults);
+  BOOST_TEST(wait_for_end("o-timeout") == order::wire::order_confirmed);
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes) {
   restock("sku-a", 10);
   auto faults = psp_server.faults();
@@ -248,7 +267,8 @@ BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_re
   BOOST_TEST(breaker().state == "closed");
 }
 
-BOOST_AUTO_TEST_CASE(two_thousand_concurrent_orders_for_one_hundred_units_confirm_exactly_one_hundred) {
+BOOST_AUTO_TEST_CASE(
+    two_thousand_concurrent_orders_for_one_hundred_units_confirm_exactly_one_hundred) {
   restock("flash", 100);
   constexpr int orders = 2000;
   constexpr int threads = 8;
@@ -262,9 +282,10 @@ BOOST_AUTO_TEST_CASE(two_thousand_concurrent_orders_for_one_hundred_units_confir
         auto oid = "flash-" + std::to_string(t) + "-" + std::to_string(i);
         envelope e;
         e.message_id = "place-" + oid;
-        client->send(node.hosts->order, shard::route_atom::value, oid, e,
-                     caf::make_message(order::place_order{
-                       oid, "customer-" + std::to_string(t), {{"flash", 1}}, {"tok_visa", 1000}}));
+        client->send(
+            node.hosts->order, shard::route_atom::value, oid, e,
+            caf::make_message(order::place_order{
+                oid, "customer-" + std::to_string(t), {{"flash", 1}}, {"tok_visa", 1000}}));
       }
       for (int i = 0; i < mine; ++i) {
         client->receive([&](shard::command_reply& r) { placed += r.accepted ? 1 : 0; },
@@ -278,24 +299,25 @@ BOOST_AUTO_TEST_CASE(two_thousand_concurrent_orders_for_one_hundred_units_confir
   BOOST_TEST(placed.load() == orders);
   auto finished = [&] {
     return std::stoi(db.query_value(
-      "SELECT count(*) FROM events WHERE event_type IN ('order.payment_captured.v1', "
-      "'order.compensation_completed.v1')"));
+        "SELECT count(*) FROM events WHERE event_type IN ('order.payment_captured.v1', "
+        "'order.compensation_completed.v1')"));
   };
   auto deadline = std::chrono::steady_clock::now() + 180s;
   while (finished() < orders && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(200ms);
   }
   BOOST_TEST(finished() == orders);
-  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE event_type = 'order.confirmed.v1'") ==
-             "100");
+  BOOST_TEST(db.query_value(
+                 "SELECT count(*) FROM events WHERE event_type = 'order.confirmed.v1'") == "100");
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE event_type = 'order.rejected.v1'") ==
              "1900");
   BOOST_TEST(available("flash") == 0);
   // The inventory's own log agrees: 100 units reserved and committed, never more.
   BOOST_TEST(count("inventory/flash", inventory::wire::committed) == "100");
-  BOOST_TEST(db.query_value("SELECT coalesce(sum((payload->>'qty')::int), 0) FROM events WHERE "
-                            "stream_id = 'inventory/flash' AND event_type = 'inventory.committed.v1'") ==
-             "100");
+  BOOST_TEST(
+      db.query_value("SELECT coalesce(sum((payload->>'qty')::int), 0) FROM events WHERE "
+                     "stream_id = 'inventory/flash' AND event_type = 'inventory.committed.v1'") ==
+      "100");
   BOOST_TEST(psp_server.stats().distinct_charges == 100u);
 }
 

@@ -83,8 +83,9 @@ struct inventory_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    auto r = ok(sku, caf::make_message(restock{1}));
-    return nlohmann::json::parse(r.summary).at("available").get<int64_t>() - 1;
+    // A release for an order that holds nothing changes nothing and reports the stock.
+    auto r = ok(sku, caf::make_message(release{"stock-probe"}));
+    return nlohmann::json::parse(r.summary).at("available").get<int64_t>();
   }
 
   std::string count_events(const std::string& type) {
@@ -216,6 +217,81 @@ BOOST_AUTO_TEST_CASE(an_idle_entity_passivates_and_comes_back_with_its_state) {
   }
   BOOST_TEST(entities.empty());
   BOOST_TEST(available("sku-p") == 7);
+}
+
+BOOST_AUTO_TEST_CASE(a_reservation_not_committed_in_time_expires_and_frees_its_units) {
+  ok("sku-t", caf::make_message(restock{5}));
+  ok("sku-t", caf::make_message(reserve{"o-slow", 3, 100}));
+  BOOST_TEST(available("sku-t") == 2);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (count_events(wire::reservation_expired) == "0" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(count_events(wire::reservation_expired) == "1");
+  BOOST_TEST(available("sku-t") == 5);
+  auto late = ok("sku-t", caf::make_message(commit{"o-slow"}));
+  BOOST_TEST(!late.accepted);
+  BOOST_TEST(late.code == static_cast<uint8_t>(inventory_errc::reservation_expired));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+shard::host_settings strict_settings() {
+  auto s = fast_settings();
+  s.max_entity_queue = 4;
+  s.max_crashes = 3;
+  s.restart_backoff = 10ms;
+  return s;
+}
+
+struct strict_fixture : inventory_fixture {
+  strict_fixture() : inventory_fixture(strict_settings()) {}
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(inventory_limits, strict_fixture)
+
+BOOST_AUTO_TEST_CASE(a_full_entity_queue_answers_overloaded_and_loses_nothing_it_accepted) {
+  ok("busy", caf::make_message(restock{1000}));
+  for (int i = 0; i < 200; ++i) {
+    self->send(host, shard::route_atom::value, std::string{"busy"}, env(),
+               caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
+  }
+  int accepted = 0;
+  int overloaded = 0;
+  for (int i = 0; i < 200; ++i) {
+    self->receive([&](shard::command_reply& r) { accepted += r.accepted ? 1 : 0; },
+                  [&](caf::error& e) { overloaded += e == shard::entity_errc::overloaded ? 1 : 0; },
+                  caf::after(30s) >> [] {});
+  }
+  BOOST_TEST(overloaded > 0);
+  BOOST_TEST(accepted + overloaded == 200);
+  BOOST_TEST(count_events(wire::reserved) == std::to_string(accepted));
+}
+
+BOOST_AUTO_TEST_CASE(an_entity_that_keeps_crashing_is_parked_and_refuses_commands) {
+  ok("fragile", caf::make_message(restock{1}));
+  for (int crash = 0; crash < 3; ++crash) {
+    self->send(host, shard::kill_atom::value, std::string{"fragile"});
+    std::this_thread::sleep_for(150ms); // longer than the back-off: each incarnation dies
+    if (crash < 2) {
+      ok("fragile", caf::make_message(restock{1})); // the restarted entity works
+    }
+  }
+  auto r = send("fragile", env(), caf::make_message(restock{1}));
+  BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
+  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::parked));
+  std::vector<shard::entity_info> entities;
+  self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+      .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+  BOOST_REQUIRE_EQUAL(entities.size(), 1u);
+  BOOST_TEST(entities[0].status == "parked");
+  BOOST_TEST(entities[0].crashes == 3u);
+  BOOST_TEST(count_events(wire::restocked) == "3"); // nothing recorded once parked
 }
 
 BOOST_AUTO_TEST_SUITE_END()
