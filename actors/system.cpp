@@ -43,6 +43,26 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
   return result;
 }
 
+shard::host_settings host_settings_from(const config::entity_config& entity) {
+  shard::host_settings s;
+  static_cast<config::entity_config&>(s) = entity;
+  return s;
+}
+
+order::saga_policy saga_policy_from(const config::saga_config& saga) {
+  order::saga_policy p;
+  p.max_payment_attempts = static_cast<int32_t>(saga.max_payment_attempts);
+  p.step_timeout_ms = saga.step_timeout.count();
+  p.retry_base_ms = saga.retry_base.count();
+  p.retry_max_ms = saga.retry_max.count();
+  p.reservation_ttl_ms = saga.reservation_ttl.count();
+  return p;
+}
+
+node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg) {
+  return start_node_actors(sys, cfg, host_settings_from(cfg.entity), saga_policy_from(cfg.saga));
+}
+
 void node_actors::stop() {
   if (hosts) {
     for (const auto& h : {hosts->order, hosts->payment, hosts->notification, hosts->inventory}) {

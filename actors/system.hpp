@@ -33,4 +33,13 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
                               shard::host_settings settings, order::saga_policy policy);
 
+/// The same, with the hosts and the saga configured by cfg.entity and cfg.saga.
+node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg);
+
+/// The entity settings of the configuration.
+shard::host_settings host_settings_from(const config::entity_config& entity);
+
+/// The saga policy of the configuration.
+order::saga_policy saga_policy_from(const config::saga_config& saga);
+
 } // namespace ordermesh::actors

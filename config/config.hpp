@@ -85,6 +85,42 @@ struct psp_config {
   std::chrono::milliseconds client_timeout{1500};
 };
 
+/// How each entity host runs its entities (order, inventory, payment, notification).
+struct entity_config {
+  /// Passivate an entity after this long without a command.
+  std::chrono::milliseconds idle_timeout{30000};
+  /// How often an entity checks its timers (idle, reservation expiry, stalled saga).
+  std::chrono::milliseconds tick_interval{1000};
+  /// Commands one entity may have waiting before it answers overloaded.
+  uint32_t max_queue = 4096;
+  /// Messages one host may have waiting before it answers overloaded.
+  uint32_t max_host_queue = 65536;
+  /// Most waiting commands one entity decides into a single journal append.
+  uint32_t max_batch = 512;
+  /// Save an entity's snapshot every this many events.
+  uint32_t snapshot_every = 200;
+  /// First restart delay after a crash; doubles with each crash in the window.
+  std::chrono::milliseconds restart_backoff{50};
+  /// Crashes within crash_window after which an entity is parked.
+  uint32_t max_crashes = 5;
+  /// The window in which crashes are counted.
+  std::chrono::milliseconds crash_window{30000};
+};
+
+/// The order saga's timeouts and retries.
+struct saga_config {
+  /// Authorization attempts before an order is cancelled.
+  uint32_t max_payment_attempts = 3;
+  /// How long one saga step (all reservations, one authorization) may take.
+  std::chrono::milliseconds step_timeout{2000};
+  /// Back-off before the first payment retry; doubles per attempt, plus up to half again as jitter.
+  std::chrono::milliseconds retry_base{100};
+  /// Longest back-off between payment retries.
+  std::chrono::milliseconds retry_max{5000};
+  /// How long the inventory holds an order's reservation.
+  std::chrono::milliseconds reservation_ttl{60000};
+};
+
 /// Everything one ordermesh process is configured with.
 struct app_config {
   pg_config pg;
@@ -92,6 +128,8 @@ struct app_config {
   journal_config journal;
   log_config log;
   psp_config psp;
+  entity_config entity;
+  saga_config saga;
 };
 
 } // namespace ordermesh::config

@@ -441,6 +441,57 @@ const std::vector<field>& fields() {
       make_field(
           "psp.client_timeout", as_duration, [](auto& c) -> auto& { return c.psp.client_timeout; },
           "The client gives up on one request (connect, send, answer) after this long."),
+      make_field(
+          "entity.idle_timeout", as_duration,
+          [](auto& c) -> auto& { return c.entity.idle_timeout; },
+          "Passivate an entity after this long without a command."),
+      make_field(
+          "entity.tick_interval", as_duration,
+          [](auto& c) -> auto& { return c.entity.tick_interval; },
+          "How often an entity checks its timers (idle, reservation expiry, stalled saga)."),
+      make_field(
+          "entity.max_queue", as_count, [](auto& c) -> auto& { return c.entity.max_queue; },
+          "Commands one entity may have waiting before it answers overloaded."),
+      make_field(
+          "entity.max_host_queue", as_count,
+          [](auto& c) -> auto& { return c.entity.max_host_queue; },
+          "Messages one host may have waiting before it answers overloaded."),
+      make_field(
+          "entity.max_batch", as_count, [](auto& c) -> auto& { return c.entity.max_batch; },
+          "Most waiting commands one entity decides into a single journal append."),
+      make_field(
+          "entity.snapshot_every", as_count,
+          [](auto& c) -> auto& { return c.entity.snapshot_every; },
+          "Save an entity's snapshot every this many events."),
+      make_field(
+          "entity.restart_backoff", as_duration,
+          [](auto& c) -> auto& { return c.entity.restart_backoff; },
+          "First restart delay after a crash; doubles with each crash in the window."),
+      make_field(
+          "entity.max_crashes", as_count, [](auto& c) -> auto& { return c.entity.max_crashes; },
+          "Crashes within crash_window after which an entity is parked."),
+      make_field(
+          "entity.crash_window", as_duration,
+          [](auto& c) -> auto& { return c.entity.crash_window; },
+          "The window in which crashes are counted."),
+      make_field(
+          "saga.max_payment_attempts", as_count,
+          [](auto& c) -> auto& { return c.saga.max_payment_attempts; },
+          "Authorization attempts before an order is cancelled."),
+      make_field(
+          "saga.step_timeout", as_duration, [](auto& c) -> auto& { return c.saga.step_timeout; },
+          "How long one saga step (all reservations, one authorization) may take."),
+      make_field(
+          "saga.retry_base", as_duration, [](auto& c) -> auto& { return c.saga.retry_base; },
+          "Back-off before the first payment retry; doubles per attempt, plus up to half again as "
+          "jitter."),
+      make_field(
+          "saga.retry_max", as_duration, [](auto& c) -> auto& { return c.saga.retry_max; },
+          "Longest back-off between payment retries."),
+      make_field(
+          "saga.reservation_ttl", as_duration,
+          [](auto& c) -> auto& { return c.saga.reservation_ttl; },
+          "How long the inventory holds an order's reservation."),
   };
   return table;
 }

@@ -454,7 +454,7 @@ public:
                                 "not a " + s.traits.kind() + " command: " + caf::to_string(raw)));
             return promise;
           }
-          if (s.queue.size() + self->mailbox().size() >= s.settings.max_entity_queue) {
+          if (s.queue.size() + self->mailbox().size() >= s.settings.max_queue) {
             promise.deliver(caf::make_error(entity_errc::overloaded,
                                             s.stream + " has " + std::to_string(s.queue.size()) +
                                                 " commands waiting"));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/envelope.hpp"
+#include "config/config.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -120,27 +121,10 @@ typename Inspector::result_type inspect(Inspector& f, entity_report& x) {
   return f(x.id, x.version, x.mailbox_depth, x.commands, x.appends, x.summary);
 }
 
-/// How a host runs its entities.
-struct host_settings {
-  /// Passivate an entity after this long without a command.
-  std::chrono::milliseconds idle_timeout{30000};
-  /// How often an entity checks its timers (idle, expiries).
-  std::chrono::milliseconds tick_interval{1000};
-  /// Commands one entity may have waiting before it answers overloaded.
-  uint32_t max_entity_queue = 4096;
-  /// Messages the host may have waiting before it answers overloaded.
-  uint32_t max_host_queue = 65536;
-  /// Decide every waiting command into one journal append (false: one command per append).
+/// How a host runs its entities: the configured entity settings, plus whether an entity decides
+/// all its waiting commands into one append (benchmarks turn it off to measure the difference).
+struct host_settings : config::entity_config {
   bool batch_commands = true;
-  /// Most commands decided into one append.
-  uint32_t max_batch = 512;
-  /// Save a snapshot every this many events (0: never).
-  uint32_t snapshot_every = 200;
-  /// First restart delay after a crash; doubles per crash in the window.
-  std::chrono::milliseconds restart_backoff{50};
-  /// Crashes within crash_window that park the entity.
-  uint32_t max_crashes = 5;
-  std::chrono::milliseconds crash_window{30000};
 };
 
 } // namespace ordermesh::actors::shard

@@ -109,9 +109,8 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   core::configure(caf_cfg);
   caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
-  actors::order::saga_policy policy;
-  policy.step_timeout_ms = 3000;
-  auto node = actors::start_node_actors(sys, cfg, actors::shard::host_settings{}, policy);
+  cfg.saga.step_timeout = 3000ms;
+  auto node = actors::start_node_actors(sys, cfg);
   auto woken = actors::resume_unfinished_orders(sys, node);
   BOOST_REQUIRE(woken);
   BOOST_TEST_MESSAGE("woken: " << *woken);

@@ -36,9 +36,8 @@ int main(int argc, char** argv) {
   core::configure(caf_cfg);
   caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
-  actors::order::saga_policy policy;
-  policy.step_timeout_ms = 3000;
-  auto node = actors::start_node_actors(sys, cfg, actors::shard::host_settings{}, policy);
+  cfg.saga.step_timeout = 3000ms;
+  auto node = actors::start_node_actors(sys, cfg);
   caf::scoped_actor self{sys};
   actors::envelope env;
   env.message_id = "restock-crash-sku";

@@ -525,7 +525,21 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "psp.decline_rate = 0  (default)\n"
                                "psp.hang = 30s  (default)\n"
                                "psp.seed = 42  (default)\n"
-                               "psp.client_timeout = 1500ms  (default)\n";
+                               "psp.client_timeout = 1500ms  (default)\n"
+                               "entity.idle_timeout = 30s  (default)\n"
+                               "entity.tick_interval = 1s  (default)\n"
+                               "entity.max_queue = 4096  (default)\n"
+                               "entity.max_host_queue = 65536  (default)\n"
+                               "entity.max_batch = 512  (default)\n"
+                               "entity.snapshot_every = 200  (default)\n"
+                               "entity.restart_backoff = 50ms  (default)\n"
+                               "entity.max_crashes = 5  (default)\n"
+                               "entity.crash_window = 30s  (default)\n"
+                               "saga.max_payment_attempts = 3  (default)\n"
+                               "saga.step_timeout = 2s  (default)\n"
+                               "saga.retry_base = 100ms  (default)\n"
+                               "saga.retry_max = 5s  (default)\n"
+                               "saga.reservation_ttl = 1m  (default)\n";
   BOOST_TEST(text == expected);
   for (const auto& k : known_keys()) {
     BOOST_TEST(text.find(k.key + " = ") != std::string::npos, k.key);

@@ -241,7 +241,7 @@ namespace {
 
 shard::host_settings strict_settings() {
   auto s = fast_settings();
-  s.max_entity_queue = 4;
+  s.max_queue = 4;
   s.max_crashes = 3;
   s.restart_backoff = 10ms;
   return s;
