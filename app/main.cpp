@@ -21,7 +21,9 @@ const std::vector<command>& commands() {
   static const std::vector<command> all{
       {"event-store-demo", "append, conflict, read back and tail events; --once to stop after it",
        ordermesh::app::run_event_store_demo},
-      {"migrate", "apply the event-store migrations to pg.dbname and exit",
+      {"order-demo", "restock, place orders through the saga, print their ends; --once to stop",
+     ordermesh::app::run_order_demo},
+    {"migrate", "apply the event-store migrations to pg.dbname and exit",
        ordermesh::app::run_migrate},
   };
   return all;
