@@ -207,11 +207,43 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         }
       },
       [=](caf::get_atom, entities_atom) {
-        std::vector<entity_info> result;
+        // Asks every running entity for its report; those that do not answer within a second
+        // are listed with what the host knows.
+        auto result = std::make_shared<std::vector<entity_info>>();
+        auto promise = self->make_response_promise<std::vector<entity_info>>();
+        auto waiting = std::make_shared<size_t>(0);
         for (const auto& [id, entry] : self->state.entities) {
-          result.push_back(entity_info{id, to_string(entry.status), entry.crashes});
+          result->push_back(
+              entity_info{id, to_string(entry.status), entry.crashes, entry.kept.size(), -1});
+          if (entry.handle && entry.status == entity_status::running) {
+            ++*waiting;
+          }
         }
-        return result;
+        if (*waiting == 0) {
+          promise.deliver(*result);
+          return promise;
+        }
+        for (size_t i = 0; i < result->size(); ++i) {
+          const auto& entry = self->state.entities[(*result)[i].id];
+          if (!entry.handle || entry.status != entity_status::running) {
+            continue;
+          }
+          auto answered = [=]() mutable {
+            if (--*waiting == 0) {
+              promise.deliver(*result);
+            }
+          };
+          self->request(entry.handle, std::chrono::seconds(1), caf::get_atom::value,
+                        inspect_atom::value)
+              .then(
+                  [=](entity_report& report) mutable {
+                    (*result)[i].mailbox_depth += report.mailbox_depth;
+                    (*result)[i].version = report.version;
+                    answered();
+                  },
+                  [=](caf::error&) mutable { answered(); });
+        }
+        return promise;
       },
   };
 }

@@ -98,11 +98,15 @@ struct entity_info {
   /// running, restarting, passivating or parked.
   std::string status;
   uint32_t crashes = 0;
+  /// Commands waiting at the entity (its mailbox and its queue), plus those the host keeps for it.
+  uint64_t mailbox_depth = 0;
+  /// Stream version; -1 when the entity did not answer (restarting, parked, busy past 1 s).
+  int64_t version = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entity_info& x) {
-  return f(x.id, x.status, x.crashes);
+  return f(x.id, x.status, x.crashes, x.mailbox_depth, x.version);
 }
 
 /// What an entity reports about itself (the console shows it).

@@ -155,6 +155,8 @@ BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_stat
   BOOST_REQUIRE_EQUAL(entities.size(), 1u);
   BOOST_TEST(entities[0].crashes == 1u);
   BOOST_TEST(entities[0].status == "running");
+  BOOST_TEST(entities[0].version == after.version);
+  BOOST_TEST(entities[0].mailbox_depth == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_oversell) {
