@@ -15,16 +15,23 @@ struct command {
   const char* name;
   const char* summary;
   int (*run)(const ordermesh::config::loaded_config&);
+  /// False for processes that never touch PostgreSQL: pg.dbname is then not required.
+  bool needs_database;
 };
+
+int run_psp(const ordermesh::config::loaded_config& cfg) {
+  return ordermesh::psp::run_psp(cfg.values);
+}
 
 const std::vector<command>& commands() {
   static const std::vector<command> all{
       {"event-store-demo", "append, conflict, read back and tail events; --once to stop after it",
-       ordermesh::app::run_event_store_demo},
+       ordermesh::app::run_event_store_demo, true},
       {"order-demo", "restock, place orders through the saga, print their ends; --once to stop",
-     ordermesh::app::run_order_demo},
-    {"migrate", "apply the event-store migrations to pg.dbname and exit",
-       ordermesh::app::run_migrate},
+       ordermesh::app::run_order_demo, true},
+      {"migrate", "apply the event-store migrations to pg.dbname and exit",
+       ordermesh::app::run_migrate, true},
+      {"psp", "the payment service provider stand-in (HTTP on psp.host:psp.port)", run_psp, false},
   };
   return all;
 }
@@ -61,8 +68,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   args.erase(args.begin());
-  auto loaded = ordermesh::config::load(
-      {args, ordermesh::config::process_env(), {"print-config", "once"}, {}});
+  auto loaded = ordermesh::config::load({args,
+                                         ordermesh::config::process_env(),
+                                         {"print-config", "once"},
+                                         {},
+                                         chosen->needs_database});
   if (auto* err = std::get_if<ordermesh::config::config_error>(&loaded)) {
     std::cerr << err->line() << "\n";
     return 2;

@@ -76,8 +76,8 @@ int run_order_demo(const config::loaded_config& loaded) {
   }
   cfg.psp.port = psp_server.port();
   std::cout << "ordermesh order demo: PSP stand-in on http://" << psp_server.address()
-            << ", journal postgresql://" << cfg.pg.user << "@" << cfg.pg.host << ":"
-            << cfg.pg.port << "/" << cfg.pg.dbname << "\n\n";
+            << ", journal postgresql://" << cfg.pg.user << "@" << cfg.pg.host << ":" << cfg.pg.port
+            << "/" << cfg.pg.dbname << "\n\n";
 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
@@ -86,7 +86,8 @@ int run_order_demo(const config::loaded_config& loaded) {
   auto node = actors::start_node_actors(sys, cfg);
   auto stop_node = caf::detail::make_scope_guard([&] { node.stop(); });
   caf::scoped_actor self{sys};
-  auto run_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
+  auto run_id =
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
 
   auto send = [&](const caf::actor& host, const std::string& id, caf::message cmd,
                   const std::string& message_id) {
@@ -96,11 +97,11 @@ int run_order_demo(const config::loaded_config& loaded) {
     env.correlation_id = id;
     bool ok = true;
     self->request(host, 10s, actors::shard::route_atom::value, id, env, std::move(cmd))
-      .receive([&](actors::shard::command_reply& r) { reply = r; },
-               [&](caf::error& e) {
-                 std::cout << "  " << id << ": " << sys.render(e) << "\n";
-                 ok = false;
-               });
+        .receive([&](actors::shard::command_reply& r) { reply = r; },
+                 [&](caf::error& e) {
+                   std::cout << "  " << id << ": " << sys.render(e) << "\n";
+                   ok = false;
+                 });
     return ok ? std::optional<actors::shard::command_reply>{reply} : std::nullopt;
   };
 
@@ -113,20 +114,21 @@ int run_order_demo(const config::loaded_config& loaded) {
        "restock-" + pear);
 
   std::vector<demo_order> orders{
-    {"demo-" + run_id + "-1", {{apple, 2}}, "tok_visa", "confirmed"},
-    {"demo-" + run_id + "-2", {{apple, 1}, {pear, 3}}, "tok_visa", "rejected: out of stock"},
-    {"demo-" + run_id + "-3", {{apple, 1}}, "tok_decline_card", "cancelled: declined"},
-    {"demo-" + run_id + "-4", {{apple, 1}, {pear, 1}}, "tok_visa", "confirmed"},
+      {"demo-" + run_id + "-1", {{apple, 2}}, "tok_visa", "confirmed"},
+      {"demo-" + run_id + "-2", {{apple, 1}, {pear, 3}}, "tok_visa", "rejected: out of stock"},
+      {"demo-" + run_id + "-3", {{apple, 1}}, "tok_decline_card", "cancelled: declined"},
+      {"demo-" + run_id + "-4", {{apple, 1}, {pear, 1}}, "tok_visa", "confirmed"},
   };
-  std::cout << "\n2. place " << orders.size() << " orders (each answered once order_placed is durable)\n";
+  std::cout << "\n2. place " << orders.size()
+            << " orders (each answered once order_placed is durable)\n";
   for (const auto& o : orders) {
     int64_t amount = 0;
     for (const auto& l : o.lines) {
       amount += 1250 * l.qty;
     }
     auto r = send(node.hosts->order, o.id,
-                  caf::make_message(actors::order::place_order{o.id, "customer-42", o.lines,
-                                                               {o.card, amount}}),
+                  caf::make_message(
+                      actors::order::place_order{o.id, "customer-42", o.lines, {o.card, amount}}),
                   "place-" + o.id);
     std::cout << "  " << o.id << " (" << o.expect << "): "
               << (r && r->accepted ? "placed, version " + std::to_string(r->version) : "refused")
@@ -175,9 +177,10 @@ int run_order_demo(const config::loaded_config& loaded) {
     std::cout << "\norder demo done.\n";
     return 0;
   }
-  std::cout << "\nThe node keeps running (sagas, timers, the PSP stand-in) until Ctrl-C.\n"
-               "Watch the journal with: psql ... -c \"SELECT global_position, stream_id, event_type "
-               "FROM events ORDER BY 1 DESC LIMIT 20\"\n";
+  std::cout
+      << "\nThe node keeps running (sagas, timers, the PSP stand-in) until Ctrl-C.\n"
+         "Watch the journal with: psql ... -c \"SELECT global_position, stream_id, event_type "
+         "FROM events ORDER BY 1 DESC LIMIT 20\"\n";
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   while (!interrupted) {

@@ -856,7 +856,8 @@ private:
   /// Rules that involve a missing value or more than one key.
   std::optional<config_error> check_whole() {
     for (const auto& f : fields()) {
-      if (f.required && out_.sources[f.key].kind == source_kind::built_in) {
+      if (f.required && out_.sources[f.key].kind == source_kind::built_in &&
+          (in_.needs_database || f.key.rfind("pg.", 0) != 0)) {
         return config_error{f.key, std::nullopt, value_source{},
                             "required but not set; set \"" + f.key.substr(f.key.find('.') + 1) +
                                 "\" under \"" + f.key.substr(0, f.key.find('.')) +

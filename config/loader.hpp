@@ -67,6 +67,8 @@ struct load_input {
   std::set<std::string> accepted_flags;
   /// Reads a whole file; nullopt when it cannot be read. Empty means read_file_from_disk.
   std::function<std::optional<std::string>(const std::string& path)> read_file;
+  /// Whether the caller uses PostgreSQL; if not (the PSP stand-in), pg.dbname is not required.
+  bool needs_database = true;
 };
 
 /// The result of load(): the configuration or the first problem found.

@@ -303,6 +303,14 @@ BOOST_AUTO_TEST_CASE(missing_dbname_is_reported_with_where_to_set_it) {
                            "--pg.dbname");
 }
 
+BOOST_AUTO_TEST_CASE(a_process_without_a_database_needs_no_dbname) {
+  auto in = make_input({"--psp.port=58100"}, {}, {}, false);
+  in.needs_database = false;
+  const auto cfg = expect_loaded(in);
+  BOOST_TEST(cfg.values.psp.port == 58100);
+  BOOST_TEST(cfg.values.pg.dbname.empty());
+}
+
 BOOST_AUTO_TEST_CASE(empty_dbname_is_rejected) {
   const auto err = expect_error(make_input({}, {{"ORDERMESH_PG_DBNAME", ""}}, {}, false));
   BOOST_TEST(err.line() ==
