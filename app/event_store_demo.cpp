@@ -100,7 +100,6 @@ int run_event_store_demo(const config::loaded_config& cfg) {
 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
   auto journal = spawn_journal(sys, pg, cfg.values.journal);
   auto stop_journal = caf::detail::make_scope_guard(

@@ -81,7 +81,6 @@ int run_order_demo(const config::loaded_config& loaded) {
 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
   auto node = actors::start_node_actors(sys, cfg);
   auto stop_node = caf::detail::make_scope_guard([&] { node.stop(); });

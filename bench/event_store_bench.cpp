@@ -235,7 +235,6 @@ int main(int argc, char** argv) {
   }
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
 
   std::printf("event-store benchmark: %d s per run, one event per append, journal.max_batch=%u\n",

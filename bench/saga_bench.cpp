@@ -61,7 +61,6 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
   reset(cfg.pg);
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
   actors::shard::host_settings settings;
   settings.batch_commands = batch_commands;
@@ -74,7 +73,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
     self->request(node.hosts->inventory, 30s, actors::shard::route_atom::value,
                   "sku-" + std::to_string(s), e,
                   caf::make_message(actors::inventory::restock{1'000'000}))
-      .receive([](actors::shard::command_reply&) {}, [](caf::error&) {});
+        .receive([](actors::shard::command_reply&) {}, [](caf::error&) {});
   }
 
   std::mutex mtx;
@@ -103,7 +102,8 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
         if (e.type == "order.payment_captured.v1" || e.type == "order.compensation_completed.v1") {
           auto found = sent_at.find(e.stream_id.substr(6));
           if (found != sent_at.end()) {
-            latencies.push_back(std::chrono::duration<double, std::milli>(now - found->second).count());
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(now - found->second).count());
             ++done;
           }
         }
@@ -128,7 +128,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
     }
     self->send(node.hosts->order, actors::shard::route_atom::value, oid, e,
                caf::make_message(actors::order::place_order{
-                 oid, "bench", {{"sku-" + std::to_string(sent % skus), 1}}, {"tok_visa", 1000}}));
+                   oid, "bench", {{"sku-" + std::to_string(sent % skus), 1}}, {"tok_visa", 1000}}));
     ++sent;
     // The placement acknowledgements are not needed: drop them as they come.
     self->receive([](actors::shard::command_reply&) {}, [](caf::error&) {},
@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
   auto orders = std::getenv("OM_BENCH_ORDERS") ? std::atoi(std::getenv("OM_BENCH_ORDERS")) : 4000;
   auto limit = std::chrono::seconds(90);
 
-  std::printf("saga benchmark: PSP stand-in on loopback with 0 ms latency, at most 256 sagas open\n");
+  std::printf(
+      "saga benchmark: PSP stand-in on loopback with 0 ms latency, at most 256 sagas open\n");
   std::printf("%-34s %15s %10s %9s %9s\n", "run", "done/orders", "orders/s", "p50_ms", "p99_ms");
   auto spread = run(cfg, "spread", orders, 500, 256, true, limit);
   print("500 SKUs, batching on", orders, spread);

@@ -107,7 +107,6 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   // Restart: a new node on the same journal wakes every unfinished saga.
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
   cfg.saga.step_timeout = 3000ms;
   auto node = actors::start_node_actors(sys, cfg);

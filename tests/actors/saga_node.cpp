@@ -34,7 +34,6 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
-  caf_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{caf_cfg};
   cfg.saga.step_timeout = 3000ms;
   auto node = actors::start_node_actors(sys, cfg);

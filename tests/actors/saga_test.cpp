@@ -24,12 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
-  core::configure(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  return cfg;
-}
-
 config::app_config with_psp(config::app_config cfg) {
   cfg.psp.port = 0;
   cfg.psp.client_timeout = 300ms;
@@ -58,7 +52,7 @@ struct saga_fixture {
   config::app_config cfg = with_psp(db.config());
   psp::psp_server psp_server{cfg.psp};
   caf::actor_system_config caf_cfg;
-  caf::actor_system sys{prepared(caf_cfg)};
+  caf::actor_system sys{core::configure(caf_cfg)};
   node_actors node;
   caf::scoped_actor self{sys};
   std::atomic<int> next_message{0};

@@ -19,16 +19,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
-  core::configure(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  return cfg;
-}
-
 struct journal_fixture {
   testing::pg_test_database db;
   caf::actor_system_config cfg;
-  caf::actor_system sys{prepared(cfg)};
+  caf::actor_system sys{core::configure(cfg)};
 
   std::vector<journal_actor> started;
 

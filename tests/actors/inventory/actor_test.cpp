@@ -21,12 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
-  core::configure(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  return cfg;
-}
-
 shard::host_settings fast_settings() {
   shard::host_settings s;
   s.tick_interval = 50ms;
@@ -37,7 +31,7 @@ shard::host_settings fast_settings() {
 struct inventory_fixture {
   testing::pg_test_database db;
   caf::actor_system_config cfg;
-  caf::actor_system sys{prepared(cfg)};
+  caf::actor_system sys{core::configure(cfg)};
   persistence::journal_actor journal =
       persistence::spawn_journal(sys, db.pg(), db.config().journal);
   persistence::reader_actor reader = persistence::spawn_reader(sys, db.pg(), db.config().journal);
