@@ -56,6 +56,8 @@ struct host_state {
 
 using host_pointer = caf::stateful_actor<host_state>*;
 
+void dispatch(host_pointer self, const std::string& id, kept_command k);
+
 void start_entity(host_pointer self, const std::string& id) {
   auto& st = self->state;
   auto& entry = st.entities[id];
@@ -63,10 +65,53 @@ void start_entity(host_pointer self, const std::string& id) {
   entry.status = entity_status::running;
   st.ids[entry.handle.address()] = id;
   self->monitor(entry.handle);
-  while (!entry.kept.empty()) {
-    auto k = std::move(entry.kept.front());
-    entry.kept.pop_front();
-    k.promise.delegate(entry.handle, deliver_atom::value, std::move(k.env), std::move(k.command));
+  auto kept = std::move(entry.kept);
+  entry.kept.clear();
+  for (auto& k : kept) {
+    dispatch(self, id, std::move(k));
+  }
+}
+
+// The host stays in the reply path (rather than delegating): a command sent to an entity that
+// dies before taking it comes back as request_receiver_down and is kept for the next incarnation
+// instead of being lost in the window between the crash and its down message.
+constexpr auto entity_reply_timeout = std::chrono::minutes(2);
+
+void dispatch(host_pointer self, const std::string& id, kept_command k) {
+  auto& st = self->state;
+  auto found = st.entities.find(id);
+  if (found == st.entities.end()) {
+    start_entity(self, id); // dispatches what is kept, including nothing yet
+    found = st.entities.find(id);
+  }
+  auto& entry = found->second;
+  switch (entry.status) {
+    case entity_status::running: {
+      auto target = entry.handle;
+      self->request(target, entity_reply_timeout, deliver_atom::value, k.env, k.command)
+          .then([=](command_reply& reply) mutable { k.promise.deliver(std::move(reply)); },
+                [=](caf::error& err) mutable {
+                  if (err != caf::sec::request_receiver_down) {
+                    k.promise.deliver(std::move(err));
+                    return;
+                  }
+                  auto& e = self->state.entities[id];
+                  if (e.status == entity_status::running && e.handle == target) {
+                    // Its down message is still on the way: keep it for the restart.
+                    e.kept.push_back(std::move(k));
+                  } else {
+                    dispatch(self, id, std::move(k));
+                  }
+                });
+      break;
+    }
+    case entity_status::passivating:
+    case entity_status::restarting:
+      entry.kept.push_back(std::move(k));
+      break;
+    case entity_status::parked:
+      k.promise.deliver(caf::make_error(entity_errc::parked, st.kind + "/" + id + " is parked"));
+      break;
   }
 }
 
@@ -150,24 +195,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
                                                            " messages waiting"));
           return promise;
         }
-        auto found = s.entities.find(id);
-        if (found == s.entities.end()) {
-          start_entity(self, id);
-          found = s.entities.find(id);
-        }
-        auto& entry = found->second;
-        switch (entry.status) {
-          case entity_status::running:
-            promise.delegate(entry.handle, deliver_atom::value, std::move(env), std::move(command));
-            break;
-          case entity_status::passivating:
-          case entity_status::restarting:
-            entry.kept.push_back(kept_command{promise, std::move(env), std::move(command)});
-            break;
-          case entity_status::parked:
-            promise.deliver(caf::make_error(entity_errc::parked, s.kind + "/" + id + " is parked"));
-            break;
-        }
+        dispatch(self, id, kept_command{promise, std::move(env), std::move(command)});
         return promise;
       },
       [=](requeue_atom, const std::string& id, envelope& env, caf::message& command) {

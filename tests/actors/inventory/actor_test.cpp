@@ -153,6 +153,24 @@ BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_stat
   BOOST_TEST(entities[0].mailbox_depth == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(commands_sent_while_an_entity_restarts_are_kept_and_answered) {
+  ok("sku-r", caf::make_message(restock{10}));
+  self->send(host, shard::kill_atom::value, std::string{"sku-r"});
+  // Sent at once, during the restart back-off: the host keeps them for the next incarnation.
+  std::vector<shard::command_reply> replies;
+  for (int i = 0; i < 5; ++i) {
+    self->send(host, shard::route_atom::value, std::string{"sku-r"}, env(),
+               caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
+  }
+  for (int i = 0; i < 5; ++i) {
+    self->receive([&](shard::command_reply& r) { replies.push_back(r); },
+                  [&](caf::error& e) { BOOST_FAIL("lost: " << sys.render(e)); },
+                  caf::after(10s) >> [&] { BOOST_FAIL("no answer"); });
+  }
+  BOOST_TEST(replies.size() == 5u);
+  BOOST_TEST(available("sku-r") == 5);
+}
+
 BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_oversell) {
   ok("hot", caf::make_message(restock{100}));
   constexpr int buyers = 2000;
