@@ -1,6 +1,11 @@
 #pragma once
 
+#include "persistence/event.hpp"
+
 #include <nlohmann/json.hpp>
+
+#include <map>
+#include <string_view>
 
 #include <optional>
 #include <string>
@@ -16,6 +21,38 @@ std::optional<T> parse_json_as(const std::string& text) {
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
+}
+
+/// A stored event of wire name `type`, schema version 1, payload from `ev`'s to_json; metadata is
+/// left to the actor.
+template <class Event>
+persistence::new_event encode_as(const char* type, const Event& ev) {
+  return persistence::new_event{type, 1, nlohmann::json(ev).dump(), "{}"};
+}
+
+/// Reads one alternative of an aggregate's event variant from its JSON payload.
+template <class Variant, class Alternative>
+std::optional<Variant> parse_as(const std::string& payload_json) {
+  if (auto ev = parse_json_as<Alternative>(payload_json)) {
+    return Variant{std::move(*ev)};
+  }
+  return std::nullopt;
+}
+
+/// Wire name -> reader of that event, one table per aggregate codec.
+template <class Variant>
+using event_parsers = std::map<std::string_view, std::optional<Variant> (*)(const std::string&)>;
+
+/// The event for a stored type and schema version, or nullopt for an unknown type, an unknown
+/// version (all events are at version 1 today; an upcaster goes here) or a malformed payload.
+template <class Variant>
+std::optional<Variant> decode_with(const event_parsers<Variant>& parsers, const std::string& type,
+                                   int32_t schema_version, const std::string& payload_json) {
+  auto i = parsers.find(type);
+  if (i == parsers.end() || schema_version != 1) {
+    return std::nullopt;
+  }
+  return i->second(payload_json);
 }
 
 } // namespace ordermesh::actors

@@ -28,28 +28,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(inventory_state, on_hand, reserved_qty, reser
 
 namespace {
 
-template <class Event>
-persistence::new_event make(const char* type, const Event& ev) {
-  return persistence::new_event{type, 1, nlohmann::json(ev).dump(), "{}"};
-}
-
-template <class Event>
-std::optional<event> parse(const std::string& payload_json) {
-  if (auto ev = parse_json_as<Event>(payload_json)) {
-    return event{std::move(*ev)};
-  }
-  return std::nullopt;
-}
-
-using parser = std::optional<event> (*)(const std::string&);
-
-const std::map<std::string_view, parser> parsers = {
-    {wire::restocked, parse<restocked>},
-    {wire::reserved, parse<reserved>},
-    {wire::reservation_rejected, parse<reservation_rejected>},
-    {wire::released, parse<released>},
-    {wire::committed, parse<committed>},
-    {wire::reservation_expired, parse<reservation_expired>},
+const event_parsers<event> parsers = {
+    {wire::restocked, parse_as<event, restocked>},
+    {wire::reserved, parse_as<event, reserved>},
+    {wire::reservation_rejected, parse_as<event, reservation_rejected>},
+    {wire::released, parse_as<event, released>},
+    {wire::committed, parse_as<event, committed>},
+    {wire::reservation_expired, parse_as<event, reservation_expired>},
 };
 
 } // namespace
@@ -57,23 +42,19 @@ const std::map<std::string_view, parser> parsers = {
 persistence::new_event encode(const event& ev) {
   return std::visit(
       overloaded{
-          [](const restocked& x) { return make(wire::restocked, x); },
-          [](const reserved& x) { return make(wire::reserved, x); },
-          [](const reservation_rejected& x) { return make(wire::reservation_rejected, x); },
-          [](const released& x) { return make(wire::released, x); },
-          [](const committed& x) { return make(wire::committed, x); },
-          [](const reservation_expired& x) { return make(wire::reservation_expired, x); },
+          [](const restocked& x) { return encode_as(wire::restocked, x); },
+          [](const reserved& x) { return encode_as(wire::reserved, x); },
+          [](const reservation_rejected& x) { return encode_as(wire::reservation_rejected, x); },
+          [](const released& x) { return encode_as(wire::released, x); },
+          [](const committed& x) { return encode_as(wire::committed, x); },
+          [](const reservation_expired& x) { return encode_as(wire::reservation_expired, x); },
       },
       ev);
 }
 
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json) {
-  auto i = parsers.find(type);
-  if (i == parsers.end() || schema_version != 1) {
-    return std::nullopt;
-  }
-  return i->second(payload_json);
+  return decode_with(parsers, type, schema_version, payload_json);
 }
 
 std::string encode_snapshot(const inventory_state& state) {

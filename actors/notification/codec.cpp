@@ -41,21 +41,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(notification_state, order_id, notified, statu
 
 persistence::new_event encode(const event& ev) {
   return std::visit(overloaded{[](const notification_recorded& x) {
-                      return persistence::new_event{wire::notification_recorded, 1,
-                                                    nlohmann::json(x).dump(), "{}"};
+                      return encode_as(wire::notification_recorded, x);
                     }},
                     ev);
 }
 
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json) {
-  if (type != wire::notification_recorded || schema_version != 1) {
-    return std::nullopt;
-  }
-  if (auto ev = parse_json_as<notification_recorded>(payload_json)) {
-    return event{std::move(*ev)};
-  }
-  return std::nullopt;
+  static const event_parsers<event> parsers = {
+      {wire::notification_recorded, parse_as<event, notification_recorded>},
+  };
+  return decode_with(parsers, type, schema_version, payload_json);
 }
 
 std::string encode_snapshot(const notification_state& state) {

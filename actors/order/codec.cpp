@@ -58,33 +58,18 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_state, order_id, customer_id, lines, ca
 
 namespace {
 
-template <class Event>
-persistence::new_event make(const char* type, const Event& ev) {
-  return persistence::new_event{type, 1, nlohmann::json(ev).dump(), "{}"};
-}
-
-template <class Event>
-std::optional<event> parse(const std::string& payload_json) {
-  if (auto ev = parse_json_as<Event>(payload_json)) {
-    return event{std::move(*ev)};
-  }
-  return std::nullopt;
-}
-
-using parser = std::optional<event> (*)(const std::string&);
-
-const std::map<std::string_view, parser> parsers = {
-    {wire::order_placed, parse<order_placed>},
-    {wire::stock_reserved, parse<stock_reserved>},
-    {wire::stock_reservation_failed, parse<stock_reservation_failed>},
-    {wire::payment_requested, parse<payment_requested>},
-    {wire::payment_authorized, parse<payment_authorized>},
-    {wire::payment_attempt_failed, parse<payment_attempt_failed>},
-    {wire::order_confirmed, parse<order_confirmed>},
-    {wire::order_rejected, parse<order_rejected>},
-    {wire::order_cancelled, parse<order_cancelled>},
-    {wire::payment_captured, parse<payment_captured>},
-    {wire::compensation_completed, parse<compensation_completed>},
+const event_parsers<event> parsers = {
+    {wire::order_placed, parse_as<event, order_placed>},
+    {wire::stock_reserved, parse_as<event, stock_reserved>},
+    {wire::stock_reservation_failed, parse_as<event, stock_reservation_failed>},
+    {wire::payment_requested, parse_as<event, payment_requested>},
+    {wire::payment_authorized, parse_as<event, payment_authorized>},
+    {wire::payment_attempt_failed, parse_as<event, payment_attempt_failed>},
+    {wire::order_confirmed, parse_as<event, order_confirmed>},
+    {wire::order_rejected, parse_as<event, order_rejected>},
+    {wire::order_cancelled, parse_as<event, order_cancelled>},
+    {wire::payment_captured, parse_as<event, payment_captured>},
+    {wire::compensation_completed, parse_as<event, compensation_completed>},
 };
 
 } // namespace
@@ -92,28 +77,30 @@ const std::map<std::string_view, parser> parsers = {
 persistence::new_event encode(const event& ev) {
   return std::visit(
       overloaded{
-          [](const order_placed& x) { return make(wire::order_placed, x); },
-          [](const stock_reserved& x) { return make(wire::stock_reserved, x); },
-          [](const stock_reservation_failed& x) { return make(wire::stock_reservation_failed, x); },
-          [](const payment_requested& x) { return make(wire::payment_requested, x); },
-          [](const payment_authorized& x) { return make(wire::payment_authorized, x); },
-          [](const payment_attempt_failed& x) { return make(wire::payment_attempt_failed, x); },
-          [](const order_confirmed& x) { return make(wire::order_confirmed, x); },
-          [](const order_rejected& x) { return make(wire::order_rejected, x); },
-          [](const order_cancelled& x) { return make(wire::order_cancelled, x); },
-          [](const payment_captured& x) { return make(wire::payment_captured, x); },
-          [](const compensation_completed& x) { return make(wire::compensation_completed, x); },
+          [](const order_placed& x) { return encode_as(wire::order_placed, x); },
+          [](const stock_reserved& x) { return encode_as(wire::stock_reserved, x); },
+          [](const stock_reservation_failed& x) {
+            return encode_as(wire::stock_reservation_failed, x);
+          },
+          [](const payment_requested& x) { return encode_as(wire::payment_requested, x); },
+          [](const payment_authorized& x) { return encode_as(wire::payment_authorized, x); },
+          [](const payment_attempt_failed& x) {
+            return encode_as(wire::payment_attempt_failed, x);
+          },
+          [](const order_confirmed& x) { return encode_as(wire::order_confirmed, x); },
+          [](const order_rejected& x) { return encode_as(wire::order_rejected, x); },
+          [](const order_cancelled& x) { return encode_as(wire::order_cancelled, x); },
+          [](const payment_captured& x) { return encode_as(wire::payment_captured, x); },
+          [](const compensation_completed& x) {
+            return encode_as(wire::compensation_completed, x);
+          },
       },
       ev);
 }
 
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json) {
-  auto i = parsers.find(type);
-  if (i == parsers.end() || schema_version != 1) {
-    return std::nullopt;
-  }
-  return i->second(payload_json);
+  return decode_with(parsers, type, schema_version, payload_json);
 }
 
 std::string encode_snapshot(const order_state& state) {

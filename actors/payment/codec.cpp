@@ -40,29 +40,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_state, status, amount_cents, card_tok
 
 namespace {
 
-template <class Event>
-persistence::new_event make(const char* type, const Event& ev) {
-  return persistence::new_event{type, 1, nlohmann::json(ev).dump(), "{}"};
-}
-
-template <class Event>
-std::optional<event> parse(const std::string& payload_json) {
-  if (auto ev = parse_json_as<Event>(payload_json)) {
-    return event{std::move(*ev)};
-  }
-  return std::nullopt;
-}
-
-using parser = std::optional<event> (*)(const std::string&);
-
-const std::map<std::string_view, parser> parsers = {
-    {wire::authorization_requested, parse<authorization_requested>},
-    {wire::authorized, parse<authorized>},
-    {wire::declined, parse<declined>},
-    {wire::authorization_failed, parse<authorization_failed>},
-    {wire::captured, parse<captured>},
-    {wire::refunded, parse<refunded>},
-    {wire::voided, parse<voided>},
+const event_parsers<event> parsers = {
+    {wire::authorization_requested, parse_as<event, authorization_requested>},
+    {wire::authorized, parse_as<event, authorized>},
+    {wire::declined, parse_as<event, declined>},
+    {wire::authorization_failed, parse_as<event, authorization_failed>},
+    {wire::captured, parse_as<event, captured>},
+    {wire::refunded, parse_as<event, refunded>},
+    {wire::voided, parse_as<event, voided>},
 };
 
 } // namespace
@@ -70,24 +55,22 @@ const std::map<std::string_view, parser> parsers = {
 persistence::new_event encode(const event& ev) {
   return std::visit(
       overloaded{
-          [](const authorization_requested& x) { return make(wire::authorization_requested, x); },
-          [](const authorized& x) { return make(wire::authorized, x); },
-          [](const declined& x) { return make(wire::declined, x); },
-          [](const authorization_failed& x) { return make(wire::authorization_failed, x); },
-          [](const captured& x) { return make(wire::captured, x); },
-          [](const refunded& x) { return make(wire::refunded, x); },
-          [](const voided& x) { return make(wire::voided, x); },
+          [](const authorization_requested& x) {
+            return encode_as(wire::authorization_requested, x);
+          },
+          [](const authorized& x) { return encode_as(wire::authorized, x); },
+          [](const declined& x) { return encode_as(wire::declined, x); },
+          [](const authorization_failed& x) { return encode_as(wire::authorization_failed, x); },
+          [](const captured& x) { return encode_as(wire::captured, x); },
+          [](const refunded& x) { return encode_as(wire::refunded, x); },
+          [](const voided& x) { return encode_as(wire::voided, x); },
       },
       ev);
 }
 
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json) {
-  auto i = parsers.find(type);
-  if (i == parsers.end() || schema_version != 1) {
-    return std::nullopt;
-  }
-  return i->second(payload_json);
+  return decode_with(parsers, type, schema_version, payload_json);
 }
 
 std::string encode_snapshot(const payment_state& state) {
