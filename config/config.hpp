@@ -121,6 +121,24 @@ struct saga_config {
   std::chrono::milliseconds reservation_ttl{60000};
 };
 
+/// The HTTP gateway's server core (gateway/http_server.hpp).
+struct gateway_config {
+  /// Address the gateway listens on.
+  std::string host = "127.0.0.1";
+  /// TCP port of the gateway.
+  uint16_t port = 58000;
+  /// Threads running the gateway's sockets; they never block.
+  uint32_t io_threads = 2;
+  /// Most connections open at once; one more is answered 503 and closed.
+  uint32_t max_connections = 1024;
+  /// Largest request body in bytes; a larger one is answered 413.
+  uint32_t max_body = 65536;
+  /// Longest wait for a request to arrive or for its handler to answer (then 504).
+  std::chrono::milliseconds request_timeout{10000};
+  /// How long stop() lets requests in flight finish before closing their connections.
+  std::chrono::milliseconds shutdown_grace{5000};
+};
+
 /// Everything one ordermesh process is configured with.
 struct app_config {
   pg_config pg;
@@ -130,6 +148,7 @@ struct app_config {
   psp_config psp;
   entity_config entity;
   saga_config saga;
+  gateway_config gateway;
 };
 
 } // namespace ordermesh::config

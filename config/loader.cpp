@@ -492,6 +492,30 @@ const std::vector<field>& fields() {
           "saga.reservation_ttl", as_duration,
           [](auto& c) -> auto& { return c.saga.reservation_ttl; },
           "How long the inventory holds an order's reservation."),
+      make_field(
+          "gateway.host", as_text, [](auto& c) -> auto& { return c.gateway.host; },
+          "Address the gateway listens on."),
+      make_field(
+          "gateway.port", as_port, [](auto& c) -> auto& { return c.gateway.port; },
+          "TCP port of the gateway."),
+      make_field(
+          "gateway.io_threads", as_count, [](auto& c) -> auto& { return c.gateway.io_threads; },
+          "Threads running the gateway's sockets; they never block."),
+      make_field(
+          "gateway.max_connections", as_count,
+          [](auto& c) -> auto& { return c.gateway.max_connections; },
+          "Most connections open at once; one more is answered 503 and closed."),
+      make_field(
+          "gateway.max_body", as_count, [](auto& c) -> auto& { return c.gateway.max_body; },
+          "Largest request body in bytes; a larger one is answered 413."),
+      make_field(
+          "gateway.request_timeout", as_duration,
+          [](auto& c) -> auto& { return c.gateway.request_timeout; },
+          "Longest wait for a request to arrive or for its handler to answer (then 504)."),
+      make_field(
+          "gateway.shutdown_grace", as_duration,
+          [](auto& c) -> auto& { return c.gateway.shutdown_grace; },
+          "How long stop() lets requests in flight finish before closing their connections."),
   };
   return table;
 }

@@ -547,7 +547,14 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "saga.step_timeout = 2s  (default)\n"
                                "saga.retry_base = 100ms  (default)\n"
                                "saga.retry_max = 5s  (default)\n"
-                               "saga.reservation_ttl = 1m  (default)\n";
+                               "saga.reservation_ttl = 1m  (default)\n"
+                               "gateway.host = 127.0.0.1  (default)\n"
+                               "gateway.port = 58000  (default)\n"
+                               "gateway.io_threads = 2  (default)\n"
+                               "gateway.max_connections = 1024  (default)\n"
+                               "gateway.max_body = 65536  (default)\n"
+                               "gateway.request_timeout = 10s  (default)\n"
+                               "gateway.shutdown_grace = 5s  (default)\n";
   BOOST_TEST(text == expected);
   for (const auto& k : known_keys()) {
     BOOST_TEST(text.find(k.key + " = ") != std::string::npos, k.key);

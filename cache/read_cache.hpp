@@ -1,0 +1,94 @@
+#pragma once
+
+#include "cache/redis_client.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace ordermesh::cache {
+
+/// How read_cache stores values.
+struct read_cache_options {
+  /// Prepended to every key, so that cached reads do not collide with other Redis keys.
+  std::string key_prefix = "om:cache:";
+  /// Base time to live of a cached value.
+  std::chrono::milliseconds ttl{30000};
+  /// Each value lives ttl * (1 + jitter_fraction * U[0,1)), so that keys filled together do not
+  /// expire together.
+  double jitter_fraction = 0.1;
+};
+
+/// Counters for /metrics; each is monotonic.
+struct read_cache_stats {
+  /// Reads answered from Redis.
+  uint64_t hits = 0;
+  /// Reads not answered from Redis (absent key or Redis unavailable).
+  uint64_t misses = 0;
+  /// Loader calls (one per single-flight group).
+  uint64_t loads = 0;
+  /// Reads that waited for another caller's load of the same key instead of loading.
+  uint64_t coalesced = 0;
+  /// Failed Redis calls (reads went on without Redis).
+  uint64_t redis_errors = 0;
+};
+
+/// Cache-aside in front of a source of truth, with single-flight loading. Thread-safe.
+///
+/// Redis is an accelerator, never the source of truth: when it is down, reads go to the loader
+/// (counted in redis_errors) and never fail because of Redis. Concurrent get_or_load() calls for
+/// the same missing key in this process share one loader call. Redis calls are blocking and
+/// serialized over one connection: never call this from CAF's cooperative scheduler threads.
+class read_cache {
+public:
+  /// Loads the value from the source of truth; nullopt means "nothing to cache" (absent, or the
+  /// load failed) and is returned as is, without caching. It should not throw; if it does, every
+  /// caller waiting on that load gets the exception.
+  using loader = std::function<std::optional<std::string>()>;
+
+  read_cache(config::redis_config redis, read_cache_options options = {},
+             redis_client_options client_options = {});
+
+  /// The cached value of `key`, or else the loader's (which is then cached with the jittered TTL).
+  std::optional<std::string> get_or_load(const std::string& key, const loader& load);
+
+  /// Removes `key` from Redis (after a write to the source of truth). An error means the old value
+  /// may stay until its TTL runs out.
+  cache_result<done> invalidate(const std::string& key);
+
+  /// The TTL to give a value now: ttl * (1 + jitter_fraction * U[0,1)).
+  std::chrono::milliseconds jittered_ttl();
+
+  /// A snapshot of the counters.
+  read_cache_stats stats() const;
+
+  /// The Redis key under which `key` is stored.
+  std::string redis_key(const std::string& key) const { return options_.key_prefix + key; }
+
+private:
+  using flight = std::shared_future<std::optional<std::string>>;
+
+  std::optional<std::optional<std::string>> lookup(const std::string& key);
+  void store(const std::string& key, const std::string& value);
+
+  read_cache_options options_;
+  std::mutex client_mutex_; // guards client_ (not thread-safe)
+  redis_client client_;
+  std::mutex flights_mutex_; // guards flights_ and random_
+  std::unordered_map<std::string, flight> flights_;
+  std::mt19937_64 random_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+  std::atomic<uint64_t> loads_{0};
+  std::atomic<uint64_t> coalesced_{0};
+  std::atomic<uint64_t> redis_errors_{0};
+};
+
+} // namespace ordermesh::cache

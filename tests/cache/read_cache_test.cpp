@@ -1,0 +1,159 @@
+#define BOOST_TEST_MODULE cache_read_cache
+#include <boost/test/unit_test.hpp>
+
+#include "cache/read_cache.hpp"
+#include "tests/cache/test_keys.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+#include <vector>
+
+using namespace ordermesh;
+using namespace std::chrono_literals;
+
+namespace {
+
+cache::read_cache_options options_for(const std::string& what) {
+  cache::read_cache_options o;
+  o.key_prefix = testing::unique_prefix(what);
+  o.ttl = 10s;
+  o.jitter_fraction = 0.2;
+  return o;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(loads_a_cold_key_once_and_then_answers_from_redis) {
+  const auto redis = testing::config_from_environment().redis;
+  cache::read_cache cache{redis, options_for("aside")};
+  int calls = 0;
+  auto loader = [&]() -> std::optional<std::string> {
+    ++calls;
+    return std::string{"value"};
+  };
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "value");
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "value");
+  BOOST_TEST(calls == 1);
+  auto s = cache.stats();
+  BOOST_TEST(s.hits == 1u);
+  BOOST_TEST(s.misses == 1u);
+  BOOST_TEST(s.loads == 1u);
+  BOOST_TEST(s.redis_errors == 0u);
+
+  cache::redis_client client{redis};
+  auto stored = client.get(cache.redis_key("k"));
+  BOOST_TEST_REQUIRE(static_cast<bool>(stored));
+  BOOST_TEST(stored->value_or("") == "value");
+}
+
+BOOST_AUTO_TEST_CASE(stores_values_with_the_jittered_ttl) {
+  const auto redis = testing::config_from_environment().redis;
+  auto options = options_for("ttl");
+  cache::read_cache cache{redis, options};
+  cache::redis_client client{redis};
+  const auto max_ttl = std::chrono::milliseconds{
+      static_cast<int64_t>(options.ttl.count() * (1.0 + options.jitter_fraction))};
+  for (int i = 0; i < 20; ++i) {
+    const auto key = "k" + std::to_string(i);
+    cache.get_or_load(key, [] { return std::optional<std::string>{"v"}; });
+    auto pttl = client.pttl(cache.redis_key(key));
+    BOOST_TEST_REQUIRE(static_cast<bool>(pttl));
+    // PTTL counts down from the TTL set: allow a little time to have passed.
+    BOOST_TEST(*pttl >= options.ttl.count() - 1000);
+    BOOST_TEST(*pttl <= max_ttl.count());
+  }
+  for (int i = 0; i < 100; ++i) {
+    auto ttl = cache.jittered_ttl();
+    BOOST_TEST(ttl.count() >= options.ttl.count());
+    BOOST_TEST(ttl.count() <= max_ttl.count());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(invalidate_makes_the_next_read_load_again) {
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("invalidate")};
+  int calls = 0;
+  auto loader = [&] { return std::optional<std::string>{"v" + std::to_string(++calls)}; };
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "v1");
+  BOOST_TEST(static_cast<bool>(cache.invalidate("k")));
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "v2");
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "v2");
+}
+
+BOOST_AUTO_TEST_CASE(does_not_cache_an_absent_value) {
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("absent")};
+  int calls = 0;
+  auto loader = [&]() -> std::optional<std::string> {
+    ++calls;
+    return std::nullopt;
+  };
+  BOOST_TEST(!cache.get_or_load("k", loader).has_value());
+  BOOST_TEST(!cache.get_or_load("k", loader).has_value());
+  BOOST_TEST(calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_stampede_on_a_cold_key_runs_the_loader_once) {
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("stampede")};
+  constexpr int threads = 200;
+  std::atomic<int> calls{0};
+  std::atomic<int> right{0};
+  std::mutex m;
+  std::condition_variable cv;
+  bool go = false;
+  auto loader = [&] {
+    ++calls;
+    std::this_thread::sleep_for(100ms); // a slow query: everybody else arrives meanwhile
+    return std::optional<std::string>{"hot"};
+  };
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      {
+        std::unique_lock<std::mutex> lock{m};
+        cv.wait(lock, [&] { return go; });
+      }
+      if (cache.get_or_load("cold", loader).value_or("") == "hot") {
+        ++right;
+      }
+    });
+  }
+  {
+    std::lock_guard<std::mutex> lock{m};
+    go = true;
+  }
+  cv.notify_all();
+  for (auto& t : pool) {
+    t.join();
+  }
+  BOOST_TEST_MESSAGE("loader calls: " << calls.load());
+  BOOST_TEST(right.load() == threads);
+  BOOST_TEST(calls.load() >= 1);
+  BOOST_TEST(calls.load() <= 3);
+  auto s = cache.stats();
+  BOOST_TEST(s.loads == static_cast<uint64_t>(calls.load()));
+  BOOST_TEST(s.hits + s.misses == static_cast<uint64_t>(threads));
+  BOOST_TEST(s.redis_errors == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(reads_through_the_loader_when_redis_is_unreachable) {
+  cache::redis_client_options client_options;
+  client_options.reconnect_min = 10s;
+  cache::read_cache cache{testing::unreachable_redis(), options_for("down"), client_options};
+  int calls = 0;
+  auto loader = [&] {
+    ++calls;
+    return std::optional<std::string>{"from the database"};
+  };
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {
+    BOOST_TEST_REQUIRE(cache.get_or_load("k", loader).value_or("") == "from the database");
+  }
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 500ms));
+  BOOST_TEST(calls == 100);
+  auto s = cache.stats();
+  BOOST_TEST(s.redis_errors >= 100u);
+  BOOST_TEST(s.hits == 0u);
+  BOOST_TEST(!cache.invalidate("k"));
+}
