@@ -1,9 +1,9 @@
 #pragma once
 
+#include "util/result.hpp"
+
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <variant>
 
 namespace ordermesh::cache {
 
@@ -25,25 +25,10 @@ struct cache_error {
   std::string detail;
 };
 
-/// A value or a cache_error; the blocking client's return type (mirrors persistence::store_result).
+/// A value or a cache_error (util/result.hpp).
 template <class T>
-class cache_result {
-public:
-  cache_result(T value) : data_(std::move(value)) {}
-  cache_result(cache_error error) : data_(std::move(error)) {}
+using cache_result = util::result<T, cache_error>;
 
-  explicit operator bool() const { return std::holds_alternative<T>(data_); }
-  T& value() & { return std::get<T>(data_); }
-  const T& value() const& { return std::get<T>(data_); }
-  T value() && { return std::get<T>(std::move(data_)); }
-  T& operator*() { return value(); }
-  T* operator->() { return &value(); }
-  const cache_error& error() const { return std::get<cache_error>(data_); }
-
-private:
-  std::variant<T, cache_error> data_;
-};
-
-struct done {};
+using done = util::done;
 
 } // namespace ordermesh::cache

@@ -1,9 +1,9 @@
 #pragma once
 
+#include "util/result.hpp"
+
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <variant>
 
 namespace ordermesh::persistence {
 
@@ -30,26 +30,10 @@ struct store_error {
   std::string detail;
 };
 
-/// A value or a store_error; the blocking store's return type (no CAF in this layer).
+/// A value or a store_error (util/result.hpp).
 template <class T>
-class store_result {
-public:
-  store_result(T value) : data_(std::move(value)) {}
-  store_result(store_error error) : data_(std::move(error)) {}
+using store_result = util::result<T, store_error>;
 
-  explicit operator bool() const { return std::holds_alternative<T>(data_); }
-  T& value() & { return std::get<T>(data_); }
-  const T& value() const& { return std::get<T>(data_); }
-  /// On a temporary, by value: `for (auto& e : store.read_stream(...).value())` stays valid.
-  T value() && { return std::get<T>(std::move(data_)); }
-  T& operator*() { return value(); }
-  T* operator->() { return &value(); }
-  const store_error& error() const { return std::get<store_error>(data_); }
-
-private:
-  std::variant<T, store_error> data_;
-};
-
-struct done {};
+using done = util::done;
 
 } // namespace ordermesh::persistence
