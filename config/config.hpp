@@ -137,6 +137,18 @@ struct gateway_config {
   std::chrono::milliseconds request_timeout{10000};
   /// How long stop() lets requests in flight finish before closing their connections.
   std::chrono::milliseconds shutdown_grace{5000};
+  /// Threads doing the gateway's blocking work (PostgreSQL reads, Redis); never the io threads.
+  uint32_t read_workers = 4;
+  /// Deadline of a command sent to an entity; past it the command is not executed (HTTP 504).
+  std::chrono::milliseconds command_timeout{5000};
+  /// Longest wait a POST /orders?wait=<ms> may ask for.
+  std::chrono::milliseconds max_wait{30000};
+  /// Requests per second one client may make on average (token bucket refill).
+  uint32_t rate_limit_per_s = 100;
+  /// Requests one client may make at once (token bucket capacity).
+  uint32_t rate_limit_burst = 200;
+  /// Base time to live of a cached read (jittered by up to 10 %).
+  std::chrono::milliseconds cache_ttl{30000};
 };
 
 /// Everything one ordermesh process is configured with.

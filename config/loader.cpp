@@ -516,6 +516,27 @@ const std::vector<field>& fields() {
           "gateway.shutdown_grace", as_duration,
           [](auto& c) -> auto& { return c.gateway.shutdown_grace; },
           "How long stop() lets requests in flight finish before closing their connections."),
+      make_field(
+          "gateway.read_workers", as_count, [](auto& c) -> auto& { return c.gateway.read_workers; },
+          "Threads doing the gateway's blocking work (PostgreSQL reads, Redis)."),
+      make_field(
+          "gateway.command_timeout", as_duration,
+          [](auto& c) -> auto& { return c.gateway.command_timeout; },
+          "Deadline of a command sent to an entity; past it, it is not executed (504)."),
+      make_field(
+          "gateway.max_wait", as_duration, [](auto& c) -> auto& { return c.gateway.max_wait; },
+          "Longest wait a POST /orders?wait=<ms> may ask for."),
+      make_field(
+          "gateway.rate_limit_per_s", as_count,
+          [](auto& c) -> auto& { return c.gateway.rate_limit_per_s; },
+          "Requests per second one client may make on average (token bucket refill)."),
+      make_field(
+          "gateway.rate_limit_burst", as_count,
+          [](auto& c) -> auto& { return c.gateway.rate_limit_burst; },
+          "Requests one client may make at once (token bucket capacity)."),
+      make_field(
+          "gateway.cache_ttl", as_duration, [](auto& c) -> auto& { return c.gateway.cache_ttl; },
+          "Base time to live of a cached read (jittered by up to 10 %)."),
   };
   return table;
 }

@@ -18,6 +18,8 @@ enum class order_errc : uint8_t {
   unexpected_reply,
   /// The payment could not be captured yet; the saga resends the capture.
   capture_failed,
+  /// place_order for an order id already placed with other contents (lines, customer, payment).
+  conflicting_order,
 };
 
 inline std::string to_string(order_errc x) {
@@ -34,6 +36,8 @@ inline std::string to_string(order_errc x) {
       return "unexpected_reply";
     case order_errc::capture_failed:
       return "capture_failed";
+    case order_errc::conflicting_order:
+      return "conflicting_order";
   }
   return "<unknown order_errc>";
 }

@@ -33,8 +33,28 @@ outcome unexpected(std::string reason) {
   return reject<event>(order_errc::unexpected_reply, std::move(reason));
 }
 
+/// Whether `cmd` places the order `s` already holds: a redelivery, not a second order that happens
+/// to carry the same id (an HTTP idempotency key reused with another body).
+bool same_order(const order_state& s, const place_order& cmd) {
+  if (cmd.order_id != s.order_id || cmd.customer_id != s.customer_id ||
+      cmd.payment.card_token != s.card_token || cmd.payment.amount_cents != s.amount_cents ||
+      cmd.lines.size() != s.lines.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < cmd.lines.size(); ++i) {
+    if (cmd.lines[i].sku != s.lines[i].sku || cmd.lines[i].qty != s.lines[i].qty) {
+      return false;
+    }
+  }
+  return true;
+}
+
 outcome decide_place(const order_state& s, const place_order& cmd) {
   if (s.status != order_status::none) {
+    if (!same_order(s, cmd)) {
+      return reject<event>(order_errc::conflicting_order,
+                           "order " + s.order_id + " was placed with different contents");
+    }
     return accept<event>(); // redelivered
   }
   if (cmd.order_id.empty() || cmd.customer_id.empty()) {

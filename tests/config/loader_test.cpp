@@ -554,7 +554,13 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "gateway.max_connections = 1024  (default)\n"
                                "gateway.max_body = 65536  (default)\n"
                                "gateway.request_timeout = 10s  (default)\n"
-                               "gateway.shutdown_grace = 5s  (default)\n";
+                               "gateway.shutdown_grace = 5s  (default)\n"
+                               "gateway.read_workers = 4  (default)\n"
+                               "gateway.command_timeout = 5s  (default)\n"
+                               "gateway.max_wait = 30s  (default)\n"
+                               "gateway.rate_limit_per_s = 100  (default)\n"
+                               "gateway.rate_limit_burst = 200  (default)\n"
+                               "gateway.cache_ttl = 30s  (default)\n";
   BOOST_TEST(text == expected);
   for (const auto& k : known_keys()) {
     BOOST_TEST(text.find(k.key + " = ") != std::string::npos, k.key);

@@ -57,6 +57,21 @@ BOOST_AUTO_TEST_CASE(a_redelivered_place_order_records_nothing) {
   BOOST_CHECK(accepted_with(when({placed}, two_lines()), {}));
 }
 
+BOOST_AUTO_TEST_CASE(placing_the_same_id_with_other_contents_is_a_conflict) {
+  std::vector<place_order> other(5, two_lines());
+  other[0].lines[0].qty = 3;
+  other[1].lines.pop_back();
+  other[2].customer_id = "c2";
+  other[3].payment.card_token = "tok2";
+  other[4].payment.amount_cents = 1;
+  for (size_t i = 0; i < other.size(); ++i) {
+    BOOST_CHECK_MESSAGE(rejected_with(when({placed}, other[i]), order_errc::conflicting_order),
+                        "case " << i);
+  }
+  BOOST_CHECK(
+      rejected_with(when({placed, order_confirmed{}}, other[0]), order_errc::conflicting_order));
+}
+
 BOOST_AUTO_TEST_CASE(rejects_an_order_that_breaks_a_rule) {
   std::vector<place_order> bad(7, two_lines());
   bad[0].lines.clear();
