@@ -3,10 +3,13 @@
 #include "actors/common/overloaded.hpp"
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
+#include "persistence/sql_array.hpp"
 
 #include <pqxx/pqxx>
 
 #include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace ordermesh::persistence {
 
@@ -31,11 +34,39 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-/// Applies one page of events inside the caller's transaction.
+/// Keys in the order they were first added, each once.
+class ordered_keys {
+public:
+  void add(const std::string& key) {
+    if (seen_.insert(key).second) {
+      keys_.push_back(key);
+    }
+  }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+private:
+  std::unordered_set<std::string> seen_;
+  std::vector<std::string> keys_;
+};
+
+/// Applies one page of events inside the caller's transaction and remembers which rows changed.
 class page_writer {
 public:
   explicit page_writer(pqxx::work& tx) : tx_(tx) {}
 
+  /// Applies every event; what changed, with each changed order as it stands after the page.
+  projection_changes apply_page(const std::vector<recorded_event>& events) {
+    projection_changes out;
+    out.read = events.size();
+    for (const auto& e : events) {
+      out.applied += apply(e) ? 1 : 0;
+    }
+    out.orders = changed_orders();
+    out.skus = skus_.keys();
+    return out;
+  }
+
+private:
   /// Whether the event changed a read model.
   bool apply(const recorded_event& e) {
     if (starts_with(e.stream_id, order_prefix)) {
@@ -44,7 +75,12 @@ public:
         throw undecodable_event{"cannot decode " + e.type + " at position " +
                                 std::to_string(e.global_position)};
       }
-      return apply_order(e, e.stream_id.substr(order_prefix.size()), *ev);
+      auto id = e.stream_id.substr(order_prefix.size());
+      if (!apply_order(e, id, *ev)) {
+        return false;
+      }
+      orders_.add(id);
+      return true;
     }
     if (starts_with(e.stream_id, inventory_prefix)) {
       auto ev = inventory::decode(e.type, e.schema_version, e.payload);
@@ -52,12 +88,41 @@ public:
         throw undecodable_event{"cannot decode " + e.type + " at position " +
                                 std::to_string(e.global_position)};
       }
-      return apply_inventory(e, e.stream_id.substr(inventory_prefix.size()), *ev);
+      auto sku = e.stream_id.substr(inventory_prefix.size());
+      if (!apply_inventory(e, sku, *ev)) {
+        return false;
+      }
+      skus_.add(sku);
+      return true;
     }
     return false;
   }
 
-private:
+  // The changed orders' rows after the page, in one statement.
+  std::vector<order_change> changed_orders() {
+    const auto& ids = orders_.keys();
+    if (ids.empty()) {
+      return {};
+    }
+    std::unordered_map<std::string, order_change> rows;
+    for (const auto& row :
+         tx_.exec_params("SELECT order_id, customer_id, status, reason FROM read_orders "
+                         "WHERE order_id = ANY($1::text[])",
+                         sql_text_array(ids))) {
+      order_change c{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                     row[3].as<std::string>()};
+      auto id = c.order_id;
+      rows.emplace(std::move(id), std::move(c));
+    }
+    std::vector<order_change> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids) {
+      // Every id here had its row inserted or updated in this transaction.
+      out.push_back(std::move(rows.at(id)));
+    }
+    return out;
+  }
+
   bool apply_order(const recorded_event& e, const std::string& id, const order::event& ev) {
     if (auto placed = std::get_if<order::order_placed>(&ev)) {
       return insert_order(e, id, *placed);
@@ -117,12 +182,14 @@ private:
 
   bool apply_inventory(const recorded_event& e, const std::string& sku,
                        const inventory::event& ev) {
-    tx_.exec_params("INSERT INTO read_inventory (sku, on_hand, reserved, available, version) "
-                    "VALUES ($1, 0, 0, 0, 0) ON CONFLICT (sku) DO NOTHING",
-                    sku);
-    auto claimed =
-        tx_.exec_params("UPDATE read_inventory SET version = $2 WHERE sku = $1 AND version < $2",
-                        sku, e.stream_version);
+    tx_.exec_params(
+        "INSERT INTO read_inventory (sku, on_hand, reserved, available, version, "
+        "updated_at) VALUES ($1, 0, 0, 0, 0, " OM_TS("$2") ") "
+                                                           "ON CONFLICT (sku) DO NOTHING",
+        sku, e.recorded_at_us);
+    auto claimed = tx_.exec_params("UPDATE read_inventory SET version = $2, updated_at = " OM_TS(
+                                       "$3") " WHERE sku = $1 AND version < $2",
+                                   sku, e.stream_version, e.recorded_at_us);
     if (claimed.affected_rows() == 0) {
       return false;
     }
@@ -159,6 +226,8 @@ private:
   }
 
   pqxx::work& tx_;
+  ordered_keys orders_;
+  ordered_keys skus_;
 };
 
 // One page of orders (limit + 1, to know whether more follow) joined with their lines: one row per
@@ -180,9 +249,12 @@ std::string list_sql(bool with_cursor) {
          " ORDER BY o.placed_at DESC, o.order_id DESC, l.line_no";
 }
 
-const std::string get_order_sql = "SELECT " + order_columns +
-                                  " FROM read_orders o LEFT JOIN read_order_lines l"
-                                  " USING (order_id) WHERE o.order_id = $1 ORDER BY l.line_no";
+const std::string order_sql = "SELECT " + order_columns +
+                              " FROM read_orders o LEFT JOIN read_order_lines l"
+                              " USING (order_id) WHERE o.order_id = $1 ORDER BY l.line_no";
+
+const std::string inventory_sql = "SELECT sku, on_hand, reserved, available, version, " OM_US(
+    "updated_at") " FROM read_inventory WHERE sku = $1";
 
 /// Groups rows of the shape above (sorted by order) into orders.
 std::vector<order_view> to_orders(const pqxx::result& rows) {
@@ -229,6 +301,14 @@ const std::string& projector::list_orders_sql(bool with_cursor) {
   return with_cursor ? after : first;
 }
 
+const std::string& projector::get_order_sql() {
+  return order_sql;
+}
+
+const std::string& projector::get_inventory_sql() {
+  return inventory_sql;
+}
+
 template <class T, class Body>
 store_result<T> projector::with_connection(const char* what, Body&& body) {
   try {
@@ -253,7 +333,7 @@ store_result<T> projector::with_connection(const char* what, Body&& body) {
   }
 }
 
-store_result<size_t> projector::run_once(int32_t max_events) {
+store_result<projection_changes> projector::run_once(int32_t max_events) {
   if (!sub_) {
     auto checkpoint = with_connection<int64_t>("load checkpoint", [&](pqxx::connection& c) {
       pqxx::read_transaction tx{c};
@@ -272,21 +352,20 @@ store_result<size_t> projector::run_once(int32_t max_events) {
     return events.error();
   }
   if (events->empty()) {
-    return size_t{0};
+    projection_changes none;
+    none.checkpoint = sub_->position();
+    return none;
   }
-  auto applied = with_connection<size_t>("project", [&](pqxx::connection& c) {
+  auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
     pqxx::work tx{c};
-    page_writer writer{tx};
-    size_t n = 0;
-    for (const auto& e : *events) {
-      n += writer.apply(e) ? 1 : 0;
-    }
+    auto changes = page_writer{tx}.apply_page(*events);
+    changes.checkpoint = sub_->position();
     tx.exec_params("INSERT INTO subscription_checkpoints (subscription, position) VALUES ($1, $2) "
                    "ON CONFLICT (subscription) DO UPDATE SET position = EXCLUDED.position, "
                    "updated_at = clock_timestamp()",
                    name_, sub_->position());
     tx.commit();
-    return n;
+    return changes;
   });
   if (!applied) {
     // The subscription has moved past what committed: start again from the stored checkpoint.
@@ -321,12 +400,33 @@ store_result<std::optional<order_view>> projector::get_order(const std::string& 
   return with_connection<std::optional<order_view>>(
       "get order", [&](pqxx::connection& c) -> std::optional<order_view> {
         pqxx::read_transaction tx{c};
-        auto orders = to_orders(tx.exec_params(get_order_sql, order_id));
+        auto orders = to_orders(tx.exec_params(order_sql, order_id));
         if (orders.empty()) {
           return std::nullopt;
         }
         return std::move(orders.front());
       });
+}
+
+store_result<std::optional<inventory_view>> projector::get_inventory(const std::string& sku) {
+  return with_connection<std::optional<inventory_view>>(
+      "get inventory", [&](pqxx::connection& c) -> std::optional<inventory_view> {
+        pqxx::read_transaction tx{c};
+        auto rows = tx.exec_params(inventory_sql, sku);
+        if (rows.empty()) {
+          return std::nullopt;
+        }
+        const auto& row = rows[0];
+        return inventory_view{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
+                              row[3].as<int64_t>(),     row[4].as<int64_t>(), row[5].as<int64_t>()};
+      });
+}
+
+store_result<int64_t> projector::newest_position() {
+  return with_connection<int64_t>("newest position", [&](pqxx::connection& c) {
+    pqxx::read_transaction tx{c};
+    return tx.exec("SELECT coalesce(max(global_position), 0) FROM events")[0][0].as<int64_t>();
+  });
 }
 
 } // namespace ordermesh::persistence

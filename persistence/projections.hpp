@@ -48,11 +48,60 @@ struct order_page {
   std::optional<order_cursor> next;
 };
 
+/// One row of read_inventory.
+struct inventory_view {
+  std::string sku;
+  /// Units in stock, reserved ones included.
+  int64_t on_hand = 0;
+  /// Units held by open reservations.
+  int64_t reserved = 0;
+  /// on_hand - reserved.
+  int64_t available = 0;
+  /// Last applied version of the stream "inventory/<sku>".
+  int64_t version = 0;
+  /// Commit time of the last applied event, microseconds since the Unix epoch.
+  int64_t updated_at_us = 0;
+};
+
+/// An order whose read row changed in a page, as the row stands after the page.
+struct order_change {
+  std::string order_id;
+  /// Whose listing (list_orders) changed with it.
+  std::string customer_id;
+  /// placed | reserved | confirmed | rejected | cancelled.
+  std::string status;
+  /// Why it was rejected or cancelled; empty otherwise.
+  std::string reason;
+};
+
+/// What one projector::run_once() did: enough to invalidate cached reads and to wake whoever
+/// waits for an order to reach a status.
+struct projection_changes {
+  /// Events read from the log in this page (max_events: more may be waiting).
+  size_t read = 0;
+  /// Events that changed a read model (events of other streams and replays count 0).
+  size_t applied = 0;
+  /// Each order whose row changed, once, in the order of its first change in the page.
+  std::vector<order_change> orders;
+  /// Each SKU whose read_inventory row changed, once, in the order of its first change.
+  std::vector<std::string> skus;
+  /// The checkpoint after the page: the position of the last event read (stored with the rows).
+  int64_t checkpoint = 0;
+
+  /// Whether no read row changed.
+  bool empty() const { return orders.empty() && skus.empty(); }
+};
+
 /// Tails the global log through a gap-safe subscription into the read models of migration 0002
 /// (read_orders, read_order_lines, read_inventory). Each page of events is applied together with
 /// the checkpoint in one transaction, so a crash never leaves rows without their checkpoint or
 /// the reverse; rows are also guarded by their stream version, so replaying an event changes
 /// nothing. Blocking and not thread-safe, like pg_event_store. No method throws.
+///
+/// The query methods (get_order, list_orders, get_inventory) each run one statement in a read-only
+/// transaction on the projector's own connection, opened on first use and again after it broke:
+/// a pool of blocking workers gives each worker its own projector (constructing one does not
+/// connect). To keep the read models filled, run one projector under a projection_runner.
 class projector {
 public:
   /// `name` is the checkpoint's key in subscription_checkpoints.
@@ -62,11 +111,12 @@ public:
   projector& operator=(const projector&) = delete;
 
   /// Polls up to `max_events` events after the stored checkpoint and applies them and the new
-  /// checkpoint in one transaction. Returns how many events changed a read model (events of other
-  /// streams and replays count 0). On an error (including an order.* or inventory.* event that its
-  /// codec cannot decode: rejected) nothing of the page is kept and the next call starts again
-  /// from the stored checkpoint.
-  store_result<size_t> run_once(int32_t max_events = 500);
+  /// checkpoint in one transaction. Returns what changed: only rows whose stream version moved
+  /// (a replayed event changes nothing and is not reported), each order with its status after the
+  /// page. On an error (including an order.* or inventory.* event that its codec cannot decode:
+  /// rejected) nothing of the page is kept and the next call starts again from the stored
+  /// checkpoint.
+  store_result<projection_changes> run_once(int32_t max_events = 500);
 
   /// The customer's orders with their lines, newest first (placed_at DESC, order_id DESC), at most
   /// `limit`, starting after `after`. One statement per page.
@@ -76,8 +126,21 @@ public:
   /// One order with its lines; nullopt if it is not (yet) projected.
   store_result<std::optional<order_view>> get_order(const std::string& order_id);
 
+  /// One SKU's stock; nullopt if no inventory event of it is (yet) projected. One statement.
+  store_result<std::optional<inventory_view>> get_inventory(const std::string& sku);
+
+  /// The highest global position committed to the log (0 if it is empty): with the checkpoint,
+  /// how far the read models lag. One index lookup.
+  store_result<int64_t> newest_position();
+
   /// The listing statement ($1 customer, [$2 placed_at_us, $3 order_id,] last: limit), for EXPLAIN.
   static const std::string& list_orders_sql(bool with_cursor);
+
+  /// get_order's statement ($1 order_id), for EXPLAIN.
+  static const std::string& get_order_sql();
+
+  /// get_inventory's statement ($1 sku), for EXPLAIN.
+  static const std::string& get_inventory_sql();
 
 private:
   template <class T, class Body>

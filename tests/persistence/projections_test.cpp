@@ -37,11 +37,14 @@ struct projection_fixture {
         {order::encode(order::order_placed{id, customer, std::move(lines), "tok", amount_cents})});
   }
 
-  size_t run(projector& p) {
-    auto r = p.run_once(500);
+  projection_changes run_page(projector& p, int32_t max_events = 500) {
+    auto r = p.run_once(max_events);
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().detail));
     return *r;
   }
+
+  /// How many events of one page changed a read model.
+  size_t run(projector& p) { return run_page(p).applied; }
 
   std::string value(const std::string& sql) { return db.query_value(sql); }
 };
@@ -111,6 +114,25 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   BOOST_TEST((*o1)->lines[1].sku == "B");
   BOOST_TEST((*o1)->placed_at_us > 0);
   BOOST_TEST(!p.get_order("nope")->has_value());
+
+  auto a = p.get_inventory("A");
+  BOOST_REQUIRE_MESSAGE(a, (a ? "" : a.error().detail));
+  BOOST_REQUIRE(a->has_value());
+  BOOST_TEST((*a)->sku == "A");
+  BOOST_TEST((*a)->on_hand == 8);
+  BOOST_TEST((*a)->reserved == 0);
+  BOOST_TEST((*a)->available == 8);
+  BOOST_TEST((*a)->version == 3);
+  BOOST_TEST(std::to_string((*a)->updated_at_us) ==
+             value("SELECT (extract(epoch FROM recorded_at) * 1000000)::bigint FROM events "
+                   "WHERE stream_id = 'inventory/A' AND stream_version = 3"));
+  auto b = p.get_inventory("B");
+  BOOST_REQUIRE(b);
+  BOOST_REQUIRE(b->has_value());
+  BOOST_TEST(((*b)->on_hand == 5 && (*b)->reserved == 3 && (*b)->available == 2));
+  auto unknown = p.get_inventory("nope");
+  BOOST_REQUIRE(unknown);
+  BOOST_TEST(!unknown->has_value());
 
   // Nothing new: nothing applied, rows unchanged.
   BOOST_TEST(run(p) == 0u);
@@ -220,6 +242,134 @@ BOOST_AUTO_TEST_CASE(the_listing_query_uses_the_customer_index) {
     }
     BOOST_TEST_MESSAGE(plan);
     BOOST_TEST(plan.find("read_orders_customer_placed_idx") != std::string::npos, plan);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_page_reports_each_changed_order_once_with_its_status_after_the_page) {
+  place("o1", "c1", {{"A", 1}, {"B", 1}}, 100);
+  append("order/o1", 1, order_events({order::stock_reserved{"A"}, order::stock_reserved{"B"}}));
+  place("o2", "c2", {{"A", 9}}, 200);
+  append("order/o2", 1,
+         order_events({order::stock_reservation_failed{"A", "short"},
+                       order::order_rejected{"out of stock"}}));
+  append("inventory/A", no_stream,
+         inventory_events({inventory::restocked{10}, inventory::reserved{"o1", 1, 0}}));
+  append("counter/x", no_stream, {new_event{"counter.added.v1", 1, R"({"amount":1})", "{}"}});
+
+  projector p{db.pg(), "read-models"};
+  auto changes = run_page(p);
+  BOOST_TEST(changes.read == 9u);
+  BOOST_TEST(changes.applied == 8u);
+  BOOST_TEST(changes.checkpoint == std::stoll(value("SELECT max(global_position) FROM events")));
+  BOOST_REQUIRE_EQUAL(changes.orders.size(), 2u);
+  BOOST_TEST(changes.orders[0].order_id == "o1");
+  BOOST_TEST(changes.orders[0].customer_id == "c1");
+  BOOST_TEST(changes.orders[0].status == "reserved");
+  BOOST_TEST(changes.orders[0].reason == "");
+  BOOST_TEST(changes.orders[1].order_id == "o2");
+  BOOST_TEST(changes.orders[1].customer_id == "c2");
+  BOOST_TEST(changes.orders[1].status == "rejected");
+  BOOST_TEST(changes.orders[1].reason == "out of stock");
+  BOOST_TEST(changes.skus == std::vector<std::string>{"A"}, boost::test_tools::per_element());
+  BOOST_TEST(!changes.empty());
+
+  // The next page carries only what moved since.
+  append("order/o1", 3, order_events({order::payment_requested{1}, order::order_confirmed{}}));
+  changes = run_page(p);
+  BOOST_TEST(changes.read == 2u);
+  BOOST_REQUIRE_EQUAL(changes.orders.size(), 1u);
+  BOOST_TEST(changes.orders[0].order_id == "o1");
+  BOOST_TEST(changes.orders[0].status == "confirmed");
+  BOOST_TEST(changes.skus.empty());
+
+  // An empty poll reports nothing and keeps the checkpoint.
+  auto checkpoint = changes.checkpoint;
+  changes = run_page(p);
+  BOOST_TEST(changes.read == 0u);
+  BOOST_TEST(changes.empty());
+  BOOST_TEST(changes.checkpoint == checkpoint);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_replayed_page_reports_no_change_and_a_foreign_stream_moves_only_the_checkpoint) {
+  place("o1", "c1", {{"A", 1}}, 100);
+  append("inventory/A", no_stream, inventory_events({inventory::restocked{10}}));
+  {
+    projector first{db.pg(), "read-models"};
+    BOOST_TEST(run_page(first).orders.size() == 1u);
+  }
+  value("DELETE FROM subscription_checkpoints");
+  projector replay{db.pg(), "read-models"};
+  auto changes = run_page(replay);
+  BOOST_TEST(changes.read == 2u);
+  BOOST_TEST(changes.applied == 0u);
+  BOOST_TEST(changes.empty());
+
+  append("counter/x", no_stream, {new_event{"counter.added.v1", 1, R"({"amount":1})", "{}"}});
+  changes = run_page(replay);
+  BOOST_TEST(changes.read == 1u);
+  BOOST_TEST(changes.empty());
+  BOOST_TEST(changes.checkpoint == std::stoll(value("SELECT max(global_position) FROM events")));
+}
+
+BOOST_AUTO_TEST_CASE(a_page_of_max_events_stops_there_and_the_next_one_goes_on) {
+  for (int i = 0; i < 5; ++i) {
+    place("o" + std::to_string(i), "c1", {{"A", 1}}, 100);
+  }
+  projector p{db.pg(), "read-models"};
+  auto first = run_page(p, 3);
+  BOOST_TEST(first.read == 3u);
+  BOOST_TEST(first.orders.size() == 3u);
+  auto second = run_page(p, 3);
+  BOOST_TEST(second.read == 2u);
+  BOOST_TEST(second.orders.size() == 2u);
+  BOOST_TEST(second.orders[1].order_id == "o4");
+}
+
+BOOST_AUTO_TEST_CASE(migration_0003_dates_inventory_rows_projected_before_it) {
+  // The state after 0002 only: a row projected before read_inventory had updated_at.
+  value("ALTER TABLE read_inventory DROP COLUMN updated_at");
+  value("DELETE FROM schema_migrations WHERE version = 3");
+  BOOST_REQUIRE(store.append(
+      {stream_append{"inventory/A", no_stream, inventory_events({inventory::restocked{4}})}}));
+  value("INSERT INTO read_inventory (sku, on_hand, reserved, available, version) "
+        "VALUES ('A', 4, 0, 4, 1)");
+
+  auto applied = store.migrate();
+  BOOST_REQUIRE_MESSAGE(applied, (applied ? "" : applied.error().detail));
+  BOOST_TEST(*applied == std::vector<int>{3}, boost::test_tools::per_element());
+  BOOST_TEST(value("SELECT (i.updated_at = e.recorded_at)::text FROM read_inventory i "
+                   "JOIN events e ON e.stream_id = 'inventory/' || i.sku") == "true");
+}
+
+BOOST_AUTO_TEST_CASE(the_lookup_queries_use_their_primary_keys) {
+  value("INSERT INTO read_orders (order_id, customer_id, status, amount_cents, placed_at, "
+        "updated_at, version) SELECT 'o' || i, 'c' || (i % 20), 'placed', i, now(), now(), 1 "
+        "FROM generate_series(1, 5000) i");
+  value("INSERT INTO read_order_lines (order_id, line_no, sku, qty) "
+        "SELECT order_id, 1, 'A', 1 FROM read_orders");
+  value("INSERT INTO read_inventory (sku, on_hand, reserved, available, version, updated_at) "
+        "SELECT 's' || i, 10, 0, 10, 1, now() FROM generate_series(1, 5000) i");
+  value("ANALYZE read_orders");
+  value("ANALYZE read_order_lines");
+  value("ANALYZE read_inventory");
+
+  pqxx::connection c{pg_event_store::connection_string(db.pg())};
+  pqxx::work tx{c};
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected{
+      {projector::get_order_sql(), {"read_orders_pkey", "read_order_lines_pkey"}},
+      {projector::get_inventory_sql(), {"read_inventory_pkey"}}};
+  for (const auto& [sql, indexes] : expected) {
+    tx.exec("PREPARE q AS " + sql);
+    std::string plan;
+    for (const auto& row : tx.exec("EXPLAIN EXECUTE q('o42')")) {
+      plan += row[0].as<std::string>() + "\n";
+    }
+    tx.exec("DEALLOCATE q");
+    BOOST_TEST_MESSAGE(plan);
+    for (const auto& index : indexes) {
+      BOOST_TEST(plan.find(index) != std::string::npos, plan);
+    }
   }
 }
 
