@@ -1,0 +1,168 @@
+#include "persistence/projection_runner.hpp"
+
+#include "observability/log.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace ordermesh::persistence {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Settings that cannot loop busily or read empty pages.
+projection_runner_settings sanitized(projection_runner_settings s) {
+  s.page_size = std::max(s.page_size, 1);
+  s.backoff_min = std::max(s.backoff_min, milliseconds{1});
+  s.backoff_max = std::max(s.backoff_max, s.backoff_min);
+  s.poll_interval = std::max(s.poll_interval, milliseconds{0});
+  return s;
+}
+
+} // namespace
+
+projection_runner::projection_runner(config::pg_config pg, projection_runner_settings settings,
+                                     change_handler on_changes)
+    : pg_(std::move(pg)), settings_(sanitized(std::move(settings))),
+      on_changes_(std::move(on_changes)), thread_([this] { run(); }) {}
+
+projection_runner::~projection_runner() {
+  stop();
+}
+
+void projection_runner::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  settled_.notify_all();
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    return; // called from on_changes: the loop ends after it returns; the destructor joins
+  }
+  // Two threads calling stop() at once: only one may join.
+  std::lock_guard<std::mutex> join_guard{join_mutex_};
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+projection_runner_stats projection_runner::stats() const {
+  projection_runner_stats s;
+  s.events_applied = events_applied_.load();
+  s.pages = pages_.load();
+  s.errors = errors_.load();
+  s.checkpoint = checkpoint_.load();
+  s.newest_position = newest_position_.load();
+  s.lag = std::max<int64_t>(0, s.newest_position - s.checkpoint);
+  s.failing = failing_.load();
+  return s;
+}
+
+bool projection_runner::wait_until_caught_up(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock{mutex_};
+  auto started = round_;
+  nudged_ = true;
+  wake_.notify_all();
+  return settled_.wait_for(lock, timeout, [&] {
+    return stopping_ || caught_up_round_ > started;
+  }) && caught_up_round_ > started;
+}
+
+bool projection_runner::pause(std::chrono::milliseconds delay) {
+  std::unique_lock<std::mutex> lock{mutex_};
+  wake_.wait_for(lock, delay, [&] { return stopping_ || nudged_; });
+  nudged_ = false;
+  return !stopping_;
+}
+
+void projection_runner::run() {
+  projector p{pg_, settings_.name};
+  auto backoff = settings_.backoff_min;
+  auto next_lag_refresh = clock_type::now();
+  for (;;) {
+    uint64_t round = 0;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      if (stopping_) {
+        return;
+      }
+      round = ++round_;
+    }
+    auto page = p.run_once(settings_.page_size);
+    if (!page) {
+      errors_.fetch_add(1);
+      failing_.store(true);
+      report_failure(page.error(), backoff);
+      if (!pause(backoff)) {
+        return;
+      }
+      backoff = std::min(backoff * 2, settings_.backoff_max);
+      continue;
+    }
+    if (failing_.exchange(false)) {
+      observability::log_event(spdlog::level::info, "projection recovered",
+                               {{"projection", settings_.name}, {"checkpoint", page->checkpoint}});
+    }
+    backoff = settings_.backoff_min;
+    checkpoint_.store(page->checkpoint);
+    if (page->read > 0) {
+      pages_.fetch_add(1);
+      events_applied_.fetch_add(page->applied);
+    }
+    if (!page->empty()) {
+      deliver(*page);
+    }
+    if (clock_type::now() >= next_lag_refresh) {
+      refresh_newest_position(p);
+      next_lag_refresh = clock_type::now() + settings_.lag_refresh;
+    }
+    if (page->read >= static_cast<size_t>(settings_.page_size)) {
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      caught_up_round_ = round;
+    }
+    settled_.notify_all();
+    if (!pause(settings_.poll_interval)) {
+      return;
+    }
+  }
+}
+
+void projection_runner::refresh_newest_position(projector& p) {
+  // Only a figure for stats(): a failure here is not the projection's, the next page will tell.
+  if (auto newest = p.newest_position()) {
+    newest_position_.store(*newest);
+  }
+}
+
+void projection_runner::report_failure(const store_error& e, std::chrono::milliseconds retry_in) {
+  observability::log_event(spdlog::level::warn, "projection page failed",
+                           {{"projection", settings_.name},
+                            {"error", to_string(e.code)},
+                            {"detail", e.detail},
+                            {"checkpoint", checkpoint_.load()},
+                            {"failures", errors_.load()},
+                            {"retry_in_ms", retry_in.count()}});
+}
+
+void projection_runner::deliver(const projection_changes& changes) {
+  if (!on_changes_) {
+    return;
+  }
+  try {
+    on_changes_(changes);
+  } catch (const std::exception& e) {
+    observability::log_event(spdlog::level::err, "projection change handler threw",
+                             {{"projection", settings_.name}, {"what", e.what()}});
+  } catch (...) {
+    observability::log_event(spdlog::level::err, "projection change handler threw",
+                             {{"projection", settings_.name}});
+  }
+}
+
+} // namespace ordermesh::persistence
