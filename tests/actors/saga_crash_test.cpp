@@ -7,68 +7,22 @@
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include <csignal>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
-
-extern char** environ;
 
 using namespace ordermesh;
 using namespace std::chrono_literals;
 
 namespace {
 
-/// Runs the node process; SIGKILLs it (if still running) when destroyed.
-class child_process {
-public:
-  explicit child_process(std::vector<std::string> args,
-                         const std::map<std::string, std::string>& env) {
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    for (const auto& [k, v] : env) {
-      env_strings_.push_back(k + "=" + v);
-    }
-    std::vector<char*> envp;
-    for (auto& e : env_strings_) {
-      envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
-    BOOST_REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), envp.data()) == 0);
-  }
-  ~child_process() { kill_now(); }
-  void kill_now() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-  }
-
-private:
-  pid_t pid_ = -1;
-  std::vector<std::string> env_strings_;
-};
-
+/// What the node process needs on top of the test's environment: the test's own database.
 std::map<std::string, std::string> environment_for(const config::pg_config& pg) {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  env["ORDERMESH_PG_DBNAME"] = pg.dbname;
-  env["ORDERMESH_LOG_LEVEL"] = "warn";
-  return env;
+  return {{"ORDERMESH_PG_DBNAME", pg.dbname}, {"ORDERMESH_LOG_LEVEL", "warn"}};
 }
 
 } // namespace
@@ -88,9 +42,9 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
     return std::stoi(db.query_value("SELECT count(*) FROM events WHERE " + where));
   };
   {
-    child_process node{{OM_SAGA_NODE_PATH, std::to_string(cfg.psp.port), std::to_string(orders),
-                        std::to_string(stock)},
-                       environment_for(cfg.pg)};
+    testing::child_process node{{OM_SAGA_NODE_PATH, std::to_string(cfg.psp.port),
+                                 std::to_string(orders), std::to_string(stock)},
+                                environment_for(cfg.pg)};
     // Kill it once some sagas are underway and before they are all done.
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (count("event_type = 'order.payment_requested.v1'") < 5 &&
