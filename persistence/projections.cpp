@@ -374,6 +374,9 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
   return applied;
 }
 
+// The queries below are one statement each, which sees one snapshot by itself: they run outside a
+// transaction block, saving the BEGIN and COMMIT round trips.
+
 store_result<order_page> projector::list_orders(const std::string& customer_id,
                                                 const std::optional<order_cursor>& after,
                                                 int32_t limit) {
@@ -381,7 +384,7 @@ store_result<order_page> projector::list_orders(const std::string& customer_id,
     return store_error{store_errc::invalid_request, "list orders: limit must be at least 1"};
   }
   return with_connection<order_page>("list orders", [&](pqxx::connection& c) {
-    pqxx::read_transaction tx{c};
+    pqxx::nontransaction tx{c};
     auto rows = after ? tx.exec_params(list_orders_sql(true), customer_id, after->placed_at_us,
                                        after->order_id, limit + 1)
                       : tx.exec_params(list_orders_sql(false), customer_id, limit + 1);
@@ -399,7 +402,7 @@ store_result<order_page> projector::list_orders(const std::string& customer_id,
 store_result<std::optional<order_view>> projector::get_order(const std::string& order_id) {
   return with_connection<std::optional<order_view>>(
       "get order", [&](pqxx::connection& c) -> std::optional<order_view> {
-        pqxx::read_transaction tx{c};
+        pqxx::nontransaction tx{c};
         auto orders = to_orders(tx.exec_params(order_sql, order_id));
         if (orders.empty()) {
           return std::nullopt;
@@ -411,7 +414,7 @@ store_result<std::optional<order_view>> projector::get_order(const std::string& 
 store_result<std::optional<inventory_view>> projector::get_inventory(const std::string& sku) {
   return with_connection<std::optional<inventory_view>>(
       "get inventory", [&](pqxx::connection& c) -> std::optional<inventory_view> {
-        pqxx::read_transaction tx{c};
+        pqxx::nontransaction tx{c};
         auto rows = tx.exec_params(inventory_sql, sku);
         if (rows.empty()) {
           return std::nullopt;
@@ -424,7 +427,7 @@ store_result<std::optional<inventory_view>> projector::get_inventory(const std::
 
 store_result<int64_t> projector::newest_position() {
   return with_connection<int64_t>("newest position", [&](pqxx::connection& c) {
-    pqxx::read_transaction tx{c};
+    pqxx::nontransaction tx{c};
     return tx.exec("SELECT coalesce(max(global_position), 0) FROM events")[0][0].as<int64_t>();
   });
 }

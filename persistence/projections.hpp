@@ -98,8 +98,8 @@ struct projection_changes {
 /// the reverse; rows are also guarded by their stream version, so replaying an event changes
 /// nothing. Blocking and not thread-safe, like pg_event_store. No method throws.
 ///
-/// The query methods (get_order, list_orders, get_inventory) each run one statement in a read-only
-/// transaction on the projector's own connection, opened on first use and again after it broke:
+/// The query methods (get_order, list_orders, get_inventory) each run one statement (one snapshot,
+/// one round trip) on the projector's own connection, opened on first use and again after it broke:
 /// a pool of blocking workers gives each worker its own projector (constructing one does not
 /// connect). To keep the read models filled, run one projector under a projection_runner.
 class projector {
