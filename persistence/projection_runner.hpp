@@ -54,6 +54,10 @@ struct projection_runner_stats {
 /// backoff_max and tries again, for as long as it runs: it never throws and never stops on its
 /// own. After each committed page that changed a row it calls `on_changes` with what changed.
 ///
+/// Run one per set of read models (one `name` per database): a second runner under the same name
+/// would apply every page too: no row changes twice (rows are version-guarded), but the two
+/// contend for the same rows and each reports only the rows it changed first.
+///
 /// Starts in the constructor; stop() (also run by the destructor) returns once the thread has
 /// ended, within one page's work: waits are cut short. All methods are thread-safe.
 class projection_runner {
