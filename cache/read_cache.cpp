@@ -22,11 +22,49 @@ std::optional<std::optional<std::string>> read_cache::lookup(const std::string& 
   return std::move(r).value();
 }
 
-void read_cache::store(const std::string& key, const std::string& value) {
+namespace {
+
+/// KEYS[1] value, KEYS[2] generation; ARGV value, ttl ms, generation seen before loading.
+/// Stores the value only if no invalidation happened since the loader started.
+const std::string store_if_current = R"lua(
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
+/// KEYS[1] value, KEYS[2] generation; ARGV generation ttl ms. Voids loads in flight, drops the
+/// value.
+const std::string bump_and_drop = R"lua(
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+)lua";
+
+} // namespace
+
+std::optional<std::string> read_cache::generation(const std::string& key) {
+  std::lock_guard<std::mutex> guard{client_mutex_};
+  auto r = client_.get(generation_key(key));
+  if (!r) {
+    ++redis_errors_;
+    return std::nullopt;
+  }
+  return r->value_or("0");
+}
+
+void read_cache::store(const std::string& key, const std::string& value,
+                       const std::string& generation_before_load) {
   auto ttl = jittered_ttl();
   std::lock_guard<std::mutex> guard{client_mutex_};
-  if (!client_.set(redis_key(key), value, ttl)) {
+  auto r = client_.eval(store_if_current, {redis_key(key), generation_key(key)},
+                        {value, std::to_string(ttl.count()), generation_before_load});
+  if (!r) {
     ++redis_errors_;
+  } else if (r->integer == 0) {
+    ++stale_fills_;
   }
 }
 
@@ -61,6 +99,9 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
   // our registration: look again before loading, so a burst of callers loads at most once.
   std::optional<std::string> value;
   bool loaded = false;
+  // Read before loading: an invalidation between here and the store bumps it, and the store then
+  // keeps the (possibly stale) value out of Redis.
+  auto generation_before_load = generation(key);
   try {
     if (auto cached = lookup(key); cached && *cached) {
       value = std::move(*cached);
@@ -75,8 +116,8 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
     flights_.erase(key);
     throw;
   }
-  if (loaded && value) {
-    store(key, *value);
+  if (loaded && value && generation_before_load) {
+    store(key, *value, *generation_before_load);
   }
   // Fill Redis before ending the flight, so later callers find the value there.
   promise.set_value(value);
@@ -88,10 +129,13 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
 }
 
 cache_result<done> read_cache::invalidate(const std::string& key) {
-  cache_result<int64_t> r = cache_error{};
+  cache_result<redis_reply> r = cache_error{};
   {
+    // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
+    const auto keep = options_.ttl * 3;
     std::lock_guard<std::mutex> guard{client_mutex_};
-    r = client_.del({redis_key(key)});
+    r = client_.eval(bump_and_drop, {redis_key(key), generation_key(key)},
+                     {std::to_string(keep.count())});
   }
   if (!r) {
     ++redis_errors_;
@@ -101,8 +145,8 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
 }
 
 read_cache_stats read_cache::stats() const {
-  return read_cache_stats{hits_.load(), misses_.load(), loads_.load(), coalesced_.load(),
-                          redis_errors_.load()};
+  return read_cache_stats{hits_.load(),      misses_.load(),       loads_.load(),
+                          coalesced_.load(), redis_errors_.load(), stale_fills_.load()};
 }
 
 } // namespace ordermesh::cache

@@ -38,6 +38,8 @@ struct read_cache_stats {
   uint64_t coalesced = 0;
   /// Failed Redis calls (reads went on without Redis).
   uint64_t redis_errors = 0;
+  /// Loaded values not stored because the key was invalidated while they were being loaded.
+  uint64_t stale_fills = 0;
 };
 
 /// Cache-aside in front of a source of truth, with single-flight loading. Thread-safe.
@@ -59,8 +61,10 @@ public:
   /// The cached value of `key`, or else the loader's (which is then cached with the jittered TTL).
   std::optional<std::string> get_or_load(const std::string& key, const loader& load);
 
-  /// Removes `key` from Redis (after a write to the source of truth). An error means the old value
-  /// may stay until its TTL runs out.
+  /// Removes `key` from Redis (after a write to the source of truth), and voids every load of it
+  /// in flight: a loader that read the source before the write cannot store its stale value
+  /// afterwards (each key has a generation, bumped here and checked atomically when storing).
+  /// An error means the old value may stay until its TTL runs out.
   cache_result<done> invalidate(const std::string& key);
 
   /// The TTL to give a value now: ttl * (1 + jitter_fraction * U[0,1)).
@@ -76,7 +80,14 @@ private:
   using flight = std::shared_future<std::optional<std::string>>;
 
   std::optional<std::optional<std::string>> lookup(const std::string& key);
-  void store(const std::string& key, const std::string& value);
+  /// The key's generation now ("0" if never invalidated); nullopt if Redis failed.
+  std::optional<std::string> generation(const std::string& key);
+  /// Stores `value` unless the key was invalidated since `generation_before_load` was read.
+  void store(const std::string& key, const std::string& value,
+             const std::string& generation_before_load);
+  std::string generation_key(const std::string& key) const {
+    return options_.key_prefix + "gen:" + key;
+  }
 
   read_cache_options options_;
   std::mutex client_mutex_; // guards client_ (not thread-safe)
@@ -89,6 +100,7 @@ private:
   std::atomic<uint64_t> loads_{0};
   std::atomic<uint64_t> coalesced_{0};
   std::atomic<uint64_t> redis_errors_{0};
+  std::atomic<uint64_t> stale_fills_{0};
 };
 
 } // namespace ordermesh::cache

@@ -82,6 +82,25 @@ BOOST_AUTO_TEST_CASE(invalidate_makes_the_next_read_load_again) {
   BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "v2");
 }
 
+BOOST_AUTO_TEST_CASE(a_value_loaded_before_an_invalidation_is_not_stored_after_it) {
+  // The race of cache-aside: a reader loads the old row, the writer commits and invalidates, and
+  // then the reader stores what it loaded. Without a guard the old row stays cached for a TTL.
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("stale-fill")};
+  std::string source = "old";
+  auto racing_loader = [&] {
+    auto read = source; // the reader's query sees the row before the write...
+    source = "new";     // ...which then commits,
+    BOOST_TEST(static_cast<bool>(cache.invalidate("k"))); // and invalidates.
+    return std::optional<std::string>{read};
+  };
+  BOOST_TEST(cache.get_or_load("k", racing_loader).value_or("") == "old");
+  BOOST_TEST(cache.stats().stale_fills == 1u);
+  auto loader = [&] { return std::optional<std::string>{source}; };
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "new");
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "new");
+  BOOST_TEST(cache.stats().hits == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(does_not_cache_an_absent_value) {
   cache::read_cache cache{testing::config_from_environment().redis, options_for("absent")};
   int calls = 0;
