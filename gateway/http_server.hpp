@@ -2,9 +2,9 @@
 
 #include "config/config.hpp"
 #include "gateway/routes.hpp"
+#include "net/server.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 
@@ -17,7 +17,9 @@ namespace ordermesh::gateway {
 ///   must answer within request_timeout (else 504 problem);
 /// - bodies over max_body: 413, malformed HTTP: 400, both then close that connection only;
 /// - a connection beyond max_connections is answered 503 problem with Retry-After: 1, then closed;
-/// - GET /health/live answers 200 {"status":"live"}, whatever the routes.
+/// - GET /health/live answers 200 {"status":"live"}, whatever the routes;
+/// - each request's remote_address is the peer's IP address.
+/// Connections are net::server's (net/server.hpp); this class adds routes, responder and answers.
 /// Start once, stop once; stop() and the destructor may be called from any thread except the
 /// server's own io threads.
 class http_server {
@@ -26,25 +28,30 @@ public:
   /// health route. Nothing happens before start().
   http_server(config::gateway_config cfg, route_table routes);
   /// Stops as stop() does.
-  ~http_server();
+  ~http_server() { stop(); }
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
   /// Binds, listens and starts the io threads. Returns nullopt on success, otherwise why the
   /// server could not listen (bad host, port in use, already started).
-  std::optional<std::string> start();
+  std::optional<std::string> start() { return server_.start(); }
 
   /// The bound port once started (the ephemeral one when configured with 0); 0 before.
-  uint16_t port() const;
+  uint16_t port() const { return server_.port(); }
 
   /// Stops accepting (new connections are refused), closes idle connections, lets requests in
   /// flight be answered (with Connection: close) for up to shutdown_grace, then closes what is
   /// left and joins the io threads. Idempotent; does nothing before start().
-  void stop();
+  void stop() { server_.stop(); }
 
 private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  void on_request(net::request&& in, const net::exchange& ex) const;
+  net::response on_refusal(net::refusal why, const std::string& detail) const;
+
+  // Declared before server_, whose io threads use them until it has stopped.
+  const config::gateway_config cfg_;
+  route_table routes_;
+  net::server server_;
 };
 
 } // namespace ordermesh::gateway

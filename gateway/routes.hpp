@@ -22,6 +22,7 @@ struct request {
   /// Headers (name, value) in the order sent.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string remote_address; ///< the peer's IP address
   /// Values of the pattern's {params}, filled by route_table::dispatch.
   std::map<std::string, std::string> params;
 

@@ -88,6 +88,9 @@ route_table test_routes(helpers& h) {
     });
   });
   routes.add("GET", "/never", [](const request&, const responder&) {});
+  routes.add("GET", "/peer", [](const request& req, const responder& answer) {
+    answer(make_json(200, json{{"remote_address", req.remote_address}}.dump()));
+  });
   return routes;
 }
 
@@ -167,6 +170,14 @@ BOOST_AUTO_TEST_CASE(answers_health_live_and_two_requests_on_one_kept_alive_conn
   const auto second = c.call(get("/orders/42"));
   BOOST_TEST(second.result_int() == 200);
   BOOST_TEST(json::parse(second.body())["id"] == "42");
+}
+
+BOOST_AUTO_TEST_CASE(tells_a_handler_the_peer_s_ip_address) {
+  running_gateway gw;
+  client c{gw.server.port()};
+  const auto res = c.call(get("/peer"));
+  BOOST_TEST(res.result_int() == 200);
+  BOOST_TEST(json::parse(res.body())["remote_address"] == "127.0.0.1");
 }
 
 BOOST_AUTO_TEST_CASE(answers_pipelined_requests_in_order) {
