@@ -27,8 +27,8 @@ const std::vector<command>& commands() {
   static const std::vector<command> all{
       {"event-store-demo", "append, conflict, read back and tail events; --once to stop after it",
        ordermesh::app::run_event_store_demo, true},
-      {"order-demo", "restock, place orders through the saga, print their ends; --once to stop",
-       ordermesh::app::run_order_demo, true},
+      {"standalone", "node + HTTP gateway in one process (gateway.host:gateway.port) until Ctrl-C",
+       ordermesh::app::run_standalone, true},
       {"migrate", "apply the event-store migrations to pg.dbname and exit",
        ordermesh::app::run_migrate, true},
       {"psp", "the payment service provider stand-in (HTTP on psp.host:psp.port)", run_psp, false},

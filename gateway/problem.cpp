@@ -17,6 +17,9 @@ response make_problem(const problem_details& p) {
   if (!p.instance.empty()) {
     body["instance"] = p.instance;
   }
+  for (const auto& [name, value] : p.extensions.items()) {
+    body.emplace(name, value); // never overrides a standard member
+  }
   response r;
   r.status = p.status;
   r.content_type = "application/problem+json";

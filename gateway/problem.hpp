@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,10 +28,12 @@ struct problem_details {
   std::string detail;
   /// The request path the problem is about; left out when empty.
   std::string instance;
+  /// Extension members (RFC 9457 section 3.2), e.g. "errors" or "order_id"; must be an object.
+  nlohmann::json extensions = nlohmann::json::object();
 };
 
 /// The one builder of error answers: `application/problem+json` with {type, title, status, detail,
-/// instance} and the status set accordingly.
+/// instance} plus the extension members, and the status set accordingly.
 response make_problem(const problem_details& p);
 
 /// A 200-family (or any) answer with a JSON body already serialized.

@@ -26,6 +26,9 @@
 #   om_disown_started                          forget what this shell started (leave it running)
 #   om_export_env <instance> <pg_port> <dbname> <redis_port>
 #   om_run_child <cmd> [args...]               run cmd in its own process group; signals forwarded
+#   om_start_bg <logfile> <cmd> [args...]      start cmd in the background (own session, output to
+#                                              logfile); OM_BG_PID = its PID; stopped on exit
+#   om_stop_bg                                 SIGTERM (then SIGKILL after 15 s) what om_start_bg started
 #   om_log <message...>                        "<script>: message" on stderr
 # Tunables (environment): OM_START_TIMEOUT (s, default 60), OM_STOP_TIMEOUT (s, default 60),
 #   OM_LOCK_TIMEOUT (s, default 300), OM_PG_BIN (default /usr/lib/postgresql/15/bin).
@@ -48,6 +51,7 @@ OM_DB_ROLE=ordermesh
 OM__STARTED=()        # "pg:<instance>" / "redis:<instance>" started by this shell
 OM__TMPFILES=()       # removed on exit
 OM__CHILD_PID=""      # process group leader started by om_run_child
+OM__BG_PIDS=()        # background processes started by om_start_bg, stopped in reverse order
 OM__CAUGHT_SIGNAL=""
 OM__LOCK_FD=""
 OM__LOCK_INST=""
@@ -756,6 +760,32 @@ om_run_child() {
   return "$rc"
 }
 
+om_start_bg() {
+  local log="$1"
+  shift
+  setsid "$@" </dev/null >"$log" 2>&1 &
+  OM_BG_PID=$!
+  OM__BG_PIDS+=("$OM_BG_PID")
+}
+
+om_stop_bg() {
+  local i j pid
+  for ((i = ${#OM__BG_PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${OM__BG_PIDS[i]}"
+    kill -s TERM "$pid" 2>/dev/null || continue
+    for ((j = 0; j < 150; j++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      om_log "process $pid did not stop within 15 s of SIGTERM; sending SIGKILL"
+      kill -s KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  OM__BG_PIDS=()
+}
+
 om__group_alive() {
   ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
@@ -815,6 +845,7 @@ om__on_exit() {
   trap - EXIT
   trap '' INT TERM HUP PIPE   # let the cleanup finish; children inherit the ignore
   if [[ "$OM__CAUGHT_SIGNAL" == INT ]]; then om__stop_child INT; else om__stop_child TERM; fi
+  om_stop_bg
   for f in "${OM__TMPFILES[@]}"; do rm -f "$f"; done
   if (( ${#OM__STARTED[@]} > 0 )); then
     if ! om_stop_started; then

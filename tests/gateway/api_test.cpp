@@ -1,0 +1,544 @@
+// The HTTP API against the running standalone system (real PostgreSQL, Redis and PSP stand-in),
+// through a real HTTP client: every route, every error case, idempotency, pagination, stampede.
+
+#define BOOST_TEST_MODULE gateway_api
+#include <boost/test/unit_test.hpp>
+
+#include "cache/redis_client.hpp"
+#include "gateway/api.hpp"
+#include "tests/gateway/standalone_system.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// The system every test case of this module talks to. Rate limit: 100 per second, burst 100, so
+/// that the rate-limit case can exceed it; the other cases use their own client ids.
+struct system_fixture {
+  system_fixture() {
+    if (instance == nullptr) {
+      instance = new standalone_system{
+          {"--gateway.rate_limit_per_s=100", "--gateway.rate_limit_burst=100"}};
+    }
+  }
+  static standalone_system* instance;
+};
+standalone_system* system_fixture::instance = nullptr;
+
+struct teardown {
+  ~teardown() {
+    delete system_fixture::instance;
+    system_fixture::instance = nullptr;
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(teardown);
+
+standalone_system& sys() {
+  static system_fixture f;
+  return *system_fixture::instance;
+}
+
+json order_body(const std::string& customer, const std::vector<std::pair<std::string, int>>& lines,
+                const std::string& card = "tok_visa", int64_t amount = 1250) {
+  json l = json::array();
+  for (const auto& [sku, qty] : lines) {
+    l.push_back({{"sku", sku}, {"qty", qty}});
+  }
+  return {{"customer_id", customer},
+          {"lines", l},
+          {"payment", {{"card_token", card}, {"amount_cents", amount}}}};
+}
+
+http_response post_order(http_client& c, const std::string& client_id, const std::string& key,
+                         const std::string& body, const std::string& query = "") {
+  header_list h{{"X-Client-Id", client_id}};
+  if (!key.empty()) {
+    h.emplace_back("Idempotency-Key", key);
+  }
+  return c.request("POST", "/orders" + query, body, h);
+}
+
+http_response restock(http_client& c, const std::string& client_id, const std::string& sku,
+                      int qty) {
+  return c.request("POST", "/inventory/" + sku + "/restock", json{{"qty", qty}}.dump(),
+                   {{"X-Client-Id", client_id}});
+}
+
+/// Polls `fn` until it returns true or `timeout` passes.
+template <class F>
+bool eventually(F fn, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return fn();
+}
+
+/// Checks that `r` is a problem document with this status (and type, when given).
+void check_problem(const http_response& r, unsigned status, const std::string& type = "") {
+  BOOST_TEST(r.status == status, "status " << r.status << " body " << r.body);
+  BOOST_TEST(r.header("Content-Type").value_or("") == "application/problem+json");
+  auto doc = r.json();
+  BOOST_TEST(doc.at("status").get<unsigned>() == status);
+  BOOST_TEST(!doc.at("title").get<std::string>().empty());
+  BOOST_TEST(doc.contains("detail"));
+  if (!type.empty()) {
+    BOOST_TEST(doc.at("type").get<std::string>() == type, r.body);
+  }
+}
+
+std::string restocked_sku(http_client& c, const std::string& client_id, int qty) {
+  auto sku = standalone_system::unique("sku");
+  auto r = restock(c, client_id, sku, qty);
+  BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+  return sku;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(health_openapi_and_metrics_answer) {
+  auto c = sys().client();
+  auto live = c->request("GET", "/health/live");
+  BOOST_TEST(live.status == 200u);
+  auto ready = c->request("GET", "/health/ready");
+  BOOST_TEST(ready.status == 200u, ready.body);
+  BOOST_TEST(ready.json().at("status") == "ready");
+  BOOST_TEST(ready.json().at("checks").at("postgres") == "up");
+  BOOST_TEST(ready.json().at("checks").at("redis") == "up");
+  auto api = c->request("GET", "/openapi.json");
+  BOOST_TEST(api.status == 200u);
+  BOOST_TEST(api.json().at("openapi").get<std::string>().substr(0, 2) == "3.");
+  auto metrics = c->request("GET", "/metrics");
+  BOOST_TEST(metrics.status == 200u);
+  BOOST_TEST(metrics.header("Content-Type").value_or("").find("text/plain") == 0u);
+  BOOST_TEST(metrics.body.find("ordermesh_http_requests_total{method=\"GET\",route=\"/health/"
+                               "ready\",status=\"200\"}") != std::string::npos,
+             metrics.body);
+  BOOST_TEST(metrics.body.find("ordermesh_projection_lag_events") != std::string::npos);
+  // Every endpoint the OpenAPI document lists (gateway_api::endpoints, checked against it by
+  // gateway_api_unit_test) is routed: neither 404 nor 405 for a plausible request.
+  for (const auto& [method, pattern] : gateway::gateway_api::endpoints()) {
+    auto path = pattern;
+    for (const auto* param : {"{id}", "{sku}"}) {
+      if (auto at = path.find(param); at != std::string::npos) {
+        path.replace(at, std::string{param}.size(), "probe");
+      }
+    }
+    auto r = c->request(method, path, method == "POST" ? "{}" : "", {{"X-Client-Id", "probe"}});
+    BOOST_TEST((r.status != 405u && (r.status != 404u || path.find("probe") != std::string::npos)),
+               method << " " << path << " answered " << r.status);
+    if (r.status == 404u) {
+      BOOST_TEST(r.json().at("type") == "urn:ordermesh:problem:not-found", r.body);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(restock_then_read_the_inventory) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("inv");
+  auto sku = standalone_system::unique("sku");
+  auto r = restock(*c, client, sku, 7);
+  BOOST_TEST(r.status == 200u, r.body);
+  BOOST_TEST(r.json().at("on_hand") == 7);
+  r = restock(*c, client, sku, 3);
+  BOOST_TEST(r.json().at("on_hand") == 10);
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/inventory/" + sku, "", {{"X-Client-Id", client}});
+    return g.status == 200u && g.json().at("on_hand") == 10 && g.json().at("available") == 10;
+  }));
+  check_problem(c->request("GET", "/inventory/" + standalone_system::unique("nosuch"), "",
+                           {{"X-Client-Id", client}}),
+                404, "urn:ordermesh:problem:not-found");
+  // The same Idempotency-Key restocks once.
+  auto keyed = [&] {
+    return c->request("POST", "/inventory/" + sku + "/restock", json{{"qty", 5}}.dump(),
+                      {{"X-Client-Id", client}, {"Idempotency-Key", "restock-1"}});
+  };
+  BOOST_TEST(keyed().json().at("on_hand") == 15);
+  BOOST_TEST(keyed().json().at("on_hand") == 15);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_is_accepted_then_readable_and_finishes) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("place");
+  auto sku = restocked_sku(*c, client, 10);
+  auto r = post_order(*c, client, "k1", order_body("cust-a", {{sku, 2}}).dump());
+  BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+  auto id = r.json().at("order_id").get<std::string>();
+  BOOST_TEST(r.header("Location").value_or("") == "/orders/" + id);
+  json order;
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/orders/" + id, "", {{"X-Client-Id", client}});
+    if (g.status != 200u) {
+      return false;
+    }
+    order = g.json();
+    return order.at("status") == "confirmed";
+  }));
+  BOOST_TEST(order.at("customer_id") == "cust-a");
+  BOOST_TEST(order.at("lines").size() == 1u);
+  BOOST_TEST(order.at("lines")[0].at("sku") == sku);
+  BOOST_TEST(order.at("lines")[0].at("qty") == 2);
+  BOOST_TEST(order.at("amount_cents") == 1250);
+  check_problem(c->request("GET", "/orders/o0000", "", {{"X-Client-Id", client}}), 404);
+}
+
+BOOST_AUTO_TEST_CASE(waiting_answers_with_the_orders_end) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("wait");
+  auto sku = restocked_sku(*c, client, 3);
+  auto confirmed =
+      post_order(*c, client, "w1", order_body("cust-w", {{sku, 2}}).dump(), "?wait=10000");
+  BOOST_TEST(confirmed.status == 201u, confirmed.body);
+  BOOST_TEST(confirmed.json().at("status") == "confirmed");
+
+  auto out_of_stock =
+      post_order(*c, client, "w2", order_body("cust-w", {{sku, 5}}).dump(), "?wait=10000");
+  check_problem(out_of_stock, 409, "urn:ordermesh:problem:order-rejected");
+  BOOST_TEST(out_of_stock.json().at("order_status") == "rejected");
+  BOOST_TEST(out_of_stock.json().at("reason").get<std::string>().find("stock") !=
+             std::string::npos);
+  BOOST_TEST(out_of_stock.header("Location").has_value());
+
+  auto declined = post_order(
+      *c, client, "w3", order_body("cust-w", {{sku, 1}}, "tok_decline_card").dump(), "?wait=10000");
+  check_problem(declined, 422, "urn:ordermesh:problem:order-cancelled");
+  BOOST_TEST(declined.json().at("order_status") == "cancelled");
+  BOOST_TEST(declined.json().at("reason").get<std::string>().find("declined") != std::string::npos);
+
+  // The declined order released its unit: 3 - 2 confirmed = 1 left.
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/inventory/" + sku, "", {{"X-Client-Id", client}});
+    return g.status == 200u && g.json().at("available") == 1 && g.json().at("on_hand") == 1;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(an_idempotency_key_replays_the_first_answer_and_refuses_another_body) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("idem");
+  auto sku = restocked_sku(*c, client, 100);
+  const auto body = order_body("cust-i", {{sku, 1}}).dump();
+  const auto before = sys().events();
+  auto first = post_order(*c, client, "same-key", body);
+  BOOST_TEST_REQUIRE(first.status == 202u, first.body);
+  auto again = post_order(*c, client, "same-key", body);
+  BOOST_TEST(again.status == 202u);
+  BOOST_TEST(again.body == first.body);
+  BOOST_TEST(again.header("Location").value_or("-") == first.header("Location").value_or(""));
+  BOOST_TEST(again.header("Idempotent-Replayed").value_or("") == "true");
+  // Spelled differently, the same order is still the same order.
+  auto respelled = post_order(*c, client, "same-key", json::parse(body).dump(2));
+  BOOST_TEST(respelled.status == 202u);
+  check_problem(post_order(*c, client, "same-key", order_body("cust-i", {{sku, 2}}).dump()), 422,
+                "urn:ordermesh:problem:idempotency-key-reused");
+
+  // Redis forgets the key (flushed, evicted or down): the journal still knows the order.
+  auto cfg = config_from_environment();
+  cache::redis_client redis{cfg.redis};
+  auto keys = redis.command({"KEYS", "om:idem:*" + client + "*"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(keys));
+  for (const auto& k : keys->elements) {
+    BOOST_TEST(static_cast<bool>(redis.del({k.str})));
+  }
+  auto after_flush = post_order(*c, client, "same-key", body);
+  BOOST_TEST(after_flush.status == 202u, after_flush.body);
+  BOOST_TEST(after_flush.json().at("order_id") == first.json().at("order_id"));
+  BOOST_TEST(!after_flush.header("Idempotent-Replayed").has_value());
+  auto again_keys = redis.command({"KEYS", "om:idem:*" + client + "*"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(again_keys));
+  for (const auto& k : again_keys->elements) {
+    (void)redis.del({k.str});
+  }
+  check_problem(post_order(*c, client, "same-key", order_body("cust-i", {{sku, 3}}).dump()), 422,
+                "urn:ordermesh:problem:idempotency-key-reused");
+
+  // One order, placed once: its stream starts with exactly one order.placed.
+  auto id = first.json().at("order_id").get<std::string>();
+  BOOST_TEST(sys().db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + id +
+                                    "' AND event_type = 'order.placed.v1'") == "1");
+  // Other clients using the same key get their own order.
+  auto other = post_order(*c, client + "-2", "same-key", body);
+  BOOST_TEST(other.status == 202u);
+  BOOST_TEST(other.json().at("order_id") != first.json().at("order_id"));
+  BOOST_TEST(sys().events() > before);
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_a_problem_and_never_reaches_the_journal) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("bad");
+  auto sku = restocked_sku(*c, client, 10);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return c->request("GET", "/inventory/" + sku, "", {{"X-Client-Id", client}}).status == 200u;
+  }));
+  const auto before = sys().events();
+  const auto valid = order_body("cust-b", {{sku, 1}});
+  int n = 0;
+  auto post = [&](const std::string& body) {
+    return post_order(*c, client, "bad-" + std::to_string(++n), body);
+  };
+  auto invalid = [&](json body, const std::string& pointer) {
+    auto r = post(body.dump());
+    check_problem(r, 422, "urn:ordermesh:problem:invalid-request");
+    bool named = false;
+    const auto doc = r.json();
+    for (const auto& e : doc.at("errors")) {
+      named = named || e.at("pointer") == pointer;
+    }
+    BOOST_TEST(named, "expected an error at " << pointer << ": " << r.body);
+  };
+
+  check_problem(post("{\"customer_id\": "), 400, "urn:ordermesh:problem:malformed-json");
+  check_problem(post("[1,2]"), 400, "urn:ordermesh:problem:malformed-json");
+  invalid(json::object(), "/customer_id");
+  auto v = valid;
+  v.erase("lines");
+  invalid(v, "/lines");
+  v = valid;
+  v["lines"][0]["qty"] = "2";
+  invalid(v, "/lines/0/qty");
+  v = valid;
+  v["customer_id"] = 42;
+  invalid(v, "/customer_id");
+  v = valid;
+  v["lines"][0]["qty"] = 0;
+  invalid(v, "/lines/0/qty");
+  v = valid;
+  v["lines"][0]["qty"] = -3;
+  invalid(v, "/lines/0/qty");
+  v = valid;
+  v["lines"][0]["qty"] = 1e12;
+  invalid(v, "/lines/0/qty");
+  v = valid;
+  v["lines"][0]["qty"] = 18446744073709551615ull;
+  invalid(v, "/lines/0/qty");
+  v = valid;
+  v["lines"] = json::array();
+  invalid(v, "/lines");
+  v = valid;
+  for (int i = 0; i < 51; ++i) {
+    v["lines"][i] = {{"sku", "s" + std::to_string(i)}, {"qty", 1}};
+  }
+  invalid(v, "/lines");
+  v = valid;
+  v["lines"][1] = valid["lines"][0];
+  invalid(v, "/lines/1/sku");
+  v = valid;
+  v["payment"]["amount_cents"] = 0;
+  invalid(v, "/payment/amount_cents");
+  v = valid;
+  v.erase("payment");
+  invalid(v, "/payment");
+  v = valid;
+  v["surprise"] = true;
+  invalid(v, "/surprise");
+
+  auto unknown = post(order_body("cust-b", {{sku, 1}, {"no-such-sku-" + client, 1}}).dump());
+  check_problem(unknown, 422, "urn:ordermesh:problem:unknown-sku");
+  BOOST_TEST(unknown.json().at("unknown_skus")[0] == "no-such-sku-" + client);
+
+  check_problem(post_order(*c, client, "", valid.dump()), 400,
+                "urn:ordermesh:problem:idempotency-key");
+  check_problem(post_order(*c, client, std::string(129, 'k'), valid.dump()), 400,
+                "urn:ordermesh:problem:idempotency-key");
+  check_problem(post_order(*c, client, "bad-wait", valid.dump(), "?wait=soon"), 400);
+  check_problem(post_order(*c, client, "bad-wait", valid.dump(), "?wait=99999999"), 400);
+  check_problem(c->request("POST", "/orders", "customer_id=x",
+                           {{"Content-Type", "application/x-www-form-urlencoded"},
+                            {"Idempotency-Key", "form"},
+                            {"X-Client-Id", client}}),
+                415);
+  check_problem(post(std::string(70000, ' ')), 413);
+  c->close(); // the server closed that connection after the 413
+  check_problem(c->request("GET", "/no/such/route"), 404);
+  auto wrong_method = c->request("DELETE", "/orders");
+  check_problem(wrong_method, 405);
+  BOOST_TEST(wrong_method.header("Allow").value_or("") == "GET, POST");
+  check_problem(c->request("POST", "/inventory/" + sku + "/restock", "{\"qty\":0}",
+                           {{"X-Client-Id", client}}),
+                422);
+  check_problem(c->request("POST", "/inventory/" + sku + "/restock", "{\"qty\":1000001}",
+                           {{"X-Client-Id", client}}),
+                422);
+  check_problem(
+      c->request("POST", "/inventory/" + sku + "/restock", "{oops", {{"X-Client-Id", client}}),
+      400);
+  check_problem(c->request("GET", "/orders", "", {{"X-Client-Id", client}}), 400);
+  check_problem(c->request("GET", "/orders?customer=x&limit=0", "", {{"X-Client-Id", client}}),
+                400);
+  check_problem(c->request("GET", "/orders?customer=x&limit=101", "", {{"X-Client-Id", client}}),
+                400);
+  check_problem(c->request("GET", "/orders?customer=x&cursor=bogus", "", {{"X-Client-Id", client}}),
+                400);
+  check_problem(c->request("GET", "/orders?customer=%zz", "", {{"X-Client-Id", client}}), 400);
+
+  // Nothing of it reached the journal, and the server still serves.
+  BOOST_TEST(sys().events() == before);
+  BOOST_TEST(c->request("GET", "/health/live").status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_customers_orders_page_by_keyset_without_gaps_or_repeats) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("page");
+  const auto customer = standalone_system::unique("cust-p");
+  auto sku = restocked_sku(*c, client, 100);
+  std::set<std::string> placed;
+  for (int i = 0; i < 25; ++i) {
+    auto r =
+        post_order(*c, client, "p" + std::to_string(i), order_body(customer, {{sku, 1}}).dump());
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    placed.insert(r.json().at("order_id").get<std::string>());
+  }
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto r = c->request("GET", "/orders?customer=" + customer + "&limit=100", "",
+                        {{"X-Client-Id", client}});
+    return r.status == 200u && r.json().at("orders").size() == 25u;
+  }));
+  std::vector<std::string> seen;
+  std::vector<size_t> page_sizes;
+  std::string target = "/orders?customer=" + customer + "&limit=10";
+  std::string last_placed_at = "~"; // after every digit
+  while (!target.empty()) {
+    auto r = c->request("GET", target, "", {{"X-Client-Id", client}});
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+    auto doc = r.json();
+    page_sizes.push_back(doc.at("orders").size());
+    for (const auto& o : doc.at("orders")) {
+      seen.push_back(o.at("order_id").get<std::string>());
+      const auto placed_at = o.at("placed_at").get<std::string>();
+      const bool newest_first = placed_at.compare(last_placed_at) <= 0;
+      BOOST_TEST(newest_first, placed_at << " listed after " << last_placed_at);
+      last_placed_at = placed_at;
+    }
+    target = doc.at("next").is_null() ? "" : doc.at("next").get<std::string>();
+    BOOST_TEST_REQUIRE(page_sizes.size() < 10u);
+  }
+  BOOST_TEST(page_sizes == (std::vector<size_t>{10, 10, 5}), "pages");
+  BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()) == placed);
+  BOOST_TEST(seen.size() == placed.size());
+}
+
+BOOST_AUTO_TEST_CASE(a_client_over_its_rate_is_answered_429_with_retry_after) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("rl");
+  int limited = 0;
+  std::optional<http_response> refusal;
+  for (int i = 0; i < 200; ++i) {
+    auto r = c->request("GET", "/inventory/whatever", "", {{"X-Client-Id", client}});
+    if (r.status == 429u) {
+      ++limited;
+      refusal = r;
+    }
+  }
+  BOOST_TEST(limited >= 50, limited << " of 200 limited");
+  BOOST_TEST_REQUIRE(refusal.has_value());
+  check_problem(*refusal, 429, "urn:ordermesh:problem:rate-limited");
+  BOOST_TEST(std::stoi(refusal->header("Retry-After").value_or("0")) >= 1);
+  // Other clients are not affected.
+  BOOST_TEST(
+      c->request("GET", "/inventory/whatever", "", {{"X-Client-Id", client + "-other"}}).status ==
+      404u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stampede_on_one_cold_key_reads_the_database_a_few_times) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("stampede");
+  auto sku = restocked_sku(*c, client, 10);
+  auto placed =
+      post_order(*c, client, "s1", order_body("cust-s", {{sku, 1}}).dump(), "?wait=10000");
+  BOOST_TEST_REQUIRE(placed.status == 201u, placed.body);
+  const auto id = placed.json().at("order_id").get<std::string>();
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto g = c->request("GET", "/orders/" + id, "", {{"X-Client-Id", client}});
+    return g.status == 200u && g.json().at("status") == "confirmed";
+  }));
+  // Make the key cold, then count loads (each one database read) around the burst.
+  auto cfg = config_from_environment();
+  cache::redis_client redis{cfg.redis};
+  BOOST_TEST_REQUIRE(static_cast<bool>(redis.del({"om:cache:order:" + id})));
+  auto loads = [&] {
+    auto m = c->request("GET", "/metrics").body;
+    const std::string name = "ordermesh_cache_operations_total{outcome=\"load\"} ";
+    auto at = m.find(name);
+    BOOST_TEST_REQUIRE(at != std::string::npos);
+    return std::stod(m.substr(at + name.size()));
+  };
+  const double loads_before = loads();
+
+  constexpr int burst = 500;
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < burst; ++i) {
+    clients.push_back(sys().client(20s));
+  }
+  for (int i = 0; i < burst; ++i) {
+    clients[i]->send_raw("GET /orders/" + id + " HTTP/1.1\r\nHost: t\r\nX-Client-Id: " + client +
+                         "-" + std::to_string(i) + "\r\n\r\n");
+  }
+  int ok = 0;
+  for (auto& cl : clients) {
+    auto r = cl->read_responses(1);
+    ok += r[0].status == 200u && r[0].json().at("order_id") == id ? 1 : 0;
+  }
+  const double db_reads = loads() - loads_before;
+  BOOST_TEST_MESSAGE("stampede: " << burst << " concurrent GETs of a cold key, " << db_reads
+                                  << " database read(s)");
+  BOOST_TEST(ok == burst);
+  BOOST_TEST(db_reads >= 1);
+  BOOST_TEST(db_reads <= 3);
+}
+
+BOOST_AUTO_TEST_CASE(an_overloaded_entity_answers_503_and_a_passed_deadline_504) {
+  // A node whose entities queue at most one command, and a node whose commands expire at once.
+  standalone_system tight{{"--entity.max_queue=1", "--gateway.rate_limit_per_s=100000",
+                           "--gateway.rate_limit_burst=100000"}};
+  const auto sku = standalone_system::unique("hot");
+  constexpr int burst = 60;
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < burst; ++i) {
+    clients.push_back(tight.client(20s));
+  }
+  const std::string body = R"({"qty":2})";
+  for (auto& cl : clients) {
+    cl->send_raw("POST /inventory/" + sku +
+                 "/restock HTTP/1.1\r\nHost: t\r\n"
+                 "Content-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  int ok = 0;
+  int overloaded = 0;
+  for (auto& cl : clients) {
+    auto r = cl->read_responses(1)[0];
+    if (r.status == 200u) {
+      ++ok;
+    } else {
+      check_problem(r, 503, "urn:ordermesh:problem:overloaded");
+      BOOST_TEST(r.header("Retry-After").value_or("") == "1");
+      ++overloaded;
+    }
+  }
+  BOOST_TEST_MESSAGE("entity.max_queue=1: " << ok << " restocks done, " << overloaded
+                                            << " refused as overloaded");
+  BOOST_TEST(overloaded > 0);
+  BOOST_TEST(ok > 0);
+  // Every accepted restock counted exactly once; every refused one not at all.
+  auto c = tight.client();
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/inventory/" + sku);
+    return g.status == 200u && g.json().at("on_hand") == 2 * ok;
+  }));
+
+  standalone_system hasty{{"--gateway.command_timeout=1ms"}};
+  auto h = hasty.client();
+  check_problem(h->request("POST", "/inventory/" + sku + "/restock", body), 504,
+                "urn:ordermesh:problem:deadline-exceeded");
+}

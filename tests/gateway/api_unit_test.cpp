@@ -1,0 +1,274 @@
+#define BOOST_TEST_MODULE gateway_api_unit
+#include <boost/test/unit_test.hpp>
+
+#include "actors/order/errors.hpp"
+#include "gateway/api.hpp"
+#include "gateway/command_errors.hpp"
+#include "gateway/near_cache.hpp"
+#include "gateway/order_request.hpp"
+#include "gateway/order_watch.hpp"
+
+#include <caf/sec.hpp>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using namespace ordermesh;
+using namespace ordermesh::gateway;
+using nlohmann::json;
+
+namespace {
+
+const std::string valid_order =
+    R"({"customer_id":"c-1","lines":[{"sku":"apple","qty":2},{"sku":"pear","qty":1}],)"
+    R"("payment":{"card_token":"tok_visa","amount_cents":2500}})";
+
+problem_details refused(const std::string& body) {
+  auto r = parse_order(body);
+  BOOST_TEST_REQUIRE(std::holds_alternative<problem_details>(r), body);
+  return std::get<problem_details>(r);
+}
+
+std::set<std::string> pointers(const problem_details& p) {
+  std::set<std::string> out;
+  for (const auto& e : p.extensions.at("errors")) {
+    out.insert(e.at("pointer").get<std::string>());
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_valid_order_parses) {
+  auto r = parse_order(valid_order);
+  BOOST_TEST_REQUIRE(std::holds_alternative<order_input>(r));
+  const auto& o = std::get<order_input>(r);
+  BOOST_TEST(o.customer_id == "c-1");
+  BOOST_TEST(o.lines.size() == 2u);
+  BOOST_TEST(o.lines[1].sku == "pear");
+  BOOST_TEST(o.card_token == "tok_visa");
+  BOOST_TEST(o.amount_cents == 2500);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_json_is_400_and_bad_fields_are_422_naming_each_field) {
+  BOOST_TEST(refused("{").status == 400u);
+  BOOST_TEST(refused("").status == 400u);
+  BOOST_TEST(refused("\"text\"").status == 400u);
+  auto p = refused(R"({"customer_id":7,"lines":[{"sku":"","qty":0},{"qty":"1"},5],"x":1})");
+  BOOST_TEST(p.status == 422u);
+  BOOST_TEST(p.type == problem_type::invalid_request);
+  BOOST_TEST(pointers(p) ==
+             (std::set<std::string>{"/customer_id", "/lines/0/sku", "/lines/0/qty", "/lines/1/sku",
+                                    "/lines/1/qty", "/lines/2", "/payment", "/x"}));
+}
+
+BOOST_AUTO_TEST_CASE(quantities_amounts_and_line_counts_are_bounded) {
+  auto with = [](const std::string& lines, const std::string& amount = "2500") {
+    return R"({"customer_id":"c","lines":)" + lines +
+           R"(,"payment":{"card_token":"t","amount_cents":)" + amount + "}}";
+  };
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a","qty":10001}])"))).count("/lines/0/qty") == 1u);
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a","qty":-1}])"))).count("/lines/0/qty") == 1u);
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a","qty":1.5}])"))).count("/lines/0/qty") == 1u);
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a","qty":99999999999999999999}])")))
+                 .count("/lines/0/qty") == 1u);
+  BOOST_TEST(pointers(refused(with("[]"))).count("/lines") == 1u);
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a","qty":1},{"sku":"a","qty":1}])")))
+                 .count("/lines/1/sku") == 1u);
+  BOOST_TEST(pointers(refused(with(R"([{"sku":"a b","qty":1}])"))).count("/lines/0/sku") == 1u);
+  BOOST_TEST(
+      pointers(refused(with(R"([{"sku":"a","qty":1}])", "0"))).count("/payment/amount_cents") ==
+      1u);
+  json many = json::array();
+  for (int i = 0; i < 51; ++i) {
+    many.push_back({{"sku", "s" + std::to_string(i)}, {"qty", 1}});
+  }
+  BOOST_TEST(pointers(refused(with(many.dump()))).count("/lines") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(restock_bodies) {
+  BOOST_TEST(std::get<int64_t>(parse_restock(R"({"qty":5})")) == 5);
+  BOOST_TEST(std::get<problem_details>(parse_restock(R"({"qty":0})")).status == 422u);
+  BOOST_TEST(std::get<problem_details>(parse_restock(R"({"qty":1000001})")).status == 422u);
+  BOOST_TEST(std::get<problem_details>(parse_restock(R"({"qty":1,"x":2})")).status == 422u);
+  BOOST_TEST(std::get<problem_details>(parse_restock("nope")).status == 400u);
+}
+
+BOOST_AUTO_TEST_CASE(the_order_id_depends_on_client_and_key_only) {
+  auto a = order_id_for("client-a", "key-1");
+  BOOST_TEST(a == order_id_for("client-a", "key-1"));
+  BOOST_TEST(a != order_id_for("client-b", "key-1"));
+  BOOST_TEST(a != order_id_for("client-a", "key-2"));
+  BOOST_TEST(order_id_for("a", "b\nc") != order_id_for("a\nb", "c"));
+  BOOST_TEST(a.size() == 33u);
+  BOOST_TEST(valid_id(a));
+}
+
+BOOST_AUTO_TEST_CASE(the_fingerprint_is_of_the_order_not_its_spelling) {
+  auto one = std::get<order_input>(parse_order(valid_order));
+  auto spaced = std::get<order_input>(parse_order(json::parse(valid_order).dump(4)));
+  BOOST_TEST(fingerprint(one) == fingerprint(spaced));
+  auto other = one;
+  other.lines[0].qty = 3;
+  BOOST_TEST(fingerprint(one) != fingerprint(other));
+  other = one;
+  other.card_token = "tok_other";
+  BOOST_TEST(fingerprint(one) != fingerprint(other));
+}
+
+BOOST_AUTO_TEST_CASE(query_strings_and_cursors) {
+  auto q = parse_query("customer=c%3A1&limit=10&x=a+b&customer=second");
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->at("customer") == "c:1");
+  BOOST_TEST(q->at("x") == "a b");
+  BOOST_TEST(!parse_query("a=%zz").has_value());
+  BOOST_TEST(!parse_query("a=%4").has_value());
+  page_cursor c{1'795'611'932'079'696, "o123:weird id"};
+  auto text = encode_cursor(c);
+  auto back = decode_cursor(text);
+  BOOST_TEST_REQUIRE(back.has_value());
+  BOOST_TEST(back->placed_at_us == c.placed_at_us);
+  BOOST_TEST(back->order_id == c.order_id);
+  BOOST_TEST(!decode_cursor("bogus").has_value());
+  BOOST_TEST(!decode_cursor("c1.!!!").has_value());
+  BOOST_TEST(!decode_cursor("c1.").has_value());
+  BOOST_TEST(parse_count("0").value_or(-1) == 0);
+  BOOST_TEST(!parse_count("-1").has_value());
+  BOOST_TEST(!parse_count("1e3").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
+  using actors::shard::entity_errc;
+  auto retry_after = [](const response& r) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Retry-After") {
+        return v;
+      }
+    }
+    return std::string{};
+  };
+  auto overloaded = answer_for_error(caf::make_error(entity_errc::overloaded), "/orders");
+  BOOST_TEST(overloaded.status == 503u);
+  BOOST_TEST(overloaded.content_type == "application/problem+json");
+  BOOST_TEST(retry_after(overloaded) == "1");
+  BOOST_TEST(answer_for_error(caf::make_error(entity_errc::deadline_exceeded), "/x").status ==
+             504u);
+  BOOST_TEST(answer_for_error(caf::make_error(caf::sec::request_timeout), "/x").status == 504u);
+  for (auto code : {entity_errc::journal_unavailable, entity_errc::outcome_unknown,
+                    entity_errc::crashed, entity_errc::parked}) {
+    auto r = answer_for_error(caf::make_error(code), "/x");
+    BOOST_TEST(r.status == 503u);
+    BOOST_TEST(!retry_after(r).empty());
+  }
+  BOOST_TEST(answer_for_error(caf::make_error(entity_errc::unknown_command), "/x").status == 500u);
+  actors::shard::command_reply conflict;
+  conflict.code = static_cast<uint8_t>(actors::order::order_errc::conflicting_order);
+  auto r = answer_for_order_rejection(conflict, "/orders");
+  BOOST_TEST(r.status == 422u);
+  BOOST_TEST(json::parse(r.body).at("type") == problem_type::idempotency_key_reused);
+}
+
+BOOST_AUTO_TEST_CASE(a_watch_fires_once_even_when_the_order_finished_first) {
+  order_watch w{2};
+  std::vector<std::string> fired;
+  w.watch("a", [&](const order_outcome& o) { fired.push_back("a:" + o.status); });
+  w.finished("a", {"confirmed", ""});
+  w.finished("a", {"confirmed", ""});
+  BOOST_TEST(fired == (std::vector<std::string>{"a:confirmed"}));
+  // Finished before anyone watched: the watch fires at once.
+  w.finished("b", {"rejected", "no stock"});
+  w.watch("b", [&](const order_outcome& o) { fired.push_back("b:" + o.reason); });
+  BOOST_TEST(fired.back() == "b:no stock");
+  // A cancelled watch never fires; memory is bounded (a is forgotten after b and c).
+  auto t = w.watch("d", [&](const order_outcome&) { fired.push_back("d"); });
+  w.cancel("d", t);
+  w.finished("d", {"confirmed", ""});
+  BOOST_TEST(fired.back() != "d");
+  w.watch("e", [&](const order_outcome& o) { fired.push_back("e:" + o.status); });
+  BOOST_TEST(w.waiting() == 1u);
+  w.release_all();
+  BOOST_TEST(fired.back() == "e:");
+  BOOST_TEST(w.waiting() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(openapi_describes_exactly_the_served_endpoints) {
+  auto doc = json::parse(openapi_document());
+  BOOST_TEST(doc.at("openapi").get<std::string>().substr(0, 2) == "3.");
+  std::set<std::pair<std::string, std::string>> documented;
+  for (const auto& [path, item] : doc.at("paths").items()) {
+    for (const auto& [method, op] : item.items()) {
+      std::string upper = method;
+      for (auto& ch : upper) {
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      documented.emplace(upper, path);
+      BOOST_TEST(op.contains("responses"), method << " " << path);
+    }
+  }
+  using endpoint_set = std::set<std::pair<std::string, std::string>>;
+  auto served = gateway_api::endpoints();
+  const bool same = documented == endpoint_set(served.begin(), served.end());
+  BOOST_TEST(same);
+  // Every $ref points at something that exists.
+  std::function<void(const json&)> check_refs = [&](const json& node) {
+    if (node.is_object()) {
+      for (const auto& [k, v] : node.items()) {
+        if (k == "$ref") {
+          auto pointer = v.get<std::string>().substr(1);
+          BOOST_TEST(doc.contains(json::json_pointer(pointer)), pointer);
+        } else {
+          check_refs(v);
+        }
+      }
+    } else if (node.is_array()) {
+      for (const auto& v : node) {
+        check_refs(v);
+      }
+    }
+  };
+  check_refs(doc);
+}
+
+BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an_invalidation) {
+  using namespace std::chrono_literals;
+  near_cache c{2000ms, 2};
+  const auto t0 = near_cache::clock::time_point{} + 1h;
+  auto ticket = c.begin_fill("a");
+  c.fill("a", ticket, std::string{"1"}, t0);
+  BOOST_TEST(c.get("a", t0 + 1999ms).value_or("") == "1");
+  BOOST_TEST(!c.get("a", t0 + 2000ms).has_value());
+  // A load that read the old row before the projection invalidated it is discarded.
+  ticket = c.begin_fill("a");
+  c.invalidate("a");
+  c.fill("a", ticket, std::string{"old"}, t0);
+  BOOST_TEST(!c.get("a", t0).has_value());
+  // The next load is kept.
+  ticket = c.begin_fill("a");
+  c.fill("a", ticket, std::string{"new"}, t0);
+  BOOST_TEST(c.get("a", t0).value_or("") == "new");
+  // Bounded: the oldest entry goes first.
+  for (const auto* k : {"b", "c"}) {
+    c.fill(k, c.begin_fill(k), std::string{k}, t0);
+  }
+  BOOST_TEST(c.size() == 2u);
+  BOOST_TEST(!c.get("a", t0).has_value());
+  BOOST_TEST(c.get("c", t0).value_or("") == "c");
+}
+
+BOOST_AUTO_TEST_CASE(leased_tokens_are_spent_locally_and_lapse) {
+  using namespace std::chrono_literals;
+  token_leases l{10, 1000ms, 2};
+  const auto t0 = token_leases::clock::time_point{} + 1h;
+  BOOST_TEST(!l.try_take("x", t0));
+  l.add("x", 2, t0);
+  BOOST_TEST(l.try_take("x", t0));
+  BOOST_TEST(l.try_take("x", t0 + 999ms));
+  BOOST_TEST(!l.try_take("x", t0 + 999ms));
+  l.add("x", 5, t0);
+  BOOST_TEST(!l.try_take("x", t0 + 1000ms)); // lapsed unspent
+  l.add("y", 1, t0);
+  l.add("z", 1, t0); // a third client while two leases live: not leased
+  BOOST_TEST(!l.try_take("z", t0));
+  l.add("z", 1, t0 + 2000ms); // the others lapsed: room again
+  BOOST_TEST(l.try_take("z", t0 + 2000ms));
+}

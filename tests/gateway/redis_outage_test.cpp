@@ -1,0 +1,135 @@
+// Redis is an accelerator, never the source of truth: with Redis stopped mid-test the system still
+// takes orders, serves reads from PostgreSQL, keeps idempotency (the journal) and rate limits
+// (per process), reports the degradation on /health/ready, and recovers when Redis returns.
+// Stops the shared test Redis, so CTest runs it alone (RUN_SERIAL).
+
+#define BOOST_TEST_MODULE gateway_redis_outage
+#include <boost/test/unit_test.hpp>
+
+#include "tests/gateway/standalone_system.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+template <class F>
+bool eventually(F fn, std::chrono::milliseconds timeout = 15s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return fn();
+}
+
+/// Stops Redis now and starts it again at the latest when the test case ends.
+struct redis_outage {
+  redis_outage() { run_services("redis-stop"); }
+  void end() {
+    if (!ended) {
+      ended = true;
+      run_services("redis-start");
+    }
+  }
+  ~redis_outage() { end(); }
+  bool ended = false;
+};
+
+double metric(http_client& c, const std::string& sample) {
+  auto body = c.request("GET", "/metrics").body;
+  auto at = body.find(sample + " ");
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 1));
+}
+
+std::string order(const std::string& sku, int qty) {
+  return json{{"customer_id", "cust-outage"},
+              {"lines", {{{"sku", sku}, {"qty", qty}}}},
+              {"payment", {{"card_token", "tok_visa"}, {"amount_cents", 990}}}}
+      .dump();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_recovers) {
+  standalone_system system{{"--gateway.rate_limit_per_s=1000", "--gateway.rate_limit_burst=1000"}};
+  auto c = system.client();
+  const auto client = standalone_system::unique("outage");
+  const header_list as_client{{"X-Client-Id", client}};
+  const auto sku = standalone_system::unique("sku");
+  BOOST_TEST_REQUIRE(
+      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
+      200u);
+  auto post = [&](const std::string& key, const std::string& body) {
+    auto h = as_client;
+    h.emplace_back("Idempotency-Key", key);
+    return c->request("POST", "/orders?wait=10000", body, h);
+  };
+  auto before = post("before", order(sku, 1));
+  BOOST_TEST_REQUIRE(before.status == 201u, before.body);
+  const auto before_id = before.json().at("order_id").get<std::string>();
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto g = c->request("GET", "/orders/" + before_id, "", as_client);
+    return g.status == 200u && g.json().at("status") == "confirmed";
+  }));
+
+  redis_outage outage;
+
+  // Still ready, but saying what is degraded.
+  auto ready = c->request("GET", "/health/ready");
+  BOOST_TEST(ready.status == 200u, ready.body);
+  BOOST_TEST(ready.json().at("checks").at("redis") == "down");
+  BOOST_TEST(!ready.json().at("degraded").empty());
+
+  // Orders are still accepted and finish.
+  const auto body = order(sku, 2);
+  auto during = post("during", body);
+  BOOST_TEST_REQUIRE(during.status == 201u, during.body);
+  const auto during_id = during.json().at("order_id").get<std::string>();
+
+  // Reads come from PostgreSQL: the order placed before and the one placed during the outage.
+  BOOST_TEST(c->request("GET", "/orders/" + before_id, "", as_client).status == 200u);
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/orders/" + during_id, "", as_client);
+    return g.status == 200u && g.json().at("status") == "confirmed";
+  }));
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/inventory/" + sku, "", as_client);
+    return g.status == 200u && g.json().at("on_hand") == 7;
+  }));
+
+  // Idempotency rests on the journal: the same key is the same order, another body is refused.
+  auto replay = post("during", body);
+  BOOST_TEST(replay.status == 201u, replay.body);
+  BOOST_TEST(replay.json().at("order_id") == during_id);
+  BOOST_TEST(post("during", order(sku, 3)).status == 422u);
+  BOOST_TEST(system.db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" +
+                                     during_id + "' AND event_type = 'order.placed.v1'") == "1");
+
+  // Rate limits went on, decided locally.
+  BOOST_TEST(metric(*c, "ordermesh_rate_limit_decisions_total{decision=\"degraded\"}") > 0);
+
+  outage.end();
+
+  // Everything recovers: ready without degradation, reads cached again.
+  BOOST_TEST(eventually([&] {
+    auto r = c->request("GET", "/health/ready");
+    return r.status == 200u && r.json().at("checks").at("redis") == "up" &&
+           r.json().at("degraded").empty();
+  }));
+  const auto hits = metric(*c, "ordermesh_cache_operations_total{outcome=\"hit\"}");
+  BOOST_TEST(eventually([&] {
+    (void)c->request("GET", "/orders/" + during_id, "", as_client);
+    return metric(*c, "ordermesh_cache_operations_total{outcome=\"hit\"}") > hits;
+  }));
+  auto after = post("after", order(sku, 1));
+  BOOST_TEST(after.status == 201u, after.body);
+}

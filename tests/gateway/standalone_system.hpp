@@ -1,0 +1,79 @@
+#pragma once
+
+// A running `ordermesh standalone` (node + gateway) and `ordermesh psp` on a fresh database, for
+// HTTP tests that talk to the real system over loopback. Both processes are ended by PID when
+// the object goes away.
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/free_port.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ordermesh::testing {
+
+class standalone_system {
+public:
+  /// `extra_args`: more --key=value for the standalone process (limits, timeouts).
+  explicit standalone_system(std::vector<std::string> extra_args = {})
+      : gateway_port_(free_tcp_port()), psp_port_(free_tcp_port()) {
+    using namespace std::chrono_literals;
+    psp_ = std::make_unique<child_process>(std::vector<std::string>{
+        OM_ORDERMESH_BIN, "psp", "--psp.port=" + std::to_string(psp_port_), "--psp.latency=0ms"});
+    std::vector<std::string> argv{OM_ORDERMESH_BIN, "standalone",
+                                  "--gateway.port=" + std::to_string(gateway_port_),
+                                  "--psp.port=" + std::to_string(psp_port_), "--log.level=warn"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    node_ = std::make_unique<child_process>(
+        argv, std::map<std::string, std::string>{{"ORDERMESH_PG_DBNAME", db_.pg().dbname}});
+    http_client probe{"127.0.0.1", gateway_port_, 2s};
+    BOOST_TEST_REQUIRE(probe.wait_until_ready("/health/ready", 30s),
+                       "the standalone system did not become ready:\n"
+                           << node_->output_tail());
+  }
+
+  ~standalone_system() {
+    using namespace std::chrono_literals;
+    if (node_) {
+      node_->terminate(10s);
+    }
+    if (psp_) {
+      psp_->terminate(5s);
+    }
+  }
+
+  uint16_t port() const { return gateway_port_; }
+  const pg_test_database& db() const { return db_; }
+  child_process& node() { return *node_; }
+
+  /// A new client of the gateway (one per thread).
+  std::unique_ptr<http_client> client(std::chrono::milliseconds timeout = std::chrono::seconds{
+                                          10}) const {
+    return std::make_unique<http_client>("127.0.0.1", gateway_port_, timeout);
+  }
+
+  /// A name no other test run uses (client ids, SKUs, customers, keys), since Redis is shared.
+  static std::string unique(const std::string& prefix) {
+    static std::mt19937_64 random{std::random_device{}()};
+    return prefix + "-" + std::to_string(random() % 1'000'000'000'000ull);
+  }
+
+  /// Events in the journal now.
+  long events() const { return std::stol(db_.query_value("SELECT count(*) FROM events")); }
+
+private:
+  pg_test_database db_;
+  uint16_t gateway_port_;
+  uint16_t psp_port_;
+  std::unique_ptr<child_process> psp_;
+  std::unique_ptr<child_process> node_;
+};
+
+} // namespace ordermesh::testing
