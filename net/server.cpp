@@ -73,7 +73,15 @@ public:
     ++shared_.open;
   }
 
-  ~session() { release(); }
+  /// Gives the connection's places back; closing lets go of every reference soon after.
+  ~session() {
+    if (!rejected_) {
+      --shared_.served;
+    }
+    std::lock_guard<std::mutex> lock{shared_.open_mutex};
+    --shared_.open;
+    shared_.open_changed.notify_all();
+  }
 
   void start() {
     beast::error_code ec;
@@ -155,7 +163,6 @@ public:
     deadline_ = nullptr;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
-    release();
     keep_.reset();
   }
 
@@ -272,19 +279,6 @@ private:
                             });
   }
 
-  /// Gives the connection's places back, once.
-  void release() {
-    if (std::exchange(released_, true)) {
-      return;
-    }
-    if (!rejected_) {
-      --shared_.served;
-    }
-    std::lock_guard<std::mutex> lock{shared_.open_mutex};
-    --shared_.open;
-    shared_.open_changed.notify_all();
-  }
-
   beast::tcp_stream stream_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
@@ -304,7 +298,6 @@ private:
   bool deadline_ends_on_stop_ = false;
   bool stop_requested_ = false;
   bool keep_alive_ = true;
-  bool released_ = false;
   unsigned version_ = 11;
 };
 

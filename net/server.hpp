@@ -56,10 +56,8 @@ class exchange {
 public:
   /// Writes `r` as the answer; from any thread.
   void answer(response r) const;
-
   /// Closes the connection without answering; from any thread.
   void close() const;
-
   /// Runs `then` on the connection's strand once `delay` has passed, unless the request has been
   /// answered or closed by then. When `ends_on_stop`, stop() runs `then` at once instead of
   /// waiting for it. Call it from inside the request handler only, at most once per request.
@@ -95,12 +93,11 @@ struct server_options {
   std::chrono::milliseconds shutdown_grace = std::chrono::milliseconds::max();
 };
 
-/// An HTTP/1.1 server (Boost.Beast) on its own io threads: accepts connections, reads requests
-/// one at a time per connection (so pipelined requests are answered in order) and hands each to
-/// the request handler; keep-alive as the client asks; after a final answer, drains unread
-/// request bytes for up to a second before closing, so that the client reads that answer rather
-/// than a reset. Start once, stop once; stop() and the destructor may be called from any thread
-/// except the server's own io threads.
+/// An HTTP/1.1 server (Boost.Beast) on its own io threads, which never block. Per connection,
+/// requests are read and answered one at a time (so pipelined ones in order), kept alive as the
+/// client asks; after a final answer unread bytes are drained for up to 1 s, so that the client
+/// reads it rather than a reset. Start once, stop once; stop() and the destructor may be called
+/// from any thread except the server's own io threads.
 class server {
 public:
   /// Called on an io thread for each request; must not block. It answers through the exchange,

@@ -26,13 +26,10 @@ public:
   psp_server(const psp_server&) = delete;
   psp_server& operator=(const psp_server&) = delete;
 
-  /// Binds, listens and starts the io threads. Returns nullopt on success, otherwise why the
-  /// server could not listen (bad host, port in use, already started).
+  /// Binds, listens and starts the io threads: nullopt, or why not (bad host, port in use, ...).
   std::optional<std::string> start() { return server_.start(); }
-
   /// The bound port once started (the ephemeral one when configured with 0); 0 before.
   uint16_t port() const { return server_.port(); }
-
   /// "host:port" of the bound socket once started, "" before.
   std::string address() const { return server_.address(); }
 
@@ -43,10 +40,8 @@ public:
 
   /// Counters as served by GET /admin/stats.
   psp_stats stats() const { return service_.stats(); }
-
   /// The current fault settings.
   fault_settings faults() const { return service_.faults(); }
-
   /// Replaces the fault settings, as POST /admin/faults does (validated by the caller).
   void set_faults(const fault_settings& faults) { service_.set_faults(faults); }
 
