@@ -518,11 +518,13 @@ const std::vector<field>& fields() {
           "How long stop() lets requests in flight finish before closing their connections."),
       make_field(
           "gateway.read_workers", as_count, [](auto& c) -> auto& { return c.gateway.read_workers; },
-          "Threads doing the gateway's blocking work (PostgreSQL reads, Redis)."),
+          "Threads doing the gateway's blocking work (PostgreSQL reads, Redis); never the io "
+          "threads."),
       make_field(
           "gateway.command_timeout", as_duration,
           [](auto& c) -> auto& { return c.gateway.command_timeout; },
-          "Deadline of a command sent to an entity; past it, it is not executed (504)."),
+          "Deadline of a command sent to an entity; past it the command is not executed (HTTP "
+          "504)."),
       make_field(
           "gateway.max_wait", as_duration, [](auto& c) -> auto& { return c.gateway.max_wait; },
           "Longest wait a POST /orders?wait=<ms> may ask for."),

@@ -327,17 +327,26 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
             [slow = std::move(slow), admitted](read_worker& w) { slow(w, admitted); });
   }
 
+  /// The JSON of a read-model row: nullopt when absent; throws read_failed when the read failed.
+  template <class View, class ToJson>
+  static std::optional<std::string> body_of(const persistence::store_result<std::optional<View>>& v,
+                                            ToJson to_json) {
+    if (!v) {
+      throw read_failed{v.error().detail};
+    }
+    if (!*v) {
+      return std::nullopt;
+    }
+    return to_json(**v).dump();
+  }
+
   std::optional<std::string> inventory_body(read_worker& w, const std::string& sku) {
-    return layered("inventory:" + sku, [&]() -> std::optional<std::string> {
-      auto v = w.reads.get_inventory(sku);
-      if (!v) {
-        throw read_failed{v.error().detail};
-      }
-      if (!*v) {
-        return std::nullopt;
-      }
-      return inventory_json(**v).dump();
-    });
+    return layered("inventory:" + sku,
+                   [&] { return body_of(w.reads.get_inventory(sku), inventory_json); });
+  }
+
+  std::optional<std::string> order_body(read_worker& w, const std::string& id) {
+    return layered("order:" + id, [&] { return body_of(w.reads.get_order(id), order_json); });
   }
 
   static response unavailable(const std::string& instance, const std::string& what) {
@@ -547,16 +556,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
         return;
       }
       try {
-        auto body = self->layered("order:" + id, [&]() -> std::optional<std::string> {
-          auto v = w.reads.get_order(id);
-          if (!v) {
-            throw read_failed{v.error().detail};
-          }
-          if (!*v) {
-            return std::nullopt;
-          }
-          return order_json(**v).dump();
-        });
+        auto body = self->order_body(w, id);
         if (!body) {
           return self->bad(answer, 404, problem_type::not_found,
                            "no order " + id + " (an order appears here shortly after it is placed)",

@@ -19,7 +19,9 @@ public:
   /// On a temporary, by value: `for (auto& e : store.read_stream(...).value())` stays valid.
   T value() && { return std::get<T>(std::move(data_)); }
   T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<Error>(data_); }
 
 private:

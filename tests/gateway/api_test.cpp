@@ -72,19 +72,6 @@ http_response restock(http_client& c, const std::string& client_id, const std::s
                    {{"X-Client-Id", client_id}});
 }
 
-/// Polls `fn` until it returns true or `timeout` passes.
-template <class F>
-bool eventually(F fn, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fn()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return fn();
-}
-
 /// Checks that `r` is a problem document with this status (and type, when given).
 void check_problem(const http_response& r, unsigned status, const std::string& type = "") {
   BOOST_TEST(r.status == status, "status " << r.status << " body " << r.body);

@@ -19,18 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-template <class F>
-bool eventually(F fn, std::chrono::milliseconds timeout = 15s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fn()) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return fn();
-}
-
 /// Stops Redis now and starts it again at the latest when the test case ends.
 struct redis_outage {
   redis_outage() { run_services("redis-stop"); }

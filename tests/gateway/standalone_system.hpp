@@ -15,9 +15,23 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ordermesh::testing {
+
+/// Polls `fn` every 20 ms until it returns true or `timeout` passes; then one last try.
+template <class F>
+bool eventually(F fn, std::chrono::milliseconds timeout = std::chrono::seconds{15}) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return fn();
+}
 
 class standalone_system {
 public:
