@@ -533,12 +533,15 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     }
     r.headers.emplace_back("Location", location);
     auto self = shared_from_this();
-    auto stored = r;
-    pl.answer(std::move(r));
-    pool.try_post([self, client = pl.client, key = pl.key, fp = pl.fingerprint,
-                   stored = std::move(stored)](read_worker&) {
-      self->idempotency.remember(client, key, fp, stored);
-    });
+    // Remember first, then answer: a retry sent as soon as this answer arrives finds the record.
+    // (Without a worker to do it, answer anyway: the journal still makes the retry safe.)
+    auto remembered = std::make_shared<response>(r);
+    if (!pool.try_post([self, pl, remembered](read_worker&) {
+          self->idempotency.remember(pl.client, pl.key, pl.fingerprint, *remembered);
+          pl.answer(std::move(*remembered));
+        })) {
+      pl.answer(std::move(r));
+    }
   }
 
   // -- GET /orders/{id}, GET /orders?customer= ---------------------------------------------------
