@@ -1,9 +1,12 @@
-// Redis is an accelerator, never the source of truth: with Redis stopped mid-test the system still
-// takes orders, serves reads from PostgreSQL, keeps idempotency (the journal) and rate limits
-// (per process), reports the degradation on /health/ready, and recovers when Redis returns.
-// Stops the shared test Redis, so CTest runs it alone (RUN_SERIAL).
+// Outages of the servers under a running system:
+// - Redis is an accelerator, never the source of truth: with Redis stopped mid-test the system
+//   still takes orders, serves reads from PostgreSQL, keeps idempotency (the journal) and rate
+//   limits (per process), reports the degradation on /health/ready, and recovers when it returns.
+// - PostgreSQL is the truth: without it the system is not ready and takes no order, and it serves
+//   again on its own once PostgreSQL is back.
+// Stops the shared test servers, so CTest runs it alone (RUN_SERIAL).
 
-#define BOOST_TEST_MODULE gateway_redis_outage
+#define BOOST_TEST_MODULE gateway_outage
 #include <boost/test/unit_test.hpp>
 
 #include "tests/gateway/standalone_system.hpp"
@@ -19,16 +22,19 @@ using nlohmann::json;
 
 namespace {
 
-/// Stops Redis now and starts it again at the latest when the test case ends.
-struct redis_outage {
-  redis_outage() { run_services("redis-stop"); }
+/// Stops a server now ("redis" or "pg") and starts it again at the latest when the test case ends.
+struct outage {
+  explicit outage(std::string server) : server(std::move(server)) {
+    run_services(this->server + "-stop");
+  }
   void end() {
     if (!ended) {
       ended = true;
-      run_services("redis-start");
+      run_services(server + "-start");
     }
   }
-  ~redis_outage() { end(); }
+  ~outage() { end(); }
+  std::string server;
   bool ended = false;
 };
 
@@ -69,7 +75,7 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
     return g.status == 200u && g.json().at("status") == "confirmed";
   }));
 
-  redis_outage outage;
+  outage redis{"redis"};
 
   // Still ready, but saying what is degraded.
   auto ready = c->request("GET", "/health/ready");
@@ -105,7 +111,7 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
   // Rate limits went on, decided locally.
   BOOST_TEST(metric(*c, "ordermesh_rate_limit_decisions_total{decision=\"degraded\"}") > 0);
 
-  outage.end();
+  redis.end();
 
   // Everything recovers: ready without degradation, reads cached again.
   BOOST_TEST(eventually([&] {
@@ -120,4 +126,45 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
   }));
   auto after = post("after", order(sku, 1));
   BOOST_TEST(after.status == 201u, after.body);
+}
+
+BOOST_AUTO_TEST_CASE(without_postgresql_the_system_is_not_ready_and_serves_again_when_it_returns) {
+  standalone_system system;
+  auto c = system.client();
+  const auto client = standalone_system::unique("pg-outage");
+  const header_list as_client{{"X-Client-Id", client}};
+  const auto sku = standalone_system::unique("sku");
+  BOOST_TEST_REQUIRE(
+      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
+      200u);
+  auto post = [&](const std::string& key) {
+    auto h = as_client;
+    h.emplace_back("Idempotency-Key", key);
+    return c->request("POST", "/orders?wait=10000", order(sku, 1), h);
+  };
+  BOOST_TEST_REQUIRE(eventually([&] { return post("warm").status == 201u; }));
+
+  {
+    outage pg{"pg"};
+    BOOST_TEST(eventually([&] {
+      auto r = c->request("GET", "/health/ready");
+      return r.status == 503u && r.json().at("checks").at("postgres") == "down";
+    }));
+    // No order is acknowledged without the journal: it is refused (503 + Retry-After) or, if
+    // the command outlives its deadline, 504; never 2xx.
+    auto refused = post("during");
+    BOOST_TEST_MESSAGE("POST /orders without PostgreSQL: " << refused.status << " "
+                                                           << refused.body);
+    BOOST_TEST((refused.status == 503u || refused.status == 504u),
+               refused.status << " " << refused.body);
+    BOOST_TEST(refused.header("Content-Type").value_or("") == "application/problem+json");
+    // Liveness is not readiness: the process still answers.
+    BOOST_TEST(c->request("GET", "/health/live").status == 200u);
+  }
+
+  BOOST_TEST(eventually([&] { return c->request("GET", "/health/ready").status == 200u; },
+                        std::chrono::seconds{30}));
+  // The refused order can be retried with the same key, and new orders go through.
+  BOOST_TEST(eventually([&] { return post("during").status == 201u; }, std::chrono::seconds{30}));
+  BOOST_TEST(post("after").status == 201u);
 }
