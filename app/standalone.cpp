@@ -137,7 +137,9 @@ int run_standalone(const config::loaded_config& loaded) {
   std::unique_ptr<persistence::projection_runner> runner;
   gateway::gateway_api api{sys, node.hosts, cfg, metrics, [&] {
                              auto s = runner->stats();
-                             return gateway::node_health{!s.failing, serving.load(), s.lag};
+                             return gateway::node_health{!s.database_unreachable, serving.load(),
+                                                         s.lag,
+                                                         s.failing && !s.database_unreachable};
                            }};
   runner = std::make_unique<persistence::projection_runner>(
       cfg.pg, persistence::projection_runner_settings{},

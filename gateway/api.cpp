@@ -738,11 +738,16 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       if (!redis_up) {
         degraded.push_back("redis: reads go to PostgreSQL, rate limits are per process");
       }
+      if (node.projection_stuck) {
+        degraded.push_back("projection: the read models stopped at an event they cannot apply "
+                           "(see the log); reads are stale, orders are still taken");
+      }
       const bool is_ready = node.postgres_up && node.serving;
       json body{{"status", is_ready ? "ready" : "not_ready"},
                 {"checks",
                  {{"postgres", node.postgres_up ? "up" : "down"},
                   {"node", node.serving ? "serving" : "stopped"},
+                  {"projection", node.projection_stuck ? "stuck" : "running"},
                   {"redis", redis_up ? "up" : "down"}}},
                 {"projection_lag", node.projection_lag},
                 {"degraded", std::move(degraded)}};

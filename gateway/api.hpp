@@ -24,6 +24,8 @@ struct node_health {
   bool serving = false;
   /// Events appended but not yet in the read models.
   int64_t projection_lag = 0;
+  /// The projection cannot apply the log although PostgreSQL answers (reads go stale).
+  bool projection_stuck = false;
 };
 
 /// The HTTP API of ordermesh (see gateway/openapi.json): orders and inventory over the entity

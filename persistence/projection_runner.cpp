@@ -58,6 +58,7 @@ projection_runner_stats projection_runner::stats() const {
   s.newest_position = newest_position_.load();
   s.lag = std::max<int64_t>(0, s.newest_position - s.checkpoint);
   s.failing = failing_.load();
+  s.database_unreachable = s.failing && unreachable_.load();
   return s;
 }
 
@@ -95,6 +96,8 @@ void projection_runner::run() {
     if (!page) {
       errors_.fetch_add(1);
       failing_.store(true);
+      unreachable_.store(page.error().code == store_errc::unavailable ||
+                         page.error().code == store_errc::outcome_unknown);
       report_failure(page.error(), backoff);
       if (!pause(backoff)) {
         return;

@@ -46,6 +46,9 @@ struct projection_runner_stats {
   int64_t lag = 0;
   /// Whether the last attempt failed (the runner is backing off).
   bool failing = false;
+  /// Whether it failed because PostgreSQL could not be reached (otherwise the database refused the
+  /// page, e.g. an event no codec of this build decodes: the projection is stuck until fixed).
+  bool database_unreachable = false;
 };
 
 /// Keeps the read models filled: a projector on its own thread, polling the log and applying it a
@@ -103,6 +106,7 @@ private:
   std::atomic<int64_t> checkpoint_{0};
   std::atomic<int64_t> newest_position_{0};
   std::atomic<bool> failing_{false};
+  std::atomic<bool> unreachable_{false};
 
   std::mutex join_mutex_;
   mutable std::mutex mutex_;

@@ -186,6 +186,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_database_is_retried_with_growing_back_off_an
 
   BOOST_TEST(eventually([&] { return runner.stats().errors >= 2; }, 5s));
   BOOST_TEST(runner.stats().failing);
+  BOOST_TEST(runner.stats().database_unreachable);
   // Attempts at 0, 50, 150, 350, 750 ms, ...: about five in the first second, not hundreds.
   std::this_thread::sleep_for(1s);
   auto errors = runner.stats().errors;
@@ -210,6 +211,7 @@ BOOST_AUTO_TEST_CASE(it_recovers_on_its_own_once_the_database_works_again) {
   projection_runner runner{bare.pg(), settings, seen.handler()};
   BOOST_TEST(eventually([&] { return runner.stats().errors >= 2; }, 5s));
   BOOST_TEST(runner.stats().failing);
+  BOOST_TEST(!runner.stats().database_unreachable); // it answers; the page is refused
 
   pg_event_store late{bare.pg(), bare.config().journal};
   BOOST_REQUIRE(late.migrate());
