@@ -175,6 +175,7 @@ int run_standalone(const config::loaded_config& loaded) {
   // projection callbacks, then the actors.
   observability::log_event(spdlog::level::info, "standalone stopping", {});
   serving = false;
+  api.release_waiters();
   server.stop();
   api.stop();
   runner->stop();

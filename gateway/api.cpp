@@ -859,10 +859,13 @@ void gateway_api::on_projection(const persistence::projection_changes& changes) 
   impl_->on_projection(changes);
 }
 
+void gateway_api::release_waiters() {
+  impl_->watch.release_all();
+}
+
 void gateway_api::stop() {
   impl_->pool.stop();
-  // Requests still waiting for their order answer now (202) instead of holding the shutdown.
-  impl_->watch.release_all();
+  release_waiters(); // any that started waiting since
 }
 
 } // namespace ordermesh::gateway

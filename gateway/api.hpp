@@ -60,6 +60,10 @@ public:
   /// an io or CAF thread.
   void on_projection(const persistence::projection_changes& changes);
 
+  /// Answers every POST /orders?wait= still waiting (202: the order goes on), so that a graceful
+  /// server stop is not held up by them. Call before stopping the server.
+  void release_waiters();
+
   /// Finishes the blocking work already queued and refuses more. Call after the server stopped.
   void stop();
 

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <set>
 #include <thread>
 
@@ -528,4 +529,48 @@ BOOST_AUTO_TEST_CASE(an_overloaded_entity_answers_503_and_a_passed_deadline_504)
   auto h = hasty.client();
   check_problem(h->request("POST", "/inventory/" + sku + "/restock", body), 504,
                 "urn:ordermesh:problem:deadline-exceeded");
+}
+
+BOOST_AUTO_TEST_CASE(a_graceful_stop_answers_the_requests_waiting_for_an_order_and_exits_0) {
+  // A PSP that answers after 20 s and a client that waits 5 s per attempt: the order stays open.
+  standalone_system slow{
+      {"--psp.client_timeout=5s", "--saga.max_payment_attempts=10", "--saga.step_timeout=30s"},
+      {"--psp.latency=20s"}};
+  auto c = slow.client(20s);
+  const auto sku = standalone_system::unique("slow");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  std::optional<http_response> waited;
+  std::thread waiter{[&] {
+    auto w = slow.client(20s);
+    waited = post_order(*w, standalone_system::unique("graceful"), "g1",
+                        order_body("cust-g", {{sku, 1}}).dump(), "?wait=20000");
+  }};
+  std::this_thread::sleep_for(1s); // placed, and waiting for the PSP
+  const auto stop_sent = std::chrono::steady_clock::now();
+  ::kill(slow.node().pid(), SIGTERM);
+  waiter.join();
+  const auto answered_after = std::chrono::steady_clock::now() - stop_sent;
+  auto exit = slow.node().wait_exit(15s);
+  BOOST_TEST_MESSAGE(
+      "graceful stop: the waiting POST answered after "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(answered_after).count()
+      << " ms, the process exited after "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               stop_sent)
+             .count()
+      << " ms");
+  BOOST_TEST_REQUIRE(waited.has_value());
+  BOOST_TEST(waited->status == 202u, waited->body);
+  BOOST_TEST(waited->json().at("status") != "confirmed");
+  BOOST_TEST(
+      (answered_after < 3s),
+      "answered " << std::chrono::duration_cast<std::chrono::milliseconds>(answered_after).count()
+                  << " ms after SIGTERM");
+  BOOST_TEST_REQUIRE(exit.has_value());
+  BOOST_TEST(exit->success(), exit->describe());
+  // Acknowledged means durable: the order is in the journal.
+  auto id = waited->json().at("order_id").get<std::string>();
+  BOOST_TEST(slow.db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + id +
+                                   "' AND event_type = 'order.placed.v1'") == "1");
 }

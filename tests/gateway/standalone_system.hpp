@@ -35,12 +35,16 @@ bool eventually(F fn, std::chrono::milliseconds timeout = std::chrono::seconds{1
 
 class standalone_system {
 public:
-  /// `extra_args`: more --key=value for the standalone process (limits, timeouts).
-  explicit standalone_system(std::vector<std::string> extra_args = {})
+  /// `extra_args`: more --key=value for the standalone process (limits, timeouts);
+  /// `psp_args` for the PSP stand-in (latency, faults).
+  explicit standalone_system(std::vector<std::string> extra_args = {},
+                             std::vector<std::string> psp_args = {"--psp.latency=0ms"})
       : gateway_port_(free_tcp_port()), psp_port_(free_tcp_port()) {
     using namespace std::chrono_literals;
-    psp_ = std::make_unique<child_process>(std::vector<std::string>{
-        OM_ORDERMESH_BIN, "psp", "--psp.port=" + std::to_string(psp_port_), "--psp.latency=0ms"});
+    std::vector<std::string> psp_argv{OM_ORDERMESH_BIN, "psp",
+                                      "--psp.port=" + std::to_string(psp_port_)};
+    psp_argv.insert(psp_argv.end(), psp_args.begin(), psp_args.end());
+    psp_ = std::make_unique<child_process>(psp_argv);
     std::vector<std::string> argv{OM_ORDERMESH_BIN, "standalone",
                                   "--gateway.port=" + std::to_string(gateway_port_),
                                   "--psp.port=" + std::to_string(psp_port_), "--log.level=warn"};
