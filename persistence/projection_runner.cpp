@@ -99,6 +99,9 @@ void projection_runner::run() {
       unreachable_.store(page.error().code == store_errc::unavailable ||
                          page.error().code == store_errc::outcome_unknown);
       report_failure(page.error(), backoff);
+      if (!unreachable_.load()) {
+        refresh_newest_position(p); // a stuck projection's lag keeps growing in stats()
+      }
       if (!pause(backoff)) {
         return;
       }
