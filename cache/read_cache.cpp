@@ -34,12 +34,15 @@ end
 return 0
 )lua";
 
-/// KEYS[1] value, KEYS[2] generation; ARGV generation ttl ms. Voids loads in flight, drops the
-/// value.
+/// KEYS[1] value, KEYS[2] generation; ARGV generation ttl ms, channel ('' for none), key.
+/// Voids loads in flight, drops the value, tells the other processes.
 const std::string bump_and_drop = R"lua(
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
 return 1
 )lua";
 
@@ -135,7 +138,7 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
     const auto keep = options_.ttl * 3;
     std::lock_guard<std::mutex> guard{client_mutex_};
     r = client_.eval(bump_and_drop, {redis_key(key), generation_key(key)},
-                     {std::to_string(keep.count())});
+                     {std::to_string(keep.count()), options_.invalidation_channel, key});
   }
   if (!r) {
     ++redis_errors_;

@@ -24,6 +24,9 @@ struct read_cache_options {
   /// Each value lives ttl * (1 + jitter_fraction * U[0,1)), so that keys filled together do not
   /// expire together.
   double jitter_fraction = 0.1;
+  /// When not empty, invalidate(key) also publishes `key` on this Redis channel (in the same
+  /// script as the delete), so that other processes can drop their own copies of it.
+  std::string invalidation_channel;
 };
 
 /// Counters for /metrics; each is monotonic.

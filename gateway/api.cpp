@@ -6,6 +6,7 @@
 #include "cache/rate_limiter.hpp"
 #include "cache/read_cache.hpp"
 #include "cache/redis_client.hpp"
+#include "cache/redis_subscriber.hpp"
 #include "gateway/command_errors.hpp"
 #include "gateway/idempotency_store.hpp"
 #include "gateway/near_cache.hpp"
@@ -151,7 +152,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   impl(caf::actor_system& sys, actors::shard::directory_ptr hosts, const config::app_config& cfg,
        observability::metrics_registry& metrics, std::function<node_health()> health)
       : sys(sys), hosts(std::move(hosts)), cfg(cfg), metrics(metrics), health(std::move(health)),
-        cache(cfg.redis, cache::read_cache_options{"om:cache:", cfg.gateway.cache_ttl, 0.1}),
+        cache(cfg.redis, cache::read_cache_options{"om:cache:", cfg.gateway.cache_ttl, 0.1,
+                                                   invalidation_channel}),
         limiter(cfg.redis,
                 cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                           static_cast<double>(cfg.gateway.rate_limit_per_s)}),
@@ -176,7 +178,19 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
             "Reads answered from the in-process cache on the io thread (no Redis round trip).")),
         local_admissions(metrics.add_counter(
             "ordermesh_rate_limit_leased_admissions_total",
-            "Requests admitted with a token leased earlier from the Redis bucket.")) {
+            "Requests admitted with a token leased earlier from the Redis bucket.")),
+        invalidations_heard(metrics.add_counter(
+            "ordermesh_cache_invalidations_received_total",
+            "Invalidations heard on Redis pub/sub (from any process's projection), each dropping "
+            "a near-cache entry.")),
+        invalidation_listener(
+            cfg.redis, invalidation_channel,
+            [this](const std::string& key) {
+              near.invalidate(key);
+              invalidations_heard.inc();
+            },
+            // Whatever was published while not subscribed is lost: forget everything.
+            [this] { near.clear(); }) {
     metrics.add_callback_family("ordermesh_cache_operations_total",
                                 "Read-through cache outcomes (Redis cache-aside).",
                                 observability::callback_type::counter, {"outcome"}, [this] {
@@ -211,6 +225,10 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   }
 
   // -- plumbing ----------------------------------------------------------------------------------
+
+  /// Where every process's projection announces the cache keys it invalidates, so that each
+  /// gateway drops its near-cache copy (the Redis copy is already gone).
+  static constexpr const char* invalidation_channel = "om:invalidate";
 
   /// How long a value stays in the in-process cache at most (invalidations drop it earlier).
   static constexpr std::chrono::milliseconds near_cache_ttl{2000};
@@ -805,6 +823,9 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   observability::counter& invalidations;
   observability::counter& near_hits;
   observability::counter& local_admissions;
+  observability::counter& invalidations_heard;
+  /// Last: it calls into the members above from its own thread.
+  cache::redis_subscriber invalidation_listener;
 };
 
 gateway_api::gateway_api(caf::actor_system& sys, actors::shard::directory_ptr hosts,
@@ -864,6 +885,7 @@ void gateway_api::release_waiters() {
 }
 
 void gateway_api::stop() {
+  impl_->invalidation_listener.stop();
   impl_->pool.stop();
   release_waiters(); // any that started waiting since
 }

@@ -11,11 +11,12 @@
 namespace ordermesh::gateway {
 
 /// A small in-process cache in front of Redis, so that a hot read is answered on the io thread
-/// without a Redis round trip. Entries live at most `ttl` (what another process's write may take to
-/// show) and are dropped at once by invalidate(), which the projection of this process calls for
-/// every row it changes. A fill that started before an invalidation of its key is discarded, so an
-/// old value cannot come back (the same race read_cache guards against in Redis). Bounded: beyond
-/// `capacity` entries the oldest are dropped. Thread-safe; never blocks for long.
+/// without a Redis round trip. Entries live at most `ttl` and are dropped at once by invalidate(),
+/// called by this process's projection for every row it changes and for every invalidation heard
+/// from other processes on Redis pub/sub (clear() when that subscription was interrupted). A fill
+/// that started before an invalidation of its key is discarded, so an old value cannot come back
+/// (the same race read_cache guards against in Redis). Bounded: beyond `capacity` entries the
+/// oldest are dropped. Thread-safe; never blocks for long.
 class near_cache {
 public:
   using clock = std::chrono::steady_clock;
@@ -72,6 +73,16 @@ public:
     entries_.erase(key); // its name stays in order_ until trimmed: harmless
     if (auto f = fills_.find(key); f != fills_.end()) {
       ++f->second.epoch;
+    }
+  }
+
+  /// Drops every entry and voids every fill in flight (invalidations may have been missed).
+  void clear() {
+    std::lock_guard<std::mutex> lock{mutex_};
+    entries_.clear();
+    order_.clear();
+    for (auto& [key, f] : fills_) {
+      ++f.epoch;
     }
   }
 

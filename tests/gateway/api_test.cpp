@@ -574,3 +574,42 @@ BOOST_AUTO_TEST_CASE(a_graceful_stop_answers_the_requests_waiting_for_an_order_a
   BOOST_TEST(slow.db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + id +
                                    "' AND event_type = 'order.placed.v1'") == "1");
 }
+
+BOOST_AUTO_TEST_CASE(an_invalidation_heard_on_redis_pub_sub_drops_the_near_cache_copy) {
+  // What another gateway process hears when this node's projection changes a row.
+  auto c = sys().client();
+  const auto client = standalone_system::unique("pubsub");
+  const header_list as_client{{"X-Client-Id", client}};
+  auto sku = restocked_sku(*c, client, 5);
+  auto placed =
+      post_order(*c, client, "ps1", order_body("cust-ps", {{sku, 1}}).dump(), "?wait=10000");
+  BOOST_TEST_REQUIRE(placed.status == 201u, placed.body);
+  const auto id = placed.json().at("order_id").get<std::string>();
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto g = c->request("GET", "/orders/" + id, "", as_client);
+    return g.status == 200u && g.json().at("status") == "confirmed";
+  }));
+  auto metric = [&](const std::string& sample) {
+    auto body = c->request("GET", "/metrics").body;
+    auto at = body.find("\n" + sample + " "); // a sample line, not its # HELP
+    BOOST_TEST_REQUIRE(at != std::string::npos, sample);
+    return std::stod(body.substr(at + sample.size() + 2));
+  };
+  const std::string near_hits = "ordermesh_near_cache_hits_total";
+  const std::string redis_hits = "ordermesh_cache_operations_total{outcome=\"hit\"}";
+  const std::string heard = "ordermesh_cache_invalidations_received_total";
+  (void)c->request("GET", "/orders/" + id, "", as_client);
+  const auto near_before = metric(near_hits);
+  BOOST_TEST(c->request("GET", "/orders/" + id, "", as_client).status == 200u);
+  BOOST_TEST(metric(near_hits) == near_before + 1); // served from the near cache
+
+  const auto heard_before = metric(heard);
+  cache::redis_client redis{config_from_environment().redis};
+  BOOST_TEST_REQUIRE(static_cast<bool>(redis.publish("om:invalidate", "order:" + id)));
+  BOOST_TEST(eventually([&] { return metric(heard) > heard_before; }));
+  const auto near_after = metric(near_hits);
+  const auto redis_before = metric(redis_hits);
+  BOOST_TEST(c->request("GET", "/orders/" + id, "", as_client).status == 200u);
+  BOOST_TEST(metric(near_hits) == near_after);        // the near copy was dropped...
+  BOOST_TEST(metric(redis_hits) == redis_before + 1); // ...so this read went to Redis
+}

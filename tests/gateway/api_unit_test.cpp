@@ -253,6 +253,11 @@ BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an
   BOOST_TEST(c.size() == 2u);
   BOOST_TEST(!c.get("a", t0).has_value());
   BOOST_TEST(c.get("c", t0).value_or("") == "c");
+  // clear(): everything goes, and fills in flight are voided.
+  ticket = c.begin_fill("d");
+  c.clear();
+  c.fill("d", ticket, std::string{"d"}, t0);
+  BOOST_TEST(c.size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(leased_tokens_are_spent_locally_and_lapse) {

@@ -40,8 +40,8 @@ struct outage {
 
 double metric(http_client& c, const std::string& sample) {
   auto body = c.request("GET", "/metrics").body;
-  auto at = body.find(sample + " ");
-  return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 1));
+  auto at = body.find("\n" + sample + " "); // a sample line, not its # HELP
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2));
 }
 
 std::string order(const std::string& sku, int qty) {
