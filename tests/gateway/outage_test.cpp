@@ -51,23 +51,37 @@ std::string order(const std::string& sku, int qty) {
       .dump();
 }
 
+/// One client of a running system with a SKU of 10 units, placing orders that wait for their end.
+struct shopper {
+  shopper(standalone_system& system, const std::string& name)
+      : c(system.client()),
+        client(standalone_system::unique(name)), as_client{{"X-Client-Id", client}},
+        sku(standalone_system::unique("sku")) {
+    BOOST_TEST_REQUIRE(
+        c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
+        200u);
+  }
+  http_response place(const std::string& key, int qty = 1) {
+    auto h = as_client;
+    h.emplace_back("Idempotency-Key", key);
+    return c->request("POST", "/orders?wait=10000", order(sku, qty), h);
+  }
+  std::unique_ptr<http_client> c;
+  std::string client;
+  header_list as_client;
+  std::string sku;
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_recovers) {
   standalone_system system{{"--gateway.rate_limit_per_s=1000", "--gateway.rate_limit_burst=1000"}};
-  auto c = system.client();
-  const auto client = standalone_system::unique("outage");
-  const header_list as_client{{"X-Client-Id", client}};
-  const auto sku = standalone_system::unique("sku");
-  BOOST_TEST_REQUIRE(
-      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
-      200u);
-  auto post = [&](const std::string& key, const std::string& body) {
-    auto h = as_client;
-    h.emplace_back("Idempotency-Key", key);
-    return c->request("POST", "/orders?wait=10000", body, h);
-  };
-  auto before = post("before", order(sku, 1));
+  shopper shop{system, "outage"};
+  auto& c = shop.c;
+  const auto& as_client = shop.as_client;
+  const auto& sku = shop.sku;
+  auto post = [&](const std::string& key, int qty) { return shop.place(key, qty); };
+  auto before = post("before", 1);
   BOOST_TEST_REQUIRE(before.status == 201u, before.body);
   const auto before_id = before.json().at("order_id").get<std::string>();
   BOOST_TEST_REQUIRE(eventually([&] {
@@ -84,8 +98,7 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
   BOOST_TEST(!ready.json().at("degraded").empty());
 
   // Orders are still accepted and finish.
-  const auto body = order(sku, 2);
-  auto during = post("during", body);
+  auto during = post("during", 2);
   BOOST_TEST_REQUIRE(during.status == 201u, during.body);
   const auto during_id = during.json().at("order_id").get<std::string>();
 
@@ -101,10 +114,10 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
   }));
 
   // Idempotency rests on the journal: the same key is the same order, another body is refused.
-  auto replay = post("during", body);
+  auto replay = post("during", 2);
   BOOST_TEST(replay.status == 201u, replay.body);
   BOOST_TEST(replay.json().at("order_id") == during_id);
-  BOOST_TEST(post("during", order(sku, 3)).status == 422u);
+  BOOST_TEST(post("during", 3).status == 422u);
   BOOST_TEST(system.db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" +
                                      during_id + "' AND event_type = 'order.placed.v1'") == "1");
 
@@ -124,24 +137,15 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
     (void)c->request("GET", "/orders/" + during_id, "", as_client);
     return metric(*c, "ordermesh_cache_operations_total{outcome=\"hit\"}") > hits;
   }));
-  auto after = post("after", order(sku, 1));
+  auto after = post("after", 1);
   BOOST_TEST(after.status == 201u, after.body);
 }
 
 BOOST_AUTO_TEST_CASE(without_postgresql_the_system_is_not_ready_and_serves_again_when_it_returns) {
   standalone_system system;
-  auto c = system.client();
-  const auto client = standalone_system::unique("pg-outage");
-  const header_list as_client{{"X-Client-Id", client}};
-  const auto sku = standalone_system::unique("sku");
-  BOOST_TEST_REQUIRE(
-      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
-      200u);
-  auto post = [&](const std::string& key) {
-    auto h = as_client;
-    h.emplace_back("Idempotency-Key", key);
-    return c->request("POST", "/orders?wait=10000", order(sku, 1), h);
-  };
+  shopper shop{system, "pg-outage"};
+  auto& c = shop.c;
+  auto post = [&](const std::string& key) { return shop.place(key); };
   BOOST_TEST_REQUIRE(eventually([&] { return post("warm").status == 201u; }));
 
   {
