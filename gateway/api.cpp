@@ -270,7 +270,9 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     return "ip:" + (req.remote_address.empty() ? std::string{"unknown"} : req.remote_address);
   }
 
-  /// Takes one token of the client's bucket; on refusal answers 429 and returns false. Blocking.
+  /// Takes a lease of tokens from the client's Redis bucket (one for this request, the rest for
+  /// admit_locally), or a single token when less than a lease is left; when not even that, answers
+  /// 429 and returns false. Blocking.
   bool admit(const std::string& client, const responder& answer, const std::string& instance) {
     const auto lease = leases.lease_size();
     auto d = limiter.acquire(client, lease);
