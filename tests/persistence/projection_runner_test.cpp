@@ -5,6 +5,7 @@
 #include "actors/order/codec.hpp"
 #include "persistence/pg_event_store.hpp"
 #include "persistence/projection_runner.hpp"
+#include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <atomic>
@@ -69,16 +70,7 @@ private:
   std::map<std::string, std::string> last_status_;
 };
 
-struct runner_fixture {
-  testing::pg_test_database db;
-  pg_event_store store{db.pg(), db.config().journal};
-
-  void append(std::string stream, int64_t expected, std::vector<new_event> events) {
-    auto r = store.append({stream_append{std::move(stream), expected, std::move(events)}});
-    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().detail));
-    BOOST_REQUIRE((r->front().status == append_status::committed));
-  }
-
+struct runner_fixture : testing::event_store_fixture {
   void place(const std::string& id, const std::string& customer,
              std::vector<order::order_line> lines) {
     append("order/" + id, no_stream,

@@ -5,6 +5,7 @@
 #include "actors/order/codec.hpp"
 #include "persistence/pg_event_store.hpp"
 #include "persistence/projections.hpp"
+#include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <pqxx/pqxx>
@@ -19,17 +20,7 @@ namespace inventory = ordermesh::actors::inventory;
 
 namespace {
 
-struct projection_fixture {
-  testing::pg_test_database db;
-  pg_event_store store{db.pg(), db.config().journal};
-
-  /// Appends to a stream whose current version is `expected`.
-  void append(std::string stream, int64_t expected, std::vector<new_event> events) {
-    auto r = store.append({stream_append{std::move(stream), expected, std::move(events)}});
-    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().detail));
-    BOOST_REQUIRE((r->front().status == append_status::committed));
-  }
-
+struct projection_fixture : testing::event_store_fixture {
   void place(const std::string& id, const std::string& customer,
              std::vector<order::order_line> lines, int64_t amount_cents) {
     append(
