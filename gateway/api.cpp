@@ -310,19 +310,13 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     return env;
   }
 
-  /// The cached JSON of `key`, loading it with `load` (which throws read_failed when PostgreSQL
-  /// fails); nullopt when the row does not exist.
-  std::optional<std::string> cached(const std::string& key,
-                                    const std::function<std::optional<std::string>()>& load) {
-    return cache.get_or_load(key, load);
-  }
-
-  /// cached(), and the result kept in the near cache too.
+  /// The JSON of `key` from Redis, or else from `load` (which throws read_failed when PostgreSQL
+  /// fails), kept in the near cache too; nullopt when the row does not exist.
   std::optional<std::string> layered(const std::string& key,
                                      const std::function<std::optional<std::string>()>& load) {
     const auto ticket = near.begin_fill(key);
     try {
-      auto value = cached(key, load);
+      auto value = cache.get_or_load(key, load);
       near.fill(key, ticket, value);
       return value;
     } catch (...) {
@@ -544,7 +538,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     } else {
       const bool rejected = status == "rejected";
       auto p = problem(rejected ? 409 : 422,
-                       rejected ? problem_type::out_of_stock : problem_type::order_cancelled,
+                       rejected ? problem_type::order_rejected : problem_type::order_cancelled,
                        "order " + pl.order_id + " was " + status +
                            (reason.empty() ? "" : ": " + reason));
       p.instance = location;

@@ -24,7 +24,7 @@ inline constexpr const char* unknown_sku = "urn:ordermesh:problem:unknown-sku";
 inline constexpr const char* idempotency_key = "urn:ordermesh:problem:idempotency-key";
 inline constexpr const char* idempotency_key_reused =
     "urn:ordermesh:problem:idempotency-key-reused";
-inline constexpr const char* out_of_stock = "urn:ordermesh:problem:order-rejected";
+inline constexpr const char* order_rejected = "urn:ordermesh:problem:order-rejected";
 inline constexpr const char* order_cancelled = "urn:ordermesh:problem:order-cancelled";
 inline constexpr const char* not_found = "urn:ordermesh:problem:not-found";
 inline constexpr const char* rate_limited = "urn:ordermesh:problem:rate-limited";
