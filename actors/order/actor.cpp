@@ -2,6 +2,7 @@
 
 #include "actors/common/overloaded.hpp"
 #include "actors/inventory/codec.hpp"
+#include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/notification/messages.hpp"
 #include "actors/payment/messages.hpp"
@@ -52,6 +53,10 @@ std::string step_name(saga_step step) {
       return "payment";
     case saga_step::payment_retry:
       return "payment_retry";
+    case saga_step::stock_commit:
+      return "stock_commit";
+    case saga_step::stock_commit_retry:
+      return "stock_commit_retry";
   }
   return "?";
 }
@@ -81,7 +86,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   // count.
   auto compensations = std::make_shared<int>(0);
   for (const auto& a : actions) {
-    if (std::holds_alternative<release_stock>(a) ||
+    if (std::holds_alternative<release_stock>(a) || std::holds_alternative<return_stock>(a) ||
         std::holds_alternative<void_or_refund_payment>(a)) {
       ++*compensations;
     }
@@ -115,8 +120,40 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                            [=](shard::command_reply&) { compensation_done(); });
             },
             [&](const commit_stock& a) {
-              shard::route(self, dir.inventory, a.sku, env("commit/" + a.sku),
-                           caf::make_message(inventory::commit{oid}), [](shard::command_reply&) {});
+              // Every answer is recorded: a decision (committed or refused) under one id per
+              // line, a transient failure under one id per round, so neither hides the other.
+              auto sku = a.sku;
+              auto attempt = a.attempt;
+              auto report = [=](commit_outcome outcome, std::string reason) {
+                auto id = oid + "/commit/" + sku + "/" +
+                          (outcome == commit_outcome::failed ? "failed/" + std::to_string(attempt)
+                                                             : std::string{"result"});
+                shard::tell_self(self, shard::caused_by(cause, id, oid),
+                                 caf::make_message(record_stock_commit{sku, attempt, outcome,
+                                                                       std::move(reason)}));
+              };
+              self->request(dir.inventory, shard::route_timeout, shard::route_atom::value, sku,
+                            env("commit/" + sku), caf::make_message(inventory::commit{oid}))
+                  .then(
+                      [=](shard::command_reply& r) {
+                        if (r.accepted) {
+                          report(commit_outcome::committed, "");
+                        } else {
+                          report(
+                              commit_outcome::refused,
+                              inventory::to_string(static_cast<inventory::inventory_errc>(r.code)) +
+                                  ": " + r.reason);
+                        }
+                      },
+                      [=](caf::error& err) {
+                        report(commit_outcome::failed, self->system().render(err));
+                      });
+            },
+            [&](const return_stock& a) {
+              // Deduplicated by its message id at the inventory: units go back once.
+              shard::route(self, dir.inventory, a.sku, env("return/" + a.sku),
+                           caf::make_message(inventory::restock{a.qty}),
+                           [=](shard::command_reply&) { compensation_done(); });
             },
             [&](const authorize_payment& a) {
               auto key = oid + "/authorize/" + std::to_string(a.attempt);

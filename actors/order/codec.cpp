@@ -19,6 +19,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_reservation_failed, sku, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_requested, attempt)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_authorized, psp_reference)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_attempt_failed, attempt, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_commit_requested, attempt)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_committed, sku)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_commit_failed, attempt, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_commit_refused, sku, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_rejected, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_cancelled, reason)
 
@@ -48,13 +52,19 @@ NLOHMANN_JSON_SERIALIZE_ENUM(order_status, {{order_status::none, "none"},
                                             {order_status::confirmed, "confirmed"},
                                             {order_status::rejected, "rejected"},
                                             {order_status::cancelled, "cancelled"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(line_reservation, {{line_reservation::pending, "pending"},
-                                                {line_reservation::reserved, "reserved"},
-                                                {line_reservation::failed, "failed"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(line_reservation,
+                             {{line_reservation::pending, "pending"},
+                              {line_reservation::reserved, "reserved"},
+                              {line_reservation::failed, "failed"},
+                              {line_reservation::committed, "committed"},
+                              {line_reservation::commit_refused, "commit_refused"}})
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(line_state, sku, qty, reservation)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_state, order_id, customer_id, lines, card_token,
-                                   amount_cents, status, payment_attempt, failed_attempt,
-                                   psp_reference, reason, saga_completed)
+// With defaults: snapshots written before the stock commit step lack its fields.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(order_state, order_id, customer_id, lines,
+                                                card_token, amount_cents, status, payment_attempt,
+                                                failed_attempt, psp_reference, authorized,
+                                                commit_attempt, failed_commit_attempt, reason,
+                                                saga_completed)
 
 namespace {
 
@@ -65,6 +75,10 @@ const event_parsers<event> parsers = {
     {wire::payment_requested, parse_as<event, payment_requested>},
     {wire::payment_authorized, parse_as<event, payment_authorized>},
     {wire::payment_attempt_failed, parse_as<event, payment_attempt_failed>},
+    {wire::stock_commit_requested, parse_as<event, stock_commit_requested>},
+    {wire::stock_committed, parse_as<event, stock_committed>},
+    {wire::stock_commit_failed, parse_as<event, stock_commit_failed>},
+    {wire::stock_commit_refused, parse_as<event, stock_commit_refused>},
     {wire::order_confirmed, parse_as<event, order_confirmed>},
     {wire::order_rejected, parse_as<event, order_rejected>},
     {wire::order_cancelled, parse_as<event, order_cancelled>},
@@ -87,6 +101,12 @@ persistence::new_event encode(const event& ev) {
           [](const payment_attempt_failed& x) {
             return encode_as(wire::payment_attempt_failed, x);
           },
+          [](const stock_commit_requested& x) {
+            return encode_as(wire::stock_commit_requested, x);
+          },
+          [](const stock_committed& x) { return encode_as(wire::stock_committed, x); },
+          [](const stock_commit_failed& x) { return encode_as(wire::stock_commit_failed, x); },
+          [](const stock_commit_refused& x) { return encode_as(wire::stock_commit_refused, x); },
           [](const order_confirmed& x) { return encode_as(wire::order_confirmed, x); },
           [](const order_rejected& x) { return encode_as(wire::order_rejected, x); },
           [](const order_cancelled& x) { return encode_as(wire::order_cancelled, x); },

@@ -18,6 +18,10 @@ inline constexpr const char* stock_reservation_failed = "order.stock_reservation
 inline constexpr const char* payment_requested = "order.payment_requested.v1";
 inline constexpr const char* payment_authorized = "order.payment_authorized.v1";
 inline constexpr const char* payment_attempt_failed = "order.payment_attempt_failed.v1";
+inline constexpr const char* stock_commit_requested = "order.stock_commit_requested.v1";
+inline constexpr const char* stock_committed = "order.stock_committed.v1";
+inline constexpr const char* stock_commit_failed = "order.stock_commit_failed.v1";
+inline constexpr const char* stock_commit_refused = "order.stock_commit_refused.v1";
 inline constexpr const char* order_confirmed = "order.confirmed.v1";
 inline constexpr const char* order_rejected = "order.rejected.v1";
 inline constexpr const char* order_cancelled = "order.cancelled.v1";
@@ -36,7 +40,8 @@ std::optional<event> decode(const std::string& type, int32_t schema_version,
 /// The state as a JSON snapshot payload.
 std::string encode_snapshot(const order_state& state);
 
-/// The state from encode_snapshot's output; nullopt if malformed.
+/// The state from encode_snapshot's output; nullopt if malformed. Fields a snapshot lacks (written
+/// before they existed) take their defaults.
 std::optional<order_state> decode_snapshot(const std::string& payload_json);
 
 } // namespace ordermesh::actors::order

@@ -38,9 +38,24 @@ enum class saga_step : uint8_t {
   payment,
   /// Backing off before the next authorization attempt.
   payment_retry,
+  /// Waiting for the inventory's answers to one round of stock commits.
+  stock_commit,
+  /// Backing off before the next round of stock commits.
+  stock_commit_retry,
 };
 
-/// none -> placed (reserving) -> reserved (authorizing) -> confirmed | rejected | cancelled.
+/// What the inventory answered to one line's stock commit.
+enum class commit_outcome : uint8_t {
+  /// The units left the stock on hand for this order (also for a repeated commit).
+  committed,
+  /// Final: the inventory no longer holds the reservation (expired, released, unknown).
+  refused,
+  /// Transient: no decision (overloaded, journal unavailable, no answer); worth a retry.
+  failed,
+};
+
+/// none -> placed (reserving) -> reserved (authorizing, then committing the stock) -> confirmed |
+/// rejected | cancelled. An order is confirmed only once every line's stock is committed.
 enum class order_status : uint8_t { none, placed, reserved, confirmed, rejected, cancelled };
 
 // -- commands -------------------------------------------------------------------------------------
@@ -67,6 +82,14 @@ struct record_authorization {
   std::string psp_reference;
 };
 
+/// The inventory's answer to the stock commit of one line, sent in commit round `attempt`.
+struct record_stock_commit {
+  std::string sku;
+  int32_t attempt = 0;
+  commit_outcome outcome = commit_outcome::failed;
+  std::string reason;
+};
+
 /// The payment's answer to the capture.
 struct record_capture {
   bool ok = false;
@@ -81,8 +104,9 @@ struct record_timeout {
 /// Every compensation (releases, void or refund) of a rejected or cancelled order is done.
 struct record_compensated {};
 
-using command = std::variant<place_order, record_reservation, record_authorization, record_capture,
-                             record_timeout, record_compensated>;
+using command =
+    std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
+                 record_capture, record_timeout, record_compensated>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -117,7 +141,29 @@ struct payment_attempt_failed {
   std::string reason;
 };
 
-/// Terminal.
+/// Commit round `attempt` (1-based) starts: every line not yet committed is committed.
+struct stock_commit_requested {
+  int32_t attempt = 0;
+};
+
+/// The inventory committed this line's units to the order.
+struct stock_committed {
+  std::string sku;
+};
+
+/// Commit round `attempt` got no decision for some line (transient); a retry follows.
+struct stock_commit_failed {
+  int32_t attempt = 0;
+  std::string reason;
+};
+
+/// The inventory refused this line's commit for good: it no longer holds the units.
+struct stock_commit_refused {
+  std::string sku;
+  std::string reason;
+};
+
+/// Terminal: every line's stock is committed and the payment is authorized; capture follows.
 struct order_confirmed {};
 
 /// Terminal: a line could not be reserved.
@@ -125,7 +171,8 @@ struct order_rejected {
   std::string reason;
 };
 
-/// Terminal: payment declined, failed past its retries, or a step timed out.
+/// Terminal: payment declined, failed past its retries, a step timed out, or a line's stock could
+/// not be committed.
 struct order_cancelled {
   std::string reason;
 };
@@ -138,8 +185,9 @@ struct compensation_completed {};
 
 using event =
     std::variant<order_placed, stock_reserved, stock_reservation_failed, payment_requested,
-                 payment_authorized, payment_attempt_failed, order_confirmed, order_rejected,
-                 order_cancelled, payment_captured, compensation_completed>;
+                 payment_authorized, payment_attempt_failed, stock_commit_requested,
+                 stock_committed, stock_commit_failed, stock_commit_refused, order_confirmed,
+                 order_rejected, order_cancelled, payment_captured, compensation_completed>;
 
 // -- saga actions: what the order actor sends to other entities (it knows the order id) -----------
 
@@ -153,8 +201,16 @@ struct release_stock {
   std::string sku;
 };
 
+/// Commits the line's reserved units; the answer comes back as record_stock_commit{attempt}.
 struct commit_stock {
   std::string sku;
+  int32_t attempt = 0;
+};
+
+/// Gives back units committed to an order that was then cancelled (a compensating restock).
+struct return_stock {
+  std::string sku;
+  int32_t qty = 0;
 };
 
 struct authorize_payment {
@@ -179,8 +235,9 @@ struct schedule_timeout {
   int64_t delay_ms = 0;
 };
 
-using saga_action = std::variant<reserve_stock, release_stock, commit_stock, authorize_payment,
-                                 capture_payment, void_or_refund_payment, notify, schedule_timeout>;
+using saga_action =
+    std::variant<reserve_stock, release_stock, commit_stock, return_stock, authorize_payment,
+                 capture_payment, void_or_refund_payment, notify, schedule_timeout>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -207,6 +264,11 @@ typename Inspector::result_type inspect(Inspector& f, record_reservation& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_authorization& x) {
   return f(x.attempt, x.outcome, x.reason, x.psp_reference);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_stock_commit& x) {
+  return f(x.sku, x.attempt, x.outcome, x.reason);
 }
 
 template <class Inspector>
@@ -252,6 +314,26 @@ typename Inspector::result_type inspect(Inspector& f, payment_authorized& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment_attempt_failed& x) {
   return f(x.attempt, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_commit_requested& x) {
+  return f(x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_committed& x) {
+  return f(x.sku);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_commit_failed& x) {
+  return f(x.attempt, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_commit_refused& x) {
+  return f(x.sku, x.reason);
 }
 
 template <class Inspector>
@@ -310,6 +392,22 @@ inline bool operator==(const payment_attempt_failed& x, const payment_attempt_fa
   return x.attempt == y.attempt && x.reason == y.reason;
 }
 
+inline bool operator==(const stock_commit_requested& x, const stock_commit_requested& y) {
+  return x.attempt == y.attempt;
+}
+
+inline bool operator==(const stock_committed& x, const stock_committed& y) {
+  return x.sku == y.sku;
+}
+
+inline bool operator==(const stock_commit_failed& x, const stock_commit_failed& y) {
+  return x.attempt == y.attempt && x.reason == y.reason;
+}
+
+inline bool operator==(const stock_commit_refused& x, const stock_commit_refused& y) {
+  return x.sku == y.sku && x.reason == y.reason;
+}
+
 inline bool operator==(const order_confirmed&, const order_confirmed&) {
   return true;
 }
@@ -339,7 +437,11 @@ inline bool operator==(const release_stock& x, const release_stock& y) {
 }
 
 inline bool operator==(const commit_stock& x, const commit_stock& y) {
-  return x.sku == y.sku;
+  return x.sku == y.sku && x.attempt == y.attempt;
+}
+
+inline bool operator==(const return_stock& x, const return_stock& y) {
+  return x.sku == y.sku && x.qty == y.qty;
 }
 
 inline bool operator==(const authorize_payment& x, const authorize_payment& y) {

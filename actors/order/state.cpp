@@ -15,8 +15,8 @@ bool operator==(const line_state& x, const line_state& y) {
 bool operator==(const order_state& x, const order_state& y) {
   auto fields = [](const order_state& s) {
     return std::tie(s.order_id, s.customer_id, s.lines, s.card_token, s.amount_cents, s.status,
-                    s.payment_attempt, s.failed_attempt, s.psp_reference, s.reason,
-                    s.saga_completed);
+                    s.payment_attempt, s.failed_attempt, s.psp_reference, s.authorized,
+                    s.commit_attempt, s.failed_commit_attempt, s.reason, s.saga_completed);
   };
   return fields(x) == fields(y);
 }
@@ -115,7 +115,7 @@ outcome attempt_failed(int32_t attempt, std::string reason, const saga_policy& p
 }
 
 bool awaiting_answer_to(const order_state& s, int32_t attempt) {
-  return s.status == order_status::reserved && attempt == s.payment_attempt &&
+  return s.status == order_status::reserved && !s.authorized && attempt == s.payment_attempt &&
          !s.awaiting_payment_retry();
 }
 
@@ -128,7 +128,11 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
     return unexpected("no authorization was requested");
   }
   if (cmd.outcome == payment_outcome::authorized) {
-    return accept<event>({payment_authorized{cmd.psp_reference}, order_confirmed{}});
+    if (s.authorized) {
+      return accept<event>(); // repeated, or another attempt's hold: the payment voids extras
+    }
+    // Money is held: now the stock is committed; the order confirms only once it all is.
+    return accept<event>({payment_authorized{cmd.psp_reference}, stock_commit_requested{1}});
   }
   if (!awaiting_answer_to(s, cmd.attempt)) {
     return accept<event>(); // a stale attempt's failure changes nothing
@@ -137,6 +141,64 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
     return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
   }
   return attempt_failed(cmd.attempt, cmd.reason, policy);
+}
+
+bool decided(line_reservation r) {
+  return r == line_reservation::committed || r == line_reservation::commit_refused;
+}
+
+/// `line` got its commit outcome `now`: once every line has one, the order confirms if all are
+/// committed and is cancelled otherwise. Until then an unknown outcome may still commit units, so
+/// nothing is compensated yet.
+outcome settle_line(const order_state& s, const std::string& line, line_reservation now,
+                    event line_event) {
+  std::vector<event> events{std::move(line_event)};
+  std::string refused;
+  for (const auto& l : s.lines) {
+    auto r = l.sku == line ? now : l.reservation;
+    if (!decided(r)) {
+      return accept<event>(std::move(events));
+    }
+    if (r == line_reservation::commit_refused) {
+      refused += (refused.empty() ? "" : ", ") + l.sku;
+    }
+  }
+  if (refused.empty()) {
+    events.emplace_back(order_confirmed{});
+  } else {
+    events.emplace_back(order_cancelled{"stock no longer held for " + refused});
+  }
+  return accept<event>(std::move(events));
+}
+
+outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd) {
+  if (s.terminal()) {
+    return accept<event>();
+  }
+  if (!s.committing()) {
+    return unexpected("no stock commit was requested");
+  }
+  auto line = std::find_if(s.lines.begin(), s.lines.end(),
+                           [&](const line_state& l) { return l.sku == cmd.sku; });
+  if (line == s.lines.end()) {
+    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
+  }
+  if (line->reservation != line_reservation::reserved) {
+    return accept<event>(); // this line's outcome is known already
+  }
+  switch (cmd.outcome) {
+    case commit_outcome::committed: // from any round: the units are the order's
+      return settle_line(s, cmd.sku, line_reservation::committed, stock_committed{cmd.sku});
+    case commit_outcome::refused:
+      return settle_line(s, cmd.sku, line_reservation::commit_refused,
+                         stock_commit_refused{cmd.sku, cmd.reason});
+    case commit_outcome::failed:
+      if (cmd.attempt == s.commit_attempt && !s.awaiting_commit_retry()) {
+        return accept<event>({stock_commit_failed{cmd.attempt, cmd.sku + ": " + cmd.reason}});
+      }
+      break;
+  }
+  return accept<event>(); // a stale round's failure, or the round already failed
 }
 
 outcome decide_timeout(const order_state& s, const record_timeout& cmd, const saga_policy& policy) {
@@ -154,6 +216,16 @@ outcome decide_timeout(const order_state& s, const record_timeout& cmd, const sa
     case saga_step::payment_retry:
       if (s.awaiting_payment_retry() && cmd.attempt == s.payment_attempt) {
         return accept<event>({payment_requested{cmd.attempt + 1}});
+      }
+      break;
+    case saga_step::stock_commit:
+      if (s.committing() && cmd.attempt == s.commit_attempt && !s.awaiting_commit_retry()) {
+        return accept<event>({stock_commit_failed{cmd.attempt, "timed out"}});
+      }
+      break;
+    case saga_step::stock_commit_retry:
+      if (s.awaiting_commit_retry() && cmd.attempt == s.commit_attempt) {
+        return accept<event>({stock_commit_requested{cmd.attempt + 1}});
       }
       break;
   }
@@ -195,6 +267,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const place_order& x) { return decide_place(state, x); },
           [&](const record_reservation& x) { return decide_reservation(state, x); },
           [&](const record_authorization& x) { return decide_authorization(state, x, policy); },
+          [&](const record_stock_commit& x) { return decide_stock_commit(state, x); },
           [&](const record_capture& x) { return decide_capture(state, x); },
           [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
           [&](const record_compensated&) { return decide_compensated(state); },
@@ -239,8 +312,17 @@ order_state apply(order_state s, const event& ev) {
           },
           [&](const stock_reservation_failed& x) { set_line(s, x.sku, line_reservation::failed); },
           [&](const payment_requested& x) { s.payment_attempt = x.attempt; },
-          [&](const payment_authorized& x) { s.psp_reference = x.psp_reference; },
+          [&](const payment_authorized& x) {
+            s.psp_reference = x.psp_reference;
+            s.authorized = true;
+          },
           [&](const payment_attempt_failed& x) { s.failed_attempt = x.attempt; },
+          [&](const stock_commit_requested& x) { s.commit_attempt = x.attempt; },
+          [&](const stock_committed& x) { set_line(s, x.sku, line_reservation::committed); },
+          [&](const stock_commit_failed& x) { s.failed_commit_attempt = x.attempt; },
+          [&](const stock_commit_refused& x) {
+            set_line(s, x.sku, line_reservation::commit_refused);
+          },
           [&](const order_confirmed&) { s.status = order_status::confirmed; },
           [&](const order_rejected& x) {
             s.status = order_status::rejected;
@@ -300,23 +382,46 @@ actions schedule_retry(const order_state& s, const saga_policy& policy, const de
                            retry_delay_ms(policy, s.failed_attempt, ctx.jitter_fraction)}};
 }
 
-/// Commit every line and capture: the order is confirmed.
-actions fulfil(const order_state& s) {
+/// Commit every line whose outcome is not known yet, and time the round.
+actions commit_round(const order_state& s, const saga_policy& policy) {
   actions result;
   for (const auto& line : s.lines) {
-    result.emplace_back(commit_stock{line.sku});
+    if (line.reservation == line_reservation::reserved) {
+      result.emplace_back(commit_stock{line.sku, s.commit_attempt});
+    }
   }
-  result.emplace_back(capture_payment{});
-  result.emplace_back(notify{order_status::confirmed});
+  result.emplace_back(
+      schedule_timeout{saga_step::stock_commit, s.commit_attempt, policy.step_timeout_ms});
   return result;
 }
 
-/// Release every line that is or may still become reserved, and give the money back.
+actions schedule_commit_retry(const order_state& s, const saga_policy& policy,
+                              const decide_context& ctx) {
+  return {schedule_timeout{saga_step::stock_commit_retry, s.failed_commit_attempt,
+                           retry_delay_ms(policy, s.failed_commit_attempt, ctx.jitter_fraction)}};
+}
+
+/// Every line's stock is committed: take the money.
+actions fulfil() {
+  return {capture_payment{}, notify{order_status::confirmed}};
+}
+
+/// Release every line that is or may still become reserved, return committed units, and give the
+/// money back.
 actions compensate(const order_state& s) {
   actions result;
   for (const auto& line : s.lines) {
-    if (line.reservation != line_reservation::failed) {
-      result.emplace_back(release_stock{line.sku});
+    switch (line.reservation) {
+      case line_reservation::pending:
+      case line_reservation::reserved:
+        result.emplace_back(release_stock{line.sku});
+        break;
+      case line_reservation::committed:
+        result.emplace_back(return_stock{line.sku, line.qty});
+        break;
+      case line_reservation::failed:
+      case line_reservation::commit_refused:
+        break; // the inventory holds nothing for it
     }
   }
   if (s.payment_attempt > 0) {
@@ -337,13 +442,20 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const stock_reservation_failed&) { return actions{}; },
           [&](const payment_requested&) { return request_authorization(state, policy); },
           [&](const payment_authorized&) { return actions{}; },
+          [&](const stock_commit_requested&) { return commit_round(state, policy); },
+          [&](const stock_committed&) { return actions{}; },
+          [&](const stock_commit_failed&) {
+            return state.awaiting_commit_retry() ? schedule_commit_retry(state, policy, ctx)
+                                                 : actions{};
+          },
+          [&](const stock_commit_refused&) { return actions{}; },
           [&](const payment_attempt_failed&) {
             return state.awaiting_payment_retry() &&
                            state.failed_attempt < policy.max_payment_attempts
                        ? schedule_retry(state, policy, ctx)
                        : actions{};
           },
-          [&](const order_confirmed&) { return fulfil(state); },
+          [&](const order_confirmed&) { return fulfil(); },
           [&](const order_rejected&) { return compensate(state); },
           [&](const order_cancelled&) { return compensate(state); },
           [&](const payment_captured&) { return actions{}; },
@@ -363,10 +475,14 @@ std::vector<saga_action> saga_resume(const order_state& state, const saga_policy
     case order_status::placed:
       return reserve_pending_lines(state, policy);
     case order_status::reserved:
+      if (state.committing()) {
+        return state.awaiting_commit_retry() ? schedule_commit_retry(state, policy, ctx)
+                                             : commit_round(state, policy);
+      }
       return state.awaiting_payment_retry() ? schedule_retry(state, policy, ctx)
                                             : request_authorization(state, policy);
     case order_status::confirmed:
-      return fulfil(state);
+      return fulfil();
     case order_status::rejected:
     case order_status::cancelled:
       return compensate(state);

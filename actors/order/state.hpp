@@ -29,7 +29,8 @@ struct saga_policy {
   int64_t reservation_ttl_ms = 60'000;
 };
 
-enum class line_reservation : uint8_t { pending, reserved, failed };
+/// Where one line stands: pending -> reserved | failed; reserved -> committed | commit_refused.
+enum class line_reservation : uint8_t { pending, reserved, failed, committed, commit_refused };
 
 struct line_state {
   std::string sku;
@@ -50,6 +51,12 @@ struct order_state {
   /// The latest attempt that failed; equal to payment_attempt while backing off before a retry.
   int32_t failed_attempt = 0;
   std::string psp_reference;
+  /// The payment is authorized: the saga is committing the stock (status stays reserved).
+  bool authorized = false;
+  /// The latest stock commit round requested (0 = none yet).
+  int32_t commit_attempt = 0;
+  /// The latest commit round that failed; equal to commit_attempt while backing off.
+  int32_t failed_commit_attempt = 0;
   /// Why the order was rejected or cancelled.
   std::string reason;
   /// Captured (confirmed orders) or compensated (rejected and cancelled ones): nothing left to do.
@@ -61,8 +68,15 @@ struct order_state {
   }
 
   bool awaiting_payment_retry() const {
-    return status == order_status::reserved && payment_attempt > 0 &&
+    return status == order_status::reserved && !authorized && payment_attempt > 0 &&
            failed_attempt == payment_attempt;
+  }
+
+  /// Authorized and waiting for the inventory to commit every line.
+  bool committing() const { return status == order_status::reserved && authorized; }
+
+  bool awaiting_commit_retry() const {
+    return committing() && commit_attempt > 0 && failed_commit_attempt == commit_attempt;
   }
 };
 
@@ -76,11 +90,18 @@ using order_decision = decision<event>;
 /// - place_order: order_placed; no event if already placed; invalid_order if it breaks a rule.
 /// - record_reservation: stock_reserved (+ payment_requested{1} once every line is reserved), or
 ///   stock_reservation_failed + order_rejected; unknown_order, unknown_line.
-/// - record_authorization: authorized -> payment_authorized + order_confirmed (from any attempt:
-///   the money is held); declined -> order_cancelled; failed -> payment_attempt_failed
+/// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
+///   attempt: the money is held); declined -> order_cancelled; failed -> payment_attempt_failed
 ///   (+ order_cancelled once policy.max_payment_attempts are spent); stale attempts: no event.
+/// - record_stock_commit: committed -> stock_committed, refused -> stock_commit_refused (from any
+///   round); once every line has one of the two: order_confirmed if all are committed, else
+///   order_cancelled (the order never cancels while a line's commit outcome is unknown, and never
+///   confirms, so never captures, without every line's stock). failed -> stock_commit_failed for
+///   the current round (a retry follows; commits are retried until the inventory decides);
+///   unknown_line; unexpected_reply before authorization.
 /// - record_timeout: reservation -> order_cancelled; payment -> like a failed attempt;
-///   payment_retry -> payment_requested{attempt + 1}; stale timers: no event.
+///   payment_retry -> payment_requested{attempt + 1}; stock_commit -> like a failed round;
+///   stock_commit_retry -> stock_commit_requested{attempt + 1}; stale timers: no event.
 /// - record_capture: payment_captured; capture_failed if not ok; unexpected_reply if unconfirmed.
 /// - record_compensated: compensation_completed; unexpected_reply unless rejected or cancelled.
 order_decision decide(const order_state& state, const command& cmd, const decide_context& ctx,

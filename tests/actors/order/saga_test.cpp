@@ -55,8 +55,17 @@ actions authorize(int32_t attempt) {
           schedule_timeout{saga_step::payment, attempt, 2000}};
 }
 
-const actions fulfil_both{commit_stock{"apple"}, commit_stock{"pear"}, capture_payment{},
-                          notify{order_status::confirmed}};
+actions commit_both(int32_t attempt) {
+  return {commit_stock{"apple", attempt}, commit_stock{"pear", attempt},
+          schedule_timeout{saga_step::stock_commit, attempt, 2000}};
+}
+
+const actions capture_and_notify{capture_payment{}, notify{order_status::confirmed}};
+
+record_stock_commit commit_answer(const std::string& sku, commit_outcome outcome,
+                                  int32_t attempt = 1) {
+  return record_stock_commit{sku, attempt, outcome, "r"};
+}
 
 /// Given: an order with both lines reserved and authorization attempt 1 sent.
 order_under_test reserved_order() {
@@ -75,7 +84,9 @@ BOOST_AUTO_TEST_CASE(the_happy_path_reserves_authorizes_commits_captures_and_con
   BOOST_CHECK(o.handle(record_reservation{"apple", true, ""}).empty());
   BOOST_CHECK(o.handle(record_reservation{"pear", true, ""}) == authorize(1));
   BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"}) ==
-              fulfil_both);
+              commit_both(1));
+  BOOST_CHECK(o.handle(commit_answer("apple", commit_outcome::committed)).empty());
+  BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::committed)) == capture_and_notify);
   BOOST_CHECK(o.handle(record_capture{true}).empty());
   BOOST_CHECK(o.state.status == order_status::confirmed);
   BOOST_CHECK(o.state.saga_completed);
@@ -117,8 +128,8 @@ BOOST_AUTO_TEST_CASE(a_psp_failure_is_retried_after_a_backoff_and_then_succeeds)
   BOOST_CHECK(sent == (actions{schedule_timeout{saga_step::payment_retry, 1, 125}}));
   BOOST_CHECK(o.handle(record_timeout{saga_step::payment_retry, 1}) == authorize(2));
   BOOST_CHECK(o.handle(record_authorization{2, payment_outcome::authorized, "", "psp-2"}) ==
-              fulfil_both);
-  BOOST_TEST(o.terminal_events() == 1);
+              commit_both(1));
+  BOOST_TEST(o.terminal_events() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_authorization_timeout_is_retried_like_a_failure) {
@@ -169,7 +180,13 @@ BOOST_AUTO_TEST_CASE(resuming_from_every_recorded_step_resends_what_is_outstandi
   };
   auto failed_once = with(reserved, {payment_attempt_failed{1, "503"}});
   auto retrying = with(failed_once, {payment_requested{2}});
-  auto confirmed = with(retrying, {payment_authorized{"psp"}, order_confirmed{}});
+  auto committing = with(retrying, {payment_authorized{"psp"}, stock_commit_requested{1}});
+  auto commit_failed =
+      with(committing, {stock_committed{"apple"}, stock_commit_failed{1, "timed out"}});
+  auto commit_retrying = with(commit_failed, {stock_commit_requested{2}});
+  auto confirmed = with(commit_retrying, {stock_committed{"pear"}, order_confirmed{}});
+  auto commit_refused = with(commit_retrying, {stock_commit_refused{"pear", "reservation_expired"},
+                                               order_cancelled{"stock no longer held for pear"}});
   std::vector<event> rejected{placed, stock_reserved{"apple"},
                               stock_reservation_failed{"pear", "out_of_stock"},
                               order_rejected{"no pears"}};
@@ -182,7 +199,11 @@ BOOST_AUTO_TEST_CASE(resuming_from_every_recorded_step_resends_what_is_outstandi
       {reserved, authorize(1)},
       {failed_once, {schedule_timeout{saga_step::payment_retry, 1, 125}}},
       {retrying, authorize(2)},
-      {confirmed, fulfil_both},
+      {committing, commit_both(1)},
+      {commit_failed, {schedule_timeout{saga_step::stock_commit_retry, 1, 125}}},
+      {commit_retrying,
+       {commit_stock{"pear", 2}, schedule_timeout{saga_step::stock_commit, 2, 2000}}},
+      {confirmed, capture_and_notify},
       {with(confirmed, {payment_captured{}}), {}},
       {rejected, {release_stock{"apple"}, notify{order_status::rejected}}},
       {with(rejected, {compensation_completed{}}), {}},
@@ -190,9 +211,59 @@ BOOST_AUTO_TEST_CASE(resuming_from_every_recorded_step_resends_what_is_outstandi
        {release_stock{"apple"}, release_stock{"pear"}, void_or_refund_payment{},
         notify{order_status::cancelled}}},
       {with(cancelled, {compensation_completed{}}), {}},
+      {commit_refused,
+       {return_stock{"apple", 2}, void_or_refund_payment{}, notify{order_status::cancelled}}},
   };
   for (size_t i = 0; i < steps.size(); ++i) {
     auto recovered = apply_all(order_state{}, steps[i].journal);
     BOOST_CHECK_MESSAGE(saga_resume(recovered, policy, ctx) == steps[i].expected, "step " << i);
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_authorized_order_commits_its_stock_before_it_captures_or_confirms) {
+  auto o = reserved_order();
+  auto sent = o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"});
+  for (const auto& a : sent) {
+    BOOST_CHECK_MESSAGE(!std::holds_alternative<capture_payment>(a),
+                        "capture sent before the stock is committed");
+  }
+  BOOST_CHECK(o.state.status != order_status::confirmed);
+  BOOST_TEST(o.terminal_events() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_commit_refused_because_the_reservation_expired_never_captures_and_compensates) {
+  auto o = reserved_order();
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"});
+  BOOST_CHECK(o.handle(commit_answer("apple", commit_outcome::committed)).empty());
+  auto sent = o.handle(commit_answer("pear", commit_outcome::refused));
+  // The committed apples go back to the stock, the expired pears hold nothing, the hold is voided.
+  BOOST_CHECK(sent == (actions{return_stock{"apple", 2}, void_or_refund_payment{},
+                               notify{order_status::cancelled}}));
+  BOOST_CHECK(o.state.status == order_status::cancelled);
+  BOOST_TEST(o.terminal_events() == 1);
+  BOOST_CHECK(o.handle(record_compensated{}).empty());
+  BOOST_CHECK(o.state.saga_completed);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_or_timed_out_commit_is_retried_after_a_backoff_until_it_is_decided) {
+  auto o = reserved_order();
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"});
+  o.handle(commit_answer("apple", commit_outcome::committed));
+  BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::failed)) ==
+              (actions{schedule_timeout{saga_step::stock_commit_retry, 1, 125}}));
+  BOOST_CHECK(o.handle(record_timeout{saga_step::stock_commit, 1}).empty());
+  BOOST_CHECK(
+      o.handle(record_timeout{saga_step::stock_commit_retry, 1}) ==
+      (actions{commit_stock{"pear", 2}, schedule_timeout{saga_step::stock_commit, 2, 2000}}));
+  // Commits are retried past any payment budget: only the inventory's decision ends the step.
+  for (int32_t round = 2; round <= 6; ++round) {
+    BOOST_CHECK(!o.handle(record_timeout{saga_step::stock_commit, round}).empty());
+    BOOST_CHECK(o.handle(record_timeout{saga_step::stock_commit_retry, round}) ==
+                (actions{commit_stock{"pear", round + 1},
+                         schedule_timeout{saga_step::stock_commit, round + 1, 2000}}));
+  }
+  BOOST_TEST(o.terminal_events() == 0);
+  BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::committed, 7)) == capture_and_notify);
+  BOOST_TEST(o.terminal_events() == 1);
 }

@@ -4,6 +4,8 @@
 #include "actors/order/codec.hpp"
 #include "actors/order/state.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -40,6 +42,17 @@ bool accepted_with(const order_decision& d, const std::vector<event>& events) {
 
 const std::vector<event> all_reserved{placed, stock_reserved{"apple"}, stock_reserved{"pear"},
                                       payment_requested{1}};
+
+std::vector<event> with(std::vector<event> xs, const std::vector<event>& more) {
+  xs.insert(xs.end(), more.begin(), more.end());
+  return xs;
+}
+
+const std::vector<event> authorized =
+    with(all_reserved, {payment_authorized{"psp-1"}, stock_commit_requested{1}});
+
+const std::vector<event> confirmed =
+    with(authorized, {stock_committed{"apple"}, stock_committed{"pear"}, order_confirmed{}});
 
 } // namespace
 
@@ -138,14 +151,16 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(paying)
 
-BOOST_AUTO_TEST_CASE(an_authorization_confirms_the_order) {
+BOOST_AUTO_TEST_CASE(an_authorization_starts_committing_the_stock_without_confirming) {
   BOOST_CHECK(accepted_with(
       when(all_reserved, record_authorization{1, payment_outcome::authorized, "", "psp-1"}),
-      {payment_authorized{"psp-1"}, order_confirmed{}}));
-  auto s = given({all_reserved[0], all_reserved[1], all_reserved[2], all_reserved[3],
-                  payment_authorized{"psp-1"}, order_confirmed{}});
-  BOOST_CHECK(s.status == order_status::confirmed);
+      {payment_authorized{"psp-1"}, stock_commit_requested{1}}));
+  auto s = given(authorized);
+  BOOST_CHECK(s.status == order_status::reserved);
+  BOOST_CHECK(s.committing());
   BOOST_TEST(s.psp_reference == "psp-1");
+  BOOST_CHECK(accepted_with(
+      when(authorized, record_authorization{2, payment_outcome::authorized, "", "psp-2"}), {}));
 }
 
 BOOST_AUTO_TEST_CASE(a_decline_cancels_the_order) {
@@ -188,12 +203,15 @@ BOOST_AUTO_TEST_CASE(stale_failures_and_timers_record_nothing) {
   BOOST_CHECK(accepted_with(when(history, record_timeout{saga_step::payment_retry, 1}), {}));
 }
 
-BOOST_AUTO_TEST_CASE(a_late_authorization_of_an_earlier_attempt_still_confirms) {
+BOOST_AUTO_TEST_CASE(a_late_authorization_of_an_earlier_attempt_still_commits_the_stock) {
   auto history = all_reserved;
   history.insert(history.end(), {payment_attempt_failed{1, "timed out"}});
   BOOST_CHECK(accepted_with(
       when(history, record_authorization{1, payment_outcome::authorized, "", "psp-late"}),
-      {payment_authorized{"psp-late"}, order_confirmed{}}));
+      {payment_authorized{"psp-late"}, stock_commit_requested{1}}));
+  // The retry timer of the failed attempt is stale once the money is held.
+  auto held = with(history, {payment_authorized{"psp-late"}, stock_commit_requested{1}});
+  BOOST_CHECK(accepted_with(when(held, record_timeout{saga_step::payment_retry, 1}), {}));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_an_authorization_before_payment_was_requested) {
@@ -204,18 +222,77 @@ BOOST_AUTO_TEST_CASE(rejects_an_authorization_before_payment_was_requested) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(committing_stock)
+
+record_stock_commit commit_answer(const std::string& sku, commit_outcome outcome,
+                                  int32_t attempt = 1) {
+  return record_stock_commit{sku, attempt, outcome,
+                             outcome == commit_outcome::refused ? "reservation_expired"
+                                                                : "overloaded"};
+}
+
+BOOST_AUTO_TEST_CASE(the_order_confirms_only_once_every_line_is_committed) {
+  BOOST_CHECK(accepted_with(when(authorized, commit_answer("apple", commit_outcome::committed)),
+                            {stock_committed{"apple"}}));
+  auto one = with(authorized, {stock_committed{"apple"}});
+  BOOST_CHECK(given(one).status == order_status::reserved);
+  BOOST_CHECK(accepted_with(when(one, commit_answer("pear", commit_outcome::committed)),
+                            {stock_committed{"pear"}, order_confirmed{}}));
+  BOOST_CHECK(accepted_with(when(one, commit_answer("apple", commit_outcome::committed)), {}));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_commit_cancels_the_order_once_every_line_has_an_outcome) {
+  // The other line's commit may still land: nothing is decided about the order yet.
+  BOOST_CHECK(accepted_with(when(authorized, commit_answer("apple", commit_outcome::refused)),
+                            {stock_commit_refused{"apple", "reservation_expired"}}));
+  auto refused = with(authorized, {stock_commit_refused{"apple", "reservation_expired"}});
+  BOOST_CHECK(
+      accepted_with(when(refused, commit_answer("pear", commit_outcome::committed)),
+                    {stock_committed{"pear"}, order_cancelled{"stock no longer held for apple"}}));
+  BOOST_CHECK(accepted_with(when(refused, commit_answer("pear", commit_outcome::refused)),
+                            {stock_commit_refused{"pear", "reservation_expired"},
+                             order_cancelled{"stock no longer held for apple, pear"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_transient_commit_failure_or_timeout_fails_the_round_once) {
+  BOOST_CHECK(accepted_with(when(authorized, commit_answer("apple", commit_outcome::failed)),
+                            {stock_commit_failed{1, "apple: overloaded"}}));
+  BOOST_CHECK(accepted_with(when(authorized, record_timeout{saga_step::stock_commit, 1}),
+                            {stock_commit_failed{1, "timed out"}}));
+  auto failed = with(authorized, {stock_commit_failed{1, "timed out"}});
+  BOOST_CHECK(given(failed).awaiting_commit_retry());
+  BOOST_CHECK(accepted_with(when(failed, commit_answer("pear", commit_outcome::failed)), {}));
+  BOOST_CHECK(accepted_with(when(failed, record_timeout{saga_step::stock_commit, 1}), {}));
+  BOOST_CHECK(accepted_with(when(failed, record_timeout{saga_step::stock_commit_retry, 1}),
+                            {stock_commit_requested{2}}));
+  // A late success of the failed round still counts.
+  BOOST_CHECK(accepted_with(when(failed, commit_answer("apple", commit_outcome::committed)),
+                            {stock_committed{"apple"}}));
+  auto retrying = with(failed, {stock_commit_requested{2}});
+  BOOST_CHECK(accepted_with(when(retrying, commit_answer("apple", commit_outcome::failed, 1)), {}));
+  BOOST_CHECK(accepted_with(when(retrying, record_timeout{saga_step::stock_commit_retry, 1}), {}));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_a_commit_answer_before_the_payment_is_authorized) {
+  BOOST_CHECK(rejected_with(when(all_reserved, commit_answer("apple", commit_outcome::committed)),
+                            order_errc::unexpected_reply));
+  BOOST_CHECK(rejected_with(when(authorized, commit_answer("plum", commit_outcome::committed)),
+                            order_errc::unknown_line));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(finishing)
 
 BOOST_AUTO_TEST_CASE(a_capture_completes_a_confirmed_order_once) {
-  auto confirmed = all_reserved;
-  confirmed.insert(confirmed.end(), {payment_authorized{"psp-1"}, order_confirmed{}});
   BOOST_CHECK(accepted_with(when(confirmed, record_capture{true}), {payment_captured{}}));
   BOOST_CHECK(rejected_with(when(confirmed, record_capture{false}), order_errc::capture_failed));
-  confirmed.emplace_back(payment_captured{});
-  BOOST_CHECK(given(confirmed).saga_completed);
-  BOOST_CHECK(accepted_with(when(confirmed, record_capture{true}), {}));
+  auto captured = with(confirmed, {payment_captured{}});
+  BOOST_CHECK(given(captured).saga_completed);
+  BOOST_CHECK(accepted_with(when(captured, record_capture{true}), {}));
   BOOST_CHECK(
       rejected_with(when(all_reserved, record_capture{true}), order_errc::unexpected_reply));
+  BOOST_CHECK(rejected_with(when(authorized, record_capture{true}), order_errc::unexpected_reply));
 }
 
 BOOST_AUTO_TEST_CASE(compensation_completes_a_rejected_or_cancelled_order_once) {
@@ -238,7 +315,7 @@ BOOST_AUTO_TEST_CASE(nothing_after_a_terminal_event_records_a_second_one) {
     int terminal_events = 0;
     for (int i = 0; i < 40; ++i) {
       command cmd;
-      switch (pick(5)) {
+      switch (pick(6)) {
         case 0:
           cmd = record_reservation{skus[pick(2)], pick(4) != 0, "r"};
           break;
@@ -246,10 +323,14 @@ BOOST_AUTO_TEST_CASE(nothing_after_a_terminal_event_records_a_second_one) {
           cmd = record_authorization{pick(4), outcomes[pick(3)], "r", "p"};
           break;
         case 2:
-          cmd = record_timeout{static_cast<saga_step>(pick(3)), pick(4)};
+          cmd = record_timeout{static_cast<saga_step>(pick(5)), pick(4)};
           break;
         case 3:
           cmd = record_capture{pick(2) == 0};
+          break;
+        case 4:
+          cmd = record_stock_commit{skus[pick(2)], pick(3), static_cast<commit_outcome>(pick(3)),
+                                    "r"};
           break;
         default:
           cmd = record_compensated{};
@@ -274,7 +355,10 @@ BOOST_AUTO_TEST_SUITE(recovery)
 BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
   std::vector<event> before{placed, stock_reserved{"apple"}, stock_reserved{"pear"},
                             payment_requested{1}, payment_attempt_failed{1, "503"}};
-  std::vector<event> after{payment_requested{2}, payment_authorized{"psp-2"}, order_confirmed{},
+  std::vector<event> after{payment_requested{2},      payment_authorized{"psp-2"},
+                           stock_commit_requested{1}, stock_commit_failed{1, "timed out"},
+                           stock_commit_requested{2}, stock_committed{"apple"},
+                           stock_committed{"pear"},   order_confirmed{},
                            payment_captured{}};
   auto live = apply_all(given(before), after);
 
@@ -282,6 +366,11 @@ BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
   BOOST_REQUIRE(snapshot);
   BOOST_CHECK(*snapshot == given(before));
   BOOST_CHECK(apply_all(*snapshot, after) == live);
+  auto mid = with(before, {payment_requested{2}, payment_authorized{"p"}, stock_commit_requested{1},
+                           stock_committed{"apple"}});
+  auto mid_snapshot = decode_snapshot(encode_snapshot(given(mid)));
+  BOOST_REQUIRE(mid_snapshot);
+  BOOST_CHECK(*mid_snapshot == given(mid));
 
   std::vector<event> replayed;
   for (const auto& ev : before) {
@@ -292,3 +381,13 @@ BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_snapshot_written_before_the_stock_commit_step_still_loads) {
+  auto old = nlohmann::json::parse(encode_snapshot(given(all_reserved)));
+  for (const auto* field : {"authorized", "commit_attempt", "failed_commit_attempt"}) {
+    old.erase(field);
+  }
+  auto snapshot = decode_snapshot(old.dump());
+  BOOST_REQUIRE(snapshot);
+  BOOST_CHECK(*snapshot == given(all_reserved));
+}
