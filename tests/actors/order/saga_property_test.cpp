@@ -1,0 +1,603 @@
+// A property test of the order saga: the pure saga core (decide, apply, saga_decide, saga_resume)
+// runs against the pure inventory core and a pure model of the payment entity and its PSP, over a
+// simulated network that delays, drops, duplicates and reorders messages, with transient
+// inventory failures, lost and late answers, and order entities that crash and recover from their
+// recorded events. Every run is driven by one seed. After each run:
+// - every order has exactly one terminal event and its saga completed;
+// - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
+// - nothing is captured unless every line of the order is committed at that moment;
+// - no hold outlives its order: authorizations = captures + voids, and a cancelled or rejected
+//   order keeps no money.
+// On failure the seed and the trace of the run are printed.
+#define BOOST_TEST_MODULE order_saga_property
+#include <boost/test/unit_test.hpp>
+
+#include "actors/common/overloaded.hpp"
+#include "actors/inventory/state.hpp"
+#include "actors/order/state.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace ordermesh::actors;
+namespace inv = ordermesh::actors::inventory;
+namespace ord = ordermesh::actors::order;
+
+namespace {
+
+constexpr int seeds = 10'000;
+/// Steps with faults; after them the network only delays, so that every saga can finish.
+constexpr int chaos_steps = 250;
+constexpr int step_limit = 20'000;
+
+ord::saga_policy test_policy() {
+  ord::saga_policy p;
+  p.max_payment_attempts = 3;
+  p.step_timeout_ms = 1000;
+  p.retry_base_ms = 100;
+  p.retry_max_ms = 400;
+  p.reservation_ttl_ms = 2500; // short: commits race the expiry
+  return p;
+}
+
+/// What a pure model of the payment entity and its PSP knows about one order.
+struct payment_model {
+  /// The PSP's answer per attempt (its idempotency key): the same on every resend.
+  std::map<int32_t, ord::payment_outcome> answers;
+  /// Authorizations held at the PSP and not yet captured or voided.
+  std::set<int32_t> open_holds;
+  int authorizations = 0;
+  int captures = 0;
+  int voids = 0;
+  int refunds = 0;
+  /// A void was asked for: holds that appear later are voided when they appear (item 6's
+  /// contract: late results count).
+  bool voided = false;
+};
+
+struct order_entity {
+  ord::order_state state;
+  std::vector<ord::event> journal;
+  /// Bumped by a crash: timers and answers addressed to an earlier incarnation are lost.
+  int incarnation = 0;
+  int64_t last_progress_ms = 0;
+};
+
+struct inventory_entity {
+  inv::inventory_state state;
+  int64_t restocked = 0;
+  /// The answer given to each message id, given again to a redelivery.
+  struct answer {
+    bool accepted = false;
+    uint8_t code = 0;
+    /// Accepted with no event or with `reserved` first: what the order actor reads as "held".
+    bool reserved = false;
+  };
+  std::map<std::string, answer> handled;
+};
+
+struct pending {
+  int64_t at_ms = 0;
+  /// May be lost in the chaos phase (a command or an answer on the way; not a timer).
+  bool droppable = true;
+  /// May arrive twice in the chaos phase (a command; an answer to a request arrives at most once).
+  bool duplicable = true;
+  std::string label;
+  std::function<void()> deliver;
+};
+
+class simulation {
+public:
+  simulation(uint64_t seed, bool tracing) : rng_(seed), tracing_(tracing) {}
+
+  /// Runs one seed; returns the first violated property, or "" if all hold.
+  std::string run() {
+    setup();
+    int steps = 0;
+    while (!finished()) {
+      if (++steps > step_limit) {
+        return "the sagas did not finish within " + std::to_string(step_limit) + " steps";
+      }
+      chaos_ = steps < chaos_steps;
+      step();
+      if (!violation_.empty()) {
+        return violation_;
+      }
+    }
+    // Late messages still in flight must change nothing; then every held unit expires.
+    while (!network_.empty()) {
+      step();
+    }
+    now_ms_ += policy_.reservation_ttl_ms + 1;
+    for (auto& [sku, _] : inventory_) {
+      expire(sku);
+    }
+    return violation_.empty() ? check_end() : violation_;
+  }
+
+  const std::vector<std::string>& trace() const { return trace_; }
+
+private:
+  // -- randomness ---------------------------------------------------------------------------------
+
+  int pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
+  bool chance(double p) { return std::uniform_real_distribution<double>{0.0, 1.0}(rng_) < p; }
+
+  void note(const std::string& line) {
+    if (tracing_) {
+      trace_.push_back("t=" + std::to_string(now_ms_) + " " + line);
+    }
+  }
+
+  // -- the network --------------------------------------------------------------------------------
+
+  enum class kind { command, answer, timer };
+
+  void send(std::string label, std::function<void()> deliver, kind k = kind::command,
+            int64_t delay_ms = -1) {
+    if (delay_ms < 0) {
+      // Mostly quick; sometimes very late (past step timeouts and reservation TTLs).
+      delay_ms = chance(0.1) ? 1 + pick(3000) : 1 + pick(60);
+    }
+    network_.push_back(pending{now_ms_ + delay_ms, k != kind::timer, k == kind::command,
+                               std::move(label), std::move(deliver)});
+  }
+
+  void step() {
+    if (chaos_ && chance(0.02) && !orders_.empty()) {
+      crash(order_ids_[static_cast<size_t>(pick(static_cast<int>(order_ids_.size())))]);
+      return;
+    }
+    std::vector<size_t> due;
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < network_.size(); ++i) {
+      if (network_[i].at_ms <= now_ms_) {
+        due.push_back(i);
+      }
+      next = std::min(next, network_[i].at_ms);
+    }
+    if (due.empty()) {
+      // Nothing due: time moves on to the next message or the next tick of the entities.
+      auto tick = (now_ms_ / tick_ms + 1) * tick_ms;
+      now_ms_ = std::min(next, tick);
+      if (now_ms_ == tick) {
+        on_tick();
+      }
+      return;
+    }
+    auto i = due[static_cast<size_t>(pick(static_cast<int>(due.size())))];
+    auto msg = std::move(network_[i]);
+    network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (chaos_ && msg.droppable && chance(0.05)) {
+      note("drop " + msg.label);
+      return;
+    }
+    if (chaos_ && msg.duplicable && chance(0.05)) {
+      note("duplicate " + msg.label);
+      send(msg.label, msg.deliver);
+    }
+    note("deliver " + msg.label);
+    msg.deliver();
+  }
+
+  static constexpr int64_t tick_ms = 100;
+
+  /// The runtime's tick: stalled sagas resend (no commit for two step timeouts), and the
+  /// inventory expires reservations past their deadline.
+  void on_tick() {
+    for (const auto& oid : order_ids_) {
+      auto& o = orders_[oid];
+      if (o.state.status != ord::order_status::none && !o.state.saga_completed &&
+          now_ms_ - o.last_progress_ms > 2 * policy_.step_timeout_ms) {
+        note("stalled " + oid);
+        resume(oid);
+      }
+    }
+    if (now_ms_ % 500 == 0) {
+      for (auto& [sku, _] : inventory_) {
+        expire(sku);
+      }
+    }
+  }
+
+  // -- setup and the end ------------------------------------------------------------------------
+
+  void setup() {
+    for (const auto* sku : {"a", "b"}) {
+      auto& e = inventory_[sku];
+      auto qty = 1 + pick(3);
+      e.state = inv::apply(std::move(e.state), inv::restocked{qty});
+      e.restocked = qty;
+    }
+    auto orders = 2 + pick(2);
+    for (int i = 0; i < orders; ++i) {
+      auto oid = "o" + std::to_string(i);
+      std::vector<ord::order_line> lines;
+      if (pick(3) != 0) {
+        lines.push_back({"a", 1 + pick(2)});
+      }
+      if (lines.empty() || pick(2) == 0) {
+        lines.push_back({"b", 1 + pick(2)});
+      }
+      order_ids_.push_back(oid);
+      orders_[oid];
+      payments_[oid];
+      auto cmd = ord::place_order{oid, "c", lines, {"tok", 1000}};
+      // The client is answered only once the order is recorded: its place is never lost, and
+      // sometimes sent twice.
+      send(
+          "place " + oid, [=] { to_order(oid, cmd); }, kind::timer, pick(50));
+      if (pick(4) == 0) {
+        send(
+            "place again " + oid, [=] { to_order(oid, cmd); }, kind::timer, pick(2000));
+      }
+    }
+  }
+
+  bool finished() const {
+    for (const auto& [oid, o] : orders_) {
+      if (!o.state.saga_completed) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::string check_end() {
+    std::map<std::string, int64_t> sold;
+    for (const auto& oid : order_ids_) {
+      const auto& o = orders_[oid];
+      const auto& p = payments_[oid];
+      int terminal = 0;
+      for (const auto& ev : o.journal) {
+        terminal += std::holds_alternative<ord::order_confirmed>(ev) +
+                    std::holds_alternative<ord::order_rejected>(ev) +
+                    std::holds_alternative<ord::order_cancelled>(ev);
+      }
+      if (terminal != 1) {
+        return oid + " has " + std::to_string(terminal) + " terminal events";
+      }
+      if (!o.state.saga_completed) {
+        return oid + " did not complete its saga";
+      }
+      if (p.authorizations != p.captures + p.voids || !p.open_holds.empty()) {
+        return oid + ": " + std::to_string(p.authorizations) + " authorizations, " +
+               std::to_string(p.captures) + " captures, " + std::to_string(p.voids) + " voids";
+      }
+      if (o.state.status == ord::order_status::confirmed) {
+        if (p.captures != 1 || p.refunds != 0) {
+          return oid + " is confirmed with " + std::to_string(p.captures) + " captures and " +
+                 std::to_string(p.refunds) + " refunds";
+        }
+        for (const auto& line : o.state.lines) {
+          sold[line.sku] += line.qty;
+        }
+      } else if (p.captures != p.refunds) {
+        return oid + " is cancelled or rejected but keeps money";
+      }
+    }
+    for (const auto& [sku, e] : inventory_) {
+      if (e.state.on_hand != e.restocked - sold[sku] || e.state.reserved_qty != 0) {
+        return "stock of " + sku + " not conserved: on hand " + std::to_string(e.state.on_hand) +
+               ", reserved " + std::to_string(e.state.reserved_qty) + ", restocked " +
+               std::to_string(e.restocked) + ", sold " + std::to_string(sold[sku]);
+      }
+    }
+    return "";
+  }
+
+  // -- the order entity (as the runtime runs it) --------------------------------------------------
+
+  void to_order(const std::string& oid, const ord::command& cmd) {
+    auto& o = orders_[oid];
+    decide_context ctx{now_ms_ * 1000, std::uniform_real_distribution<double>{0.0, 1.0}(rng_)};
+    auto d = ord::decide(o.state, cmd, ctx, policy_);
+    if (!d.accepted() || d.events.empty()) {
+      return;
+    }
+    std::vector<std::vector<ord::saga_action>> reactions;
+    for (const auto& ev : d.events) {
+      o.state = ord::apply(std::move(o.state), ev);
+      o.journal.push_back(ev);
+      reactions.push_back(ord::saga_decide(o.state, ev, policy_, ctx));
+    }
+    o.last_progress_ms = now_ms_;
+    if (chaos_ && chance(0.03)) {
+      note("crash " + oid + " after its commit, before sending");
+      crash(oid);
+      return;
+    }
+    for (const auto& actions : reactions) {
+      execute(oid, actions);
+    }
+  }
+
+  void crash(const std::string& oid) {
+    auto& o = orders_[oid];
+    ++o.incarnation;
+    note("restart " + oid + " from " + std::to_string(o.journal.size()) + " events");
+    o.state = ord::apply_all(ord::order_state{}, o.journal);
+    resume(oid);
+  }
+
+  void resume(const std::string& oid) {
+    auto& o = orders_[oid];
+    decide_context ctx{now_ms_ * 1000, 0.5};
+    execute(oid, ord::saga_resume(o.state, policy_, ctx));
+    o.last_progress_ms = now_ms_;
+  }
+
+  /// Sends what the saga asks for, like order_traits::execute; answers to requests and timers
+  /// reach only the incarnation that sent them, reports to the order go through its host.
+  void execute(const std::string& oid, const std::vector<ord::saga_action>& actions) {
+    auto incarnation = orders_[oid].incarnation;
+    auto alive = [this, oid, incarnation] { return orders_[oid].incarnation == incarnation; };
+    auto compensations = std::make_shared<int>(0);
+    for (const auto& a : actions) {
+      *compensations += std::holds_alternative<ord::release_stock>(a) ||
+                        std::holds_alternative<ord::return_stock>(a) ||
+                        std::holds_alternative<ord::void_or_refund_payment>(a);
+    }
+    auto compensation_done = [=] {
+      if (alive() && --*compensations == 0) {
+        send("compensated " + oid, [=] { to_order(oid, ord::record_compensated{}); });
+      }
+    };
+    const auto& s = orders_[oid].state;
+    if (*compensations == 0 && !actions.empty() && !s.saga_completed &&
+        (s.status == ord::order_status::rejected || s.status == ord::order_status::cancelled)) {
+      *compensations = 1;
+      compensation_done();
+    }
+    for (const auto& action : actions) {
+      std::visit(
+          overloaded{
+              [&](const ord::reserve_stock& a) {
+                auto sku = a.sku;
+                to_inventory(sku, oid + "/reserve/" + sku, inv::reserve{oid, a.qty, a.ttl_ms},
+                             [=](bool ok, bool accepted, uint8_t, bool reserved) {
+                               if (!ok || !alive()) {
+                                 return; // errors are dropped: the saga's timer covers them
+                               }
+                               bool held = accepted && reserved;
+                               send("reservation " + sku + " of " + oid, [=] {
+                                 to_order(oid, ord::record_reservation{sku, held, "r"});
+                               });
+                             });
+              },
+              [&](const ord::release_stock& a) {
+                to_inventory(a.sku, oid + "/release/" + a.sku, inv::release{oid},
+                             [=](bool ok, bool, uint8_t, bool) {
+                               if (ok) {
+                                 compensation_done();
+                               }
+                             });
+              },
+              [&](const ord::return_stock& a) {
+                to_inventory(a.sku, oid + "/return/" + a.sku, inv::restock{a.qty},
+                             [=](bool ok, bool, uint8_t, bool) {
+                               if (ok) {
+                                 compensation_done();
+                               }
+                             });
+              },
+              [&](const ord::commit_stock& a) {
+                auto sku = a.sku;
+                auto attempt = a.attempt;
+                to_inventory(
+                    sku, oid + "/commit/" + sku, inv::commit{oid},
+                    [=](bool ok, bool accepted, uint8_t, bool) {
+                      if (!alive()) {
+                        return;
+                      }
+                      auto outcome = !ok        ? ord::commit_outcome::failed
+                                     : accepted ? ord::commit_outcome::committed
+                                                : ord::commit_outcome::refused;
+                      send("commit answer " + sku + " of " + oid, [=] {
+                        to_order(oid, ord::record_stock_commit{sku, attempt, outcome, "r"});
+                      });
+                    });
+              },
+              [&](const ord::authorize_payment& a) {
+                auto attempt = a.attempt;
+                send("authorize " + oid + " #" + std::to_string(attempt),
+                     [=] { authorize(oid, attempt); });
+              },
+              [&](const ord::capture_payment&) { send("capture " + oid, [=] { capture(oid); }); },
+              [&](const ord::void_or_refund_payment&) {
+                auto answered = std::make_shared<bool>(false);
+                send("void " + oid, [=] {
+                  void_or_refund(oid);
+                  auto once = [=] {
+                    if (!std::exchange(*answered, true)) {
+                      compensation_done();
+                    }
+                  };
+                  send("void answer " + oid, once, kind::answer);
+                });
+              },
+              [&](const ord::notify&) {},
+              [&](const ord::schedule_timeout& a) {
+                auto t = ord::record_timeout{a.step, a.attempt};
+                send(
+                    "timer " + oid + " step " + std::to_string(static_cast<int>(a.step)) + " #" +
+                        std::to_string(a.attempt),
+                    [=] {
+                      if (alive()) {
+                        to_order(oid, t);
+                      }
+                    },
+                    kind::timer, a.delay_ms);
+              },
+          },
+          action);
+    }
+  }
+
+  // -- the inventory entity: the real pure core, deduplication by message id ----------------------
+
+  /// on_answer(ok, accepted, code, first event is `reserved`); ok = false: an error, no decision
+  /// known to the sender (overloaded, journal unavailable, outcome unknown, timeout).
+  void to_inventory(const std::string& sku, const std::string& message_id, inv::command cmd,
+                    std::function<void(bool, bool, uint8_t, bool)> answer_once) {
+    // A request gets at most one answer, even if the request itself arrives twice.
+    auto answered = std::make_shared<bool>(false);
+    auto on_answer = [=](bool ok, bool accepted, uint8_t code, bool reserved) {
+      if (!std::exchange(*answered, true)) {
+        answer_once(ok, accepted, code, reserved);
+      }
+    };
+    send("inventory " + sku + " <- " + message_id, [=] {
+      if (chaos_ && chance(0.1)) {
+        note("inventory " + sku + " overloaded");
+        send(
+            "error answer " + message_id, [=] { on_answer(false, false, 0, false); }, kind::answer);
+        return;
+      }
+      auto& e = inventory_[sku];
+      bool ok = true;
+      bool accepted = false;
+      uint8_t code = 0;
+      bool reserved = false;
+      if (auto done = e.handled.find(message_id); done != e.handled.end()) {
+        accepted = done->second.accepted;
+        code = done->second.code;
+        reserved = done->second.reserved;
+      } else {
+        auto d = inv::decide(e.state, cmd, decide_context{now_ms_ * 1000, 0.0});
+        accepted = d.accepted();
+        code = d.rejected ? d.rejected->code : 0;
+        reserved = accepted &&
+                   (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()));
+        e.state = inv::apply_all(std::move(e.state), d.events);
+        e.handled[message_id] = {accepted, code, reserved};
+        if (e.state.available() < 0) {
+          violation_ = "inventory " + sku + " oversold";
+        }
+        // The decision is durable, but the answer may be lost on the way (outcome unknown).
+        ok = !(chaos_ && chance(0.05));
+      }
+      if (!ok) {
+        send(
+            "error answer " + message_id, [=] { on_answer(false, false, 0, false); }, kind::answer);
+      } else {
+        send(
+            "answer " + message_id, [=] { on_answer(true, accepted, code, reserved); },
+            kind::answer);
+      }
+    });
+  }
+
+  void expire(const std::string& sku) {
+    auto& e = inventory_[sku];
+    auto d = inv::decide(e.state, inv::expire_reservations{}, decide_context{now_ms_ * 1000, 0.0});
+    e.state = inv::apply_all(std::move(e.state), d.events);
+  }
+
+  // -- the payment entity and its PSP (a pure model) ---------------------------------------------
+
+  void authorize(const std::string& oid, int32_t attempt) {
+    auto& p = payments_[oid];
+    auto known = p.answers.find(attempt);
+    ord::payment_outcome reported;
+    if (known != p.answers.end()) {
+      reported = known->second;
+    } else {
+      auto draw = pick(100);
+      bool hold = draw < 55;
+      reported = draw < 45   ? ord::payment_outcome::authorized
+                 : draw < 55 ? ord::payment_outcome::failed // held, but the answer timed out
+                 : draw < 65 ? ord::payment_outcome::declined
+                             : ord::payment_outcome::failed;
+      p.answers[attempt] = reported;
+      if (hold) {
+        ++p.authorizations;
+        if (p.voided || p.captures > 0) {
+          ++p.voids; // a late hold after the order's void or capture is voided at once
+        } else {
+          p.open_holds.insert(attempt);
+        }
+      }
+    }
+    send("authorization result " + oid + " #" + std::to_string(attempt), [=] {
+      to_order(oid, ord::record_authorization{attempt, reported, "r", "psp"});
+    });
+  }
+
+  void capture(const std::string& oid) {
+    auto& p = payments_[oid];
+    const auto& o = orders_[oid];
+    for (const auto& line : o.state.lines) {
+      const auto& stock = inventory_[line.sku].state;
+      auto f = stock.finished.find(oid);
+      if (f == stock.finished.end() || f->second != inv::finish::committed) {
+        violation_ = "capture of " + oid + " without committed stock of " + line.sku;
+        return;
+      }
+    }
+    if (p.voided) {
+      violation_ = "capture of " + oid + " after its void";
+      return;
+    }
+    if (p.captures == 0) {
+      if (p.open_holds.empty()) {
+        violation_ = "capture of " + oid + " without an authorization";
+        return;
+      }
+      ++p.captures;
+      // One hold is captured; every other hold of the order is voided.
+      p.voids += static_cast<int>(p.open_holds.size()) - 1;
+      p.open_holds.clear();
+    }
+    send("capture result " + oid, [=] { to_order(oid, ord::record_capture{true}); });
+  }
+
+  void void_or_refund(const std::string& oid) {
+    auto& p = payments_[oid];
+    if (p.captures > p.refunds) {
+      ++p.refunds;
+      return;
+    }
+    p.voided = true;
+    p.voids += static_cast<int>(p.open_holds.size());
+    p.open_holds.clear();
+  }
+
+  std::mt19937_64 rng_;
+  bool tracing_;
+  bool chaos_ = true;
+  int64_t now_ms_ = 0;
+  ord::saga_policy policy_ = test_policy();
+  std::vector<std::string> order_ids_;
+  std::map<std::string, order_entity> orders_;
+  std::map<std::string, inventory_entity> inventory_;
+  std::map<std::string, payment_model> payments_;
+  std::vector<pending> network_;
+  std::vector<std::string> trace_;
+  std::string violation_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_interleaving_of_failures_timeouts_and_crashes_keeps_the_saga_safe) {
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    auto problem = simulation{seed, false}.run();
+    if (!problem.empty()) {
+      simulation traced{seed, true};
+      traced.run();
+      std::ostringstream out;
+      for (const auto& line : traced.trace()) {
+        out << "  " << line << "\n";
+      }
+      BOOST_FAIL("seed " << seed << ": " << problem << "\ntrace:\n" << out.str());
+    }
+  }
+}
