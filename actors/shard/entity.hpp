@@ -329,6 +329,7 @@ public:
                 }
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
+                s.last_progress = std::chrono::steady_clock::now();
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
