@@ -5,6 +5,7 @@
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/payment/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/shard/messages.hpp"
 #include "actors/system.hpp"
@@ -16,6 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
 
 using namespace ordermesh;
@@ -24,9 +28,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-config::app_config with_psp(config::app_config cfg) {
+config::app_config with_psp(config::app_config cfg, std::chrono::milliseconds client_timeout) {
   cfg.psp.port = 0;
-  cfg.psp.client_timeout = 300ms;
+  cfg.psp.client_timeout = client_timeout;
   cfg.psp.hang = 2s;
   return cfg;
 }
@@ -49,19 +53,21 @@ shard::host_settings fast_settings() {
 
 struct saga_fixture {
   testing::pg_test_database db;
-  config::app_config cfg = with_psp(db.config());
-  psp::psp_server psp_server{cfg.psp};
+  config::app_config cfg;
+  psp::psp_server psp_server;
   caf::actor_system_config caf_cfg;
   caf::actor_system sys{core::configure(caf_cfg)};
   node_actors node;
   caf::scoped_actor self{sys};
   std::atomic<int> next_message{0};
 
-  saga_fixture() {
+  explicit saga_fixture(order::saga_policy policy = fast_policy(),
+                        std::chrono::milliseconds psp_client_timeout = 300ms)
+      : cfg(with_psp(db.config(), psp_client_timeout)), psp_server(cfg.psp) {
     auto err = psp_server.start();
     BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
     cfg.psp.port = psp_server.port();
-    node = start_node_actors(sys, cfg, fast_settings(), fast_policy());
+    node = start_node_actors(sys, cfg, fast_settings(), policy);
   }
 
   ~saga_fixture() {
@@ -107,6 +113,49 @@ struct saga_fixture {
                           "' AND event_type = '" + type + "'");
   }
 
+  int count_all(const std::string& type) {
+    return std::stoi(
+        db.query_value("SELECT count(*) FROM events WHERE event_type = '" + type + "'"));
+  }
+
+  /// Waits (bounded) until `done` holds; false if it never did.
+  template <class Predicate>
+  bool wait_until(Predicate done, std::chrono::seconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+
+  /// How often the host has restarted entity `id` after a crash (0 if it does not know it).
+  uint32_t crashes(const caf::actor& host, const std::string& id) {
+    uint32_t out = 0;
+    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+        .receive(
+            [&](std::vector<shard::entity_info>& entities) {
+              for (const auto& e : entities) {
+                if (e.id == id) {
+                  out = e.crashes;
+                }
+              }
+            },
+            [](caf::error&) {});
+    return out;
+  }
+
+  /// Every authorization the payment entities recorded was captured or voided. (On the journal:
+  /// with the PSP stand-in's void and its counters, the same holds at the PSP.)
+  void check_no_hold_outlives_its_order() {
+    auto authorized = count_all("payment.authorized.v1");
+    auto captured = count_all("payment.captured.v1");
+    auto voided = count_all("payment.voided.v1");
+    BOOST_TEST(authorized == captured + voided);
+  }
+
   /// Waits (bounded) until the order's saga has nothing left to do; returns its terminal event.
   std::string wait_for_end(const std::string& oid, std::chrono::seconds limit = 20s) {
     auto stream = "order/" + oid;
@@ -139,6 +188,73 @@ struct saga_fixture {
     return out;
   }
 };
+
+/// The PSP answers within 3 s: a slow answer is still an answer, not a timeout.
+struct patient_psp_fixture : saga_fixture {
+  patient_psp_fixture() : saga_fixture(fast_policy(), 3000ms) {}
+};
+
+/// Reservations last 300 ms and the PSP takes 600 ms: every reservation expires before the
+/// stock commit.
+struct expiring_reservations_fixture : saga_fixture {
+  static order::saga_policy policy() {
+    auto p = fast_policy();
+    p.reservation_ttl_ms = 300;
+    return p;
+  }
+  expiring_reservations_fixture() : saga_fixture(policy(), 3000ms) {}
+};
+
+/// A saga whose every step is answered within 200 ms but which runs longer than two step
+/// timeouts: 12 authorization attempts, each failed by a fake payment host 200 ms after it
+/// arrived, with 1 ms backoffs.
+struct long_progressing_saga_fixture : saga_fixture {
+  static order::saga_policy policy() {
+    auto p = fast_policy(); // 1000 ms steps: "stalled" means 2000 ms without progress
+    p.max_payment_attempts = 12;
+    p.retry_base_ms = 1;
+    p.retry_max_ms = 1;
+    return p;
+  }
+  long_progressing_saga_fixture() : saga_fixture(policy()) {}
+};
+
+/// What a fake payment host received: each command's message id and causation id.
+struct received_log {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> commands;
+
+  std::vector<std::pair<std::string, std::string>> copy() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return commands;
+  }
+};
+
+/// A payment host that fails every authorization attempt `answer_after` after receiving it
+/// (reporting to the order like the payment entity does) and accepts everything else.
+caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log,
+                                   caf::actor order_host, std::chrono::milliseconds answer_after) {
+  return {
+      [=](shard::route_atom, const std::string& oid, const envelope& env, const caf::message& cmd) {
+        {
+          std::lock_guard<std::mutex> guard{log->mutex};
+          log->commands.emplace_back(env.message_id, env.causation_id);
+        }
+        if (cmd.match_elements<payment::authorize>()) {
+          auto key = cmd.get_as<payment::authorize>(0).idempotency_key; // <oid>/authorize/<n>
+          auto attempt = std::stoi(key.substr(key.rfind('/') + 1));
+          envelope result;
+          result.message_id = oid + "/payment/" + std::to_string(attempt) + "/result";
+          self->delayed_send(order_host, answer_after, shard::route_atom::value, oid, result,
+                             caf::make_message(order::record_authorization{
+                                 attempt, order::payment_outcome::failed, "503", ""}));
+        }
+        return shard::command_reply{true, 0, "", {}, 0, ""};
+      },
+      [](const shard::command_reply&) {},
+      [](const caf::error&) {},
+  };
+}
 
 } // namespace
 
@@ -196,11 +312,8 @@ BOOST_AUTO_TEST_CASE(psp_timeouts_are_retried_and_the_order_confirms_when_the_ps
   psp_server.set_faults(faults);
   place("o-retry", {{"sku-a", 1}});
   // Let the first attempt fail, then heal the PSP before the retry budget is spent.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (count("order/o-retry", order::wire::payment_attempt_failed) == "0" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  BOOST_REQUIRE(wait_until(
+      [&] { return count("order/o-retry", order::wire::payment_attempt_failed) != "0"; }));
   faults.failure_rate = 0.0;
   psp_server.set_faults(faults);
   BOOST_TEST(wait_for_end("o-retry") == order::wire::order_confirmed);
@@ -214,30 +327,42 @@ BOOST_AUTO_TEST_CASE(a_psp_that_stops_answering_is_retried_and_the_order_confirm
   faults.timeout_rate = 1.0; // answers are held past the client's 300 ms timeout
   psp_server.set_faults(faults);
   place("o-timeout", {{"sku-a", 1}});
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (count("order/o-timeout", order::wire::payment_attempt_failed) == "0" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  BOOST_REQUIRE(wait_until(
+      [&] { return count("order/o-timeout", order::wire::payment_attempt_failed) != "0"; }));
+  BOOST_TEST(psp_server.stats().injected_timeouts >= 1u);
   faults.timeout_rate = 0.0;
   psp_server.set_faults(faults);
   BOOST_TEST(wait_for_end("o-timeout") == order::wire::order_confirmed);
+  // The first attempt went unanswered: the order confirmed on a retry.
+  BOOST_TEST(count("order/o-timeout", order::wire::payment_attempt_failed) != "0");
+  BOOST_TEST(std::stoi(count("order/o-timeout", order::wire::payment_requested)) >= 2);
+  BOOST_TEST(std::stoi(count("payment/o-timeout", "payment.authorization_requested.v1")) >= 2);
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+  check_no_hold_outlives_its_order();
 }
 
-BOOST_AUTO_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes) {
+BOOST_FIXTURE_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes,
+                        patient_psp_fixture) {
   restock("sku-a", 10);
   auto faults = psp_server.faults();
-  faults.latency = 200ms; // below the client timeout: the saga waits on the PSP while killed
+  faults.latency = 800ms; // below the step timeout: the saga waits on the PSP while killed
   psp_server.set_faults(faults);
   place("o-killed", {{"sku-a", 2}});
-  std::this_thread::sleep_for(100ms);
+  BOOST_REQUIRE(
+      wait_until([&] { return count("order/o-killed", order::wire::payment_requested) != "0"; }));
   self->send(node.hosts->order, shard::kill_atom::value, std::string{"o-killed"});
   self->send(node.hosts->payment, shard::kill_atom::value, std::string{"o-killed"});
+  // Mid-flight when killed: the PSP had not answered yet (it takes 800 ms), nothing was decided.
+  BOOST_TEST(count("payment/o-killed", "payment.authorized.v1") == "0");
+  BOOST_TEST(count("order/o-killed", order::wire::payment_authorized) == "0");
+  // Both entities were restarted by their hosts.
+  BOOST_TEST(wait_until([&] { return crashes(node.hosts->order, "o-killed") >= 1; }));
+  BOOST_TEST(wait_until([&] { return crashes(node.hosts->payment, "o-killed") >= 1; }));
   BOOST_TEST(wait_for_end("o-killed") == order::wire::order_confirmed);
   BOOST_TEST(count("order/o-killed", order::wire::order_confirmed) == "1");
   BOOST_TEST(available("sku-a") == 8);
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+  check_no_hold_outlives_its_order();
 }
 
 BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_recovery) {
@@ -255,9 +380,16 @@ BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_re
   BOOST_TEST(breaker().short_circuited > 0u);
   faults.failure_rate = 0.0;
   psp_server.set_faults(faults);
-  std::this_thread::sleep_for(2100ms); // open_for
-  place("o-cb-after", {{"sku-a", 1}});
-  BOOST_TEST(wait_for_end("o-cb-after") == order::wire::order_confirmed);
+  // Orders placed while it is still open are refused at once; the first one placed after its
+  // open period lets a probe through, which succeeds and closes it.
+  int probes = 0;
+  BOOST_TEST(wait_until(
+      [&] {
+        auto oid = "o-cb-after-" + std::to_string(probes++);
+        place(oid, {{"sku-a", 1}});
+        return wait_for_end(oid) == order::wire::order_confirmed;
+      },
+      30s));
   BOOST_TEST(breaker().state == "closed");
 }
 
@@ -313,6 +445,53 @@ BOOST_AUTO_TEST_CASE(
                      "stream_id = 'inventory/flash' AND event_type = 'inventory.committed.v1'") ==
       "100");
   BOOST_TEST(psp_server.stats().distinct_charges == 100u);
+  check_no_hold_outlives_its_order();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_reservation_that_expired_before_the_stock_commit_is_never_captured,
+                        expiring_reservations_fixture) {
+  restock("sku-a", 10);
+  restock("sku-b", 10);
+  auto faults = psp_server.faults();
+  faults.latency = 600ms; // the authorization outlives the 300 ms reservations
+  psp_server.set_faults(faults);
+  place("o-expired", {{"sku-a", 2}, {"sku-b", 1}});
+  BOOST_TEST(wait_for_end("o-expired") == order::wire::order_cancelled);
+  BOOST_TEST(count("order/o-expired", order::wire::order_confirmed) == "0");
+  BOOST_TEST(count("order/o-expired", order::wire::stock_commit_refused) != "0");
+  BOOST_TEST(count("payment/o-expired", "payment.captured.v1") == "0");
+  BOOST_TEST(count("payment/o-expired", "payment.voided.v1") == "1");
+  BOOST_TEST(psp_server.stats().captures == 0u);
+  BOOST_TEST(count("inventory/sku-a", inventory::wire::committed) == "0");
+  BOOST_TEST(available("sku-a") == 10);
+  BOOST_TEST(available("sku-b") == 10);
+  check_no_hold_outlives_its_order();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_saga_that_keeps_making_progress_is_never_resent_its_steps,
+                        long_progressing_saga_fixture) {
+  restock("sku-a", 10);
+  auto log = std::make_shared<received_log>();
+  auto real_payment = node.hosts->payment;
+  node.hosts->payment = sys.spawn(failing_payment_host, log, node.hosts->order, 200ms);
+  auto started = std::chrono::steady_clock::now();
+  place("o-steady", {{"sku-a", 1}});
+  BOOST_TEST(wait_for_end("o-steady") == order::wire::order_cancelled);
+  auto took = std::chrono::steady_clock::now() - started;
+  auto received = log->copy();
+  self->send_exit(node.hosts->payment, caf::exit_reason::user_shutdown);
+  node.hosts->payment = real_payment;
+  // It ran past the stall limit (12 attempts of at least 200 ms) while committing every 200 ms.
+  BOOST_TEST(std::stoi(count("order/o-steady", order::wire::payment_requested)) == 12);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() >
+             2 * fast_policy().step_timeout_ms);
+  std::set<std::string> distinct;
+  for (const auto& [message_id, causation_id] : received) {
+    BOOST_TEST_INFO("message " << message_id << " caused by " << causation_id);
+    BOOST_TEST(causation_id != "order/o-steady/resume");
+    BOOST_TEST(distinct.insert(message_id).second);
+  }
+  BOOST_TEST(received.size() == 13u); // 12 authorizations and the void
 }
 
 BOOST_AUTO_TEST_SUITE_END()
