@@ -103,9 +103,13 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
           },
           [](caf::error&) {});
   BOOST_TEST(available == stock - confirmed);
-  // No double charge.
+  // No double charge, and no hold outlives its order: every authorization the payment entities
+  // recorded was captured or voided.
   BOOST_TEST(psp_server.stats().distinct_charges == static_cast<uint64_t>(confirmed));
   BOOST_TEST(count("event_type = 'payment.captured.v1'") == confirmed);
+  BOOST_TEST(count("event_type = 'payment.authorized.v1'") ==
+             count("event_type = 'payment.captured.v1'") +
+                 count("event_type = 'payment.voided.v1'"));
   node.stop();
   psp_server.stop();
 }

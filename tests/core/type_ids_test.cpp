@@ -48,6 +48,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});
   round_trips(order::record_reservation{"sku-1", false, "out_of_stock"});
   round_trips(order::record_authorization{2, order::payment_outcome::declined, "no", "auth_1"});
+  round_trips(order::record_stock_commit{"sku-1", 2, order::commit_outcome::refused, "expired"});
   round_trips(order::record_capture{true});
   round_trips(order::record_timeout{order::saga_step::payment, 3});
   round_trips(order::record_compensated{});
