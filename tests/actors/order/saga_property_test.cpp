@@ -1,8 +1,9 @@
 // A property test of the order saga: the pure saga core (decide, apply, saga_decide, saga_resume)
 // runs against the pure inventory core and a pure model of the payment entity and its PSP, over a
 // simulated network that delays, drops, duplicates and reorders messages, with transient
-// inventory failures, lost and late answers, and order entities that crash and recover from their
-// recorded events. Every run is driven by one seed. After each run:
+// inventory failures, lost and late answers, order entities that crash and recover from their
+// recorded events, and inventory entities that crash (forgetting what they only held in memory).
+// Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
 // - nothing is captured unless every line of the order is committed at that moment;
@@ -80,8 +81,12 @@ struct inventory_entity {
     uint8_t code = 0;
     /// Accepted with no event or with `reserved` first: what the order actor reads as "held".
     bool reserved = false;
+    /// Recorded events: remembered across a crash (rebuilt from the events' message ids).
+    bool recorded = false;
   };
   std::map<std::string, answer> handled;
+  /// Bumped by a crash: answers not yet sent by an earlier incarnation become errors.
+  int incarnation = 0;
 };
 
 struct pending {
@@ -154,6 +159,10 @@ private:
   void step() {
     if (chaos_ && chance(0.02) && !orders_.empty()) {
       crash(order_ids_[static_cast<size_t>(pick(static_cast<int>(order_ids_.size())))]);
+      return;
+    }
+    if (chaos_ && chance(0.01)) {
+      crash_inventory(pick(2) == 0 ? "a" : "b");
       return;
     }
     std::vector<size_t> due;
@@ -478,22 +487,37 @@ private:
         reserved = accepted &&
                    (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()));
         e.state = inv::apply_all(std::move(e.state), d.events);
-        e.handled[message_id] = {accepted, code, reserved};
+        e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
         if (e.state.available() < 0) {
           violation_ = "inventory " + sku + " oversold";
         }
         // The decision is durable, but the answer may be lost on the way (outcome unknown).
         ok = !(chaos_ && chance(0.05));
       }
+      auto incarnation = e.incarnation;
       if (!ok) {
         send(
             "error answer " + message_id, [=] { on_answer(false, false, 0, false); }, kind::answer);
       } else {
         send(
-            "answer " + message_id, [=] { on_answer(true, accepted, code, reserved); },
+            "answer " + message_id,
+            [=] {
+              // Crashed before answering: the requester gets an error instead.
+              bool sent = inventory_[sku].incarnation == incarnation;
+              on_answer(sent, accepted, code, reserved);
+            },
             kind::answer);
       }
     });
+  }
+
+  void crash_inventory(const std::string& sku) {
+    auto& e = inventory_[sku];
+    ++e.incarnation;
+    note("crash inventory " + sku);
+    for (auto i = e.handled.begin(); i != e.handled.end();) {
+      i = i->second.recorded ? std::next(i) : e.handled.erase(i);
+    }
   }
 
   void expire(const std::string& sku) {
