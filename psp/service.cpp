@@ -543,8 +543,8 @@ struct psp_service::impl {
                          "; refund it instead");
     }
     // Declined or voided already: nothing is held.
-    return json_reply(200,
-                      json{{"id", a.id}, {"authorization_key", key}, {"status", name_of(a.status)}});
+    return json_reply(
+        200, json{{"id", a.id}, {"authorization_key", key}, {"status", name_of(a.status)}});
   }
 
   /// Capture or refund. Repeating one that already happened answers the same (idempotent by

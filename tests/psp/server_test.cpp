@@ -189,8 +189,8 @@ BOOST_AUTO_TEST_CASE(the_client_reconnects_after_the_server_went_away) {
     std::this_thread::sleep_for(50ms);
     problem = second.start();
   }
-  BOOST_TEST_REQUIRE(!problem.has_value(), "the server could not come back on its port: "
-                                               << problem.value_or(""));
+  BOOST_TEST_REQUIRE(!problem.has_value(),
+                     "the server could not come back on its port: " << problem.value_or(""));
   BOOST_TEST(expect_ok(client.authorize(100, "tok_visa", "k3")).status == "authorized");
   second.stop();
 }
