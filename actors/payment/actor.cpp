@@ -58,25 +58,6 @@ std::vector<payment_action> releases(const payment_state& s) {
   return out;
 }
 
-/// The report of how attempt `a` ended, if that moved the payment: its latest attempt's decline
-/// or failure, or the authorization the payment uses. Surplus holds are released, not reported.
-std::optional<report_authorization> report_of(const payment_state& s, const attempt_record& a) {
-  if (s.status == payment_status::authorized && a.idempotency_key == s.authorized_key) {
-    return report_authorization{a.number, a.idempotency_key, psp_outcome::authorized, "",
-                                a.psp_reference};
-  }
-  if (a.number != s.attempt) {
-    return std::nullopt;
-  }
-  if (s.status == payment_status::declined) {
-    return report_authorization{a.number, a.idempotency_key, psp_outcome::declined, s.reason, ""};
-  }
-  if (s.status == payment_status::failed) {
-    return report_authorization{a.number, a.idempotency_key, psp_outcome::failed, s.reason, ""};
-  }
-  return std::nullopt;
-}
-
 /// The report of the attempt keyed `key` (an empty key: the latest), plus the releases due.
 std::vector<payment_action> result_reactions(const payment_state& s, const std::string& key) {
   auto out = releases(s);
@@ -99,18 +80,6 @@ order::payment_outcome to_order(psp_outcome x) {
       return order::payment_outcome::failed;
   }
   return order::payment_outcome::failed;
-}
-
-std::string to_string(psp_outcome x) {
-  switch (x) {
-    case psp_outcome::authorized:
-      return "authorized";
-    case psp_outcome::declined:
-      return "declined";
-    case psp_outcome::failed:
-      return "failed";
-  }
-  return "?";
 }
 
 } // namespace
@@ -220,11 +189,7 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                       });
             },
             [&](const report_authorization& r) {
-              // Each attempt's result has its own identity: a late result of an earlier attempt
-              // is never taken for a repeat of a later one's.
-              auto env = shard::caused_by(
-                  cause, order_id + "/payment/" + r.idempotency_key + "/" + to_string(r.outcome),
-                  order_id);
+              auto env = shard::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
               shard::route(self, hosts->order, order_id, env,
                            caf::make_message(order::record_authorization{
                                r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),

@@ -18,16 +18,6 @@
 
 namespace ordermesh::actors::payment {
 
-/// Tell the order how an authorization attempt ended.
-struct report_authorization {
-  int32_t attempt = 0;
-  /// The attempt's idempotency key: with the outcome, the report's identity.
-  std::string idempotency_key;
-  psp_outcome outcome = psp_outcome::failed;
-  std::string reason;
-  std::string psp_reference;
-};
-
 using payment_action = std::variant<psp_request, report_authorization>;
 
 /// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the

@@ -170,6 +170,35 @@ bool is_latest(const payment_state& s, const attempt_record* a) {
 
 } // namespace
 
+std::string report_authorization::identity() const {
+  switch (outcome) {
+    case psp_outcome::authorized:
+      return idempotency_key + "/authorized";
+    case psp_outcome::declined:
+      return idempotency_key + "/declined";
+    case psp_outcome::failed:
+      return idempotency_key + "/failed";
+  }
+  return idempotency_key;
+}
+
+std::optional<report_authorization> report_of(const payment_state& s, const attempt_record& a) {
+  if (s.status == status::authorized && a.idempotency_key == s.authorized_key) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::authorized, "",
+                                a.psp_reference};
+  }
+  if (a.number != s.attempt) {
+    return std::nullopt;
+  }
+  if (s.status == status::declined) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::declined, s.reason, ""};
+  }
+  if (s.status == status::failed) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::failed, s.reason, ""};
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> holds_to_release(const payment_state& s) {
   std::vector<std::string> out;
   if (is_open(s)) {

@@ -6,6 +6,7 @@
 #include "actors/payment/messages.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,24 @@ const attempt_record* find_attempt(const payment_state& s, const std::string& id
 std::vector<std::string> holds_to_release(const payment_state& s);
 
 bool operator==(const payment_state& x, const payment_state& y);
+
+/// What to tell the order about how one attempt ended.
+struct report_authorization {
+  int32_t attempt = 0;
+  /// The attempt's idempotency key.
+  std::string idempotency_key;
+  psp_outcome outcome = psp_outcome::failed;
+  std::string reason;
+  std::string psp_reference;
+
+  /// The report's message id suffix: the attempt's key and the outcome, so that each attempt's
+  /// result is its own message and a late one is never taken for a repeat of another's.
+  std::string identity() const;
+};
+
+/// The report of how attempt `a` ended, if that moved the payment: the authorization the payment
+/// uses, or its latest attempt's decline or failure. Surplus holds are released, not reported.
+std::optional<report_authorization> report_of(const payment_state& s, const attempt_record& a);
 
 using payment_decision = decision<event>;
 

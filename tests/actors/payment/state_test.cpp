@@ -157,6 +157,24 @@ BOOST_AUTO_TEST_CASE(a_slow_attempt_1_success_after_attempt_2_failed_is_recorded
   BOOST_TEST(s.psp_reference == "psp-1");
   // Attempt 2 failed without an answer: it may hold money too, and is released.
   BOOST_CHECK((holds_to_release(s) == std::vector<std::string>{"o1/2"}));
+  // Reported as attempt 1's success, a message of its own next to attempt 2's failure report.
+  auto failure = report_of(given(history), *find_attempt(given(history), "o1/2"));
+  auto success = report_of(s, *find_attempt(s, "o1/1"));
+  BOOST_REQUIRE(failure);
+  BOOST_REQUIRE(success);
+  BOOST_TEST(success->attempt == 1);
+  BOOST_CHECK(success->outcome == psp_outcome::authorized);
+  BOOST_TEST(success->psp_reference == "psp-1");
+  BOOST_TEST(success->identity() != failure->identity());
+}
+
+BOOST_AUTO_TEST_CASE(a_surplus_hold_and_a_stale_failure_are_not_reported) {
+  auto s = given({requested1, authorization_failed{"o1/1", "t", 1}, requested2,
+                  authorized{"o1/2", "psp-2"}, authorized{"o1/1", "psp-1"}});
+  BOOST_CHECK(!report_of(s, *find_attempt(s, "o1/1")));
+  BOOST_CHECK(report_of(s, *find_attempt(s, "o1/2")));
+  auto open = given({requested1, authorization_failed{"o1/1", "t", 1}, requested2});
+  BOOST_CHECK(!report_of(open, *find_attempt(open, "o1/1")));
 }
 
 BOOST_AUTO_TEST_CASE(a_late_success_after_the_payment_was_voided_is_recorded_and_released) {
