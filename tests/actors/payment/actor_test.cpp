@@ -144,6 +144,25 @@ BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_the_o
   expect_no_money_left_at_the_psp();
 }
 
+BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_a_retry_confirms) {
+  auto faults = psp_server->faults();
+  faults.timeout_rate = 1.0;
+  psp_server->set_faults(faults);
+  place("o-retried");
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_timeouts >= 1u; }));
+  psp_server->set_faults(psp::fault_settings{});
+  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-retried"); }));
+  BOOST_TEST(count("order/o-retried", order::wire::order_confirmed) == "1");
+  // The first attempt's hold is voided; the one the order used is captured, once.
+  BOOST_TEST(eventually([&] { return psp_server->stats().open_holds == 0u; }),
+             "holds still open at the PSP: " << psp_server->stats().open_holds);
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.voids >= 1u);
+  BOOST_TEST(stats.authorizations == stats.captures + stats.voids);
+  BOOST_TEST(stats.open_charges == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(late_answers)
