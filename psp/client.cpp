@@ -287,6 +287,15 @@ psp_outcome psp_client::refund(const std::string& authorization_id,
                      authorization_id);
 }
 
+psp_outcome psp_client::void_authorization(const std::string& authorization_key,
+                                           const std::string& idempotency_key) {
+  if (!is_safe_key(authorization_key)) {
+    return psp_failed{failure_kind::rejected, 0, "not an authorization's idempotency key"};
+  }
+  const json body{{"authorization_key", authorization_key}};
+  return impl_->call("/v1/voids", body.dump(), idempotency_key, authorization_key);
+}
+
 void psp_client::close() {
   impl_->close();
 }

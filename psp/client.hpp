@@ -76,6 +76,13 @@ public:
   /// already; rejected 409 when not captured.
   psp_outcome refund(const std::string& authorization_id, const std::string& idempotency_key);
 
+  /// POST /v1/voids {"authorization_key": authorization_key}: releases the hold of the
+  /// authorization created with Idempotency-Key `authorization_key`, or makes sure none is ever
+  /// created with it. psp_ok{id or authorization_key, "voided" | "declined"} on 200 (nothing is
+  /// held afterwards); rejected 409 when it was captured (refund it instead).
+  psp_outcome void_authorization(const std::string& authorization_key,
+                                 const std::string& idempotency_key);
+
   /// Closes the connection; the next call opens a new one.
   void close();
 

@@ -6,7 +6,9 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <string_view>
 #include <variant>
 
@@ -36,7 +38,7 @@ reply json_reply(unsigned status, const json& body) {
   return r;
 }
 
-enum class auth_status { authorized, declined, captured, refunded };
+enum class auth_status { authorized, declined, voided, captured, refunded };
 
 std::string_view name_of(auth_status s) {
   switch (s) {
@@ -44,6 +46,8 @@ std::string_view name_of(auth_status s) {
       return "authorized";
     case auth_status::declined:
       return "declined";
+    case auth_status::voided:
+      return "voided";
     case auth_status::captured:
       return "captured";
     case auth_status::refunded:
@@ -54,6 +58,8 @@ std::string_view name_of(auth_status s) {
 
 struct authorization {
   std::string id;
+  /// The Idempotency-Key it was created with: what a void names it by.
+  std::string key;
   int64_t amount_cents = 0;
   std::string currency;
   auth_status status = auth_status::authorized;
@@ -66,7 +72,17 @@ struct stored_reply {
   reply answer;
 };
 
-enum class route { none, health, authorizations, authorization, capture, refund, faults, stats };
+enum class route {
+  none,
+  health,
+  authorizations,
+  authorization,
+  capture,
+  refund,
+  voids,
+  faults,
+  stats
+};
 
 struct matched_route {
   route which = route::none;
@@ -102,6 +118,9 @@ matched_route match(std::string_view path) {
   if (path == "/admin/stats") {
     return {route::stats, {}, "GET"};
   }
+  if (path == "/v1/voids") {
+    return {route::voids, {}, "POST"};
+  }
   const auto seg = split_path(path);
   if (seg.size() < 2 || seg.size() > 4 || seg[0] != "v1" || seg[1] != "authorizations" ||
       std::any_of(seg.begin(), seg.end(), [](std::string_view s) { return s.empty(); })) {
@@ -135,6 +154,28 @@ bool allows(std::string_view allow, std::string_view method) {
     allow.remove_prefix(comma + 2);
   }
   return false;
+}
+
+// -- the test card tokens: every rule about card_token is here (psp/README.md lists them) ---------
+
+const std::string card_token_rule =
+    "card_token must be \"tok_\" followed by 1 to 64 letters, digits or underscores";
+
+bool is_card_token(const std::string& token) {
+  constexpr std::size_t max_suffix = 64;
+  return starts_with(token, "tok_") && token.size() > 4 && token.size() <= 4 + max_suffix &&
+         std::all_of(token.begin() + 4, token.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
+/// Why a valid token is declined, or nullopt when it is authorized (decline_rate aside).
+std::optional<std::string> token_decline_reason(const std::string& token) {
+  if (starts_with(token, "tok_decline")) {
+    return "insufficient_funds";
+  }
+  return std::nullopt;
 }
 
 reply malformed_json() {
@@ -210,7 +251,10 @@ json stats_json(const psp_stats& s) {
               {"distinct_charges", s.distinct_charges},
               {"replays", s.replays},
               {"injected_failures", s.injected_failures},
-              {"injected_timeouts", s.injected_timeouts}};
+              {"injected_timeouts", s.injected_timeouts},
+              {"voids", s.voids},
+              {"open_holds", s.open_holds},
+              {"open_charges", s.open_charges}};
 }
 
 json authorization_json(const authorization& a) {
@@ -262,6 +306,20 @@ struct psp_service::impl {
   psp_stats stats;
   std::map<std::string, authorization> authorizations;
   std::map<std::string, stored_reply> idempotency;
+  /// Authorization Idempotency-Key -> authorization id.
+  std::map<std::string, std::string> by_key;
+  /// Keys voided before any authorization was made with them: none ever will be.
+  std::set<std::string> voided_keys;
+
+  /// The counters, with the holds and charges still open counted now.
+  psp_stats current_stats() const {
+    auto out = stats;
+    for (const auto& [id, a] : authorizations) {
+      out.open_holds += a.status == auth_status::authorized ? 1 : 0;
+      out.open_charges += a.status == auth_status::captured ? 1 : 0;
+    }
+    return out;
+  }
 
   bool draw(double rate) {
     if (rate <= 0.0) {
@@ -316,7 +374,7 @@ struct psp_service::impl {
       case route::health:
         return {json_reply(200, json{{"status", "ok"}}), {}, false};
       case route::stats:
-        return {json_reply(200, stats_json(stats)), {}, false};
+        return {json_reply(200, stats_json(current_stats())), {}, false};
       case route::faults:
         return {req.method == "GET" ? json_reply(200, faults_json(faults))
                                     : change_faults(req.body),
@@ -380,7 +438,9 @@ struct psp_service::impl {
     }
     reply r;
     if (m.which == route::authorizations) {
-      r = authorize(req.body);
+      r = authorize(req.body, key);
+    } else if (m.which == route::voids) {
+      r = void_by_key(req.body);
     } else {
       r = change_state(req.body, m);
     }
@@ -396,7 +456,7 @@ struct psp_service::impl {
                    "there is no authorization " + id);
   }
 
-  reply authorize(const std::string& body) {
+  reply authorize(const std::string& body, const std::string& key) {
     auto doc_or = object_body(body, false);
     if (auto* r = std::get_if<reply>(&doc_or)) {
       return std::move(*r);
@@ -420,18 +480,26 @@ struct psp_service::impl {
       return invalid("currency must be an ISO 4217 code such as \"EUR\"");
     }
     const auto& token = doc["card_token"];
-    if (!token.is_string() || !starts_with(token.get_ref<const std::string&>(), "tok_")) {
-      return invalid("card_token must be a string starting with \"tok_\"");
+    if (!token.is_string() || !is_card_token(token.get_ref<const std::string&>())) {
+      return invalid(card_token_rule);
+    }
+    if (voided_keys.count(key) != 0) {
+      return problem(409, "authorization-voided", "Conflict",
+                     "an authorization with this Idempotency-Key was voided before it arrived");
     }
     authorization a;
     a.id = new_id();
+    a.key = key;
     a.amount_cents = std::get<int64_t>(amount);
     a.currency = currency.get<std::string>();
-    const bool decline = starts_with(token.get_ref<const std::string&>(), "tok_decline") ||
-                         draw(faults.decline_rate);
+    auto decline_reason = token_decline_reason(token.get_ref<const std::string&>());
+    if (!decline_reason && draw(faults.decline_rate)) {
+      decline_reason = "insufficient_funds";
+    }
+    const bool decline = decline_reason.has_value();
     if (decline) {
       a.status = auth_status::declined;
-      a.reason = "insufficient_funds";
+      a.reason = *decline_reason;
       ++stats.declines;
     } else {
       ++stats.authorizations;
@@ -439,8 +507,44 @@ struct psp_service::impl {
     auto r = decline
                  ? json_reply(402, json{{"id", a.id}, {"status", "declined"}, {"reason", a.reason}})
                  : json_reply(201, json{{"id", a.id}, {"status", "authorized"}});
+    by_key.emplace(a.key, a.id);
     authorizations.emplace(a.id, std::move(a));
     return r;
+  }
+
+  /// POST /v1/voids {"authorization_key": k}: releases the hold of the authorization created with
+  /// Idempotency-Key k. If none was created yet, k is marked so that none ever will be (the
+  /// authorize request may still be on its way): either way nothing is held for k afterwards.
+  reply void_by_key(const std::string& body) {
+    auto doc_or = object_body(body, false);
+    if (auto* r = std::get_if<reply>(&doc_or)) {
+      return std::move(*r);
+    }
+    const auto& doc = std::get<json>(doc_or);
+    const auto field = doc.find("authorization_key");
+    if (field == doc.end() || !field->is_string() || field->get_ref<const std::string&>().empty() ||
+        field->get_ref<const std::string&>().size() > max_key_length) {
+      return invalid("authorization_key must be the Idempotency-Key of an authorization "
+                     "(1 to 255 characters)");
+    }
+    const auto& key = field->get_ref<const std::string&>();
+    const auto found = by_key.find(key);
+    if (found == by_key.end()) {
+      voided_keys.insert(key);
+      return json_reply(200, json{{"authorization_key", key}, {"status", "voided"}});
+    }
+    auto& a = authorizations.at(found->second);
+    if (a.status == auth_status::authorized) {
+      a.status = auth_status::voided;
+      ++stats.voids;
+    } else if (a.status == auth_status::captured || a.status == auth_status::refunded) {
+      return problem(409, "invalid-state", "Conflict",
+                     "authorization " + a.id + " is " + std::string{name_of(a.status)} +
+                         "; refund it instead");
+    }
+    // Declined or voided already: nothing is held.
+    return json_reply(
+        200, json{{"id", a.id}, {"authorization_key", key}, {"status", name_of(a.status)}});
   }
 
   /// Capture or refund. Repeating one that already happened answers the same (idempotent by
@@ -535,7 +639,7 @@ plan psp_service::handle(const request_view& req) {
 
 psp_stats psp_service::stats() const {
   std::lock_guard<std::mutex> lock{impl_->mutex};
-  return impl_->stats;
+  return impl_->current_stats();
 }
 
 fault_settings psp_service::faults() const {

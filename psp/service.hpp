@@ -74,6 +74,12 @@ struct psp_stats {
   uint64_t injected_failures = 0;
   /// Requests left unanswered by psp.timeout_rate.
   uint64_t injected_timeouts = 0;
+  /// Authorizations moved to voided (a repeated void is not counted).
+  uint64_t voids = 0;
+  /// Authorizations holding money right now: authorized, neither captured nor voided.
+  uint64_t open_holds = 0;
+  /// Captured authorizations not refunded: money taken right now.
+  uint64_t open_charges = 0;
 };
 
 /// The stand-in PSP's behaviour: routes, the in-memory authorizations and idempotency store, and

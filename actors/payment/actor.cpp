@@ -45,14 +45,29 @@ std::optional<command> payment_traits::from_message(const caf::message& msg) con
 namespace {
 
 psp_request authorization_call(const payment_state& s) {
-  return psp_request{psp_operation::authorize, s.amount_cents, s.card_token, "", s.idempotency_key};
+  return psp_request{
+      psp_operation::authorize, s.amount_cents, s.card_token, "", s.idempotency_key, ""};
 }
 
-report_authorization report_of(const payment_state& s) {
-  auto outcome = s.status == payment_status::declined ? psp_outcome::declined
-                 : s.status == payment_status::failed ? psp_outcome::failed
-                                                      : psp_outcome::authorized;
-  return report_authorization{s.attempt, outcome, s.reason, s.psp_reference};
+/// Calls that release every hold the state says must go (receivers deduplicate repeats).
+std::vector<payment_action> releases(const payment_state& s) {
+  std::vector<payment_action> out;
+  for (const auto& key : holds_to_release(s)) {
+    out.emplace_back(psp_request{psp_operation::void_hold, 0, "", "", key + "/void", key});
+  }
+  return out;
+}
+
+/// The report of the attempt keyed `key` (an empty key: the latest), plus the releases due.
+std::vector<payment_action> result_reactions(const payment_state& s, const std::string& key) {
+  auto out = releases(s);
+  const auto* a = find_attempt(s, key.empty() ? s.idempotency_key : key);
+  if (a != nullptr) {
+    if (auto r = report_of(s, *a)) {
+      out.emplace_back(std::move(*r));
+    }
+  }
+  return out;
 }
 
 order::payment_outcome to_order(psp_outcome x) {
@@ -76,39 +91,54 @@ std::vector<payment_action> payment_traits::reactions(const payment_state& s, co
           [&](const authorization_requested&) -> std::vector<payment_action> {
             return {authorization_call(s)};
           },
-          [&](const authorized&) -> std::vector<payment_action> { return {report_of(s)}; },
-          [&](const declined&) -> std::vector<payment_action> { return {report_of(s)}; },
-          [&](const authorization_failed&) -> std::vector<payment_action> {
-            return {report_of(s)};
-          },
+          [&](const authorized& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const declined& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const authorization_failed& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const hold_released&) -> std::vector<payment_action> { return {}; },
           [&](const captured&) -> std::vector<payment_action> {
-            return {
-                psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture"}};
+            return {psp_request{psp_operation::capture, 0, "", s.psp_reference,
+                                order_id + "/capture", ""}};
           },
           [&](const refunded&) -> std::vector<payment_action> {
-            return {
-                psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund"}};
+            return {psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund",
+                                ""}};
           },
-          [&](const voided&) -> std::vector<payment_action> { return {}; },
+          [&](const voided&) { return releases(s); },
       },
       e);
 }
 
 std::vector<payment_action> payment_traits::resume(const payment_state& s,
                                                    const decide_context&) const {
+  auto out = releases(s);
   switch (s.status) {
     case payment_status::requested:
-      return {authorization_call(s)};
+      out.emplace_back(authorization_call(s));
+      break;
     case payment_status::authorized:
+      if (const auto* a = find_attempt(s, s.authorized_key)) {
+        if (auto r = report_of(s, *a)) {
+          out.emplace_back(std::move(*r));
+        }
+      }
+      break;
     case payment_status::declined:
     case payment_status::failed:
-      return {report_of(s)};
+      if (const auto* a = find_attempt(s, s.idempotency_key)) {
+        if (auto r = report_of(s, *a)) {
+          out.emplace_back(std::move(*r));
+        }
+      }
+      break;
     case payment_status::captured:
       // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key.
-      return {psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture"}};
+      out.emplace_back(
+          psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture", ""});
+      break;
     default:
-      return {};
+      break;
   }
+  return out;
 }
 
 void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
@@ -118,31 +148,36 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
         overloaded{
             [&](const psp_request& r) {
               auto key = r.idempotency_key;
+              auto authorization_key = r.authorization_key;
               auto operation = r.operation;
               auto oid = order_id;
               self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
-                        if (operation != psp_operation::authorize) {
-                          if (reply.outcome == psp_outcome::failed) {
-                            observability::log_event(
-                                spdlog::level::warn, "psp call failed",
-                                {{"order", oid}, {"key", key}, {"reason", reply.reason}});
-                            return; // stalled() resends it
-                          }
-                          if (operation == psp_operation::capture) {
-                            // The money moved: only now is the order's capture step done.
-                            capture_confirmed = true;
-                            shard::route(self, hosts->order, oid,
-                                         shard::caused_by(cause, oid + "/capture/result", oid),
-                                         caf::make_message(order::record_capture{true}),
-                                         [](shard::command_reply&) {});
-                          }
+                        if (operation == psp_operation::authorize) {
+                          shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                                           caf::make_message(record_psp_result{
+                                               key, reply.outcome, reply.reference, reply.reason}));
                           return;
                         }
-                        shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
-                                         caf::make_message(record_psp_result{
-                                             key, reply.outcome, reply.reference, reply.reason}));
+                        if (reply.outcome == psp_outcome::failed) {
+                          observability::log_event(
+                              spdlog::level::warn, "psp call failed",
+                              {{"order", oid}, {"key", key}, {"reason", reply.reason}});
+                          return; // stalled() resends it
+                        }
+                        if (operation == psp_operation::void_hold) {
+                          shard::tell_self(
+                              self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                              caf::make_message(record_hold_released{authorization_key}));
+                        } else if (operation == psp_operation::capture) {
+                          // The money moved: only now is the order's capture step done.
+                          capture_confirmed = true;
+                          shard::route(self, hosts->order, oid,
+                                       shard::caused_by(cause, oid + "/capture/result", oid),
+                                       caf::make_message(order::record_capture{true}),
+                                       [](shard::command_reply&) {});
+                        }
                       },
                       [=](caf::error& err) {
                         if (operation == psp_operation::authorize) {
@@ -154,8 +189,7 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                       });
             },
             [&](const report_authorization& r) {
-              auto env = shard::caused_by(
-                  cause, order_id + "/payment/" + std::to_string(r.attempt) + "/result", order_id);
+              auto env = shard::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
               shard::route(self, hosts->order, order_id, env,
                            caf::make_message(order::record_authorization{
                                r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),

@@ -18,14 +18,6 @@
 
 namespace ordermesh::actors::payment {
 
-/// Tell the order how an authorization attempt ended.
-struct report_authorization {
-  int32_t attempt = 0;
-  psp_outcome outcome = psp_outcome::failed;
-  std::string reason;
-  std::string psp_reference;
-};
-
 using payment_action = std::variant<psp_request, report_authorization>;
 
 /// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the
@@ -43,7 +35,7 @@ struct payment_traits {
   std::chrono::milliseconds psp_timeout{1500};
 
   std::string kind() const { return "payment"; }
-  std::string snapshot_type() const { return "payment.state.v1"; }
+  std::string snapshot_type() const { return "payment.state.v2"; }
   payment_decision decide(const payment_state& s, const command& c,
                           const decide_context& ctx) const {
     return payment::decide(s, c, ctx);
@@ -72,13 +64,14 @@ struct payment_traits {
   bool capture_confirmed = false;
 
   bool stalled(const payment_state& s, std::chrono::steady_clock::duration since) const {
-    auto waiting = s.status == payment_status::requested ||
-                   (s.status == payment_status::captured && !capture_confirmed);
-    return waiting && since > 2 * psp_timeout;
+    return waiting_on_psp(s) && since > 2 * psp_timeout;
   }
-  bool may_passivate(const payment_state& s) const {
-    return s.status != payment_status::requested &&
-           (s.status != payment_status::captured || capture_confirmed);
+  bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
+  /// An authorization pending, a capture unconfirmed, or a hold still to release.
+  bool waiting_on_psp(const payment_state& s) const {
+    return s.status == payment_status::requested ||
+           (s.status == payment_status::captured && !capture_confirmed) ||
+           !holds_to_release(s).empty();
   }
 };
 

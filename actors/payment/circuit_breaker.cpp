@@ -22,6 +22,18 @@ bool circuit_breaker::allow(int64_t now_us) {
   return false;
 }
 
+bool circuit_breaker::would_allow(int64_t now_us) const {
+  switch (state_) {
+    case breaker_state::closed:
+      return true;
+    case breaker_state::open:
+      return now_us - opened_at_us_ >= policy_.open_for_ms * 1000;
+    case breaker_state::half_open:
+      return probes_ < policy_.half_open_max_probes;
+  }
+  return false;
+}
+
 void circuit_breaker::on_success(int64_t) {
   // A success answered while open comes from a call let through before it opened: it proves
   // little, so only a probe closes the breaker.

@@ -33,6 +33,9 @@ public:
   /// The call let through by allow() failed (error or timeout).
   void on_failure(int64_t now_us);
 
+  /// Whether allow(now_us) would let a call through, without using up a probe.
+  bool would_allow(int64_t now_us) const;
+
   /// The state as of the last call; an open breaker turns half-open on the next allow().
   breaker_state state() const { return state_; }
 

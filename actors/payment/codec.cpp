@@ -13,9 +13,10 @@ namespace ordermesh::actors::payment {
 // Field names below are the wire contract: never rename one.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorization_requested, amount_cents, card_token,
                                    idempotency_key, attempt)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorized, psp_reference)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(declined, reason)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorization_failed, reason, attempt)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorized, idempotency_key, psp_reference)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(declined, idempotency_key, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorization_failed, idempotency_key, reason, attempt)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(hold_released, idempotency_key)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(captured, amount_cents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(refunded, amount_cents)
 
@@ -35,19 +36,85 @@ NLOHMANN_JSON_SERIALIZE_ENUM(payment_status, {{payment_status::none, "none"},
                                               {payment_status::captured, "captured"},
                                               {payment_status::refunded, "refunded"},
                                               {payment_status::voided, "voided"}})
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_state, status, amount_cents, card_token, idempotency_key,
-                                   attempt, psp_reference, reason)
+NLOHMANN_JSON_SERIALIZE_ENUM(attempt_status, {{attempt_status::pending, "pending"},
+                                              {attempt_status::authorized, "authorized"},
+                                              {attempt_status::declined, "declined"},
+                                              {attempt_status::failed, "failed"},
+                                              {attempt_status::released, "released"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(attempt_record, number, idempotency_key, status, psp_reference)
+
+void to_json(nlohmann::json& j, const payment_state& s) {
+  j = nlohmann::json{{"status", s.status},
+                     {"amount_cents", s.amount_cents},
+                     {"card_token", s.card_token},
+                     {"idempotency_key", s.idempotency_key},
+                     {"attempt", s.attempt},
+                     {"psp_reference", s.psp_reference},
+                     {"authorized_key", s.authorized_key},
+                     {"reason", s.reason},
+                     {"attempts", s.attempts}};
+}
+
+void from_json(const nlohmann::json& j, payment_state& s) {
+  j.at("status").get_to(s.status);
+  j.at("amount_cents").get_to(s.amount_cents);
+  j.at("card_token").get_to(s.card_token);
+  j.at("idempotency_key").get_to(s.idempotency_key);
+  j.at("attempt").get_to(s.attempt);
+  j.at("psp_reference").get_to(s.psp_reference);
+  j.at("reason").get_to(s.reason);
+  // Absent from snapshots written before attempts were kept.
+  if (j.contains("authorized_key")) {
+    j.at("authorized_key").get_to(s.authorized_key);
+  }
+  if (j.contains("attempts")) {
+    j.at("attempts").get_to(s.attempts);
+  }
+}
 
 namespace {
+
+/// The v1 payloads, before attempts carried their key.
+struct authorized_v1 {
+  std::string psp_reference;
+};
+struct declined_v1 {
+  std::string reason;
+};
+struct authorization_failed_v1 {
+  std::string reason;
+  int32_t attempt = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorized_v1, psp_reference)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(declined_v1, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorization_failed_v1, reason, attempt)
+
+std::optional<event> upcast_authorized(const std::string& payload) {
+  auto v1 = parse_json_as<authorized_v1>(payload);
+  return v1 ? std::optional<event>{authorized{"", v1->psp_reference}} : std::nullopt;
+}
+std::optional<event> upcast_declined(const std::string& payload) {
+  auto v1 = parse_json_as<declined_v1>(payload);
+  return v1 ? std::optional<event>{declined{"", v1->reason}} : std::nullopt;
+}
+std::optional<event> upcast_authorization_failed(const std::string& payload) {
+  auto v1 = parse_json_as<authorization_failed_v1>(payload);
+  return v1 ? std::optional<event>{authorization_failed{"", v1->reason, v1->attempt}}
+            : std::nullopt;
+}
 
 const event_parsers<event> parsers = {
     {wire::authorization_requested, parse_as<event, authorization_requested>},
     {wire::authorized, parse_as<event, authorized>},
     {wire::declined, parse_as<event, declined>},
     {wire::authorization_failed, parse_as<event, authorization_failed>},
+    {wire::hold_released, parse_as<event, hold_released>},
     {wire::captured, parse_as<event, captured>},
     {wire::refunded, parse_as<event, refunded>},
     {wire::voided, parse_as<event, voided>},
+    {wire::authorized_v1, upcast_authorized},
+    {wire::declined_v1, upcast_declined},
+    {wire::authorization_failed_v1, upcast_authorization_failed},
 };
 
 } // namespace
@@ -61,6 +128,7 @@ persistence::new_event encode(const event& ev) {
           [](const authorized& x) { return encode_as(wire::authorized, x); },
           [](const declined& x) { return encode_as(wire::declined, x); },
           [](const authorization_failed& x) { return encode_as(wire::authorization_failed, x); },
+          [](const hold_released& x) { return encode_as(wire::hold_released, x); },
           [](const captured& x) { return encode_as(wire::captured, x); },
           [](const refunded& x) { return encode_as(wire::refunded, x); },
           [](const voided& x) { return encode_as(wire::voided, x); },

@@ -13,9 +13,15 @@ namespace ordermesh::actors::payment {
 /// Stable wire names of the persisted events: never renamed or reused (add a v2 instead).
 namespace wire {
 inline constexpr const char* authorization_requested = "payment.authorization_requested.v1";
-inline constexpr const char* authorized = "payment.authorized.v1";
-inline constexpr const char* declined = "payment.declined.v1";
-inline constexpr const char* authorization_failed = "payment.authorization_failed.v1";
+inline constexpr const char* authorized = "payment.authorized.v2";
+inline constexpr const char* declined = "payment.declined.v2";
+inline constexpr const char* authorization_failed = "payment.authorization_failed.v2";
+inline constexpr const char* hold_released = "payment.hold_released.v1";
+/// Written before attempts carried their key; still read (the key is left empty: the latest
+/// attempt, or for authorization_failed the attempt numbered).
+inline constexpr const char* authorized_v1 = "payment.authorized.v1";
+inline constexpr const char* declined_v1 = "payment.declined.v1";
+inline constexpr const char* authorization_failed_v1 = "payment.authorization_failed.v1";
 inline constexpr const char* captured = "payment.captured.v1";
 inline constexpr const char* refunded = "payment.refunded.v1";
 inline constexpr const char* voided = "payment.voided.v1";
@@ -32,7 +38,8 @@ std::optional<event> decode(const std::string& type, int32_t schema_version,
 /// The state as a JSON snapshot payload.
 std::string encode_snapshot(const payment_state& state);
 
-/// The state from encode_snapshot's output; nullopt if malformed.
+/// The state from encode_snapshot's output (also from one written before attempts were kept:
+/// then without attempts); nullopt if malformed.
 std::optional<payment_state> decode_snapshot(const std::string& payload_json);
 
 } // namespace ordermesh::actors::payment

@@ -33,6 +33,12 @@ struct record_psp_result {
   std::string reason;
 };
 
+/// The PSP confirmed that the attempt sent with `idempotency_key` holds no money (its
+/// authorization was voided, or it was cancelled before it was ever carried out).
+struct record_hold_released {
+  std::string idempotency_key;
+};
+
 struct capture {};
 
 struct refund {};
@@ -40,7 +46,8 @@ struct refund {};
 /// Gives up an authorization (or a pending request) that will not be captured.
 struct void_authorization {};
 
-using command = std::variant<authorize, record_psp_result, capture, refund, void_authorization>;
+using command = std::variant<authorize, record_psp_result, record_hold_released, capture, refund,
+                             void_authorization>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -52,17 +59,30 @@ struct authorization_requested {
   int32_t attempt = 0;
 };
 
+/// The attempt sent with `idempotency_key` holds money at the PSP under `psp_reference`. It
+/// becomes the payment's authorization while the payment is open, else it is a surplus hold.
+/// (`idempotency_key` is empty in events stored as v1: they meant the latest attempt.)
 struct authorized {
+  std::string idempotency_key;
   std::string psp_reference;
 };
 
+/// The PSP refused the attempt sent with `idempotency_key`.
 struct declined {
+  std::string idempotency_key;
   std::string reason;
 };
 
+/// The attempt sent with `idempotency_key` got no usable answer: it may or may not hold money.
 struct authorization_failed {
+  std::string idempotency_key;
   std::string reason;
   int32_t attempt = 0;
+};
+
+/// The PSP confirmed that the attempt sent with `idempotency_key` holds nothing any more.
+struct hold_released {
+  std::string idempotency_key;
 };
 
 struct captured {
@@ -76,7 +96,7 @@ struct refunded {
 struct voided {};
 
 using event = std::variant<authorization_requested, authorized, declined, authorization_failed,
-                           captured, refunded, voided>;
+                           hold_released, captured, refunded, voided>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -88,6 +108,11 @@ typename Inspector::result_type inspect(Inspector& f, authorize& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_psp_result& x) {
   return f(x.idempotency_key, x.outcome, x.psp_reference, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_hold_released& x) {
+  return f(x.idempotency_key);
 }
 
 template <class Inspector>
@@ -112,17 +137,22 @@ typename Inspector::result_type inspect(Inspector& f, authorization_requested& x
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, authorized& x) {
-  return f(x.psp_reference);
+  return f(x.idempotency_key, x.psp_reference);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, declined& x) {
-  return f(x.reason);
+  return f(x.idempotency_key, x.reason);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, authorization_failed& x) {
-  return f(x.reason, x.attempt);
+  return f(x.idempotency_key, x.reason, x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hold_released& x) {
+  return f(x.idempotency_key);
 }
 
 template <class Inspector>
@@ -148,15 +178,19 @@ inline bool operator==(const authorization_requested& x, const authorization_req
 }
 
 inline bool operator==(const authorized& x, const authorized& y) {
-  return x.psp_reference == y.psp_reference;
+  return x.idempotency_key == y.idempotency_key && x.psp_reference == y.psp_reference;
 }
 
 inline bool operator==(const declined& x, const declined& y) {
-  return x.reason == y.reason;
+  return x.idempotency_key == y.idempotency_key && x.reason == y.reason;
 }
 
 inline bool operator==(const authorization_failed& x, const authorization_failed& y) {
-  return x.reason == y.reason && x.attempt == y.attempt;
+  return x.idempotency_key == y.idempotency_key && x.reason == y.reason && x.attempt == y.attempt;
+}
+
+inline bool operator==(const hold_released& x, const hold_released& y) {
+  return x.idempotency_key == y.idempotency_key;
 }
 
 inline bool operator==(const captured& x, const captured& y) {

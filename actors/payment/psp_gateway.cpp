@@ -37,6 +37,9 @@ psp_reply call(psp::psp_client& client, const psp_request& r) {
     case psp_operation::refund:
       out = client.refund(r.reference, r.idempotency_key);
       break;
+    case psp_operation::void_hold:
+      out = client.void_authorization(r.authorization_key, r.idempotency_key);
+      break;
   }
   return std::visit(overloaded{
                         [](const psp::psp_ok& ok) {
@@ -130,6 +133,7 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
       [=](caf::get_atom, breaker_atom) {
         auto r = self->state.report;
         r.state = to_string(self->state.breaker.state());
+        r.lets_calls_through = self->state.breaker.would_allow(shard::unix_now_us());
         return r;
       },
   };

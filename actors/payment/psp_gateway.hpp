@@ -13,7 +13,14 @@
 
 namespace ordermesh::actors::payment {
 
-enum class psp_operation : uint8_t { authorize, capture, refund };
+enum class psp_operation : uint8_t {
+  authorize,
+  capture,
+  refund,
+  /// Release the hold of the authorization made under `authorization_key` (or keep it from ever
+  /// being made).
+  void_hold,
+};
 
 /// One call to the payment service provider.
 struct psp_request {
@@ -23,11 +30,14 @@ struct psp_request {
   /// The PSP's authorization id (capture, refund).
   std::string reference;
   std::string idempotency_key;
+  /// The idempotency key the authorization was requested with (void_hold).
+  std::string authorization_key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, psp_request& x) {
-  return f(x.operation, x.amount_cents, x.card_token, x.reference, x.idempotency_key);
+  return f(x.operation, x.amount_cents, x.card_token, x.reference, x.idempotency_key,
+           x.authorization_key);
 }
 
 /// The PSP's answer, or `failed` with the reason (timeout, connection, 5xx, circuit open).
@@ -50,11 +60,14 @@ struct breaker_report {
   uint64_t failures = 0;
   /// Calls refused at once because the breaker was open.
   uint64_t short_circuited = 0;
+  /// Whether a call made now would be let through (an open breaker whose period has passed
+  /// lets a probe through): what to wait on instead of sleeping for the open period.
+  bool lets_calls_through = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, breaker_report& x) {
-  return f(x.state, x.calls, x.failures, x.short_circuited);
+  return f(x.state, x.calls, x.failures, x.short_circuited, x.lets_calls_through);
 }
 
 using psp_call_atom = caf::atom_constant<caf::atom("pspcall")>;

@@ -2,16 +2,34 @@
 
 #include "actors/common/overloaded.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 namespace ordermesh::actors::payment {
 
+namespace {
+
+bool same_attempt(const attempt_record& x, const attempt_record& y) {
+  return std::tie(x.number, x.idempotency_key, x.status, x.psp_reference) ==
+         std::tie(y.number, y.idempotency_key, y.status, y.psp_reference);
+}
+
+} // namespace
+
 bool operator==(const payment_state& x, const payment_state& y) {
   auto fields = [](const payment_state& s) {
     return std::tie(s.status, s.amount_cents, s.card_token, s.idempotency_key, s.attempt,
-                    s.psp_reference, s.reason);
+                    s.psp_reference, s.authorized_key, s.reason);
   };
-  return fields(x) == fields(y);
+  return fields(x) == fields(y) && std::equal(x.attempts.begin(), x.attempts.end(),
+                                              y.attempts.begin(), y.attempts.end(), same_attempt);
+}
+
+const attempt_record* find_attempt(const payment_state& s, const std::string& idempotency_key) {
+  auto i = std::find_if(s.attempts.begin(), s.attempts.end(), [&](const attempt_record& a) {
+    return a.idempotency_key == idempotency_key;
+  });
+  return i == s.attempts.end() ? nullptr : &*i;
 }
 
 namespace {
@@ -19,21 +37,34 @@ namespace {
 using outcome = payment_decision;
 using status = payment_status;
 
+bool is_open(const payment_state& s) {
+  return s.status == status::none || s.status == status::requested || s.status == status::failed;
+}
+
+/// Whether the payment still uses the hold of `a` (to capture it, or it was captured).
+bool in_use(const payment_state& s, const attempt_record& a) {
+  return a.idempotency_key == s.authorized_key &&
+         (s.status == status::authorized || s.status == status::captured ||
+          s.status == status::refunded);
+}
+
 outcome decide_authorize(const payment_state& s, const authorize& cmd) {
   if (cmd.amount_cents <= 0 || cmd.card_token.empty() || cmd.idempotency_key.empty()) {
     return reject<event>(payment_errc::invalid_payment,
                          "amount, card token and idempotency key are required");
   }
   auto next_attempt = [&] {
+    if (find_attempt(s, cmd.idempotency_key) != nullptr) {
+      return accept<event>(); // an attempt made before, sent again
+    }
     return accept<event>({authorization_requested{cmd.amount_cents, cmd.card_token,
                                                   cmd.idempotency_key, s.attempt + 1}});
   };
   switch (s.status) {
     case status::none:
     case status::failed:
-      return next_attempt();
     case status::requested:
-      return cmd.idempotency_key == s.idempotency_key ? accept<event>() : next_attempt();
+      return next_attempt();
     case status::authorized:
     case status::captured:
       return accept<event>();
@@ -50,17 +81,37 @@ outcome decide_psp_result(const payment_state& s, const record_psp_result& cmd) 
   if (s.status == status::none) {
     return reject<event>(payment_errc::unknown_payment, "no authorization was requested");
   }
-  auto waiting = s.status == status::requested || s.status == status::failed;
-  if (waiting && cmd.outcome == psp_outcome::authorized) {
-    return accept<event>({authorized{cmd.psp_reference}});
+  const auto* a = find_attempt(s, cmd.idempotency_key);
+  if (a == nullptr) {
+    return accept<event>(); // not an attempt of this payment
   }
-  if (s.status != status::requested || cmd.idempotency_key != s.idempotency_key) {
-    return accept<event>(); // stale or repeated
+  switch (cmd.outcome) {
+    case psp_outcome::authorized:
+      // Late or not, the money is held: record it so that it is used or released.
+      if (a->status == attempt_status::authorized && a->psp_reference == cmd.psp_reference) {
+        return accept<event>();
+      }
+      return accept<event>({authorized{cmd.idempotency_key, cmd.psp_reference}});
+    case psp_outcome::declined:
+      if (a->status != attempt_status::pending && a->status != attempt_status::failed) {
+        return accept<event>();
+      }
+      return accept<event>({declined{cmd.idempotency_key, cmd.reason}});
+    case psp_outcome::failed:
+      if (a->status != attempt_status::pending) {
+        return accept<event>();
+      }
+      return accept<event>({authorization_failed{cmd.idempotency_key, cmd.reason, a->number}});
   }
-  if (cmd.outcome == psp_outcome::declined) {
-    return accept<event>({declined{cmd.reason}});
+  return accept<event>();
+}
+
+outcome decide_hold_released(const payment_state& s, const record_hold_released& cmd) {
+  const auto* a = find_attempt(s, cmd.idempotency_key);
+  if (a == nullptr || a->status == attempt_status::released) {
+    return accept<event>();
   }
-  return accept<event>({authorization_failed{cmd.reason, s.attempt}});
+  return accept<event>({hold_released{cmd.idempotency_key}});
 }
 
 outcome decide_capture(const payment_state& s) {
@@ -92,9 +143,9 @@ outcome decide_void(const payment_state& s) {
     case status::requested:
     case status::failed:
     case status::authorized:
+    case status::declined:
       return accept<event>({voided{}});
     case status::voided:
-    case status::declined:
       return accept<event>();
     case status::captured:
     case status::refunded:
@@ -103,17 +154,76 @@ outcome decide_void(const payment_state& s) {
   return accept<event>();
 }
 
+/// The attempt an event names: by key; events stored as v1 carry no key and meant the attempt
+/// numbered `number`, or the latest one.
+attempt_record* attempt_of(payment_state& s, const std::string& key, int32_t number = 0) {
+  auto i = std::find_if(s.attempts.begin(), s.attempts.end(), [&](const attempt_record& a) {
+    return key.empty() ? a.number == (number > 0 ? number : s.attempt) : a.idempotency_key == key;
+  });
+  return i == s.attempts.end() ? nullptr : &*i;
+}
+
+/// Whether the attempt is the payment's latest one.
+bool is_latest(const payment_state& s, const attempt_record* a) {
+  return a == nullptr || a->number == s.attempt;
+}
+
 } // namespace
 
+std::string report_authorization::identity() const {
+  switch (outcome) {
+    case psp_outcome::authorized:
+      return idempotency_key + "/authorized";
+    case psp_outcome::declined:
+      return idempotency_key + "/declined";
+    case psp_outcome::failed:
+      return idempotency_key + "/failed";
+  }
+  return idempotency_key;
+}
+
+std::optional<report_authorization> report_of(const payment_state& s, const attempt_record& a) {
+  if (s.status == status::authorized && a.idempotency_key == s.authorized_key) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::authorized, "",
+                                a.psp_reference};
+  }
+  if (a.number != s.attempt) {
+    return std::nullopt;
+  }
+  if (s.status == status::declined) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::declined, s.reason, ""};
+  }
+  if (s.status == status::failed) {
+    return report_authorization{a.number, a.idempotency_key, psp_outcome::failed, s.reason, ""};
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> holds_to_release(const payment_state& s) {
+  std::vector<std::string> out;
+  if (is_open(s)) {
+    return out;
+  }
+  for (const auto& a : s.attempts) {
+    if (a.status != attempt_status::declined && a.status != attempt_status::released &&
+        !in_use(s, a)) {
+      out.push_back(a.idempotency_key);
+    }
+  }
+  return out;
+}
+
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context&) {
-  return std::visit(overloaded{
-                        [&](const authorize& x) { return decide_authorize(state, x); },
-                        [&](const record_psp_result& x) { return decide_psp_result(state, x); },
-                        [&](const capture&) { return decide_capture(state); },
-                        [&](const refund&) { return decide_refund(state); },
-                        [&](const void_authorization&) { return decide_void(state); },
-                    },
-                    cmd);
+  return std::visit(
+      overloaded{
+          [&](const authorize& x) { return decide_authorize(state, x); },
+          [&](const record_psp_result& x) { return decide_psp_result(state, x); },
+          [&](const record_hold_released& x) { return decide_hold_released(state, x); },
+          [&](const capture&) { return decide_capture(state); },
+          [&](const refund&) { return decide_refund(state); },
+          [&](const void_authorization&) { return decide_void(state); },
+      },
+      cmd);
 }
 
 payment_state apply(payment_state s, const event& ev) {
@@ -124,18 +234,44 @@ payment_state apply(payment_state s, const event& ev) {
                    s.card_token = x.card_token;
                    s.idempotency_key = x.idempotency_key;
                    s.attempt = x.attempt;
+                   s.attempts.push_back(attempt_record{x.attempt, x.idempotency_key});
                  },
                  [&](const authorized& x) {
-                   s.status = status::authorized;
-                   s.psp_reference = x.psp_reference;
+                   auto* a = attempt_of(s, x.idempotency_key);
+                   if (a != nullptr) {
+                     a->status = attempt_status::authorized;
+                     a->psp_reference = x.psp_reference;
+                   }
+                   if (is_open(s)) {
+                     s.status = status::authorized;
+                     s.psp_reference = x.psp_reference;
+                     s.authorized_key = a != nullptr ? a->idempotency_key : s.idempotency_key;
+                   }
                  },
                  [&](const declined& x) {
-                   s.status = status::declined;
-                   s.reason = x.reason;
+                   auto* a = attempt_of(s, x.idempotency_key);
+                   if (a != nullptr) {
+                     a->status = attempt_status::declined;
+                   }
+                   if (s.status == status::requested && is_latest(s, a)) {
+                     s.status = status::declined;
+                     s.reason = x.reason;
+                   }
                  },
                  [&](const authorization_failed& x) {
-                   s.status = status::failed;
-                   s.reason = x.reason;
+                   auto* a = attempt_of(s, x.idempotency_key, x.attempt);
+                   if (a != nullptr) {
+                     a->status = attempt_status::failed;
+                   }
+                   if (s.status == status::requested && is_latest(s, a)) {
+                     s.status = status::failed;
+                     s.reason = x.reason;
+                   }
+                 },
+                 [&](const hold_released& x) {
+                   if (auto* a = attempt_of(s, x.idempotency_key)) {
+                     a->status = attempt_status::released;
+                   }
                  },
                  [&](const captured&) { s.status = status::captured; },
                  [&](const refunded&) { s.status = status::refunded; },

@@ -6,6 +6,7 @@
 #include "actors/payment/messages.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,32 @@ enum class payment_status : uint8_t {
   voided,
 };
 
-/// One order's payment. Invariant: captured at most once, refunded only after a capture.
+/// Where one authorization attempt (one idempotency key at the PSP) stands.
+enum class attempt_status : uint8_t {
+  /// Sent; no answer yet.
+  pending,
+  /// The PSP holds money for it.
+  authorized,
+  /// The PSP refused it: nothing is held.
+  declined,
+  /// No usable answer (timeout, connection, 5xx): it may or may not hold money.
+  failed,
+  /// The PSP confirmed that it holds nothing (voided, or cancelled before it was carried out).
+  released,
+};
+
+/// One attempt, kept for the payment's whole life so that a late answer always finds it.
+struct attempt_record {
+  /// 1-based, in the order the attempts were requested.
+  int32_t number = 0;
+  std::string idempotency_key;
+  attempt_status status = attempt_status::pending;
+  std::string psp_reference;
+};
+
+/// One order's payment. Invariants: captured at most once, refunded only after a capture; once the
+/// payment is decided (authorized, captured, refunded, declined or voided), every attempt other
+/// than the one it captures is released at the PSP (holds_to_release).
 struct payment_state {
   payment_status status = payment_status::none;
   int64_t amount_cents = 0;
@@ -32,25 +58,61 @@ struct payment_state {
   /// The latest attempt's key and number.
   std::string idempotency_key;
   int32_t attempt = 0;
+  /// The PSP reference and key of the attempt the payment uses (captures).
   std::string psp_reference;
+  std::string authorized_key;
   /// Why the latest attempt was declined or failed.
   std::string reason;
+  /// Every attempt so far, oldest first.
+  std::vector<attempt_record> attempts;
 };
 
+/// The attempt sent with `idempotency_key`, or nullptr.
+const attempt_record* find_attempt(const payment_state& s, const std::string& idempotency_key);
+
+/// Keys of the attempts whose (possible) hold must be released at the PSP now: none while the
+/// payment is still open (none, requested, failed: any attempt may yet be the one); once it is
+/// decided, every attempt neither declined nor released, except the one it authorized and still
+/// uses (authorized, captured, refunded).
+std::vector<std::string> holds_to_release(const payment_state& s);
+
 bool operator==(const payment_state& x, const payment_state& y);
+
+/// What to tell the order about how one attempt ended.
+struct report_authorization {
+  int32_t attempt = 0;
+  /// The attempt's idempotency key.
+  std::string idempotency_key;
+  psp_outcome outcome = psp_outcome::failed;
+  std::string reason;
+  std::string psp_reference;
+
+  /// The report's message id suffix: the attempt's key and the outcome, so that each attempt's
+  /// result is its own message and a late one is never taken for a repeat of another's.
+  std::string identity() const;
+};
+
+/// The report of how attempt `a` ended, if that moved the payment: the authorization the payment
+/// uses, or its latest attempt's decline or failure. Surplus holds are released, not reported.
+std::optional<report_authorization> report_of(const payment_state& s, const attempt_record& a);
 
 using payment_decision = decision<event>;
 
 /// Decides one command against `state`.
 /// - authorize: authorization_requested (attempt + 1) when none or failed, or pending under
-///   another key; no event if pending under the same key or already authorized or captured;
+///   another, new key; no event for a known key or when authorized or captured;
 ///   invalid_payment, payment_declined, payment_closed.
-/// - record_psp_result: authorized (from any attempt: the money is held), declined or
-///   authorization_failed for the pending attempt; no event for stale or repeated results;
-///   unknown_payment before any request.
+/// - record_psp_result: per attempt, by its key. authorized is always recorded (also late, also
+///   after the payment moved on, unless the attempt already holds that reference): while the
+///   payment is open it becomes the payment's authorization, else a surplus hold to release.
+///   declined and failed are recorded for a pending attempt (failed also for an attempt never
+///   answered); they move the payment only when they answer its latest attempt. unknown_payment
+///   before any request; no event for an unknown key or a repeated result.
+/// - record_hold_released: hold_released for a known attempt not released yet; else no event.
 /// - capture: captured; no event if already captured or refunded; not_authorized otherwise.
 /// - refund: refunded; no event if already refunded; not_captured otherwise.
-/// - void_authorization: voided; no event if voided or declined; already_captured after capture.
+/// - void_authorization: voided (the payment closes, every hold is released); no event if
+///   voided; already_captured after capture.
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context& ctx);
 
 /// Folds one event into the state; handles every event and cannot fail.

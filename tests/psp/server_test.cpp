@@ -181,9 +181,16 @@ BOOST_AUTO_TEST_CASE(the_client_reconnects_after_the_server_went_away) {
   auto again = test_config();
   again.port = cfg.port;
   psp_server second{again};
-  if (second.start()) {
-    return; // The ephemeral port was taken meanwhile: nothing to learn here.
+  // The freed port may be taken for a moment by another process: retry the bind, and fail (never
+  // pass) if the server cannot come back on the port the client knows.
+  auto problem = second.start();
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (problem && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+    problem = second.start();
   }
+  BOOST_TEST_REQUIRE(!problem.has_value(),
+                     "the server could not come back on its port: " << problem.value_or(""));
   BOOST_TEST(expect_ok(client.authorize(100, "tok_visa", "k3")).status == "authorized");
   second.stop();
 }
@@ -245,7 +252,80 @@ BOOST_AUTO_TEST_CASE(a_post_without_an_idempotency_key_is_400) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(voids)
+
+BOOST_AUTO_TEST_CASE(a_void_by_key_releases_the_hold_once_and_the_voided_one_cannot_be_captured) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  const auto auth = expect_ok(client.authorize(800, "tok_visa", "o1/authorize/1"));
+  BOOST_TEST(psp.server.stats().open_holds == 1u);
+  const auto voided = expect_ok(client.void_authorization("o1/authorize/1", "o1/authorize/1/void"));
+  BOOST_TEST(voided.status == "voided");
+  BOOST_TEST(voided.id == auth.id);
+  BOOST_TEST(expect_ok(client.void_authorization("o1/authorize/1", "another-key")).status ==
+             "voided");
+  const auto stats = psp.server.stats();
+  BOOST_TEST(stats.voids == 1u);
+  BOOST_TEST(stats.open_holds == 0u);
+  const auto capture = expect_failed(client.capture(auth.id, "o1/capture"));
+  BOOST_TEST(capture.http_status == 409u);
+  BOOST_TEST(raw(psp.cfg.port, http::verb::get, "/v1/authorizations/" + auth.id).doc()["status"] ==
+             "voided");
+}
+
+BOOST_AUTO_TEST_CASE(a_void_that_arrives_before_its_authorization_keeps_it_from_ever_holding) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  BOOST_TEST(expect_ok(client.void_authorization("late/authorize/1", "late/void")).status ==
+             "voided");
+  const auto late = expect_failed(client.authorize(800, "tok_visa", "late/authorize/1"));
+  BOOST_TEST(late.http_status == 409u);
+  const auto stats = psp.server.stats();
+  BOOST_TEST(stats.authorizations == 0u);
+  BOOST_TEST(stats.open_holds == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_captured_authorization_cannot_be_voided_and_stays_an_open_charge) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  const auto auth = expect_ok(client.authorize(800, "tok_visa", "c/authorize/1"));
+  expect_ok(client.capture(auth.id, "c/capture"));
+  BOOST_TEST(expect_failed(client.void_authorization("c/authorize/1", "c/void")).http_status ==
+             409u);
+  BOOST_TEST(psp.server.stats().open_charges == 1u);
+  expect_ok(client.refund(auth.id, "c/refund"));
+  BOOST_TEST(psp.server.stats().open_charges == 0u);
+  BOOST_TEST(admin_stats(psp.cfg.port)["open_charges"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(voiding_a_declined_authorization_answers_declined_and_holds_nothing) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  BOOST_TEST(std::holds_alternative<psp_declined>(client.authorize(5, "tok_decline", "d/1")));
+  BOOST_TEST(expect_ok(client.void_authorization("d/1", "d/1/void")).status == "declined");
+  BOOST_TEST(psp.server.stats().voids == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(declines_and_states)
+
+BOOST_AUTO_TEST_CASE(card_tokens_follow_the_rules_listed_in_the_readme) {
+  running_psp psp;
+  const auto port = psp.cfg.port;
+  auto status_of = [port](const std::string& token, const std::string& key) {
+    return raw(port, http::verb::post, "/v1/authorizations", authorize_body(100, token), key)
+        .status;
+  };
+  BOOST_TEST(status_of("tok_visa", "t1") == 201u);
+  BOOST_TEST(status_of("tok_mastercard_2", "t2") == 201u);
+  BOOST_TEST(status_of("tok_decline", "t3") == 402u);
+  BOOST_TEST(status_of("tok_decline_insufficient", "t4") == 402u);
+  BOOST_TEST(status_of("tok_", "t5") == 422u);
+  BOOST_TEST(status_of("tok_visa!", "t6") == 422u);
+  BOOST_TEST(status_of("tok_" + std::string(65, 'a'), "t7") == 422u);
+  BOOST_TEST(status_of("4242424242424242", "t8") == 422u);
+}
 
 BOOST_AUTO_TEST_CASE(a_decline_token_is_declined_with_402_and_cannot_be_captured) {
   running_psp psp;
@@ -300,13 +380,13 @@ BOOST_AUTO_TEST_CASE(failure_rate_one_is_a_server_error_and_authorizes_nothing) 
 BOOST_AUTO_TEST_CASE(timeout_rate_one_makes_the_client_time_out_and_a_retry_replays) {
   auto cfg = test_config();
   cfg.timeout_rate = 1.0;
+  cfg.hang = 60s;
   running_psp psp{cfg};
   psp_client client{psp.client_config(200ms)};
-  const auto start = std::chrono::steady_clock::now();
   const auto failed = expect_failed(client.authorize(100, "tok_visa", "t1"));
-  const auto took = std::chrono::steady_clock::now() - start;
+  // The client gave up by its own deadline (timeout is only reported when it fired), not when
+  // the server closed the held request after 60 s.
   BOOST_TEST(failed.kind == failure_kind::timeout);
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1500);
   // The lost answer was an authorization: retried with the same key once the faults are gone,
   // the client gets it back without a second authorization.
   psp.server.set_faults(fault_settings{});
@@ -419,21 +499,22 @@ BOOST_AUTO_TEST_CASE(stop_lets_a_request_in_flight_finish) {
     psp_client client{cfg};
     return client.authorize(100, "tok_visa", "in-flight");
   });
-  const auto until = std::chrono::steady_clock::now() + 2s;
+  const auto until = std::chrono::steady_clock::now() + 20s;
   while (psp.server.stats().requests == 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(5ms);
   }
   BOOST_TEST_REQUIRE(psp.server.stats().requests == 1u);
   psp.server.stop();
-  BOOST_TEST_REQUIRE((answer.wait_for(2s) == std::future_status::ready));
+  BOOST_TEST_REQUIRE((answer.wait_for(20s) == std::future_status::ready));
   BOOST_TEST(expect_ok(answer.get()).status == "authorized");
 }
 
 BOOST_AUTO_TEST_CASE(stop_ends_held_requests_and_idle_connections_promptly) {
   auto cfg = test_config();
   cfg.timeout_rate = 1.0;
+  cfg.hang = 60s;
   running_psp psp{cfg};
-  auto held = std::async(std::launch::async, [cfg = psp.client_config(10s)] {
+  auto held = std::async(std::launch::async, [cfg = psp.client_config(60s)] {
     psp_client client{cfg};
     return client.authorize(100, "tok_visa", "held");
   });
@@ -441,14 +522,17 @@ BOOST_AUTO_TEST_CASE(stop_ends_held_requests_and_idle_connections_promptly) {
   asio::io_context ioc;
   tcp::socket idle{ioc};
   idle.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), psp.cfg.port});
-  const auto until = std::chrono::steady_clock::now() + 2s;
+  const auto until = std::chrono::steady_clock::now() + 20s;
   while (psp.server.stats().injected_timeouts < 1 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(5ms);
   }
+  BOOST_TEST_REQUIRE(psp.server.stats().injected_timeouts == 1u);
+  // Held for 60 s by the server and waited on for 60 s by the client: both bounds below are far
+  // from any ordinary scheduling delay, yet far below what a server ignoring stop() would take.
   const auto start = std::chrono::steady_clock::now();
   psp.server.stop();
-  BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
-  BOOST_TEST_REQUIRE((held.wait_for(2s) == std::future_status::ready));
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 20s));
+  BOOST_TEST_REQUIRE((held.wait_for(20s) == std::future_status::ready));
   BOOST_TEST(expect_failed(held.get()).kind == failure_kind::connection);
 }
 

@@ -96,3 +96,12 @@ BOOST_AUTO_TEST_CASE(lets_as_many_probes_through_as_the_policy_allows) {
   BOOST_CHECK(b.allow(t0 + 100 * ms));
   BOOST_CHECK(!b.allow(t0 + 100 * ms));
 }
+
+BOOST_AUTO_TEST_CASE(would_allow_tells_when_an_open_breaker_lets_a_probe_through_without_using_it) {
+  auto b = opened();
+  BOOST_CHECK(!b.would_allow(t0 + 1999 * ms));
+  BOOST_CHECK(b.would_allow(t0 + 2000 * ms));
+  BOOST_CHECK(b.would_allow(t0 + 2000 * ms)); // asking used up nothing
+  BOOST_CHECK(b.allow(t0 + 2000 * ms));       // the probe
+  BOOST_CHECK(!b.would_allow(t0 + 2000 * ms));
+}

@@ -16,9 +16,10 @@ namespace {
 const ordermesh::actors::testing::codec_examples<event> codec{
     {
         {wire::authorization_requested, authorization_requested{1250, "tok_visa", "order-1/2", 2}},
-        {wire::authorized, authorized{"psp-42"}},
-        {wire::declined, declined{"insufficient funds"}},
-        {wire::authorization_failed, authorization_failed{"psp returned 503", 1}},
+        {wire::authorized, authorized{"order-1/2", "psp-42"}},
+        {wire::declined, declined{"order-1/2", "insufficient funds"}},
+        {wire::authorization_failed, authorization_failed{"order-1/1", "psp returned 503", 1}},
+        {wire::hold_released, hold_released{"order-1/1"}},
         {wire::captured, captured{1250}},
         {wire::refunded, refunded{1250}},
         {wire::voided, voided{}},
@@ -46,4 +47,37 @@ BOOST_AUTO_TEST_CASE(decode_refuses_unknown_types_versions_and_malformed_payload
   BOOST_CHECK(!decode(wire::captured, 2, R"({"amount_cents":1})"));
   BOOST_CHECK(!decode(wire::captured, 1, R"({"amount_cents":"1"})"));
   BOOST_CHECK(!decode(wire::voided, 1, "null"));
+}
+
+BOOST_AUTO_TEST_CASE(v1_attempt_results_still_decode_without_a_key) {
+  using ordermesh::actors::testing::golden_text;
+  auto a = decode(wire::authorized_v1, 1, golden_text(wire::authorized_v1));
+  BOOST_REQUIRE(a);
+  BOOST_CHECK((*a == event{authorized{"", "psp-42"}}));
+  auto d = decode(wire::declined_v1, 1, golden_text(wire::declined_v1));
+  BOOST_REQUIRE(d);
+  BOOST_CHECK((*d == event{declined{"", "insufficient funds"}}));
+  auto f = decode(wire::authorization_failed_v1, 1, golden_text(wire::authorization_failed_v1));
+  BOOST_REQUIRE(f);
+  BOOST_CHECK((*f == event{authorization_failed{"", "psp returned 503", 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_written_before_attempts_were_kept_still_decodes) {
+  auto s =
+      decode_snapshot(R"({"status":"authorized","amount_cents":5,"card_token":"tok_visa",)"
+                      R"("idempotency_key":"o/1","attempt":1,"psp_reference":"p","reason":""})");
+  BOOST_REQUIRE(s);
+  BOOST_CHECK(s->status == payment_status::authorized);
+  BOOST_CHECK(s->attempts.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_with_attempts_survives_encode_then_decode) {
+  payment_state s;
+  s.status = payment_status::voided;
+  s.attempt = 2;
+  s.authorized_key = "o/2";
+  s.attempts = {{1, "o/1", attempt_status::failed, ""}, {2, "o/2", attempt_status::released, "p"}};
+  auto back = decode_snapshot(encode_snapshot(s));
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(*back == s);
 }

@@ -1,0 +1,194 @@
+#define BOOST_TEST_MODULE payment_actor
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/messages.hpp"
+#include "actors/order/codec.hpp"
+#include "actors/order/messages.hpp"
+#include "actors/shard/messages.hpp"
+#include "actors/system.hpp"
+#include "core/actor_system.hpp"
+#include "psp/server.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+
+#include <functional>
+#include <string>
+#include <thread>
+
+// The payment entity inside the whole node, against the real PSP stand-in with latency and
+// timeout injection: whatever the PSP does to the authorization attempts, no hold and no charge
+// outlives a cancelled order.
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+order::saga_policy fast_policy() {
+  order::saga_policy p;
+  p.step_timeout_ms = 1000;
+  p.retry_base_ms = 50;
+  p.retry_max_ms = 200;
+  p.max_payment_attempts = 3;
+  return p;
+}
+
+shard::host_settings fast_settings() {
+  shard::host_settings s;
+  s.tick_interval = 100ms;
+  s.idle_timeout = 60s;
+  return s;
+}
+
+struct payment_fixture {
+  testing::pg_test_database db;
+  config::app_config cfg = db.config();
+  std::unique_ptr<psp::psp_server> psp_server;
+  caf::actor_system_config caf_cfg;
+  caf::actor_system sys{core::configure(caf_cfg)};
+  node_actors node;
+  caf::scoped_actor self{sys};
+  int next_message = 0;
+
+  /// `client_timeout`: how long one PSP call may take before the payment counts it failed.
+  explicit payment_fixture(std::chrono::milliseconds client_timeout = 300ms) {
+    cfg.psp.port = 0;
+    cfg.psp.client_timeout = client_timeout;
+    cfg.psp.hang = 60s;
+    psp_server = std::make_unique<psp::psp_server>(cfg.psp);
+    auto err = psp_server->start();
+    BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
+    cfg.psp.port = psp_server->port();
+    node = start_node_actors(sys, cfg, fast_settings(), fast_policy());
+  }
+
+  ~payment_fixture() {
+    node.stop();
+    psp_server->stop();
+  }
+
+  shard::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd) {
+    envelope e;
+    e.message_id = "test-" + std::to_string(next_message++);
+    shard::command_reply out;
+    self->request(host, 10s, shard::route_atom::value, id, std::move(e), std::move(cmd))
+        .receive([&](shard::command_reply& r) { out = r; },
+                 [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
+    return out;
+  }
+
+  void place(const std::string& oid) {
+    BOOST_REQUIRE(
+        send(node.hosts->inventory, "sku-a", caf::make_message(inventory::restock{5})).accepted);
+    BOOST_REQUIRE(
+        send(node.hosts->order, oid,
+             caf::make_message(order::place_order{
+                 oid, "customer-1", {{"sku-a", 1}}, order::payment_details{"tok_visa", 1000}}))
+            .accepted);
+  }
+
+  std::string count(const std::string& stream, const std::string& type) {
+    return db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream +
+                          "' AND event_type = '" + type + "'");
+  }
+
+  /// Waits, bounded by `limit`, until `done` holds; returns whether it did.
+  static bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+
+  bool saga_completed(const std::string& oid) {
+    return count("order/" + oid, order::wire::compensation_completed) != "0" ||
+           count("order/" + oid, order::wire::payment_captured) != "0";
+  }
+
+  /// Once the PSP answers again: every authorization it made was captured or voided, and nothing
+  /// is held or charged.
+  void expect_no_money_left_at_the_psp() {
+    psp_server->set_faults(psp::fault_settings{});
+    BOOST_TEST(eventually([&] { return psp_server->stats().open_holds == 0u; }),
+               "holds still open at the PSP: " << psp_server->stats().open_holds);
+    const auto stats = psp_server->stats();
+    BOOST_TEST(stats.open_charges == 0u);
+    BOOST_TEST(stats.authorizations == stats.captures + stats.voids);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(payment_actor, payment_fixture)
+
+BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_the_order_is_cancelled) {
+  // Attempt 1 is carried out by the PSP but its answer is withheld: the payment sees a timeout.
+  auto faults = psp_server->faults();
+  faults.timeout_rate = 1.0;
+  psp_server->set_faults(faults);
+  place("o-lost");
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_timeouts >= 1u; }));
+  // Every later attempt fails fast, so the order spends its attempts and is cancelled.
+  faults.timeout_rate = 0.0;
+  faults.failure_rate = 1.0;
+  psp_server->set_faults(faults);
+  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-lost"); }));
+  BOOST_TEST(count("order/o-lost", order::wire::order_cancelled) == "1");
+  BOOST_TEST(psp_server->stats().authorizations >= 1u);
+  expect_no_money_left_at_the_psp();
+}
+
+BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_a_retry_confirms) {
+  auto faults = psp_server->faults();
+  faults.timeout_rate = 1.0;
+  psp_server->set_faults(faults);
+  place("o-retried");
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_timeouts >= 1u; }));
+  psp_server->set_faults(psp::fault_settings{});
+  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-retried"); }));
+  BOOST_TEST(count("order/o-retried", order::wire::order_confirmed) == "1");
+  // The first attempt's hold is voided; the one the order used is captured, once.
+  BOOST_TEST(eventually([&] { return psp_server->stats().open_holds == 0u; }),
+             "holds still open at the PSP: " << psp_server->stats().open_holds);
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.voids >= 1u);
+  BOOST_TEST(stats.authorizations == stats.captures + stats.voids);
+  BOOST_TEST(stats.open_charges == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(late_answers)
+
+BOOST_AUTO_TEST_CASE(a_slow_attempt_that_authorizes_after_the_order_was_cancelled_is_voided) {
+  // A PSP call may take 8 s; attempt 1's answer takes 4 s, far past the saga's 1 s step timeout.
+  payment_fixture f{8000ms};
+  auto faults = f.psp_server->faults();
+  faults.latency = 4000ms;
+  f.psp_server->set_faults(faults);
+  f.place("o-slow");
+  BOOST_TEST_REQUIRE(
+      payment_fixture::eventually([&] { return f.psp_server->stats().authorizations >= 1u; }));
+  // Attempts 2 and 3 fail fast: the order is cancelled while attempt 1's answer is on its way.
+  faults.latency = 0ms;
+  faults.failure_rate = 1.0;
+  f.psp_server->set_faults(faults);
+  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] { return f.saga_completed("o-slow"); }));
+  BOOST_TEST(f.count("order/o-slow", order::wire::order_cancelled) == "1");
+  // The late answer arrives (its request was decided at once, only its answer was delayed) and is
+  // recorded, although the payment was voided meanwhile.
+  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
+    return f.db.query_value("SELECT count(*) FROM events WHERE stream_id = 'payment/o-slow' AND "
+                            "event_type LIKE 'payment.authorized.%'") != "0";
+  }));
+  f.expect_no_money_left_at_the_psp();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
