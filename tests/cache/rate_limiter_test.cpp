@@ -86,3 +86,20 @@ BOOST_AUTO_TEST_CASE(limits_locally_when_redis_is_unreachable) {
   BOOST_TEST(limiter.acquire("client-b").allowed);
   BOOST_TEST(limiter.stats().degraded == 7u);
 }
+
+BOOST_AUTO_TEST_CASE(the_local_fallback_keeps_a_bounded_number_of_client_buckets) {
+  cache::redis_client_options client_options;
+  client_options.reconnect_min = 10s;
+  auto options = five_per_burst("many");
+  options.max_local_clients = 100;
+  cache::rate_limiter limiter{testing::unreachable_redis(), options, client_options};
+  for (int i = 0; i < 5000; ++i) {
+    BOOST_TEST_REQUIRE(limiter.acquire("client-" + std::to_string(i)).allowed);
+  }
+  BOOST_TEST(limiter.local_buckets() <= 100u);
+  // A client seen recently still has its drained bucket.
+  for (int i = 0; i < 4; ++i) {
+    BOOST_TEST_REQUIRE(limiter.acquire("client-4999").allowed);
+  }
+  BOOST_TEST(!limiter.acquire("client-4999").allowed);
+}
