@@ -5,9 +5,11 @@
 #define BOOST_TEST_MODULE gateway_admission
 #include <boost/test/unit_test.hpp>
 
+#include "persistence/pg_event_store.hpp"
 #include "tests/gateway/standalone_system.hpp"
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -118,6 +120,31 @@ BOOST_AUTO_TEST_CASE(a_flood_of_metrics_scrapes_and_readiness_probes_never_turns
   const auto ready = c->request("GET", "/health/ready");
   BOOST_TEST(ready.status == 200u, ready.body);
   BOOST_TEST(ready.json()["checks"]["redis"] == "down");
+}
+
+BOOST_AUTO_TEST_CASE(readiness_and_metrics_answer_while_every_worker_is_busy) {
+  standalone_system sys{{"--gateway.read_workers=1", "--gateway.request_timeout=5s"}};
+  // The only worker gets stuck reading an order: the read model's table is locked.
+  pqxx::connection locker{persistence::pg_event_store::connection_string(sys.db().pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE read_orders IN ACCESS EXCLUSIVE MODE");
+  std::thread stuck{[&] {
+    auto r = sys.client(20s);
+    r->request("GET", "/orders/" + standalone_system::unique("stuck"), "",
+               {{"X-Client-Id", "stuck"}});
+  }};
+  const bool worker_waits = eventually([&] {
+    return sys.db().query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                "'Lock' AND datname = current_database()") != "0";
+  });
+  auto c = sys.client(10s);
+  const auto ready = c->request("GET", "/health/ready");
+  const auto metrics = c->request("GET", "/metrics");
+  lock.abort();
+  stuck.join();
+  BOOST_TEST_REQUIRE(worker_waits);
+  BOOST_TEST(ready.status == 200u, ready.body);
+  BOOST_TEST(metrics.status == 200u, metrics.body);
 }
 
 BOOST_AUTO_TEST_CASE(a_wait_longer_than_the_request_timeout_ends_with_the_orders_state_not_504) {
