@@ -10,11 +10,14 @@
 #include "actors/shard/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
+#include "persistence/pg_event_store.hpp"
 #include "psp/server.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <caf/all.hpp>
+#include <pqxx/pqxx>
 
+#include <future>
 #include <thread>
 
 using namespace ordermesh;
@@ -67,12 +70,15 @@ struct node_fixture {
   }
 
   /// Restocks `sku`: whether the inventory accepted it, or the error's rendering.
-  std::string restock(const std::string& sku) {
+  std::string restock(const std::string& sku) { return restock_as(self, sku); }
+
+  /// The same from `who` (a scoped_actor of the calling thread).
+  std::string restock_as(caf::scoped_actor& who, const std::string& sku) {
     envelope e;
     e.message_id = "restock-" + std::to_string(next_message++);
     std::string out;
-    self->request(node.hosts->inventory, 10s, shard::route_atom::value, sku, e,
-                  caf::make_message(inventory::restock{5}))
+    who->request(node.hosts->inventory, 10s, shard::route_atom::value, sku, e,
+                 caf::make_message(inventory::restock{5}))
         .receive([&](shard::command_reply& r) { out = r.accepted ? "accepted" : "rejected"; },
                  [&](caf::error& err) { out = sys.render(err); });
     return out;
@@ -129,6 +135,35 @@ BOOST_AUTO_TEST_CASE(a_killed_journal_writer_restarts_and_writes_work_again) {
   BOOST_TEST(restock("sku-new") == "accepted");
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'inventory/sku-a'") ==
              "2");
+}
+
+BOOST_AUTO_TEST_CASE(an_append_in_flight_when_the_journal_dies_is_answered_at_once_as_unknown) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-f") == "accepted"); // the entity is active: no reads needed
+  // The journal's commit waits on a lock the test holds.
+  pqxx::connection locker{persistence::pg_event_store::connection_string(db.pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  next_message = 100;
+  auto answer = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-f");
+  });
+  const bool waiting = eventually([&] {
+    return db.query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database()") != "0";
+  });
+  kill(caf::actor_cast<caf::actor>(node.journal));
+  // Answered by the supervisor, not after the entity's 60 s journal timeout.
+  const auto answered = answer.wait_for(20s) == std::future_status::ready;
+  lock.abort();
+  BOOST_TEST_REQUIRE(waiting);
+  BOOST_TEST_REQUIRE(answered);
+  const auto reply = answer.get();
+  BOOST_TEST(reply.find("unknown") != std::string::npos, reply);
+  // The stream is the truth afterwards: writes work again once the journal is back.
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST(eventually([&] { return restock("sku-f") == "accepted"; }));
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_reader_restarts_and_entities_recover_again) {
