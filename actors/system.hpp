@@ -8,19 +8,79 @@
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace ordermesh::actors {
 
+/// Whether each core component of a node runs now (the journal writer, the reader, the PSP
+/// gateway), kept current by its supervisor; read from any thread without asking an actor.
+struct core_status {
+  std::atomic<bool> journal{false};
+  std::atomic<bool> reader{false};
+  std::atomic<bool> psp{false};
+  /// Restarts of any of them since start.
+  std::atomic<uint64_t> restarts{0};
+
+  /// The names of the components down now ("journal", "reader", "psp"); empty when all run.
+  std::vector<std::string> down() const;
+};
+
+/// Figures for /metrics, refreshed by the node's gauge poller every supervision_settings::
+/// gauge_interval (one round of requests at a time), so that a scrape reads atomics and asks no
+/// actor. The journal counters add up every incarnation of the journal writer.
+struct node_gauges {
+  std::atomic<uint64_t> journal_batches{0};
+  std::atomic<uint64_t> journal_events{0};
+  std::atomic<uint64_t> journal_conflicts{0};
+  std::atomic<uint64_t> journal_failed{0};
+  std::atomic<uint64_t> journal_commit_us{0};
+  std::atomic<uint64_t> journal_largest_batch{0};
+  /// Commands waiting at the active entities of each kind.
+  std::atomic<uint64_t> mailbox_order{0};
+  std::atomic<uint64_t> mailbox_inventory{0};
+  std::atomic<uint64_t> mailbox_payment{0};
+  std::atomic<uint64_t> mailbox_notification{0};
+};
+
+/// How the node supervises its core components and refreshes its gauges.
+struct supervision_settings {
+  /// First restart delay after a component died; doubles per death up to backoff_max, and
+  /// starts over once the component ran for twice backoff_max.
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
+  /// How often node_gauges are refreshed.
+  std::chrono::milliseconds gauge_interval{1000};
+};
+
 /// Everything one node runs: the journal writer, the recovery reader, the PSP gateway and the
 /// four entity hosts. Stop it before the actor system goes away.
+///
+/// `journal`, `reader` and `psp` are stable handles of supervisors that forward to the current
+/// incarnation of the component: when it dies they restart it with back-off, answer what was in
+/// flight at it (an append: outcome_unknown; a read: unavailable; a PSP call:
+/// request_receiver_down) and, until it is back, answer at once (unavailable, or
+/// request_receiver_down for the PSP). Sent (get_atom) as a caf::actor, each answers the current
+/// incarnation (an invalid handle while restarting).
 struct node_actors {
   persistence::journal_actor journal;
   persistence::reader_actor reader;
   payment::psp_gateway_actor psp;
   shard::directory_ptr hosts;
+  std::shared_ptr<core_status> status = std::make_shared<core_status>();
+  std::shared_ptr<node_gauges> gauges = std::make_shared<node_gauges>();
+  /// Refreshes `gauges`.
+  caf::actor gauge_poller;
 
-  /// Stops the hosts (and so their entities), then the gateway, reader and journal.
+  /// Stops the gauge poller and the hosts (and so their entities), then the gateway, reader and
+  /// journal.
   void stop();
 };
 
@@ -31,7 +91,8 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
 
 /// Starts them in dependency order. The database schema must already be migrated.
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
-                              shard::host_settings settings, order::saga_policy policy);
+                              shard::host_settings settings, order::saga_policy policy,
+                              supervision_settings supervision = {});
 
 /// The same, with the hosts and the saga configured by cfg.entity and cfg.saga.
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg);

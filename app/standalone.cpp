@@ -32,68 +32,47 @@ void on_stop_signal(int) {
 using namespace std::chrono_literals;
 using samples = std::vector<observability::callback_sample>;
 
-/// The journal writer's counters, asked at scrape time (a worker thread, never an io thread).
-std::optional<persistence::journal_stats> journal_stats(caf::actor_system& sys,
-                                                        const persistence::journal_actor& journal) {
-  std::optional<persistence::journal_stats> out;
-  caf::scoped_actor self{sys};
-  self->request(journal, 500ms, caf::get_atom::value, persistence::journal_stats_atom::value)
-      .receive([&](persistence::journal_stats& s) { out = s; }, [](caf::error&) {});
-  return out;
-}
-
 /// Node-side metrics: the journal writer's batches, the entities' mailboxes and the projection's
-/// progress.
-void add_node_metrics(observability::metrics_registry& metrics, caf::actor_system& sys,
-                      const actors::node_actors& node,
+/// progress. Every callback reads what the components keep current (node_gauges, the runner's
+/// atomics): a scrape asks no actor.
+void add_node_metrics(observability::metrics_registry& metrics, const actors::node_actors& node,
                       const persistence::projection_runner& runner) {
-  auto journal_counter = [&](const char* name, const char* help, auto field) {
-    metrics.add_callback_family(name, help, observability::callback_type::counter, {},
-                                [&sys, journal = node.journal, field] {
-                                  auto s = journal_stats(sys, journal);
-                                  return s ? samples{{{}, double(field(*s))}} : samples{};
-                                });
+  using gauge_field = std::atomic<uint64_t> actors::node_gauges::*;
+  auto from_gauges = [&](const char* name, const char* help, observability::callback_type type,
+                         gauge_field field, double scale = 1) {
+    metrics.add_callback_family(name, help, type, {}, [gauges = node.gauges, field, scale] {
+      return samples{{{}, double(((*gauges).*field).load()) * scale}};
+    });
   };
-  journal_counter("ordermesh_journal_batches_total", "Batches the journal writer committed.",
-                  [](const auto& s) { return s.batches; });
-  journal_counter("ordermesh_journal_events_total", "Events the journal writer committed.",
-                  [](const auto& s) { return s.events; });
-  journal_counter("ordermesh_journal_conflicts_total", "Appends refused as version conflicts.",
-                  [](const auto& s) { return s.conflicts; });
-  journal_counter("ordermesh_journal_failed_total", "Appends answered with an error.",
-                  [](const auto& s) { return s.failed; });
-  journal_counter("ordermesh_journal_commit_seconds_total",
-                  "Time spent in commit round trips (divide by batches for the mean).",
-                  [](const auto& s) { return double(s.commit_us_total) / 1e6; });
-  metrics.add_callback_family(
-      "ordermesh_journal_largest_batch", "Most appends committed in one batch since start.",
-      observability::callback_type::gauge, {}, [&sys, journal = node.journal] {
-        auto s = journal_stats(sys, journal);
-        return s ? samples{{{}, double(s->largest_batch)}} : samples{};
-      });
+  const auto counter = observability::callback_type::counter;
+  from_gauges("ordermesh_journal_batches_total", "Batches the journal writer committed.", counter,
+              &actors::node_gauges::journal_batches);
+  from_gauges("ordermesh_journal_events_total", "Events the journal writer committed.", counter,
+              &actors::node_gauges::journal_events);
+  from_gauges("ordermesh_journal_conflicts_total", "Appends refused as version conflicts.", counter,
+              &actors::node_gauges::journal_conflicts);
+  from_gauges("ordermesh_journal_failed_total", "Appends answered with an error.", counter,
+              &actors::node_gauges::journal_failed);
+  from_gauges("ordermesh_journal_commit_seconds_total",
+              "Time spent in commit round trips (divide by batches for the mean).", counter,
+              &actors::node_gauges::journal_commit_us, 1e-6);
+  from_gauges("ordermesh_journal_largest_batch", "Most appends committed in one batch since start.",
+              observability::callback_type::gauge, &actors::node_gauges::journal_largest_batch);
   metrics.add_callback_family(
       "ordermesh_entity_mailbox_depth",
-      "Commands waiting at the active entities of a kind (mailboxes, queues, kept by the host).",
-      observability::callback_type::gauge, {"kind"}, [&sys, hosts = node.hosts] {
-        samples out;
-        caf::scoped_actor self{sys};
-        const std::pair<const char*, caf::actor> kinds[] = {{"order", hosts->order},
-                                                            {"inventory", hosts->inventory},
-                                                            {"payment", hosts->payment},
-                                                            {"notification", hosts->notification}};
-        for (const auto& [kind, host] : kinds) {
-          self->request(host, 500ms, caf::get_atom::value, actors::shard::entities_atom::value)
-              .receive(
-                  [&, kind = kind](std::vector<actors::shard::entity_info>& entities) {
-                    double depth = 0;
-                    for (const auto& e : entities) {
-                      depth += double(e.mailbox_depth);
-                    }
-                    out.push_back({{kind}, depth});
-                  },
-                  [](caf::error&) {});
-        }
-        return out;
+      "Commands waiting at the active entities of a kind (mailboxes, queues, kept by the host; "
+      "refreshed every second).",
+      observability::callback_type::gauge, {"kind"}, [gauges = node.gauges] {
+        return samples{{{"order"}, double(gauges->mailbox_order.load())},
+                       {{"inventory"}, double(gauges->mailbox_inventory.load())},
+                       {{"payment"}, double(gauges->mailbox_payment.load())},
+                       {{"notification"}, double(gauges->mailbox_notification.load())}};
+      });
+  metrics.add_callback_family(
+      "ordermesh_core_restarts_total",
+      "Restarts of the node's core components (journal writer, reader, PSP gateway).", counter, {},
+      [status = node.status] {
+        return samples{{{}, double(status->restarts.load())}};
       });
   metrics.add_callback_family(
       "ordermesh_projection_lag_events", "Events appended but not yet in the read models.",
@@ -137,14 +116,14 @@ int run_standalone(const config::loaded_config& loaded) {
   std::unique_ptr<persistence::projection_runner> runner;
   gateway::gateway_api api{sys, node.hosts, cfg, metrics, [&] {
                              auto s = runner->stats();
-                             return gateway::node_health{!s.database_unreachable, serving.load(),
-                                                         s.lag,
-                                                         s.failing && !s.database_unreachable};
+                             return gateway::node_health{
+                                 !s.database_unreachable, serving.load(), s.lag,
+                                 s.failing && !s.database_unreachable, node.status->down()};
                            }};
   runner = std::make_unique<persistence::projection_runner>(
       cfg.pg, persistence::projection_runner_settings{},
       [&api](const persistence::projection_changes& changes) { api.on_projection(changes); });
-  add_node_metrics(metrics, sys, node, *runner);
+  add_node_metrics(metrics, node, *runner);
 
   if (auto woken = actors::resume_unfinished_orders(sys, node); !woken) {
     observability::log_event(spdlog::level::warn, "unfinished sagas not resumed",

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace ordermesh::cache {
 
@@ -53,7 +54,7 @@ rate_limiter::rate_limiter(config::redis_config redis, rate_limit_options option
                            redis_client_options client_options)
     : options_(std::move(options)), client_(std::move(redis), client_options) {
   // Invariant: a bucket can hold a token and refills, or no request could ever pass.
-  assert(options_.capacity > 0 && options_.refill_per_second > 0);
+  assert(options_.capacity > 0 && options_.refill_per_second > 0 && options_.max_local_clients > 0);
 }
 
 rate_decision rate_limiter::count(rate_decision d) {
@@ -88,6 +89,9 @@ rate_decision rate_limiter::acquire_local(const std::string& client_key, uint32_
   const double capacity = options_.capacity;
   const double per_ms = options_.refill_per_second / 1000.0;
   std::lock_guard<std::mutex> guard{local_mutex_};
+  if (local_.size() >= options_.max_local_clients && local_.count(client_key) == 0) {
+    trim_local(now);
+  }
   auto [it, fresh] = local_.try_emplace(client_key, local_bucket{capacity, now});
   auto& b = it->second;
   if (!fresh) {
@@ -105,6 +109,41 @@ rate_decision rate_limiter::acquire_local(const std::string& client_key, uint32_
     d.retry_after = std::chrono::milliseconds{std::max<int64_t>(1, wait)};
   }
   return d;
+}
+
+void rate_limiter::trim_local(std::chrono::steady_clock::time_point now) {
+  // A bucket that has refilled to capacity is the same as no bucket: dropping it loses nothing.
+  const double per_ms = options_.refill_per_second / 1000.0;
+  for (auto it = local_.begin(); it != local_.end();) {
+    const double idle_ms =
+        std::chrono::duration<double, std::milli>(now - it->second.refilled).count();
+    const bool full = it->second.tokens + idle_ms * per_ms >= options_.capacity;
+    it = full ? local_.erase(it) : std::next(it);
+  }
+  if (local_.size() < options_.max_local_clients) {
+    return;
+  }
+  // Still too many clients at once: the quarter idle longest start over with a full bucket (a
+  // bounded leak of tokens rather than unbounded memory). A quarter keeps trimming rare.
+  std::vector<std::chrono::steady_clock::time_point> refilled;
+  refilled.reserve(local_.size());
+  for (const auto& [key, bucket] : local_) {
+    refilled.push_back(bucket.refilled);
+  }
+  const auto cut = refilled.begin() + static_cast<std::ptrdiff_t>(refilled.size() / 4);
+  std::nth_element(refilled.begin(), cut, refilled.end());
+  const auto oldest_kept = *cut;
+  for (auto it = local_.begin(); it != local_.end();) {
+    it = it->second.refilled < oldest_kept ? local_.erase(it) : std::next(it);
+  }
+  if (local_.size() >= options_.max_local_clients) {
+    local_.clear(); // every bucket refilled at the same instant: nothing older to prefer
+  }
+}
+
+size_t rate_limiter::local_buckets() {
+  std::lock_guard<std::mutex> guard{local_mutex_};
+  return local_.size();
 }
 
 rate_limiter_stats rate_limiter::stats() const {

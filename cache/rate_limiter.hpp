@@ -19,6 +19,9 @@ struct rate_limit_options {
   uint32_t capacity = 20;
   /// Tokens added per second. Must be positive.
   double refill_per_second = 10.0;
+  /// Most client buckets the local fallback keeps; beyond it the buckets that are full again go
+  /// first, then the longest idle ones. Must be positive.
+  size_t max_local_clients = 100000;
 };
 
 /// The answer for one request.
@@ -43,7 +46,8 @@ struct rate_limiter_stats {
 /// A token-bucket rate limiter shared through Redis: one Lua script reads, refills, takes and
 /// stores the bucket (tokens and last refill time in a hash, PEXPIRE'd once it would be full
 /// again) atomically, with Redis's clock. When Redis is unavailable the same parameters are applied
-/// by an in-process bucket per key, and the decision says it is degraded; it never fails.
+/// by an in-process bucket per key (at most options.max_local_clients of them), and the decision
+/// says it is degraded; it never fails.
 /// Thread-safe; blocking (never call it from CAF's cooperative scheduler threads).
 class rate_limiter {
 public:
@@ -55,6 +59,9 @@ public:
 
   rate_limiter_stats stats() const;
 
+  /// Client buckets the local fallback holds now (at most options.max_local_clients).
+  size_t local_buckets();
+
   /// The Lua script run by acquire() (KEYS[1] bucket; ARGV capacity, tokens per ms, cost).
   static const std::string& script();
 
@@ -65,6 +72,8 @@ private:
   };
 
   rate_decision acquire_local(const std::string& client_key, uint32_t cost);
+  /// Makes room in local_ for one more client (local_mutex_ held).
+  void trim_local(std::chrono::steady_clock::time_point now);
   rate_decision count(rate_decision d);
 
   rate_limit_options options_;

@@ -65,7 +65,7 @@ struct log_config {
 struct psp_config {
   /// Address the stand-in listens on and the client connects to.
   std::string host = "127.0.0.1";
-  /// TCP port of the stand-in.
+  /// TCP port of the stand-in (0 for `ordermesh psp`: a free port, logged as it listens).
   uint16_t port = 58080;
   /// Fixed latency added to every answer.
   std::chrono::milliseconds latency{0};
@@ -125,7 +125,7 @@ struct saga_config {
 struct gateway_config {
   /// Address the gateway listens on.
   std::string host = "127.0.0.1";
-  /// TCP port of the gateway.
+  /// TCP port of the gateway (0: a free port, printed as it starts serving).
   uint16_t port = 58000;
   /// Threads running the gateway's sockets; they never block.
   uint32_t io_threads = 2;

@@ -177,6 +177,15 @@ parsed<uint16_t> parse_port(const raw_value& raw) {
   return ok(static_cast<uint16_t>(*n.value));
 }
 
+/// A port to listen on: 0 asks the kernel for a free one (the program reports which).
+parsed<uint16_t> parse_listen_port(const raw_value& raw) {
+  const auto n = integer_in(raw, 0, std::numeric_limits<uint16_t>::max());
+  if (!n.value) {
+    return fail<uint16_t>(n.problem);
+  }
+  return ok(static_cast<uint16_t>(*n.value));
+}
+
 parsed<uint32_t> parse_count(const raw_value& raw) {
   const auto n = integer_in(raw, 1, std::numeric_limits<uint32_t>::max());
   if (!n.value) {
@@ -332,6 +341,7 @@ struct value_kind {
 constexpr value_kind<std::string> as_text{parse_text, show_text};
 constexpr value_kind<std::string> as_log_level{parse_log_level, show_text};
 constexpr value_kind<uint16_t> as_port{parse_port, show_integer<uint16_t>};
+constexpr value_kind<uint16_t> as_listen_port{parse_listen_port, show_integer<uint16_t>};
 constexpr value_kind<uint32_t> as_count{parse_count, show_integer<uint32_t>};
 constexpr value_kind<std::chrono::milliseconds> as_duration{parse_duration, show_duration};
 constexpr value_kind<std::chrono::milliseconds> as_non_negative_duration{
@@ -413,8 +423,8 @@ const std::vector<field>& fields() {
           "psp.host", as_text, [](auto& c) -> auto& { return c.psp.host; },
           "Address the stand-in listens on and the client connects to."),
       make_field(
-          "psp.port", as_port, [](auto& c) -> auto& { return c.psp.port; },
-          "TCP port of the stand-in."),
+          "psp.port", as_listen_port, [](auto& c) -> auto& { return c.psp.port; },
+          "TCP port of the stand-in (0 for `ordermesh psp`: a free port, logged as it listens)."),
       make_field(
           "psp.latency", as_non_negative_duration, [](auto& c) -> auto& { return c.psp.latency; },
           "Fixed latency added to every answer."),
@@ -496,8 +506,8 @@ const std::vector<field>& fields() {
           "gateway.host", as_text, [](auto& c) -> auto& { return c.gateway.host; },
           "Address the gateway listens on."),
       make_field(
-          "gateway.port", as_port, [](auto& c) -> auto& { return c.gateway.port; },
-          "TCP port of the gateway."),
+          "gateway.port", as_listen_port, [](auto& c) -> auto& { return c.gateway.port; },
+          "TCP port of the gateway (0: a free port, printed as it starts serving)."),
       make_field(
           "gateway.io_threads", as_count, [](auto& c) -> auto& { return c.gateway.io_threads; },
           "Threads running the gateway's sockets; they never block."),

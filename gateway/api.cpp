@@ -18,10 +18,14 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_set>
 
 namespace ordermesh::gateway {
@@ -131,6 +135,47 @@ struct read_worker {
   persistence::projector reads;
 };
 
+/// Whether Redis answers, found out by a thread of its own that pings it every `period`, so that
+/// GET /health/ready reads an atomic instead of waiting on Redis.
+class redis_watch {
+public:
+  redis_watch(const config::redis_config& redis, std::chrono::milliseconds period)
+      : client_(redis, cache::redis_client_options{200ms, 200ms, 100ms, 1000ms}),
+        thread_([this, period] { run(period); }) {}
+  ~redis_watch() { stop(); }
+
+  bool up() const { return up_.load(); }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+private:
+  void run(std::chrono::milliseconds period) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    while (!stopping_) {
+      lock.unlock();
+      up_ = static_cast<bool>(client_.ping());
+      lock.lock();
+      wake_.wait_for(lock, period, [this] { return stopping_; });
+    }
+  }
+
+  cache::redis_client client_; // used by thread_ only
+  std::atomic<bool> up_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_; // last: it uses the members above
+};
+
 /// What POST /orders carries from the io thread to the worker and the command's actor.
 struct placement {
   explicit placement(responder a) : answer(std::move(a)) {}
@@ -141,6 +186,8 @@ struct placement {
   std::string fingerprint;
   order_input order;
   std::chrono::milliseconds wait{0};
+  /// When the request arrived: its answer is due within gateway.request_timeout of it.
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
   std::string traceparent;
   /// Already admitted by a leased rate-limit token.
   bool admitted = false;
@@ -157,7 +204,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
         limiter(cfg.redis,
                 cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                           static_cast<double>(cfg.gateway.rate_limit_per_s)}),
-        idempotency(cfg.redis), probe(cfg.redis), near(near_cache_ttl, 100000),
+        idempotency(cfg.redis), redis_health(cfg.redis, 1000ms), near(near_cache_ttl, 100000),
         leases(lease_size(cfg.gateway), 1000ms, 100000),
         pool(cfg.gateway.read_workers, 4096,
              [pg = cfg.pg] { return std::make_unique<read_worker>(pg); }),
@@ -469,8 +516,21 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     place(std::move(pl));
   }
 
+  /// How long an accepted order may still be waited for: the wait the client asked for, cut
+  /// short so that the answer (202 with the order's state) is out before request_timeout from
+  /// the request's arrival, when the server would answer 504 instead.
+  std::chrono::milliseconds wait_left(const placement& pl) const {
+    const auto timeout = cfg.gateway.request_timeout;
+    // Room for answer_placed (a worker, a Redis write) after the wait ends.
+    const auto margin = std::min<std::chrono::milliseconds>(1000ms, timeout / 4);
+    const auto due = pl.arrived + timeout - margin;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        due - std::chrono::steady_clock::now());
+    return std::max(0ms, std::min(pl.wait, left));
+  }
+
   /// Sends PlaceOrder from a short-lived actor that answers the request: at once (202), or when
-  /// the order finishes or the wait runs out.
+  /// the order finishes or the wait runs out (at the latest shortly before request_timeout).
   void place(placement pl) {
     auto self = shared_from_this();
     sys.spawn([self, pl = std::move(pl)](caf::event_based_actor* actor) -> caf::behavior {
@@ -504,7 +564,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
                 *ticket = self->watch.watch(pl.order_id, [handle](const order_outcome& o) {
                   caf::anon_send(handle, done_atom::value, o.status, o.reason);
                 });
-                actor->delayed_send(actor, pl.wait, expired_atom::value, status);
+                actor->delayed_send(actor, self->wait_left(pl), expired_atom::value, status);
               },
               [=](caf::error& err) {
                 pl.answer(answer_for_error(err, "/orders"));
@@ -743,30 +803,36 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
 
   // -- health ------------------------------------------------------------------------------------
 
+  /// On the io thread: reads what the components keep current, never waits on anything, so a
+  /// flood of probes costs no worker and no command its seat.
   void ready(const request&, const responder& answer) {
-    auto self = shared_from_this();
-    offload(answer, "/health/ready", [self, answer](read_worker&) {
-      auto node = self->health();
-      const bool redis_up = static_cast<bool>(self->probe.ping());
-      json degraded = json::array();
-      if (!redis_up) {
-        degraded.push_back("redis: reads go to PostgreSQL, rate limits are per process");
-      }
-      if (node.projection_stuck) {
-        degraded.push_back("projection: the read models stopped at an event they cannot apply "
-                           "(see the log); reads are stale, orders are still taken");
-      }
-      const bool is_ready = node.postgres_up && node.serving;
-      json body{{"status", is_ready ? "ready" : "not_ready"},
-                {"checks",
-                 {{"postgres", node.postgres_up ? "up" : "down"},
-                  {"node", node.serving ? "serving" : "stopped"},
-                  {"projection", node.projection_stuck ? "stuck" : "running"},
-                  {"redis", redis_up ? "up" : "down"}}},
-                {"projection_lag", node.projection_lag},
-                {"degraded", std::move(degraded)}};
-      answer(make_json(is_ready ? 200 : 503, body.dump()));
-    });
+    const auto node = health();
+    const bool redis_up = redis_health.up();
+    json degraded = json::array();
+    if (!redis_up) {
+      degraded.push_back("redis: reads go to PostgreSQL, rate limits are per process");
+    }
+    if (node.projection_stuck) {
+      degraded.push_back("projection: the read models stopped at an event they cannot apply "
+                         "(see the log); reads are stale, orders are still taken");
+    }
+    const bool is_ready = node.postgres_up && node.serving && node.components_down.empty();
+    json components = json::object();
+    for (const auto* name : {"journal", "reader", "psp"}) {
+      const bool down = std::find(node.components_down.begin(), node.components_down.end(), name) !=
+                        node.components_down.end();
+      components[name] = down ? "restarting" : "running";
+    }
+    json body{{"status", is_ready ? "ready" : "not_ready"},
+              {"checks",
+               {{"postgres", node.postgres_up ? "up" : "down"},
+                {"node", node.serving ? "serving" : "stopped"},
+                {"components", std::move(components)},
+                {"projection", node.projection_stuck ? "stuck" : "running"},
+                {"redis", redis_up ? "up" : "down"}}},
+              {"projection_lag", node.projection_lag},
+              {"degraded", std::move(degraded)}};
+    answer(make_json(is_ready ? 200 : 503, body.dump()));
   }
 
   // -- projection feedback -----------------------------------------------------------------------
@@ -797,16 +863,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   cache::read_cache cache;
   cache::rate_limiter limiter;
   idempotency_store idempotency;
-  struct redis_probe {
-    explicit redis_probe(const config::redis_config& r)
-        : client(r, cache::redis_client_options{200ms, 200ms, 100ms, 1000ms}) {}
-    cache::cache_result<cache::done> ping() {
-      std::lock_guard<std::mutex> lock{mutex};
-      return client.ping();
-    }
-    std::mutex mutex;
-    cache::redis_client client;
-  } probe;
+  redis_watch redis_health;
   near_cache near;
   token_leases leases;
   order_watch watch;
@@ -859,13 +916,12 @@ route_table gateway_api::routes() {
         metered("POST", "/inventory/{sku}/restock", &impl::restock), body_kind::json);
   t.add("GET", "/inventory/{sku}", metered("GET", "/inventory/{sku}", &impl::get_inventory));
   t.add("GET", "/health/ready", metered("GET", "/health/ready", &impl::ready));
-  t.add("GET", "/metrics", [d](const request&, responder answer) {
-    d->offload(answer, "/metrics", [d, answer](read_worker&) {
-      response r;
-      r.content_type = std::string{observability::prometheus_content_type};
-      r.body = d->metrics.render();
-      answer(std::move(r));
-    });
+  // On the io thread: every figure is kept current by its component (no fan-out, no worker).
+  t.add("GET", "/metrics", [d](const request&, const responder& answer) {
+    response r;
+    r.content_type = std::string{observability::prometheus_content_type};
+    r.body = d->metrics.render();
+    answer(std::move(r));
   });
   t.add("GET", "/openapi.json",
         [](const request&, responder answer) { answer(make_json(200, openapi_document())); });
@@ -882,6 +938,7 @@ void gateway_api::release_waiters() {
 
 void gateway_api::stop() {
   impl_->invalidation_listener.stop();
+  impl_->redis_health.stop();
   impl_->pool.stop();
   release_waiters(); // any that started waiting since
 }

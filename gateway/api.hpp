@@ -26,6 +26,8 @@ struct node_health {
   int64_t projection_lag = 0;
   /// The projection cannot apply the log although PostgreSQL answers (reads go stale).
   bool projection_stuck = false;
+  /// The node's core components down now (e.g. "journal" while it restarts): not ready.
+  std::vector<std::string> components_down;
 };
 
 /// The HTTP API of ordermesh (see gateway/openapi.json): orders and inventory over the entity
@@ -39,8 +41,10 @@ struct node_health {
 /// process.
 class gateway_api {
 public:
-  /// `hosts` are the node's entity hosts; `health` is asked on GET /health/ready (from a worker
-  /// thread). The registry gets the gateway's metrics and must outlive this object.
+  /// `hosts` are the node's entity hosts; `health` is asked on GET /health/ready, on an io
+  /// thread: it must only read state the components keep current (atomics), never block or ask
+  /// an actor. The registry gets the gateway's metrics and must outlive this object; its
+  /// callbacks run on io threads too (GET /metrics) and must be as cheap.
   gateway_api(caf::actor_system& sys, actors::shard::directory_ptr hosts,
               const config::app_config& cfg, observability::metrics_registry& metrics,
               std::function<node_health()> health);

@@ -2,7 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,7 +16,8 @@ namespace ordermesh::gateway {
 /// from other processes on Redis pub/sub (clear() when that subscription was interrupted). A fill
 /// that started before an invalidation of its key is discarded, so an old value cannot come back
 /// (the same race read_cache guards against in Redis). Bounded: beyond `capacity` entries the
-/// oldest are dropped. Thread-safe; never blocks for long.
+/// oldest are dropped, and the bookkeeping never holds more than `capacity` keys however often a
+/// key is invalidated and filled again. Thread-safe; never blocks for long.
 class near_cache {
 public:
   using clock = std::chrono::steady_clock;
@@ -57,11 +58,13 @@ public:
     if (!current || !value) {
       return;
     }
-    if (entries_.find(key) == entries_.end()) {
-      order_.push_back(key);
+    auto [it, fresh] = entries_.try_emplace(key);
+    if (fresh) {
+      it->second.position = order_.insert(order_.end(), key);
     }
-    entries_[key] = entry{*value, now + ttl_};
-    while (entries_.size() > capacity_ && !order_.empty()) {
+    it->second.value = *value;
+    it->second.expires = now + ttl_;
+    while (entries_.size() > capacity_) {
       entries_.erase(order_.front());
       order_.pop_front();
     }
@@ -70,7 +73,10 @@ public:
   /// Drops `key` and voids the fills of it in flight.
   void invalidate(const std::string& key) {
     std::lock_guard<std::mutex> lock{mutex_};
-    entries_.erase(key); // its name stays in order_ until trimmed: harmless
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      order_.erase(it->second.position);
+      entries_.erase(it);
+    }
     if (auto f = fills_.find(key); f != fills_.end()) {
       ++f->second.epoch;
     }
@@ -91,10 +97,17 @@ public:
     return entries_.size();
   }
 
+  /// Keys remembered for trimming (never more than capacity).
+  size_t tracked_keys() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return order_.size();
+  }
+
 private:
   struct entry {
     std::string value;
     clock::time_point expires;
+    std::list<std::string>::iterator position; // in order_
   };
   struct fill_state {
     uint64_t epoch = 0;
@@ -104,7 +117,8 @@ private:
   const size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> entries_;
-  std::deque<std::string> order_; // keys in insertion order, for trimming
+  // The keys of entries_, oldest fill first, for trimming; exactly one per entry.
+  std::list<std::string> order_;
   std::unordered_map<std::string, fill_state> fills_;
 };
 

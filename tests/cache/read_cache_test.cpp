@@ -165,11 +165,10 @@ BOOST_AUTO_TEST_CASE(reads_through_the_loader_when_redis_is_unreachable) {
     ++calls;
     return std::optional<std::string>{"from the database"};
   };
-  auto start = std::chrono::steady_clock::now();
+  // (That the Redis calls fail at once inside the back-off window is redis_client_test's.)
   for (int i = 0; i < 100; ++i) {
     BOOST_TEST_REQUIRE(cache.get_or_load("k", loader).value_or("") == "from the database");
   }
-  BOOST_TEST((std::chrono::steady_clock::now() - start < 500ms));
   BOOST_TEST(calls == 100);
   auto s = cache.stats();
   BOOST_TEST(s.redis_errors >= 100u);

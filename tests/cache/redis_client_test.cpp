@@ -85,12 +85,12 @@ BOOST_AUTO_TEST_CASE(fails_fast_inside_the_back_off_window_when_redis_is_unreach
   auto first = client.ping();
   BOOST_TEST_REQUIRE(!first);
   BOOST_TEST((first.error().code == cache::cache_errc::unavailable));
-  auto start = std::chrono::steady_clock::now();
+  // Every call inside the window is refused without a connection attempt (the detail says when
+  // the next one is): what "fast" means, whatever the machine's speed.
   for (int i = 0; i < 1000; ++i) {
     auto r = client.get("k");
     BOOST_TEST_REQUIRE(!r);
     BOOST_TEST_REQUIRE((r.error().code == cache::cache_errc::unavailable));
+    BOOST_TEST_REQUIRE(r.error().detail.find("next connection attempt") != std::string::npos);
   }
-  BOOST_TEST((std::chrono::steady_clock::now() - start < 500ms));
-  BOOST_TEST(client.get("k").error().detail.find("next connection attempt") != std::string::npos);
 }

@@ -260,6 +260,27 @@ BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an
   BOOST_TEST(c.size() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_hot_key_invalidated_and_refilled_many_times_keeps_the_near_cache_bounded) {
+  using namespace std::chrono_literals;
+  near_cache c{2000ms, 4};
+  const auto t0 = near_cache::clock::time_point{} + 1h;
+  for (int i = 0; i < 10000; ++i) {
+    c.fill("hot", c.begin_fill("hot"), std::to_string(i), t0);
+    c.invalidate("hot");
+  }
+  c.fill("hot", c.begin_fill("hot"), std::string{"last"}, t0);
+  BOOST_TEST(c.size() == 1u);
+  BOOST_TEST(c.tracked_keys() <= 4u);
+  // Trimming still drops the oldest live key first, whatever was invalidated in between.
+  for (const auto* k : {"a", "b", "c", "d"}) {
+    c.fill(k, c.begin_fill(k), std::string{k}, t0);
+  }
+  BOOST_TEST(!c.get("hot", t0).has_value());
+  BOOST_TEST(c.get("a", t0).value_or("") == "a");
+  BOOST_TEST(c.size() == 4u);
+  BOOST_TEST(c.tracked_keys() == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(leased_tokens_are_spent_locally_and_lapse) {
   using namespace std::chrono_literals;
   token_leases l{10, 1000ms, 2};

@@ -16,6 +16,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -269,6 +270,25 @@ std::string child_process::output() const {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+std::optional<std::string> child_process::wait_for_output(const std::string& pattern,
+                                                          std::chrono::milliseconds timeout) {
+  const std::regex re{pattern};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const bool alive = running(); // before reading: what it wrote before exiting is then seen
+    const auto text = output();
+    std::smatch m;
+    if (std::regex_search(text, m, re)) {
+      return m.size() > 1 ? m[1].str() : m[0].str();
+    }
+    if (!alive || std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds{10}); // polling a file: no event to wait on
+  }
 }
 
 std::string child_process::output_tail(std::size_t lines) const {

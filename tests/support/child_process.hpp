@@ -64,6 +64,11 @@ public:
   const std::filesystem::path& output_path() const { return output_path_; }
   /// Everything the child has written so far.
   std::string output() const;
+  /// Waits up to `timeout` for the child's output to match `pattern` (ECMAScript, searched in
+  /// the whole output) and returns the pattern's first group (the whole match if it has none);
+  /// nullopt on timeout or when the child exited without writing it.
+  std::optional<std::string> wait_for_output(const std::string& pattern,
+                                             std::chrono::milliseconds timeout);
   /// The last `lines` lines the child has written, for failure messages.
   std::string output_tail(std::size_t lines = 40) const;
 

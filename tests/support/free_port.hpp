@@ -10,4 +10,22 @@ namespace ordermesh::testing {
 /// Throws std::system_error if no socket can be bound.
 uint16_t free_tcp_port();
 
+/// A loopback port held for the test: a socket bound to it (SO_REUSEADDR) but not listening, so
+/// that connecting to it is refused and nobody else (another test, an outgoing connection) can
+/// take it, while a server with SO_REUSEADDR (net::server) can still bind and listen on it.
+/// Released when destroyed. Throws std::system_error if no socket can be bound.
+class reserved_port {
+public:
+  reserved_port();
+  ~reserved_port();
+  reserved_port(const reserved_port&) = delete;
+  reserved_port& operator=(const reserved_port&) = delete;
+
+  uint16_t port() const { return port_; }
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
 } // namespace ordermesh::testing

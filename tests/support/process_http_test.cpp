@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(terminate_ends_a_program_with_sigterm_within_the_grace) {
 
 BOOST_AUTO_TEST_CASE(terminate_falls_back_to_sigkill_when_sigterm_is_ignored) {
   // An ignored signal stays ignored across exec, so sleep itself ignores SIGTERM.
-  child_process p{{"sh", "-c", "trap '' TERM; exec sleep 30"}};
-  std::this_thread::sleep_for(200ms); // let sh install the trap before exec
+  child_process p{{"sh", "-c", "trap '' TERM; echo trapped; exec sleep 30"}};
+  BOOST_TEST_REQUIRE(p.wait_for_output("trapped", 10s).has_value()); // the trap is installed
   const auto started = std::chrono::steady_clock::now();
   const auto status = p.terminate(300ms);
   BOOST_TEST(status.signal == SIGKILL);
@@ -207,12 +207,14 @@ BOOST_AUTO_TEST_CASE(a_call_without_an_answer_times_out_with_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_connection_is_an_error) {
-  http_client client{"127.0.0.1", free_tcp_port(), 1s};
+  reserved_port nobody_listens;
+  http_client client{"127.0.0.1", nobody_listens.port(), 1s};
   BOOST_CHECK_THROW(client.request("GET", "/"), http_client_error);
 }
 
 BOOST_AUTO_TEST_CASE(wait_until_ready_polls_until_the_server_answers_200) {
-  const auto port = free_tcp_port();
+  reserved_port reserved; // held until the server listens on it: nobody else can take it
+  const auto port = reserved.port();
   http_client client{"127.0.0.1", port};
   BOOST_TEST(!client.wait_until_ready("/health/live", 200ms));
   // A server that starts listening 300 ms later.

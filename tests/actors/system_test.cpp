@@ -1,0 +1,194 @@
+// The node's core components (journal writer, reader, PSP gateway) are supervised: killed, each
+// comes back behind the same handle, and the node's status says it was down meanwhile.
+// Real PostgreSQL; the PSP stand-in on a loopback socket.
+
+#define BOOST_TEST_MODULE actors_system
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/messages.hpp"
+#include "actors/payment/psp_gateway.hpp"
+#include "actors/shard/messages.hpp"
+#include "actors/system.hpp"
+#include "core/actor_system.hpp"
+#include "persistence/pg_event_store.hpp"
+#include "psp/server.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+#include <pqxx/pqxx>
+
+#include <future>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Polls `fn` every 10 ms until it is true or `timeout` passed; then one last try.
+template <class F>
+bool eventually(F fn, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) {
+      return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return fn();
+}
+
+struct node_fixture {
+  testing::pg_test_database db;
+  config::app_config cfg = db.config();
+  psp::psp_server psp_server{[this] {
+    cfg.psp.port = 0;
+    return cfg.psp;
+  }()};
+  caf::actor_system_config caf_cfg;
+  caf::actor_system sys{core::configure(caf_cfg)};
+  node_actors node;
+  caf::scoped_actor self{sys};
+  int next_message = 0;
+
+  node_fixture() {
+    auto err = psp_server.start();
+    BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
+    cfg.psp.port = psp_server.port();
+    supervision_settings supervision;
+    // Long enough for the test to see the outage, short enough to wait for the restart.
+    supervision.backoff_min = 1500ms;
+    supervision.backoff_max = 1500ms;
+    node = start_node_actors(sys, cfg, host_settings_from(cfg.entity), saga_policy_from(cfg.saga),
+                             supervision);
+  }
+
+  ~node_fixture() {
+    node.stop();
+    psp_server.stop();
+  }
+
+  /// Restocks `sku`: whether the inventory accepted it, or the error's rendering.
+  std::string restock(const std::string& sku) { return restock_as(self, sku); }
+
+  /// The same from `who` (a scoped_actor of the calling thread).
+  std::string restock_as(caf::scoped_actor& who, const std::string& sku) {
+    envelope e;
+    e.message_id = "restock-" + std::to_string(next_message++);
+    std::string out;
+    who->request(node.hosts->inventory, 10s, shard::route_atom::value, sku, e,
+                 caf::make_message(inventory::restock{5}))
+        .receive([&](shard::command_reply& r) { out = r.accepted ? "accepted" : "rejected"; },
+                 [&](caf::error& err) { out = sys.render(err); });
+    return out;
+  }
+
+  /// The current incarnation behind a supervised handle (invalid while it restarts).
+  caf::actor incarnation(const caf::actor& supervisor) {
+    caf::actor out;
+    self->request(supervisor, 5s, caf::get_atom::value)
+        .receive([&](caf::actor& a) { out = a; }, [](caf::error&) {});
+    return out;
+  }
+
+  /// Kills the current incarnation behind `supervisor` (exit_reason::kill cannot be trapped) and
+  /// waits until it is gone; returns it.
+  caf::actor kill(const caf::actor& supervisor) {
+    auto victim = incarnation(supervisor);
+    BOOST_TEST_REQUIRE(static_cast<bool>(victim));
+    self->monitor(victim);
+    caf::anon_send_exit(victim, caf::exit_reason::kill);
+    bool down = false;
+    self->receive([&](caf::down_msg& dm) { down = dm.source == victim.address(); },
+                  caf::after(10s) >> [] {});
+    BOOST_TEST_REQUIRE(down);
+    return victim;
+  }
+
+  bool down(const std::string& name) const {
+    const auto d = node.status->down();
+    return std::find(d.begin(), d.end(), name) != d.end();
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(supervision, node_fixture)
+
+BOOST_AUTO_TEST_CASE(a_killed_journal_writer_restarts_and_writes_work_again) {
+  // Up once the supervisors have started their children.
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-a") == "accepted");
+  const auto old = kill(caf::actor_cast<caf::actor>(node.journal));
+  // The outage shows in the node's status, and a write meanwhile fails at once, cleanly.
+  BOOST_TEST_REQUIRE(eventually([&] { return down("journal"); }));
+  const auto during = restock("sku-a");
+  BOOST_TEST(during != "accepted", during);
+  BOOST_TEST(during.find("journal") != std::string::npos, during);
+  // Restarted behind the same handle: writes work again and the status is all clear.
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  const auto fresh = incarnation(caf::actor_cast<caf::actor>(node.journal));
+  BOOST_TEST((fresh && fresh != old));
+  BOOST_TEST(node.status->restarts.load() == 1u);
+  BOOST_TEST(restock("sku-a") == "accepted");
+  BOOST_TEST(restock("sku-new") == "accepted");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'inventory/sku-a'") ==
+             "2");
+}
+
+BOOST_AUTO_TEST_CASE(an_append_in_flight_when_the_journal_dies_is_answered_at_once_as_unknown) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-f") == "accepted"); // the entity is active: no reads needed
+  // The journal's commit waits on a lock the test holds.
+  pqxx::connection locker{persistence::pg_event_store::connection_string(db.pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  next_message = 100;
+  auto answer = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-f");
+  });
+  const bool waiting = eventually([&] {
+    return db.query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database()") != "0";
+  });
+  kill(caf::actor_cast<caf::actor>(node.journal));
+  // Answered by the supervisor, not after the entity's 60 s journal timeout.
+  const auto answered = answer.wait_for(20s) == std::future_status::ready;
+  lock.abort();
+  BOOST_TEST_REQUIRE(waiting);
+  BOOST_TEST_REQUIRE(answered);
+  const auto reply = answer.get();
+  BOOST_TEST(reply.find("unknown") != std::string::npos, reply);
+  // The stream is the truth afterwards: writes work again once the journal is back.
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST(eventually([&] { return restock("sku-f") == "accepted"; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_reader_restarts_and_entities_recover_again) {
+  BOOST_TEST_REQUIRE(restock("sku-r1") == "accepted");
+  kill(caf::actor_cast<caf::actor>(node.reader));
+  BOOST_TEST_REQUIRE(eventually([&] { return down("reader"); }));
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  // A new entity recovers from the reader before it takes its first command.
+  BOOST_TEST(restock("sku-r2") == "accepted");
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_psp_gateway_restarts_and_answers_again) {
+  const auto psp = caf::actor_cast<caf::actor>(node.psp);
+  kill(psp);
+  BOOST_TEST_REQUIRE(eventually([&] { return down("psp"); }));
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  bool answered = false;
+  self->request(node.psp, 5s, caf::get_atom::value, payment::breaker_atom::value)
+      .receive([&](payment::breaker_report&) { answered = true; }, [](caf::error&) {});
+  BOOST_TEST(answered);
+}
+
+BOOST_AUTO_TEST_CASE(the_gauges_are_kept_current_without_anyone_asking) {
+  BOOST_TEST_REQUIRE(restock("sku-g") == "accepted");
+  BOOST_TEST(eventually([&] { return node.gauges->journal_events.load() >= 1u; }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

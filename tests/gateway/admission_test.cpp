@@ -1,0 +1,167 @@
+// What the gateway owes commands whatever else arrives: probes and scrapes never take a command's
+// seat, and a waiting POST /orders ends with the order's state, never with the server's 504.
+// Against the running standalone system (real PostgreSQL and PSP stand-in).
+
+#define BOOST_TEST_MODULE gateway_admission
+#include <boost/test/unit_test.hpp>
+
+#include "persistence/pg_event_store.hpp"
+#include "tests/gateway/standalone_system.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+using namespace ordermesh;
+using namespace ordermesh::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+/// A Redis that never answers: a listening socket nobody accepts on. Connections complete into
+/// its backlog (or hang once it is full) and every command times out, the way a hung Redis
+/// behaves. Closed when the object goes away.
+class hung_redis {
+public:
+  hung_redis() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    BOOST_TEST_REQUIRE(fd_ >= 0);
+    BOOST_TEST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    BOOST_TEST_REQUIRE(::listen(fd_, 4) == 0);
+    BOOST_TEST_REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~hung_redis() { ::close(fd_); }
+  hung_redis(const hung_redis&) = delete;
+  hung_redis& operator=(const hung_redis&) = delete;
+
+  uint16_t port() const { return port_; }
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+std::string order_for(const std::string& sku) {
+  return json{{"customer_id", "cust-adm"},
+              {"lines", json::array({{{"sku", sku}, {"qty", 1}}})},
+              {"payment", {{"card_token", "tok_visa"}, {"amount_cents", 100}}}}
+      .dump();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_flood_of_metrics_scrapes_and_readiness_probes_never_turns_orders_away) {
+  hung_redis redis;
+  // One worker for blocking work and a short request timeout: a probe or scrape that sat in a
+  // command's seat would show as a 503 or 504 on POST /orders.
+  standalone_system sys{{"--redis.port=" + std::to_string(redis.port()), "--gateway.read_workers=1",
+                         "--gateway.request_timeout=3s", "--gateway.rate_limit_per_s=100000",
+                         "--gateway.rate_limit_burst=100000"}};
+  auto c = sys.client();
+  const auto sku = standalone_system::unique("flood");
+  BOOST_TEST_REQUIRE(
+      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":1000})").status == 200u);
+
+  std::atomic<bool> flooding{true};
+  std::atomic<int> probes{0};
+  std::atomic<int> probes_ready{0};
+  std::vector<std::thread> flood;
+  for (int i = 0; i < 64; ++i) {
+    flood.emplace_back([&, i] {
+      auto p = sys.client(10s);
+      const char* path = i % 2 == 0 ? "/metrics" : "/health/ready";
+      while (flooding) {
+        try {
+          const auto r = p->request("GET", path);
+          ++probes;
+          if (r.status == 200u && i % 2 == 1) {
+            ++probes_ready;
+          }
+        } catch (const std::exception&) {
+          p = sys.client(10s); // a timed-out call closed the connection
+        }
+      }
+    });
+  }
+  BOOST_TEST_REQUIRE(eventually([&] { return probes.load() >= 64; }, 15s));
+
+  std::map<unsigned, int> statuses;
+  for (int i = 0; i < 20; ++i) {
+    const auto r =
+        c->request("POST", "/orders", order_for(sku),
+                   {{"X-Client-Id", "adm"}, {"Idempotency-Key", standalone_system::unique("k")}});
+    ++statuses[r.status];
+    BOOST_TEST((r.status == 201u || r.status == 202u),
+               "POST /orders answered " << r.status << ": " << r.body);
+  }
+  flooding = false;
+  for (auto& t : flood) {
+    t.join();
+  }
+  BOOST_TEST_MESSAGE("probes answered during the flood: " << probes.load() << " (ready "
+                                                          << probes_ready.load() << ")");
+  BOOST_TEST(probes_ready.load() > 0);
+  // Redis hung is reported as degraded, not as not ready.
+  const auto ready = c->request("GET", "/health/ready");
+  BOOST_TEST(ready.status == 200u, ready.body);
+  BOOST_TEST(ready.json()["checks"]["redis"] == "down");
+}
+
+BOOST_AUTO_TEST_CASE(readiness_and_metrics_answer_while_every_worker_is_busy) {
+  standalone_system sys{{"--gateway.read_workers=1", "--gateway.request_timeout=5s"}};
+  // The only worker gets stuck reading an order: the read model's table is locked.
+  pqxx::connection locker{persistence::pg_event_store::connection_string(sys.db().pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE read_orders IN ACCESS EXCLUSIVE MODE");
+  std::thread stuck{[&] {
+    auto r = sys.client(20s);
+    r->request("GET", "/orders/" + standalone_system::unique("stuck"), "",
+               {{"X-Client-Id", "stuck"}});
+  }};
+  const bool worker_waits = eventually([&] {
+    return sys.db().query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                "'Lock' AND datname = current_database()") != "0";
+  });
+  auto c = sys.client(10s);
+  const auto ready = c->request("GET", "/health/ready");
+  const auto metrics = c->request("GET", "/metrics");
+  lock.abort();
+  stuck.join();
+  BOOST_TEST_REQUIRE(worker_waits);
+  BOOST_TEST(ready.status == 200u, ready.body);
+  BOOST_TEST(metrics.status == 200u, metrics.body);
+}
+
+BOOST_AUTO_TEST_CASE(a_wait_longer_than_the_request_timeout_ends_with_the_orders_state_not_504) {
+  // The PSP answers after 4 s, the request times out after 2 s, the client may wait 5 s.
+  standalone_system slow{{"--gateway.request_timeout=2s", "--gateway.max_wait=5s",
+                          "--psp.client_timeout=10s", "--saga.step_timeout=30s"},
+                         {"--psp.latency=4s"}};
+  auto c = slow.client(10s);
+  const auto sku = standalone_system::unique("slowpsp");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  const auto r =
+      c->request("POST", "/orders?wait=5000", order_for(sku),
+                 {{"X-Client-Id", standalone_system::unique("w")}, {"Idempotency-Key", "wait-1"}});
+  BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+  const auto body = r.json();
+  BOOST_TEST(!body.at("order_id").get<std::string>().empty());
+  BOOST_TEST(body.at("status") != "confirmed", r.body);
+  BOOST_TEST(r.header("Location").has_value());
+}
