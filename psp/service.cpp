@@ -1,5 +1,7 @@
 #include "psp/service.hpp"
 
+#include "psp/card_tokens.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -25,10 +27,6 @@ constexpr std::size_t max_key_length = 255;
 std::string dump(const json& j) {
   // Invalid UTF-8 echoed from a request must not make the answer throw.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
 reply json_reply(unsigned status, const json& body) {
@@ -157,26 +155,6 @@ bool allows(std::string_view allow, std::string_view method) {
 }
 
 // -- the test card tokens: every rule about card_token is here (psp/README.md lists them) ---------
-
-const std::string card_token_rule =
-    "card_token must be \"tok_\" followed by 1 to 64 letters, digits or underscores";
-
-bool is_card_token(const std::string& token) {
-  constexpr std::size_t max_suffix = 64;
-  return starts_with(token, "tok_") && token.size() > 4 && token.size() <= 4 + max_suffix &&
-         std::all_of(token.begin() + 4, token.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_';
-         });
-}
-
-/// Why a valid token is declined, or nullopt when it is authorized (decline_rate aside).
-std::optional<std::string> token_decline_reason(const std::string& token) {
-  if (starts_with(token, "tok_decline")) {
-    return "insufficient_funds";
-  }
-  return std::nullopt;
-}
 
 reply malformed_json() {
   return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON");
@@ -480,8 +458,8 @@ struct psp_service::impl {
       return invalid("currency must be an ISO 4217 code such as \"EUR\"");
     }
     const auto& token = doc["card_token"];
-    if (!token.is_string() || !is_card_token(token.get_ref<const std::string&>())) {
-      return invalid(card_token_rule);
+    if (!token.is_string() || !accepts_card_token(token.get_ref<const std::string&>())) {
+      return invalid(std::string{card_token_rule});
     }
     if (voided_keys.count(key) != 0) {
       return problem(409, "authorization-voided", "Conflict",
@@ -492,14 +470,12 @@ struct psp_service::impl {
     a.key = key;
     a.amount_cents = std::get<int64_t>(amount);
     a.currency = currency.get<std::string>();
-    auto decline_reason = token_decline_reason(token.get_ref<const std::string&>());
-    if (!decline_reason && draw(faults.decline_rate)) {
-      decline_reason = "insufficient_funds";
-    }
-    const bool decline = decline_reason.has_value();
+    const bool token_declines =
+        outcome_of(token.get_ref<const std::string&>()) == card_outcome::declined;
+    const bool decline = token_declines || draw(faults.decline_rate);
     if (decline) {
       a.status = auth_status::declined;
-      a.reason = *decline_reason;
+      a.reason = "insufficient_funds";
       ++stats.declines;
     } else {
       ++stats.authorizations;

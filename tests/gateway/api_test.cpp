@@ -6,6 +6,8 @@
 
 #include "cache/redis_client.hpp"
 #include "gateway/api.hpp"
+#include "gateway/client_identity.hpp"
+#include "psp/card_tokens.hpp"
 #include "tests/gateway/standalone_system.hpp"
 
 #include <nlohmann/json.hpp>
@@ -21,31 +23,15 @@ using nlohmann::json;
 
 namespace {
 
-/// The system every test case of this module talks to. Rate limit: 100 per second, burst 100, so
-/// that the rate-limit case can exceed it; the other cases use their own client ids.
-struct system_fixture {
-  system_fixture() {
-    if (instance == nullptr) {
-      instance = new standalone_system{
-          {"--gateway.rate_limit_per_s=100", "--gateway.rate_limit_burst=100"}};
-    }
-  }
-  static standalone_system* instance;
+/// Each case gets its own system on a fresh database, so that no case depends on what another
+/// did before it (journal counts, metrics, cached rows). Behind a "trusted proxy" so that the cases
+/// can be their own clients with X-Client-Id. Rate limit: 100 per second, burst 100, so that the
+/// rate-limit case can exceed it.
+struct fresh_system {
+  standalone_system system{{"--gateway.rate_limit_per_s=100", "--gateway.rate_limit_burst=100",
+                            "--gateway.trusted_proxy=true"}};
+  standalone_system& sys() { return system; }
 };
-standalone_system* system_fixture::instance = nullptr;
-
-struct teardown {
-  ~teardown() {
-    delete system_fixture::instance;
-    system_fixture::instance = nullptr;
-  }
-};
-BOOST_TEST_GLOBAL_FIXTURE(teardown);
-
-standalone_system& sys() {
-  static system_fixture f;
-  return *system_fixture::instance;
-}
 
 json order_body(const std::string& customer, const std::vector<std::pair<std::string, int>>& lines,
                 const std::string& card = "tok_visa", int64_t amount = 1250) {
@@ -95,7 +81,7 @@ std::string restocked_sku(http_client& c, const std::string& client_id, int qty)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(health_openapi_and_metrics_answer) {
+BOOST_FIXTURE_TEST_CASE(health_openapi_and_metrics_answer, fresh_system) {
   auto c = sys().client();
   auto live = c->request("GET", "/health/live");
   BOOST_TEST(live.status == 200u);
@@ -132,7 +118,7 @@ BOOST_AUTO_TEST_CASE(health_openapi_and_metrics_answer) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(restock_then_read_the_inventory) {
+BOOST_FIXTURE_TEST_CASE(restock_then_read_the_inventory, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("inv");
   auto sku = standalone_system::unique("sku");
@@ -157,7 +143,7 @@ BOOST_AUTO_TEST_CASE(restock_then_read_the_inventory) {
   BOOST_TEST(keyed().json().at("on_hand") == 15);
 }
 
-BOOST_AUTO_TEST_CASE(an_order_is_accepted_then_readable_and_finishes) {
+BOOST_FIXTURE_TEST_CASE(an_order_is_accepted_then_readable_and_finishes, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("place");
   auto sku = restocked_sku(*c, client, 10);
@@ -182,7 +168,7 @@ BOOST_AUTO_TEST_CASE(an_order_is_accepted_then_readable_and_finishes) {
   check_problem(c->request("GET", "/orders/o0000", "", {{"X-Client-Id", client}}), 404);
 }
 
-BOOST_AUTO_TEST_CASE(waiting_answers_with_the_orders_end) {
+BOOST_FIXTURE_TEST_CASE(waiting_answers_with_the_orders_end, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("wait");
   auto sku = restocked_sku(*c, client, 3);
@@ -212,7 +198,8 @@ BOOST_AUTO_TEST_CASE(waiting_answers_with_the_orders_end) {
   }));
 }
 
-BOOST_AUTO_TEST_CASE(an_idempotency_key_replays_the_first_answer_and_refuses_another_body) {
+BOOST_FIXTURE_TEST_CASE(an_idempotency_key_replays_the_first_answer_and_refuses_another_body,
+                        fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("idem");
   auto sku = restocked_sku(*c, client, 100);
@@ -262,7 +249,8 @@ BOOST_AUTO_TEST_CASE(an_idempotency_key_replays_the_first_answer_and_refuses_ano
   BOOST_TEST(sys().events() > before);
 }
 
-BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_a_problem_and_never_reaches_the_journal) {
+BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_problem_and_never_reaches_the_journal,
+                        fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("bad");
   auto sku = restocked_sku(*c, client, 10);
@@ -375,7 +363,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_a_problem_and_never_reaches_the_j
   BOOST_TEST(c->request("GET", "/health/live").status == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(a_customers_orders_page_by_keyset_without_gaps_or_repeats) {
+BOOST_FIXTURE_TEST_CASE(a_customers_orders_page_by_keyset_without_gaps_or_repeats, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("page");
   const auto customer = standalone_system::unique("cust-p");
@@ -416,7 +404,7 @@ BOOST_AUTO_TEST_CASE(a_customers_orders_page_by_keyset_without_gaps_or_repeats) 
   BOOST_TEST(seen.size() == placed.size());
 }
 
-BOOST_AUTO_TEST_CASE(a_client_over_its_rate_is_answered_429_with_retry_after) {
+BOOST_FIXTURE_TEST_CASE(a_client_over_its_rate_is_answered_429_with_retry_after, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("rl");
   int limited = 0;
@@ -448,7 +436,7 @@ BOOST_AUTO_TEST_CASE(a_client_over_its_rate_is_answered_429_with_retry_after) {
       404u);
 }
 
-BOOST_AUTO_TEST_CASE(a_stampede_on_one_cold_key_reads_the_database_a_few_times) {
+BOOST_FIXTURE_TEST_CASE(a_stampede_on_one_cold_key_reads_the_database_a_few_times, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("stampede");
   auto sku = restocked_sku(*c, client, 10);
@@ -553,10 +541,15 @@ BOOST_AUTO_TEST_CASE(a_graceful_stop_answers_the_requests_waiting_for_an_order_a
   std::optional<http_response> waited;
   std::thread waiter{[&] {
     auto w = slow.client(20s);
-    waited = post_order(*w, standalone_system::unique("graceful"), "g1",
+    // Unique key: this system does not trust X-Client-Id, and Redis outlives the run.
+    waited = post_order(*w, "graceful", standalone_system::unique("g1"),
                         order_body("cust-g", {{sku, 1}}).dump(), "?wait=20000");
   }};
-  std::this_thread::sleep_for(1s); // placed, and waiting for the PSP
+  // Placed, and its POST waiting for the end of the order (the PSP holds the payment).
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return c->request("GET", "/metrics").body.find("\nordermesh_gateway_waiting_orders 1") !=
+           std::string::npos;
+  }));
   const auto stop_sent = std::chrono::steady_clock::now();
   ::kill(slow.node().pid(), SIGTERM);
   waiter.join();
@@ -585,7 +578,8 @@ BOOST_AUTO_TEST_CASE(a_graceful_stop_answers_the_requests_waiting_for_an_order_a
                                    "' AND event_type = 'order.placed.v1'") == "1");
 }
 
-BOOST_AUTO_TEST_CASE(an_invalidation_heard_on_redis_pub_sub_drops_the_near_cache_copy) {
+BOOST_FIXTURE_TEST_CASE(an_invalidation_heard_on_redis_pub_sub_drops_the_near_cache_copy,
+                        fresh_system) {
   // What another gateway process hears when this node's projection changes a row.
   auto c = sys().client();
   const auto client = standalone_system::unique("pubsub");
@@ -631,4 +625,155 @@ BOOST_AUTO_TEST_CASE(an_invalidation_heard_on_redis_pub_sub_drops_the_near_cache
   BOOST_TEST(metric(redis_hits) + metric(redis_misses) == below_before + 1); // ...read below it
   BOOST_TEST(c->request("GET", "/orders/" + id, "", as_client).status == 200u);
   BOOST_TEST(metric(near_hits) == near_after + 1); // and kept again
+}
+
+BOOST_FIXTURE_TEST_CASE(a_poisoned_traceparent_is_replaced_and_never_parks_the_sku, fresh_system) {
+  // Issue 9 item 1: 32 bytes of 0xFF where the trace id goes used to make the entity throw on
+  // every batch until it was parked for good.
+  auto c = sys().client();
+  const auto client = standalone_system::unique("trace");
+  const auto sku = restocked_sku(*c, client, 10);
+  const std::string poisoned = "00-" + std::string(32, '\xff') + "-aaaaaaaaaaaaaaaa-01";
+  for (int i = 0; i < 6; ++i) {
+    auto r = c->request("POST", "/inventory/" + sku + "/restock", json{{"qty", 1}}.dump(),
+                        {{"X-Client-Id", client}, {"traceparent", poisoned}});
+    BOOST_TEST(r.status == 200u, "poisoned restock " << i << ": " << r.status << " " << r.body);
+  }
+  auto later = restock(*c, client, sku, 1);
+  BOOST_TEST(later.status == 200u, later.body);
+  BOOST_TEST(later.json().value("on_hand", 0) == 17);
+  auto order =
+      post_order(*c, client, "trace-1", order_body("cust-t", {{sku, 2}}).dump(), "?wait=10000");
+  BOOST_TEST(order.status == 201u, order.body);
+  // A poisoned order carries a fresh trace too and finishes like any other.
+  auto poisoned_order = c->request(
+      "POST", "/orders?wait=10000", order_body("cust-t", {{sku, 1}}).dump(),
+      {{"X-Client-Id", client}, {"Idempotency-Key", "trace-2"}, {"traceparent", poisoned}});
+  BOOST_TEST(poisoned_order.status == 201u, poisoned_order.body);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_body_with_a_duplicate_member_is_refused_400_and_never_placed,
+                        fresh_system) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("dup");
+  const auto sku = restocked_sku(*c, client, 10);
+  const auto before = sys().events();
+  auto r = post_order(*c, client, "dup-1",
+                      R"({"customer_id":"a","customer_id":"b","lines":[{"sku":")" + sku +
+                          R"(","qty":1}],"payment":{"card_token":"tok_visa","amount_cents":100}})");
+  check_problem(r, 400, "urn:ordermesh:problem:malformed-json");
+  BOOST_TEST(r.json().at("errors")[0].at("pointer") == "/customer_id", r.body);
+  auto nested = post_order(
+      *c, client, "dup-2",
+      R"({"customer_id":"a","lines":[{"sku":")" + sku +
+          R"(","qty":1,"qty":5}],"payment":{"card_token":"tok_visa","amount_cents":100}})");
+  check_problem(nested, 400, "urn:ordermesh:problem:malformed-json");
+  auto restocked = c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":1,"qty":1000})",
+                              {{"X-Client-Id", client}});
+  check_problem(restocked, 400, "urn:ordermesh:problem:malformed-json");
+  BOOST_TEST(sys().events() == before);
+}
+
+BOOST_FIXTURE_TEST_CASE(
+    the_openapi_examples_work_and_each_documented_test_card_behaves_as_documented, fresh_system) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("docs");
+  const header_list as_client{{"X-Client-Id", client}};
+  auto doc = c->request("GET", "/openapi.json").json();
+  const auto& paths = doc.at("paths");
+  // The restock example, on the SKUs the order example names.
+  const auto& restock_op = paths.at("/inventory/{sku}/restock").at("post");
+  const auto restock_example =
+      restock_op.at("requestBody").at("content").at("application/json").at("example");
+  const auto& order_op = paths.at("/orders").at("post");
+  auto order_example =
+      order_op.at("requestBody").at("content").at("application/json").at("example");
+  for (const auto& line : order_example.at("lines")) {
+    auto r = c->request("POST", "/inventory/" + line.at("sku").get<std::string>() + "/restock",
+                        restock_example.dump(), as_client);
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+  }
+  auto placed = post_order(*c, client, "doc-example", order_example.dump(), "?wait=10000");
+  BOOST_TEST(placed.status == 201u, placed.body);
+  // Each test card the documentation lists ends the way it says.
+  const auto token_doc = doc.at("components")
+                             .at("schemas")
+                             .at("OrderInput")
+                             .at("properties")
+                             .at("payment")
+                             .at("properties")
+                             .at("card_token")
+                             .at("description")
+                             .get<std::string>();
+  int n = 0;
+  for (const auto& card : psp::test_cards) {
+    BOOST_TEST(token_doc.find(std::string{card.example}) != std::string::npos, token_doc);
+    auto body = order_example;
+    body["payment"]["card_token"] = std::string{card.example};
+    auto r = post_order(*c, client, "doc-card-" + std::to_string(++n), body.dump(), "?wait=10000");
+    if (card.outcome == psp::card_outcome::authorized) {
+      BOOST_TEST(r.status == 201u, card.example << ": " << r.body);
+    } else {
+      check_problem(r, 422, "urn:ordermesh:problem:order-cancelled");
+    }
+  }
+  // A token the payment step can never accept is refused at the edge, naming the field.
+  const auto before = sys().events();
+  auto body = order_example;
+  body["payment"]["card_token"] = "4242424242424242";
+  auto refused = post_order(*c, client, "doc-bad-token", body.dump());
+  check_problem(refused, 422, "urn:ordermesh:problem:invalid-request");
+  BOOST_TEST(refused.json().at("errors")[0].at("pointer") == "/payment/card_token", refused.body);
+  BOOST_TEST(sys().events() == before);
+}
+
+BOOST_AUTO_TEST_CASE(an_api_key_names_the_client_and_x_client_id_alone_is_not_trusted) {
+  const std::string alice_key = "alice-" + standalone_system::unique("secret");
+  standalone_system keyed{{"--gateway.rate_limit_per_s=1", "--gateway.rate_limit_burst=20",
+                           "--gateway.api_keys=alice=" + gateway::sha256_hex(alice_key)}};
+  auto c = keyed.client();
+  const header_list as_alice{{"Authorization", "Bearer " + alice_key}};
+  // A wrong key, or another scheme, is 401 and goes no further.
+  for (const header_list& wrong :
+       {header_list{{"Authorization", "Bearer nope"}}, header_list{{"X-Api-Key", "nope"}},
+        header_list{{"Authorization", "Basic YWxpY2U6eA=="}},
+        header_list{{"Authorization", "Bearer " + alice_key}, {"X-Api-Key", "other"}}}) {
+    auto r = c->request("GET", "/inventory/x", "", wrong);
+    check_problem(r, 401, "urn:ordermesh:problem:unauthorized");
+    BOOST_TEST(r.header("WWW-Authenticate").value_or("") == "Bearer");
+  }
+  const auto sku = standalone_system::unique("sku");
+  BOOST_TEST_REQUIRE(
+      c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":50})", as_alice).status ==
+      200u);
+  const auto body = order_body("cust-k", {{sku, 1}}).dump();
+  auto place = [&](header_list h, const std::string& key) {
+    h.emplace_back("Idempotency-Key", key);
+    return c->request("POST", "/orders", body, h);
+  };
+  // Unique key: the impostors below are their peer address, and Redis outlives the run.
+  const auto k1 = standalone_system::unique("k1");
+  auto first = place(as_alice, k1);
+  BOOST_TEST_REQUIRE(first.status == 202u, first.body);
+  // The same key through X-Api-Key is the same client: the same order.
+  auto via_header = place({{"X-Api-Key", alice_key}}, k1);
+  BOOST_TEST(via_header.json().at("order_id") == first.json().at("order_id"));
+  // Claiming to be alice with X-Client-Id is not being alice: the claim is ignored, so both claims
+  // are the same (peer-address) client, whose order is not hers.
+  std::set<std::string> impostor_orders;
+  for (const auto* claim : {"alice", "key:alice"}) {
+    auto impostor = place({{"X-Client-Id", claim}}, k1);
+    BOOST_TEST(impostor.status == 202u, impostor.body);
+    impostor_orders.insert(impostor.json().at("order_id").get<std::string>());
+  }
+  BOOST_TEST(impostor_orders.size() == 1u);
+  BOOST_TEST(impostor_orders.count(first.json().at("order_id").get<std::string>()) == 0u);
+  // Nor can it spend her rate-limit bucket: the impostor runs out, alice does not.
+  int limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    limited +=
+        c->request("GET", "/inventory/" + sku, "", {{"X-Client-Id", "key:alice"}}).status == 429u;
+  }
+  BOOST_TEST(limited > 0);
+  BOOST_TEST(c->request("GET", "/inventory/" + sku, "", as_alice).status != 429u);
 }

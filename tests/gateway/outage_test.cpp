@@ -75,7 +75,8 @@ struct shopper {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_recovers) {
-  standalone_system system{{"--gateway.rate_limit_per_s=1000", "--gateway.rate_limit_burst=1000"}};
+  standalone_system system{{"--gateway.rate_limit_per_s=1000", "--gateway.rate_limit_burst=1000",
+                            "--gateway.trusted_proxy=true"}};
   shopper shop{system, "outage"};
   auto& c = shop.c;
   const auto& as_client = shop.as_client;
@@ -145,7 +146,7 @@ BOOST_AUTO_TEST_CASE(with_redis_down_orders_are_taken_and_reads_served_then_all_
 }
 
 BOOST_AUTO_TEST_CASE(without_postgresql_the_system_is_not_ready_and_serves_again_when_it_returns) {
-  standalone_system system;
+  standalone_system system{{"--gateway.trusted_proxy=true"}};
   shopper shop{system, "pg-outage"};
   auto& c = shop.c;
   auto post = [&](const std::string& key) { return shop.place(key); };
