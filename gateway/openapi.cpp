@@ -11,9 +11,8 @@ namespace {
 /// What a client may send as card token, from the stand-in's own table (psp/card_tokens.hpp), so
 /// that the document cannot drift from what the payment step accepts.
 std::string card_token_description() {
-  std::string text = "The PSP's token for the card. It must begin with \"" +
-                     std::string{psp::card_token_prefix} +
-                     "\" (anything else is refused here with 422, since the PSP could never "
+  std::string text = "The PSP's token for the card: " + std::string{psp::card_token_rule} +
+                     " (anything else is refused here with 422, since the PSP could never "
                      "accept it). Test tokens of the PSP stand-in (ordermesh psp):";
   for (const auto& card : psp::test_cards) {
     text += " `" + std::string{card.example} + "` (any token beginning with `" +
@@ -400,7 +399,7 @@ const std::string& openapi_document() {
             "required": ["card_token", "amount_cents"],
             "additionalProperties": false,
             "properties": {
-              "card_token": {"type": "string", "maxLength": 128, "description": "(filled in by openapi.cpp from psp/card_tokens.hpp)"},
+              "card_token": {"type": "string", "pattern": "^tok_[A-Za-z0-9_]{1,64}$", "description": "(filled in by openapi.cpp from psp/card_tokens.hpp)"},
               "amount_cents": {"type": "integer", "minimum": 1, "maximum": 1000000000}
             }
           }
