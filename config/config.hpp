@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ordermesh::config {
 
@@ -121,6 +122,14 @@ struct saga_config {
   std::chrono::milliseconds reservation_ttl{60000};
 };
 
+/// One client's API key, hashed at rest: the key itself is never configured.
+struct api_key {
+  /// Who requests with this key are: 1 to 64 characters of A-Z a-z 0-9 . _ -.
+  std::string client;
+  /// SHA-256 of the key, 64 lowercase hex characters.
+  std::string sha256_hex;
+};
+
 /// The HTTP gateway's server core (gateway/http_server.hpp).
 struct gateway_config {
   /// Address the gateway listens on.
@@ -149,6 +158,10 @@ struct gateway_config {
   uint32_t rate_limit_burst = 200;
   /// Base time to live of a cached read (jittered by up to 10 %).
   std::chrono::milliseconds cache_ttl{30000};
+  /// Clients' API keys: client=<sha256 hex of key>,...; or ORDERMESH_GATEWAY_API_KEYS_FILE.
+  std::vector<api_key> api_keys;
+  /// The gateway is reached only through a proxy that sets X-Client-Id; only then is it trusted.
+  bool trusted_proxy = false;
 };
 
 /// Everything one ordermesh process is configured with.

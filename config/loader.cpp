@@ -278,6 +278,81 @@ parsed<double> parse_rate(const raw_value& raw) {
   return ok(x);
 }
 
+/// true or false, from a JSON boolean or from the text "true" / "false".
+parsed<bool> parse_flag(const raw_value& raw) {
+  if (raw.from_json != nullptr) {
+    if (!raw.from_json->is_boolean()) {
+      return fail<bool>("expected true or false, got " + json_type_name(*raw.from_json));
+    }
+    return ok(raw.from_json->get<bool>());
+  }
+  if (raw.text == "true" || raw.text == "false") {
+    return ok(raw.text == "true");
+  }
+  return fail<bool>("must be true or false");
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+/// "client=<64 hex>" entries separated by commas or line breaks; blank entries and lines starting
+/// with '#' are skipped, so that a key file can carry comments. Empty: no keys.
+parsed<std::vector<api_key>> parse_api_keys(const raw_value& raw) {
+  auto text = string_of(raw, "a string of client=<sha256 hex> entries");
+  if (!text.value) {
+    return fail<std::vector<api_key>>(text.problem);
+  }
+  std::vector<api_key> keys;
+  std::string_view rest = *text.value;
+  while (!rest.empty()) {
+    const auto end = rest.find_first_of(",\n");
+    const auto entry = trimmed(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    if (entry.empty() || entry.front() == '#') {
+      continue;
+    }
+    const auto eq = entry.find('=');
+    const auto client = trimmed(entry.substr(0, eq));
+    const auto hash =
+        eq == std::string_view::npos ? std::string_view{} : trimmed(entry.substr(eq + 1));
+    const auto nth = "entry " + std::to_string(keys.size() + 1) + ": ";
+    const bool client_ok =
+        !client.empty() && client.size() <= 64 &&
+        std::all_of(client.begin(), client.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        });
+    if (!client_ok) {
+      return fail<std::vector<api_key>>(
+          nth + "write client=<sha256 hex>, the client 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    }
+    std::string hex;
+    for (const char c : hash) {
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        })) {
+      return fail<std::vector<api_key>>(nth + "the hash of " + std::string{client} +
+                                        "'s key must be 64 hex characters (sha256sum of the key)");
+    }
+    for (const auto& k : keys) {
+      if (k.sha256_hex == hex) {
+        return fail<std::vector<api_key>>(nth + "the same key is given to " + k.client + " and " +
+                                          std::string{client});
+      }
+    }
+    keys.push_back(api_key{std::string{client}, std::move(hex)});
+  }
+  return ok(std::move(keys));
+}
+
 // --- how values are shown by describe() ----------------------------------------------------------
 
 std::string show_text(const std::string& s) {
@@ -304,6 +379,19 @@ std::string show_rate(const double& x) {
   std::ostringstream out;
   out << x;
   return out.str();
+}
+
+std::string show_flag(const bool& b) {
+  return b ? "true" : "false";
+}
+
+/// The clients only: a hash of a short key could be guessed from the log.
+std::string show_api_keys(const std::vector<api_key>& keys) {
+  std::string out = keys.empty() ? "(none)" : "";
+  for (const auto& k : keys) {
+    out += (out.empty() ? "" : ",") + k.client + "=******";
+  }
+  return out;
 }
 
 std::string show_secret(const secret& s) {
@@ -339,6 +427,8 @@ constexpr value_kind<std::chrono::milliseconds> as_non_negative_duration{
 constexpr value_kind<uint32_t> as_seed{parse_seed, show_integer<uint32_t>};
 constexpr value_kind<double> as_rate{parse_rate, show_rate};
 constexpr value_kind<secret> as_secret{parse_secret, show_secret};
+constexpr value_kind<bool> as_flag{parse_flag, show_flag};
+constexpr value_kind<std::vector<api_key>> as_api_keys{parse_api_keys, show_api_keys};
 
 enum class presence { optional, required };
 
@@ -539,6 +629,14 @@ const std::vector<field>& fields() {
       make_field(
           "gateway.cache_ttl", as_duration, [](auto& c) -> auto& { return c.gateway.cache_ttl; },
           "Base time to live of a cached read (jittered by up to 10 %)."),
+      make_field(
+          "gateway.api_keys", as_api_keys, [](auto& c) -> auto& { return c.gateway.api_keys; },
+          "Clients' API keys: client=<sha256 hex of key>,...; or ORDERMESH_GATEWAY_API_KEYS_FILE."),
+      make_field(
+          "gateway.trusted_proxy", as_flag,
+          [](auto& c) -> auto& { return c.gateway.trusted_proxy; },
+          "The gateway is reached only through a proxy that sets X-Client-Id; only then is it "
+          "trusted."),
   };
   return table;
 }
@@ -850,7 +948,8 @@ private:
   std::optional<config_error> load_env() {
     constexpr std::string_view prefix = "ORDERMESH_";
     for (const auto& [name, value] : in_.env) {
-      if (!starts_with(name, prefix) || name == config_path_env || name == password_file_env) {
+      if (!starts_with(name, prefix) || name == config_path_env || name == password_file_env ||
+          name == api_keys_file_env) {
         continue;
       }
       const auto* f = find_field_by_env(name);
@@ -862,7 +961,30 @@ private:
         return err;
       }
     }
-    return load_password_file();
+    if (auto err = load_password_file()) {
+      return err;
+    }
+    return load_api_keys_file();
+  }
+
+  std::optional<config_error> load_api_keys_file() {
+    const auto it = in_.env.find(std::string{api_keys_file_env});
+    if (it == in_.env.end()) {
+      return std::nullopt;
+    }
+    const value_source src{source_kind::env, std::string{api_keys_file_env}};
+    if (in_.env.count(env_name("gateway.api_keys")) != 0) {
+      return config_error{"gateway.api_keys", std::nullopt, src,
+                          "both " + env_name("gateway.api_keys") + " and " +
+                              std::string{api_keys_file_env} + " are set; set only one"};
+    }
+    const auto text = read(it->second);
+    if (!text) {
+      return config_error{"gateway.api_keys", std::nullopt, src,
+                          "cannot read the API key file \"" + it->second + "\" named by " +
+                              std::string{api_keys_file_env}};
+    }
+    return assign(*find_field("gateway.api_keys"), raw_value{nullptr, *text}, src);
   }
 
   std::optional<config_error> load_password_file() {

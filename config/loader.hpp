@@ -77,9 +77,9 @@ using load_result = std::variant<loaded_config, config_error>;
 /// Fills app_config from built-in defaults < config file < environment < command line, then
 /// validates. The config file is named by --config <path>, --config=<path> or ORDERMESH_CONFIG;
 /// without one, that layer is skipped. Environment variables are "ORDERMESH_" + the key upper-cased
-/// with '.' as '_'; any other ORDERMESH_* variable except ORDERMESH_CONFIG and
-/// ORDERMESH_PG_PASSWORD_FILE is an error. Options are --key=value or --key value.
-/// Returns the first problem as a config_error; never throws.
+/// with '.' as '_'; any other ORDERMESH_* variable except ORDERMESH_CONFIG,
+/// ORDERMESH_PG_PASSWORD_FILE and ORDERMESH_GATEWAY_API_KEYS_FILE is an error. Options are
+/// --key=value or --key value. Returns the first problem as a config_error; never throws.
 load_result load(const load_input& in);
 
 /// The current process environment (from environ).
@@ -112,5 +112,6 @@ std::string env_name(std::string_view key);
 /// Names of the variables with a special meaning.
 inline constexpr std::string_view config_path_env = "ORDERMESH_CONFIG";
 inline constexpr std::string_view password_file_env = "ORDERMESH_PG_PASSWORD_FILE";
+inline constexpr std::string_view api_keys_file_env = "ORDERMESH_GATEWAY_API_KEYS_FILE";
 
 } // namespace ordermesh::config

@@ -7,6 +7,7 @@
 #include "cache/read_cache.hpp"
 #include "cache/redis_client.hpp"
 #include "cache/redis_subscriber.hpp"
+#include "gateway/client_identity.hpp"
 #include "gateway/command_errors.hpp"
 #include "gateway/idempotency_store.hpp"
 #include "gateway/near_cache.hpp"
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <random>
 #include <shared_mutex>
@@ -89,9 +91,8 @@ bool terminal(const std::string& status) {
 
 /// A fresh W3C traceparent, or the caller's when it sent a well-formed one.
 std::string traceparent_for(const request& req) {
-  auto incoming = req.header("traceparent");
-  if (incoming.size() == 55 && incoming.compare(0, 3, "00-") == 0) {
-    return incoming;
+  if (auto incoming = parse_traceparent(req.header("traceparent"))) {
+    return *incoming;
   }
   thread_local std::mt19937_64 random{std::random_device{}()};
   char buf[56];
@@ -157,8 +158,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
         limiter(cfg.redis,
                 cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                           static_cast<double>(cfg.gateway.rate_limit_per_s)}),
-        idempotency(cfg.redis), probe(cfg.redis), near(near_cache_ttl, 100000),
-        leases(lease_size(cfg.gateway), 1000ms, 100000),
+        idempotency(cfg.redis), identity(cfg.gateway), probe(cfg.redis),
+        near(near_cache_ttl, 100000), leases(lease_size(cfg.gateway), 1000ms, 100000),
         pool(cfg.gateway.read_workers, 4096,
              [pg = cfg.pg] { return std::make_unique<read_worker>(pg); }),
         requests(metrics.add_counter_family("ordermesh_http_requests_total",
@@ -261,13 +262,28 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     }
   }
 
-  /// The client a request counts against: X-Client-Id when given, else its address.
-  static std::string client_of(const request& req) {
-    auto id = req.header("X-Client-Id");
-    if (valid_id(id)) {
-      return id;
-    }
-    return "ip:" + (req.remote_address.empty() ? std::string{"unknown"} : req.remote_address);
+  /// What `req` says about who sent it (views into `req`).
+  static client_claims claims_of(const request& req, std::string& authorization,
+                                 std::string& api_key, std::string& client_id) {
+    authorization = req.header("Authorization");
+    api_key = req.header("X-Api-Key");
+    client_id = req.header("X-Client-Id");
+    return {authorization, api_key, client_id, req.remote_address};
+  }
+
+  /// Who `req` is (client_identity::identify), or the 401 problem for it.
+  std::variant<std::string, problem_details> identify(const request& req) const {
+    std::string authorization, api_key, client_id;
+    return identity.identify(claims_of(req, authorization, api_key, client_id));
+  }
+
+  /// The client a request counts against. Only for requests that routes() identified already
+  /// (a request it could not identify was answered 401 and never reaches a handler).
+  std::string client_of(const request& req) const {
+    auto who = identify(req);
+    auto* client = std::get_if<std::string>(&who);
+    assert(client != nullptr && "routes() answers 401 before a handler runs");
+    return client ? *client : "unidentified";
   }
 
   /// Takes a lease of tokens from the client's Redis bucket (one for this request, the rest for
@@ -797,6 +813,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   cache::read_cache cache;
   cache::rate_limiter limiter;
   idempotency_store idempotency;
+  client_identity identity;
   struct redis_probe {
     explicit redis_probe(const config::redis_config& r)
         : client(r, cache::redis_client_options{200ms, 200ms, 100ms, 1000ms}) {}
@@ -844,11 +861,21 @@ std::vector<std::pair<std::string, std::string>> gateway_api::endpoints() {
 route_table gateway_api::routes() {
   route_table t;
   auto d = impl_;
+  // Requests of the API routes are identified first: a wrong API key is 401 and goes no further.
   auto metered = [d](const char* method, const char* route, auto member) {
     auto& histogram = d->latency.with({method, route});
     return [d, method, route, member, &histogram](const request& req, responder answer) {
       responder wrapped{
           std::make_shared<metered_slot>(answer, d->requests, histogram, route, method)};
+      if (member != &impl::ready) {
+        auto who = d->identify(req);
+        if (auto* p = std::get_if<problem_details>(&who)) {
+          p->instance = req.path;
+          auto r = make_problem(*p);
+          r.headers.emplace_back("WWW-Authenticate", "Bearer");
+          return (void)wrapped(std::move(r));
+        }
+      }
       ((*d).*member)(req, wrapped);
     };
   };

@@ -1,12 +1,14 @@
 #include "gateway/order_request.hpp"
 
 #include "actors/order/state.hpp"
+#include "psp/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <set>
 
@@ -64,10 +66,89 @@ private:
   json errors_ = json::array();
 };
 
+/// Finds the first member name that appears twice in one object, at any depth, while nlohmann's
+/// parser reads the document (its DOM would silently keep the last one).
+class duplicate_finder {
+public:
+  /// For json::parse's callback; always keeps what was parsed.
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        frames_.push_back({true, {}, {}, 0});
+        break;
+      case json::parse_event_t::array_start:
+        frames_.push_back({false, {}, {}, 0});
+        break;
+      case json::parse_event_t::key: {
+        auto& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.names.insert(top.key).second && !duplicate_) {
+          duplicate_ = pointer();
+        }
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        next_element();
+        break;
+      case json::parse_event_t::value:
+        next_element();
+        break;
+    }
+    return true;
+  }
+
+  /// The JSON pointer of the first repeated member, if any.
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+private:
+  struct frame {
+    bool object;
+    std::set<std::string> names;
+    std::string key; // of an object: the member being read
+    size_t index;    // of an array: the element being read
+  };
+
+  void next_element() {
+    if (!frames_.empty() && !frames_.back().object) {
+      ++frames_.back().index;
+    }
+  }
+
+  /// Where the parser is now (RFC 6901: '~' as "~0", '/' as "~1").
+  std::string pointer() const {
+    std::string out;
+    for (const auto& f : frames_) {
+      out += '/';
+      if (!f.object) {
+        out += std::to_string(f.index);
+        continue;
+      }
+      for (char c : f.key) {
+        out += c == '~' ? std::string{"~0"} : c == '/' ? std::string{"~1"} : std::string(1, c);
+      }
+    }
+    return out;
+  }
+
+  std::vector<frame> frames_;
+  std::optional<std::string> duplicate_;
+};
+
 std::optional<json> parse_json_object(std::string_view body, problem_details& problem_out) {
-  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  duplicate_finder duplicates;
+  auto doc = json::parse(body.begin(), body.end(), std::ref(duplicates), false);
   if (doc.is_discarded()) {
     problem_out = problem(400, problem_type::malformed_json, "the body is not valid JSON");
+    return std::nullopt;
+  }
+  if (const auto& at = duplicates.duplicate()) {
+    // Two parsers that disagree on which duplicate wins is how validation gets bypassed.
+    problem_out = problem(400, problem_type::malformed_json,
+                          "the body names member " + *at + " twice; name each member once");
+    problem_out.extensions["errors"] =
+        json::array({{{"pointer", *at}, {"detail", "duplicate member name"}}});
     return std::nullopt;
   }
   if (!doc.is_object()) {
@@ -140,7 +221,7 @@ std::optional<std::string> string_member(const json& object, const std::string& 
 }
 
 bool valid_card_token(std::string_view token) {
-  return !token.empty() && token.size() <= limits::max_card_token_length &&
+  return psp::accepts_card_token(token) && token.size() <= limits::max_card_token_length &&
          std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
@@ -216,7 +297,9 @@ std::variant<order_input, problem_details> parse_order(std::string_view body) {
   } else {
     reject_unknown_members(*payment, "/payment", {"card_token", "amount_cents"}, errors);
     if (auto v = string_member(*payment, "/payment", "card_token", valid_card_token,
-                               "1 to 128 visible ASCII characters", errors)) {
+                               "a token of the PSP: \"tok_\" and up to 124 more visible ASCII "
+                               "characters (see the test tokens in openapi.json)",
+                               errors)) {
       out.card_token = *v;
     }
     if (auto v = integer_member(*payment, "/payment", "amount_cents", 1, limits::max_amount_cents,
@@ -261,6 +344,33 @@ std::string fingerprint(const order_input& order) {
     canonical += '\n' + line.sku + ' ' + std::to_string(line.qty);
   }
   return hex(mix(fnv1a(canonical)));
+}
+
+std::optional<std::string> parse_traceparent(std::string_view header) {
+  // version "-" trace-id "-" parent-id "-" trace-flags, each lowercase hex (W3C Trace Context).
+  auto lower_hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  auto all_zero = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
+  };
+  if (header.size() < 55) {
+    return std::nullopt;
+  }
+  const auto version = header.substr(0, 2);
+  const auto trace_id = header.substr(3, 32);
+  const auto parent_id = header.substr(36, 16);
+  const auto flags = header.substr(53, 2);
+  const bool layout = header[2] == '-' && header[35] == '-' && header[52] == '-';
+  // Version 00 is exactly 55 characters; a later version may append fields after a '-'.
+  const bool length =
+      version == "00" ? header.size() == 55 : header.size() == 55 || header[55] == '-';
+  if (!layout || !length || !lower_hex(version) || version == "ff" || !lower_hex(trace_id) ||
+      all_zero(trace_id) || !lower_hex(parent_id) || all_zero(parent_id) || !lower_hex(flags)) {
+    return std::nullopt;
+  }
+  return "00-" + std::string{trace_id} + "-" + std::string{parent_id} + "-" + std::string{flags};
 }
 
 std::optional<std::map<std::string, std::string>> parse_query(std::string_view query) {

@@ -27,6 +27,7 @@ inline constexpr const char* idempotency_key_reused =
 inline constexpr const char* order_rejected = "urn:ordermesh:problem:order-rejected";
 inline constexpr const char* order_cancelled = "urn:ordermesh:problem:order-cancelled";
 inline constexpr const char* not_found = "urn:ordermesh:problem:not-found";
+inline constexpr const char* unauthorized = "urn:ordermesh:problem:unauthorized";
 inline constexpr const char* rate_limited = "urn:ordermesh:problem:rate-limited";
 inline constexpr const char* overloaded = "urn:ordermesh:problem:overloaded";
 inline constexpr const char* unavailable = "urn:ordermesh:problem:unavailable";
@@ -90,6 +91,12 @@ std::optional<page_cursor> decode_cursor(std::string_view text);
 
 /// A non-negative decimal integer of at most 18 digits; nullopt otherwise.
 std::optional<int64_t> parse_count(std::string_view text);
+
+/// The caller's W3C `traceparent` header (Trace Context, section 3.2) when it is valid, written
+/// as version 00; nullopt when it is not (absent, malformed, upper-case hex, an all-zero id,
+/// version ff), and the gateway then starts a fresh trace, as the spec says. A version above 00 is
+/// read as version 00 from its first 55 characters (anything after them must follow a '-').
+std::optional<std::string> parse_traceparent(std::string_view header);
 
 /// An answer for a rejected request: the problem with this status, type and detail.
 problem_details problem(unsigned status, const char* type, std::string detail);

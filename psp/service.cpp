@@ -1,5 +1,7 @@
 #include "psp/service.hpp"
 
+#include "psp/card_tokens.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,10 +25,6 @@ constexpr std::size_t max_key_length = 255;
 std::string dump(const json& j) {
   // Invalid UTF-8 echoed from a request must not make the answer throw.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
 reply json_reply(unsigned status, const json& body) {
@@ -420,15 +418,16 @@ struct psp_service::impl {
       return invalid("currency must be an ISO 4217 code such as \"EUR\"");
     }
     const auto& token = doc["card_token"];
-    if (!token.is_string() || !starts_with(token.get_ref<const std::string&>(), "tok_")) {
+    if (!token.is_string() || !accepts_card_token(token.get_ref<const std::string&>())) {
       return invalid("card_token must be a string starting with \"tok_\"");
     }
     authorization a;
     a.id = new_id();
     a.amount_cents = std::get<int64_t>(amount);
     a.currency = currency.get<std::string>();
-    const bool decline = starts_with(token.get_ref<const std::string&>(), "tok_decline") ||
-                         draw(faults.decline_rate);
+    const bool decline =
+        outcome_of(token.get_ref<const std::string&>()) == card_outcome::declined ||
+        draw(faults.decline_rate);
     if (decline) {
       a.status = auth_status::declined;
       a.reason = "insufficient_funds";

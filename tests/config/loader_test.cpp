@@ -560,7 +560,9 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "gateway.max_wait = 30s  (default)\n"
                                "gateway.rate_limit_per_s = 100  (default)\n"
                                "gateway.rate_limit_burst = 200  (default)\n"
-                               "gateway.cache_ttl = 30s  (default)\n";
+                               "gateway.cache_ttl = 30s  (default)\n"
+                               "gateway.api_keys = (none)  (default)\n"
+                               "gateway.trusted_proxy = false  (default)\n";
   BOOST_TEST(text == expected);
   for (const auto& k : known_keys()) {
     BOOST_TEST(text.find(k.key + " = ") != std::string::npos, k.key);
@@ -586,3 +588,45 @@ BOOST_AUTO_TEST_CASE(env_names_are_the_upper_cased_keys_with_the_prefix) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(api_keys_name_clients_by_the_sha256_of_their_key_from_text_or_a_key_file) {
+  const std::string a(64, 'a');
+  const std::string b = std::string(63, 'B') + "0";
+  auto cfg = expect_loaded(make_input({"--gateway.api_keys= alice=" + a + " ,bob=" + b}));
+  BOOST_TEST_REQUIRE(cfg.values.gateway.api_keys.size() == 2u);
+  BOOST_TEST(cfg.values.gateway.api_keys[0].client == "alice");
+  BOOST_TEST(cfg.values.gateway.api_keys[1].sha256_hex == std::string(63, 'b') + "0");
+  BOOST_TEST(describe(cfg).find(a) == std::string::npos); // hashes are not printed
+  BOOST_TEST(describe(cfg).find("alice=******,bob=******") != std::string::npos);
+  auto from_file =
+      expect_loaded(make_input({}, {{"ORDERMESH_GATEWAY_API_KEYS_FILE", "/run/keys"}},
+                               {{"/run/keys", "# ops keys\nalice=" + a + "\n\nbob=" + b + "\n"}}));
+  BOOST_TEST(from_file.values.gateway.api_keys.size() == 2u);
+  BOOST_TEST(from_file.sources.at("gateway.api_keys") ==
+             (value_source{source_kind::env, "ORDERMESH_GATEWAY_API_KEYS_FILE"}));
+  BOOST_TEST(expect_error(make_input({"--gateway.api_keys=alice"})).problem.find("entry 1") == 0u);
+  BOOST_TEST(expect_error(make_input({"--gateway.api_keys=alice=abc"})).problem.find("64 hex") !=
+             std::string::npos);
+  BOOST_TEST(expect_error(make_input({"--gateway.api_keys=a b=" + a})).key == "gateway.api_keys");
+  BOOST_TEST(expect_error(make_input({"--gateway.api_keys=alice=" + a + ",bob=" + a}))
+                 .problem.find("same key") != std::string::npos);
+  BOOST_TEST(expect_error(make_input({}, {{"ORDERMESH_GATEWAY_API_KEYS_FILE", "/missing"}}))
+                 .problem.find("cannot read") == 0u);
+  BOOST_TEST(expect_error(make_input({},
+                                     {{"ORDERMESH_GATEWAY_API_KEYS_FILE", "/run/keys"},
+                                      {"ORDERMESH_GATEWAY_API_KEYS", "alice=" + a}},
+                                     {{"/run/keys", "alice=" + a}}))
+                 .problem.find("set only one") != std::string::npos);
+  BOOST_TEST(expect_loaded(make_input({})).values.gateway.api_keys.empty());
+}
+
+BOOST_AUTO_TEST_CASE(trusted_proxy_is_a_flag_that_defaults_to_false) {
+  BOOST_TEST(!expect_loaded(make_input({})).values.gateway.trusted_proxy);
+  BOOST_TEST(
+      expect_loaded(make_input({"--gateway.trusted_proxy=true"})).values.gateway.trusted_proxy);
+  BOOST_TEST(expect_loaded(make_input({}, {{"ORDERMESH_CONFIG", "f"}},
+                                      {{"f", R"({"gateway": {"trusted_proxy": true}})"}}))
+                 .values.gateway.trusted_proxy);
+  BOOST_TEST(expect_error(make_input({"--gateway.trusted_proxy=yes"})).problem ==
+             "must be true or false");
+}

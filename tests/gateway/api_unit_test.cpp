@@ -3,10 +3,12 @@
 
 #include "actors/order/errors.hpp"
 #include "gateway/api.hpp"
+#include "gateway/client_identity.hpp"
 #include "gateway/command_errors.hpp"
 #include "gateway/near_cache.hpp"
 #include "gateway/order_request.hpp"
 #include "gateway/order_watch.hpp"
+#include "psp/card_tokens.hpp"
 
 #include <caf/sec.hpp>
 #include <nlohmann/json.hpp>
@@ -84,6 +86,134 @@ BOOST_AUTO_TEST_CASE(quantities_amounts_and_line_counts_are_bounded) {
     many.push_back({{"sku", "s" + std::to_string(i)}, {"qty", 1}});
   }
   BOOST_TEST(pointers(refused(with(many.dump()))).count("/lines") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_member_at_any_depth_is_refused_as_400_naming_it) {
+  // Two parsers that disagree on which duplicate wins is how validation gets bypassed.
+  auto top = refused(R"({"customer_id":"a","customer_id":"b","lines":[{"sku":"s","qty":1}],)"
+                     R"("payment":{"card_token":"tok_visa","amount_cents":1}})");
+  BOOST_TEST(top.status == 400u);
+  BOOST_TEST(top.type == problem_type::malformed_json);
+  BOOST_TEST(pointers(top) == std::set<std::string>{"/customer_id"});
+  auto in_line = refused(R"({"customer_id":"a","lines":[{"sku":"s","qty":1},)"
+                         R"({"sku":"t","qty":1,"qty":9}],)"
+                         R"("payment":{"card_token":"tok_visa","amount_cents":1}})");
+  BOOST_TEST(in_line.status == 400u);
+  BOOST_TEST(pointers(in_line) == std::set<std::string>{"/lines/1/qty"});
+  auto in_payment = refused(R"({"customer_id":"a","lines":[{"sku":"s","qty":1}],)"
+                            R"("payment":{"card_token":"tok_visa","amount_cents":1,)"
+                            R"("card_token":"tok_decline"}})");
+  BOOST_TEST(pointers(in_payment) == std::set<std::string>{"/payment/card_token"});
+  // Where nothing is read, still refused: no member of the body is ambiguous.
+  auto deep =
+      refused(R"({"customer_id":"a","lines":[{"sku":"s","qty":1}],"x":{"a/b":[{"~":1,"~":2}]},)"
+              R"("payment":{"card_token":"tok_visa","amount_cents":1}})");
+  BOOST_TEST(deep.status == 400u);
+  BOOST_TEST(pointers(deep) == std::set<std::string>{"/x/a~1b/0/~0"});
+  auto restock = std::get<problem_details>(parse_restock(R"({"qty":1,"qty":1000})"));
+  BOOST_TEST(restock.status == 400u);
+  // The same name in different objects is no duplicate.
+  BOOST_TEST(std::holds_alternative<order_input>(
+      parse_order(R"({"customer_id":"a","lines":[{"sku":"s","qty":1},{"sku":"t","qty":1}],)"
+                  R"("payment":{"card_token":"tok_visa","amount_cents":1}})")));
+}
+
+BOOST_AUTO_TEST_CASE(a_traceparent_is_taken_only_when_it_is_valid_w3c_trace_context) {
+  const std::string good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  BOOST_TEST(parse_traceparent(good).value_or("") == good);
+  // Issue 9 item 1: 32 bytes of 0xFF where the trace id goes.
+  BOOST_TEST(!parse_traceparent("00-" + std::string(32, '\xff') + "-aaaaaaaaaaaaaaaa-01"));
+  auto with = [&](size_t at, const std::string& part) {
+    auto s = good;
+    s.replace(at, part.size(), part);
+    return s;
+  };
+  BOOST_TEST(!parse_traceparent(with(3, "4BF92F35")));            // upper case
+  BOOST_TEST(!parse_traceparent(with(3, std::string(32, '0'))));  // zero trace id
+  BOOST_TEST(!parse_traceparent(with(36, std::string(16, '0')))); // zero parent id
+  BOOST_TEST(!parse_traceparent(with(3, "4bf92f35 7b34")));       // not hex
+  BOOST_TEST(!parse_traceparent(with(53, "0g")));                 // flags not hex
+  BOOST_TEST(!parse_traceparent(with(0, "ff")));                  // version ff
+  BOOST_TEST(!parse_traceparent(with(0, "0A")));                  // version case
+  BOOST_TEST(!parse_traceparent(with(2, "_")));                   // separators
+  BOOST_TEST(!parse_traceparent(with(35, "_")));
+  BOOST_TEST(!parse_traceparent(with(52, "_")));
+  BOOST_TEST(!parse_traceparent(good.substr(0, 54)));
+  BOOST_TEST(!parse_traceparent(good + "-")); // 00 is exact
+  BOOST_TEST(!parse_traceparent(""));
+  // A future version: read as version 00 from its first 55 characters (further fields
+  // follow a '-'), and passed on as version 00.
+  BOOST_TEST(parse_traceparent(with(0, "01")).value_or("") == good);
+  BOOST_TEST(parse_traceparent(with(0, "cc") + "-what-ever").value_or("") == good);
+  BOOST_TEST(!parse_traceparent(with(0, "cc") + "x"));
+  BOOST_TEST(!parse_traceparent(with(0, "cc").substr(0, 54)));
+  // Unknown flag bits are kept as sent (only 01, sampled, is defined).
+  BOOST_TEST(parse_traceparent(with(53, "ff")).value_or("") == with(53, "ff"));
+}
+
+BOOST_AUTO_TEST_CASE(a_card_token_the_payment_step_can_never_accept_is_refused_with_a_pointer) {
+  auto with_token = [](const std::string& token) {
+    return R"({"customer_id":"c","lines":[{"sku":"a","qty":1}],"payment":{"card_token":")" + token +
+           R"(","amount_cents":100}})";
+  };
+  for (const auto* token : {"4242424242424242", "visa", "TOK_visa", "tok"}) {
+    auto p = refused(with_token(token));
+    BOOST_TEST(p.status == 422u);
+    BOOST_TEST(pointers(p) == std::set<std::string>{"/payment/card_token"}, token);
+  }
+  for (const auto& card : psp::test_cards) {
+    BOOST_TEST(
+        std::holds_alternative<order_input>(parse_order(with_token(std::string{card.example}))));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_stand_ins_test_cards_decide_by_their_longest_prefix) {
+  BOOST_TEST(psp::accepts_card_token("tok_visa"));
+  BOOST_TEST(!psp::accepts_card_token("visa"));
+  BOOST_TEST((psp::outcome_of("tok_visa") == psp::card_outcome::authorized));
+  BOOST_TEST((psp::outcome_of("tok_decline") == psp::card_outcome::declined));
+  BOOST_TEST((psp::outcome_of("tok_decline_card") == psp::card_outcome::declined));
+  for (const auto& card : psp::test_cards) {
+    BOOST_TEST((psp::outcome_of(card.example) == card.outcome), card.example);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sha256_hex_matches_the_standard_vectors) {
+  BOOST_TEST(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  BOOST_TEST(sha256_hex("abc") ==
+             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+BOOST_AUTO_TEST_CASE(an_api_key_names_its_client_and_x_client_id_needs_a_trusted_proxy) {
+  config::gateway_config cfg;
+  cfg.api_keys = {{"alice", sha256_hex("alice-key")}, {"bob", sha256_hex("bob-key")}};
+  client_identity direct{cfg};
+  auto who = [](const client_identity& id, client_claims c) {
+    auto r = id.identify(c);
+    return std::holds_alternative<std::string>(r)
+               ? std::get<std::string>(r)
+               : "status " + std::to_string(std::get<problem_details>(r).status);
+  };
+  BOOST_TEST(who(direct, {"Bearer alice-key", "", "", "10.0.0.1"}) == "key:alice");
+  BOOST_TEST(who(direct, {"bearer  bob-key ", "", "", "10.0.0.1"}) == "key:bob");
+  BOOST_TEST(who(direct, {"", "alice-key", "", "10.0.0.1"}) == "key:alice");
+  BOOST_TEST(who(direct, {"Bearer alice-key", "alice-key", "mallory", "10.0.0.1"}) == "key:alice");
+  BOOST_TEST(who(direct, {"Bearer alice-key", "bob-key", "", "10.0.0.1"}) == "status 401");
+  BOOST_TEST(who(direct, {"Bearer wrong", "", "", "10.0.0.1"}) == "status 401");
+  BOOST_TEST(who(direct, {"", "wrong", "", "10.0.0.1"}) == "status 401");
+  BOOST_TEST(who(direct, {"Basic YWxpY2U6eA==", "", "", "10.0.0.1"}) == "status 401");
+  BOOST_TEST(who(direct, {"Bearer", "", "", "10.0.0.1"}) == "status 401");
+  // Without a key: the peer address; X-Client-Id is not trusted...
+  BOOST_TEST(who(direct, {"", "", "", "10.0.0.1"}) == "ip:10.0.0.1");
+  BOOST_TEST(who(direct, {"", "", "key:alice", "10.0.0.1"}) == "ip:10.0.0.1");
+  // ...unless the deployment says a proxy sets it.
+  cfg.trusted_proxy = true;
+  client_identity proxied{cfg};
+  BOOST_TEST(who(proxied, {"", "", "shop-7", "10.0.0.1"}) == "shop-7");
+  BOOST_TEST(who(proxied, {"", "", "not valid!", "10.0.0.1"}) == "ip:10.0.0.1");
+  BOOST_TEST(who(proxied, {"Bearer bob-key", "", "shop-7", "10.0.0.1"}) == "key:bob");
+  auto problem = std::get<problem_details>(direct.identify({"Bearer wrong", "", "", "x"}));
+  BOOST_TEST(problem.type == problem_type::unauthorized);
 }
 
 BOOST_AUTO_TEST_CASE(restock_bodies) {
