@@ -11,6 +11,7 @@
 #include "fuzz/oracle.hpp"
 
 #include "config/config.hpp"
+#include "gateway/client_identity.hpp"
 #include "gateway/order_request.hpp"
 #include "gateway/problem.hpp"
 #include "gateway/routes.hpp"
@@ -37,8 +38,20 @@ using namespace ordermesh::gateway;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-/// The defaults the gateway runs with (max_body, max_wait).
-const config::gateway_config cfg{};
+/// The API key the gateway knows in these runs (seeds send it) and its client.
+constexpr const char* known_key = "fuzz-key-1";
+
+/// The defaults the gateway runs with (max_body, max_wait), plus one API key.
+config::gateway_config gateway_config(bool trusted_proxy) {
+  config::gateway_config c;
+  c.api_keys.push_back({"shop-1", sha256_hex(known_key)});
+  c.trusted_proxy = trusted_proxy;
+  return c;
+}
+const config::gateway_config cfg = gateway_config(false);
+const client_identity identity{cfg};
+/// The same keys behind a trusted proxy, where X-Client-Id names the client.
+const client_identity proxied_identity{gateway_config(true)};
 
 /// More pipelined requests than this on one input add nothing but time.
 constexpr int max_requests_per_input = 8;
@@ -79,15 +92,47 @@ response needs_node() {
   return make_json(202, R"({"reached":"node"})");
 }
 
-/// gateway_api::impl::client_of.
-std::string client_of(const request& req) {
-  auto id = req.header("X-Client-Id");
-  return valid_id(id) ? id : "ip:" + req.remote_address;
-}
-
 bool lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+/// gateway_api::impl::identify: who the request is, or its 401. A client is named by a known key
+/// ("key:"), by X-Client-Id (only behind a trusted proxy, and then a valid id) or by the address.
+std::variant<std::string, problem_details> identify(const client_identity& who,
+                                                    const request& req) {
+  const auto authorization = req.header("Authorization");
+  const auto api_key = req.header("X-Api-Key");
+  const auto client_id = req.header("X-Client-Id");
+  auto result = who.identify({authorization, api_key, client_id, req.remote_address});
+  if (const auto* client = std::get_if<std::string>(&result)) {
+    FUZZ_CHECK(*client == "key:shop-1" || *client == "ip:" + req.remote_address ||
+               (&who == &proxied_identity && *client == client_id && valid_id(*client)));
+  } else {
+    FUZZ_CHECK(std::get<problem_details>(result).status == 401);
+  }
+  return result;
+}
+
+/// gateway_api::impl::client_of: only called once identify() named the client.
+std::string client_of(const request& req) {
+  return std::get<std::string>(identify(identity, req));
+}
+
+/// gateway/api.cpp's traceparent_for: the caller's trace context when valid W3C (version 00,
+/// lowercase hex, no all-zero id), else a fresh one. What is taken reaches the entities' metadata.
+void check_traceparent(const request& req) {
+  const auto header = req.header("traceparent");
+  const auto taken = parse_traceparent(header);
+  if (!taken) {
+    return;
+  }
+  const std::string_view t{*taken};
+  FUZZ_CHECK(t.size() == 55 && t.substr(0, 3) == "00-" && t[35] == '-' && t[52] == '-');
+  FUZZ_CHECK(lower_hex(t.substr(3, 32)) && lower_hex(t.substr(36, 16)) &&
+             lower_hex(t.substr(53, 2)));
+  FUZZ_CHECK(t.substr(3, 32) != std::string(32, '0') && t.substr(36, 16) != std::string(16, '0'));
+  FUZZ_CHECK(parse_traceparent(t) == taken); // what is passed on is taken again as it is
 }
 
 void post_order(const request& req, const responder& answer) {
@@ -119,8 +164,7 @@ void post_order(const request& req, const responder& answer) {
   FUZZ_CHECK(id.size() == 33 && id[0] == 'o' && lower_hex(std::string_view{id}.substr(1)));
   FUZZ_CHECK(valid_id(id)); // it becomes a path segment and a stream id
   FUZZ_CHECK(fingerprint(order).size() == 16);
-  // TODO(after merge): the traceparent the command would carry, once the gateway's W3C
-  // validation is a pure function (issue 9 item 1; gateway/api.cpp's traceparent_for today).
+  check_traceparent(req);
   auto r = needs_node();
   r.headers.emplace_back("Location", "/orders/" + id);
   answer(std::move(r));
@@ -184,6 +228,7 @@ void restock(const request& req, const responder& answer) {
   if (!key.empty()) {
     order_id_for(client_of(req), key);
   }
+  check_traceparent(req);
   answer(needs_node());
 }
 
@@ -197,16 +242,32 @@ void get_inventory(const request& req, const responder& answer) {
   answer(needs_node());
 }
 
+/// gateway_api::routes()'s `metered` for the API routes: a request that cannot be identified is
+/// answered 401 with WWW-Authenticate and goes no further.
+handler identified(handler h) {
+  return [h = std::move(h)](const request& req, const responder& answer) {
+    identify(proxied_identity, req);
+    auto who = identify(identity, req);
+    if (auto* p = std::get_if<problem_details>(&who)) {
+      p->instance = req.path;
+      auto r = make_problem(*p);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return (void)answer(std::move(r));
+    }
+    h(req, answer);
+  };
+}
+
 /// gateway_api::routes() plus http_server's own /health/live, with the same methods, patterns
 /// and body kinds.
 route_table gateway_routes() {
   route_table t;
   const auto node_only = [](const request&, const responder& answer) { answer(needs_node()); };
-  t.add("POST", "/orders", post_order, body_kind::json);
-  t.add("GET", "/orders", list_orders);
-  t.add("GET", "/orders/{id}", get_order);
-  t.add("POST", "/inventory/{sku}/restock", restock, body_kind::json);
-  t.add("GET", "/inventory/{sku}", get_inventory);
+  t.add("POST", "/orders", identified(post_order), body_kind::json);
+  t.add("GET", "/orders", identified(list_orders));
+  t.add("GET", "/orders/{id}", identified(get_order));
+  t.add("POST", "/inventory/{sku}/restock", identified(restock), body_kind::json);
+  t.add("GET", "/inventory/{sku}", identified(get_inventory));
   t.add("GET", "/health/ready", node_only);
   t.add("GET", "/metrics", node_only);
   t.add("GET", "/openapi.json", node_only);
