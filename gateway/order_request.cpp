@@ -160,8 +160,9 @@ std::optional<json> parse_json_object(std::string_view body, problem_details& pr
 
 void reject_unknown_members(const json& object, const std::string& pointer,
                             std::initializer_list<const char*> known, field_errors& errors) {
-  for (const auto& [name, value] : object.items()) {
-    (void)value;
+  for (const auto& member : object.items()) {
+    // Not a structured binding: C++17 lets no lambda capture one (clang refuses, g++ allows).
+    const std::string& name = member.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return name == k; })) {
       errors.add(pointer + "/" + name, "unknown member '" + name + "'");
     }
