@@ -4,6 +4,7 @@
 #include "actors/order/messages.hpp"
 #include "actors/shard/entity.hpp"
 #include "actors/shard/host.hpp"
+#include "util/fail_point.hpp"
 
 namespace ordermesh::actors::payment {
 
@@ -120,9 +121,11 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
               auto key = r.idempotency_key;
               auto operation = r.operation;
               auto oid = order_id;
+              util::fail_point("payment.before_psp_call");
               self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
+                        util::fail_point("payment.psp_answered_before_record");
                         if (operation != psp_operation::authorize) {
                           if (reply.outcome == psp_outcome::failed) {
                             observability::log_event(
