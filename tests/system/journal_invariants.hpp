@@ -55,11 +55,12 @@ struct invariant_report {
 ///   ("oversold"), and a commit or release only takes what its order holds;
 /// - orders: one `order.placed` per order stream, at most one terminal event (confirmed,
 ///   rejected, cancelled), and nothing after compensation/capture ends the saga twice;
-/// - payments: a capture only after an authorization, never two captures or voids of one payment;
+/// - payments: a capture only after an authorization, never two captures of one payment;
 /// - when settled: every order has exactly one terminal event and an ended saga
 ///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
 ///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
-///   none; per payment, authorizations = captures + voids.
+///   none; per payment, authorizations = captures + voids (a void counts when it releases an
+///   open authorization: voiding a payment that was never authorized releases nothing).
 invariant_report check_journal(const std::vector<journal_row>& history,
                                const invariant_options& options = {});
 

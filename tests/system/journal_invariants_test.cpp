@@ -114,6 +114,16 @@ BOOST_AUTO_TEST_CASE(an_authorization_neither_captured_nor_voided_is_named_once_
   BOOST_TEST(report.has("1 authorizations != 0 captures + 0 voids"), report.describe());
 }
 
+BOOST_AUTO_TEST_CASE(voiding_a_payment_that_was_never_authorized_releases_nothing) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.declined.v1").add("order/o1", "order.cancelled.v1");
+  h.inventory("a", "released", "o1", 1).add("payment/o1", "payment.voided.v1");
+  h.add("order/o1", "order.compensation_completed.v1");
+  auto report = check_journal(h.rows, {true});
+  BOOST_TEST(report.ok(), report.describe());
+}
+
 BOOST_AUTO_TEST_CASE(an_order_without_an_end_is_named_once_settled) {
   history h;
   h.restock("a", 1).place("o1", "a", 1);

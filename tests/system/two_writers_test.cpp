@@ -8,6 +8,7 @@
 #define BOOST_TEST_MODULE system_two_writers
 #include <boost/test/unit_test.hpp>
 
+#include "persistence/pg_event_store.hpp"
 #include "tests/system/journal_invariants.hpp"
 #include "tests/system/system_processes.hpp"
 
@@ -119,7 +120,7 @@ int open_sagas(const pg_test_database& db) {
 BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree_on_every_order) {
   two_nodes system;
   const std::vector<std::string> skus{unique("tw-a"), unique("tw-b"), unique("tw-c")};
-  constexpr int64_t stock_per_sku = 12;
+  constexpr int64_t stock_per_sku = 50;
 
   // Restock every SKU through both gateways at once with the same key: one restock each.
   {
@@ -160,8 +161,8 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
 
   // The same keys of the same clients through both gateways at once; more demand than stock,
   // some declined cards.
-  constexpr int clients = 8;
-  constexpr int keys_per_client = 10;
+  constexpr int clients = 12;
+  constexpr int keys_per_client = 12;
   struct answer {
     unsigned status = 0;
     std::string order_id;
@@ -183,6 +184,7 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
         .dump();
   };
   std::vector<answer> answers(2 * clients * keys_per_client);
+  std::atomic<int> server_errors{0};
   {
     std::vector<std::thread> threads;
     for (int n = 0; n < 2; ++n) {
@@ -191,16 +193,24 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
           auto c = system.node(n).client();
           for (int k = 0; k < keys_per_client; ++k) {
             auto& out = answers[(n * clients + cl) * keys_per_client + k];
-            try {
-              auto r = c->request("POST", "/orders", body_for(cl, k),
-                                  as(client_ids[cl], "key-" + std::to_string(k)));
-              out.status = r.status;
-              auto j = json::parse(r.body, nullptr, false);
-              if (j.is_object() && j.contains("order_id")) {
-                out.order_id = j["order_id"].get<std::string>();
+            // Like a careful client: a 5xx or a lost connection is retried with the same key.
+            for (int attempt = 0; attempt < 30; ++attempt) {
+              try {
+                auto r = c->request("POST", "/orders", body_for(cl, k),
+                                    as(client_ids[cl], "key-" + std::to_string(k)));
+                out.status = r.status;
+                auto j = json::parse(r.body, nullptr, false);
+                if (j.is_object() && j.contains("order_id")) {
+                  out.order_id = j["order_id"].get<std::string>();
+                }
+              } catch (const std::exception&) {
+                out.status = 0;
               }
-            } catch (const std::exception&) {
-              out.status = 0;
+              if (out.status != 0 && out.status < 500u) {
+                break;
+              }
+              ++server_errors;
+              std::this_thread::sleep_for(100ms);
             }
           }
         });
@@ -225,6 +235,17 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
     }
   }
   BOOST_TEST(order_ids.size() == static_cast<size_t>(clients * keys_per_client));
+  // Two writers are no reason to fail a request: a 5xx here means the processes got in each
+  // other's way (for example two journal batches deadlocking on the same streams).
+  const bool deadlocked =
+      system.a.process->output().find("deadlock detected") != std::string::npos ||
+      system.b.process->output().find("deadlock detected") != std::string::npos;
+  BOOST_TEST(server_errors == 0, server_errors
+                                     << " POST /orders answered 5xx or lost (retried)"
+                                     << (deadlocked ? "; a node logged PostgreSQL "
+                                                      "\"deadlock detected\" in a journal "
+                                                      "batch"
+                                                    : ""));
 
   // Every saga ends.
   BOOST_TEST(wait_for([&] { return open_sagas(system.db) == 0; }, 90s), open_sagas(system.db)
