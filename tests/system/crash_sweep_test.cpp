@@ -302,7 +302,12 @@ invariant_report sweep_once(const sweep_run& run) {
   BOOST_TEST(settled, run.text() << ": " << open_sagas(db) << " sagas never ended");
   last.process->terminate(10s);
 
-  auto report = check_journal(read_journal(db.pg()));
+  const auto history = read_journal(db.pg());
+  auto report = check_journal(history);
+  for (size_t i = 0; i < report.orders.size() && i < 3; ++i) {
+    BOOST_TEST_MESSAGE("history of order " << report.orders[i] << ":\n"
+                                           << describe_order(history, report.orders[i]));
+  }
   const auto stats = psp.stats();
   const auto holds = stats.value("authorizations", int64_t{0}) -
                      stats.value("captures", int64_t{0}) - stats.value("voids", int64_t{0});

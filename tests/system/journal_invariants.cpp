@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -100,6 +101,15 @@ private:
     line << "position " << row.position << " (" << row.stream_id << " v" << row.stream_version
          << " " << row.type << "): " << what;
     report_.violations.push_back(line.str());
+    auto [kind, id] = split_stream(row.stream_id);
+    name_order(kind == "inventory" ? order_of(row) : id);
+  }
+
+  void name_order(const std::string& order) {
+    if (!order.empty() &&
+        std::find(report_.orders.begin(), report_.orders.end(), order) == report_.orders.end()) {
+      report_.orders.push_back(order);
+    }
   }
 
   void on_inventory(const journal_row& row, const std::string& sku) {
@@ -197,19 +207,25 @@ private:
     }
   }
 
-  void settled_violation(const std::string& what) { report_.violations.push_back(what); }
+  void settled_violation(const std::string& what, const std::string& order) {
+    report_.violations.push_back(what);
+    if (std::find(report_.orders.begin(), report_.orders.end(), order) == report_.orders.end()) {
+      report_.orders.push_back(order);
+    }
+  }
 
   void check_settled() {
     for (const auto& [id, o] : orders_) {
       ++report_.counts["orders"];
       if (o.placed != 1) {
-        settled_violation("order " + id + " has " + std::to_string(o.placed) +
-                          " order.placed events");
+        settled_violation(
+            "order " + id + " has " + std::to_string(o.placed) + " order.placed events", id);
         continue;
       }
       if (o.terminal.size() != 1) {
         settled_violation("order " + id + " has " + std::to_string(o.terminal.size()) +
-                          " terminal events (settled)");
+                              " terminal events (settled)",
+                          id);
         continue;
       }
       const bool confirmed = o.terminal.front() == wire::order_confirmed;
@@ -217,39 +233,43 @@ private:
                        : o.terminal.front() == wire::order_rejected ? "rejected"
                                                                     : "cancelled"];
       if (o.saga_ends != 1) {
-        settled_violation("order " + id + " (" + o.terminal.front() + ") never ended its saga");
+        settled_violation("order " + id + " (" + o.terminal.front() + ") never ended its saga", id);
       }
       for (const auto& [sku, qty] : o.lines) {
         auto committed = stock_[sku].committed[id];
         if (confirmed && committed != qty) {
           settled_violation("order " + id + " is confirmed but " + std::to_string(committed) +
-                            " of its " + std::to_string(qty) + " " + sku +
-                            " were committed (confirmed without committed stock)");
+                                " of its " + std::to_string(qty) + " " + sku +
+                                " were committed (confirmed without committed stock)",
+                            id);
         }
         if (!confirmed && committed != 0) {
           settled_violation("order " + id + " ended " + o.terminal.front() + " but took " +
-                            std::to_string(committed) + " " + sku + " from the stock");
+                                std::to_string(committed) + " " + sku + " from the stock",
+                            id);
         }
       }
       const auto& p = payments_[id];
       if (p.authorized != p.captured + p.voided) {
         settled_violation("payment " + id + " (order " + o.terminal.front() +
-                          "): " + std::to_string(p.authorized) +
-                          " authorizations != " + std::to_string(p.captured) + " captures + " +
-                          std::to_string(p.voided) + " voids");
+                              "): " + std::to_string(p.authorized) +
+                              " authorizations != " + std::to_string(p.captured) + " captures + " +
+                              std::to_string(p.voided) + " voids",
+                          id);
       }
       if (!confirmed && p.captured > p.refunded) {
         settled_violation("order " + id + " ended " + o.terminal.front() +
-                          " with its payment captured and not refunded");
+                              " with its payment captured and not refunded",
+                          id);
       }
       if (confirmed && p.captured != 1) {
-        settled_violation("order " + id + " is confirmed with " + std::to_string(p.captured) +
-                          " captures");
+        settled_violation(
+            "order " + id + " is confirmed with " + std::to_string(p.captured) + " captures", id);
       }
     }
     for (const auto& [id, p] : payments_) {
       if (orders_.count(id) == 0 && p.authorized > 0) {
-        settled_violation("payment " + id + " has authorizations but no order");
+        settled_violation("payment " + id + " has authorizations but no order", id);
       }
     }
     int64_t held = 0;
@@ -297,13 +317,26 @@ std::vector<journal_row> read_journal(const config::pg_config& pg) {
   pqxx::work tx{c};
   std::vector<journal_row> out;
   for (const auto& r : tx.exec("SELECT global_position, stream_id, stream_version, event_type, "
-                               "payload::text FROM events ORDER BY global_position")) {
+                               "payload::text, coalesce(metadata->>'message_id', '') FROM events "
+                               "ORDER BY global_position")) {
     out.push_back(journal_row{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<int64_t>(),
-                              r[3].as<std::string>(),
-                              nlohmann::json::parse(r[4].as<std::string>())});
+                              r[3].as<std::string>(), nlohmann::json::parse(r[4].as<std::string>()),
+                              r[5].as<std::string>()});
   }
   tx.commit();
   return out;
+}
+
+std::string describe_order(const std::vector<journal_row>& history, const std::string& order_id) {
+  std::ostringstream out;
+  for (const auto& row : history) {
+    if (row.stream_id == "order/" + order_id || row.stream_id == "payment/" + order_id ||
+        row.payload.value("order_id", std::string{}) == order_id) {
+      out << "  " << row.position << " " << row.stream_id << " v" << row.stream_version << " "
+          << row.type << " " << row.payload.dump() << " (message " << row.message_id << ")\n";
+    }
+  }
+  return out.str();
 }
 
 invariant_report check_journal(const std::vector<journal_row>& history,

@@ -22,6 +22,8 @@ struct journal_row {
   int64_t stream_version = 0;
   std::string type;
   nlohmann::json payload;
+  /// The message id from the metadata (which command caused it), "" if none.
+  std::string message_id;
 };
 
 /// Every event of the database, in global order.
@@ -48,7 +50,13 @@ struct invariant_report {
   std::string describe(size_t max_lines = 30) const;
   /// Whether some violation line contains `text` (for tests of the checker).
   bool has(const std::string& text) const;
+  /// The orders named by violations, in order of appearance, for `describe_order`.
+  std::vector<std::string> orders;
 };
+
+/// Every event of order `order_id`, its payment and its stock, one line each, for failure
+/// messages.
+std::string describe_order(const std::vector<journal_row>& history, const std::string& order_id);
 
 /// Checks, replaying `history` (sorted by position):
 /// - stock: at every position of every SKU, held reservations never exceed the stock on hand

@@ -257,6 +257,10 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
   auto report = check_journal(history);
   BOOST_TEST_MESSAGE("two writers: " << report.describe());
   BOOST_TEST(report.ok(), report.describe());
+  for (size_t i = 0; i < report.orders.size() && i < 3; ++i) {
+    BOOST_TEST_MESSAGE("history of order " << report.orders[i] << ":\n"
+                                           << describe_order(history, report.orders[i]));
+  }
   std::set<std::string> order_streams;
   for (const auto& row : history) {
     if (row.stream_id.rfind("order/", 0) == 0) {
