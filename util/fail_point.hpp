@@ -3,12 +3,13 @@
 // Named crash points for fault-injection tests (tests/system/crash_sweep_test.cpp,
 // scripts/crash-sweep). A process started with
 //
-//   ORDERMESH_FAIL_POINT=<name>[:<n>]
+//   OM_FAIL_POINT=<name>[:<n>]
 //
 // ends with `_exit(fail_point_exit_code)` the n-th time (default: the first time) any thread
 // passes `fail_point("<name>")`: no destructors, no flushing, no goodbye to PostgreSQL, like a
 // power cut at that line. Without the variable, or at any other name, a call costs one load of a
-// cached flag (the variable is read once, on the first call).
+// cached flag (the variable is read once, on the first call). Not ORDERMESH_*: the configuration
+// loader refuses unknown ORDERMESH_ variables.
 
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ namespace ordermesh::util {
 constexpr int fail_point_exit_code = 86;
 
 /// The environment variable naming the armed fail point.
-constexpr const char* fail_point_variable = "ORDERMESH_FAIL_POINT";
+constexpr const char* fail_point_variable = "OM_FAIL_POINT";
 
 /// The armed point as parsed from "<name>[:<n>]"; `armed` false when unset or malformed.
 struct fail_point_setting {

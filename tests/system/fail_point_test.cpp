@@ -1,4 +1,4 @@
-// util/fail_point.hpp: the setting it reads from ORDERMESH_FAIL_POINT, and that an armed point
+// util/fail_point.hpp: the setting it reads from OM_FAIL_POINT, and that an armed point
 // ends a real process with its exit code at the n-th hit and not before.
 
 #define BOOST_TEST_MODULE system_fail_point
@@ -29,7 +29,7 @@ BOOST_AUTO_TEST_CASE(an_empty_or_malformed_setting_arms_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unarmed_point_does_nothing) {
-  // This test process has no ORDERMESH_FAIL_POINT: passing points must not end it.
+  // This test process has no OM_FAIL_POINT: passing points must not end it.
   BOOST_TEST_REQUIRE(std::getenv(util::fail_point_variable) == nullptr);
   for (int i = 0; i < 1000; ++i) {
     util::fail_point("journal.committed_before_reply");
