@@ -96,13 +96,14 @@ public:
   }
 
 private:
-  void violation(const journal_row& row, const std::string& what) {
+  void violation(const journal_row& row, const char* kind, const std::string& what) {
+    ++report_.kinds[kind];
     std::ostringstream line;
     line << "position " << row.position << " (" << row.stream_id << " v" << row.stream_version
          << " " << row.type << "): " << what;
     report_.violations.push_back(line.str());
-    auto [kind, id] = split_stream(row.stream_id);
-    name_order(kind == "inventory" ? order_of(row) : id);
+    auto [stream_kind, id] = split_stream(row.stream_id);
+    name_order(stream_kind == "inventory" ? order_of(row) : id);
   }
 
   void name_order(const std::string& order) {
@@ -118,7 +119,7 @@ private:
     auto take_hold = [&](const char* verb) -> std::optional<int64_t> {
       auto held = s.holds.find(order);
       if (held == s.holds.end()) {
-        violation(row,
+        violation(row, "stock taken that the order does not hold",
                   std::string{verb} + " for order " + order + ", which holds nothing of " + sku);
         return std::nullopt;
       }
@@ -144,16 +145,18 @@ private:
       ++report_.counts["committed"];
       if (auto held = take_hold("committed")) {
         if (*held != qty_of(row)) {
-          violation(row, "commits " + std::to_string(qty_of(row)) + " but order " + order +
-                             " held " + std::to_string(*held));
+          violation(row, "commit of another quantity than held",
+                    "commits " + std::to_string(qty_of(row)) + " but order " + order + " held " +
+                        std::to_string(*held));
         }
       }
       s.on_hand -= qty_of(row);
       s.committed[order] += qty_of(row);
     }
     if (s.on_hand < 0 || s.reserved > s.on_hand) {
-      violation(row, "oversold: " + sku + " has " + std::to_string(s.reserved) + " reserved of " +
-                         std::to_string(s.on_hand) + " on hand");
+      violation(row, "oversold",
+                "oversold: " + sku + " has " + std::to_string(s.reserved) + " reserved of " +
+                    std::to_string(s.on_hand) + " on hand");
     }
   }
 
@@ -162,7 +165,8 @@ private:
     if (row.type == wire::order_placed) {
       ++o.placed;
       if (o.placed > 1) {
-        violation(row, "order " + id + " placed " + std::to_string(o.placed) + " times");
+        violation(row, "order placed twice",
+                  "order " + id + " placed " + std::to_string(o.placed) + " times");
       }
       o.lines.clear();
       for (const auto& line : row.payload.value("lines", nlohmann::json::array())) {
@@ -172,12 +176,13 @@ private:
                row.type == wire::order_cancelled) {
       o.terminal.push_back(row.type);
       if (o.terminal.size() > 1) {
-        violation(row, "order " + id + " has a second terminal event after " + o.terminal.front());
+        violation(row, "second terminal event",
+                  "order " + id + " has a second terminal event after " + o.terminal.front());
       }
     } else if (row.type == wire::payment_captured || row.type == wire::compensation_completed) {
       ++o.saga_ends;
       if (o.saga_ends > 1) {
-        violation(row, "order " + id + "'s saga ended twice");
+        violation(row, "saga ended twice", "order " + id + "'s saga ended twice");
       }
     }
   }
@@ -191,8 +196,9 @@ private:
       ++p.captured;
       ++report_.counts["captured"];
       if (p.captured > 1 || p.captured > p.authorized) {
-        violation(row, "payment " + id + " captured " + std::to_string(p.captured) +
-                           " times after " + std::to_string(p.authorized) + " authorizations");
+        violation(row, "capture without authorization or twice",
+                  "payment " + id + " captured " + std::to_string(p.captured) + " times after " +
+                      std::to_string(p.authorized) + " authorizations");
       }
     } else if (row.type == wire::voided) {
       // A void releases a hold only if one is open: a payment never authorized (declined, failed,
@@ -207,7 +213,8 @@ private:
     }
   }
 
-  void settled_violation(const std::string& what, const std::string& order) {
+  void settled_violation(const char* kind, const std::string& what, const std::string& order) {
+    ++report_.kinds[kind];
     report_.violations.push_back(what);
     if (std::find(report_.orders.begin(), report_.orders.end(), order) == report_.orders.end()) {
       report_.orders.push_back(order);
@@ -219,11 +226,13 @@ private:
       ++report_.counts["orders"];
       if (o.placed != 1) {
         settled_violation(
+            "order.placed count",
             "order " + id + " has " + std::to_string(o.placed) + " order.placed events", id);
         continue;
       }
       if (o.terminal.size() != 1) {
-        settled_violation("order " + id + " has " + std::to_string(o.terminal.size()) +
+        settled_violation("not exactly one terminal event",
+                          "order " + id + " has " + std::to_string(o.terminal.size()) +
                               " terminal events (settled)",
                           id);
         continue;
@@ -233,43 +242,50 @@ private:
                        : o.terminal.front() == wire::order_rejected ? "rejected"
                                                                     : "cancelled"];
       if (o.saga_ends != 1) {
-        settled_violation("order " + id + " (" + o.terminal.front() + ") never ended its saga", id);
+        settled_violation("saga never ended",
+                          "order " + id + " (" + o.terminal.front() + ") never ended its saga", id);
       }
       for (const auto& [sku, qty] : o.lines) {
         auto committed = stock_[sku].committed[id];
         if (confirmed && committed != qty) {
-          settled_violation("order " + id + " is confirmed but " + std::to_string(committed) +
+          settled_violation("confirmed without committed stock",
+                            "order " + id + " is confirmed but " + std::to_string(committed) +
                                 " of its " + std::to_string(qty) + " " + sku +
                                 " were committed (confirmed without committed stock)",
                             id);
         }
         if (!confirmed && committed != 0) {
-          settled_violation("order " + id + " ended " + o.terminal.front() + " but took " +
+          settled_violation("ended unsold but took stock",
+                            "order " + id + " ended " + o.terminal.front() + " but took " +
                                 std::to_string(committed) + " " + sku + " from the stock",
                             id);
         }
       }
       const auto& p = payments_[id];
       if (p.authorized != p.captured + p.voided) {
-        settled_violation("payment " + id + " (order " + o.terminal.front() +
+        settled_violation("authorizations != captures + voids",
+                          "payment " + id + " (order " + o.terminal.front() +
                               "): " + std::to_string(p.authorized) +
                               " authorizations != " + std::to_string(p.captured) + " captures + " +
                               std::to_string(p.voided) + " voids",
                           id);
       }
       if (!confirmed && p.captured > p.refunded) {
-        settled_violation("order " + id + " ended " + o.terminal.front() +
+        settled_violation("charged for an unsold order",
+                          "order " + id + " ended " + o.terminal.front() +
                               " with its payment captured and not refunded",
                           id);
       }
       if (confirmed && p.captured != 1) {
         settled_violation(
+            "confirmed with captures != 1",
             "order " + id + " is confirmed with " + std::to_string(p.captured) + " captures", id);
       }
     }
     for (const auto& [id, p] : payments_) {
       if (orders_.count(id) == 0 && p.authorized > 0) {
-        settled_violation("payment " + id + " has authorizations but no order", id);
+        settled_violation("authorization without order",
+                          "payment " + id + " has authorizations but no order", id);
       }
     }
     int64_t held = 0;
@@ -293,7 +309,7 @@ std::string invariant_report::describe(size_t max_lines) const {
   for (const auto& [name, value] : counts) {
     out << name << "=" << value << " ";
   }
-  out << "\n" << violations.size() << " violation(s)\n";
+  out << "\n" << kinds_text() << "\n" << violations.size() << " violation(s)\n";
   for (size_t i = 0; i < violations.size() && i < max_lines; ++i) {
     out << "  " << violations[i] << "\n";
   }
@@ -301,6 +317,17 @@ std::string invariant_report::describe(size_t max_lines) const {
     out << "  ... " << violations.size() - max_lines << " more\n";
   }
   return out.str();
+}
+
+std::string invariant_report::kinds_text() const {
+  if (violations.empty()) {
+    return "ok";
+  }
+  std::string out;
+  for (const auto& [kind, n] : kinds) {
+    out += (out.empty() ? "" : "; ") + kind + " x" + std::to_string(n);
+  }
+  return out;
 }
 
 bool invariant_report::has(const std::string& text) const {

@@ -46,10 +46,15 @@ struct invariant_report {
   std::map<std::string, int64_t> counts;
 
   bool ok() const { return violations.empty(); }
-  /// The counts on one line, then each violation on its own line (at most `max_lines`).
+  /// The counts and kinds on one line each, then each violation on its own line (at most
+  /// `max_lines`).
   std::string describe(size_t max_lines = 30) const;
   /// Whether some violation line contains `text` (for tests of the checker).
   bool has(const std::string& text) const;
+  /// How many violations of each kind ("oversold", "confirmed without committed stock", ...).
+  std::map<std::string, int> kinds;
+  /// "ok", or the kinds with their counts on one line.
+  std::string kinds_text() const;
   /// The orders named by violations, in order of appearance, for `describe_order`.
   std::vector<std::string> orders;
 };
