@@ -305,7 +305,7 @@ invariant_report sweep_once(const sweep_run& run) {
   const int before = load.accepted();
   wait_for([&] { return load.accepted() >= before + 10; }, 10s);
   load.stop();
-  const bool settled = wait_for([&] { return open_sagas(db) == 0; }, 60s);
+  const bool settled = wait_for([&] { return open_sagas(db) == 0; }, 30s);
   BOOST_TEST(settled, run.text() << ": " << open_sagas(db) << " sagas never ended");
   last.process->terminate(10s);
 
