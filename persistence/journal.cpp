@@ -3,6 +3,7 @@
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/pg_event_store.hpp"
+#include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
 
@@ -118,6 +119,7 @@ void dispatch(journal_pointer self) {
   self->request(st.worker, commit_timeout, commit_atom::value, std::move(batch))
       .then(
           [=](std::vector<append_result>& results) mutable {
+            util::fail_point("journal.committed_before_reply");
             finish([&] {
               auto& s = self->state.stats;
               for (size_t i = 0; i < promises.size(); ++i) {

@@ -8,6 +8,7 @@
 #include "actors/payment/messages.hpp"
 #include "actors/shard/entity.hpp"
 #include "actors/shard/host.hpp"
+#include "util/fail_point.hpp"
 
 namespace ordermesh::actors::order {
 
@@ -93,6 +94,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   }
   auto compensation_done = [=] {
     if (--*compensations == 0) {
+      util::fail_point("order.compensated_before_record");
       shard::tell_self(self, shard::caused_by(cause, oid + "/compensated", oid),
                        caf::make_message(record_compensated{}));
     }
@@ -115,11 +117,13 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   });
             },
             [&](const release_stock& a) {
+              util::fail_point("order.compensation_before_release");
               shard::route(self, dir.inventory, a.sku, env("release/" + a.sku),
                            caf::make_message(inventory::release{oid}),
                            [=](shard::command_reply&) { compensation_done(); });
             },
             [&](const commit_stock& a) {
+              util::fail_point("order.confirmed_before_stock_commit");
               // Every answer is recorded: a decision (committed or refused) under one id per
               // line, a transient failure under one id per round, so neither hides the other.
               auto sku = a.sku;
@@ -162,11 +166,13 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                            [](shard::command_reply&) {}); // the payment reports its outcome itself
             },
             [&](const capture_payment&) {
+              util::fail_point("order.stock_commit_sent_before_capture");
               // The payment reports record_capture once the PSP has captured.
               shard::route(self, dir.payment, oid, env("capture"),
                            caf::make_message(payment::capture{}), [](shard::command_reply&) {});
             },
             [&](const void_or_refund_payment&) {
+              util::fail_point("order.compensation_before_void");
               shard::route(self, dir.payment, oid, env("void"),
                            caf::make_message(payment::void_authorization{}),
                            [=](shard::command_reply& r) {

@@ -4,6 +4,7 @@
 #include "actors/order/messages.hpp"
 #include "actors/shard/entity.hpp"
 #include "actors/shard/host.hpp"
+#include "util/fail_point.hpp"
 
 namespace ordermesh::actors::payment {
 
@@ -151,9 +152,11 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
               auto authorization_key = r.authorization_key;
               auto operation = r.operation;
               auto oid = order_id;
+              util::fail_point("payment.before_psp_call");
               self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
+                        util::fail_point("payment.psp_answered_before_record");
                         if (operation == psp_operation::authorize) {
                           shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
                                            caf::make_message(record_psp_result{

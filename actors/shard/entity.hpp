@@ -11,6 +11,7 @@
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
+#include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -186,6 +187,7 @@ public:
                 return;
               }
               self->state.recovered = true;
+              util::fail_point("entity.recovered_before_resume");
               resume(self);
               drain(self);
             },

@@ -1,0 +1,80 @@
+#pragma once
+
+// Invariants over a whole journal history, checked by replaying every event in global order.
+// The checker reads the persisted wire contract (event types and payload fields), not the
+// aggregates' code, so that a bug in apply() cannot hide itself.
+
+#include "config/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ordermesh::testing {
+
+/// One event as stored.
+struct journal_row {
+  int64_t position = 0;
+  std::string stream_id;
+  int64_t stream_version = 0;
+  std::string type;
+  nlohmann::json payload;
+  /// The message id from the metadata (which command caused it), "" if none.
+  std::string message_id;
+};
+
+/// Every event of the database, in global order.
+std::vector<journal_row> read_journal(const config::pg_config& pg);
+
+/// What the checker requires.
+struct invariant_options {
+  /// The system has settled (every saga had the time to end): also require that every order has
+  /// ended, that every confirmed order's stock was committed, and that every authorization was
+  /// captured or voided. Without it only the invariants that hold at every instant are checked.
+  bool settled = true;
+};
+
+/// What the history showed.
+struct invariant_report {
+  /// One line per broken invariant, naming the position, stream and numbers.
+  std::vector<std::string> violations;
+  /// Counts, for messages: "orders", "confirmed", "rejected", "cancelled", "authorized",
+  /// "captured", "voided", "reserved", "committed", "expired", "released", "events".
+  std::map<std::string, int64_t> counts;
+
+  bool ok() const { return violations.empty(); }
+  /// The counts and kinds on one line each, then each violation on its own line (at most
+  /// `max_lines`).
+  std::string describe(size_t max_lines = 30) const;
+  /// Whether some violation line contains `text` (for tests of the checker).
+  bool has(const std::string& text) const;
+  /// How many violations of each kind ("oversold", "confirmed without committed stock", ...).
+  std::map<std::string, int> kinds;
+  /// "ok", or the kinds with their counts on one line.
+  std::string kinds_text() const;
+  /// The orders named by violations, in order of appearance, for `describe_order`.
+  std::vector<std::string> orders;
+};
+
+/// Every event of order `order_id`, its payment and its stock, one line each, for failure
+/// messages.
+std::string describe_order(const std::vector<journal_row>& history, const std::string& order_id);
+
+/// Checks, replaying `history` (sorted by position):
+/// - stock: at every position of every SKU, held reservations never exceed the stock on hand
+///   ("oversold"), and a commit or release only takes what its order holds;
+/// - orders: one `order.placed` per order stream, at most one terminal event (confirmed,
+///   rejected, cancelled), and nothing after compensation/capture ends the saga twice;
+/// - payments: a capture only after an authorization, never two captures of one payment;
+/// - when settled: every order has exactly one terminal event and an ended saga
+///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
+///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
+///   none; per payment, authorizations = captures + voids (a void counts when it releases an
+///   open authorization: voiding a payment that was never authorized releases nothing).
+invariant_report check_journal(const std::vector<journal_row>& history,
+                               const invariant_options& options = {});
+
+} // namespace ordermesh::testing

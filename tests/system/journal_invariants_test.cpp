@@ -1,0 +1,133 @@
+// The journal-invariant checker of the system tests, on hand-written histories: it passes a
+// correct one and names each kind of broken history, so that a green system test means something.
+
+#define BOOST_TEST_MODULE system_journal_invariants
+#include <boost/test/unit_test.hpp>
+
+#include "tests/system/journal_invariants.hpp"
+
+using namespace ordermesh::testing;
+using nlohmann::json;
+
+namespace {
+
+/// Builds a history with positions and stream versions filled in.
+struct history {
+  std::vector<journal_row> rows;
+  std::map<std::string, int64_t> versions;
+
+  history& add(const std::string& stream, const std::string& type, json payload = json::object()) {
+    rows.push_back(journal_row{static_cast<int64_t>(rows.size()) + 1, stream, ++versions[stream],
+                               type, std::move(payload)});
+    return *this;
+  }
+  history& restock(const std::string& sku, int64_t qty) {
+    return add("inventory/" + sku, "inventory.restocked.v1", {{"qty", qty}});
+  }
+  history& inventory(const std::string& sku, const std::string& what, const std::string& order,
+                     int64_t qty) {
+    return add("inventory/" + sku, "inventory." + what + ".v1",
+               {{"order_id", order}, {"qty", qty}});
+  }
+  history& place(const std::string& order, const std::string& sku, int64_t qty) {
+    return add("order/" + order, "order.placed.v1",
+               {{"order_id", order}, {"lines", {{{"sku", sku}, {"qty", qty}}}}});
+  }
+  /// A whole confirmed order of `qty` units of `sku`.
+  history& confirmed(const std::string& order, const std::string& sku, int64_t qty) {
+    place(order, sku, qty);
+    inventory(sku, "reserved", order, qty);
+    add("payment/" + order, "payment.authorized.v1");
+    add("order/" + order, "order.confirmed.v1");
+    inventory(sku, "committed", order, qty);
+    add("payment/" + order, "payment.captured.v1");
+    return add("order/" + order, "order.payment_captured.v1");
+  }
+  /// A whole order cancelled after its authorization (released, voided).
+  history& cancelled(const std::string& order, const std::string& sku, int64_t qty) {
+    place(order, sku, qty);
+    inventory(sku, "reserved", order, qty);
+    add("payment/" + order, "payment.authorized.v1");
+    add("order/" + order, "order.cancelled.v1", {{"reason", "test"}});
+    inventory(sku, "released", order, qty);
+    add("payment/" + order, "payment.voided.v1");
+    return add("order/" + order, "order.compensation_completed.v1");
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_correct_history_has_no_violation) {
+  history h;
+  h.restock("a", 3).confirmed("o1", "a", 2).cancelled("o2", "a", 1).confirmed("o3", "a", 1);
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.ok(), report.describe());
+  BOOST_TEST(report.counts["confirmed"] == 2);
+  BOOST_TEST(report.counts["cancelled"] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(reserving_more_than_on_hand_at_any_position_is_oversold) {
+  history h;
+  h.restock("a", 2).place("o1", "a", 2).place("o2", "a", 1);
+  h.inventory("a", "reserved", "o1", 2).inventory("a", "reserved", "o2", 1);
+  // Later released: the end state is fine, the history is not.
+  h.inventory("a", "released", "o2", 1);
+  auto report = check_journal(h.rows, {false});
+  BOOST_TEST(report.has("oversold: a has 3 reserved of 2 on hand"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_commit_of_an_expired_reservation_is_named) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.inventory("a", "reservation_expired", "o1", 1).inventory("a", "committed", "o1", 1);
+  auto report = check_journal(h.rows, {false});
+  BOOST_TEST(report.has("committed for order o1, which holds nothing of a"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_second_terminal_event_and_a_second_placement_are_named) {
+  history h;
+  h.restock("a", 5).confirmed("o1", "a", 1);
+  h.add("order/o1", "order.cancelled.v1").place("o1", "a", 1);
+  auto report = check_journal(h.rows, {false});
+  BOOST_TEST(report.has("order o1 has a second terminal event"), report.describe());
+  BOOST_TEST(report.has("order o1 placed 2 times"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_confirmed_order_whose_stock_commit_was_lost_is_named_once_settled) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.authorized.v1").add("order/o1", "order.confirmed.v1");
+  h.inventory("a", "reservation_expired", "o1", 1);
+  h.add("payment/o1", "payment.captured.v1").add("order/o1", "order.payment_captured.v1");
+  BOOST_TEST(check_journal(h.rows, {false}).ok()); // not settled: it may still commit
+  auto report = check_journal(h.rows, {true});
+  BOOST_TEST(report.has("confirmed without committed stock"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(an_authorization_neither_captured_nor_voided_is_named_once_settled) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.authorized.v1");
+  h.add("order/o1", "order.cancelled.v1").inventory("a", "released", "o1", 1);
+  h.add("order/o1", "order.compensation_completed.v1");
+  auto report = check_journal(h.rows, {true});
+  BOOST_TEST(report.has("1 authorizations != 0 captures + 0 voids"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(voiding_a_payment_that_was_never_authorized_releases_nothing) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.declined.v1").add("order/o1", "order.cancelled.v1");
+  h.inventory("a", "released", "o1", 1).add("payment/o1", "payment.voided.v1");
+  h.add("order/o1", "order.compensation_completed.v1");
+  auto report = check_journal(h.rows, {true});
+  BOOST_TEST(report.ok(), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(an_order_without_an_end_is_named_once_settled) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1);
+  BOOST_TEST(check_journal(h.rows, {false}).ok());
+  auto report = check_journal(h.rows, {true});
+  BOOST_TEST(report.has("order o1 has 0 terminal events"), report.describe());
+}
