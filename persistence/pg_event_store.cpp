@@ -112,11 +112,6 @@ std::string quote_conninfo(const std::string& value) {
   return out;
 }
 
-bool is_connection_state(const std::string& sqlstate) {
-  // Class 08: connection exception; 57P01-57P03: the server is shutting down or not yet up.
-  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
-}
-
 } // namespace
 
 struct pg_event_store::session {
@@ -187,28 +182,25 @@ store_result<T> pg_event_store::with_connection(const char* what, bool writes, B
   if (auto err = connect_if_needed(); err.code != store_errc::nil) {
     return err;
   }
+  auto failed = [&](std::string_view sqlstate, const std::exception& e) {
+    bool open = conn_ && conn_->connection.is_open();
+    auto code = classify_failure(sqlstate, open, writes);
+    if (code != store_errc::rejected) {
+      drop_connection();
+    }
+    return store_error{code, std::string{what} + ": " + e.what()};
+  };
   try {
     return body(conn_->connection);
   } catch (const pqxx::in_doubt_error& e) {
     drop_connection();
     return store_error{store_errc::outcome_unknown, std::string{what} + ": " + e.what()};
-  } catch (const pqxx::broken_connection& e) {
-    drop_connection();
-    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
-                       std::string{what} + ": connection lost: " + e.what()};
   } catch (const pqxx::sql_error& e) {
-    if (is_connection_state(e.sqlstate())) {
-      drop_connection();
-      return store_error{store_errc::unavailable, std::string{what} + ": " + e.what()};
-    }
-    if (conn_ && !conn_->connection.is_open()) {
-      drop_connection();
-    }
-    return store_error{store_errc::rejected, std::string{what} + ": " + e.what()};
+    return failed(e.sqlstate(), e);
   } catch (const std::exception& e) {
+    // broken_connection and anything else libpqxx throws without a server answer.
     drop_connection();
-    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
-                       std::string{what} + ": " + e.what()};
+    return failed("", e);
   }
 }
 

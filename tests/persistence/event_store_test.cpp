@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -150,6 +151,37 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_stream_cannot_both_win) {
   BOOST_REQUIRE(events);
   BOOST_TEST(events->size() == 2u);
   BOOST_TEST(events->back().payload == R"({"amount": 5})");
+}
+
+BOOST_AUTO_TEST_CASE(a_write_whose_connection_is_terminated_in_flight_is_outcome_unknown) {
+  // Version 1 is held by an open transaction, so the store's append waits on its lock, in flight.
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+             "VALUES ('cut/off', 1, 'counter.added.v1', '{}')");
+  pg_event_store writer{db.pg(), db.config().journal};
+  std::optional<store_result<std::vector<append_result>>> outcome;
+  std::thread waiting_writer{
+      [&] { outcome.emplace(writer.append({append_to("cut/off", no_stream, {1})})); }};
+  // The server ends the writer's backend (57P01, as in a shutdown): from the client's side the
+  // same answer can come after the commit, so a write can only be outcome_unknown.
+  pqxx::connection admin{pg_event_store::connection_string(db.pg())};
+  bool terminated = false;
+  for (int round = 0; round < 1000 && !terminated; ++round) {
+    pqxx::nontransaction tx{admin};
+    terminated = !tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                      .empty();
+    if (!terminated) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  waiting_writer.join();
+  held.abort();
+  BOOST_TEST_REQUIRE(terminated);
+  BOOST_TEST_REQUIRE(outcome.has_value());
+  BOOST_TEST_REQUIRE(!*outcome);
+  BOOST_TEST(to_string(outcome->error().code) == "outcome_unknown", outcome->error().detail);
 }
 
 BOOST_AUTO_TEST_CASE(recovery_from_snapshot_and_later_events_equals_replaying_everything) {
