@@ -134,6 +134,32 @@ BOOST_AUTO_TEST_CASE(a_conflicting_stream_fails_alone_and_the_rest_of_the_batch_
              "1");
 }
 
+BOOST_AUTO_TEST_CASE(an_append_the_database_rejects_fails_alone_and_the_rest_of_the_batch_commits) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  std::vector<stream_append> appends;
+  for (int i = 0; i < 60; ++i) {
+    appends.push_back(one_event("ok/" + std::to_string(i), no_stream, i));
+    if (i == 30) {
+      // Not JSON: PostgreSQL refuses the cast to jsonb (22P02), a statement error.
+      appends.push_back(stream_append{"poisoned", no_stream, {new_event{"x.v1", 1, "{", "{}"}}});
+    }
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST((errors.front() == store_errc::rejected), sys.render(errors.front()));
+  BOOST_TEST(results.size() == 60u);
+  for (const auto& r : results) {
+    BOOST_TEST((r.status == append_status::committed));
+  }
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'ok/%'") == "60");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'poisoned'") == "0");
+  auto s = stats_of(self, j);
+  BOOST_TEST(s.largest_batch > 1u); // the bad append did share a batch with good ones
+  BOOST_TEST(s.failed == 1u);
+  BOOST_TEST(s.appends == 60u);
+}
+
 BOOST_AUTO_TEST_CASE(back_to_back_appends_to_one_stream_commit_in_order) {
   auto j = start();
   caf::scoped_actor self{sys};
