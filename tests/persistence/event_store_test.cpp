@@ -49,6 +49,23 @@ append_result append_one(pg_event_store& store, stream_append a) {
   return r->front();
 }
 
+/// Waits (up to 10 s) until a backend of the database waits on a lock; then evaluates `then` (an
+/// SQL expression over pg_stat_activity's columns) for it. Returns whether one was seen.
+bool backend_waits_on_a_lock(const config::pg_config& pg, const std::string& then = "pid") {
+  pqxx::connection c{pg_event_store::connection_string(pg)};
+  for (int round = 0; round < 1000; ++round) {
+    pqxx::nontransaction tx{c};
+    if (!tx.exec("SELECT " + then +
+                 " FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND wait_event_type = 'Lock'")
+             .empty()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 /// The counter aggregate's state: a pure fold over its events.
 struct counter_state {
   int64_t total = 0;
@@ -134,19 +151,25 @@ BOOST_AUTO_TEST_CASE(two_appends_to_one_stream_in_one_batch_are_refused) {
 BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_stream_cannot_both_win) {
   append_one(store, append_to("counter/race", no_stream, {1}));
   pg_event_store other{db.pg(), db.config().journal};
-  // Hold the second version in an open transaction, so the store's append has to wait for it.
+  // The first writer holds version 2 in an open transaction...
   pqxx::connection raw{pg_event_store::connection_string(db.pg())};
   pqxx::work held{raw};
   held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
              "VALUES ('counter/race', 2, 'counter.added.v1', '{\"amount\": 5}')");
-  std::thread waiting_writer{[&] {
-    auto r = other.append({append_to("counter/race", 1, {9})});
-    BOOST_REQUIRE(r);
-    BOOST_TEST(((*r)[0].status == append_status::version_conflict));
-  }};
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // ...while the second appends version 2 too: results are collected here, checked below.
+  std::optional<store_result<std::vector<append_result>>> outcome;
+  std::thread waiting_writer{
+      [&] { outcome.emplace(other.append({append_to("counter/race", 1, {9})})); }};
+  // They overlap for sure: the second is seen waiting on the first one's row before it commits.
+  bool overlapped = backend_waits_on_a_lock(db.pg());
   held.commit();
   waiting_writer.join();
+  BOOST_TEST_REQUIRE(overlapped);
+  BOOST_TEST_REQUIRE(outcome.has_value());
+  BOOST_TEST_REQUIRE(outcome->operator bool(), (*outcome ? "" : outcome->error().detail));
+  BOOST_TEST_REQUIRE((*outcome)->size() == 1u);
+  BOOST_TEST(((*outcome)->front().status == append_status::version_conflict));
+  BOOST_TEST((*outcome)->front().stream_version == 2);
   auto events = store.read_stream("counter/race", 1, 10);
   BOOST_REQUIRE(events);
   BOOST_TEST(events->size() == 2u);
@@ -165,17 +188,7 @@ BOOST_AUTO_TEST_CASE(a_write_whose_connection_is_terminated_in_flight_is_outcome
       [&] { outcome.emplace(writer.append({append_to("cut/off", no_stream, {1})})); }};
   // The server ends the writer's backend (57P01, as in a shutdown): from the client's side the
   // same answer can come after the commit, so a write can only be outcome_unknown.
-  pqxx::connection admin{pg_event_store::connection_string(db.pg())};
-  bool terminated = false;
-  for (int round = 0; round < 1000 && !terminated; ++round) {
-    pqxx::nontransaction tx{admin};
-    terminated = !tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = current_database() AND wait_event_type = 'Lock'")
-                      .empty();
-    if (!terminated) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  bool terminated = backend_waits_on_a_lock(db.pg(), "pg_terminate_backend(pid)");
   waiting_writer.join();
   held.abort();
   BOOST_TEST_REQUIRE(terminated);
