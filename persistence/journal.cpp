@@ -30,8 +30,12 @@ struct worker_state {
 };
 
 journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worker_state> self,
-                                          config::pg_config pg, config::journal_config journal) {
+                                          config::pg_config pg, config::journal_config journal,
+                                          std::shared_ptr<store_health> health) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  if (health) {
+    self->state.store->report_health_to(std::move(health));
+  }
   return {
       [=](commit_atom,
           const std::vector<stream_append>& batch) -> caf::result<std::vector<append_result>> {
@@ -178,9 +182,15 @@ void dispatch(journal_pointer self) {
 }
 
 journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_config pg,
-                                          config::journal_config journal) {
+                                          config::journal_config journal,
+                                          std::shared_ptr<store_health> health) {
   self->state.config = journal;
-  self->state.worker = self->system().spawn<caf::detached>(worker_impl, std::move(pg), journal);
+  if (health) {
+    // The worker is linked: whichever of the two ends first, both end.
+    self->attach_functor([health] { health->record_stopped(); });
+  }
+  self->state.worker =
+      self->system().spawn<caf::detached>(worker_impl, std::move(pg), journal, health);
   self->link_to(self->state.worker);
   return {
       [=](append_atom, stream_append& request) -> caf::result<append_result> {
@@ -206,8 +216,9 @@ journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_confi
 } // namespace
 
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
-                            const config::journal_config& journal) {
-  return sys.spawn(journal_impl, pg, journal);
+                            const config::journal_config& journal,
+                            std::shared_ptr<store_health> health) {
+  return sys.spawn(journal_impl, pg, journal, std::move(health));
 }
 
 } // namespace ordermesh::persistence

@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "persistence/event.hpp"
 #include "persistence/result.hpp"
+#include "persistence/store_health.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -11,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 CAF_ERROR_CODE_ENUM(ordermesh::persistence::store_errc, "store")
@@ -56,7 +58,10 @@ using journal_actor =
 /// One batch is in flight at a time: a lone append is sent at once, and appends arriving during a
 /// commit form the next batch (at most max_batch, at most one append per stream). The database
 /// schema must already be migrated.
+/// `health`, if given, is kept current by the worker (store_health): readiness can read it
+/// without a message to the journal, and it says running() == false once the journal ended.
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
-                            const config::journal_config& journal);
+                            const config::journal_config& journal,
+                            std::shared_ptr<store_health> health = nullptr);
 
 } // namespace ordermesh::persistence

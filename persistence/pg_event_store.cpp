@@ -179,6 +179,19 @@ store_error pg_event_store::connect_if_needed() {
 
 template <class T, class Body>
 store_result<T> pg_event_store::with_connection(const char* what, bool writes, Body&& body) {
+  auto result = attempt<T>(what, writes, std::forward<Body>(body));
+  if (health_) {
+    if (result) {
+      health_->record_success();
+    } else {
+      health_->record_failure(result.error());
+    }
+  }
+  return result;
+}
+
+template <class T, class Body>
+store_result<T> pg_event_store::attempt(const char* what, bool writes, Body&& body) {
   if (auto err = connect_if_needed(); err.code != store_errc::nil) {
     return err;
   }

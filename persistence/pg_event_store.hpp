@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "persistence/event.hpp"
 #include "persistence/result.hpp"
+#include "persistence/store_health.hpp"
 
 #include <chrono>
 #include <memory>
@@ -75,12 +76,17 @@ public:
   /// Whether a connection is currently open (it may still turn out broken on next use).
   bool connected() const;
 
+  /// From now on, records every call's success or failure to reach the database in `health`.
+  void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
+
   /// The libpq connection string for `pg` (password included: never log it).
   static std::string connection_string(const config::pg_config& pg);
 
 private:
   template <class T, class Body>
   store_result<T> with_connection(const char* what, bool writes, Body&& body);
+  template <class T, class Body>
+  store_result<T> attempt(const char* what, bool writes, Body&& body);
   store_error connect_if_needed();
   void drop_connection();
 
@@ -90,6 +96,7 @@ private:
   std::unique_ptr<session> conn_;
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
+  std::shared_ptr<store_health> health_;
 };
 
 } // namespace ordermesh::persistence

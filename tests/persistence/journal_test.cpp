@@ -28,8 +28,9 @@ struct journal_fixture {
 
   std::vector<journal_actor> started;
 
-  journal_actor start(const config::pg_config& pg, const config::journal_config& jc) {
-    started.push_back(spawn_journal(sys, pg, jc));
+  journal_actor start(const config::pg_config& pg, const config::journal_config& jc,
+                      std::shared_ptr<store_health> health = nullptr) {
+    started.push_back(spawn_journal(sys, pg, jc, std::move(health)));
     return started.back();
   }
   journal_actor start(const config::journal_config& jc) { return start(db.pg(), jc); }
@@ -210,6 +211,35 @@ BOOST_AUTO_TEST_CASE(an_unreachable_database_answers_every_append_with_a_typed_e
     BOOST_TEST((e == store_errc::unavailable));
   }
   BOOST_TEST(stats_of(self, j).failed == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(the_journal_health_says_whether_it_reaches_the_database_and_runs) {
+  caf::scoped_actor self{sys};
+  auto unreachable = db.pg();
+  unreachable.port = 1;
+  auto down_health = std::make_shared<store_health>();
+  auto down = start(unreachable, db.config().journal, down_health);
+  auto [none, errors] = send_all(self, down, {one_event("h", no_stream, 1)});
+  BOOST_TEST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST(!down_health->reachable());
+  BOOST_TEST(down_health->consecutive_failures() >= 1u);
+  BOOST_TEST((down_health->last_error().code == store_errc::unavailable));
+  BOOST_TEST(down_health->running());
+
+  auto up_health = std::make_shared<store_health>();
+  auto up = start(db.pg(), db.config().journal, up_health);
+  auto [results, no_errors] = send_all(self, up, {one_event("h", no_stream, 1)});
+  BOOST_TEST_REQUIRE(results.size() == 1u);
+  BOOST_TEST(up_health->reachable());
+  BOOST_TEST((up_health->last_error().code == store_errc::nil));
+
+  // A journal that ended (killed here, crashed in production) says so without being asked.
+  caf::anon_send_exit(up, caf::exit_reason::kill);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (up_health->running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  BOOST_TEST(!up_health->running());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "persistence/result.hpp"
+#include "persistence/store_health.hpp"
 
 using namespace ordermesh::persistence;
 
@@ -40,4 +41,22 @@ BOOST_AUTO_TEST_CASE(a_statement_the_server_refused_on_a_live_connection_is_reje
     BOOST_TEST(classify("23505", true, writes) == "rejected"); // unique violation
     BOOST_TEST(classify("40P01", true, writes) == "rejected"); // deadlock: rolled back
   }
+}
+
+BOOST_AUTO_TEST_CASE(health_counts_only_failures_to_reach_the_database_until_a_success) {
+  store_health health;
+  BOOST_TEST(health.running());
+  BOOST_TEST(health.reachable());
+  health.record_failure({store_errc::rejected, "not JSON"});
+  BOOST_TEST(health.reachable());
+  health.record_failure({store_errc::unavailable, "down"});
+  health.record_failure({store_errc::outcome_unknown, "cut off"});
+  BOOST_TEST(!health.reachable());
+  BOOST_TEST(health.consecutive_failures() == 2u);
+  BOOST_TEST(health.last_error().detail == "cut off");
+  health.record_success();
+  BOOST_TEST(health.reachable());
+  BOOST_TEST((health.last_error().code == store_errc::nil));
+  health.record_stopped();
+  BOOST_TEST(!health.running());
 }
