@@ -29,6 +29,7 @@ struct projection_fixture : testing::event_store_fixture {
   }
 
   projection_changes run_page(projector& p, int32_t max_events = 500) {
+    wait_until_every_event_is_readable();
     auto r = p.run_once(max_events);
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().detail));
     return *r;
@@ -163,6 +164,7 @@ BOOST_AUTO_TEST_CASE(a_failing_event_rolls_back_the_whole_page_and_its_checkpoin
   append("order/bad", no_stream, {new_event{order::wire::order_placed, 1, R"({"oops":1})", "{}"}});
 
   projector p{db.pg(), "read-models"};
+  wait_until_every_event_is_readable();
   auto r = p.run_once(500);
   BOOST_REQUIRE(!r);
   BOOST_TEST((r.error().code == store_errc::rejected));
