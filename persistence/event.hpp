@@ -39,6 +39,10 @@ typename Inspector::result_type inspect(Inspector& f, stream_append& x) {
   return f(x.stream_id, x.expected_version, x.events);
 }
 
+/// Why `a` can never be appended ("" if it can): it needs a stream name, at least one event and
+/// an expected version >= no_stream.
+std::string invalid_append(const stream_append& a);
+
 enum class append_status : uint8_t {
   /// The events are durable at the versions and positions given.
   committed,

@@ -195,6 +195,11 @@ journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_confi
   return {
       [=](append_atom, stream_append& request) -> caf::result<append_result> {
         auto& st = self->state;
+        // Refused here, alone: in a batch it would fail the whole statement.
+        if (auto why = invalid_append(request); !why.empty()) {
+          st.stats.failed += 1;
+          return caf::make_error(store_errc::invalid_request, std::move(why));
+        }
         if (st.waiting.size() >= st.config.max_pending) {
           st.stats.failed += 1;
           return caf::make_error(store_errc::overloaded,

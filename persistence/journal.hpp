@@ -47,8 +47,10 @@ typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
 
 /// The journal writer: takes appends from many streams and commits them in batches.
 /// - append: replies with append_result (committed or version_conflict) only after the commit, or
-///   with a store_errc error: overloaded (journal.max_pending appends already wait), unavailable or
-///   rejected (nothing written), outcome_unknown (the commit may have happened).
+///   with a store_errc error: invalid_request (invalid_append: refused at once), overloaded
+///   (journal.max_pending appends already wait), unavailable or rejected (nothing written; a
+///   rejected append fails alone, the rest of its batch commits), outcome_unknown (the commit may
+///   have happened).
 /// - stats: a journal_stats.
 using journal_actor =
     caf::typed_actor<caf::replies_to<append_atom, stream_append>::with<append_result>,

@@ -258,10 +258,8 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
       return store_error{store_errc::invalid_request,
                          "append: stream " + req.stream_id + " appears twice in one batch"};
     }
-    if (req.events.empty() || req.expected_version < no_stream || req.stream_id.empty()) {
-      return store_error{store_errc::invalid_request,
-                         "append: stream '" + req.stream_id +
-                             "' needs a name, at least one event and an expected version >= 0"};
+    if (auto why = invalid_append(req); !why.empty()) {
+      return store_error{store_errc::invalid_request, std::move(why)};
     }
     int64_t version = req.expected_version;
     for (const auto& e : req.events) {

@@ -13,6 +13,14 @@ std::string to_string(append_status x) {
   return "unknown";
 }
 
+std::string invalid_append(const stream_append& a) {
+  if (a.events.empty() || a.expected_version < no_stream || a.stream_id.empty()) {
+    return "append: stream '" + a.stream_id +
+           "' needs a name, at least one event and an expected version >= 0";
+  }
+  return "";
+}
+
 std::string to_string(store_errc x) {
   switch (x) {
     case store_errc::nil:

@@ -163,6 +163,23 @@ BOOST_AUTO_TEST_CASE(an_append_the_database_rejects_fails_alone_and_the_rest_of_
   BOOST_TEST(s.appends == 60u);
 }
 
+BOOST_AUTO_TEST_CASE(a_malformed_append_is_refused_alone_and_the_rest_of_the_batch_commits) {
+  auto j = start();
+  caf::scoped_actor self{sys};
+  std::vector<stream_append> appends;
+  for (int i = 0; i < 40; ++i) {
+    appends.push_back(one_event("fine/" + std::to_string(i), no_stream, i));
+    if (i == 20) {
+      appends.push_back(stream_append{"empty", no_stream, {}}); // no event to append
+    }
+  }
+  auto [results, errors] = send_all(self, j, std::move(appends));
+  BOOST_TEST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST((errors.front() == store_errc::invalid_request), sys.render(errors.front()));
+  BOOST_TEST(results.size() == 40u);
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'fine/%'") == "40");
+}
+
 BOOST_AUTO_TEST_CASE(back_to_back_appends_to_one_stream_commit_in_order) {
   auto j = start();
   caf::scoped_actor self{sys};
