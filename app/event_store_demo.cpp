@@ -107,8 +107,8 @@ int run_event_store_demo(const config::loaded_config& cfg) {
   caf::scoped_actor self{sys};
 
   auto order = "order/" + random_suffix();
-  auto started_at = store.read_log(0, 1);
-  int64_t start_position = started_at ? started_at->max_visible_position : 0;
+  auto started_at = store.log_end();
+  auto start_position = started_at ? *started_at : log_checkpoint{};
 
   std::cout << "\n2. append three events to " << order << " through the journal writer\n";
   stream_append placed{order,
@@ -177,7 +177,7 @@ int run_event_store_demo(const config::loaded_config& cfg) {
               << " + " << (later ? later->size() : 0) << " later event(s)\n";
   }
 
-  std::cout << "\n6. a subscription tails the global log from position " << start_position
+  std::cout << "\n6. a subscription tails the global log from position " << start_position.position
             << " (gap-safe: it never skips an event that commits late)\n";
   subscription tail{store, start_position};
   size_t seen = 0;
@@ -192,8 +192,8 @@ int run_event_store_demo(const config::loaded_config& cfg) {
       break;
     }
   }
-  std::cout << "  delivered " << seen << " events in order, checkpoint now " << tail.position()
-            << "\n";
+  std::cout << "  delivered " << seen << " events in order, checkpoint now "
+            << tail.checkpoint().position << "\n";
 
   if (cfg.flags.count("once") > 0) {
     std::cout << "\ndemo done.\n";

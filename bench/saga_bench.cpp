@@ -81,11 +81,11 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
   std::vector<double> latencies;
   std::atomic<int> done{0};
   std::atomic<bool> stop{false};
-  int64_t start_position = 0;
+  persistence::log_checkpoint start_position;
   {
     persistence::pg_event_store store{cfg.pg, cfg.journal};
-    auto page = store.read_log(0, 1);
-    start_position = page ? page->max_visible_position : 0;
+    auto end = store.log_end();
+    start_position = end ? *end : persistence::log_checkpoint{};
   }
   std::thread watcher{[&] {
     persistence::pg_event_store store{cfg.pg, cfg.journal};

@@ -39,6 +39,10 @@ typename Inspector::result_type inspect(Inspector& f, stream_append& x) {
   return f(x.stream_id, x.expected_version, x.events);
 }
 
+/// Why `a` can never be appended ("" if it can): it needs a stream name, at least one event and
+/// an expected version >= no_stream.
+std::string invalid_append(const stream_append& a);
+
 enum class append_status : uint8_t {
   /// The events are durable at the versions and positions given.
   committed,
@@ -73,13 +77,31 @@ struct recorded_event {
   std::string metadata;
   /// Commit time, microseconds since the Unix epoch.
   int64_t recorded_at_us = 0;
+  /// The top-level transaction id (xid8) that wrote it; 0 for events older than migration 0004.
+  uint64_t transaction_id = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recorded_event& x) {
   return f(x.global_position, x.stream_id, x.stream_version, x.type, x.schema_version, x.payload,
-           x.metadata, x.recorded_at_us);
+           x.metadata, x.recorded_at_us, x.transaction_id);
 }
+
+/// Where a reader of the global log stands: the last event it took, named by its writing
+/// transaction and its position. The log is read in (transaction_id, position) order
+/// (persistence/subscription.hpp); {0, 0} is before the first event.
+struct log_checkpoint {
+  uint64_t transaction_id = 0;
+  int64_t position = 0;
+
+  /// The checkpoint just after `e`.
+  static log_checkpoint after(const recorded_event& e) {
+    return {e.transaction_id, e.global_position};
+  }
+  bool operator==(const log_checkpoint& other) const {
+    return transaction_id == other.transaction_id && position == other.position;
+  }
+};
 
 /// The latest saved state of a stream, valid as of `stream_version`.
 struct snapshot {

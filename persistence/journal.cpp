@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <iterator>
 #include <memory>
 #include <unordered_set>
 
@@ -29,8 +31,12 @@ struct worker_state {
 };
 
 journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worker_state> self,
-                                          config::pg_config pg, config::journal_config journal) {
+                                          config::pg_config pg, config::journal_config journal,
+                                          std::shared_ptr<store_health> health) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  if (health) {
+    self->state.store->report_health_to(std::move(health));
+  }
   return {
       [=](commit_atom,
           const std::vector<stream_append>& batch) -> caf::result<std::vector<append_result>> {
@@ -74,35 +80,96 @@ using journal_pointer = journal_actor::stateful_pointer<journal_state>;
 // keepalives normally notice a dead server long before.
 constexpr auto commit_timeout = std::chrono::seconds(60);
 
+/// Appends on their way to the worker, with the callers to answer.
+struct batch_part {
+  std::vector<stream_append> appends;
+  std::vector<caf::typed_response_promise<append_result>> promises;
+};
+
+// Sends `part` and answers its callers. A part that the database refused as a whole (a statement
+// error, so nothing of it was written: e.g. one payload that is not JSON) is split in halves and
+// each half sent again, so a bad append fails alone, like a version conflict, after about
+// log2(n) more round trips, while every other append of the batch commits. `done` runs once,
+// after every caller of `part` is answered.
+void commit(journal_pointer self, std::shared_ptr<batch_part> part, std::function<void()> done) {
+  auto appends = part->appends; // kept in `part` to split it if it is rejected
+  self->request(self->state.worker, commit_timeout, commit_atom::value, std::move(appends))
+      .then(
+          [=](std::vector<append_result>& results) {
+            util::fail_point("journal.committed_before_reply");
+            auto& s = self->state.stats;
+            for (size_t i = 0; i < part->promises.size(); ++i) {
+              if (results[i].status == append_status::committed) {
+                s.appends += 1;
+              } else {
+                s.conflicts += 1;
+              }
+              s.events += part->appends[i].events.size();
+              part->promises[i].deliver(results[i]);
+            }
+            done();
+          },
+          [=](caf::error& err) {
+            auto size = part->appends.size();
+            if (err == store_errc::rejected && size > 1) {
+              auto half = static_cast<std::ptrdiff_t>(size / 2);
+              auto first = std::make_shared<batch_part>();
+              auto second = std::make_shared<batch_part>();
+              auto& a = part->appends;
+              auto& p = part->promises;
+              first->appends.assign(std::make_move_iterator(a.begin()),
+                                    std::make_move_iterator(a.begin() + half));
+              second->appends.assign(std::make_move_iterator(a.begin() + half),
+                                     std::make_move_iterator(a.end()));
+              first->promises.assign(p.begin(), p.begin() + half);
+              second->promises.assign(p.begin() + half, p.end());
+              auto remaining = std::make_shared<int>(2);
+              auto both_done = [remaining, done] {
+                if (--*remaining == 0) {
+                  done();
+                }
+              };
+              commit(self, std::move(first), both_done);
+              commit(self, std::move(second), both_done);
+              return;
+            }
+            if (err == caf::sec::request_timeout) {
+              err =
+                  caf::make_error(store_errc::outcome_unknown, "commit did not answer within 60 s");
+            }
+            self->state.stats.failed += size;
+            for (auto& promise : part->promises) {
+              promise.deliver(err);
+            }
+            done();
+          });
+}
+
 void dispatch(journal_pointer self) {
   auto& st = self->state;
   if (st.in_flight || st.waiting.empty()) {
     return;
   }
-  std::vector<stream_append> batch;
-  std::vector<caf::typed_response_promise<append_result>> promises;
+  auto part = std::make_shared<batch_part>();
   std::unordered_set<std::string> streams;
   // A second append to a stream already in this batch waits for the next one: its expected version
   // depends on the first one's outcome. Scanning is bounded so a hot stream cannot make it O(n^2).
   size_t scan_limit = static_cast<size_t>(st.config.max_batch) * 4;
   for (auto it = st.waiting.begin();
-       it != st.waiting.end() && batch.size() < st.config.max_batch && scan_limit > 0;
+       it != st.waiting.end() && part->appends.size() < st.config.max_batch && scan_limit > 0;
        --scan_limit) {
     if (!streams.insert(it->request.stream_id).second) {
       ++it;
       continue;
     }
-    batch.push_back(std::move(it->request));
-    promises.push_back(std::move(it->promise));
+    part->appends.push_back(std::move(it->request));
+    part->promises.push_back(std::move(it->promise));
     it = st.waiting.erase(it);
   }
   st.in_flight = true;
   auto started = std::chrono::steady_clock::now();
-  auto event_count = uint64_t{0};
-  for (const auto& req : batch) {
-    event_count += req.events.size();
-  }
-  auto finish = [=](auto deliver_all) {
+  auto size = static_cast<uint32_t>(part->appends.size());
+  commit(self, std::move(part), [=] {
     auto& s = self->state;
     auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                         std::chrono::steady_clock::now() - started)
@@ -110,51 +177,31 @@ void dispatch(journal_pointer self) {
     s.stats.batches += 1;
     s.stats.commit_us_total += us;
     s.stats.commit_us_max = std::max(s.stats.commit_us_max, us);
-    s.stats.largest_batch =
-        std::max<uint32_t>(s.stats.largest_batch, static_cast<uint32_t>(promises.size()));
-    deliver_all();
+    s.stats.largest_batch = std::max(s.stats.largest_batch, size);
     s.in_flight = false;
     dispatch(self);
-  };
-  self->request(st.worker, commit_timeout, commit_atom::value, std::move(batch))
-      .then(
-          [=](std::vector<append_result>& results) mutable {
-            util::fail_point("journal.committed_before_reply");
-            finish([&] {
-              auto& s = self->state.stats;
-              for (size_t i = 0; i < promises.size(); ++i) {
-                if (results[i].status == append_status::committed) {
-                  s.appends += 1;
-                } else {
-                  s.conflicts += 1;
-                }
-                promises[i].deliver(results[i]);
-              }
-              s.events += event_count;
-            });
-          },
-          [=](caf::error& err) mutable {
-            finish([&] {
-              if (err == caf::sec::request_timeout) {
-                err = caf::make_error(store_errc::outcome_unknown,
-                                      "commit did not answer within 60 s");
-              }
-              self->state.stats.failed += promises.size();
-              for (auto& p : promises) {
-                p.deliver(err);
-              }
-            });
-          });
+  });
 }
 
 journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_config pg,
-                                          config::journal_config journal) {
+                                          config::journal_config journal,
+                                          std::shared_ptr<store_health> health) {
   self->state.config = journal;
-  self->state.worker = self->system().spawn<caf::detached>(worker_impl, std::move(pg), journal);
+  if (health) {
+    // The worker is linked: whichever of the two ends first, both end.
+    self->attach_functor([health] { health->record_stopped(); });
+  }
+  self->state.worker =
+      self->system().spawn<caf::detached>(worker_impl, std::move(pg), journal, health);
   self->link_to(self->state.worker);
   return {
       [=](append_atom, stream_append& request) -> caf::result<append_result> {
         auto& st = self->state;
+        // Refused here, alone: in a batch it would fail the whole statement.
+        if (auto why = invalid_append(request); !why.empty()) {
+          st.stats.failed += 1;
+          return caf::make_error(store_errc::invalid_request, std::move(why));
+        }
         if (st.waiting.size() >= st.config.max_pending) {
           st.stats.failed += 1;
           return caf::make_error(store_errc::overloaded,
@@ -176,8 +223,9 @@ journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_confi
 } // namespace
 
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
-                            const config::journal_config& journal) {
-  return sys.spawn(journal_impl, pg, journal);
+                            const config::journal_config& journal,
+                            std::shared_ptr<store_health> health) {
+  return sys.spawn(journal_impl, pg, journal, std::move(health));
 }
 
 } // namespace ordermesh::persistence

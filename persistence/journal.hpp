@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "persistence/event.hpp"
 #include "persistence/result.hpp"
+#include "persistence/store_health.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -11,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 CAF_ERROR_CODE_ENUM(ordermesh::persistence::store_errc, "store")
@@ -45,8 +47,10 @@ typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
 
 /// The journal writer: takes appends from many streams and commits them in batches.
 /// - append: replies with append_result (committed or version_conflict) only after the commit, or
-///   with a store_errc error: overloaded (journal.max_pending appends already wait), unavailable or
-///   rejected (nothing written), outcome_unknown (the commit may have happened).
+///   with a store_errc error: invalid_request (invalid_append: refused at once), overloaded
+///   (journal.max_pending appends already wait), unavailable or rejected (nothing written; a
+///   rejected append fails alone, the rest of its batch commits), outcome_unknown (the commit may
+///   have happened).
 /// - stats: a journal_stats.
 using journal_actor =
     caf::typed_actor<caf::replies_to<append_atom, stream_append>::with<append_result>,
@@ -56,7 +60,10 @@ using journal_actor =
 /// One batch is in flight at a time: a lone append is sent at once, and appends arriving during a
 /// commit form the next batch (at most max_batch, at most one append per stream). The database
 /// schema must already be migrated.
+/// `health`, if given, is kept current by the worker (store_health): readiness can read it
+/// without a message to the journal, and it says running() == false once the journal ended.
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
-                            const config::journal_config& journal);
+                            const config::journal_config& journal,
+                            std::shared_ptr<store_health> health = nullptr);
 
 } // namespace ordermesh::persistence

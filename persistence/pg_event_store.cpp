@@ -56,22 +56,32 @@ SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text
 
 constexpr const char* event_columns = R"sql(
   e.global_position, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-  e.payload::text, e.metadata::text, (extract(epoch FROM e.recorded_at) * 1000000)::bigint
+  e.payload::text, e.metadata::text, (extract(epoch FROM e.recorded_at) * 1000000)::bigint,
+  e.transaction_id::text
 )sql";
 
 const std::string read_stream_sql = std::string{"SELECT "} + event_columns + R"sql(
 FROM events e WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3
 )sql";
 
-// One statement, one snapshot: the rows, the highest visible position and the snapshot agree.
-const std::string read_log_sql =
-    std::string{"SELECT pg_current_snapshot()::text, "
-                "(SELECT coalesce(max(global_position), 0) FROM events), "} +
-    event_columns + R"sql(
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-  SELECT * FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2
-) e ON true
+// Only transactions below the statement's own snapshot xmin (pg_current_snapshot() is the active
+// snapshot, the one the rows are read in): they have all ended, and any later writer's id is at
+// least that xmin. So the rows taken are final and no row can later appear before them.
+constexpr const char* final_transactions = R"sql(
+  e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+)sql";
+
+const std::string read_log_sql = std::string{"SELECT "} + event_columns + R"sql(
+FROM events e
+WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND )sql" +
+                                 final_transactions + R"sql(
+ORDER BY e.transaction_id, e.global_position LIMIT $3
+)sql";
+
+const std::string log_end_sql = std::string{R"sql(
+SELECT e.transaction_id::text, e.global_position FROM events e WHERE )sql"} +
+                                final_transactions + R"sql(
+ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1
 )sql";
 
 constexpr int64_t migration_lock_key = 0x6f6d6d6967; // "ommig"
@@ -86,6 +96,7 @@ recorded_event to_event(const pqxx::row& row, int first) {
   e.payload = row[first + 5].as<std::string>();
   e.metadata = row[first + 6].as<std::string>();
   e.recorded_at_us = row[first + 7].as<int64_t>();
+  e.transaction_id = row[first + 8].as<uint64_t>();
   return e;
 }
 
@@ -99,11 +110,6 @@ std::string quote_conninfo(const std::string& value) {
   }
   out += '\'';
   return out;
-}
-
-bool is_connection_state(const std::string& sqlstate) {
-  // Class 08: connection exception; 57P01-57P03: the server is shutting down or not yet up.
-  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
 }
 
 } // namespace
@@ -155,6 +161,7 @@ store_error pg_event_store::connect_if_needed() {
     conn->connection.prepare("stream_versions", stream_versions_sql);
     conn->connection.prepare("read_stream", read_stream_sql);
     conn->connection.prepare("read_log", read_log_sql);
+    conn->connection.prepare("log_end", log_end_sql);
     conn_ = std::move(conn);
     backoff_ = journal_.reconnect_min;
     return {};
@@ -172,31 +179,41 @@ store_error pg_event_store::connect_if_needed() {
 
 template <class T, class Body>
 store_result<T> pg_event_store::with_connection(const char* what, bool writes, Body&& body) {
+  auto result = attempt<T>(what, writes, std::forward<Body>(body));
+  if (health_) {
+    if (result) {
+      health_->record_success();
+    } else {
+      health_->record_failure(result.error());
+    }
+  }
+  return result;
+}
+
+template <class T, class Body>
+store_result<T> pg_event_store::attempt(const char* what, bool writes, Body&& body) {
   if (auto err = connect_if_needed(); err.code != store_errc::nil) {
     return err;
   }
+  auto failed = [&](std::string_view sqlstate, const std::exception& e) {
+    bool open = conn_ && conn_->connection.is_open();
+    auto code = classify_failure(sqlstate, open, writes);
+    if (code != store_errc::rejected) {
+      drop_connection();
+    }
+    return store_error{code, std::string{what} + ": " + e.what()};
+  };
   try {
     return body(conn_->connection);
   } catch (const pqxx::in_doubt_error& e) {
     drop_connection();
     return store_error{store_errc::outcome_unknown, std::string{what} + ": " + e.what()};
-  } catch (const pqxx::broken_connection& e) {
-    drop_connection();
-    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
-                       std::string{what} + ": connection lost: " + e.what()};
   } catch (const pqxx::sql_error& e) {
-    if (is_connection_state(e.sqlstate())) {
-      drop_connection();
-      return store_error{store_errc::unavailable, std::string{what} + ": " + e.what()};
-    }
-    if (conn_ && !conn_->connection.is_open()) {
-      drop_connection();
-    }
-    return store_error{store_errc::rejected, std::string{what} + ": " + e.what()};
+    return failed(e.sqlstate(), e);
   } catch (const std::exception& e) {
+    // broken_connection and anything else libpqxx throws without a server answer.
     drop_connection();
-    return store_error{writes ? store_errc::outcome_unknown : store_errc::unavailable,
-                       std::string{what} + ": " + e.what()};
+    return failed("", e);
   }
 }
 
@@ -241,10 +258,8 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
       return store_error{store_errc::invalid_request,
                          "append: stream " + req.stream_id + " appears twice in one batch"};
     }
-    if (req.events.empty() || req.expected_version < no_stream || req.stream_id.empty()) {
-      return store_error{store_errc::invalid_request,
-                         "append: stream '" + req.stream_id +
-                             "' needs a name, at least one event and an expected version >= 0"};
+    if (auto why = invalid_append(req); !why.empty()) {
+      return store_error{store_errc::invalid_request, std::move(why)};
     }
     int64_t version = req.expected_version;
     for (const auto& e : req.events) {
@@ -262,8 +277,8 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
     // probing predecessors with a hashed scan of the whole table; planned per batch, the
     // predecessor check stays an index lookup however the table grew (about 0.2 ms of planning).
     return tx.exec_params(append_sql, sql_text_array(stream_ids), sql_int_array(versions),
-                            sql_text_array(types), sql_int_array(schema_versions),
-                            sql_text_array(payloads), sql_text_array(metadata));
+                          sql_text_array(types), sql_int_array(schema_versions),
+                          sql_text_array(payloads), sql_text_array(metadata));
   });
   if (!written) {
     return written.error();
@@ -359,24 +374,27 @@ store_result<std::optional<snapshot>> pg_event_store::load_snapshot(const std::s
       });
 }
 
-store_result<log_page> pg_event_store::read_log(int64_t after_position, int32_t max_count) {
-  return with_connection<log_page>("read log", false, [&](pqxx::connection& c) {
+store_result<std::vector<recorded_event>> pg_event_store::read_log(const log_checkpoint& after,
+                                                                   int32_t max_count) {
+  return with_connection<std::vector<recorded_event>>("read log", false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
-    auto r = tx.exec_prepared("read_log", after_position, max_count);
-    log_page page;
-    // The statement always returns at least one row (the LEFT JOIN keeps the snapshot row).
-    auto snap = parse_db_snapshot(r[0][0].as<std::string>());
-    if (!snap) {
-      throw std::runtime_error("unreadable pg_current_snapshot(): " + r[0][0].as<std::string>());
+    std::vector<recorded_event> events;
+    for (const auto& row : tx.exec_prepared("read_log", std::to_string(after.transaction_id),
+                                            after.position, max_count)) {
+      events.push_back(to_event(row, 0));
     }
-    page.snapshot = std::move(*snap);
-    page.max_visible_position = r[0][1].as<int64_t>();
-    for (const auto& row : r) {
-      if (!row[2].is_null()) {
-        page.events.push_back(to_event(row, 2));
-      }
+    return events;
+  });
+}
+
+store_result<log_checkpoint> pg_event_store::log_end() {
+  return with_connection<log_checkpoint>("log end", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_prepared("log_end");
+    if (r.empty()) {
+      return log_checkpoint{};
     }
-    return page;
+    return log_checkpoint{r[0][0].as<uint64_t>(), r[0][1].as<int64_t>()};
   });
 }
 
@@ -402,24 +420,31 @@ ORDER BY s.global_position
       });
 }
 
-store_result<int64_t> pg_event_store::load_checkpoint(const std::string& subscription) {
-  return with_connection<int64_t>("load checkpoint", false, [&](pqxx::connection& c) {
+store_result<log_checkpoint> pg_event_store::load_checkpoint(const std::string& subscription) {
+  return with_connection<log_checkpoint>("load checkpoint", false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
-    auto r = tx.exec_params("SELECT position FROM subscription_checkpoints WHERE subscription = $1",
+    auto r = tx.exec_params("SELECT transaction_id::text, position FROM subscription_checkpoints"
+                            " WHERE subscription = $1",
                             subscription);
-    return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
+    if (r.empty()) {
+      return log_checkpoint{};
+    }
+    return log_checkpoint{r[0][0].as<uint64_t>(), r[0][1].as<int64_t>()};
   });
 }
 
 store_result<done> pg_event_store::save_checkpoint(const std::string& subscription,
-                                                   int64_t position) {
+                                                   const log_checkpoint& checkpoint) {
   return with_connection<done>("save checkpoint", true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
     tx.exec_params0(R"sql(
-INSERT INTO subscription_checkpoints (subscription, position) VALUES ($1, $2)
-ON CONFLICT (subscription) DO UPDATE SET position = excluded.position, updated_at = clock_timestamp()
+INSERT INTO subscription_checkpoints (subscription, transaction_id, position)
+VALUES ($1, $2::xid8, $3)
+ON CONFLICT (subscription) DO UPDATE
+  SET transaction_id = excluded.transaction_id, position = excluded.position,
+      updated_at = clock_timestamp()
 )sql",
-                    subscription, position);
+                    subscription, std::to_string(checkpoint.transaction_id), checkpoint.position);
     return done{};
   });
 }

@@ -2,8 +2,8 @@
 
 #include "config/config.hpp"
 #include "persistence/event.hpp"
-#include "persistence/gap_tracker.hpp"
 #include "persistence/result.hpp"
+#include "persistence/store_health.hpp"
 
 #include <chrono>
 #include <memory>
@@ -12,15 +12,6 @@
 #include <vector>
 
 namespace ordermesh::persistence {
-
-/// One page of the global log, read in a single statement together with the snapshot it saw.
-struct log_page {
-  db_snapshot snapshot;
-  /// Highest global position visible in that snapshot (0 if the log is empty).
-  int64_t max_visible_position = 0;
-  /// Visible events after the requested position, ascending, possibly with gaps.
-  std::vector<recorded_event> events;
-};
 
 /// The event store on PostgreSQL, over one connection. Blocking: call it from a detached actor or a
 /// plain thread, never from CAF's cooperative scheduler threads. Not thread-safe.
@@ -58,8 +49,16 @@ public:
   /// The stream's latest snapshot, if any.
   store_result<std::optional<snapshot>> load_snapshot(const std::string& stream_id);
 
-  /// Up to max_count visible events after `after_position`, with the snapshot they were read in.
-  store_result<log_page> read_log(int64_t after_position, int32_t max_count);
+  /// Up to max_count events after `after` in (transaction_id, position) order, only of
+  /// transactions below the reading snapshot's xmin: every one of those has ended, and every
+  /// transaction writing later has a higher id, so no event can ever appear before the last one
+  /// returned. One statement. Read through a `subscription`, which keeps the checkpoint.
+  store_result<std::vector<recorded_event>> read_log(const log_checkpoint& after,
+                                                     int32_t max_count);
+
+  /// The checkpoint after the last event that read_log could return now ({0, 0} if none): where
+  /// a subscription starts to see only what is written from now on.
+  store_result<log_checkpoint> log_end();
 
   /// Streams named `prefix`... that recorded `started_type` but none of `finished_types`, e.g. the
   /// orders whose saga is still open.
@@ -67,14 +66,18 @@ public:
   unfinished_streams(const std::string& prefix, const std::string& started_type,
                      const std::vector<std::string>& finished_types);
 
-  /// A subscription's stored checkpoint (0 if none).
-  store_result<int64_t> load_checkpoint(const std::string& subscription);
+  /// A subscription's stored checkpoint ({0, 0} if none).
+  store_result<log_checkpoint> load_checkpoint(const std::string& subscription);
 
   /// Stores a subscription's checkpoint.
-  store_result<done> save_checkpoint(const std::string& subscription, int64_t position);
+  store_result<done> save_checkpoint(const std::string& subscription,
+                                     const log_checkpoint& checkpoint);
 
   /// Whether a connection is currently open (it may still turn out broken on next use).
   bool connected() const;
+
+  /// From now on, records every call's success or failure to reach the database in `health`.
+  void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
 
   /// The libpq connection string for `pg` (password included: never log it).
   static std::string connection_string(const config::pg_config& pg);
@@ -82,6 +85,8 @@ public:
 private:
   template <class T, class Body>
   store_result<T> with_connection(const char* what, bool writes, Body&& body);
+  template <class T, class Body>
+  store_result<T> attempt(const char* what, bool writes, Body&& body);
   store_error connect_if_needed();
   void drop_connection();
 
@@ -91,6 +96,7 @@ private:
   std::unique_ptr<session> conn_;
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
+  std::shared_ptr<store_health> health_;
 };
 
 } // namespace ordermesh::persistence

@@ -109,11 +109,15 @@ void projection_runner::run() {
       continue;
     }
     if (failing_.exchange(false)) {
-      observability::log_event(spdlog::level::info, "projection recovered",
-                               {{"projection", settings_.name}, {"checkpoint", page->checkpoint}});
+      observability::log_event(
+          spdlog::level::info, "projection recovered",
+          {{"projection", settings_.name}, {"checkpoint", page->checkpoint.position}});
     }
     backoff = settings_.backoff_min;
-    checkpoint_.store(page->checkpoint);
+    auto highest = std::max(page->highest_position, page->checkpoint.position);
+    if (highest > checkpoint_.load()) {
+      checkpoint_.store(highest); // only this thread writes it
+    }
     if (page->read > 0) {
       pages_.fetch_add(1);
       events_applied_.fetch_add(page->applied);

@@ -38,11 +38,14 @@ struct projection_runner_stats {
   uint64_t pages = 0;
   /// Failed attempts (database errors or an undecodable event), since start.
   uint64_t errors = 0;
-  /// Position of the last event committed to the read models.
+  /// The highest global position committed to the read models. Events are applied in writing
+  /// transaction order (subscription.hpp): a lower position may still follow while a
+  /// transaction that took it is open.
   int64_t checkpoint = 0;
   /// The log's newest committed position as last read (at most lag_refresh old).
   int64_t newest_position = 0;
-  /// newest_position - checkpoint, never negative: events not yet in the read models.
+  /// newest_position - checkpoint, never negative: about how many events are not yet in the read
+  /// models (positions skipped by rolled-back or conflicting appends count too).
   int64_t lag = 0;
   /// Whether the last attempt failed (the runner is backing off).
   bool failing = false;
@@ -84,8 +87,9 @@ public:
   projection_runner_stats stats() const;
 
   /// Blocks until a poll that started after this call has found no further full page, i.e. the
-  /// read models hold every event committed before the call (that the gap-safe subscription may
-  /// deliver), or until `timeout`. Returns whether it caught up. Cuts the current wait short.
+  /// read models hold every event committed before the call that the subscription may deliver
+  /// (a transaction still writing anywhere on the server holds back the events of transactions
+  /// that began after it: subscription.hpp), or until `timeout`. Returns whether it caught up. Cuts the current wait short.
   bool wait_until_caught_up(std::chrono::milliseconds timeout);
 
 private:

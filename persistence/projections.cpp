@@ -7,6 +7,7 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -335,11 +336,13 @@ store_result<T> projector::with_connection(const char* what, Body&& body) {
 
 store_result<projection_changes> projector::run_once(int32_t max_events) {
   if (!sub_) {
-    auto checkpoint = with_connection<int64_t>("load checkpoint", [&](pqxx::connection& c) {
+    auto checkpoint = with_connection<log_checkpoint>("load checkpoint", [&](pqxx::connection& c) {
       pqxx::read_transaction tx{c};
-      auto r = tx.exec_params(
-          "SELECT position FROM subscription_checkpoints WHERE subscription = $1", name_);
-      return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
+      auto r = tx.exec_params("SELECT transaction_id::text, position FROM subscription_checkpoints"
+                              " WHERE subscription = $1",
+                              name_);
+      return r.empty() ? log_checkpoint{}
+                       : log_checkpoint{r[0][0].as<uint64_t>(), r[0][1].as<int64_t>()};
     });
     if (!checkpoint) {
       return checkpoint.error();
@@ -353,17 +356,22 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
   }
   if (events->empty()) {
     projection_changes none;
-    none.checkpoint = sub_->position();
+    none.checkpoint = sub_->checkpoint();
     return none;
   }
   auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
     pqxx::work tx{c};
     auto changes = page_writer{tx}.apply_page(*events);
-    changes.checkpoint = sub_->position();
-    tx.exec_params("INSERT INTO subscription_checkpoints (subscription, position) VALUES ($1, $2) "
-                   "ON CONFLICT (subscription) DO UPDATE SET position = EXCLUDED.position, "
-                   "updated_at = clock_timestamp()",
-                   name_, sub_->position());
+    changes.checkpoint = sub_->checkpoint();
+    for (const auto& e : *events) {
+      changes.highest_position = std::max(changes.highest_position, e.global_position);
+    }
+    tx.exec_params("INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
+                   " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
+                   " transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,"
+                   " updated_at = clock_timestamp()",
+                   name_, std::to_string(changes.checkpoint.transaction_id),
+                   changes.checkpoint.position);
     tx.commit();
     return changes;
   });

@@ -85,8 +85,11 @@ struct projection_changes {
   std::vector<order_change> orders;
   /// Each SKU whose read_inventory row changed, once, in the order of its first change.
   std::vector<std::string> skus;
-  /// The checkpoint after the page: the position of the last event read (stored with the rows).
-  int64_t checkpoint = 0;
+  /// The checkpoint after the page: the last event read (stored with the rows).
+  log_checkpoint checkpoint;
+  /// The highest global position read in this page (0 if none). Events come in writing
+  /// transaction order (subscription.hpp), so the last one read need not be the highest.
+  int64_t highest_position = 0;
 
   /// Whether no read row changed.
   bool empty() const { return orders.empty() && skus.empty(); }

@@ -20,8 +20,13 @@ struct reader_state {
 constexpr int32_t page_size = 10000;
 
 reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_state> self,
-                                        config::pg_config pg, config::journal_config journal) {
+                                        config::pg_config pg, config::journal_config journal,
+                                        std::shared_ptr<store_health> health) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  if (health) {
+    self->attach_functor([health] { health->record_stopped(); });
+    self->state.store->report_health_to(std::move(health));
+  }
   return {
       [=](recover_atom, const std::string& stream_id) -> caf::result<stream_history> {
         auto& store = *self->state.store;
@@ -70,8 +75,9 @@ reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_st
 } // namespace
 
 reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
-                          const config::journal_config& journal) {
-  return sys.spawn<caf::detached>(reader_impl, pg, journal);
+                          const config::journal_config& journal,
+                          std::shared_ptr<store_health> health) {
+  return sys.spawn<caf::detached>(reader_impl, pg, journal, std::move(health));
 }
 
 } // namespace ordermesh::persistence

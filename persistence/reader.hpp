@@ -2,11 +2,14 @@
 
 #include "config/config.hpp"
 #include "persistence/event.hpp"
+#include "persistence/store_health.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
+
+#include <memory>
 
 namespace ordermesh::persistence {
 
@@ -24,8 +27,10 @@ using reader_actor =
                                      std::vector<std::string>>::with<std::vector<std::string>>,
                      caf::reacts_to<snapshot_atom, snapshot>>;
 
-/// Spawns a detached reader owning one connection (one OS thread).
+/// Spawns a detached reader owning one connection (one OS thread). `health`, if given, is kept
+/// current by it (store_health) and says running() == false once the reader ended.
 reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
-                          const config::journal_config& journal);
+                          const config::journal_config& journal,
+                          std::shared_ptr<store_health> health = nullptr);
 
 } // namespace ordermesh::persistence

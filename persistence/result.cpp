@@ -13,6 +13,14 @@ std::string to_string(append_status x) {
   return "unknown";
 }
 
+std::string invalid_append(const stream_append& a) {
+  if (a.events.empty() || a.expected_version < no_stream || a.stream_id.empty()) {
+    return "append: stream '" + a.stream_id +
+           "' needs a name, at least one event and an expected version >= 0";
+  }
+  return "";
+}
+
 std::string to_string(store_errc x) {
   switch (x) {
     case store_errc::nil:
@@ -29,6 +37,17 @@ std::string to_string(store_errc x) {
       return "rejected";
   }
   return "unknown";
+}
+
+store_errc classify_failure(std::string_view sqlstate, bool connection_open, bool writes) {
+  // Class 08: connection exception; 57P0x: the server shut down, crashed or ended the session.
+  // The server sends those even after a COMMIT went through, just before it closes.
+  bool connection_state =
+      sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
+  if (connection_state || !connection_open) {
+    return writes ? store_errc::outcome_unknown : store_errc::unavailable;
+  }
+  return store_errc::rejected;
 }
 
 } // namespace ordermesh::persistence

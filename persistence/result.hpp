@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace ordermesh::persistence {
 
@@ -35,5 +36,13 @@ template <class T>
 using store_result = util::result<T, store_error>;
 
 using done = util::done;
+
+/// What a failed statement means for its caller. `sqlstate` is the server's error code ("" when
+/// the connection broke without one), `connection_open` whether the connection survived, `writes`
+/// whether the statement writes. A write whose connection is lost, or whose server answers with a
+/// connection-state code (class 08, 57P01-57P05: shutdown, crash, terminated), may have committed
+/// before the answer: outcome_unknown. A read is then unavailable; any other error is rejected
+/// (the statement failed, nothing was written). Pure.
+store_errc classify_failure(std::string_view sqlstate, bool connection_open, bool writes);
 
 } // namespace ordermesh::persistence

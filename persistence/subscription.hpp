@@ -1,7 +1,6 @@
 #pragma once
 
 #include "persistence/event.hpp"
-#include "persistence/gap_tracker.hpp"
 #include "persistence/pg_event_store.hpp"
 #include "persistence/result.hpp"
 
@@ -9,26 +8,36 @@
 
 namespace ordermesh::persistence {
 
-/// Reads the global log in position order from a checkpoint, never skipping an event whose
-/// transaction commits after a later one (see gap_tracker) and never returning one twice.
+/// Reads the global log from a checkpoint, never skipping an event and never returning one twice.
 /// Blocking, like the store it reads through.
+///
+/// Events come in (writing transaction id, position) order, and only those of transactions below
+/// the reading snapshot's xmin (pg_event_store::read_log): all of those have ended, and every
+/// transaction that writes later has an id at or above that xmin, so nothing can ever appear
+/// before the checkpoint. Position order alone cannot be made safe: a transaction can take
+/// position p + 2 and commit while p + 1 belongs to one still running, and that one may even have
+/// a higher id. Within a stream, events still come in version order: an append writes version
+/// v + 1 only in a statement whose snapshot saw v committed, and its transaction id is assigned
+/// after that snapshot, so it is higher than v's writer's.
+///
+/// A transaction open anywhere on the PostgreSQL server holds back what is delivered (never
+/// loses it) until it ends.
 class subscription {
 public:
-  /// Starts after `checkpoint` (0: from the beginning).
-  subscription(pg_event_store& store, int64_t checkpoint)
-      : store_(store), position_(checkpoint), gaps_(checkpoint) {}
+  /// Starts after `checkpoint` ({}: from the beginning).
+  subscription(pg_event_store& store, log_checkpoint checkpoint)
+      : store_(store), checkpoint_(checkpoint) {}
 
-  /// The next events that are safe to hand on, in position order; empty when there are none yet.
-  /// After the call, position() is the last one returned: store it as the checkpoint.
+  /// The next events that are safe to hand on; empty when there are none yet. After the call,
+  /// checkpoint() is after the last one returned: store it to resume there.
   store_result<std::vector<recorded_event>> poll(int32_t max_count = 500);
 
-  /// Position of the last event returned (or the starting checkpoint).
-  int64_t position() const { return position_; }
+  /// After the last event returned (or the starting checkpoint).
+  const log_checkpoint& checkpoint() const { return checkpoint_; }
 
 private:
   pg_event_store& store_;
-  int64_t position_;
-  gap_tracker gaps_;
+  log_checkpoint checkpoint_;
 };
 
 } // namespace ordermesh::persistence

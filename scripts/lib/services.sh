@@ -16,7 +16,9 @@
 # Public functions:
 #   om_pg_start <instance> <port> <dbname>     start (initdb on first use), wait, create db
 #   om_pg_stop <instance> [fast|smart|immediate]
-#   om_pg_restart <instance> <port> <dbname>   stop -m fast, then start and wait
+#   om_pg_restart <instance> <port> <dbname> [fast|immediate]
+#                                              stop (-m fast, or -m immediate: a crash, no
+#                                              checkpoint, WAL recovery on start), then start and wait
 #   om_pg_status <instance>                    prints one line; 0 if running
 #   om_redis_start <instance> <port>
 #   om_redis_stop <instance>
@@ -513,10 +515,11 @@ om_pg_stop() {
 }
 
 om_pg_restart() {
-  local inst="${1:-}" port="${2:-}" db="${3:-}" rc=0
+  local inst="${1:-}" port="${2:-}" db="${3:-}" mode="${4:-fast}" rc=0
   om__check_instance "$inst" && om__check_port "$port" && om__check_db "$db" && om__require_pg || return 1
+  [[ "$mode" =~ ^(fast|immediate)$ ]] || { om__err "invalid restart mode '$mode'"; return 1; }
   om__lock "$inst" || return 1
-  om__pg_stop_locked "$inst" fast && om__pg_start_locked "$inst" "$port" "$db" || rc=$?
+  om__pg_stop_locked "$inst" "$mode" && om__pg_start_locked "$inst" "$port" "$db" || rc=$?
   om__unlock
   return "$rc"
 }

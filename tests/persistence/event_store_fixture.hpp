@@ -5,8 +5,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,19 @@ struct event_store_fixture {
         store.append({persistence::stream_append{std::move(stream), expected, std::move(events)}});
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().detail));
     BOOST_REQUIRE((r->front().status == persistence::append_status::committed));
+  }
+
+  /// Waits (up to 30 s) until a subscription can read every committed event: it reads only below
+  /// the oldest transaction still writing anywhere on the server, and other tests write meanwhile.
+  void wait_until_every_event_is_readable() {
+    for (int round = 0; round < 3000; ++round) {
+      if (db.query_value("SELECT NOT EXISTS (SELECT 1 FROM events WHERE transaction_id >= "
+                         "pg_snapshot_xmin(pg_current_snapshot()))") == "t") {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    BOOST_FAIL("committed events stayed unreadable for 30 s: a transaction is left open");
   }
 };
 

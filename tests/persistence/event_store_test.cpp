@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -45,6 +47,23 @@ append_result append_one(pg_event_store& store, stream_append a) {
   }
   BOOST_REQUIRE_EQUAL(r->size(), 1u);
   return r->front();
+}
+
+/// Waits (up to 10 s) until a backend of the database waits on a lock; then evaluates `then` (an
+/// SQL expression over pg_stat_activity's columns) for it. Returns whether one was seen.
+bool backend_waits_on_a_lock(const config::pg_config& pg, const std::string& then = "pid") {
+  pqxx::connection c{pg_event_store::connection_string(pg)};
+  for (int round = 0; round < 1000; ++round) {
+    pqxx::nontransaction tx{c};
+    if (!tx.exec("SELECT " + then +
+                 " FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND wait_event_type = 'Lock'")
+             .empty()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 /// The counter aggregate's state: a pure fold over its events.
@@ -132,23 +151,50 @@ BOOST_AUTO_TEST_CASE(two_appends_to_one_stream_in_one_batch_are_refused) {
 BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_stream_cannot_both_win) {
   append_one(store, append_to("counter/race", no_stream, {1}));
   pg_event_store other{db.pg(), db.config().journal};
-  // Hold the second version in an open transaction, so the store's append has to wait for it.
+  // The first writer holds version 2 in an open transaction...
   pqxx::connection raw{pg_event_store::connection_string(db.pg())};
   pqxx::work held{raw};
   held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
              "VALUES ('counter/race', 2, 'counter.added.v1', '{\"amount\": 5}')");
-  std::thread waiting_writer{[&] {
-    auto r = other.append({append_to("counter/race", 1, {9})});
-    BOOST_REQUIRE(r);
-    BOOST_TEST(((*r)[0].status == append_status::version_conflict));
-  }};
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // ...while the second appends version 2 too: results are collected here, checked below.
+  std::optional<store_result<std::vector<append_result>>> outcome;
+  std::thread waiting_writer{
+      [&] { outcome.emplace(other.append({append_to("counter/race", 1, {9})})); }};
+  // They overlap for sure: the second is seen waiting on the first one's row before it commits.
+  bool overlapped = backend_waits_on_a_lock(db.pg());
   held.commit();
   waiting_writer.join();
+  BOOST_TEST_REQUIRE(overlapped);
+  BOOST_TEST_REQUIRE(outcome.has_value());
+  BOOST_TEST_REQUIRE(outcome->operator bool(), (*outcome ? "" : outcome->error().detail));
+  BOOST_TEST_REQUIRE((*outcome)->size() == 1u);
+  BOOST_TEST(((*outcome)->front().status == append_status::version_conflict));
+  BOOST_TEST((*outcome)->front().stream_version == 2);
   auto events = store.read_stream("counter/race", 1, 10);
   BOOST_REQUIRE(events);
   BOOST_TEST(events->size() == 2u);
   BOOST_TEST(events->back().payload == R"({"amount": 5})");
+}
+
+BOOST_AUTO_TEST_CASE(a_write_whose_connection_is_terminated_in_flight_is_outcome_unknown) {
+  // Version 1 is held by an open transaction, so the store's append waits on its lock, in flight.
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+             "VALUES ('cut/off', 1, 'counter.added.v1', '{}')");
+  pg_event_store writer{db.pg(), db.config().journal};
+  std::optional<store_result<std::vector<append_result>>> outcome;
+  std::thread waiting_writer{
+      [&] { outcome.emplace(writer.append({append_to("cut/off", no_stream, {1})})); }};
+  // The server ends the writer's backend (57P01, as in a shutdown): from the client's side the
+  // same answer can come after the commit, so a write can only be outcome_unknown.
+  bool terminated = backend_waits_on_a_lock(db.pg(), "pg_terminate_backend(pid)");
+  waiting_writer.join();
+  held.abort();
+  BOOST_TEST_REQUIRE(terminated);
+  BOOST_TEST_REQUIRE(outcome.has_value());
+  BOOST_TEST_REQUIRE(!*outcome);
+  BOOST_TEST(to_string(outcome->error().code) == "outcome_unknown", outcome->error().detail);
 }
 
 BOOST_AUTO_TEST_CASE(recovery_from_snapshot_and_later_events_equals_replaying_everything) {
@@ -205,15 +251,25 @@ BOOST_AUTO_TEST_CASE(subscription_waits_for_a_late_commit_and_delivers_everythin
     append_one(store, append_to("sub/after-" + std::to_string(i), no_stream, {10 + i}));
   }
   pg_event_store reader_store{db.pg(), db.config().journal};
-  subscription sub{reader_store, 0};
+  subscription sub{reader_store, {}};
   std::vector<recorded_event> seen;
+  // Transactions of other tests on the same server can delay what is readable: wait for the two
+  // events before the open transaction, then see that nothing else comes while it is open.
+  for (int round = 0; round < 500 && seen.size() < 2; ++round) {
+    auto got = sub.poll(3);
+    BOOST_REQUIRE(got);
+    seen.insert(seen.end(), got->begin(), got->end());
+    if (got->empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   for (int round = 0; round < 5; ++round) {
     auto got = sub.poll(3);
     BOOST_REQUIRE(got);
     seen.insert(seen.end(), got->begin(), got->end());
   }
   BOOST_TEST_REQUIRE(seen.size() == 2u); // only the events before the open transaction
-  BOOST_TEST(sub.position() == held_position - 1);
+  BOOST_TEST(sub.checkpoint().position == held_position - 1);
 
   held.commit();
   // Transactions of other tests on the same server can delay (never break) the release: retry.
@@ -238,6 +294,56 @@ BOOST_AUTO_TEST_CASE(subscription_waits_for_a_late_commit_and_delivers_everythin
   BOOST_TEST(sub.poll(100).value().empty());
 }
 
+BOOST_AUTO_TEST_CASE(
+    subscription_never_skips_an_event_whose_writer_took_its_xid_first_and_commits_last) {
+  // The interleaving of issue 9, item 4, on two raw connections: A takes xid x and position p,
+  // B takes xid x+1 and p+1, A takes p+2 and commits; a snapshot now lists no transaction in
+  // progress (B's xid is not below its xmax), yet p+1 is still to come.
+  pqxx::connection conn_a{pg_event_store::connection_string(db.pg())};
+  pqxx::connection conn_b{pg_event_store::connection_string(db.pg())};
+  pqxx::work writer_a{conn_a};
+  pqxx::work writer_b{conn_b};
+  auto insert = [](pqxx::work& tx, const std::string& stream, int version) {
+    return tx
+        .exec1("INSERT INTO events (stream_id, stream_version, event_type, payload) VALUES (" +
+               tx.quote(stream) + ", " + std::to_string(version) +
+               ", 'counter.added.v1', '{}') RETURNING global_position")[0]
+        .as<int64_t>();
+  };
+  auto p = insert(writer_a, "skip/a", 1);
+  auto p1 = insert(writer_b, "skip/b", 1);
+  auto p2 = insert(writer_a, "skip/a", 2);
+  BOOST_REQUIRE(p1 == p + 1);
+  BOOST_REQUIRE(p2 == p + 2);
+  writer_a.commit();
+
+  subscription sub{store, {}};
+  std::vector<int64_t> delivered;
+  auto poll_until = [&](size_t count) {
+    for (int round = 0; round < 500 && delivered.size() < count; ++round) {
+      auto got = sub.poll(10);
+      BOOST_REQUIRE(got);
+      for (const auto& e : *got) {
+        delivered.push_back(e.global_position);
+      }
+      if (got->empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  };
+  poll_until(2);
+  // Whatever it delivered so far, p+1 was not among it (B has not committed)...
+  BOOST_TEST(std::count(delivered.begin(), delivered.end(), p1) == 0);
+  writer_b.commit();
+  // ...and once B committed it comes, exactly once, with A's two events.
+  poll_until(3);
+  BOOST_TEST(delivered.size() == 3u);
+  BOOST_TEST(std::count(delivered.begin(), delivered.end(), p) == 1);
+  BOOST_TEST(std::count(delivered.begin(), delivered.end(), p1) == 1);
+  BOOST_TEST(std::count(delivered.begin(), delivered.end(), p2) == 1);
+  BOOST_TEST(sub.poll(100).value().empty());
+}
+
 BOOST_AUTO_TEST_CASE(subscription_passes_a_gap_left_by_a_rolled_back_transaction) {
   append_one(store, append_to("gap/1", no_stream, {1}));
   {
@@ -249,7 +355,7 @@ BOOST_AUTO_TEST_CASE(subscription_passes_a_gap_left_by_a_rolled_back_transaction
     doomed.abort();
   }
   append_one(store, append_to("gap/3", no_stream, {3}));
-  subscription sub{store, 0};
+  subscription sub{store, {}};
   std::vector<std::string> streams;
   for (int round = 0; round < 500 && streams.size() < 3; ++round) {
     for (const auto& e : sub.poll(10).value()) {
@@ -270,12 +376,16 @@ BOOST_AUTO_TEST_CASE(a_subscriber_resuming_from_its_checkpoint_sees_no_event_twi
     for (const auto& e : first.poll(7).value()) {
       seen.push_back(e.global_position);
     }
-    BOOST_REQUIRE(store.save_checkpoint("projector", first.position()));
+    BOOST_REQUIRE(store.save_checkpoint("projector", first.checkpoint()));
   }
   subscription resumed{store, store.load_checkpoint("projector").value()};
   for (int round = 0; round < 500 && seen.size() < 20; ++round) {
-    for (const auto& e : resumed.poll(7).value()) {
+    auto got = resumed.poll(7).value();
+    for (const auto& e : got) {
       seen.push_back(e.global_position);
+    }
+    if (got.empty()) { // other tests' transactions can delay what is readable
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   BOOST_TEST(seen.size() == 20u);
