@@ -18,6 +18,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -30,13 +31,18 @@ inline int64_t unix_now_us() {
       .count();
 }
 
-/// The event metadata recorded with every event a command causes.
+/// JSON text of `j`; bytes that are not valid UTF-8 (anything a client put in an envelope or a
+/// string field) become U+FFFD instead of throwing.
+inline std::string dump_lenient(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// The event metadata recorded with every event a command causes; never throws on client bytes.
 inline std::string event_metadata(const envelope& env) {
-  return nlohmann::json{{"message_id", env.message_id},
-                        {"correlation_id", env.correlation_id},
-                        {"causation_id", env.causation_id},
-                        {"traceparent", env.traceparent}}
-      .dump();
+  return dump_lenient(nlohmann::json{{"message_id", env.message_id},
+                                     {"correlation_id", env.correlation_id},
+                                     {"causation_id", env.causation_id},
+                                     {"traceparent", env.traceparent}});
 }
 
 namespace detail {
@@ -132,7 +138,7 @@ struct entity_state {
   bool stopping = false;
   bool asked_to_passivate = false;
   std::deque<waiting> queue;
-  /// The commands being decided right now: answered with `crashed` if deciding throws.
+  /// The commands of the batch being built: answered `crashed` if applying their events throws.
   std::vector<caf::response_promise> deciding;
   std::unordered_map<std::string, command_reply> handled;
   std::deque<std::string> handled_order;
@@ -248,13 +254,42 @@ public:
     self->quit(caf::make_error(entity_errc::unreadable_history, what));
   }
 
+  using decision_type = decltype(std::declval<const Traits&>().decide(
+      std::declval<const typename Traits::state_type&>(),
+      std::declval<const typename Traits::command_type&>(), std::declval<const decide_context&>()));
+
+  /// Decides one command and encodes its events with their metadata. Anything that throws here
+  /// (a client's bytes the codec refuses, an aggregate bug) fails this command alone: it is
+  /// answered unrecordable_command and nullopt returned; nothing of it reaches the batch.
+  static std::optional<std::pair<decision_type, std::vector<persistence::new_event>>>
+  decide_one(pointer self, const typename Traits::state_type& current, waiting& w,
+             const decide_context& ctx) {
+    auto& st = self->state;
+    try {
+      auto d = st.traits.decide(current, w.command, ctx);
+      std::vector<persistence::new_event> stored;
+      auto metadata = event_metadata(w.env);
+      for (const auto& ev : d.events) {
+        stored.push_back(st.traits.encode(ev));
+        stored.back().metadata = metadata;
+      }
+      return std::make_pair(std::move(d), std::move(stored));
+    } catch (const std::exception& e) {
+      observability::log_event(
+          spdlog::level::err, "command not recordable",
+          {{"entity", st.stream}, {"message_id", w.env.message_id}, {"exception", e.what()}});
+      answer(w, caf::make_error(entity_errc::unrecordable_command, e.what()));
+      return std::nullopt;
+    }
+  }
+
   /// Decides every waiting command it may (all of them, up to max_batch, when batching) into one
   /// append; answers each only after that append is durable.
   static void drain(pointer self) {
     auto& st = self->state;
     while (st.recovered && !st.appending && !st.queue.empty()) {
       auto limit = st.settings.batch_commands ? st.settings.max_batch : 1u;
-      auto now = unix_now_us();
+      auto now = st.settings.now_us();
       auto b = std::make_shared<batch>();
       b->next_state = st.state;
       std::vector<persistence::new_event> events;
@@ -275,24 +310,27 @@ public:
           repeats.emplace_back(std::move(w), same->second);
           continue;
         }
-        st.deciding.push_back(w.promise);
         decide_context ctx{now, std::uniform_real_distribution<double>{0.0, 1.0}(st.jitter)};
-        auto d = st.traits.decide(b->next_state, w.command, ctx);
+        auto decided = decide_one(self, b->next_state, w, ctx);
+        if (!decided) {
+          continue; // answered with its own error; the rest of the batch goes on
+        }
+        auto& [d, stored_events] = *decided;
+        st.deciding.push_back(w.promise);
         command_reply reply;
         reply.accepted = d.accepted();
         if (d.rejected) {
           reply.code = d.rejected->code;
           reply.reason = d.rejected->reason;
         }
-        for (const auto& ev : d.events) {
+        for (size_t i = 0; i < d.events.size(); ++i) {
+          const auto& ev = d.events[i];
           b->next_state = st.traits.apply(std::move(b->next_state), ev);
           if (auto actions = st.traits.reactions(b->next_state, ev, ctx); !actions.empty()) {
             b->actions.emplace_back(std::move(actions), w.env);
           }
-          auto stored = st.traits.encode(ev);
-          stored.metadata = event_metadata(w.env);
-          reply.events.push_back(stored.type);
-          events.push_back(std::move(stored));
+          reply.events.push_back(stored_events[i].type);
+          events.push_back(std::move(stored_events[i]));
         }
         if (!w.env.message_id.empty()) {
           in_batch.emplace(w.env.message_id, b->commands.size());
@@ -385,7 +423,7 @@ public:
     envelope cause;
     cause.message_id = st.stream + "/resume";
     cause.correlation_id = st.id;
-    auto actions = st.traits.resume(st.state, decide_context{unix_now_us(), 0.5});
+    auto actions = st.traits.resume(st.state, decide_context{st.settings.now_us(), 0.5});
     if (!actions.empty()) {
       st.traits.execute(self, st.state, actions, cause);
     }
