@@ -111,7 +111,6 @@ struct entity_state {
     caf::response_promise promise;
     envelope env;
     command_type command;
-    caf::message raw;
   };
 
   struct batch {
@@ -448,7 +447,7 @@ public:
       if (auto cmd = st.traits.on_tick(st.state)) {
         envelope env;
         env.message_id = ""; // timer commands are not deduplicated
-        st.queue.push_back(waiting{caf::response_promise{}, env, std::move(*cmd), caf::message{}});
+        st.queue.push_back(waiting{caf::response_promise{}, env, std::move(*cmd)});
         drain(self);
       }
     }
@@ -500,7 +499,7 @@ public:
           }
           s.last_command = std::chrono::steady_clock::now();
           s.asked_to_passivate = false;
-          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), std::move(raw)});
+          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd)});
           drain(self);
           return promise;
         },
@@ -542,13 +541,7 @@ public:
       }
     }
     st.deciding.clear();
-    // Commands not yet decided go back to the host, which keeps them for the next incarnation.
-    for (auto& w : st.queue) {
-      if (w.promise.pending()) {
-        w.promise.delegate(st.host, requeue_atom::value, st.id, w.env, w.raw);
-      }
-    }
-    st.queue.clear();
+    // Commands not yet decided stay unanswered: the host gives them to the next incarnation.
     return caf::make_error(entity_errc::crashed, what);
   }
 };

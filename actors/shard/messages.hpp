@@ -73,7 +73,6 @@ using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
-using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
 using entities_atom = caf::atom_constant<caf::atom("entities")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;

@@ -479,4 +479,45 @@ BOOST_AUTO_TEST_CASE(a_command_whose_decide_throws_fails_alone_and_never_parks_t
   BOOST_TEST(later.accepted);
 }
 
+BOOST_AUTO_TEST_CASE(
+    commands_queued_at_a_killed_entity_are_answered_promptly_by_its_next_incarnation) {
+  ok("sku-k", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& in_append = send("sku-k", env(), caf::make_message(restock{1}));
+  settle();
+  auto& queued_1 = send("sku-k", env(), caf::make_message(restock{2}));
+  auto& queued_2 = send("sku-k", env(), caf::make_message(reserve{"o-1", 4, 60000}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // all three are inside the entity now
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-k"});
+  settle(2s); // far below the host's 2-minute reply timeout
+  for (auto* c : {&in_append, &queued_1, &queued_2}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+  }
+  BOOST_TEST(crashes("sku-k") == 1u);
+  // The dead incarnation's append arrives at the journal late: it can no longer commit.
+  release_held(journal_answer::committed);
+  settle(1s);
+  BOOST_TEST(store->replay("inventory/sku-k").on_hand == 13);
+  BOOST_TEST(store->replay("inventory/sku-k").reserved_qty == 4);
+  for (auto* c : {&in_append, &queued_1, &queued_2}) {
+    BOOST_TEST(c->answers.size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    an_entity_that_dies_on_unreadable_history_answers_its_callers_parked_promptly) {
+  ok("sku-h", caf::make_message(restock{10}));
+  // A later build cannot decode this event: every incarnation quits while recovering.
+  store->streams["inventory/sku-h"].push_back(persistence::recorded_event{
+      99, "inventory/sku-h", 2, "inventory.unknown.v9", 1, "{}", "{}", 0});
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-h"});
+  settle(60ms); // the first restart: this incarnation takes the command, then fails recovering
+  auto& c = send("sku-h", env(), caf::make_message(restock{1}));
+  settle(10s);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(error_name(c.answers[0]) == "parked");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
