@@ -99,8 +99,26 @@ inline void tell_self(caf::event_based_actor* self, envelope env, caf::message c
                  std::move(command));
 }
 
-/// How many handled message ids an entity remembers for deduplication (oldest forgotten first).
-constexpr size_t max_remembered_messages = 20000;
+/// How long an entity remembers a handled message id, across snapshots, passivation and
+/// restarts: the API's idempotency window (README.md).
+constexpr std::chrono::hours dedupe_window{24};
+
+/// The most message ids one entity remembers, whatever their age (oldest forgotten first).
+constexpr size_t max_remembered_messages = 100000;
+
+/// The snapshot schema the runtime writes: {"state": <the aggregate's encode_snapshot>,
+/// "handled": [[message_id, at_us, accepted, code, reason, [event types], version], ...]}, so
+/// that deduplication survives snapshots. Schema 1 (older snapshots) is the aggregate's state
+/// alone; its dedupe record is rebuilt from the events after it only.
+constexpr int32_t snapshot_with_dedupe = 2;
+
+/// What an entity remembers of a command it handled, to answer its redelivery the same way.
+struct handled_command {
+  /// When it was decided (Unix microseconds); forgotten dedupe_window later.
+  int64_t at_us = 0;
+  /// The reply without its summary (a redelivery gets the current one).
+  command_reply reply;
+};
 
 template <class Traits>
 struct entity_state {
@@ -117,6 +135,8 @@ struct entity_state {
     std::vector<waiting> commands;
     std::vector<command_reply> replies;
     state_type next_state;
+    /// The decide_context's now_us of its commands.
+    int64_t decided_at_us = 0;
     /// What the recorded events ask the entity to send once they are durable (the saga's steps).
     std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
@@ -139,11 +159,13 @@ struct entity_state {
   std::deque<waiting> queue;
   /// The commands of the batch being built: answered `crashed` if applying their events throws.
   std::vector<caf::response_promise> deciding;
-  std::unordered_map<std::string, command_reply> handled;
+  /// Handled message ids (see dedupe_window), and their order of handling, oldest first.
+  std::unordered_map<std::string, handled_command> handled;
   std::deque<std::string> handled_order;
-  std::chrono::steady_clock::time_point last_command = std::chrono::steady_clock::now();
+  /// Times on the actor clock (virtual under test_coordinator).
+  caf::actor_clock::time_point last_command;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
-  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+  caf::actor_clock::time_point last_progress;
   std::minstd_rand jitter{std::random_device{}()};
   uint64_t commands = 0;
   uint64_t appends = 0;
@@ -157,15 +179,78 @@ public:
   using waiting = typename state::waiting;
   using batch = typename state::batch;
 
-  static void remember(pointer self, const std::string& message_id, const command_reply& reply) {
+  /// Records `reply` (without its summary) as the answer to `message_id`, decided at `at_us`,
+  /// and forgets what is older than dedupe_window or beyond max_remembered_messages.
+  static void remember(pointer self, const std::string& message_id, command_reply reply,
+                       int64_t at_us) {
     auto& st = self->state;
-    if (message_id.empty() || !st.handled.emplace(message_id, reply).second) {
-      return;
+    reply.summary.clear();
+    if (!message_id.empty() &&
+        st.handled.emplace(message_id, handled_command{at_us, std::move(reply)}).second) {
+      st.handled_order.push_back(message_id);
     }
-    st.handled_order.push_back(message_id);
-    if (st.handled_order.size() > max_remembered_messages) {
-      st.handled.erase(st.handled_order.front());
+    forget_expired(self);
+  }
+
+  static void forget_expired(pointer self) {
+    auto& st = self->state;
+    auto oldest = st.settings.now_us() -
+                  std::chrono::duration_cast<std::chrono::microseconds>(dedupe_window).count();
+    while (!st.handled_order.empty()) {
+      auto i = st.handled.find(st.handled_order.front());
+      if (i != st.handled.end() && st.handled_order.size() <= max_remembered_messages &&
+          i->second.at_us >= oldest) {
+        break;
+      }
+      if (i != st.handled.end()) {
+        st.handled.erase(i);
+      }
       st.handled_order.pop_front();
+    }
+  }
+
+  /// The remembered answer to a redelivered command, with the current summary.
+  static command_reply repeat_reply(pointer self, const handled_command& done) {
+    auto reply = done.reply;
+    reply.summary = self->state.traits.summary(self->state.state);
+    return reply;
+  }
+
+  /// The snapshot payload (schema snapshot_with_dedupe) of the current state.
+  static std::string encode_snapshot(pointer self) {
+    auto& st = self->state;
+    auto handled = nlohmann::json::array();
+    for (const auto& id : st.handled_order) {
+      const auto& h = st.handled.at(id);
+      handled.push_back({id, h.at_us, h.reply.accepted, h.reply.code, h.reply.reason,
+                         h.reply.events, h.reply.version});
+    }
+    return R"({"handled":)" + dump_lenient(handled) + R"(,"state":)" +
+           st.traits.encode_snapshot(st.state) + "}";
+  }
+
+  /// The state of a snapshot payload, restoring its dedupe record; nullopt if unreadable.
+  static std::optional<typename Traits::state_type>
+  decode_snapshot(pointer self, const persistence::snapshot& snap) {
+    auto& st = self->state;
+    if (snap.schema_version != snapshot_with_dedupe) {
+      return st.traits.decode_snapshot(snap.payload);
+    }
+    try {
+      auto j = nlohmann::json::parse(snap.payload);
+      auto state = st.traits.decode_snapshot(j.at("state").dump());
+      if (!state) {
+        return std::nullopt;
+      }
+      for (const auto& h : j.at("handled")) {
+        command_reply reply{h.at(2).get<bool>(),        h.at(3).get<uint8_t>(),
+                            h.at(4).get<std::string>(), h.at(5).get<std::vector<std::string>>(),
+                            h.at(6).get<int64_t>(),     ""};
+        remember(self, h.at(0).get<std::string>(), std::move(reply), h.at(1).get<int64_t>());
+      }
+      return state;
+    } catch (const nlohmann::json::exception&) {
+      return std::nullopt;
     }
   }
 
@@ -211,8 +296,9 @@ public:
     auto& st = self->state;
     st.state = {};
     st.version = 0;
+    auto now = st.settings.now_us();
     if (history.has_snapshot) {
-      auto snap = st.traits.decode_snapshot(history.latest_snapshot.payload);
+      auto snap = decode_snapshot(self, history.latest_snapshot);
       if (!snap) {
         fail_history(self, "unreadable snapshot at version " +
                                std::to_string(history.latest_snapshot.stream_version));
@@ -235,11 +321,12 @@ public:
         auto mid = meta["message_id"].template get<std::string>();
         auto found = st.handled.find(mid);
         if (found == st.handled.end()) {
+          auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
           remember(self, mid,
-                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""});
+                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""}, at);
         } else {
-          found->second.events.push_back(recorded.type);
-          found->second.version = recorded.stream_version;
+          found->second.reply.events.push_back(recorded.type);
+          found->second.reply.version = recorded.stream_version;
         }
       }
     }
@@ -291,6 +378,7 @@ public:
       auto now = st.settings.now_us();
       auto b = std::make_shared<batch>();
       b->next_state = st.state;
+      b->decided_at_us = now;
       std::vector<persistence::new_event> events;
       std::unordered_map<std::string, size_t> in_batch;
       std::vector<std::pair<waiting, size_t>> repeats;
@@ -302,7 +390,7 @@ public:
           continue;
         }
         if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
-          answer(w, caf::make_message(done->second));
+          answer(w, caf::make_message(repeat_reply(self, done->second)));
           continue;
         }
         if (auto same = in_batch.find(w.env.message_id); same != in_batch.end()) {
@@ -405,7 +493,7 @@ public:
       auto& reply = b.replies[i];
       reply.version = st.version;
       reply.summary = summary;
-      remember(self, b.commands[i].env.message_id, reply);
+      remember(self, b.commands[i].env.message_id, reply, b.decided_at_us);
       answer(b.commands[i], caf::make_message(reply));
     }
     for (auto& [w, index] : repeats) {
@@ -426,7 +514,7 @@ public:
     if (!actions.empty()) {
       st.traits.execute(self, st.state, actions, cause);
     }
-    st.last_progress = std::chrono::steady_clock::now();
+    st.last_progress = self->clock().now();
   }
 
   static void maybe_snapshot(pointer self) {
@@ -436,9 +524,15 @@ public:
       return;
     }
     st.events_since_snapshot = 0;
-    self->send(st.reader, persistence::snapshot_atom::value,
-               persistence::snapshot{st.stream, st.version, st.traits.snapshot_type(), 1,
-                                     st.traits.encode_snapshot(st.state)});
+    try {
+      self->send(st.reader, persistence::snapshot_atom::value,
+                 persistence::snapshot{st.stream, st.version, st.traits.snapshot_type(),
+                                       snapshot_with_dedupe, encode_snapshot(self)});
+    } catch (const std::exception& e) {
+      // A snapshot only shortens recovery: without one the entity replays more events.
+      observability::log_event(spdlog::level::err, "snapshot not encodable",
+                               {{"entity", st.stream}, {"exception", e.what()}});
+    }
   }
 
   static void on_tick(pointer self) {
@@ -451,7 +545,7 @@ public:
         drain(self);
       }
     }
-    auto now = std::chrono::steady_clock::now();
+    auto now = self->clock().now();
     if (st.recovered && st.queue.empty() && !st.appending &&
         st.traits.stalled(st.state, now - st.last_progress)) {
       resume(self);
@@ -475,6 +569,8 @@ public:
     st.journal = std::move(journal);
     st.reader = std::move(reader);
     st.settings = settings;
+    st.last_command = self->clock().now();
+    st.last_progress = st.last_command;
     self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
       return on_crash(static_cast<pointer>(ptr), eptr);
     });
@@ -497,7 +593,7 @@ public:
                                                 " commands waiting"));
             return promise;
           }
-          s.last_command = std::chrono::steady_clock::now();
+          s.last_command = self->clock().now();
           s.asked_to_passivate = false;
           s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd)});
           drain(self);

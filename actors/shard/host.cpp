@@ -84,14 +84,18 @@ void start_entity(host_pointer self, const std::string& id) {
 // instead of being lost in the window between the crash and its down message.
 constexpr auto entity_reply_timeout = std::chrono::minutes(2);
 
-/// How long the host waits for the entity's answer: the reply timeout, or until the command's
-/// deadline when it has an earlier one.
+/// After a command's deadline, how long the host still waits for the entity's own answer
+/// (deadline_exceeded, or the outcome of an append already in flight).
+constexpr auto past_deadline_grace = std::chrono::seconds(1);
+
+/// How long the host waits for the entity's answer: the reply timeout, or shortly past the
+/// command's deadline when that comes earlier.
 caf::timespan reply_timeout(host_pointer self, const envelope& env) {
   caf::timespan limit = entity_reply_timeout;
   if (env.deadline_us != 0) {
     auto left = std::chrono::microseconds(
         std::max<int64_t>(env.deadline_us - self->state.settings.now_us(), 0));
-    limit = std::min<caf::timespan>(limit, left);
+    limit = std::min<caf::timespan>(limit, left + past_deadline_grace);
   }
   return limit;
 }

@@ -80,6 +80,8 @@ struct fake_store {
   std::vector<std::pair<persistence::stream_append, caf::response_promise>> held;
   int64_t next_position = 1;
   size_t appends = 0;
+  /// The commit time recorded with each event.
+  std::function<int64_t()> now_us;
 
   int64_t version(const std::string& stream) const {
     auto i = streams.find(stream);
@@ -94,9 +96,9 @@ struct fake_store {
     }
     auto first = next_position;
     for (const auto& ev : a.events) {
-      events.push_back(persistence::recorded_event{next_position++, a.stream_id,
-                                                   static_cast<int64_t>(events.size()) + 1, ev.type,
-                                                   ev.schema_version, ev.payload, ev.metadata, 0});
+      events.push_back(persistence::recorded_event{
+          next_position++, a.stream_id, static_cast<int64_t>(events.size()) + 1, ev.type,
+          ev.schema_version, ev.payload, ev.metadata, now_us()});
     }
     return {persistence::append_status::committed, static_cast<int64_t>(events.size()), first,
             next_position - 1};
@@ -290,6 +292,7 @@ struct harness {
     settings.max_crashes = 5;
     settings.snapshot_every = 3;
     settings.now_us = [this] { return now_us(); };
+    store->now_us = settings.now_us;
     journal = sys.spawn(fake_journal, store);
     reader = sys.spawn(fake_reader, store);
     auto j = caf::actor_cast<persistence::journal_actor>(journal);
@@ -518,6 +521,44 @@ BOOST_AUTO_TEST_CASE(
   settle(10s);
   BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
   BOOST_TEST(error_name(c.answers[0]) == "parked");
+}
+
+BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
+  auto first = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  BOOST_TEST(first.events.size() == 1u);
+  for (int i = 0; i < 5; ++i) { // snapshot_every = 3: a snapshot now covers restock-key-1
+    ok("sku-s", caf::make_message(restock{1}));
+  }
+  BOOST_REQUIRE(store->snapshots.count("inventory/sku-s") == 1u);
+  BOOST_REQUIRE(store->snapshots["inventory/sku-s"].stream_version >= 3);
+  // A crash: the next incarnation recovers from the snapshot and the events after it.
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-s"});
+  settle(1s);
+  auto retried = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  // The first outcome again (its events and version), nothing new recorded.
+  BOOST_TEST(retried.accepted);
+  BOOST_TEST(retried.events == first.events);
+  BOOST_TEST(retried.version == first.version);
+  BOOST_TEST(store->replay("inventory/sku-s").on_hand == 10);
+  // Passivation, then another retry: the same.
+  settle(settings.idle_timeout + 2 * settings.tick_interval);
+  BOOST_REQUIRE(entities().empty());
+  auto again = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  BOOST_TEST(again.version == first.version);
+  BOOST_TEST(store->replay("inventory/sku-s").on_hand == 10);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_id_is_forgotten_only_after_the_dedupe_window) {
+  auto first = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  for (int i = 0; i < 3; ++i) {
+    ok("sku-w", caf::make_message(restock{1}));
+  }
+  settle(shard::dedupe_window - 1h, 1h); // passivates, snapshot on record
+  auto inside = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  BOOST_TEST(inside.version == first.version);
+  settle(2h, 1h);
+  auto outside = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  BOOST_TEST(outside.version == 5); // past the promised window: a new restock
 }
 
 BOOST_AUTO_TEST_SUITE_END()
