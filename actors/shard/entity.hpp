@@ -276,6 +276,7 @@ public:
                 return;
               }
               self->state.recovered = true;
+              queue_timer_command(self, true);
               resume(self);
               drain(self);
             },
@@ -535,15 +536,27 @@ public:
     }
   }
 
+  /// Queues the aggregate's timer command (reservation expiry), if it has one due: first after
+  /// recovery, so that what expired while the entity was away is applied before any command is
+  /// decided; last on a tick.
+  static void queue_timer_command(pointer self, bool first) {
+    auto& st = self->state;
+    if (auto cmd = st.traits.on_tick(st.state)) {
+      envelope env; // timer commands are not deduplicated: no message id
+      waiting w{caf::response_promise{}, env, std::move(*cmd)};
+      if (first) {
+        st.queue.push_front(std::move(w));
+      } else {
+        st.queue.push_back(std::move(w));
+      }
+    }
+  }
+
   static void on_tick(pointer self) {
     auto& st = self->state;
     if (st.recovered) {
-      if (auto cmd = st.traits.on_tick(st.state)) {
-        envelope env;
-        env.message_id = ""; // timer commands are not deduplicated
-        st.queue.push_back(waiting{caf::response_promise{}, env, std::move(*cmd)});
-        drain(self);
-      }
+      queue_timer_command(self, false);
+      drain(self);
     }
     auto now = self->clock().now();
     if (st.recovered && st.queue.empty() && !st.appending &&

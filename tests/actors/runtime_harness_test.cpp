@@ -561,4 +561,28 @@ BOOST_AUTO_TEST_CASE(a_message_id_is_forgotten_only_after_the_dedupe_window) {
   BOOST_TEST(outside.version == 5); // past the promised window: a new restock
 }
 
+BOOST_AUTO_TEST_CASE(a_sku_holding_reservations_stays_active_until_they_expire) {
+  ok("sku-x", caf::make_message(restock{10}));
+  ok("sku-x", caf::make_message(reserve{"o-1", 3, 60000}));
+  settle(settings.idle_timeout + 3 * settings.tick_interval);
+  BOOST_TEST(entities().size() == 1u); // idle, but holding a reservation
+  settle(60s, 100ms);
+  BOOST_TEST(store->replay("inventory/sku-x").reserved_qty == 0);
+  BOOST_TEST(store->streams["inventory/sku-x"].back().type == wire::reservation_expired);
+  settle(settings.idle_timeout + 3 * settings.tick_interval);
+  BOOST_TEST(entities().empty()); // nothing held any more: it passivates
+}
+
+BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
+  // Written while no entity was active (a passivated or crashed node): a hold that has expired.
+  auto held = encode(event{reserved{"o-old", 5, now_us() - 1'000'000}});
+  store->write(
+      persistence::stream_append{"inventory/sku-a", 0, {encode(event{restocked{5}}), held}});
+  auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
+  BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
+  auto state = store->replay("inventory/sku-a");
+  BOOST_TEST(state.reservations.count("o-old") == 0u);
+  BOOST_TEST(state.reserved_qty == 5);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
