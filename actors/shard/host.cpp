@@ -278,6 +278,15 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         found->second.status = entity_status::passivating;
         self->send(found->second.handle, stop_atom::value);
       },
+      [=](stop_atom, const std::string& id) {
+        // Passivates the entity now, as if it had asked: it answers what it holds, then stops.
+        auto found = self->state.entities.find(id);
+        if (found != self->state.entities.end() && found->second.status == entity_status::running &&
+            found->second.handle) {
+          found->second.status = entity_status::passivating;
+          self->send(found->second.handle, stop_atom::value);
+        }
+      },
       [=](restart_atom, const std::string& id) {
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&

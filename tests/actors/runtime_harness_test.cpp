@@ -586,3 +586,173 @@ BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// -- every interleaving
+// ----------------------------------------------------------------------------
+
+namespace {
+
+/// What happens to the entity at one point of a run.
+enum class disruption { none, stop, passivate, kill, throw_in_decide, throw_in_apply };
+
+const char* to_string(disruption x) {
+  switch (x) {
+    case disruption::none:
+      return "none";
+    case disruption::stop:
+      return "stop";
+    case disruption::passivate:
+      return "passivate";
+    case disruption::kill:
+      return "kill";
+    case disruption::throw_in_decide:
+      return "throw_in_decide";
+    case disruption::throw_in_apply:
+      return "throw_in_apply";
+  }
+  return "?";
+}
+
+struct interleaving {
+  journal_answer first_append;
+  disruption what;
+  /// Scheduler steps run before the disruption.
+  int steps;
+};
+
+std::ostream& operator<<(std::ostream& out, const interleaving& x) {
+  return out << "[first append " << to_string(x.first_append) << ", " << to_string(x.what)
+             << " after " << x.steps << " steps]";
+}
+
+constexpr const char* sku = "sku-i";
+constexpr const char* stream = "inventory/sku-i";
+
+/// The commands of one run: (message id, command); "c1" is sent twice by two callers.
+std::vector<std::pair<std::string, caf::message>> workload() {
+  return {{"c1", caf::make_message(restock{1})},
+          {"c2", caf::make_message(reserve{"o-1", 2, 60000})},
+          {"c3", caf::make_message(restock{3})},
+          {"c1", caf::make_message(restock{1})},
+          {"c4", caf::make_message(release{"o-1"})}};
+}
+
+void disrupt(harness& h, disruption what) {
+  switch (what) {
+    case disruption::none:
+    case disruption::throw_in_decide: // switched on before the run
+      break;
+    case disruption::stop:
+      caf::anon_send(h.host, shard::stop_atom::value, std::string{sku});
+      break;
+    case disruption::passivate:
+      h.sched.advance_time(h.settings.idle_timeout + h.settings.tick_interval);
+      break;
+    case disruption::kill:
+      caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+      break;
+    case disruption::throw_in_apply:
+      h.bugs->apply_throws_for_qty = 3;
+      h.bugs->apply_throws = 1;
+      break;
+  }
+}
+
+/// How many events of the stream each message id caused.
+std::map<std::string, size_t> events_by_message(const fake_store& store) {
+  std::map<std::string, size_t> out;
+  for (const auto& id : store.message_ids(stream)) {
+    out[id] += 1;
+  }
+  return out;
+}
+
+/// {"on_hand", "reserved"} of a summary, to compare an entity with a replay of its journal.
+std::pair<int64_t, int64_t> stock_of(const std::string& summary) {
+  auto j = nlohmann::json::parse(summary);
+  return {j.at("on_hand").get<int64_t>(), j.at("reserved").get<int64_t>()};
+}
+
+void check_run(const interleaving& run) {
+  harness h;
+  if (run.what == disruption::throw_in_decide) {
+    h.bugs->decide_throws_for_qty = 3;
+  }
+  h.ok(sku, caf::make_message(restock{10}), h.env("seed"));
+  h.store->script = {run.first_append};
+  std::vector<caller*> callers;
+  for (auto& [id, cmd] : workload()) {
+    callers.push_back(&h.send(sku, h.env(id), cmd));
+  }
+  for (int i = 0; i < run.steps && h.sched.try_run_once(); ++i) {
+  }
+  disrupt(h, run.what);
+  h.settle(2s);
+  h.release_held(journal_answer::committed); // a held append commits late (its entity may be gone)
+  h.settle(5s);
+
+  // Every command answered exactly once, promptly.
+  for (auto* c : callers) {
+    BOOST_TEST(c->answers.size() == 1u,
+               run << " " << c->message_id << " answered " << c->answers.size() << " times");
+  }
+  // No command applied twice, whatever the journal answered.
+  auto counts = events_by_message(*h.store);
+  BOOST_TEST(counts["c1"] <= 1u, run << " c1 recorded " << counts["c1"] << " events");
+  BOOST_TEST(counts["c2"] <= 1u, run);
+  BOOST_TEST(counts["c3"] <= 1u, run);
+  BOOST_TEST(counts["c4"] <= 1u, run);
+  // An accepted command's events are in the journal.
+  for (auto* c : callers) {
+    if (c->answers.size() == 1u && accepted(c->answers[0])) {
+      auto& reply = std::get<shard::command_reply>(c->answers[0]);
+      BOOST_TEST(counts[c->message_id] == reply.events.size(), run << " " << c->message_id);
+    }
+  }
+  // The entity's state is a replay of its journal.
+  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(release{"nobody"}));
+  BOOST_REQUIRE_MESSAGE(accepted(probe) || std::holds_alternative<shard::command_reply>(probe),
+                        run << " probe: " << error_name(probe));
+  auto replayed = h.store->replay(stream);
+  BOOST_TEST((stock_of(std::get<shard::command_reply>(probe).summary) ==
+              std::pair{replayed.on_hand, replayed.reserved_qty}),
+             run << " entity differs from its journal");
+
+  // Dedupe survives snapshots and restarts: after a crash every command sent again changes
+  // nothing already recorded.
+  h.bugs->decide_throws_for_qty = -1;
+  caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+  h.settle(1s);
+  auto before = events_by_message(*h.store);
+  std::vector<caller*> again;
+  for (auto& [id, cmd] : workload()) {
+    again.push_back(&h.send(sku, h.env(id), cmd));
+  }
+  h.settle(2s);
+  auto after = events_by_message(*h.store);
+  for (const auto& [id, n] : before) {
+    BOOST_TEST(after[id] == n, run << " " << id << " recorded again after a restart");
+  }
+  for (auto* c : again) {
+    BOOST_TEST(c->answers.size() == 1u, run << " resent " << c->message_id);
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_keeps_dedupe) {
+  size_t runs = 0;
+  for (auto answer :
+       {journal_answer::committed, journal_answer::conflict, journal_answer::unknown_committed,
+        journal_answer::unknown_lost, journal_answer::unavailable, journal_answer::rejected,
+        journal_answer::hold}) {
+    for (auto what : {disruption::none, disruption::stop, disruption::passivate, disruption::kill,
+                      disruption::throw_in_decide, disruption::throw_in_apply}) {
+      for (int steps = 0; steps <= 12; ++steps) {
+        check_run(interleaving{answer, what, steps});
+        ++runs;
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE(runs << " interleavings");
+}
