@@ -46,6 +46,9 @@ struct inventory_traits : shard::passive_hooks<inventory_state, command, event> 
   std::optional<command> from_message(const caf::message& msg) const;
   /// expire_reservations when any reservation is held.
   std::optional<command> on_tick(const inventory_state& s) const;
+  /// Only without reservations: a passivated SKU could not expire its holds, and the read model
+  /// would show them reserved until its next command.
+  bool may_passivate(const inventory_state& s) const { return s.reservations.empty(); }
 };
 
 /// Spawns the host of the inventory entities ("inventory/<sku>"), one single writer per SKU.

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -31,13 +32,18 @@ inline int64_t unix_now_us() {
       .count();
 }
 
-/// The event metadata recorded with every event a command causes.
+/// JSON text of `j`; bytes that are not valid UTF-8 (anything a client put in an envelope or a
+/// string field) become U+FFFD instead of throwing.
+inline std::string dump_lenient(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// The event metadata recorded with every event a command causes; never throws on client bytes.
 inline std::string event_metadata(const envelope& env) {
-  return nlohmann::json{{"message_id", env.message_id},
-                        {"correlation_id", env.correlation_id},
-                        {"causation_id", env.causation_id},
-                        {"traceparent", env.traceparent}}
-      .dump();
+  return dump_lenient(nlohmann::json{{"message_id", env.message_id},
+                                     {"correlation_id", env.correlation_id},
+                                     {"causation_id", env.causation_id},
+                                     {"traceparent", env.traceparent}});
 }
 
 namespace detail {
@@ -94,8 +100,26 @@ inline void tell_self(caf::event_based_actor* self, envelope env, caf::message c
                  std::move(command));
 }
 
-/// How many handled message ids an entity remembers for deduplication (oldest forgotten first).
-constexpr size_t max_remembered_messages = 20000;
+/// How long an entity remembers a handled message id, across snapshots, passivation and
+/// restarts: the API's idempotency window (README.md).
+constexpr std::chrono::hours dedupe_window{24};
+
+/// The most message ids one entity remembers, whatever their age (oldest forgotten first).
+constexpr size_t max_remembered_messages = 100000;
+
+/// The snapshot schema the runtime writes: {"state": <the aggregate's encode_snapshot>,
+/// "handled": [[message_id, at_us, accepted, code, reason, [event types], version], ...]}, so
+/// that deduplication survives snapshots. Schema 1 (older snapshots) is the aggregate's state
+/// alone; its dedupe record is rebuilt from the events after it only.
+constexpr int32_t snapshot_with_dedupe = 2;
+
+/// What an entity remembers of a command it handled, to answer its redelivery the same way.
+struct handled_command {
+  /// When it was decided (Unix microseconds); forgotten dedupe_window later.
+  int64_t at_us = 0;
+  /// The reply without its summary (a redelivery gets the current one).
+  command_reply reply;
+};
 
 template <class Traits>
 struct entity_state {
@@ -106,13 +130,14 @@ struct entity_state {
     caf::response_promise promise;
     envelope env;
     command_type command;
-    caf::message raw;
   };
 
   struct batch {
     std::vector<waiting> commands;
     std::vector<command_reply> replies;
     state_type next_state;
+    /// The decide_context's now_us of its commands.
+    int64_t decided_at_us = 0;
     /// What the recorded events ask the entity to send once they are durable (the saga's steps).
     std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
@@ -133,13 +158,15 @@ struct entity_state {
   bool stopping = false;
   bool asked_to_passivate = false;
   std::deque<waiting> queue;
-  /// The commands being decided right now: answered with `crashed` if deciding throws.
+  /// The commands of the batch being built: answered `crashed` if applying their events throws.
   std::vector<caf::response_promise> deciding;
-  std::unordered_map<std::string, command_reply> handled;
+  /// Handled message ids (see dedupe_window), and their order of handling, oldest first.
+  std::unordered_map<std::string, handled_command> handled;
   std::deque<std::string> handled_order;
-  std::chrono::steady_clock::time_point last_command = std::chrono::steady_clock::now();
+  /// Times on the actor clock (virtual under test_coordinator).
+  caf::actor_clock::time_point last_command;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
-  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+  caf::actor_clock::time_point last_progress;
   std::minstd_rand jitter{std::random_device{}()};
   uint64_t commands = 0;
   uint64_t appends = 0;
@@ -153,15 +180,78 @@ public:
   using waiting = typename state::waiting;
   using batch = typename state::batch;
 
-  static void remember(pointer self, const std::string& message_id, const command_reply& reply) {
+  /// Records `reply` (without its summary) as the answer to `message_id`, decided at `at_us`,
+  /// and forgets what is older than dedupe_window or beyond max_remembered_messages.
+  static void remember(pointer self, const std::string& message_id, command_reply reply,
+                       int64_t at_us) {
     auto& st = self->state;
-    if (message_id.empty() || !st.handled.emplace(message_id, reply).second) {
-      return;
+    reply.summary.clear();
+    if (!message_id.empty() &&
+        st.handled.emplace(message_id, handled_command{at_us, std::move(reply)}).second) {
+      st.handled_order.push_back(message_id);
     }
-    st.handled_order.push_back(message_id);
-    if (st.handled_order.size() > max_remembered_messages) {
-      st.handled.erase(st.handled_order.front());
+    forget_expired(self);
+  }
+
+  static void forget_expired(pointer self) {
+    auto& st = self->state;
+    auto oldest = st.settings.now_us() -
+                  std::chrono::duration_cast<std::chrono::microseconds>(dedupe_window).count();
+    while (!st.handled_order.empty()) {
+      auto i = st.handled.find(st.handled_order.front());
+      if (i != st.handled.end() && st.handled_order.size() <= max_remembered_messages &&
+          i->second.at_us >= oldest) {
+        break;
+      }
+      if (i != st.handled.end()) {
+        st.handled.erase(i);
+      }
       st.handled_order.pop_front();
+    }
+  }
+
+  /// The remembered answer to a redelivered command, with the current summary.
+  static command_reply repeat_reply(pointer self, const handled_command& done) {
+    auto reply = done.reply;
+    reply.summary = self->state.traits.summary(self->state.state);
+    return reply;
+  }
+
+  /// The snapshot payload (schema snapshot_with_dedupe) of the current state.
+  static std::string encode_snapshot(pointer self) {
+    auto& st = self->state;
+    auto handled = nlohmann::json::array();
+    for (const auto& id : st.handled_order) {
+      const auto& h = st.handled.at(id);
+      handled.push_back({id, h.at_us, h.reply.accepted, h.reply.code, h.reply.reason,
+                         h.reply.events, h.reply.version});
+    }
+    return R"({"handled":)" + dump_lenient(handled) + R"(,"state":)" +
+           st.traits.encode_snapshot(st.state) + "}";
+  }
+
+  /// The state of a snapshot payload, restoring its dedupe record; nullopt if unreadable.
+  static std::optional<typename Traits::state_type>
+  decode_snapshot(pointer self, const persistence::snapshot& snap) {
+    auto& st = self->state;
+    if (snap.schema_version != snapshot_with_dedupe) {
+      return st.traits.decode_snapshot(snap.payload);
+    }
+    try {
+      auto j = nlohmann::json::parse(snap.payload);
+      auto state = st.traits.decode_snapshot(j.at("state").dump());
+      if (!state) {
+        return std::nullopt;
+      }
+      for (const auto& h : j.at("handled")) {
+        command_reply reply{h.at(2).get<bool>(),        h.at(3).get<uint8_t>(),
+                            h.at(4).get<std::string>(), h.at(5).get<std::vector<std::string>>(),
+                            h.at(6).get<int64_t>(),     ""};
+        remember(self, h.at(0).get<std::string>(), std::move(reply), h.at(1).get<int64_t>());
+      }
+      return state;
+    } catch (const nlohmann::json::exception&) {
+      return std::nullopt;
     }
   }
 
@@ -188,6 +278,7 @@ public:
               }
               self->state.recovered = true;
               util::fail_point("entity.recovered_before_resume");
+              queue_timer_command(self, true);
               resume(self);
               drain(self);
             },
@@ -208,8 +299,9 @@ public:
     auto& st = self->state;
     st.state = {};
     st.version = 0;
+    auto now = st.settings.now_us();
     if (history.has_snapshot) {
-      auto snap = st.traits.decode_snapshot(history.latest_snapshot.payload);
+      auto snap = decode_snapshot(self, history.latest_snapshot);
       if (!snap) {
         fail_history(self, "unreadable snapshot at version " +
                                std::to_string(history.latest_snapshot.stream_version));
@@ -232,11 +324,12 @@ public:
         auto mid = meta["message_id"].template get<std::string>();
         auto found = st.handled.find(mid);
         if (found == st.handled.end()) {
+          auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
           remember(self, mid,
-                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""});
+                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""}, at);
         } else {
-          found->second.events.push_back(recorded.type);
-          found->second.version = recorded.stream_version;
+          found->second.reply.events.push_back(recorded.type);
+          found->second.reply.version = recorded.stream_version;
         }
       }
     }
@@ -250,15 +343,45 @@ public:
     self->quit(caf::make_error(entity_errc::unreadable_history, what));
   }
 
+  using decision_type = decltype(std::declval<const Traits&>().decide(
+      std::declval<const typename Traits::state_type&>(),
+      std::declval<const typename Traits::command_type&>(), std::declval<const decide_context&>()));
+
+  /// Decides one command and encodes its events with their metadata. Anything that throws here
+  /// (a client's bytes the codec refuses, an aggregate bug) fails this command alone: it is
+  /// answered unrecordable_command and nullopt returned; nothing of it reaches the batch.
+  static std::optional<std::pair<decision_type, std::vector<persistence::new_event>>>
+  decide_one(pointer self, const typename Traits::state_type& current, waiting& w,
+             const decide_context& ctx) {
+    auto& st = self->state;
+    try {
+      auto d = st.traits.decide(current, w.command, ctx);
+      std::vector<persistence::new_event> stored;
+      auto metadata = event_metadata(w.env);
+      for (const auto& ev : d.events) {
+        stored.push_back(st.traits.encode(ev));
+        stored.back().metadata = metadata;
+      }
+      return std::make_pair(std::move(d), std::move(stored));
+    } catch (const std::exception& e) {
+      observability::log_event(
+          spdlog::level::err, "command not recordable",
+          {{"entity", st.stream}, {"message_id", w.env.message_id}, {"exception", e.what()}});
+      answer(w, caf::make_error(entity_errc::unrecordable_command, e.what()));
+      return std::nullopt;
+    }
+  }
+
   /// Decides every waiting command it may (all of them, up to max_batch, when batching) into one
   /// append; answers each only after that append is durable.
   static void drain(pointer self) {
     auto& st = self->state;
     while (st.recovered && !st.appending && !st.queue.empty()) {
       auto limit = st.settings.batch_commands ? st.settings.max_batch : 1u;
-      auto now = unix_now_us();
+      auto now = st.settings.now_us();
       auto b = std::make_shared<batch>();
       b->next_state = st.state;
+      b->decided_at_us = now;
       std::vector<persistence::new_event> events;
       std::unordered_map<std::string, size_t> in_batch;
       std::vector<std::pair<waiting, size_t>> repeats;
@@ -270,31 +393,34 @@ public:
           continue;
         }
         if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
-          answer(w, caf::make_message(done->second));
+          answer(w, caf::make_message(repeat_reply(self, done->second)));
           continue;
         }
         if (auto same = in_batch.find(w.env.message_id); same != in_batch.end()) {
           repeats.emplace_back(std::move(w), same->second);
           continue;
         }
-        st.deciding.push_back(w.promise);
         decide_context ctx{now, std::uniform_real_distribution<double>{0.0, 1.0}(st.jitter)};
-        auto d = st.traits.decide(b->next_state, w.command, ctx);
+        auto decided = decide_one(self, b->next_state, w, ctx);
+        if (!decided) {
+          continue; // answered with its own error; the rest of the batch goes on
+        }
+        auto& [d, stored_events] = *decided;
+        st.deciding.push_back(w.promise);
         command_reply reply;
         reply.accepted = d.accepted();
         if (d.rejected) {
           reply.code = d.rejected->code;
           reply.reason = d.rejected->reason;
         }
-        for (const auto& ev : d.events) {
+        for (size_t i = 0; i < d.events.size(); ++i) {
+          const auto& ev = d.events[i];
           b->next_state = st.traits.apply(std::move(b->next_state), ev);
           if (auto actions = st.traits.reactions(b->next_state, ev, ctx); !actions.empty()) {
             b->actions.emplace_back(std::move(actions), w.env);
           }
-          auto stored = st.traits.encode(ev);
-          stored.metadata = event_metadata(w.env);
-          reply.events.push_back(stored.type);
-          events.push_back(std::move(stored));
+          reply.events.push_back(stored_events[i].type);
+          events.push_back(std::move(stored_events[i]));
         }
         if (!w.env.message_id.empty()) {
           in_batch.emplace(w.env.message_id, b->commands.size());
@@ -331,7 +457,7 @@ public:
                 }
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
-                s.last_progress = std::chrono::steady_clock::now();
+                s.last_progress = self->clock().now(); // a commit is progress: stalled() waits again
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
@@ -371,7 +497,7 @@ public:
       auto& reply = b.replies[i];
       reply.version = st.version;
       reply.summary = summary;
-      remember(self, b.commands[i].env.message_id, reply);
+      remember(self, b.commands[i].env.message_id, reply, b.decided_at_us);
       answer(b.commands[i], caf::make_message(reply));
     }
     for (auto& [w, index] : repeats) {
@@ -388,11 +514,11 @@ public:
     envelope cause;
     cause.message_id = st.stream + "/resume";
     cause.correlation_id = st.id;
-    auto actions = st.traits.resume(st.state, decide_context{unix_now_us(), 0.5});
+    auto actions = st.traits.resume(st.state, decide_context{st.settings.now_us(), 0.5});
     if (!actions.empty()) {
       st.traits.execute(self, st.state, actions, cause);
     }
-    st.last_progress = std::chrono::steady_clock::now();
+    st.last_progress = self->clock().now();
   }
 
   static void maybe_snapshot(pointer self) {
@@ -402,22 +528,40 @@ public:
       return;
     }
     st.events_since_snapshot = 0;
-    self->send(st.reader, persistence::snapshot_atom::value,
-               persistence::snapshot{st.stream, st.version, st.traits.snapshot_type(), 1,
-                                     st.traits.encode_snapshot(st.state)});
+    try {
+      self->send(st.reader, persistence::snapshot_atom::value,
+                 persistence::snapshot{st.stream, st.version, st.traits.snapshot_type(),
+                                       snapshot_with_dedupe, encode_snapshot(self)});
+    } catch (const std::exception& e) {
+      // A snapshot only shortens recovery: without one the entity replays more events.
+      observability::log_event(spdlog::level::err, "snapshot not encodable",
+                               {{"entity", st.stream}, {"exception", e.what()}});
+    }
+  }
+
+  /// Queues the aggregate's timer command (reservation expiry), if it has one due: first after
+  /// recovery, so that what expired while the entity was away is applied before any command is
+  /// decided; last on a tick.
+  static void queue_timer_command(pointer self, bool first) {
+    auto& st = self->state;
+    if (auto cmd = st.traits.on_tick(st.state)) {
+      envelope env; // timer commands are not deduplicated: no message id
+      waiting w{caf::response_promise{}, env, std::move(*cmd)};
+      if (first) {
+        st.queue.push_front(std::move(w));
+      } else {
+        st.queue.push_back(std::move(w));
+      }
+    }
   }
 
   static void on_tick(pointer self) {
     auto& st = self->state;
     if (st.recovered) {
-      if (auto cmd = st.traits.on_tick(st.state)) {
-        envelope env;
-        env.message_id = ""; // timer commands are not deduplicated
-        st.queue.push_back(waiting{caf::response_promise{}, env, std::move(*cmd), caf::message{}});
-        drain(self);
-      }
+      queue_timer_command(self, false);
+      drain(self);
     }
-    auto now = std::chrono::steady_clock::now();
+    auto now = self->clock().now();
     if (st.recovered && st.queue.empty() && !st.appending &&
         st.traits.stalled(st.state, now - st.last_progress)) {
       resume(self);
@@ -441,6 +585,8 @@ public:
     st.journal = std::move(journal);
     st.reader = std::move(reader);
     st.settings = settings;
+    st.last_command = self->clock().now();
+    st.last_progress = st.last_command;
     self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
       return on_crash(static_cast<pointer>(ptr), eptr);
     });
@@ -463,9 +609,9 @@ public:
                                                 " commands waiting"));
             return promise;
           }
-          s.last_command = std::chrono::steady_clock::now();
+          s.last_command = self->clock().now();
           s.asked_to_passivate = false;
-          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), std::move(raw)});
+          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd)});
           drain(self);
           return promise;
         },
@@ -507,13 +653,7 @@ public:
       }
     }
     st.deciding.clear();
-    // Commands not yet decided go back to the host, which keeps them for the next incarnation.
-    for (auto& w : st.queue) {
-      if (w.promise.pending()) {
-        w.promise.delegate(st.host, requeue_atom::value, st.id, w.env, w.raw);
-      }
-    }
-    st.queue.clear();
+    // Commands not yet decided stay unanswered: the host gives them to the next incarnation.
     return caf::make_error(entity_errc::crashed, what);
   }
 };

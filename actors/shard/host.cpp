@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 namespace ordermesh::actors::shard {
@@ -42,6 +44,10 @@ struct hosted_entity {
   entity_status status = entity_status::running;
   /// Commands kept while the entity passivates or restarts, replayed to its next incarnation.
   std::deque<kept_command> kept;
+  /// Commands handed to the current incarnation and not answered yet, by ticket (dispatch
+  /// order). When the incarnation ends they go back to `kept`: a killed or crashed entity drops
+  /// its queue unanswered, and its callers must not wait for the reply timeout.
+  std::map<uint64_t, kept_command> in_flight;
   std::deque<clock_type::time_point> recent_crashes;
   uint32_t crashes = 0;
 };
@@ -52,6 +58,7 @@ struct host_state {
   host_settings settings;
   std::unordered_map<std::string, hosted_entity> entities;
   std::unordered_map<caf::actor_addr, std::string> ids;
+  uint64_t next_ticket = 0;
 };
 
 using host_pointer = caf::stateful_actor<host_state>*;
@@ -77,6 +84,40 @@ void start_entity(host_pointer self, const std::string& id) {
 // instead of being lost in the window between the crash and its down message.
 constexpr auto entity_reply_timeout = std::chrono::minutes(2);
 
+/// After a command's deadline, how long the host still waits for the entity's own answer
+/// (deadline_exceeded, or the outcome of an append already in flight).
+constexpr auto past_deadline_grace = std::chrono::seconds(1);
+
+/// How long the host waits for the entity's answer: the reply timeout, or shortly past the
+/// command's deadline when that comes earlier.
+caf::timespan reply_timeout(host_pointer self, const envelope& env) {
+  caf::timespan limit = entity_reply_timeout;
+  if (env.deadline_us != 0) {
+    auto left = std::chrono::microseconds(
+        std::max<int64_t>(env.deadline_us - self->state.settings.now_us(), 0));
+    limit = std::min<caf::timespan>(limit, left + past_deadline_grace);
+  }
+  return limit;
+}
+
+/// The command behind `ticket` if it is still waiting for its answer (not re-dispatched after
+/// its entity went down), removed from in_flight.
+std::optional<kept_command> take_in_flight(host_pointer self, const std::string& id,
+                                           uint64_t ticket) {
+  auto found = self->state.entities.find(id);
+  if (found == self->state.entities.end()) {
+    return std::nullopt;
+  }
+  auto& in_flight = found->second.in_flight;
+  auto i = in_flight.find(ticket);
+  if (i == in_flight.end()) {
+    return std::nullopt;
+  }
+  auto k = std::move(i->second);
+  in_flight.erase(i);
+  return k;
+}
+
 void dispatch(host_pointer self, const std::string& id, kept_command k) {
   auto& st = self->state;
   auto found = st.entities.find(id);
@@ -88,21 +129,35 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
   switch (entry.status) {
     case entity_status::running: {
       auto target = entry.handle;
-      self->request(target, entity_reply_timeout, deliver_atom::value, k.env, k.command)
-          .then([=](command_reply& reply) mutable { k.promise.deliver(std::move(reply)); },
-                [=](caf::error& err) mutable {
-                  if (err != caf::sec::request_receiver_down) {
-                    k.promise.deliver(std::move(err));
-                    return;
-                  }
-                  auto& e = self->state.entities[id];
-                  if (e.status == entity_status::running && e.handle == target) {
-                    // Its down message is still on the way: keep it for the restart.
-                    e.kept.push_back(std::move(k));
-                  } else {
-                    dispatch(self, id, std::move(k));
-                  }
-                });
+      auto ticket = ++st.next_ticket;
+      auto timeout = reply_timeout(self, k.env);
+      auto env = k.env;
+      auto command = k.command;
+      entry.in_flight.emplace(ticket, std::move(k));
+      self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
+          .then(
+              [=](command_reply& reply) {
+                if (auto mine = take_in_flight(self, id, ticket)) {
+                  mine->promise.deliver(std::move(reply));
+                }
+              },
+              [=](caf::error& err) {
+                auto mine = take_in_flight(self, id, ticket);
+                if (!mine) {
+                  return; // re-dispatched when its entity went down
+                }
+                if (err != caf::sec::request_receiver_down) {
+                  mine->promise.deliver(std::move(err));
+                  return;
+                }
+                auto& e = self->state.entities[id];
+                if (e.status == entity_status::running && e.handle == target) {
+                  // Its down message is still on the way: keep it for the restart.
+                  e.kept.push_back(std::move(*mine));
+                } else {
+                  dispatch(self, id, std::move(*mine));
+                }
+              });
       break;
     }
     case entity_status::passivating:
@@ -116,10 +171,24 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
 }
 
 void fail_kept(hosted_entity& entry, const caf::error& err) {
+  for (auto& [ticket, k] : entry.in_flight) {
+    k.promise.deliver(err);
+  }
+  entry.in_flight.clear();
   for (auto& k : entry.kept) {
     k.promise.deliver(err);
   }
   entry.kept.clear();
+}
+
+/// Puts what the ended incarnation had not answered in front of what waits for the next one, in
+/// the order it was dispatched. Retrying is safe: the next incarnation recovers from the journal
+/// and answers a command whose events were committed from its dedupe record.
+void take_back_unanswered(hosted_entity& entry) {
+  for (auto i = entry.in_flight.rbegin(); i != entry.in_flight.rend(); ++i) {
+    entry.kept.push_front(std::move(i->second));
+  }
+  entry.in_flight.clear();
 }
 
 void on_entity_down(host_pointer self, caf::down_msg& dm) {
@@ -132,6 +201,7 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   st.ids.erase(found);
   auto& entry = st.entities[id];
   entry.handle = nullptr;
+  take_back_unanswered(entry);
   if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) {
     // Passivated. Commands that arrived meanwhile wake it up again.
     if (entry.kept.empty()) {
@@ -198,13 +268,6 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         dispatch(self, id, kept_command{promise, std::move(env), std::move(command)});
         return promise;
       },
-      [=](requeue_atom, const std::string& id, envelope& env, caf::message& command) {
-        // From a crashing entity: keep the command for its next incarnation.
-        auto promise = self->make_response_promise();
-        self->state.entities[id].kept.push_back(
-            kept_command{promise, std::move(env), std::move(command)});
-        return promise;
-      },
       [=](passivate_atom, const std::string& id) {
         auto& s = self->state;
         auto found = s.entities.find(id);
@@ -214,6 +277,15 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         }
         found->second.status = entity_status::passivating;
         self->send(found->second.handle, stop_atom::value);
+      },
+      [=](stop_atom, const std::string& id) {
+        // Passivates the entity now, as if it had asked: it answers what it holds, then stops.
+        auto found = self->state.entities.find(id);
+        if (found != self->state.entities.end() && found->second.status == entity_status::running &&
+            found->second.handle) {
+          found->second.status = entity_status::passivating;
+          self->send(found->second.handle, stop_atom::value);
+        }
       },
       [=](restart_atom, const std::string& id) {
         auto found = self->state.entities.find(id);

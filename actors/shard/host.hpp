@@ -20,8 +20,9 @@ using entity_factory =
 /// from its events after an exponential back-off, with the commands meant for it kept meanwhile;
 /// after max_crashes within crash_window it is parked (logged; its commands answered `parked`).
 /// Also: (get_atom, entities_atom) -> std::vector<entity_info>, and (kill_atom, id) kills the
-/// entity (exit_reason::kill) to watch it restart, and (wake_atom, id) activates an entity so that
-/// it recovers and resumes its unfinished work.
+/// entity (exit_reason::kill) to watch it restart, (stop_atom, id) passivates it now (it answers
+/// what it holds first), and (wake_atom, id) activates an entity so that it recovers and resumes
+/// its unfinished work.
 caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory factory,
                       host_settings settings);
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ enum class entity_errc : uint8_t {
   crashed,
   /// The stream holds an event this build cannot decode.
   unreadable_history,
+  /// Deciding or encoding this one command failed (e.g. an envelope the journal cannot store);
+  /// nothing was recorded for it, the other commands of its batch are unaffected. Retrying the
+  /// same command gives the same answer.
+  unrecordable_command,
 };
 
 inline std::string to_string(entity_errc x) {
@@ -57,6 +62,8 @@ inline std::string to_string(entity_errc x) {
       return "crashed";
     case entity_errc::unreadable_history:
       return "unreadable_history";
+    case entity_errc::unrecordable_command:
+      return "unrecordable_command";
   }
   return "<unknown entity_errc>";
 }
@@ -66,7 +73,6 @@ using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
-using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
 using entities_atom = caf::atom_constant<caf::atom("entities")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
@@ -129,6 +135,12 @@ typename Inspector::result_type inspect(Inspector& f, entity_report& x) {
 /// all its waiting commands into one append (benchmarks turn it off to measure the difference).
 struct host_settings : config::entity_config {
   bool batch_commands = true;
+  /// The wall clock (Unix microseconds) decisions are made at; tests give a virtual one.
+  std::function<int64_t()> now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
 };
 
 } // namespace ordermesh::actors::shard

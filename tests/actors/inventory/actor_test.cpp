@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 using namespace ordermesh;
@@ -153,24 +154,6 @@ BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_stat
   BOOST_TEST(entities[0].mailbox_depth == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(commands_sent_while_an_entity_restarts_are_kept_and_answered) {
-  ok("sku-r", caf::make_message(restock{10}));
-  self->send(host, shard::kill_atom::value, std::string{"sku-r"});
-  // Sent at once, during the restart back-off: the host keeps them for the next incarnation.
-  std::vector<shard::command_reply> replies;
-  for (int i = 0; i < 5; ++i) {
-    self->send(host, shard::route_atom::value, std::string{"sku-r"}, env(),
-               caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
-  }
-  for (int i = 0; i < 5; ++i) {
-    self->receive([&](shard::command_reply& r) { replies.push_back(r); },
-                  [&](caf::error& e) { BOOST_FAIL("lost: " << sys.render(e)); },
-                  caf::after(10s) >> [&] { BOOST_FAIL("no answer"); });
-  }
-  BOOST_TEST(replies.size() == 5u);
-  BOOST_TEST(available("sku-r") == 5);
-}
-
 BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_oversell) {
   ok("hot", caf::make_message(restock{100}));
   constexpr int buyers = 2000;
@@ -306,6 +289,70 @@ BOOST_AUTO_TEST_CASE(an_entity_that_keeps_crashing_is_parked_and_refuses_command
   BOOST_TEST(entities[0].status == "parked");
   BOOST_TEST(entities[0].crashes == 3u);
   BOOST_TEST(count_events(wire::restocked) == "3"); // nothing recorded once parked
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+shard::host_settings slow_restart_settings() {
+  auto s = fast_settings();
+  s.restart_backoff = 3s; // long enough to watch the host keep commands meanwhile
+  return s;
+}
+
+struct slow_restart_fixture : inventory_fixture {
+  slow_restart_fixture() : inventory_fixture(slow_restart_settings()) {}
+
+  /// The host's view of one entity, or nullopt if it has none.
+  std::optional<shard::entity_info> entity(const std::string& id) {
+    std::optional<shard::entity_info> out;
+    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+        .receive(
+            [&](std::vector<shard::entity_info>& xs) {
+              for (auto& x : xs) {
+                if (x.id == id) {
+                  out = x;
+                }
+              }
+            },
+            [](caf::error&) {});
+    return out;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(inventory_restart, slow_restart_fixture)
+
+BOOST_AUTO_TEST_CASE(commands_sent_while_an_entity_restarts_are_kept_and_answered) {
+  ok("sku-r", caf::make_message(restock{10}));
+  self->send(host, shard::kill_atom::value, std::string{"sku-r"});
+  for (int i = 0; i < 5; ++i) {
+    self->send(host, shard::route_atom::value, std::string{"sku-r"}, env(),
+               caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
+  }
+  // Wait (bounded by the back-off) until the host shows the entity restarting with all five
+  // commands kept: they arrived during the back-off, not after the restart.
+  bool kept_during_backoff = false;
+  auto until = std::chrono::steady_clock::now() + 2500ms;
+  while (!kept_during_backoff && std::chrono::steady_clock::now() < until) {
+    auto e = entity("sku-r");
+    kept_during_backoff = e && e->status == "restarting" && e->mailbox_depth == 5u;
+  }
+  BOOST_REQUIRE(kept_during_backoff);
+  std::vector<shard::command_reply> replies;
+  for (int i = 0; i < 5; ++i) {
+    self->receive([&](shard::command_reply& r) { replies.push_back(r); },
+                  [&](caf::error& e) { BOOST_FAIL("lost: " << sys.render(e)); },
+                  caf::after(10s) >> [&] { BOOST_FAIL("no answer"); });
+  }
+  BOOST_TEST(replies.size() == 5u);
+  for (const auto& r : replies) {
+    BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
+  }
+  BOOST_TEST(available("sku-r") == 5);
+  BOOST_TEST(entity("sku-r")->crashes == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,758 @@
+// A deterministic harness for the entity runtime (actors/shard/): the real host and entity actors
+// under caf::scheduler::test_coordinator (one thread, virtual time), driven from Boost.Test
+// (caf-0.17.md §11), with a scripted fake journal and reader in place of PostgreSQL. The entity is
+// the inventory aggregate, wrapped so that a test can make decide or apply throw.
+#define BOOST_TEST_MODULE runtime_harness
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/actor.hpp"
+#include "actors/inventory/codec.hpp"
+#include "actors/shard/entity.hpp"
+#include "actors/shard/host.hpp"
+#include "core/actor_system.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/reader.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace ordermesh::actors::inventory;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// How the fake journal answers one append.
+enum class journal_answer {
+  /// Written (or version_conflict if the expected version is stale).
+  committed,
+  /// Another writer appended first: a foreign restock{1} is written, the append is refused.
+  conflict,
+  /// Written, but answered outcome_unknown (the connection broke after COMMIT).
+  unknown_committed,
+  /// Not written, answered outcome_unknown.
+  unknown_lost,
+  /// Not written, answered unavailable.
+  unavailable,
+  /// Not written, answered rejected.
+  rejected,
+  /// Not answered until the test releases it (release_atom).
+  hold,
+};
+
+const char* to_string(journal_answer x) {
+  switch (x) {
+    case journal_answer::committed:
+      return "committed";
+    case journal_answer::conflict:
+      return "conflict";
+    case journal_answer::unknown_committed:
+      return "unknown_committed";
+    case journal_answer::unknown_lost:
+      return "unknown_lost";
+    case journal_answer::unavailable:
+      return "unavailable";
+    case journal_answer::rejected:
+      return "rejected";
+    case journal_answer::hold:
+      return "hold";
+  }
+  return "?";
+}
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+/// The journal and snapshot store the fakes share with the test (one thread: the test's).
+struct fake_store {
+  std::map<std::string, std::vector<persistence::recorded_event>> streams;
+  std::map<std::string, persistence::snapshot> snapshots;
+  /// Answers for the next appends, in order; committed once empty.
+  std::deque<journal_answer> script;
+  std::vector<std::pair<persistence::stream_append, caf::response_promise>> held;
+  int64_t next_position = 1;
+  size_t appends = 0;
+  /// The commit time recorded with each event.
+  std::function<int64_t()> now_us;
+
+  int64_t version(const std::string& stream) const {
+    auto i = streams.find(stream);
+    return i == streams.end() ? 0 : static_cast<int64_t>(i->second.size());
+  }
+
+  persistence::append_result write(const persistence::stream_append& a) {
+    auto& events = streams[a.stream_id];
+    if (a.expected_version != static_cast<int64_t>(events.size())) {
+      return {persistence::append_status::version_conflict, static_cast<int64_t>(events.size()), 0,
+              0};
+    }
+    auto first = next_position;
+    for (const auto& ev : a.events) {
+      events.push_back(persistence::recorded_event{
+          next_position++, a.stream_id, static_cast<int64_t>(events.size()) + 1, ev.type,
+          ev.schema_version, ev.payload, ev.metadata, now_us()});
+    }
+    return {persistence::append_status::committed, static_cast<int64_t>(events.size()), first,
+            next_position - 1};
+  }
+
+  void write_foreign(const std::string& stream) {
+    auto ev = encode(event{restocked{1}});
+    ev.metadata = R"({"message_id":"foreign-)" + std::to_string(next_position) + R"("})";
+    write(persistence::stream_append{stream, version(stream), {ev}});
+  }
+
+  persistence::stream_history history(const std::string& stream) const {
+    persistence::stream_history h;
+    int64_t after = 0;
+    if (auto s = snapshots.find(stream); s != snapshots.end()) {
+      h.has_snapshot = true;
+      h.latest_snapshot = s->second;
+      after = s->second.stream_version;
+    }
+    if (auto i = streams.find(stream); i != streams.end()) {
+      for (const auto& ev : i->second) {
+        if (ev.stream_version > after) {
+          h.events.push_back(ev);
+        }
+      }
+    }
+    return h;
+  }
+
+  /// The stream replayed from its first event, without snapshots.
+  inventory_state replay(const std::string& stream) const {
+    inventory_state s;
+    if (auto i = streams.find(stream); i != streams.end()) {
+      for (const auto& recorded : i->second) {
+        s = inventory::apply(std::move(s),
+                             *decode(recorded.type, recorded.schema_version, recorded.payload));
+      }
+    }
+    return s;
+  }
+
+  std::vector<std::string> message_ids(const std::string& stream) const {
+    std::vector<std::string> ids;
+    if (auto i = streams.find(stream); i != streams.end()) {
+      for (const auto& ev : i->second) {
+        ids.push_back(nlohmann::json::parse(ev.metadata).value("message_id", ""));
+      }
+    }
+    return ids;
+  }
+};
+
+caf::error store_error(persistence::store_errc code, const char* what) {
+  return caf::make_error(code, what);
+}
+
+caf::behavior fake_journal(caf::event_based_actor* self, std::shared_ptr<fake_store> store) {
+  auto answer = [=](const persistence::stream_append& a, journal_answer how,
+                    caf::response_promise rp) mutable {
+    switch (how) {
+      case journal_answer::committed:
+        rp.deliver(store->write(a));
+        break;
+      case journal_answer::conflict:
+        store->write_foreign(a.stream_id);
+        rp.deliver(persistence::append_result{persistence::append_status::version_conflict,
+                                              store->version(a.stream_id), 0, 0});
+        break;
+      case journal_answer::unknown_committed:
+        store->write(a);
+        rp.deliver(store_error(persistence::store_errc::outcome_unknown, "lost during COMMIT"));
+        break;
+      case journal_answer::unknown_lost:
+        rp.deliver(store_error(persistence::store_errc::outcome_unknown, "lost before COMMIT"));
+        break;
+      case journal_answer::unavailable:
+        rp.deliver(store_error(persistence::store_errc::unavailable, "database down"));
+        break;
+      case journal_answer::rejected:
+        rp.deliver(store_error(persistence::store_errc::rejected, "statement rejected"));
+        break;
+      case journal_answer::hold:
+        store->held.emplace_back(a, rp);
+        break;
+    }
+  };
+  return {
+      [=](persistence::append_atom, persistence::stream_append& a) mutable {
+        auto rp = self->make_response_promise();
+        store->appends += 1;
+        auto how = journal_answer::committed;
+        if (!store->script.empty()) {
+          how = store->script.front();
+          store->script.pop_front();
+        }
+        answer(a, how, rp);
+        return rp;
+      },
+      [=](release_atom, int32_t how) mutable {
+        auto held = std::move(store->held);
+        store->held.clear();
+        for (auto& [a, rp] : held) {
+          answer(a, static_cast<journal_answer>(how), rp);
+        }
+      },
+      [=](caf::get_atom, persistence::journal_stats_atom) { return persistence::journal_stats{}; },
+  };
+}
+
+caf::behavior fake_reader(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
+  return {
+      [=](persistence::recover_atom, const std::string& stream) { return store->history(stream); },
+      [=](persistence::unfinished_atom, const std::string&, const std::string&,
+          const std::vector<std::string>&) { return std::vector<std::string>{}; },
+      [=](persistence::snapshot_atom, persistence::snapshot& s) {
+        auto& kept = store->snapshots[s.stream_id];
+        if (kept.stream_version < s.stream_version) {
+          kept = s;
+        }
+      },
+  };
+}
+
+/// Bugs a test switches on: a restock of exactly this qty throws in decide (every time) or in
+/// apply (the next `apply_throws` times).
+struct faults {
+  int64_t decide_throws_for_qty = -1;
+  int64_t apply_throws_for_qty = -1;
+  int apply_throws = 0;
+};
+
+struct faulty_inventory_traits : inventory_traits {
+  std::shared_ptr<faults> bugs;
+
+  inventory_decision decide(const inventory_state& s, const command& c,
+                            const decide_context& ctx) const {
+    if (auto* r = std::get_if<restock>(&c); r && r->qty == bugs->decide_throws_for_qty) {
+      throw std::runtime_error("decide bug");
+    }
+    return inventory_traits::decide(s, c, ctx);
+  }
+
+  inventory_state apply(inventory_state s, const event& e) const {
+    if (auto* r = std::get_if<restocked>(&e);
+        r && r->qty == bugs->apply_throws_for_qty && bugs->apply_throws > 0) {
+      bugs->apply_throws -= 1;
+      throw std::runtime_error("apply bug");
+    }
+    return inventory_traits::apply(std::move(s), e);
+  }
+};
+
+using answer_type = std::variant<shard::command_reply, caf::error>;
+
+/// One caller: its own actor, so that its answers can be counted.
+struct caller {
+  std::unique_ptr<caf::scoped_actor> self;
+  std::string message_id;
+  std::vector<answer_type> answers;
+};
+
+struct harness {
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    core::configure(cfg);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    return cfg;
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys{init(cfg)};
+  caf::scheduler::test_coordinator& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::actor_clock::time_point start = sched.clock().now();
+  std::shared_ptr<fake_store> store = std::make_shared<fake_store>();
+  std::shared_ptr<faults> bugs = std::make_shared<faults>();
+  caf::actor journal;
+  caf::actor reader;
+  caf::actor host;
+  shard::host_settings settings;
+  caf::scoped_actor probe{sys, true};
+  std::vector<std::unique_ptr<caller>> callers;
+  int next_message = 0;
+  /// Virtual wall clock: 2027-01-15 plus the scheduler's virtual time.
+  static constexpr int64_t epoch_us = 1'800'000'000'000'000;
+
+  harness() {
+    sys.await_actors_before_shutdown(false); // else ~actor_system waits for the hosts (§11)
+    settings.tick_interval = 1s;
+    settings.idle_timeout = 10s;
+    settings.restart_backoff = 50ms;
+    settings.max_crashes = 5;
+    settings.snapshot_every = 3;
+    settings.now_us = [this] { return now_us(); };
+    store->now_us = settings.now_us;
+    journal = sys.spawn(fake_journal, store);
+    reader = sys.spawn(fake_reader, store);
+    auto j = caf::actor_cast<persistence::journal_actor>(journal);
+    auto r = caf::actor_cast<persistence::reader_actor>(reader);
+    auto b = bugs;
+    auto s = settings;
+    auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
+      faulty_inventory_traits traits;
+      traits.bugs = b;
+      return shard::spawn_entity(system, traits, id, std::move(h), j, r, s);
+    };
+    host = shard::spawn_host(sys, "inventory", factory, settings);
+    sched.run();
+  }
+
+  ~harness() {
+    // user_shutdown, not kill: the host's exit handler stops its entities, whose ticks would
+    // otherwise keep test_coordinator::stop() busy forever.
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    sched.run();
+    caf::anon_send_exit(journal, caf::exit_reason::kill);
+    caf::anon_send_exit(reader, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  int64_t now_us() const {
+    return epoch_us +
+           std::chrono::duration_cast<std::chrono::microseconds>(sched.clock().now() - start)
+               .count();
+  }
+
+  envelope env(std::string message_id = "") {
+    envelope e;
+    e.message_id = message_id.empty() ? "m-" + std::to_string(next_message++) : message_id;
+    e.correlation_id = "harness";
+    e.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    return e;
+  }
+
+  /// Sends a command from a new caller; nothing runs until the scheduler does.
+  caller& send(const std::string& sku, envelope e, caf::message cmd) {
+    auto c = std::make_unique<caller>();
+    c->self = std::make_unique<caf::scoped_actor>(sys, true);
+    c->message_id = e.message_id;
+    (*c->self)->send(host, shard::route_atom::value, sku, std::move(e), std::move(cmd));
+    callers.push_back(std::move(c));
+    return *callers.back();
+  }
+
+  /// Moves every answer that has arrived into its caller's list.
+  void collect() {
+    for (auto& c : callers) {
+      bool more = true;
+      while (more) {
+        (*c->self)->receive([&](shard::command_reply& r) { c->answers.emplace_back(r); },
+                            [&](caf::error& e) { c->answers.emplace_back(e); },
+                            caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+      }
+    }
+  }
+
+  /// Runs every actor until idle, then lets `span` of virtual time pass in small steps.
+  void settle(caf::timespan span = 0s, caf::timespan step = 10ms) {
+    sched.run();
+    for (caf::timespan passed{0}; passed < span; passed += step) {
+      sched.advance_time(step);
+      sched.run();
+    }
+    collect();
+  }
+
+  /// Sends and waits (virtual time) for one answer.
+  answer_type call(const std::string& sku, envelope e, caf::message cmd) {
+    auto& c = send(sku, std::move(e), std::move(cmd));
+    settle(2s);
+    BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+    return c.answers.front();
+  }
+
+  shard::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
+    auto r = call(sku, std::move(e), std::move(cmd));
+    if (auto* err = std::get_if<caf::error>(&r)) {
+      BOOST_FAIL("command failed: " << sys.render(*err));
+    }
+    return std::get<shard::command_reply>(r);
+  }
+  shard::command_reply ok(const std::string& sku, caf::message cmd) {
+    return ok(sku, std::move(cmd), env());
+  }
+
+  void release_held(journal_answer how) {
+    caf::anon_send(journal, release_atom::value, static_cast<int32_t>(how));
+  }
+
+  std::vector<shard::entity_info> entities() {
+    std::vector<shard::entity_info> out;
+    auto rh =
+        probe->request(host, caf::infinite, caf::get_atom::value, shard::entities_atom::value);
+    sched.run();
+    rh.receive([&](std::vector<shard::entity_info>& xs) { out = xs; },
+               [&](caf::error& e) { BOOST_FAIL("no entity list: " << sys.render(e)); });
+    return out;
+  }
+
+  uint32_t crashes(const std::string& id) {
+    for (const auto& e : entities()) {
+      if (e.id == id) {
+        return e.crashes;
+      }
+    }
+    return 0;
+  }
+};
+
+std::string error_name(const answer_type& a) {
+  if (auto* e = std::get_if<caf::error>(&a)) {
+    if (e->category() == caf::atom("entity")) {
+      return shard::to_string(static_cast<shard::entity_errc>(e->code()));
+    }
+    return caf::to_string(*e);
+  }
+  return "";
+}
+
+bool accepted(const answer_type& a) {
+  auto* r = std::get_if<shard::command_reply>(&a);
+  return r != nullptr && r->accepted;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(entity_runtime, harness)
+
+BOOST_AUTO_TEST_CASE(an_envelope_with_invalid_utf8_fails_nobody_in_its_batch_and_crashes_nothing) {
+  ok("sku-u", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& first = send("sku-u", env(), caf::make_message(restock{1}));
+  settle();
+  // Queued behind the held append, so that they are decided together in one batch.
+  auto& good_before = send("sku-u", env(), caf::make_message(reserve{"o-1", 2, 60000}));
+  auto poisoned_env = env();
+  poisoned_env.traceparent = "00-" + std::string(32, '\xFF') + "-aaaaaaaaaaaaaaaa-01";
+  poisoned_env.correlation_id = std::string("bad \xC3\x28 bytes");
+  auto& poisoned = send("sku-u", poisoned_env, caf::make_message(restock{5}));
+  auto& good_after = send("sku-u", env(), caf::make_message(reserve{"o-2", 3, 60000}));
+  settle();
+  release_held(journal_answer::committed);
+  settle(1s);
+  for (auto* c : {&first, &good_before, &poisoned, &good_after}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+  }
+  BOOST_TEST(crashes("sku-u") == 0u);
+  BOOST_TEST(store->replay("inventory/sku-u").available() == 11);
+  // The poisoned envelope is recorded with its invalid bytes replaced: the metadata parses.
+  for (const auto& ev : store->streams["inventory/sku-u"]) {
+    BOOST_TEST(nlohmann::json::parse(ev.metadata, nullptr, false).is_object());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_command_whose_decide_throws_fails_alone_and_never_parks_the_entity) {
+  bugs->decide_throws_for_qty = 13;
+  ok("sku-b", caf::make_message(restock{10}));
+  // Six times, more than max_crashes: each poisoned command fails with a typed error, its batch
+  // neighbours are recorded, and the entity neither crashes nor gets parked.
+  for (int round = 0; round < 6; ++round) {
+    store->script = {journal_answer::hold};
+    auto& head = send("sku-b", env(), caf::make_message(restock{1}));
+    settle();
+    auto& before = send("sku-b", env(), caf::make_message(restock{2}));
+    auto& poison = send("sku-b", env(), caf::make_message(restock{13}));
+    auto& after = send("sku-b", env(), caf::make_message(restock{3}));
+    settle();
+    release_held(journal_answer::committed);
+    settle(1s);
+    BOOST_REQUIRE_EQUAL(poison.answers.size(), 1u);
+    BOOST_TEST(error_name(poison.answers[0]) == "unrecordable_command");
+    for (auto* c : {&head, &before, &after}) {
+      BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+      BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+    }
+  }
+  BOOST_TEST(crashes("sku-b") == 0u);
+  BOOST_TEST(entities().at(0).status == "running");
+  BOOST_TEST(store->replay("inventory/sku-b").on_hand == 10 + 6 * 6);
+  auto later = ok("sku-b", caf::make_message(restock{1}));
+  BOOST_TEST(later.accepted);
+}
+
+BOOST_AUTO_TEST_CASE(
+    commands_queued_at_a_killed_entity_are_answered_promptly_by_its_next_incarnation) {
+  ok("sku-k", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& in_append = send("sku-k", env(), caf::make_message(restock{1}));
+  settle();
+  auto& queued_1 = send("sku-k", env(), caf::make_message(restock{2}));
+  auto& queued_2 = send("sku-k", env(), caf::make_message(reserve{"o-1", 4, 60000}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // all three are inside the entity now
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-k"});
+  settle(2s); // far below the host's 2-minute reply timeout
+  for (auto* c : {&in_append, &queued_1, &queued_2}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+  }
+  BOOST_TEST(crashes("sku-k") == 1u);
+  // The dead incarnation's append arrives at the journal late: it can no longer commit.
+  release_held(journal_answer::committed);
+  settle(1s);
+  BOOST_TEST(store->replay("inventory/sku-k").on_hand == 13);
+  BOOST_TEST(store->replay("inventory/sku-k").reserved_qty == 4);
+  for (auto* c : {&in_append, &queued_1, &queued_2}) {
+    BOOST_TEST(c->answers.size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    an_entity_that_dies_on_unreadable_history_answers_its_callers_parked_promptly) {
+  ok("sku-h", caf::make_message(restock{10}));
+  // A later build cannot decode this event: every incarnation quits while recovering.
+  store->streams["inventory/sku-h"].push_back(persistence::recorded_event{
+      99, "inventory/sku-h", 2, "inventory.unknown.v9", 1, "{}", "{}", 0});
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-h"});
+  settle(60ms); // the first restart: this incarnation takes the command, then fails recovering
+  auto& c = send("sku-h", env(), caf::make_message(restock{1}));
+  settle(10s);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(error_name(c.answers[0]) == "parked");
+}
+
+BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
+  auto first = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  BOOST_TEST(first.events.size() == 1u);
+  for (int i = 0; i < 5; ++i) { // snapshot_every = 3: a snapshot now covers restock-key-1
+    ok("sku-s", caf::make_message(restock{1}));
+  }
+  BOOST_REQUIRE(store->snapshots.count("inventory/sku-s") == 1u);
+  BOOST_REQUIRE(store->snapshots["inventory/sku-s"].stream_version >= 3);
+  // A crash: the next incarnation recovers from the snapshot and the events after it.
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-s"});
+  settle(1s);
+  auto retried = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  // The first outcome again (its events and version), nothing new recorded.
+  BOOST_TEST(retried.accepted);
+  BOOST_TEST(retried.events == first.events);
+  BOOST_TEST(retried.version == first.version);
+  BOOST_TEST(store->replay("inventory/sku-s").on_hand == 10);
+  // Passivation, then another retry: the same.
+  settle(settings.idle_timeout + 2 * settings.tick_interval);
+  BOOST_REQUIRE(entities().empty());
+  auto again = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
+  BOOST_TEST(again.version == first.version);
+  BOOST_TEST(store->replay("inventory/sku-s").on_hand == 10);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_id_is_forgotten_only_after_the_dedupe_window) {
+  auto first = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  for (int i = 0; i < 3; ++i) {
+    ok("sku-w", caf::make_message(restock{1}));
+  }
+  settle(shard::dedupe_window - 1h, 1h); // passivates, snapshot on record
+  auto inside = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  BOOST_TEST(inside.version == first.version);
+  settle(2h, 1h);
+  auto outside = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
+  BOOST_TEST(outside.version == 5); // past the promised window: a new restock
+}
+
+BOOST_AUTO_TEST_CASE(a_sku_holding_reservations_stays_active_until_they_expire) {
+  ok("sku-x", caf::make_message(restock{10}));
+  ok("sku-x", caf::make_message(reserve{"o-1", 3, 60000}));
+  settle(settings.idle_timeout + 3 * settings.tick_interval);
+  BOOST_TEST(entities().size() == 1u); // idle, but holding a reservation
+  settle(60s, 100ms);
+  BOOST_TEST(store->replay("inventory/sku-x").reserved_qty == 0);
+  BOOST_TEST(store->streams["inventory/sku-x"].back().type == wire::reservation_expired);
+  settle(settings.idle_timeout + 3 * settings.tick_interval);
+  BOOST_TEST(entities().empty()); // nothing held any more: it passivates
+}
+
+BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
+  // Written while no entity was active (a passivated or crashed node): a hold that has expired.
+  auto held = encode(event{reserved{"o-old", 5, now_us() - 1'000'000}});
+  store->write(
+      persistence::stream_append{"inventory/sku-a", 0, {encode(event{restocked{5}}), held}});
+  auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
+  BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
+  auto state = store->replay("inventory/sku-a");
+  BOOST_TEST(state.reservations.count("o-old") == 0u);
+  BOOST_TEST(state.reserved_qty == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- every interleaving
+// ----------------------------------------------------------------------------
+
+namespace {
+
+/// What happens to the entity at one point of a run.
+enum class disruption { none, stop, passivate, kill, throw_in_decide, throw_in_apply };
+
+const char* to_string(disruption x) {
+  switch (x) {
+    case disruption::none:
+      return "none";
+    case disruption::stop:
+      return "stop";
+    case disruption::passivate:
+      return "passivate";
+    case disruption::kill:
+      return "kill";
+    case disruption::throw_in_decide:
+      return "throw_in_decide";
+    case disruption::throw_in_apply:
+      return "throw_in_apply";
+  }
+  return "?";
+}
+
+struct interleaving {
+  journal_answer first_append;
+  disruption what;
+  /// Scheduler steps run before the disruption.
+  int steps;
+};
+
+std::ostream& operator<<(std::ostream& out, const interleaving& x) {
+  return out << "[first append " << to_string(x.first_append) << ", " << to_string(x.what)
+             << " after " << x.steps << " steps]";
+}
+
+constexpr const char* sku = "sku-i";
+constexpr const char* stream = "inventory/sku-i";
+
+/// The commands of one run: (message id, command); "c1" is sent twice by two callers.
+std::vector<std::pair<std::string, caf::message>> workload() {
+  return {{"c1", caf::make_message(restock{1})},
+          {"c2", caf::make_message(reserve{"o-1", 2, 60000})},
+          {"c3", caf::make_message(restock{3})},
+          {"c1", caf::make_message(restock{1})},
+          {"c4", caf::make_message(release{"o-1"})}};
+}
+
+void disrupt(harness& h, disruption what) {
+  switch (what) {
+    case disruption::none:
+    case disruption::throw_in_decide: // switched on before the run
+      break;
+    case disruption::stop:
+      caf::anon_send(h.host, shard::stop_atom::value, std::string{sku});
+      break;
+    case disruption::passivate:
+      h.sched.advance_time(h.settings.idle_timeout + h.settings.tick_interval);
+      break;
+    case disruption::kill:
+      caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+      break;
+    case disruption::throw_in_apply:
+      h.bugs->apply_throws_for_qty = 3;
+      h.bugs->apply_throws = 1;
+      break;
+  }
+}
+
+/// How many events of the stream each message id caused.
+std::map<std::string, size_t> events_by_message(const fake_store& store) {
+  std::map<std::string, size_t> out;
+  for (const auto& id : store.message_ids(stream)) {
+    out[id] += 1;
+  }
+  return out;
+}
+
+/// {"on_hand", "reserved"} of a summary, to compare an entity with a replay of its journal.
+std::pair<int64_t, int64_t> stock_of(const std::string& summary) {
+  auto j = nlohmann::json::parse(summary);
+  return {j.at("on_hand").get<int64_t>(), j.at("reserved").get<int64_t>()};
+}
+
+void check_run(const interleaving& run) {
+  harness h;
+  if (run.what == disruption::throw_in_decide) {
+    h.bugs->decide_throws_for_qty = 3;
+  }
+  h.ok(sku, caf::make_message(restock{10}), h.env("seed"));
+  h.store->script = {run.first_append};
+  std::vector<caller*> callers;
+  for (auto& [id, cmd] : workload()) {
+    callers.push_back(&h.send(sku, h.env(id), cmd));
+  }
+  for (int i = 0; i < run.steps && h.sched.try_run_once(); ++i) {
+  }
+  disrupt(h, run.what);
+  h.settle(2s);
+  h.release_held(journal_answer::committed); // a held append commits late (its entity may be gone)
+  h.settle(5s);
+
+  // Every command answered exactly once, promptly.
+  for (auto* c : callers) {
+    BOOST_TEST(c->answers.size() == 1u,
+               run << " " << c->message_id << " answered " << c->answers.size() << " times");
+  }
+  // No command applied twice, whatever the journal answered.
+  auto counts = events_by_message(*h.store);
+  BOOST_TEST(counts["c1"] <= 1u, run << " c1 recorded " << counts["c1"] << " events");
+  BOOST_TEST(counts["c2"] <= 1u, run);
+  BOOST_TEST(counts["c3"] <= 1u, run);
+  BOOST_TEST(counts["c4"] <= 1u, run);
+  // An accepted command's events are in the journal.
+  for (auto* c : callers) {
+    if (c->answers.size() == 1u && accepted(c->answers[0])) {
+      auto& reply = std::get<shard::command_reply>(c->answers[0]);
+      BOOST_TEST(counts[c->message_id] == reply.events.size(), run << " " << c->message_id);
+    }
+  }
+  // The entity's state is a replay of its journal.
+  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(release{"nobody"}));
+  BOOST_REQUIRE_MESSAGE(accepted(probe) || std::holds_alternative<shard::command_reply>(probe),
+                        run << " probe: " << error_name(probe));
+  auto replayed = h.store->replay(stream);
+  BOOST_TEST((stock_of(std::get<shard::command_reply>(probe).summary) ==
+              std::pair{replayed.on_hand, replayed.reserved_qty}),
+             run << " entity differs from its journal");
+
+  // Dedupe survives snapshots and restarts: after a crash every command sent again changes
+  // nothing already recorded.
+  h.bugs->decide_throws_for_qty = -1;
+  caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+  h.settle(1s);
+  auto before = events_by_message(*h.store);
+  std::vector<caller*> again;
+  for (auto& [id, cmd] : workload()) {
+    again.push_back(&h.send(sku, h.env(id), cmd));
+  }
+  h.settle(2s);
+  auto after = events_by_message(*h.store);
+  for (const auto& [id, n] : before) {
+    BOOST_TEST(after[id] == n, run << " " << id << " recorded again after a restart");
+  }
+  for (auto* c : again) {
+    BOOST_TEST(c->answers.size() == 1u, run << " resent " << c->message_id);
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_keeps_dedupe) {
+  size_t runs = 0;
+  for (auto answer :
+       {journal_answer::committed, journal_answer::conflict, journal_answer::unknown_committed,
+        journal_answer::unknown_lost, journal_answer::unavailable, journal_answer::rejected,
+        journal_answer::hold}) {
+    for (auto what : {disruption::none, disruption::stop, disruption::passivate, disruption::kill,
+                      disruption::throw_in_decide, disruption::throw_in_apply}) {
+      for (int steps = 0; steps <= 12; ++steps) {
+        check_run(interleaving{answer, what, steps});
+        ++runs;
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE(runs << " interleavings");
+}
