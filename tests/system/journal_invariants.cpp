@@ -26,7 +26,9 @@ constexpr const char* reserved = "inventory.reserved.v1";
 constexpr const char* released = "inventory.released.v1";
 constexpr const char* committed = "inventory.committed.v1";
 constexpr const char* expired = "inventory.reservation_expired.v1";
-constexpr const char* authorized = "payment.authorized.v1";
+constexpr const char* authorized_v1 = "payment.authorized.v1";
+constexpr const char* authorized = "payment.authorized.v2";
+constexpr const char* hold_released = "payment.hold_released.v1";
 constexpr const char* captured = "payment.captured.v1";
 constexpr const char* voided = "payment.voided.v1";
 constexpr const char* refunded = "payment.refunded.v1";
@@ -58,11 +60,32 @@ struct order_history {
 
 struct payment_history {
   int authorized = 0;
+  /// Holds end by the capture or by a release the PSP confirmed (payment.hold_released: a voided
+  /// payment's hold, and every surplus attempt's): the keys of attempts that authorized, and of
+  /// attempts whose hold was released. (payment.voided is the decision, not the release.)
+  std::set<std::string> authorized_keys;
+  std::set<std::string> released_keys;
+  /// Written since attempts carry their key (payment.authorized.v2): a hold ends only by the
+  /// capture or its payment.hold_released. Before (v1), payment.voided released the hold.
+  bool keyed = false;
   int captured = 0;
   /// Voids that released an open authorization.
   int voided = 0;
   int refunded = 0;
 };
+
+/// Holds released: attempts that authorized and whose hold the PSP released (v1: voids that
+/// found a hold open).
+int released_surplus(const payment_history& p) {
+  if (!p.keyed) {
+    return p.voided;
+  }
+  int n = 0;
+  for (const auto& key : p.released_keys) {
+    n += static_cast<int>(p.authorized_keys.count(key));
+  }
+  return n;
+}
 
 int64_t qty_of(const journal_row& row) {
   return row.payload.value("qty", int64_t{0});
@@ -130,6 +153,11 @@ private:
     };
     if (row.type == wire::restocked) {
       s.on_hand += qty_of(row);
+      // An order that ends unsold gives its committed units back as a restock sent under the
+      // message id "<order id>/return/<sku>".
+      if (auto at = row.message_id.find("/return/"); at != std::string::npos) {
+        s.committed[row.message_id.substr(0, at)] -= qty_of(row);
+      }
     } else if (row.type == wire::reserved) {
       ++report_.counts["reserved"];
       auto& held = s.holds[order];
@@ -189,13 +217,18 @@ private:
 
   void on_payment(const journal_row& row, const std::string& id) {
     auto& p = payments_[id];
-    if (row.type == wire::authorized) {
+    if (row.type == wire::authorized || row.type == wire::authorized_v1) {
       ++p.authorized;
       ++report_.counts["authorized"];
+      p.authorized_keys.insert(row.payload.value("idempotency_key", std::string{}));
+      p.keyed = p.keyed || row.type == wire::authorized;
+    } else if (row.type == wire::hold_released) {
+      ++report_.counts["hold_released"];
+      p.released_keys.insert(row.payload.value("idempotency_key", std::string{}));
     } else if (row.type == wire::captured) {
       ++p.captured;
       ++report_.counts["captured"];
-      if (p.captured > 1 || p.captured > p.authorized) {
+      if (p.captured > 1 || p.captured > p.authorized - released_surplus(p)) {
         violation(row, "capture without authorization or twice",
                   "payment " + id + " captured " + std::to_string(p.captured) + " times after " +
                       std::to_string(p.authorized) + " authorizations");
@@ -262,12 +295,12 @@ private:
         }
       }
       const auto& p = payments_[id];
-      if (p.authorized != p.captured + p.voided) {
-        settled_violation("authorizations != captures + voids",
+      if (p.authorized != p.captured + released_surplus(p)) {
+        settled_violation("authorizations != captures + releases",
                           "payment " + id + " (order " + o.terminal.front() +
                               "): " + std::to_string(p.authorized) +
                               " authorizations != " + std::to_string(p.captured) + " captures + " +
-                              std::to_string(p.voided) + " voids",
+                              std::to_string(released_surplus(p)) + " releases",
                           id);
       }
       if (!confirmed && p.captured > p.refunded) {

@@ -111,7 +111,28 @@ BOOST_AUTO_TEST_CASE(an_authorization_neither_captured_nor_voided_is_named_once_
   h.add("order/o1", "order.cancelled.v1").inventory("a", "released", "o1", 1);
   h.add("order/o1", "order.compensation_completed.v1");
   auto report = check_journal(h.rows, {true});
-  BOOST_TEST(report.has("1 authorizations != 0 captures + 0 voids"), report.describe());
+  BOOST_TEST(report.has("1 authorizations != 0 captures + 0 releases"), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_hold_ends_only_by_its_capture_or_its_release_at_the_psp) {
+  auto cancelled = [](bool released) {
+    history h;
+    h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+    h.add("payment/o1", "payment.authorized.v2", {{"idempotency_key", "k1"}});
+    h.add("payment/o1", "payment.authorized.v2", {{"idempotency_key", "k2"}}); // a late attempt
+    h.add("order/o1", "order.cancelled.v1", {{"reason", "test"}});
+    h.inventory("a", "released", "o1", 1).add("payment/o1", "payment.voided.v1");
+    h.add("payment/o1", "payment.hold_released.v1", {{"idempotency_key", "k1"}});
+    if (released) {
+      h.add("payment/o1", "payment.hold_released.v1", {{"idempotency_key", "k2"}});
+    }
+    h.add("order/o1", "order.compensation_completed.v1");
+    return check_journal(h.rows, {true});
+  };
+  BOOST_TEST(cancelled(true).ok(), cancelled(true).describe());
+  // The void is a decision: a hold the PSP never confirmed released is still held.
+  BOOST_TEST(cancelled(false).has("2 authorizations != 0 captures + 1 releases"),
+             cancelled(false).describe());
 }
 
 BOOST_AUTO_TEST_CASE(voiding_a_payment_that_was_never_authorized_releases_nothing) {
