@@ -47,7 +47,16 @@ store_errc classify_failure(std::string_view sqlstate, bool connection_open, boo
   if (connection_state || !connection_open) {
     return writes ? store_errc::outcome_unknown : store_errc::unavailable;
   }
-  return store_errc::rejected;
+  // What one statement's content causes (22 data exception, 23 integrity constraint, 42 syntax or
+  // access rule, 54 program limit) or a rolled-back transaction (40) fails that statement alone;
+  // anything else (read-only standby, disk full, timeouts, I/O, internal errors) means the
+  // database cannot take writes now, whatever they hold.
+  for (const char* content_class : {"22", "23", "42", "54", "40"}) {
+    if (sqlstate.rfind(content_class, 0) == 0) {
+      return store_errc::rejected;
+    }
+  }
+  return store_errc::unavailable;
 }
 
 } // namespace ordermesh::persistence

@@ -43,6 +43,23 @@ BOOST_AUTO_TEST_CASE(a_statement_the_server_refused_on_a_live_connection_is_reje
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_server_that_cannot_write_now_is_unavailable_not_a_rejected_statement) {
+  // Nothing was written, and the same statement would fail for any content: the whole batch is
+  // unavailable (not split append by append) and counts as a failure to reach the database.
+  for (auto code : {"25006",  // read-only transaction (a standby after failover)
+                    "53100",  // disk full
+                    "53200",  // out of memory
+                    "53300",  // too many connections
+                    "57014",  // statement timeout / query cancelled
+                    "55P03",  // lock not available
+                    "58030",  // I/O error
+                    "XX000"}) // internal error
+  {
+    BOOST_TEST(classify(code, true, true) == "unavailable", code);
+    BOOST_TEST(classify(code, true, false) == "unavailable", code);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(health_counts_only_failures_to_reach_the_database_until_a_success) {
   store_health health;
   BOOST_TEST(health.running());
