@@ -107,7 +107,8 @@ std::variant<std::string, problem_details> identify(const client_identity& who,
   auto result = who.identify({authorization, api_key, client_id, req.remote_address});
   if (const auto* client = std::get_if<std::string>(&result)) {
     FUZZ_CHECK(*client == "key:shop-1" || *client == "ip:" + req.remote_address ||
-               (&who == &proxied_identity && *client == client_id && valid_id(*client)));
+               (&who == &proxied_identity && *client == "proxy:" + std::string{client_id} &&
+                valid_id(client_id)));
   } else {
     FUZZ_CHECK(std::get<problem_details>(result).status == 401);
   }

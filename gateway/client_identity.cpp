@@ -90,7 +90,8 @@ client_identity::identify(const client_claims& claims) const {
     return "key:" + it->second;
   }
   if (trusted_proxy_ && valid_id(claims.client_id)) {
-    return std::string{claims.client_id};
+    // Its own namespace: a name a proxy passes on is never an API-key client or an address.
+    return "proxy:" + std::string{claims.client_id};
   }
   return "ip:" + (claims.remote_address.empty() ? std::string{"unknown"}
                                                 : std::string{claims.remote_address});

@@ -34,8 +34,8 @@ public:
   explicit client_identity(const config::gateway_config& cfg);
 
   /// The client: "key:<client>" for a known API key (`Authorization: Bearer <key>` or
-  /// `X-Api-Key: <key>`; both sent must be the same key); else X-Client-Id when the gateway is
-  /// behind a trusted proxy and the id is valid; else "ip:<peer address>". A key that is not
+  /// `X-Api-Key: <key>`; both sent must be the same key); else "proxy:<X-Client-Id>" when the
+  /// gateway is behind a trusted proxy and the id is valid; else "ip:<peer address>". A key that is not
   /// configured, another Authorization scheme, or two different keys: 401 problem (unauthorized).
   std::variant<std::string, problem_details> identify(const client_claims& claims) const;
 

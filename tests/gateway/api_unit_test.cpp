@@ -209,7 +209,10 @@ BOOST_AUTO_TEST_CASE(an_api_key_names_its_client_and_x_client_id_needs_a_trusted
   // ...unless the deployment says a proxy sets it.
   cfg.trusted_proxy = true;
   client_identity proxied{cfg};
-  BOOST_TEST(who(proxied, {"", "", "shop-7", "10.0.0.1"}) == "shop-7");
+  BOOST_TEST(who(proxied, {"", "", "shop-7", "10.0.0.1"}) == "proxy:shop-7");
+  // A name the proxy passes on never becomes an API-key client's or an address's identity.
+  BOOST_TEST(who(proxied, {"", "", "key:alice", "10.0.0.1"}) == "proxy:key:alice");
+  BOOST_TEST(who(proxied, {"", "", "ip:10.0.0.7", "10.0.0.1"}) == "proxy:ip:10.0.0.7");
   BOOST_TEST(who(proxied, {"", "", "not valid!", "10.0.0.1"}) == "ip:10.0.0.1");
   BOOST_TEST(who(proxied, {"Bearer bob-key", "", "shop-7", "10.0.0.1"}) == "key:bob");
   auto problem = std::get<problem_details>(direct.identify({"Bearer wrong", "", "", "x"}));
