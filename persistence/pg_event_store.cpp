@@ -218,7 +218,8 @@ store_result<T> pg_event_store::attempt(const char* what, bool writes, Body&& bo
 }
 
 store_result<std::vector<int>> pg_event_store::migrate() {
-  return with_connection<std::vector<int>>("migrate", true, [&](pqxx::connection& c) {
+  std::string journal_ahead; // why the journal cannot be served by this server, if it cannot
+  auto migrated = with_connection<std::vector<int>>("migrate", true, [&](pqxx::connection& c) {
     std::vector<int> applied;
     pqxx::work tx{c};
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
@@ -238,9 +239,28 @@ store_result<std::vector<int>> pg_event_store::migrate() {
                       m.name);
       applied.push_back(m.version);
     }
+    // Subscribers order events by writing transaction: a journal whose ids this server has not
+    // reached yet (a dump restored onto another server, a switchover) would make new events sort
+    // before their checkpoints, skipped for good. Refuse it rather than lose events silently.
+    auto ahead =
+        tx.exec("SELECT transaction_id::text, pg_snapshot_xmax(pg_current_snapshot())::text"
+                " FROM events WHERE transaction_id >= "
+                "pg_snapshot_xmax(pg_current_snapshot()) LIMIT 1");
+    if (!ahead.empty()) {
+      journal_ahead =
+          "migrate: events were written under transaction id " + ahead[0][0].as<std::string>() +
+          ", which this server has not reached (its next is " + ahead[0][1].as<std::string>() +
+          "): the database was restored onto another server; subscribers would skip new events. "
+          "Rebase events.transaction_id and subscription_checkpoints.transaction_id to 0 with no "
+          "writer running, then start again";
+    }
     tx.commit();
     return applied;
   });
+  if (migrated && !journal_ahead.empty()) {
+    return store_error{store_errc::invalid_request, std::move(journal_ahead)};
+  }
+  return migrated;
 }
 
 store_result<std::vector<append_result>>
