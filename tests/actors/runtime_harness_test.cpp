@@ -295,16 +295,29 @@ struct harness {
     store->now_us = settings.now_us;
     journal = sys.spawn(fake_journal, store);
     reader = sys.spawn(fake_reader, store);
+    host = spawn_host_with(settings);
+    sched.run();
+  }
+
+  /// A host (and its entities) running with `s`.
+  caf::actor spawn_host_with(shard::host_settings s) {
     auto j = caf::actor_cast<persistence::journal_actor>(journal);
     auto r = caf::actor_cast<persistence::reader_actor>(reader);
     auto b = bugs;
-    auto s = settings;
     auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
       faulty_inventory_traits traits;
       traits.bugs = b;
       return shard::spawn_entity(system, traits, id, std::move(h), j, r, s);
     };
-    host = shard::spawn_host(sys, "inventory", factory, settings);
+    return shard::spawn_host(sys, "inventory", factory, s);
+  }
+
+  /// Replaces the (idle) host with one running `s`.
+  void respawn_host(shard::host_settings s) {
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    sched.run();
+    settings = std::move(s);
+    host = spawn_host_with(settings);
     sched.run();
   }
 
@@ -521,6 +534,97 @@ BOOST_AUTO_TEST_CASE(
   settle(10s);
   BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
   BOOST_TEST(error_name(c.answers[0]) == "parked");
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_flood_while_entities_restart_is_answered_overloaded_beyond_the_bounds_and_the_rest_once) {
+  auto s = settings;
+  s.max_queue = 4;      // kept per entity, as in the entity's own queue
+  s.max_host_queue = 6; // kept by the whole host
+  respawn_host(s);
+  ok("sku-f", caf::make_message(restock{10}));
+  ok("sku-g", caf::make_message(restock{10}));
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-f"});
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-g"});
+  settle(); // both restarting: their 50 ms back-off has not passed
+  std::vector<caller*> f;
+  std::vector<caller*> g;
+  for (int i = 0; i < 10; ++i) {
+    f.push_back(&send("sku-f", env(), caf::make_message(restock{1})));
+    settle();
+  }
+  for (int i = 0; i < 10; ++i) {
+    g.push_back(&send("sku-g", env(), caf::make_message(restock{1})));
+    settle();
+  }
+  // Beyond the bounds: answered overloaded at once, while the entities are still down.
+  auto overloaded_now = [](const std::vector<caller*>& cs) {
+    size_t n = 0;
+    for (auto* c : cs) {
+      n += c->answers.size() == 1u && error_name(c->answers[0]) == "overloaded" ? 1 : 0;
+    }
+    return n;
+  };
+  BOOST_TEST(overloaded_now(f) == 6u); // 4 kept for sku-f
+  BOOST_TEST(overloaded_now(g) == 8u); // 2 kept for sku-g: the host keeps 6 in all
+  settle(2s);
+  // Everything answered exactly once; what was kept is executed by the restarted entities.
+  size_t accepted_f = 0;
+  size_t accepted_g = 0;
+  for (auto* c : f) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    accepted_f += accepted(c->answers[0]) ? 1 : 0;
+  }
+  for (auto* c : g) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    accepted_g += accepted(c->answers[0]) ? 1 : 0;
+  }
+  BOOST_TEST(accepted_f == 4u);
+  BOOST_TEST(accepted_g == 2u);
+  BOOST_TEST(store->replay("inventory/sku-f").on_hand == 14);
+  BOOST_TEST(store->replay("inventory/sku-g").on_hand == 12);
+  // Kept commands that were handed on no longer count against the bounds.
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-f"});
+  settle();
+  std::vector<caller*> next;
+  for (int i = 0; i < 4; ++i) {
+    next.push_back(&send("sku-f", env(), caf::make_message(restock{1})));
+    settle();
+  }
+  settle(2s);
+  for (auto* c : next) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_command_kept_behind_a_hung_append_is_answered_deadline_exceeded_at_its_deadline_once) {
+  ok("sku-d", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& in_append = send("sku-d", env(), caf::make_message(restock{1}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  // Passivating: the entity answers what it holds first, and its append hangs.
+  caf::anon_send(host, shard::stop_atom::value, std::string{"sku-d"});
+  settle();
+  auto e = env();
+  e.deadline_us = now_us() + 500'000;
+  auto& kept = send("sku-d", e, caf::make_message(restock{2}));
+  settle(490ms);
+  BOOST_TEST(kept.answers.empty());
+  settle(20ms);
+  BOOST_REQUIRE_EQUAL(kept.answers.size(), 1u);
+  BOOST_TEST(error_name(kept.answers[0]) == "deadline_exceeded");
+  BOOST_TEST(in_append.answers.empty());
+  // The append commits late: its own command is answered, the expired one not again.
+  release_held(journal_answer::committed);
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(in_append.answers.size(), 1u);
+  BOOST_TEST(accepted(in_append.answers[0]));
+  BOOST_TEST(kept.answers.size() == 1u);
+  BOOST_TEST(store->replay("inventory/sku-d").on_hand == 11);
+  BOOST_TEST(entities().empty()); // passivated: nothing was left to wake it
 }
 
 BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
