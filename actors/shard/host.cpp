@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -33,16 +34,24 @@ std::string to_string(entity_status x) {
   return "?";
 }
 
+/// A kept command's deadline has come: (kept_due_atom, entity id, ticket).
+using kept_due_atom = caf::atom_constant<caf::atom("kept_due")>;
+
 struct kept_command {
   caf::response_promise promise;
   envelope env;
   caf::message command;
+  /// Names the command while it is kept, for its deadline timer.
+  uint64_t ticket = 0;
+  /// Handed to an incarnation that ended without answering: it may have been recorded.
+  bool handed_on = false;
 };
 
 struct hosted_entity {
   caf::actor handle;
   entity_status status = entity_status::running;
   /// Commands kept while the entity passivates or restarts, replayed to its next incarnation.
+  /// New ones are refused beyond max_queue; each is answered at its deadline if still kept.
   std::deque<kept_command> kept;
   /// Commands handed to the current incarnation and not answered yet, by ticket (dispatch
   /// order). When the incarnation ends they go back to `kept`: a killed or crashed entity drops
@@ -59,11 +68,24 @@ struct host_state {
   std::unordered_map<std::string, hosted_entity> entities;
   std::unordered_map<caf::actor_addr, std::string> ids;
   uint64_t next_ticket = 0;
+  /// Commands kept by all entities together; new ones are refused beyond max_host_queue.
+  size_t kept_total = 0;
 };
 
 using host_pointer = caf::stateful_actor<host_state>*;
 
 void dispatch(host_pointer self, const std::string& id, kept_command k);
+
+/// The answer for a kept command whose deadline passed: not executed, unless an ended
+/// incarnation had it (then it may have been recorded; retrying with its message id is safe).
+caf::error past_deadline(const kept_command& k) {
+  if (k.handed_on) {
+    return caf::make_error(entity_errc::outcome_unknown,
+                           "deadline passed while its entity restarted; it may have been recorded");
+  }
+  return caf::make_error(entity_errc::deadline_exceeded,
+                         "deadline passed while its entity was passivating or restarting");
+}
 
 void start_entity(host_pointer self, const std::string& id) {
   auto& st = self->state;
@@ -74,6 +96,7 @@ void start_entity(host_pointer self, const std::string& id) {
   self->monitor(entry.handle);
   auto kept = std::move(entry.kept);
   entry.kept.clear();
+  st.kept_total -= kept.size();
   for (auto& k : kept) {
     dispatch(self, id, std::move(k));
   }
@@ -118,6 +141,48 @@ std::optional<kept_command> take_in_flight(host_pointer self, const std::string&
   return k;
 }
 
+/// Keeps `k` for the entity's next incarnation (in front of what waits, for a command taken back
+/// from an ended one) until its deadline; one whose deadline has passed is answered now.
+void keep(host_pointer self, const std::string& id, hosted_entity& entry, kept_command k,
+          bool in_front = false) {
+  auto& st = self->state;
+  auto now = st.settings.now_us();
+  if (k.env.deadline_us != 0 && k.env.deadline_us <= now) {
+    k.promise.deliver(past_deadline(k));
+    return;
+  }
+  k.ticket = ++st.next_ticket;
+  if (k.env.deadline_us != 0) {
+    // delayed_send cannot be cancelled: a timer for a command no longer kept finds nothing.
+    self->delayed_send(self, std::chrono::microseconds(k.env.deadline_us - now),
+                       kept_due_atom::value, id, k.ticket);
+  }
+  if (in_front) {
+    entry.kept.push_front(std::move(k));
+  } else {
+    entry.kept.push_back(std::move(k));
+  }
+  st.kept_total += 1;
+}
+
+/// Answers the command behind `ticket` if it is still kept when its deadline comes.
+void expire_kept(host_pointer self, const std::string& id, uint64_t ticket) {
+  auto& st = self->state;
+  auto found = st.entities.find(id);
+  if (found == st.entities.end()) {
+    return;
+  }
+  auto& kept = found->second.kept;
+  auto i = std::find_if(kept.begin(), kept.end(),
+                        [&](const kept_command& k) { return k.ticket == ticket; });
+  if (i == kept.end()) {
+    return; // handed on or answered already
+  }
+  i->promise.deliver(past_deadline(*i));
+  kept.erase(i);
+  st.kept_total -= 1;
+}
+
 void dispatch(host_pointer self, const std::string& id, kept_command k) {
   auto& st = self->state;
   auto found = st.entities.find(id);
@@ -133,6 +198,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
       auto timeout = reply_timeout(self, k.env);
       auto env = k.env;
       auto command = k.command;
+      k.handed_on = true;
       entry.in_flight.emplace(ticket, std::move(k));
       self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
           .then(
@@ -153,7 +219,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
                 auto& e = self->state.entities[id];
                 if (e.status == entity_status::running && e.handle == target) {
                   // Its down message is still on the way: keep it for the restart.
-                  e.kept.push_back(std::move(*mine));
+                  keep(self, id, e, std::move(*mine));
                 } else {
                   dispatch(self, id, std::move(*mine));
                 }
@@ -162,7 +228,16 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
     }
     case entity_status::passivating:
     case entity_status::restarting:
-      entry.kept.push_back(std::move(k));
+      if (!k.handed_on && entry.kept.size() >= st.settings.max_queue) {
+        // The same bound as the entity's own queue: a flood while it is down is refused, not
+        // held (commands taken back from an ended incarnation were accepted already).
+        k.promise.deliver(
+            caf::make_error(entity_errc::overloaded, st.kind + "/" + id + " has " +
+                                                         std::to_string(entry.kept.size()) +
+                                                         " commands waiting for its restart"));
+        break;
+      }
+      keep(self, id, entry, std::move(k));
       break;
     case entity_status::parked:
       k.promise.deliver(caf::make_error(entity_errc::parked, st.kind + "/" + id + " is parked"));
@@ -170,7 +245,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
   }
 }
 
-void fail_kept(hosted_entity& entry, const caf::error& err) {
+void fail_kept(host_state& st, hosted_entity& entry, const caf::error& err) {
   for (auto& [ticket, k] : entry.in_flight) {
     k.promise.deliver(err);
   }
@@ -178,15 +253,16 @@ void fail_kept(hosted_entity& entry, const caf::error& err) {
   for (auto& k : entry.kept) {
     k.promise.deliver(err);
   }
+  st.kept_total -= entry.kept.size();
   entry.kept.clear();
 }
 
 /// Puts what the ended incarnation had not answered in front of what waits for the next one, in
 /// the order it was dispatched. Retrying is safe: the next incarnation recovers from the journal
 /// and answers a command whose events were committed from its dedupe record.
-void take_back_unanswered(hosted_entity& entry) {
+void take_back_unanswered(host_pointer self, const std::string& id, hosted_entity& entry) {
   for (auto i = entry.in_flight.rbegin(); i != entry.in_flight.rend(); ++i) {
-    entry.kept.push_front(std::move(i->second));
+    keep(self, id, entry, std::move(i->second), true);
   }
   entry.in_flight.clear();
 }
@@ -201,7 +277,7 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   st.ids.erase(found);
   auto& entry = st.entities[id];
   entry.handle = nullptr;
-  take_back_unanswered(entry);
+  take_back_unanswered(self, id, entry);
   if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) {
     // Passivated. Commands that arrived meanwhile wake it up again.
     if (entry.kept.empty()) {
@@ -225,7 +301,7 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
                              {{"entity", st.kind + "/" + id},
                               {"crashes_in_window", in_window},
                               {"reason", self->system().render(dm.reason)}});
-    fail_kept(entry, caf::make_error(entity_errc::parked, st.kind + "/" + id + " is parked"));
+    fail_kept(st, entry, caf::make_error(entity_errc::parked, st.kind + "/" + id + " is parked"));
     return;
   }
   auto backoff = st.settings.restart_backoff * (1 << std::min<uint32_t>(in_window - 1, 10));
@@ -250,7 +326,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
       if (entry.handle) {
         self->send_exit(entry.handle, em.reason);
       }
-      fail_kept(entry, caf::make_error(caf::sec::request_receiver_down));
+      fail_kept(self->state, entry, caf::make_error(caf::sec::request_receiver_down));
     }
     self->quit(em.reason);
   });
@@ -258,11 +334,11 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
       [=](route_atom, const std::string& id, envelope& env, caf::message& command) {
         auto& s = self->state;
         auto promise = self->make_response_promise();
-        if (self->mailbox().size() >= s.settings.max_host_queue) {
-          promise.deliver(
-              caf::make_error(entity_errc::overloaded, s.kind + " host has " +
-                                                           std::to_string(self->mailbox().size()) +
-                                                           " messages waiting"));
+        auto waiting = self->mailbox().size() + s.kept_total;
+        if (waiting >= s.settings.max_host_queue) {
+          promise.deliver(caf::make_error(entity_errc::overloaded, s.kind + " host has " +
+                                                                       std::to_string(waiting) +
+                                                                       " commands waiting"));
           return promise;
         }
         dispatch(self, id, kept_command{promise, std::move(env), std::move(command)});
@@ -287,6 +363,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           self->send(found->second.handle, stop_atom::value);
         }
       },
+      [=](kept_due_atom, const std::string& id, uint64_t ticket) { expire_kept(self, id, ticket); },
       [=](restart_atom, const std::string& id) {
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&

@@ -19,6 +19,10 @@ using entity_factory =
 /// passivates it when it reports itself idle, and supervises it: an entity that crashes restarts
 /// from its events after an exponential back-off, with the commands meant for it kept meanwhile;
 /// after max_crashes within crash_window it is parked (logged; its commands answered `parked`).
+/// Kept commands (while passivating or restarting) are bounded: beyond max_queue for the entity
+/// or max_host_queue for the host a new command is answered `overloaded`; one still kept at its
+/// envelope deadline is answered then (`deadline_exceeded`, or `outcome_unknown` if an ended
+/// incarnation had it), and never again.
 /// Also: (get_atom, entities_atom) -> std::vector<entity_info>, and (kill_atom, id) kills the
 /// entity (exit_reason::kill) to watch it restart, (stop_atom, id) passivates it now (it answers
 /// what it holds first), and (wake_atom, id) activates an entity so that it recovers and resumes

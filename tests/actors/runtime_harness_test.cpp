@@ -627,6 +627,41 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(entities().empty()); // passivated: nothing was left to wake it
 }
 
+BOOST_AUTO_TEST_CASE(
+    commands_taken_back_from_a_killed_entity_are_answered_outcome_unknown_at_their_deadline) {
+  auto s = settings;
+  s.restart_backoff = 5s; // the restart comes after the deadlines
+  respawn_host(s);
+  ok("sku-r", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto e1 = env();
+  e1.deadline_us = now_us() + 1'000'000;
+  auto& in_append = send("sku-r", e1, caf::make_message(restock{1}));
+  settle();
+  auto e2 = env();
+  e2.deadline_us = e1.deadline_us;
+  auto& queued = send("sku-r", e2, caf::make_message(restock{2}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-r"});
+  settle(990ms);
+  BOOST_TEST(in_append.answers.empty());
+  BOOST_TEST(queued.answers.empty());
+  settle(20ms);
+  // The dead incarnation had them: they may have been recorded, so not "deadline_exceeded".
+  for (auto* c : {&in_append, &queued}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(error_name(c->answers[0]) == "outcome_unknown", c->message_id);
+  }
+  // Indeed: the dead incarnation's append commits late.
+  release_held(journal_answer::committed);
+  settle(6s);
+  BOOST_TEST(store->replay("inventory/sku-r").on_hand == 11);
+  for (auto* c : {&in_append, &queued}) {
+    BOOST_TEST(c->answers.size() == 1u, c->message_id);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
   auto first = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
   BOOST_TEST(first.events.size() == 1u);
