@@ -21,6 +21,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::released, released{"order-1", 3}},
         {wire::committed, committed{"order-1", 3}},
         {wire::reservation_expired, reservation_expired{"order-3", 2}},
+        {wire::returned, returned{"order-1", 3}},
     },
     encode,
     decode};

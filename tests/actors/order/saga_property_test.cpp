@@ -391,7 +391,7 @@ private:
                              });
               },
               [&](const ord::return_stock& a) {
-                to_inventory(a.sku, oid + "/return/" + a.sku, inv::restock{a.qty},
+                to_inventory(a.sku, oid + "/return/" + a.sku, inv::return_committed{oid, a.qty},
                              [=](bool ok, bool, uint8_t, bool) {
                                if (ok) {
                                  compensation_done();
