@@ -205,6 +205,7 @@ private:
                      on_hand_delta = -x.qty;
                    },
                    [&](const inventory::reservation_expired& x) { unhold(sku, x.order_id); },
+                   [&](const inventory::returned& x) { on_hand_delta = x.qty; },
                },
                ev);
     tx_.exec_params(

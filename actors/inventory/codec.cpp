@@ -17,14 +17,32 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation_rejected, order_id, qty, availabl
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(released, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(committed, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation_expired, order_id, qty)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(returned, order_id, qty)
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation, qty, expires_at_us)
 NLOHMANN_JSON_SERIALIZE_ENUM(finish, {{finish::released, "released"},
                                       {finish::committed, "committed"},
                                       {finish::expired, "expired"},
-                                      {finish::rejected, "rejected"}})
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(inventory_state, on_hand, reserved_qty, reservations,
-                                   finished_order, finished)
+                                      {finish::rejected, "rejected"},
+                                      {finish::returned, "returned"}})
+
+// committed_qty is optional: snapshots written before it was recorded do not have it.
+void to_json(nlohmann::json& j, const inventory_state& s) {
+  j = nlohmann::json{{"on_hand", s.on_hand},           {"reserved_qty", s.reserved_qty},
+                     {"reservations", s.reservations}, {"finished_order", s.finished_order},
+                     {"finished", s.finished},         {"committed_qty", s.committed_qty}};
+}
+
+void from_json(const nlohmann::json& j, inventory_state& s) {
+  j.at("on_hand").get_to(s.on_hand);
+  j.at("reserved_qty").get_to(s.reserved_qty);
+  j.at("reservations").get_to(s.reservations);
+  j.at("finished_order").get_to(s.finished_order);
+  j.at("finished").get_to(s.finished);
+  if (auto i = j.find("committed_qty"); i != j.end()) {
+    i->get_to(s.committed_qty);
+  }
+}
 
 namespace {
 
@@ -35,6 +53,7 @@ const event_parsers<event> parsers = {
     {wire::released, parse_as<event, released>},
     {wire::committed, parse_as<event, committed>},
     {wire::reservation_expired, parse_as<event, reservation_expired>},
+    {wire::returned, parse_as<event, returned>},
 };
 
 } // namespace
@@ -48,6 +67,7 @@ persistence::new_event encode(const event& ev) {
           [](const released& x) { return encode_as(wire::released, x); },
           [](const committed& x) { return encode_as(wire::committed, x); },
           [](const reservation_expired& x) { return encode_as(wire::reservation_expired, x); },
+          [](const returned& x) { return encode_as(wire::returned, x); },
       },
       ev);
 }

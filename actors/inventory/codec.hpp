@@ -18,6 +18,7 @@ inline constexpr const char* reservation_rejected = "inventory.reservation_rejec
 inline constexpr const char* released = "inventory.released.v1";
 inline constexpr const char* committed = "inventory.committed.v1";
 inline constexpr const char* reservation_expired = "inventory.reservation_expired.v1";
+inline constexpr const char* returned = "inventory.returned.v1";
 } // namespace wire
 
 /// The event as the journal stores it: wire name, schema version 1, JSON payload (metadata left

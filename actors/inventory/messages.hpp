@@ -34,7 +34,16 @@ struct commit {
 /// Expires every reservation whose deadline has passed (sent by the actor's timer).
 struct expire_reservations {};
 
-using command = std::variant<restock, reserve, release, commit, expire_reservations>;
+/// Gives back whatever `order_id` holds here (a compensation): its committed units, or its
+/// reservation if the commit never happened. Idempotent by the order id. `qty` (the order line's)
+/// is used only for an order committed before the inventory recorded committed quantities.
+struct return_committed {
+  std::string order_id;
+  int64_t qty = 0;
+};
+
+using command =
+    std::variant<restock, reserve, release, commit, expire_reservations, return_committed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -72,8 +81,14 @@ struct reservation_expired {
   int64_t qty = 0;
 };
 
+/// An order's committed units came back to the stock on hand (its order was cancelled).
+struct returned {
+  std::string order_id;
+  int64_t qty = 0;
+};
+
 using event = std::variant<restocked, reserved, reservation_rejected, released, committed,
-                           reservation_expired>;
+                           reservation_expired, returned>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -100,6 +115,16 @@ typename Inspector::result_type inspect(Inspector& f, commit& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, expire_reservations&) {
   return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, return_committed& x) {
+  return f(x.order_id, x.qty);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, returned& x) {
+  return f(x.order_id, x.qty);
 }
 
 template <class Inspector>
@@ -156,6 +181,10 @@ inline bool operator==(const committed& x, const committed& y) {
 }
 
 inline bool operator==(const reservation_expired& x, const reservation_expired& y) {
+  return x.order_id == y.order_id && x.qty == y.qty;
+}
+
+inline bool operator==(const returned& x, const returned& y) {
   return x.order_id == y.order_id && x.qty == y.qty;
 }
 

@@ -8,8 +8,9 @@
 namespace ordermesh::actors::inventory {
 
 bool operator==(const inventory_state& x, const inventory_state& y) {
-  return std::tie(x.on_hand, x.reserved_qty, x.reservations, x.finished_order, x.finished) ==
-         std::tie(y.on_hand, y.reserved_qty, y.reservations, y.finished_order, y.finished);
+  return std::tie(x.on_hand, x.reserved_qty, x.reservations, x.finished_order, x.finished,
+                  x.committed_qty) == std::tie(y.on_hand, y.reserved_qty, y.reservations,
+                                               y.finished_order, y.finished, y.committed_qty);
 }
 
 namespace {
@@ -21,6 +22,9 @@ bool valid_quantity(int64_t qty) {
 }
 
 std::optional<finish> finished_as(const inventory_state& s, const std::string& order_id) {
+  if (s.committed_qty.count(order_id) > 0) {
+    return finish::committed;
+  }
   if (auto i = s.finished.find(order_id); i != s.finished.end()) {
     return i->second;
   }
@@ -50,6 +54,8 @@ outcome decide_reserve(const inventory_state& s, const reserve& cmd, const decid
         return accept<event>();
       case finish::rejected:
         return reject<event>(inventory_errc::out_of_stock, "reservation was rejected");
+      case finish::returned:
+        return reject<event>(inventory_errc::reservation_closed, "reservation was returned");
       case finish::released:
         return reject<event>(inventory_errc::reservation_closed, "reservation was released");
       case finish::expired:
@@ -88,8 +94,29 @@ outcome decide_commit(const inventory_state& s, const commit& cmd, const decide_
         return reject<event>(inventory_errc::reservation_expired, "reservation expired");
       case finish::released:
       case finish::rejected:
+      case finish::returned:
         return reject<event>(inventory_errc::reservation_closed, "reservation is not held");
     }
+  }
+  return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
+}
+
+outcome decide_return(const inventory_state& s, const return_committed& cmd) {
+  if (auto i = s.reservations.find(cmd.order_id); i != s.reservations.end()) {
+    return accept<event>({released{cmd.order_id, i->second.qty}});
+  }
+  if (auto i = s.committed_qty.find(cmd.order_id); i != s.committed_qty.end()) {
+    return accept<event>({returned{cmd.order_id, i->second}});
+  }
+  if (auto done = finished_as(s, cmd.order_id)) {
+    if (*done != finish::committed) {
+      return accept<event>(); // holds nothing here any more
+    }
+    // Committed before committed quantities were recorded: the order line's qty is the quantity.
+    if (!valid_quantity(cmd.qty)) {
+      return reject<event>(inventory_errc::invalid_quantity, "return qty out of range");
+    }
+    return accept<event>({returned{cmd.order_id, cmd.qty}});
   }
   return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
 }
@@ -134,6 +161,7 @@ inventory_decision decide(const inventory_state& state, const command& cmd,
                         [&](const release& x) { return decide_release(state, x); },
                         [&](const commit& x) { return decide_commit(state, x, ctx); },
                         [&](const expire_reservations&) { return decide_expire(state, ctx); },
+                        [&](const return_committed& x) { return decide_return(state, x); },
                     },
                     cmd);
 }
@@ -168,6 +196,12 @@ inventory_state apply(inventory_state s, const event& ev) {
           [&](const committed& x) {
             drop_reservation(s, x.order_id, finish::committed);
             s.on_hand -= x.qty;
+            s.committed_qty[x.order_id] = x.qty;
+          },
+          [&](const returned& x) {
+            s.committed_qty.erase(x.order_id);
+            remember_finished(s, x.order_id, finish::returned);
+            s.on_hand += x.qty;
           },
           [&](const reservation_expired& x) { drop_reservation(s, x.order_id, finish::expired); },
       },

@@ -28,7 +28,7 @@ struct reservation {
 };
 
 /// How a reservation (or a reserve attempt) ended.
-enum class finish : uint8_t { released, committed, expired, rejected };
+enum class finish : uint8_t { released, committed, expired, rejected, returned };
 
 /// One SKU's stock. Invariant: available() >= 0, i.e. the SKU is never oversold.
 struct inventory_state {
@@ -40,6 +40,10 @@ struct inventory_state {
   std::deque<std::string> finished_order;
   /// How each order in finished_order ended.
   std::map<std::string, finish> finished;
+  /// Units committed to each order not returned yet. Never forgotten by the finished_order cap:
+  /// a retried commit must still answer "committed", and a cancelled order must still be able to
+  /// return them (costs one entry per sale until it is returned).
+  std::map<std::string, int64_t> committed_qty;
 
   int64_t available() const { return on_hand - reserved_qty; }
 };
@@ -63,6 +67,9 @@ using inventory_decision = decision<event>;
 ///   past its deadline at ctx.now_us; reservation_closed if released or rejected;
 ///   unknown_reservation otherwise.
 /// - expire_reservations: reservation_expired for every reservation due at ctx.now_us.
+/// - return_committed: returned (the committed units come back) or released (still only held);
+///   no event if the order holds nothing here any more (released, expired, rejected, returned);
+///   unknown_reservation if the order is unknown.
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

@@ -154,9 +154,10 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                       });
             },
             [&](const return_stock& a) {
-              // Deduplicated by its message id at the inventory: units go back once.
+              // Idempotent by the order id at the inventory (not by this message id, which its
+              // dedupe window forgets): units go back once however often this is resent.
               shard::route(self, dir.inventory, a.sku, env("return/" + a.sku),
-                           caf::make_message(inventory::restock{a.qty}),
+                           caf::make_message(inventory::return_committed{oid, a.qty}),
                            [=](shard::command_reply&) { compensation_done(); });
             },
             [&](const authorize_payment& a) {

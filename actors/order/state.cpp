@@ -163,6 +163,9 @@ outcome settle_line(const order_state& s, const std::string& line, line_reservat
       refused += (refused.empty() ? "" : ", ") + l.sku;
     }
   }
+  if (s.terminal()) {
+    return accept<event>(std::move(events)); // confirmed by the old binary already
+  }
   if (refused.empty()) {
     events.emplace_back(order_confirmed{});
   } else {
@@ -171,12 +174,22 @@ outcome settle_line(const order_state& s, const std::string& line, line_reservat
   return accept<event>(std::move(events));
 }
 
-outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd) {
-  if (s.terminal()) {
-    return accept<event>();
+/// Commit round `attempt` got no decision; the order is cancelled once the rounds are spent. That
+/// is safe: nothing was captured, and compensation gives back every line, committed or not.
+outcome commit_round_failed(const order_state& s, int32_t attempt, std::string reason,
+                            const saga_policy& policy) {
+  std::vector<event> events{stock_commit_failed{attempt, std::move(reason)}};
+  if (attempt >= policy.max_commit_rounds && !s.terminal()) {
+    events.emplace_back(
+        order_cancelled{"stock commit undecided after " + std::to_string(attempt) + " rounds"});
   }
+  return accept<event>(std::move(events));
+}
+
+outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd,
+                            const saga_policy& policy) {
   if (!s.committing()) {
-    return unexpected("no stock commit was requested");
+    return s.terminal() ? accept<event>() : unexpected("no stock commit was requested");
   }
   auto line = std::find_if(s.lines.begin(), s.lines.end(),
                            [&](const line_state& l) { return l.sku == cmd.sku; });
@@ -194,7 +207,7 @@ outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd
                          stock_commit_refused{cmd.sku, cmd.reason});
     case commit_outcome::failed:
       if (cmd.attempt == s.commit_attempt && !s.awaiting_commit_retry()) {
-        return accept<event>({stock_commit_failed{cmd.attempt, cmd.sku + ": " + cmd.reason}});
+        return commit_round_failed(s, cmd.attempt, cmd.sku + ": " + cmd.reason, policy);
       }
       break;
   }
@@ -220,7 +233,7 @@ outcome decide_timeout(const order_state& s, const record_timeout& cmd, const sa
       break;
     case saga_step::stock_commit:
       if (s.committing() && cmd.attempt == s.commit_attempt && !s.awaiting_commit_retry()) {
-        return accept<event>({stock_commit_failed{cmd.attempt, "timed out"}});
+        return commit_round_failed(s, cmd.attempt, "timed out", policy);
       }
       break;
     case saga_step::stock_commit_retry:
@@ -245,8 +258,15 @@ outcome decide_capture(const order_state& s, const record_capture& cmd) {
   return accept<event>({payment_captured{}});
 }
 
+/// Confirmed by the old binary, but a line's stock is gone: the money is given back, not taken.
+bool unsold_after_confirmation(const order_state& s) {
+  return s.confirmed_before_commit() && !s.committing() &&
+         s.has_line(line_reservation::commit_refused);
+}
+
 outcome decide_compensated(const order_state& s) {
-  if (s.status != order_status::rejected && s.status != order_status::cancelled) {
+  if (s.status != order_status::rejected && s.status != order_status::cancelled &&
+      !unsold_after_confirmation(s)) {
     return unexpected("only a rejected or cancelled order is compensated");
   }
   if (s.saga_completed) {
@@ -267,7 +287,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const place_order& x) { return decide_place(state, x); },
           [&](const record_reservation& x) { return decide_reservation(state, x); },
           [&](const record_authorization& x) { return decide_authorization(state, x, policy); },
-          [&](const record_stock_commit& x) { return decide_stock_commit(state, x); },
+          [&](const record_stock_commit& x) { return decide_stock_commit(state, x, policy); },
           [&](const record_capture& x) { return decide_capture(state, x); },
           [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
           [&](const record_compensated&) { return decide_compensated(state); },
@@ -401,20 +421,22 @@ actions schedule_commit_retry(const order_state& s, const saga_policy& policy,
                            retry_delay_ms(policy, s.failed_commit_attempt, ctx.jitter_fraction)}};
 }
 
-/// Every line's stock is committed: take the money.
-actions fulfil() {
-  return {capture_payment{}, notify{order_status::confirmed}};
-}
-
-/// Release every line that is or may still become reserved, return committed units, and give the
-/// money back.
-actions compensate(const order_state& s) {
+/// Release every line that is or may still become reserved, return committed units (and those
+/// whose commit may have landed unseen: the inventory releases them if they are only held), and
+/// give the money back.
+actions give_back(const order_state& s) {
   actions result;
   for (const auto& line : s.lines) {
     switch (line.reservation) {
       case line_reservation::pending:
-      case line_reservation::reserved:
         result.emplace_back(release_stock{line.sku});
+        break;
+      case line_reservation::reserved:
+        if (s.authorized) { // a commit was sent
+          result.emplace_back(return_stock{line.sku, line.qty});
+        } else {
+          result.emplace_back(release_stock{line.sku});
+        }
         break;
       case line_reservation::committed:
         result.emplace_back(return_stock{line.sku, line.qty});
@@ -427,8 +449,35 @@ actions compensate(const order_state& s) {
   if (s.payment_attempt > 0) {
     result.emplace_back(void_or_refund_payment{});
   }
+  return result;
+}
+
+actions compensate(const order_state& s) {
+  auto result = give_back(s);
   result.emplace_back(notify{s.status});
   return result;
+}
+
+/// A confirmed order: commit what the old binary left reserved, then take the money once every
+/// line's stock is committed; if a line's stock is gone, give everything back instead.
+actions fulfil(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
+  if (s.committing()) {
+    return s.awaiting_commit_retry() ? schedule_commit_retry(s, policy, ctx)
+                                     : commit_round(s, policy);
+  }
+  if (unsold_after_confirmation(s)) {
+    return give_back(s);
+  }
+  return {capture_payment{}, notify{order_status::confirmed}};
+}
+
+/// A line's commit outcome was recorded: an old-binary confirmed order goes on once all are known.
+actions after_line_settled(const order_state& s, const saga_policy& policy,
+                           const decide_context& ctx) {
+  if (s.status == order_status::confirmed && !s.committing()) {
+    return fulfil(s, policy, ctx);
+  }
+  return {};
 }
 
 } // namespace
@@ -443,19 +492,23 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const payment_requested&) { return request_authorization(state, policy); },
           [&](const payment_authorized&) { return actions{}; },
           [&](const stock_commit_requested&) { return commit_round(state, policy); },
-          [&](const stock_committed&) { return actions{}; },
+          [&](const stock_committed&) { return after_line_settled(state, policy, ctx); },
           [&](const stock_commit_failed&) {
-            return state.awaiting_commit_retry() ? schedule_commit_retry(state, policy, ctx)
-                                                 : actions{};
+            // After the last round the order_cancelled that follows compensates instead.
+            auto rounds_left =
+                state.terminal() || state.failed_commit_attempt < policy.max_commit_rounds;
+            return state.awaiting_commit_retry() && rounds_left
+                       ? schedule_commit_retry(state, policy, ctx)
+                       : actions{};
           },
-          [&](const stock_commit_refused&) { return actions{}; },
+          [&](const stock_commit_refused&) { return after_line_settled(state, policy, ctx); },
           [&](const payment_attempt_failed&) {
             return state.awaiting_payment_retry() &&
                            state.failed_attempt < policy.max_payment_attempts
                        ? schedule_retry(state, policy, ctx)
                        : actions{};
           },
-          [&](const order_confirmed&) { return fulfil(); },
+          [&](const order_confirmed&) { return fulfil(state, policy, ctx); },
           [&](const order_rejected&) { return compensate(state); },
           [&](const order_cancelled&) { return compensate(state); },
           [&](const payment_captured&) { return actions{}; },
@@ -482,7 +535,7 @@ std::vector<saga_action> saga_resume(const order_state& state, const saga_policy
       return state.awaiting_payment_retry() ? schedule_retry(state, policy, ctx)
                                             : request_authorization(state, policy);
     case order_status::confirmed:
-      return fulfil();
+      return fulfil(state, policy, ctx);
     case order_status::rejected:
     case order_status::cancelled:
       return compensate(state);

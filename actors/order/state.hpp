@@ -5,6 +5,7 @@
 #include "actors/order/errors.hpp"
 #include "actors/order/messages.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,6 +26,9 @@ struct saga_policy {
   /// Backoff before retry n is retry_base_ms * 2^(n-1), at most retry_max_ms, plus jitter.
   int64_t retry_base_ms = 100;
   int64_t retry_max_ms = 5000;
+  /// Stock commit rounds without the inventory's decision before the order is cancelled (its
+  /// lines are then given back, committed or not; no money was captured yet).
+  int32_t max_commit_rounds = 20;
   /// How long the inventory holds a reservation for this order.
   int64_t reservation_ttl_ms = 60'000;
 };
@@ -72,11 +76,30 @@ struct order_state {
            failed_attempt == payment_attempt;
   }
 
-  /// Authorized and waiting for the inventory to commit every line.
-  bool committing() const { return status == order_status::reserved && authorized; }
+  /// Authorized and waiting for the inventory to commit every line; also an order the old binary
+  /// confirmed (it recorded the authorization and the confirmation together) whose lines are
+  /// still reserved: they are committed before anything is captured.
+  bool committing() const {
+    return (status == order_status::reserved && authorized) ||
+           (confirmed_before_commit() && !saga_completed && has_line(line_reservation::reserved));
+  }
 
+  /// Between commit rounds. An old-binary confirmed order starts here with round 0.
   bool awaiting_commit_retry() const {
-    return committing() && commit_attempt > 0 && failed_commit_attempt == commit_attempt;
+    return committing() && failed_commit_attempt == commit_attempt;
+  }
+
+  /// Confirmed by the old binary without a stock commit step: some line was never committed.
+  bool confirmed_before_commit() const {
+    return status == order_status::confirmed &&
+           std::any_of(lines.begin(), lines.end(), [](const line_state& l) {
+             return l.reservation != line_reservation::committed;
+           });
+  }
+
+  bool has_line(line_reservation r) const {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const line_state& l) { return l.reservation == r; });
   }
 };
 
@@ -95,15 +118,18 @@ using order_decision = decision<event>;
 ///   (+ order_cancelled once policy.max_payment_attempts are spent); stale attempts: no event.
 /// - record_stock_commit: committed -> stock_committed, refused -> stock_commit_refused (from any
 ///   round); once every line has one of the two: order_confirmed if all are committed, else
-///   order_cancelled (the order never cancels while a line's commit outcome is unknown, and never
-///   confirms, so never captures, without every line's stock). failed -> stock_commit_failed for
-///   the current round (a retry follows; commits are retried until the inventory decides);
-///   unknown_line; unexpected_reply before authorization.
+///   order_cancelled (never confirms, so never captures, without every line's stock; an order
+///   the old binary confirmed records only the line events). failed -> stock_commit_failed for
+///   the current round (a retry follows), plus order_cancelled once policy.max_commit_rounds are
+///   spent (compensation gives back every line, committed or not); unknown_line;
+///   unexpected_reply before authorization.
 /// - record_timeout: reservation -> order_cancelled; payment -> like a failed attempt;
 ///   payment_retry -> payment_requested{attempt + 1}; stock_commit -> like a failed round;
-///   stock_commit_retry -> stock_commit_requested{attempt + 1}; stale timers: no event.
+///   stock_commit_retry -> stock_commit_requested{attempt + 1} (round 0 for an order the old
+///   binary confirmed); stale timers: no event.
 /// - record_capture: payment_captured; capture_failed if not ok; unexpected_reply if unconfirmed.
-/// - record_compensated: compensation_completed; unexpected_reply unless rejected or cancelled.
+/// - record_compensated: compensation_completed; unexpected_reply unless rejected or cancelled
+///   (or confirmed by the old binary with a line whose stock is gone).
 order_decision decide(const order_state& state, const command& cmd, const decide_context& ctx,
                       const saga_policy& policy);
 

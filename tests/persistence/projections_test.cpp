@@ -131,6 +131,16 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   BOOST_TEST(value("SELECT count(*) FROM read_order_lines") == "4");
 }
 
+BOOST_AUTO_TEST_CASE(units_returned_by_a_cancelled_order_are_back_on_hand) {
+  append("inventory/A", no_stream,
+         inventory_events({inventory::restocked{10}, inventory::reserved{"o1", 3, 0},
+                           inventory::committed{"o1", 3}, inventory::returned{"o1", 3}}));
+  projector p{db.pg(), "read-models"};
+  BOOST_TEST(run(p) == 4u);
+  BOOST_TEST(value("SELECT on_hand || '/' || reserved || '/' || available || '/' || version "
+                   "FROM read_inventory WHERE sku = 'A'") == "10/0/10/4");
+}
+
 BOOST_AUTO_TEST_CASE(a_restarted_projector_resumes_from_its_checkpoint_without_duplicates) {
   place("o1", "c1", {{"A", 1}}, 100);
   append("inventory/A", no_stream, inventory_events({inventory::restocked{10}}));

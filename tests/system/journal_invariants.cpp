@@ -26,6 +26,7 @@ constexpr const char* reserved = "inventory.reserved.v1";
 constexpr const char* released = "inventory.released.v1";
 constexpr const char* committed = "inventory.committed.v1";
 constexpr const char* expired = "inventory.reservation_expired.v1";
+constexpr const char* returned = "inventory.returned.v1";
 constexpr const char* authorized_v1 = "payment.authorized.v1";
 constexpr const char* authorized = "payment.authorized.v2";
 constexpr const char* hold_released = "payment.hold_released.v1";
@@ -153,11 +154,17 @@ private:
     };
     if (row.type == wire::restocked) {
       s.on_hand += qty_of(row);
-      // An order that ends unsold gives its committed units back as a restock sent under the
-      // message id "<order id>/return/<sku>".
-      if (auto at = row.message_id.find("/return/"); at != std::string::npos) {
-        s.committed[row.message_id.substr(0, at)] -= qty_of(row);
+    } else if (row.type == wire::returned) {
+      // An order that ends unsold gives its committed units back, at most once.
+      ++report_.counts["returned"];
+      auto& committed = s.committed[order];
+      if (committed < qty_of(row)) {
+        violation(row, "units returned that were not committed",
+                  "order " + order + " returns " + std::to_string(qty_of(row)) + " of " + sku +
+                      " but has " + std::to_string(committed) + " committed");
       }
+      committed -= qty_of(row);
+      s.on_hand += qty_of(row);
     } else if (row.type == wire::reserved) {
       ++report_.counts["reserved"];
       auto& held = s.holds[order];

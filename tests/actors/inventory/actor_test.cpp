@@ -107,6 +107,23 @@ BOOST_AUTO_TEST_CASE(restock_and_reserve_reply_after_the_events_are_durable) {
   BOOST_TEST(bad.code == static_cast<uint8_t>(inventory_errc::invalid_quantity));
 }
 
+BOOST_AUTO_TEST_CASE(a_return_resent_under_new_message_ids_restocks_once) {
+  ok("sku-ret", caf::make_message(restock{10}));
+  ok("sku-ret", caf::make_message(reserve{"o-ret", 4, 60000}));
+  ok("sku-ret", caf::make_message(commit{"o-ret"}));
+  BOOST_TEST(available("sku-ret") == 6);
+  auto first = ok("sku-ret", caf::make_message(return_committed{"o-ret", 4}));
+  BOOST_TEST(first.events == std::vector<std::string>{wire::returned});
+  // Each resend carries an id the dedupe record does not know (as after its window).
+  for (int i = 0; i < 3; ++i) {
+    auto again = ok("sku-ret", caf::make_message(return_committed{"o-ret", 4}));
+    BOOST_TEST(again.accepted);
+    BOOST_TEST(again.events.empty());
+  }
+  BOOST_TEST(available("sku-ret") == 10);
+  BOOST_TEST(count_events(wire::returned) == "1");
+}
+
 BOOST_AUTO_TEST_CASE(a_redelivered_command_returns_the_first_outcome_and_appends_nothing) {
   ok("sku-d", caf::make_message(restock{5}));
   auto first = ok("sku-d", caf::make_message(reserve{"o-1", 2, 60000}), env("reserve-once"));

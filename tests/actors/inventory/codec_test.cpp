@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/codec.hpp"
+#include "actors/inventory/state.hpp"
 #include "tests/actors/golden_file.hpp"
 
 #include <utility>
@@ -21,6 +22,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::released, released{"order-1", 3}},
         {wire::committed, committed{"order-1", 3}},
         {wire::reservation_expired, reservation_expired{"order-3", 2}},
+        {wire::returned, returned{"order-1", 3}},
     },
     encode,
     decode};
@@ -51,4 +53,16 @@ BOOST_AUTO_TEST_CASE(decode_refuses_unknown_types_versions_and_malformed_payload
 BOOST_AUTO_TEST_CASE(decode_snapshot_refuses_a_malformed_payload) {
   BOOST_CHECK(!decode_snapshot("{}"));
   BOOST_CHECK(!decode_snapshot("[1"));
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_written_before_committed_quantities_were_recorded_still_loads) {
+  auto old =
+      decode_snapshot(R"({"on_hand":7,"reserved_qty":0,"reservations":{},"finished_order":["o1"],)"
+                      R"("finished":{"o1":"committed"}})");
+  BOOST_REQUIRE(old);
+  BOOST_TEST(old->on_hand == 7);
+  BOOST_TEST(old->committed_qty.empty());
+  // Its committed order is returned with the quantity the order line names.
+  const std::vector<event> expected{returned{"o1", 3}};
+  BOOST_CHECK(decide(*old, return_committed{"o1", 3}, decide_context{0, 0.0}).events == expected);
 }

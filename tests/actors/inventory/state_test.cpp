@@ -193,6 +193,45 @@ BOOST_AUTO_TEST_CASE(remembers_only_the_last_10000_finished_orders) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(returning_committed_units)
+
+const std::vector<event> sold_3_to_o1{restocked{10}, reserved{"o1", 3, t0 + 5}, committed{"o1", 3}};
+
+BOOST_AUTO_TEST_CASE(a_return_gives_an_orders_committed_units_back_once_however_often_it_is_sent) {
+  auto d = decide(given(sold_3_to_o1), return_committed{"o1", 3}, at_t0);
+  BOOST_CHECK(accepted_with(d, {returned{"o1", 3}}));
+  auto s = apply_all(given(sold_3_to_o1), d.events);
+  BOOST_TEST(s.on_hand == 10);
+  // Idempotent by the order id, not by a message id that a dedupe window may forget.
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {}));
+  BOOST_CHECK(rejected_with(decide(s, commit{"o1"}, at_t0), inventory_errc::reservation_closed));
+}
+
+BOOST_AUTO_TEST_CASE(a_return_of_an_order_still_holding_its_reservation_releases_it) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0 + 5}});
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {released{"o1", 3}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_return_of_an_order_that_holds_nothing_here_gives_nothing_back) {
+  auto s = given({restocked{10}, reserved{"o1", 3, t0 + 5}, released{"o1", 3}});
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {}));
+  BOOST_CHECK(rejected_with(decide(s, return_committed{"o9", 3}, at_t0),
+                            inventory_errc::unknown_reservation));
+}
+
+BOOST_AUTO_TEST_CASE(a_committed_order_is_remembered_past_the_finished_orders_cap) {
+  auto events = sold_3_to_o1;
+  for (size_t i = 0; i <= max_finished_orders; ++i) {
+    events.emplace_back(reservation_rejected{"r" + std::to_string(i), 20, 7, "out_of_stock"});
+  }
+  auto s = given(events);
+  // A retried commit still answers "committed", and the units can still be returned.
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1"}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {returned{"o1", 3}}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(expiring)
 
 BOOST_AUTO_TEST_CASE(expires_exactly_the_reservations_that_are_due) {
@@ -228,6 +267,9 @@ BOOST_AUTO_TEST_CASE(deciding_a_batch_gives_the_same_results_as_deciding_one_by_
         break;
       case 4:
         cmds.emplace_back(expire_reservations{});
+        break;
+      case 5:
+        cmds.emplace_back(return_committed{order, pick(5) + 1});
         break;
       default:
         cmds.emplace_back(reserve{order, pick(5), pick(3) + 1});
@@ -281,7 +323,8 @@ BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
                             committed{"o1", 3},
                             reservation_rejected{"o3", 50, 5, "out_of_stock"},
                             reserved{"o4", 1, t0}};
-  std::vector<event> after{reservation_expired{"o4", 1}, released{"o2", 2}, restocked{4}};
+  std::vector<event> after{reservation_expired{"o4", 1}, released{"o2", 2}, restocked{4},
+                           returned{"o1", 3}};
   auto live = apply_all(given(before), after);
 
   auto snapshot = decode_snapshot(encode_snapshot(given(before)));

@@ -2,7 +2,8 @@
 // runs against the pure inventory core and a pure model of the payment entity and its PSP, over a
 // simulated network that delays, drops, duplicates and reorders messages, with transient
 // inventory failures, lost and late answers, order entities that crash and recover from their
-// recorded events, and inventory entities that crash (forgetting what they only held in memory).
+// recorded events, and inventory entities that crash (forgetting what they only held in memory)
+// and forget message ids past a (scaled-down) dedupe window, as the runtime does.
 // Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
@@ -17,7 +18,9 @@
 #include "actors/inventory/state.hpp"
 #include "actors/order/state.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +41,10 @@ constexpr int seeds = 10'000;
 /// Steps with faults; after them the network only delays, so that every saga can finish.
 constexpr int chaos_steps = 250;
 constexpr int step_limit = 20'000;
+/// The inventory's dedupe window and id cap, scaled down from 24 h and 100 000 ids so that the
+/// saga's resends (stall period 2 s here) outlive them.
+constexpr int64_t dedupe_window_ms = 1500;
+constexpr size_t max_remembered_messages = 8;
 
 ord::saga_policy test_policy() {
   ord::saga_policy p;
@@ -46,6 +53,7 @@ ord::saga_policy test_policy() {
   p.retry_base_ms = 100;
   p.retry_max_ms = 400;
   p.reservation_ttl_ms = 2500; // short: commits race the expiry
+  p.max_commit_rounds = 3;     // small: undecided commits give up and compensate
   return p;
 }
 
@@ -85,6 +93,10 @@ struct inventory_entity {
     bool recorded = false;
   };
   std::map<std::string, answer> handled;
+  /// (decided at, message id) of each entry of `handled`, oldest first: the runtime forgets ids
+  /// past its dedupe window or its id cap (shard::dedupe_window, shard::max_remembered_messages),
+  /// here scaled down so that resends outlive them.
+  std::deque<std::pair<int64_t, std::string>> handled_order;
   /// Bumped by a crash: answers not yet sent by an earlier incarnation become errors.
   int incarnation = 0;
 };
@@ -391,7 +403,7 @@ private:
                              });
               },
               [&](const ord::return_stock& a) {
-                to_inventory(a.sku, oid + "/return/" + a.sku, inv::restock{a.qty},
+                to_inventory(a.sku, oid + "/return/" + a.sku, inv::return_committed{oid, a.qty},
                              [=](bool ok, bool, uint8_t, bool) {
                                if (ok) {
                                  compensation_done();
@@ -488,6 +500,8 @@ private:
                    (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()));
         e.state = inv::apply_all(std::move(e.state), d.events);
         e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
+        e.handled_order.emplace_back(now_ms_, message_id);
+        forget_old_message_ids(e);
         if (e.state.available() < 0) {
           violation_ = "inventory " + sku + " oversold";
         }
@@ -511,6 +525,18 @@ private:
     });
   }
 
+  /// Like the runtime's dedupe record: ids older than the window, or beyond the cap, are
+  /// forgotten; a command resent after that is decided again by the inventory core, which must
+  /// then be idempotent by itself (by the order id).
+  void forget_old_message_ids(inventory_entity& e) {
+    while (!e.handled_order.empty() &&
+           (e.handled_order.front().first < now_ms_ - dedupe_window_ms ||
+            e.handled_order.size() > max_remembered_messages)) {
+      e.handled.erase(e.handled_order.front().second);
+      e.handled_order.pop_front();
+    }
+  }
+
   void crash_inventory(const std::string& sku) {
     auto& e = inventory_[sku];
     ++e.incarnation;
@@ -518,6 +544,9 @@ private:
     for (auto i = e.handled.begin(); i != e.handled.end();) {
       i = i->second.recorded ? std::next(i) : e.handled.erase(i);
     }
+    e.handled_order.erase(std::remove_if(e.handled_order.begin(), e.handled_order.end(),
+                                         [&](const auto& x) { return !e.handled.count(x.second); }),
+                          e.handled_order.end());
   }
 
   void expire(const std::string& sku) {
@@ -561,8 +590,7 @@ private:
     const auto& o = orders_[oid];
     for (const auto& line : o.state.lines) {
       const auto& stock = inventory_[line.sku].state;
-      auto f = stock.finished.find(oid);
-      if (f == stock.finished.end() || f->second != inv::finish::committed) {
+      if (stock.committed_qty.count(oid) == 0) {
         violation_ = "capture of " + oid + " without committed stock of " + line.sku;
         return;
       }

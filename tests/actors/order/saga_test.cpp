@@ -3,6 +3,7 @@
 
 #include "actors/order/state.hpp"
 
+#include <algorithm>
 #include <vector>
 
 using namespace ordermesh::actors;
@@ -266,4 +267,88 @@ BOOST_AUTO_TEST_CASE(a_failed_or_timed_out_commit_is_retried_after_a_backoff_unt
   BOOST_TEST(o.terminal_events() == 0);
   BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::committed, 7)) == capture_and_notify);
   BOOST_TEST(o.terminal_events() == 1);
+}
+
+namespace {
+
+/// The journal of an order the old binary confirmed: it recorded the authorization and the
+/// confirmation together and sent commit_stock from fulfil, so its lines are still reserved.
+const std::vector<event> confirmed_by_the_old_binary{
+    order_placed{"o1", "c1", {{"apple", 2}, {"pear", 1}}, "tok", 1250},
+    stock_reserved{"apple"},
+    stock_reserved{"pear"},
+    payment_requested{1},
+    payment_authorized{"psp-1"},
+    order_confirmed{}};
+
+order_under_test recovered(const std::vector<event>& journal) {
+  order_under_test o;
+  o.state = apply_all(order_state{}, journal);
+  o.journal = journal;
+  return o;
+}
+
+bool captures(const actions& sent) {
+  return std::any_of(sent.begin(), sent.end(), [](const saga_action& a) {
+    return std::holds_alternative<capture_payment>(a);
+  });
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(
+    an_order_confirmed_by_the_old_binary_commits_its_reserved_lines_before_capturing) {
+  auto o = recovered(confirmed_by_the_old_binary);
+  auto resumed = saga_resume(o.state, policy, ctx);
+  BOOST_CHECK_MESSAGE(!captures(resumed), "captured before the reserved lines were committed");
+  BOOST_CHECK(resumed == (actions{schedule_timeout{saga_step::stock_commit_retry, 0, 125}}));
+  BOOST_CHECK(o.handle(record_timeout{saga_step::stock_commit_retry, 0}) == commit_both(1));
+  BOOST_CHECK(o.handle(commit_answer("apple", commit_outcome::committed)).empty());
+  BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::committed)) == capture_and_notify);
+  BOOST_TEST(o.terminal_events() == 1);
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == capture_and_notify);
+  o.handle(record_capture{true});
+  BOOST_CHECK(o.state.saga_completed);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_confirmed_by_the_old_binary_whose_stock_is_gone_is_never_captured) {
+  auto o = recovered(confirmed_by_the_old_binary);
+  o.handle(record_timeout{saga_step::stock_commit_retry, 0});
+  o.handle(commit_answer("apple", commit_outcome::committed));
+  auto sent = o.handle(commit_answer("pear", commit_outcome::refused));
+  BOOST_CHECK(sent == (actions{return_stock{"apple", 2}, void_or_refund_payment{}}));
+  BOOST_TEST(o.terminal_events() == 1);
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == sent);
+  BOOST_CHECK(o.handle(record_compensated{}).empty());
+  BOOST_CHECK(o.state.saga_completed);
+  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_commit_still_undecided_after_the_last_round_cancels_and_gives_back_every_line) {
+  auto o = reserved_order();
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"});
+  o.handle(commit_answer("apple", commit_outcome::committed));
+  actions last;
+  for (int32_t round = 1; round <= policy.max_commit_rounds; ++round) {
+    BOOST_REQUIRE(o.state.status == order_status::reserved);
+    last = o.handle(record_timeout{saga_step::stock_commit, round});
+    if (round < policy.max_commit_rounds) {
+      o.handle(record_timeout{saga_step::stock_commit_retry, round});
+    }
+  }
+  BOOST_CHECK(o.state.status == order_status::cancelled);
+  BOOST_TEST(o.terminal_events() == 1);
+  // No money was captured: the pear's commit may have landed unseen, so it is returned (the
+  // inventory releases it if it is still only held); the hold is voided.
+  BOOST_CHECK(last == (actions{return_stock{"apple", 2}, return_stock{"pear", 1},
+                               void_or_refund_payment{}, notify{order_status::cancelled}}));
+  BOOST_CHECK(!captures(o.handle(commit_answer("pear", commit_outcome::committed))));
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(commit_rounds_are_bounded_in_number_and_in_backoff) {
+  BOOST_TEST(policy.max_commit_rounds > 0);
+  BOOST_TEST(policy.max_commit_rounds <= 30);
+  BOOST_TEST(retry_delay_ms(policy, policy.max_commit_rounds, 0.999) < policy.retry_max_ms * 3 / 2);
 }

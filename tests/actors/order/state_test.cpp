@@ -273,6 +273,43 @@ BOOST_AUTO_TEST_CASE(a_transient_commit_failure_or_timeout_fails_the_round_once)
   BOOST_CHECK(accepted_with(when(retrying, record_timeout{saga_step::stock_commit_retry, 1}), {}));
 }
 
+BOOST_AUTO_TEST_CASE(an_order_confirmed_by_the_old_binary_still_records_its_stock_commits) {
+  // The old flow recorded the authorization and the confirmation together; its lines stayed
+  // reserved. Their commits are recorded without a second terminal event.
+  auto old = with(all_reserved, {payment_authorized{"psp-1"}, order_confirmed{}});
+  BOOST_CHECK(given(old).committing());
+  BOOST_CHECK(given(old).awaiting_commit_retry());
+  BOOST_CHECK(accepted_with(when(old, record_timeout{saga_step::stock_commit_retry, 0}),
+                            {stock_commit_requested{1}}));
+  auto committing = with(old, {stock_commit_requested{1}, stock_committed{"apple"}});
+  BOOST_CHECK(accepted_with(when(committing, commit_answer("pear", commit_outcome::committed)),
+                            {stock_committed{"pear"}}));
+  BOOST_CHECK(accepted_with(when(committing, commit_answer("pear", commit_outcome::refused)),
+                            {stock_commit_refused{"pear", "reservation_expired"}}));
+  BOOST_CHECK(!given(with(committing, {stock_committed{"pear"}})).committing());
+  BOOST_CHECK(rejected_with(when(committing, record_compensated{}), order_errc::unexpected_reply));
+  BOOST_CHECK(accepted_with(
+      when(with(committing, {stock_commit_refused{"pear", "x"}}), record_compensated{}),
+      {compensation_completed{}}));
+}
+
+BOOST_AUTO_TEST_CASE(the_last_undecided_commit_round_cancels_the_order) {
+  auto at_last_round = with(authorized, {stock_committed{"apple"}});
+  for (int32_t round = 1; round < policy.max_commit_rounds; ++round) {
+    at_last_round.emplace_back(stock_commit_failed{round, "timed out"});
+    at_last_round.emplace_back(stock_commit_requested{round + 1});
+  }
+  auto last = policy.max_commit_rounds;
+  BOOST_CHECK(accepted_with(
+      when(at_last_round, record_timeout{saga_step::stock_commit, last}),
+      {stock_commit_failed{last, "timed out"},
+       order_cancelled{"stock commit undecided after " + std::to_string(last) + " rounds"}}));
+  BOOST_CHECK(accepted_with(
+      when(at_last_round, commit_answer("pear", commit_outcome::failed, last)),
+      {stock_commit_failed{last, "pear: overloaded"},
+       order_cancelled{"stock commit undecided after " + std::to_string(last) + " rounds"}}));
+}
+
 BOOST_AUTO_TEST_CASE(rejects_a_commit_answer_before_the_payment_is_authorized) {
   BOOST_CHECK(rejected_with(when(all_reserved, commit_answer("apple", commit_outcome::committed)),
                             order_errc::unexpected_reply));
