@@ -39,6 +39,10 @@ std::string to_string(store_errc x) {
   return "unknown";
 }
 
+bool rolled_back(std::string_view sqlstate) {
+  return sqlstate == "40P01" || sqlstate == "40001";
+}
+
 store_errc classify_failure(std::string_view sqlstate, bool connection_open, bool writes) {
   // Class 08: connection exception; 57P0x: the server shut down, crashed or ended the session.
   // The server sends those even after a COMMIT went through, just before it closes.
@@ -46,6 +50,9 @@ store_errc classify_failure(std::string_view sqlstate, bool connection_open, boo
       sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
   if (connection_state || !connection_open) {
     return writes ? store_errc::outcome_unknown : store_errc::unavailable;
+  }
+  if (rolled_back(sqlstate)) {
+    return store_errc::unavailable;
   }
   return store_errc::rejected;
 }
