@@ -51,6 +51,12 @@ response answer_for_error(const caf::error& err, const std::string& instance) {
                                     "the same Idempotency-Key is safe"),
                             instance, 1);
   }
+  if (err == entity_errc::unrecordable_command) {
+    return plain(problem(422, problem_type::invalid_request,
+                         "this command cannot be recorded (its content cannot be stored); "
+                         "retrying it gives the same answer"),
+                 instance);
+  }
   return plain(problem(500, problem_type::internal, "the command failed unexpectedly"), instance);
 }
 

@@ -291,6 +291,11 @@ BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
     BOOST_TEST(!retry_after(r).empty());
   }
   BOOST_TEST(answer_for_error(caf::make_error(entity_errc::unknown_command), "/x").status == 500u);
+  // A command that cannot be recorded (its own content) gets the same answer on every retry: a
+  // client error, never a 500 nor a 503 that invites retrying.
+  auto unrecordable = answer_for_error(caf::make_error(entity_errc::unrecordable_command), "/x");
+  BOOST_TEST(unrecordable.status == 422u);
+  BOOST_TEST(json::parse(unrecordable.body).at("type") == problem_type::invalid_request);
   actors::shard::command_reply conflict;
   conflict.code = static_cast<uint8_t>(actors::order::order_errc::conflicting_order);
   auto r = answer_for_order_rejection(conflict, "/orders");

@@ -122,7 +122,9 @@ constexpr auto reservation_ttl = 3s;
 std::vector<std::string> node_args() {
   return {"--saga.reservation_ttl=" + std::to_string(reservation_ttl.count()) + "s",
           "--saga.step_timeout=1500ms", "--gateway.rate_limit_per_s=100000",
-          "--gateway.rate_limit_burst=100000", "--psp.client_timeout=2s"};
+          "--gateway.rate_limit_burst=100000", "--psp.client_timeout=2s",
+          // The test's clients name themselves (X-Client-Id) as a trusted proxy would.
+          "--gateway.trusted_proxy=true"};
 }
 
 /// Clients placing orders with fresh keys against whichever node currently serves, until

@@ -62,7 +62,9 @@ struct two_nodes {
   }
   static std::vector<std::string> args() {
     return {"--gateway.rate_limit_per_s=" + std::to_string(rate_per_s),
-            "--gateway.rate_limit_burst=" + std::to_string(burst), "--gateway.cache_ttl=60s"};
+            "--gateway.rate_limit_burst=" + std::to_string(burst), "--gateway.cache_ttl=60s",
+            // The test's clients name themselves (X-Client-Id) as a trusted proxy would.
+            "--gateway.trusted_proxy=true"};
   }
   standalone_process& node(int i) { return i == 0 ? a : b; }
 
@@ -337,7 +339,7 @@ BOOST_AUTO_TEST_CASE(a_change_through_one_gateway_is_read_through_the_other_at_o
   // Generous limits: every GET is admitted with a leased token, so that B answers from its
   // in-process near cache whenever the value is there.
   two_nodes system{{"--gateway.rate_limit_per_s=10000", "--gateway.rate_limit_burst=10000",
-                    "--gateway.cache_ttl=60s"}};
+                    "--gateway.cache_ttl=60s", "--gateway.trusted_proxy=true"}};
   const auto sku = unique("tw-cache");
   const auto client = unique("tw-reader");
   auto a = system.a.client();
