@@ -26,7 +26,11 @@ constexpr const char* reserved = "inventory.reserved.v1";
 constexpr const char* released = "inventory.released.v1";
 constexpr const char* committed = "inventory.committed.v1";
 constexpr const char* expired = "inventory.reservation_expired.v1";
-constexpr const char* authorized = "payment.authorized.v1";
+/// v1: before attempts had their own identity; v2: one per authorized attempt.
+constexpr const char* authorized_v1 = "payment.authorized.v1";
+constexpr const char* authorized = "payment.authorized.v2";
+/// The PSP confirmed that one attempt's hold is given back.
+constexpr const char* hold_released = "payment.hold_released.v1";
 constexpr const char* captured = "payment.captured.v1";
 constexpr const char* voided = "payment.voided.v1";
 constexpr const char* refunded = "payment.refunded.v1";
@@ -59,7 +63,7 @@ struct order_history {
 struct payment_history {
   int authorized = 0;
   int captured = 0;
-  /// Voids that released an open authorization.
+  /// Voids and released holds that closed an open authorization.
   int voided = 0;
   int refunded = 0;
 };
@@ -189,7 +193,7 @@ private:
 
   void on_payment(const journal_row& row, const std::string& id) {
     auto& p = payments_[id];
-    if (row.type == wire::authorized) {
+    if (row.type == wire::authorized || row.type == wire::authorized_v1) {
       ++p.authorized;
       ++report_.counts["authorized"];
     } else if (row.type == wire::captured) {
@@ -200,10 +204,11 @@ private:
                   "payment " + id + " captured " + std::to_string(p.captured) + " times after " +
                       std::to_string(p.authorized) + " authorizations");
       }
-    } else if (row.type == wire::voided) {
-      // A void releases a hold only if one is open: a payment never authorized (declined, failed,
-      // never answered) is voided too, and holds nothing.
-      ++report_.counts["voided"];
+    } else if (row.type == wire::voided || row.type == wire::hold_released) {
+      // A void or a released hold closes a hold only if one is open: a payment never authorized
+      // (declined, failed, never answered) is voided too, and its attempts' holds are released
+      // after the void closed the authorized one.
+      ++report_.counts[row.type == wire::voided ? "voided" : "holds_released"];
       if (p.authorized > p.captured + p.voided) {
         ++p.voided;
       }
