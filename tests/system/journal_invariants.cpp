@@ -134,6 +134,13 @@ private:
     };
     if (row.type == wire::restocked) {
       s.on_hand += qty_of(row);
+      // The saga gives a cancelled order's committed units back as a restock under the message
+      // id "<order>/return/<sku>": they are no longer taken by that order.
+      auto at = row.message_id.rfind("/return/");
+      if (at != std::string::npos && row.message_id.substr(at + 8) == sku) {
+        auto& taken = s.committed[row.message_id.substr(0, at)];
+        taken = std::max<int64_t>(0, taken - qty_of(row));
+      }
     } else if (row.type == wire::reserved) {
       ++report_.counts["reserved"];
       auto& held = s.holds[order];
@@ -363,7 +370,8 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
   std::ostringstream out;
   for (const auto& row : history) {
     if (row.stream_id == "order/" + order_id || row.stream_id == "payment/" + order_id ||
-        row.payload.value("order_id", std::string{}) == order_id) {
+        row.payload.value("order_id", std::string{}) == order_id ||
+        row.message_id.rfind(order_id + "/", 0) == 0) {
       out << "  " << row.position << " " << row.stream_id << " v" << row.stream_version << " "
           << row.type << " " << row.payload.dump() << " (message " << row.message_id << ")\n";
     }

@@ -140,6 +140,22 @@ BOOST_AUTO_TEST_CASE(authorizations_of_every_attempt_count_and_a_released_hold_c
   BOOST_TEST(closed.ok(), closed.describe());
 }
 
+BOOST_AUTO_TEST_CASE(units_a_cancelled_order_returned_to_the_stock_are_not_taken) {
+  // The saga compensates a committed line by restocking it under "<order>/return/<sku>".
+  history h;
+  h.restock("a", 2).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.authorized.v2");
+  h.inventory("a", "committed", "o1", 1);
+  h.add("order/o1", "order.cancelled.v1", {{"reason", "stock no longer held for b"}});
+  h.add("payment/o1", "payment.voided.v1");
+  auto taken = check_journal(h.rows, {true});
+  BOOST_TEST(taken.has("but took 1 a from the stock"), taken.describe());
+  h.restock("a", 1).rows.back().message_id = "o1/return/a";
+  h.add("order/o1", "order.compensation_completed.v1");
+  auto returned = check_journal(h.rows, {true});
+  BOOST_TEST(returned.ok(), returned.describe());
+}
+
 BOOST_AUTO_TEST_CASE(an_order_without_an_end_is_named_once_settled) {
   history h;
   h.restock("a", 1).place("o1", "a", 1);
