@@ -160,6 +160,9 @@ caf::behavior reader_supervisor(supervisor_ptr self, std::function<caf::actor()>
       [self](persistence::recover_atom a, std::string& stream) {
         return forward<persistence::stream_history>(self, a, std::move(stream));
       },
+      [self](persistence::events_after_atom a, std::string& stream, int64_t version) {
+        return forward<persistence::stream_history>(self, a, std::move(stream), version);
+      },
       [self](persistence::unfinished_atom a, std::string& prefix, std::string& started,
              std::vector<std::string>& finished) {
         return forward<std::vector<std::string>>(self, a, std::move(prefix), std::move(started),

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 namespace ordermesh::persistence {
@@ -18,6 +19,8 @@ namespace {
 // if the stream is at the expected version (version 1, or its predecessor exists) and nobody else
 // inserted that version (the unique index makes a concurrent writer wait, then do nothing). The
 // stream's later events follow only if its first event went in, so a stream is all or nothing.
+// Rows go in by stream_id: every writer takes the streams' index entries in the same order, so
+// two batches sharing streams queue on each other and never deadlock.
 constexpr const char* append_sql = R"sql(
 WITH ev AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::text[])
@@ -32,7 +35,7 @@ first_inserted AS (
   FROM firsts f
   WHERE f.stream_version = 1
      OR EXISTS (SELECT 1 FROM events x WHERE x.stream_id = f.stream_id AND x.stream_version = f.stream_version - 1)
-  ORDER BY f.ord
+  ORDER BY f.stream_id
   ON CONFLICT (stream_id, stream_version) DO NOTHING
   RETURNING stream_id, global_position
 ),
@@ -42,7 +45,7 @@ rest_inserted AS (
   FROM ev e
   WHERE e.stream_id IN (SELECT stream_id FROM first_inserted)
     AND e.ord NOT IN (SELECT ord FROM firsts)
-  ORDER BY e.ord
+  ORDER BY e.stream_id, e.stream_version
   RETURNING stream_id, global_position
 )
 SELECT stream_id, min(global_position), max(global_position)
@@ -85,6 +88,9 @@ ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1
 )sql";
 
 constexpr int64_t migration_lock_key = 0x6f6d6d6967; // "ommig"
+
+/// How often a statement the server rolled back (deadlock, serialization failure) is run again.
+constexpr int rollback_retries = 4;
 
 recorded_event to_event(const pqxx::row& row, int first) {
   recorded_event e;
@@ -198,13 +204,30 @@ store_result<T> pg_event_store::attempt(const char* what, bool writes, Body&& bo
   auto failed = [&](std::string_view sqlstate, const std::exception& e) {
     bool open = conn_ && conn_->connection.is_open();
     auto code = classify_failure(sqlstate, open, writes);
-    if (code != store_errc::rejected) {
+    if (code != store_errc::rejected && !(open && rolled_back(sqlstate))) {
       drop_connection();
     }
     return store_error{code, std::string{what} + ": " + e.what()};
   };
   try {
-    return body(conn_->connection);
+    // A deadlock or serialization failure rolled the whole transaction back: nothing was
+    // written, so running it again is safe; a short random pause lets the other one finish.
+    // (libpqxx 6 throws these as transaction_rollback, not sql_error: no sqlstate to read.)
+    for (int retry = 0;; ++retry) {
+      try {
+        return body(conn_->connection);
+      } catch (const pqxx::deadlock_detected& e) {
+        if (retry == rollback_retries || !conn_->connection.is_open()) {
+          return failed("40P01", e);
+        }
+      } catch (const pqxx::serialization_failure& e) {
+        if (retry == rollback_retries || !conn_->connection.is_open()) {
+          return failed("40001", e);
+        }
+      }
+      std::uniform_int_distribution<int> pause_ms{1, 10 << retry};
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(jitter_)));
+    }
   } catch (const pqxx::in_doubt_error& e) {
     drop_connection();
     return store_error{store_errc::outcome_unknown, std::string{what} + ": " + e.what()};

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ public:
 
   /// Appends every request in one statement and one transaction (one round trip). Each request
   /// commits or conflicts on its own; results are in request order. Streams must be distinct.
+  /// Rows are locked in stream_id order, so concurrent batches never deadlock each other; a
+  /// batch the server still rolls back (deadlock, serialization failure) is run again a few
+  /// times (as is any statement), then answered unavailable.
   /// An error means nothing was acknowledged: unavailable/rejected (nothing written) or
   /// outcome_unknown (the commit may have happened).
   store_result<std::vector<append_result>> append(const std::vector<stream_append>& batch);
@@ -97,6 +101,7 @@ private:
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
   std::shared_ptr<store_health> health_;
+  std::minstd_rand jitter_{std::random_device{}()};
 };
 
 } // namespace ordermesh::persistence

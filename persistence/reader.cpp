@@ -19,6 +19,25 @@ struct reader_state {
 
 constexpr int32_t page_size = 10000;
 
+/// `history` with the stream's events after `version` appended, page by page.
+caf::result<stream_history> read_after(pg_event_store& store, const std::string& stream_id,
+                                       int64_t version, stream_history history) {
+  for (;;) {
+    auto page = store.read_stream(stream_id, version + 1, page_size);
+    if (!page) {
+      return caf::make_error(page.error().code, page.error().detail);
+    }
+    auto count = page->size();
+    for (auto& e : *page) {
+      history.events.push_back(std::move(e));
+    }
+    if (count < static_cast<size_t>(page_size)) {
+      return history;
+    }
+    version = history.events.back().stream_version;
+  }
+}
+
 reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_state> self,
                                         config::pg_config pg, config::journal_config journal,
                                         std::shared_ptr<store_health> health) {
@@ -39,21 +58,12 @@ reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_st
           history.has_snapshot = true;
           history.latest_snapshot = std::move(**snap);
         }
-        auto next = history.has_snapshot ? history.latest_snapshot.stream_version + 1 : 1;
-        for (;;) {
-          auto page = store.read_stream(stream_id, next, page_size);
-          if (!page) {
-            return caf::make_error(page.error().code, page.error().detail);
-          }
-          auto count = page->size();
-          for (auto& e : *page) {
-            history.events.push_back(std::move(e));
-          }
-          if (count < static_cast<size_t>(page_size)) {
-            return history;
-          }
-          next = history.events.back().stream_version + 1;
-        }
+        auto after = history.has_snapshot ? history.latest_snapshot.stream_version : 0;
+        return read_after(store, stream_id, after, std::move(history));
+      },
+      [=](events_after_atom, const std::string& stream_id,
+          int64_t version) -> caf::result<stream_history> {
+        return read_after(*self->state.store, stream_id, version, stream_history{});
       },
       [=](unfinished_atom, const std::string& prefix, const std::string& started,
           const std::vector<std::string>& finished) -> caf::result<std::vector<std::string>> {

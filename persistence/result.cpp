@@ -39,6 +39,10 @@ std::string to_string(store_errc x) {
   return "unknown";
 }
 
+bool rolled_back(std::string_view sqlstate) {
+  return sqlstate == "40P01" || sqlstate == "40001";
+}
+
 store_errc classify_failure(std::string_view sqlstate, bool connection_open, bool writes) {
   // Class 08: connection exception; 57P0x: the server shut down, crashed or ended the session.
   // The server sends those even after a COMMIT went through, just before it closes.
@@ -47,9 +51,15 @@ store_errc classify_failure(std::string_view sqlstate, bool connection_open, boo
   if (connection_state || !connection_open) {
     return writes ? store_errc::outcome_unknown : store_errc::unavailable;
   }
+  if (rolled_back(sqlstate)) {
+    return store_errc::unavailable; // a deadlock or serialization victim: nothing was written
+  }
+  if (sqlstate == "40003") { // statement completion unknown
+    return writes ? store_errc::outcome_unknown : store_errc::unavailable;
+  }
   // What one statement's content causes (22 data exception, 23 integrity constraint, 42 syntax or
-  // access rule, 54 program limit) or a rolled-back transaction (40) fails that statement alone;
-  // anything else (read-only standby, disk full, timeouts, I/O, internal errors) means the
+  // access rule, 54 program limit, 40002 a deferred constraint at commit) fails that statement
+  // alone; anything else (read-only standby, disk full, timeouts, I/O, internal errors) means the
   // database cannot take writes now, whatever they hold.
   for (const char* content_class : {"22", "23", "42", "54", "40"}) {
     if (sqlstate.rfind(content_class, 0) == 0) {

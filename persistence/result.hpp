@@ -37,11 +37,17 @@ using store_result = util::result<T, store_error>;
 
 using done = util::done;
 
+/// Whether the server rolled the statement's transaction back because of other transactions
+/// (40P01 deadlock, 40001 serialization failure): nothing was written and running it again may
+/// succeed. Pure.
+bool rolled_back(std::string_view sqlstate);
+
 /// What a failed statement means for its caller. `sqlstate` is the server's error code ("" when
 /// the connection broke without one), `connection_open` whether the connection survived, `writes`
 /// whether the statement writes. A write whose connection is lost, or whose server answers with a
 /// connection-state code (class 08, 57P01-57P05: shutdown, crash, terminated), may have committed
-/// before the answer: outcome_unknown. A read is then unavailable; any other error is rejected
+/// before the answer: outcome_unknown. A read is then unavailable. A rolled_back statement on a
+/// live connection is unavailable (nothing written, retry later); any other error is rejected
 /// (the statement failed, nothing was written). Pure.
 store_errc classify_failure(std::string_view sqlstate, bool connection_open, bool writes);
 

@@ -130,6 +130,9 @@ struct entity_state {
     caf::response_promise promise;
     envelope env;
     command_type command;
+    /// Set once the entity's copy was brought up to date for it: a rejection is answered only
+    /// then (see entity_runtime::catch_up).
+    bool copy_checked = false;
   };
 
   struct batch {
@@ -155,6 +158,8 @@ struct entity_state {
   int64_t events_since_snapshot = 0;
   bool recovered = false;
   bool appending = false;
+  /// A rejected command waits here while the stream's newer events are read (catch_up).
+  std::optional<waiting> catching_up;
   bool stopping = false;
   bool asked_to_passivate = false;
   std::deque<waiting> queue;
@@ -311,30 +316,88 @@ public:
       st.version = history.latest_snapshot.stream_version;
     }
     for (const auto& recorded : history.events) {
-      auto ev = st.traits.decode(recorded);
-      if (!ev) {
-        fail_history(self, "cannot decode " + recorded.type + " at version " +
-                               std::to_string(recorded.stream_version));
+      if (!apply_recorded(self, recorded, now)) {
         return false;
-      }
-      st.state = st.traits.apply(std::move(st.state), *ev);
-      st.version = recorded.stream_version;
-      auto meta = nlohmann::json::parse(recorded.metadata, nullptr, false);
-      if (meta.is_object() && meta.contains("message_id") && meta["message_id"].is_string()) {
-        auto mid = meta["message_id"].template get<std::string>();
-        auto found = st.handled.find(mid);
-        if (found == st.handled.end()) {
-          auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
-          remember(self, mid,
-                   command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""}, at);
-        } else {
-          found->second.reply.events.push_back(recorded.type);
-          found->second.reply.version = recorded.stream_version;
-        }
       }
     }
     st.events_since_snapshot = static_cast<int64_t>(history.events.size());
     return true;
+  }
+
+  /// Applies one event of the stream to the state and remembers its command's message id;
+  /// false (and the entity ended) if it cannot be decoded.
+  static bool apply_recorded(pointer self, const persistence::recorded_event& recorded,
+                             int64_t now) {
+    auto& st = self->state;
+    auto ev = st.traits.decode(recorded);
+    if (!ev) {
+      fail_history(self, "cannot decode " + recorded.type + " at version " +
+                             std::to_string(recorded.stream_version));
+      return false;
+    }
+    st.state = st.traits.apply(std::move(st.state), *ev);
+    st.version = recorded.stream_version;
+    auto meta = nlohmann::json::parse(recorded.metadata, nullptr, false);
+    if (meta.is_object() && meta.contains("message_id") && meta["message_id"].is_string()) {
+      auto mid = meta["message_id"].template get<std::string>();
+      auto found = st.handled.find(mid);
+      if (found == st.handled.end()) {
+        auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
+        remember(self, mid,
+                 command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""}, at);
+      } else {
+        found->second.reply.events.push_back(recorded.type);
+        found->second.reply.version = recorded.stream_version;
+      }
+    }
+    return true;
+  }
+
+  /// A rejection writes nothing, so no version check tells the entity that its copy is stale
+  /// (another process hosting the same entity appended meanwhile). Before `w`'s rejection is
+  /// answered, the stream's events after the entity's version are read and applied; `w` then
+  /// goes back to the front of the queue to be decided again on the current copy. One read per
+  /// rejection; accepted commands never read. If the read fails the rejection cannot be
+  /// confirmed: `w` is answered journal_unavailable (its sender retries).
+  static void catch_up(pointer self, waiting w) {
+    auto& st = self->state;
+    st.catching_up = std::move(w);
+    self->request(st.reader, std::chrono::seconds(30), persistence::events_after_atom::value,
+                  st.stream, st.version)
+        .then(
+            [=](persistence::stream_history& later) {
+              auto& s = self->state;
+              auto checked = std::move(*s.catching_up);
+              s.catching_up.reset();
+              auto now = s.settings.now_us();
+              for (const auto& recorded : later.events) {
+                // Only what follows the copy (a recovery may have run meanwhile).
+                if (recorded.stream_version != s.version + 1) {
+                  continue;
+                }
+                if (!apply_recorded(self, recorded, now)) {
+                  return;
+                }
+                s.events_since_snapshot += 1;
+              }
+              checked.copy_checked = true;
+              s.queue.push_front(std::move(checked));
+              drain(self);
+            },
+            [=](caf::error& err) {
+              auto& s = self->state;
+              auto unchecked = std::move(*s.catching_up);
+              s.catching_up.reset();
+              answer(unchecked, caf::make_error(entity_errc::journal_unavailable,
+                                                "cannot confirm a rejection against the stream: " +
+                                                    self->system().render(err)));
+              drain(self);
+            });
+  }
+
+  /// Whether a batch or a catch-up read is in flight (commands wait for it).
+  static bool busy(pointer self) {
+    return self->state.appending || self->state.catching_up.has_value();
   }
 
   static void fail_history(pointer self, const std::string& what) {
@@ -376,7 +439,7 @@ public:
   /// append; answers each only after that append is durable.
   static void drain(pointer self) {
     auto& st = self->state;
-    while (st.recovered && !st.appending && !st.queue.empty()) {
+    while (st.recovered && !busy(self) && !st.queue.empty()) {
       auto limit = st.settings.batch_commands ? st.settings.max_batch : 1u;
       auto now = st.settings.now_us();
       auto b = std::make_shared<batch>();
@@ -406,6 +469,14 @@ public:
           continue; // answered with its own error; the rest of the batch goes on
         }
         auto& [d, stored_events] = *decided;
+        if (d.rejected && !w.copy_checked) {
+          if (b->commands.empty()) {
+            catch_up(self, std::move(w));
+          } else {
+            st.queue.push_front(std::move(w)); // decided again after this batch is durable
+          }
+          break;
+        }
         st.deciding.push_back(w.promise);
         command_reply reply;
         reply.accepted = d.accepted();
@@ -430,6 +501,9 @@ public:
       }
       st.deciding.clear();
       st.commands += b->commands.size();
+      if (b->commands.empty() && repeats.empty()) {
+        continue; // nothing decided (a rejection is being checked, or all were answered)
+      }
       if (events.empty()) {
         finish(self, *b, repeats);
         continue;
@@ -457,7 +531,8 @@ public:
                 }
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
-                s.last_progress = self->clock().now(); // a commit is progress: stalled() waits again
+                s.last_progress =
+                    self->clock().now(); // a commit is progress: stalled() waits again
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
@@ -485,7 +560,7 @@ public:
               });
       return;
     }
-    if (st.stopping && !st.appending && st.queue.empty()) {
+    if (st.stopping && !busy(self) && st.queue.empty()) {
       self->quit();
     }
   }
@@ -562,11 +637,11 @@ public:
       drain(self);
     }
     auto now = self->clock().now();
-    if (st.recovered && st.queue.empty() && !st.appending &&
+    if (st.recovered && st.queue.empty() && !busy(self) &&
         st.traits.stalled(st.state, now - st.last_progress)) {
       resume(self);
     }
-    if (!st.asked_to_passivate && st.queue.empty() && !st.appending &&
+    if (!st.asked_to_passivate && st.queue.empty() && !busy(self) &&
         now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);

@@ -80,6 +80,10 @@ struct fake_store {
   std::vector<std::pair<persistence::stream_append, caf::response_promise>> held;
   int64_t next_position = 1;
   size_t appends = 0;
+  /// events_after reads served (an entity checking its copy before a rejection).
+  size_t catch_up_reads = 0;
+  /// Whether events_after reads answer unavailable (the database is away).
+  bool catch_up_fails = false;
   /// The commit time recorded with each event.
   std::function<int64_t()> now_us;
 
@@ -104,8 +108,8 @@ struct fake_store {
             next_position - 1};
   }
 
-  void write_foreign(const std::string& stream) {
-    auto ev = encode(event{restocked{1}});
+  void write_foreign(const std::string& stream, event what = restocked{1}) {
+    auto ev = encode(what);
     ev.metadata = R"({"message_id":"foreign-)" + std::to_string(next_position) + R"("})";
     write(persistence::stream_append{stream, version(stream), {ev}});
   }
@@ -121,6 +125,18 @@ struct fake_store {
     if (auto i = streams.find(stream); i != streams.end()) {
       for (const auto& ev : i->second) {
         if (ev.stream_version > after) {
+          h.events.push_back(ev);
+        }
+      }
+    }
+    return h;
+  }
+
+  persistence::stream_history events_after(const std::string& stream, int64_t version) const {
+    persistence::stream_history h;
+    if (auto i = streams.find(stream); i != streams.end()) {
+      for (const auto& ev : i->second) {
+        if (ev.stream_version > version) {
           h.events.push_back(ev);
         }
       }
@@ -211,6 +227,14 @@ caf::behavior fake_journal(caf::event_based_actor* self, std::shared_ptr<fake_st
 caf::behavior fake_reader(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
   return {
       [=](persistence::recover_atom, const std::string& stream) { return store->history(stream); },
+      [=](persistence::events_after_atom, const std::string& stream, int64_t version) {
+        store->catch_up_reads += 1;
+        if (store->catch_up_fails) {
+          return caf::result<persistence::stream_history>{
+              store_error(persistence::store_errc::unavailable, "database down")};
+        }
+        return caf::result<persistence::stream_history>{store->events_after(stream, version)};
+      },
       [=](persistence::unfinished_atom, const std::string&, const std::string&,
           const std::vector<std::string>&) { return std::vector<std::string>{}; },
       [=](persistence::snapshot_atom, persistence::snapshot& s) {
@@ -660,6 +684,40 @@ BOOST_AUTO_TEST_CASE(
   for (auto* c : {&in_append, &queued}) {
     BOOST_TEST(c->answers.size() == 1u, c->message_id);
   }
+
+BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catching_up) {
+  ok("sku-s", caf::make_message(restock{5}));
+  // Another process hosting the same SKU records the reservation: this entity's copy has none.
+  store->write_foreign("inventory/sku-s", reserved{"o-1", 2, now_us() + 60'000'000});
+  auto r = ok("sku-s", caf::make_message(commit{"o-1"}));
+  BOOST_TEST(r.accepted, r.reason);
+  BOOST_TEST(store->version("inventory/sku-s") == 3);
+  BOOST_TEST(store->replay("inventory/sku-s").on_hand == 3);
+  // The caught-up copy is the entity's state from now on: the next decision appends after it.
+  BOOST_TEST(ok("sku-s", caf::make_message(restock{1})).accepted);
+  BOOST_TEST(store->version("inventory/sku-s") == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answered) {
+  ok("sku-c", caf::make_message(restock{1}));
+  auto reads = store->catch_up_reads;
+  auto r = ok("sku-c", caf::make_message(commit{"o-unknown"}));
+  BOOST_TEST(!r.accepted);
+  BOOST_TEST(store->catch_up_reads == reads + 1);
+  BOOST_TEST(store->version("inventory/sku-c") == 1);
+  // Accepted commands read nothing more.
+  ok("sku-c", caf::make_message(restock{1}));
+  BOOST_TEST(store->catch_up_reads == reads + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_the_stale_copy) {
+  ok("sku-f", caf::make_message(restock{5}));
+  store->write_foreign("inventory/sku-f", reserved{"o-1", 2, now_us() + 60'000'000});
+  store->catch_up_fails = true;
+  auto r = call("sku-f", env(), caf::make_message(commit{"o-1"}));
+  BOOST_TEST(error_name(r) == "journal_unavailable");
+  store->catch_up_fails = false;
+  BOOST_TEST(ok("sku-f", caf::make_message(commit{"o-1"})).accepted);
 }
 
 BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {

@@ -49,16 +49,18 @@ append_result append_one(pg_event_store& store, stream_append a) {
   return r->front();
 }
 
-/// Waits (up to 10 s) until a backend of the database waits on a lock; then evaluates `then` (an
-/// SQL expression over pg_stat_activity's columns) for it. Returns whether one was seen.
-bool backend_waits_on_a_lock(const config::pg_config& pg, const std::string& then = "pid") {
+/// Waits (up to 10 s) until `at_least` backends of the database wait on a lock; then evaluates
+/// `then` (an SQL expression over pg_stat_activity's columns) for them. Returns whether they were
+/// seen.
+bool backend_waits_on_a_lock(const config::pg_config& pg, const std::string& then = "pid",
+                             size_t at_least = 1) {
   pqxx::connection c{pg_event_store::connection_string(pg)};
   for (int round = 0; round < 1000; ++round) {
     pqxx::nontransaction tx{c};
-    if (!tx.exec("SELECT " + then +
-                 " FROM pg_stat_activity WHERE datname = current_database()"
-                 " AND wait_event_type = 'Lock'")
-             .empty()) {
+    if (tx.exec("SELECT " + then +
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'")
+            .size() >= at_least) {
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -188,6 +190,74 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_stream_cannot_both_win) {
   BOOST_REQUIRE(events);
   BOOST_TEST(events->size() == 2u);
   BOOST_TEST(events->back().payload == R"({"amount": 5})");
+}
+
+BOOST_AUTO_TEST_CASE(writers_appending_overlapping_streams_in_opposite_orders_do_not_deadlock) {
+  // An open transaction holds the middle stream, so both writers take their first stream and
+  // queue on it; once it ends, writers locking in their own batch order would deadlock.
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+             "VALUES ('overlap/m', 1, 'counter.added.v1', '{}')");
+  pg_event_store other{db.pg(), db.config().journal};
+  std::optional<store_result<std::vector<append_result>>> forward, backward;
+  std::thread forward_writer{[&] {
+    forward.emplace(store.append({append_to("overlap/a", no_stream, {1}),
+                                  append_to("overlap/m", no_stream, {1}),
+                                  append_to("overlap/z", no_stream, {1})}));
+  }};
+  std::thread backward_writer{[&] {
+    backward.emplace(other.append({append_to("overlap/z", no_stream, {2}),
+                                   append_to("overlap/m", no_stream, {2}),
+                                   append_to("overlap/a", no_stream, {2})}));
+  }};
+  bool both_wait = backend_waits_on_a_lock(db.pg(), "pid", 2);
+  held.abort();
+  forward_writer.join();
+  backward_writer.join();
+  BOOST_TEST_REQUIRE(both_wait);
+  for (auto* outcome : {&forward, &backward}) {
+    BOOST_TEST_REQUIRE(outcome->has_value());
+    BOOST_TEST_REQUIRE((*outcome)->operator bool(), (**outcome ? "" : (*outcome)->error().detail));
+  }
+  // Each stream was won by exactly one writer; the other got a conflict.
+  for (size_t i = 0; i < 3; ++i) {
+    auto forward_won = (**forward)[i].status == append_status::committed;
+    auto backward_won = (**backward)[2 - i].status == append_status::committed;
+    BOOST_TEST(forward_won != backward_won);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_append_chosen_as_deadlock_victim_is_retried_and_commits) {
+  // The raw transaction holds "victim/b"; the store's append takes "victim/a" and waits on it;
+  // then the raw transaction waits on "victim/a": a deadlock, detected by the store's backend
+  // (it waited first), which PostgreSQL rolls back with 40P01. Nothing was written: retried.
+  pqxx::connection raw{pg_event_store::connection_string(db.pg())};
+  pqxx::work held{raw};
+  held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+             "VALUES ('victim/b', 1, 'counter.added.v1', '{}')");
+  std::optional<store_result<std::vector<append_result>>> outcome;
+  std::thread writer{[&] {
+    outcome.emplace(store.append(
+        {append_to("victim/a", no_stream, {1}), append_to("victim/b", no_stream, {1})}));
+  }};
+  BOOST_TEST_REQUIRE(backend_waits_on_a_lock(db.pg()));
+  std::string raw_outcome = "inserted";
+  try {
+    held.exec0("INSERT INTO events (stream_id, stream_version, event_type, payload) "
+               "VALUES ('victim/a', 1, 'counter.added.v1', '{}')");
+  } catch (const pqxx::sql_error& e) {
+    raw_outcome = e.sqlstate();
+  }
+  // The store retries and now waits on the raw transaction's rows: ending it lets it commit.
+  held.abort();
+  writer.join();
+  BOOST_TEST_REQUIRE(raw_outcome == "inserted",
+                     "the raw transaction was the victim: " << raw_outcome);
+  BOOST_TEST_REQUIRE(outcome.has_value());
+  BOOST_TEST_REQUIRE(outcome->operator bool(), (*outcome ? "" : outcome->error().detail));
+  BOOST_TEST(((*outcome)->at(0).status == append_status::committed));
+  BOOST_TEST(((*outcome)->at(1).status == append_status::committed));
 }
 
 BOOST_AUTO_TEST_CASE(a_write_whose_connection_is_terminated_in_flight_is_outcome_unknown) {

@@ -39,7 +39,6 @@ BOOST_AUTO_TEST_CASE(a_statement_the_server_refused_on_a_live_connection_is_reje
   for (bool writes : {true, false}) {
     BOOST_TEST(classify("22P02", true, writes) == "rejected"); // invalid JSON text
     BOOST_TEST(classify("23505", true, writes) == "rejected"); // unique violation
-    BOOST_TEST(classify("40P01", true, writes) == "rejected"); // deadlock: rolled back
   }
 }
 
@@ -58,6 +57,20 @@ BOOST_AUTO_TEST_CASE(a_server_that_cannot_write_now_is_unavailable_not_a_rejecte
     BOOST_TEST(classify(code, true, true) == "unavailable", code);
     BOOST_TEST(classify(code, true, false) == "unavailable", code);
   }
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_statement_rolled_back_for_a_deadlock_or_serialization_failure_is_unavailable) {
+  // Nothing was written and running it again may succeed: not a bad request.
+  for (bool writes : {true, false}) {
+    BOOST_TEST(classify("40P01", true, writes) == "unavailable");
+    BOOST_TEST(classify("40001", true, writes) == "unavailable");
+  }
+  BOOST_TEST(rolled_back("40P01"));
+  BOOST_TEST(rolled_back("40001"));
+  BOOST_TEST(!rolled_back("40003")); // statement completion unknown: not known to be undone
+  BOOST_TEST(!rolled_back("23505"));
+  BOOST_TEST(classify("40003", true, true) == "outcome_unknown");
 }
 
 BOOST_AUTO_TEST_CASE(health_counts_only_failures_to_reach_the_database_until_a_success) {

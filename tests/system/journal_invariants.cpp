@@ -70,7 +70,7 @@ struct payment_history {
   /// capture or its payment.hold_released. Before (v1), payment.voided released the hold.
   bool keyed = false;
   int captured = 0;
-  /// Voids that released an open authorization.
+  /// (v1 journals) Voids that closed an open authorization.
   int voided = 0;
   int refunded = 0;
 };
@@ -241,8 +241,8 @@ private:
                       std::to_string(p.authorized) + " authorizations");
       }
     } else if (row.type == wire::voided) {
-      // A void releases a hold only if one is open: a payment never authorized (declined, failed,
-      // never answered) is voided too, and holds nothing.
+      // (v1) A void closes a hold only if one is open: a payment never authorized (declined,
+      // failed, never answered) is voided too, and holds nothing.
       ++report_.counts["voided"];
       if (p.authorized > p.captured + p.voided) {
         ++p.voided;
@@ -398,7 +398,8 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
   std::ostringstream out;
   for (const auto& row : history) {
     if (row.stream_id == "order/" + order_id || row.stream_id == "payment/" + order_id ||
-        row.payload.value("order_id", std::string{}) == order_id) {
+        row.payload.value("order_id", std::string{}) == order_id ||
+        row.message_id.rfind(order_id + "/", 0) == 0) {
       out << "  " << row.position << " " << row.stream_id << " v" << row.stream_version << " "
           << row.type << " " << row.payload.dump() << " (message " << row.message_id << ")\n";
     }

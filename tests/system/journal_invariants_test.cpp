@@ -145,6 +145,38 @@ BOOST_AUTO_TEST_CASE(voiding_a_payment_that_was_never_authorized_releases_nothin
   BOOST_TEST(report.ok(), report.describe());
 }
 
+BOOST_AUTO_TEST_CASE(authorizations_of_every_attempt_count_and_a_released_hold_closes_one) {
+  // Since attempts have their own identity the payment writes payment.authorized.v2; a second
+  // attempt's late authorization is given back with payment.hold_released.v1.
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.authorized.v2").add("payment/o1", "payment.authorized.v2");
+  h.add("order/o1", "order.confirmed.v1").inventory("a", "committed", "o1", 1);
+  h.add("payment/o1", "payment.captured.v1").add("order/o1", "order.payment_captured.v1");
+  BOOST_TEST(check_journal(h.rows, {false}).ok(), check_journal(h.rows, {false}).describe());
+  auto open = check_journal(h.rows, {true});
+  BOOST_TEST(open.has("2 authorizations != 1 captures + 0 releases"), open.describe());
+  h.add("payment/o1", "payment.hold_released.v1");
+  auto closed = check_journal(h.rows, {true});
+  BOOST_TEST(closed.ok(), closed.describe());
+}
+
+BOOST_AUTO_TEST_CASE(units_a_cancelled_order_returned_to_the_stock_are_not_taken) {
+  // The saga compensates a committed line by returning it (inventory.returned, once per order).
+  history h;
+  h.restock("a", 2).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.add("payment/o1", "payment.authorized.v2");
+  h.inventory("a", "committed", "o1", 1);
+  h.add("order/o1", "order.cancelled.v1", {{"reason", "stock no longer held for b"}});
+  h.add("payment/o1", "payment.voided.v1");
+  auto taken = check_journal(h.rows, {true});
+  BOOST_TEST(taken.has("but took 1 a from the stock"), taken.describe());
+  h.inventory("a", "returned", "o1", 1);
+  h.add("order/o1", "order.compensation_completed.v1");
+  auto returned = check_journal(h.rows, {true});
+  BOOST_TEST(returned.ok(), returned.describe());
+}
+
 BOOST_AUTO_TEST_CASE(an_order_without_an_end_is_named_once_settled) {
   history h;
   h.restock("a", 1).place("o1", "a", 1);
