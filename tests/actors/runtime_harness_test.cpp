@@ -684,6 +684,7 @@ BOOST_AUTO_TEST_CASE(
   for (auto* c : {&in_append, &queued}) {
     BOOST_TEST(c->answers.size() == 1u, c->message_id);
   }
+}
 
 BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catching_up) {
   ok("sku-s", caf::make_message(restock{5}));
