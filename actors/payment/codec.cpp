@@ -55,6 +55,43 @@ void to_json(nlohmann::json& j, const payment_state& s) {
                      {"attempts", s.attempts}};
 }
 
+namespace {
+
+/// The latest attempt of a snapshot written before attempts were kept (payment.state.v1): only
+/// the latest key was stored, so results and releases can still name it. An attempt whose outcome
+/// the old fields do not tell (voided without a reference) counts as failed: it may hold money,
+/// and a release by its key is harmless if it holds none.
+std::vector<attempt_record> attempts_before_they_were_kept(const payment_state& s) {
+  if (s.attempt <= 0 || s.idempotency_key.empty()) {
+    return {};
+  }
+  auto latest = attempt_record{s.attempt, s.idempotency_key, attempt_status::failed, ""};
+  switch (s.status) {
+    case payment_status::none:
+      return {};
+    case payment_status::requested:
+      latest.status = attempt_status::pending;
+      break;
+    case payment_status::declined:
+      latest.status = attempt_status::declined;
+      break;
+    case payment_status::failed:
+      break;
+    case payment_status::authorized:
+    case payment_status::captured:
+    case payment_status::refunded:
+    case payment_status::voided:
+      if (!s.psp_reference.empty()) {
+        latest.status = attempt_status::authorized;
+        latest.psp_reference = s.psp_reference;
+      }
+      break;
+  }
+  return {latest};
+}
+
+} // namespace
+
 void from_json(const nlohmann::json& j, payment_state& s) {
   j.at("status").get_to(s.status);
   j.at("amount_cents").get_to(s.amount_cents);
@@ -69,6 +106,12 @@ void from_json(const nlohmann::json& j, payment_state& s) {
   }
   if (j.contains("attempts")) {
     j.at("attempts").get_to(s.attempts);
+  } else {
+    s.attempts = attempts_before_they_were_kept(s);
+    if (s.authorized_key.empty() && !s.attempts.empty() &&
+        s.attempts.back().status == attempt_status::authorized) {
+      s.authorized_key = s.idempotency_key;
+    }
   }
 }
 

@@ -38,8 +38,8 @@ std::optional<event> decode(const std::string& type, int32_t schema_version,
 /// The state as a JSON snapshot payload.
 std::string encode_snapshot(const payment_state& state);
 
-/// The state from encode_snapshot's output (also from one written before attempts were kept:
-/// then without attempts); nullopt if malformed.
+/// The state from encode_snapshot's output; nullopt if malformed. A snapshot written before
+/// attempts were kept (payment.state.v1) gets its latest attempt back from the old fields.
 std::optional<payment_state> decode_snapshot(const std::string& payload_json);
 
 } // namespace ordermesh::actors::payment
