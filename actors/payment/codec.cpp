@@ -27,6 +27,12 @@ void to_json(nlohmann::json& j, const voided&) {
 void from_json(const nlohmann::json& j, voided&) {
   j.get<nlohmann::json::object_t>();
 }
+void to_json(nlohmann::json& j, const capture_confirmed&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json& j, capture_confirmed&) {
+  j.get<nlohmann::json::object_t>();
+}
 
 NLOHMANN_JSON_SERIALIZE_ENUM(payment_status, {{payment_status::none, "none"},
                                               {payment_status::requested, "requested"},
@@ -52,7 +58,8 @@ void to_json(nlohmann::json& j, const payment_state& s) {
                      {"psp_reference", s.psp_reference},
                      {"authorized_key", s.authorized_key},
                      {"reason", s.reason},
-                     {"attempts", s.attempts}};
+                     {"attempts", s.attempts},
+                     {"capture_confirmed", s.capture_confirmed}};
 }
 
 namespace {
@@ -104,6 +111,11 @@ void from_json(const nlohmann::json& j, payment_state& s) {
   if (j.contains("authorized_key")) {
     j.at("authorized_key").get_to(s.authorized_key);
   }
+  // Absent from snapshots written before it was recorded: false, so the capture is confirmed again
+  // (the PSP deduplicates it).
+  if (j.contains("capture_confirmed")) {
+    j.at("capture_confirmed").get_to(s.capture_confirmed);
+  }
   if (j.contains("attempts")) {
     j.at("attempts").get_to(s.attempts);
   } else {
@@ -153,6 +165,7 @@ const event_parsers<event> parsers = {
     {wire::authorization_failed, parse_as<event, authorization_failed>},
     {wire::hold_released, parse_as<event, hold_released>},
     {wire::captured, parse_as<event, captured>},
+    {wire::capture_confirmed, parse_as<event, capture_confirmed>},
     {wire::refunded, parse_as<event, refunded>},
     {wire::voided, parse_as<event, voided>},
     {wire::authorized_v1, upcast_authorized},
@@ -173,6 +186,7 @@ persistence::new_event encode(const event& ev) {
           [](const authorization_failed& x) { return encode_as(wire::authorization_failed, x); },
           [](const hold_released& x) { return encode_as(wire::hold_released, x); },
           [](const captured& x) { return encode_as(wire::captured, x); },
+          [](const capture_confirmed& x) { return encode_as(wire::capture_confirmed, x); },
           [](const refunded& x) { return encode_as(wire::refunded, x); },
           [](const voided& x) { return encode_as(wire::voided, x); },
       },
@@ -190,6 +204,34 @@ std::string encode_snapshot(const payment_state& state) {
 
 std::optional<payment_state> decode_snapshot(const std::string& payload_json) {
   return parse_json_as<payment_state>(payload_json);
+}
+
+std::string encode_summary(const payment_state& s) {
+  const auto* in_use = authorization_in_use(s);
+  return nlohmann::json{{"status", s.status},
+                        {"amount_cents", s.amount_cents},
+                        {"attempt", s.attempt},
+                        {"psp_reference", s.psp_reference},
+                        {"reason", s.reason},
+                        {"authorized_attempt", in_use != nullptr ? in_use->number : 0},
+                        {"capture_confirmed", s.capture_confirmed},
+                        {"settled", settled(s)}}
+      .dump();
+}
+
+std::optional<payment_summary> decode_summary(const std::string& summary_json) {
+  const auto j = nlohmann::json::parse(summary_json, nullptr, false);
+  try {
+    payment_summary out;
+    j.at("status").get_to(out.status);
+    j.at("authorized_attempt").get_to(out.authorized_attempt);
+    j.at("psp_reference").get_to(out.psp_reference);
+    j.at("capture_confirmed").get_to(out.capture_confirmed);
+    j.at("settled").get_to(out.settled);
+    return out;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 } // namespace ordermesh::actors::payment

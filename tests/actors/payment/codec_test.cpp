@@ -22,6 +22,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::authorization_failed, authorization_failed{"order-1/1", "psp returned 503", 1}},
         {wire::hold_released, hold_released{"order-1/1"}},
         {wire::captured, captured{1250}},
+        {wire::capture_confirmed, capture_confirmed{}},
         {wire::refunded, refunded{1250}},
         {wire::voided, voided{}},
     },
