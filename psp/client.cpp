@@ -47,13 +47,26 @@ bool is_stale_connection(const beast::error_code& ec) {
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
-std::string shorten(std::string text) {
-  if (text.size() > max_detail) {
-    text.resize(max_detail);
-    text += "...";
+} // namespace
+
+std::string shorten_detail(const std::string& text) {
+  // The PSP may send any bytes: a lenient encode replaces invalid ones, and parsing it back
+  // gives valid UTF-8.
+  auto out = json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace))
+                 .get<std::string>();
+  if (out.size() <= max_detail) {
+    return out;
   }
-  return text;
+  // Never keep part of a character: back off over continuation bytes (10xxxxxx) to its start.
+  auto cut = max_detail;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  out.resize(cut);
+  return out + "...";
 }
+
+namespace {
 
 /// The detail of a problem+json body, else the body itself, shortened.
 std::string detail_of(const response& res) {
@@ -61,11 +74,11 @@ std::string detail_of(const response& res) {
   if (doc.is_object()) {
     for (const char* field : {"detail", "title"}) {
       if (const auto it = doc.find(field); it != doc.end() && it->is_string()) {
-        return shorten(it->get<std::string>());
+        return shorten_detail(it->get<std::string>());
       }
     }
   }
-  return shorten("HTTP " + std::to_string(res.result_int()) + ": " + res.body());
+  return shorten_detail("HTTP " + std::to_string(res.result_int()) + ": " + res.body());
 }
 
 std::string string_field(const json& doc, const char* name) {

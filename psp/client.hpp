@@ -91,4 +91,8 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// An error text from the PSP as it may be recorded: at most 200 bytes (then "..." follows), cut
+/// on a UTF-8 character boundary, invalid bytes replaced by U+FFFD; always valid UTF-8.
+std::string shorten_detail(const std::string& text);
+
 } // namespace ordermesh::psp

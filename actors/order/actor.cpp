@@ -5,6 +5,7 @@
 #include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/notification/messages.hpp"
+#include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/shard/entity.hpp"
 #include "actors/shard/host.hpp"
@@ -161,16 +162,38 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                            [=](shard::command_reply&) { compensation_done(); });
             },
             [&](const authorize_payment& a) {
-              auto key = oid + "/authorize/" + std::to_string(a.attempt);
-              shard::route(self, dir.payment, oid, env("authorize/" + std::to_string(a.attempt)),
-                           caf::make_message(payment::authorize{a.amount_cents, a.card_token, key}),
-                           [](shard::command_reply&) {}); // the payment reports its outcome itself
+              auto step = "authorize/" + std::to_string(a.attempt);
+              shard::route(self, dir.payment, oid, env(step),
+                           caf::make_message(
+                               payment::authorize{a.amount_cents, a.card_token, oid + "/" + step}),
+                           [=](shard::command_reply& r) {
+                             // The payment reports each outcome itself, but that report may be
+                             // lost: a payment that answers as authorized already is taken as its
+                             // report.
+                             auto p = payment::decode_summary(r.summary);
+                             if (r.accepted && p && p->authorized_attempt > 0) {
+                               shard::tell_self(
+                                   self,
+                                   shard::caused_by(cause, oid + "/" + step + "/answered", oid),
+                                   caf::make_message(record_authorization{
+                                       p->authorized_attempt, payment_outcome::authorized, "",
+                                       p->psp_reference}));
+                             }
+                           });
             },
             [&](const capture_payment&) {
               util::fail_point("order.stock_commit_sent_before_capture");
-              // The payment reports record_capture once the PSP has captured.
+              // The payment reports record_capture once the PSP has captured and no surplus hold
+              // is left; that report may be lost, so an answer that shows it is taken as one.
               shard::route(self, dir.payment, oid, env("capture"),
-                           caf::make_message(payment::capture{}), [](shard::command_reply&) {});
+                           caf::make_message(payment::capture{}), [=](shard::command_reply& r) {
+                             auto p = payment::decode_summary(r.summary);
+                             if (r.accepted && p && p->capture_confirmed && p->settled) {
+                               shard::tell_self(
+                                   self, shard::caused_by(cause, oid + "/capture/answered", oid),
+                                   caf::make_message(record_capture{true}));
+                             }
+                           });
             },
             [&](const void_or_refund_payment&) {
               util::fail_point("order.compensation_before_void");
@@ -178,7 +201,12 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                            caf::make_message(payment::void_authorization{}),
                            [=](shard::command_reply& r) {
                              if (r.accepted) {
-                               compensation_done();
+                               // Done only once the PSP released every hold: until then the saga
+                               // stays open, so it is resumed (also at start) and asks again.
+                               auto p = payment::decode_summary(r.summary);
+                               if (p && p->settled) {
+                                 compensation_done();
+                               }
                                return;
                              }
                              // Captured already: give the money back instead.

@@ -30,15 +30,6 @@ std::string to_string(payment_status x) {
   return "?";
 }
 
-std::string payment_traits::summary(const payment_state& s) const {
-  return nlohmann::json{{"status", to_string(s.status)},
-                        {"amount_cents", s.amount_cents},
-                        {"attempt", s.attempt},
-                        {"psp_reference", s.psp_reference},
-                        {"reason", s.reason}}
-      .dump();
-}
-
 std::optional<command> payment_traits::from_message(const caf::message& msg) const {
   return shard::command_from_message<command>(msg);
 }
@@ -71,6 +62,18 @@ std::vector<payment_action> result_reactions(const payment_state& s, const std::
   return out;
 }
 
+psp_request capture_call(const payment_state& s, const std::string& order_id) {
+  return psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture", ""};
+}
+
+/// Once a captured payment is settled, its order's capture step is done.
+std::vector<payment_action> report_if_settled(const payment_state& s) {
+  if (s.status == payment_status::captured && s.capture_confirmed && settled(s)) {
+    return {report_capture{}};
+  }
+  return {};
+}
+
 order::payment_outcome to_order(psp_outcome x) {
   switch (x) {
     case psp_outcome::authorized:
@@ -95,11 +98,11 @@ std::vector<payment_action> payment_traits::reactions(const payment_state& s, co
           [&](const authorized& x) { return result_reactions(s, x.idempotency_key); },
           [&](const declined& x) { return result_reactions(s, x.idempotency_key); },
           [&](const authorization_failed& x) { return result_reactions(s, x.idempotency_key); },
-          [&](const hold_released&) -> std::vector<payment_action> { return {}; },
+          [&](const hold_released&) { return report_if_settled(s); },
           [&](const captured&) -> std::vector<payment_action> {
-            return {psp_request{psp_operation::capture, 0, "", s.psp_reference,
-                                order_id + "/capture", ""}};
+            return {capture_call(s, order_id)};
           },
+          [&](const capture_confirmed&) { return report_if_settled(s); },
           [&](const refunded&) -> std::vector<payment_action> {
             return {psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund",
                                 ""}};
@@ -132,9 +135,13 @@ std::vector<payment_action> payment_traits::resume(const payment_state& s,
       }
       break;
     case payment_status::captured:
-      // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key.
-      out.emplace_back(
-          psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture", ""});
+      if (!s.capture_confirmed) {
+        // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key.
+        out.emplace_back(capture_call(s, order_id));
+      }
+      for (auto& r : report_if_settled(s)) {
+        out.emplace_back(std::move(r));
+      }
       break;
     default:
       break;
@@ -174,12 +181,9 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                               self, shard::caused_by(cause, oid + "/psp/" + key, oid),
                               caf::make_message(record_hold_released{authorization_key}));
                         } else if (operation == psp_operation::capture) {
-                          // The money moved: only now is the order's capture step done.
-                          capture_confirmed = true;
-                          shard::route(self, hosts->order, oid,
-                                       shard::caused_by(cause, oid + "/capture/result", oid),
-                                       caf::make_message(order::record_capture{true}),
-                                       [](shard::command_reply&) {});
+                          // The money moved: recorded, then reported to the order once settled.
+                          shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                                           caf::make_message(record_capture_confirmed{}));
                         }
                       },
                       [=](caf::error& err) {
@@ -190,6 +194,13 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                                                                   self->system().render(err)}));
                         }
                       });
+            },
+            [&](const report_capture&) {
+              // If this report is lost, the order's repeated capture learns it from the reply.
+              shard::route(self, hosts->order, order_id,
+                           shard::caused_by(cause, order_id + "/capture/result", order_id),
+                           caf::make_message(order::record_capture{true}),
+                           [](shard::command_reply&) {});
             },
             [&](const report_authorization& r) {
               auto env = shard::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);

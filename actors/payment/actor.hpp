@@ -18,7 +18,10 @@
 
 namespace ordermesh::actors::payment {
 
-using payment_action = std::variant<psp_request, report_authorization>;
+/// Tells the order that its payment is captured and settled (record_capture).
+struct report_capture {};
+
+using payment_action = std::variant<psp_request, report_authorization, report_capture>;
 
 /// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the
 /// PSP are reactions to recorded events (authorization_requested, captured, refunded), made through
@@ -51,7 +54,8 @@ struct payment_traits {
   std::optional<payment_state> decode_snapshot(const std::string& payload) const {
     return payment::decode_snapshot(payload);
   }
-  std::string summary(const payment_state& s) const;
+  /// encode_summary(s): what the order learns from every reply.
+  std::string summary(const payment_state& s) const { return encode_summary(s); }
   std::optional<command> from_message(const caf::message& msg) const;
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
   std::vector<payment_action> reactions(const payment_state& s, const event& e,
@@ -59,19 +63,13 @@ struct payment_traits {
   std::vector<payment_action> resume(const payment_state& s, const decide_context&) const;
   void execute(caf::event_based_actor* self, const payment_state& s,
                const std::vector<payment_action>& actions, const envelope& cause);
-  /// Set once the PSP confirmed the capture in this incarnation (after a restart, resume asks
-  /// again).
-  bool capture_confirmed = false;
-
   bool stalled(const payment_state& s, std::chrono::steady_clock::duration since) const {
     return waiting_on_psp(s) && since > 2 * psp_timeout;
   }
   bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
   /// An authorization pending, a capture unconfirmed, or a hold still to release.
   bool waiting_on_psp(const payment_state& s) const {
-    return s.status == payment_status::requested ||
-           (s.status == payment_status::captured && !capture_confirmed) ||
-           !holds_to_release(s).empty();
+    return s.status == payment_status::requested || !settled(s);
   }
 };
 

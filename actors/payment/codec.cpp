@@ -27,6 +27,12 @@ void to_json(nlohmann::json& j, const voided&) {
 void from_json(const nlohmann::json& j, voided&) {
   j.get<nlohmann::json::object_t>();
 }
+void to_json(nlohmann::json& j, const capture_confirmed&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json& j, capture_confirmed&) {
+  j.get<nlohmann::json::object_t>();
+}
 
 NLOHMANN_JSON_SERIALIZE_ENUM(payment_status, {{payment_status::none, "none"},
                                               {payment_status::requested, "requested"},
@@ -52,8 +58,46 @@ void to_json(nlohmann::json& j, const payment_state& s) {
                      {"psp_reference", s.psp_reference},
                      {"authorized_key", s.authorized_key},
                      {"reason", s.reason},
-                     {"attempts", s.attempts}};
+                     {"attempts", s.attempts},
+                     {"capture_confirmed", s.capture_confirmed}};
 }
+
+namespace {
+
+/// The latest attempt of a snapshot written before attempts were kept (payment.state.v1): only
+/// the latest key was stored, so results and releases can still name it. An attempt whose outcome
+/// the old fields do not tell (voided without a reference) counts as failed: it may hold money,
+/// and a release by its key is harmless if it holds none.
+std::vector<attempt_record> attempts_before_they_were_kept(const payment_state& s) {
+  if (s.attempt <= 0 || s.idempotency_key.empty()) {
+    return {};
+  }
+  auto latest = attempt_record{s.attempt, s.idempotency_key, attempt_status::failed, ""};
+  switch (s.status) {
+    case payment_status::none:
+      return {};
+    case payment_status::requested:
+      latest.status = attempt_status::pending;
+      break;
+    case payment_status::declined:
+      latest.status = attempt_status::declined;
+      break;
+    case payment_status::failed:
+      break;
+    case payment_status::authorized:
+    case payment_status::captured:
+    case payment_status::refunded:
+    case payment_status::voided:
+      if (!s.psp_reference.empty()) {
+        latest.status = attempt_status::authorized;
+        latest.psp_reference = s.psp_reference;
+      }
+      break;
+  }
+  return {latest};
+}
+
+} // namespace
 
 void from_json(const nlohmann::json& j, payment_state& s) {
   j.at("status").get_to(s.status);
@@ -67,8 +111,19 @@ void from_json(const nlohmann::json& j, payment_state& s) {
   if (j.contains("authorized_key")) {
     j.at("authorized_key").get_to(s.authorized_key);
   }
+  // Absent from snapshots written before it was recorded: false, so the capture is confirmed again
+  // (the PSP deduplicates it).
+  if (j.contains("capture_confirmed")) {
+    j.at("capture_confirmed").get_to(s.capture_confirmed);
+  }
   if (j.contains("attempts")) {
     j.at("attempts").get_to(s.attempts);
+  } else {
+    s.attempts = attempts_before_they_were_kept(s);
+    if (s.authorized_key.empty() && !s.attempts.empty() &&
+        s.attempts.back().status == attempt_status::authorized) {
+      s.authorized_key = s.idempotency_key;
+    }
   }
 }
 
@@ -110,6 +165,7 @@ const event_parsers<event> parsers = {
     {wire::authorization_failed, parse_as<event, authorization_failed>},
     {wire::hold_released, parse_as<event, hold_released>},
     {wire::captured, parse_as<event, captured>},
+    {wire::capture_confirmed, parse_as<event, capture_confirmed>},
     {wire::refunded, parse_as<event, refunded>},
     {wire::voided, parse_as<event, voided>},
     {wire::authorized_v1, upcast_authorized},
@@ -130,6 +186,7 @@ persistence::new_event encode(const event& ev) {
           [](const authorization_failed& x) { return encode_as(wire::authorization_failed, x); },
           [](const hold_released& x) { return encode_as(wire::hold_released, x); },
           [](const captured& x) { return encode_as(wire::captured, x); },
+          [](const capture_confirmed& x) { return encode_as(wire::capture_confirmed, x); },
           [](const refunded& x) { return encode_as(wire::refunded, x); },
           [](const voided& x) { return encode_as(wire::voided, x); },
       },
@@ -147,6 +204,34 @@ std::string encode_snapshot(const payment_state& state) {
 
 std::optional<payment_state> decode_snapshot(const std::string& payload_json) {
   return parse_json_as<payment_state>(payload_json);
+}
+
+std::string encode_summary(const payment_state& s) {
+  const auto* in_use = authorization_in_use(s);
+  return nlohmann::json{{"status", s.status},
+                        {"amount_cents", s.amount_cents},
+                        {"attempt", s.attempt},
+                        {"psp_reference", s.psp_reference},
+                        {"reason", s.reason},
+                        {"authorized_attempt", in_use != nullptr ? in_use->number : 0},
+                        {"capture_confirmed", s.capture_confirmed},
+                        {"settled", settled(s)}}
+      .dump();
+}
+
+std::optional<payment_summary> decode_summary(const std::string& summary_json) {
+  const auto j = nlohmann::json::parse(summary_json, nullptr, false);
+  try {
+    payment_summary out;
+    j.at("status").get_to(out.status);
+    j.at("authorized_attempt").get_to(out.authorized_attempt);
+    j.at("psp_reference").get_to(out.psp_reference);
+    j.at("capture_confirmed").get_to(out.capture_confirmed);
+    j.at("settled").get_to(out.settled);
+    return out;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 } // namespace ordermesh::actors::payment

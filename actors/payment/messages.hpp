@@ -41,13 +41,16 @@ struct record_hold_released {
 
 struct capture {};
 
+/// The PSP confirmed the capture: the money moved.
+struct record_capture_confirmed {};
+
 struct refund {};
 
 /// Gives up an authorization (or a pending request) that will not be captured.
 struct void_authorization {};
 
-using command = std::variant<authorize, record_psp_result, record_hold_released, capture, refund,
-                             void_authorization>;
+using command = std::variant<authorize, record_psp_result, record_hold_released, capture,
+                             record_capture_confirmed, refund, void_authorization>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -89,6 +92,9 @@ struct captured {
   int64_t amount_cents = 0;
 };
 
+/// The PSP confirmed the capture recorded before.
+struct capture_confirmed {};
+
 struct refunded {
   int64_t amount_cents = 0;
 };
@@ -96,7 +102,7 @@ struct refunded {
 struct voided {};
 
 using event = std::variant<authorization_requested, authorized, declined, authorization_failed,
-                           hold_released, captured, refunded, voided>;
+                           hold_released, captured, capture_confirmed, refunded, voided>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -117,6 +123,11 @@ typename Inspector::result_type inspect(Inspector& f, record_hold_released& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, capture&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_capture_confirmed&) {
   return f();
 }
 
@@ -161,6 +172,11 @@ typename Inspector::result_type inspect(Inspector& f, captured& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, capture_confirmed&) {
+  return f();
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refunded& x) {
   return f(x.amount_cents);
 }
@@ -195,6 +211,10 @@ inline bool operator==(const hold_released& x, const hold_released& y) {
 
 inline bool operator==(const captured& x, const captured& y) {
   return x.amount_cents == y.amount_cents;
+}
+
+inline bool operator==(const capture_confirmed&, const capture_confirmed&) {
+  return true;
 }
 
 inline bool operator==(const refunded& x, const refunded& y) {

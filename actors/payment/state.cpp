@@ -19,7 +19,7 @@ bool same_attempt(const attempt_record& x, const attempt_record& y) {
 bool operator==(const payment_state& x, const payment_state& y) {
   auto fields = [](const payment_state& s) {
     return std::tie(s.status, s.amount_cents, s.card_token, s.idempotency_key, s.attempt,
-                    s.psp_reference, s.authorized_key, s.reason);
+                    s.psp_reference, s.authorized_key, s.reason, s.capture_confirmed);
   };
   return fields(x) == fields(y) && std::equal(x.attempts.begin(), x.attempts.end(),
                                               y.attempts.begin(), y.attempts.end(), same_attempt);
@@ -126,6 +126,13 @@ outcome decide_capture(const payment_state& s) {
   }
 }
 
+outcome decide_capture_confirmed(const payment_state& s) {
+  if ((s.status == status::captured || s.status == status::refunded) && !s.capture_confirmed) {
+    return accept<event>({capture_confirmed{}});
+  }
+  return accept<event>();
+}
+
 outcome decide_refund(const payment_state& s) {
   switch (s.status) {
     case status::captured:
@@ -213,6 +220,15 @@ std::vector<std::string> holds_to_release(const payment_state& s) {
   return out;
 }
 
+bool settled(const payment_state& s) {
+  return holds_to_release(s).empty() && (s.status != status::captured || s.capture_confirmed);
+}
+
+const attempt_record* authorization_in_use(const payment_state& s) {
+  const auto* a = find_attempt(s, s.authorized_key);
+  return a != nullptr && in_use(s, *a) ? a : nullptr;
+}
+
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context&) {
   return std::visit(
       overloaded{
@@ -220,6 +236,7 @@ payment_decision decide(const payment_state& state, const command& cmd, const de
           [&](const record_psp_result& x) { return decide_psp_result(state, x); },
           [&](const record_hold_released& x) { return decide_hold_released(state, x); },
           [&](const capture&) { return decide_capture(state); },
+          [&](const record_capture_confirmed&) { return decide_capture_confirmed(state); },
           [&](const refund&) { return decide_refund(state); },
           [&](const void_authorization&) { return decide_void(state); },
       },
@@ -274,6 +291,7 @@ payment_state apply(payment_state s, const event& ev) {
                    }
                  },
                  [&](const captured&) { s.status = status::captured; },
+                 [&](const capture_confirmed&) { s.capture_confirmed = true; },
                  [&](const refunded&) { s.status = status::refunded; },
                  [&](const voided&) { s.status = status::voided; },
              },

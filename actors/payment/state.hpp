@@ -65,6 +65,8 @@ struct payment_state {
   std::string reason;
   /// Every attempt so far, oldest first.
   std::vector<attempt_record> attempts;
+  /// The PSP confirmed the capture (recorded as capture_confirmed).
+  bool capture_confirmed = false;
 };
 
 /// The attempt sent with `idempotency_key`, or nullptr.
@@ -75,6 +77,13 @@ const attempt_record* find_attempt(const payment_state& s, const std::string& id
 /// decided, every attempt neither declined nor released, except the one it authorized and still
 /// uses (authorized, captured, refunded).
 std::vector<std::string> holds_to_release(const payment_state& s);
+
+/// Whether the payment owes the PSP nothing more: no hold left to release (holds_to_release),
+/// and its capture, if it captured, confirmed. Its order's saga is done with it only then.
+bool settled(const payment_state& s);
+
+/// The attempt whose hold the payment uses (authorized, captured or refunded), or nullptr.
+const attempt_record* authorization_in_use(const payment_state& s);
 
 bool operator==(const payment_state& x, const payment_state& y);
 
@@ -110,6 +119,7 @@ using payment_decision = decision<event>;
 ///   before any request; no event for an unknown key or a repeated result.
 /// - record_hold_released: hold_released for a known attempt not released yet; else no event.
 /// - capture: captured; no event if already captured or refunded; not_authorized otherwise.
+/// - record_capture_confirmed: capture_confirmed once, after captured; else no event.
 /// - refund: refunded; no event if already refunded; not_captured otherwise.
 /// - void_authorization: voided (the payment closes, every hold is released); no event if
 ///   voided; already_captured after capture.

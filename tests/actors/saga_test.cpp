@@ -5,6 +5,7 @@
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/shard/messages.hpp"
@@ -230,7 +231,8 @@ struct received_log {
 };
 
 /// A payment host that fails every authorization attempt `answer_after` after receiving it
-/// (reporting to the order like the payment entity does) and accepts everything else.
+/// (reporting to the order like the payment entity does) and accepts everything else, answering
+/// as a payment that holds nothing and owes the PSP nothing.
 caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log,
                                    caf::actor order_host, std::chrono::milliseconds answer_after) {
   return {
@@ -248,7 +250,8 @@ caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr
                              caf::make_message(order::record_authorization{
                                  attempt, order::payment_outcome::failed, "503", ""}));
         }
-        return shard::command_reply{true, 0, "", {}, 0, ""};
+        return shard::command_reply{true, 0, "",
+                                    {},   0, payment::encode_summary(payment::payment_state{})};
       },
       [](const shard::command_reply&) {},
       [](const caf::error&) {},
@@ -372,8 +375,11 @@ BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_re
   for (int i = 0; i < 3; ++i) {
     place("o-cb-" + std::to_string(i), {{"sku-a", 1}});
   }
+  // Cancelled; their sagas end only once the PSP is back and has released what may be held.
   for (int i = 0; i < 3; ++i) {
-    BOOST_TEST(wait_for_end("o-cb-" + std::to_string(i)) == order::wire::order_cancelled);
+    auto oid = "o-cb-" + std::to_string(i);
+    BOOST_TEST(
+        wait_until([&] { return count("order/" + oid, order::wire::order_cancelled) == "1"; }));
   }
   BOOST_TEST(breaker().state == "open");
   BOOST_TEST(breaker().short_circuited > 0u);
@@ -387,6 +393,10 @@ BOOST_AUTO_TEST_CASE(the_circuit_breaker_opens_under_failure_and_closes_after_re
   place("o-cb-after", {{"sku-a", 1}});
   BOOST_TEST(wait_for_end("o-cb-after") == order::wire::order_confirmed);
   BOOST_TEST(breaker().state == "closed");
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST(wait_for_end("o-cb-" + std::to_string(i)) == order::wire::order_cancelled);
+  }
+  check_no_hold_outlives_its_order();
 }
 
 BOOST_AUTO_TEST_CASE(

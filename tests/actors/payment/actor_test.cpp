@@ -4,6 +4,8 @@
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/payment/codec.hpp"
+#include "actors/payment/messages.hpp"
 #include "actors/shard/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
@@ -138,10 +140,13 @@ BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_the_o
   faults.timeout_rate = 0.0;
   faults.failure_rate = 1.0;
   psp_server->set_faults(faults);
-  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-lost"); }));
-  BOOST_TEST(count("order/o-lost", order::wire::order_cancelled) == "1");
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return count("order/o-lost", order::wire::order_cancelled) == "1"; }));
   BOOST_TEST(psp_server->stats().authorizations >= 1u);
+  // The voids fail too: the saga stays open until the PSP answers again and releases the hold.
+  BOOST_TEST(!saga_completed("o-lost"));
   expect_no_money_left_at_the_psp();
+  BOOST_TEST(eventually([&] { return saga_completed("o-lost"); }));
 }
 
 BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_a_retry_confirms) {
@@ -163,6 +168,72 @@ BOOST_AUTO_TEST_CASE(a_timed_out_attempt_that_did_authorize_is_voided_when_a_ret
   BOOST_TEST(stats.open_charges == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_hold_whose_release_failed_is_released_after_a_node_restart) {
+  // Attempt 1 is carried out by the PSP but times out; the others fail fast: the order is
+  // cancelled and the payment voided, while every call to the PSP, its voids too, fails.
+  auto faults = psp_server->faults();
+  faults.timeout_rate = 1.0;
+  psp_server->set_faults(faults);
+  place("o-restart");
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_timeouts >= 1u; }));
+  faults.timeout_rate = 0.0;
+  faults.failure_rate = 1.0;
+  psp_server->set_faults(faults);
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return count("payment/o-restart", payment::wire::voided) == "1"; }));
+  const auto failures = psp_server->stats().injected_failures;
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_failures > failures; }));
+  BOOST_TEST(psp_server->stats().open_holds == 1u);
+  // The node restarts (the PSP is back): what is resumed at start must release the hold.
+  node.stop();
+  psp_server->set_faults(psp::fault_settings{});
+  node = start_node_actors(sys, cfg, fast_settings(), fast_policy());
+  BOOST_TEST_REQUIRE(static_cast<bool>(resume_unfinished_orders(sys, node)));
+  BOOST_TEST(eventually([&] { return psp_server->stats().open_holds == 0u; }),
+             "holds still open at the PSP: " << psp_server->stats().open_holds);
+  BOOST_TEST(eventually([&] { return saga_completed("o-restart"); }));
+  BOOST_TEST(count("order/o-restart", order::wire::compensation_completed) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(an_order_learns_an_authorization_whose_report_was_lost) {
+  // The payment authorizes attempt 1 before its order asked: the order refuses the report (no
+  // authorization requested yet), as if it had been lost on the way.
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-unreported",
+           caf::make_message(payment::authorize{1000, "tok_visa", "o-unreported/authorize/1"}))
+          .accepted);
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return count("payment/o-unreported", payment::wire::authorized) == "1"; }));
+  place("o-unreported");
+  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-unreported"); }));
+  BOOST_TEST(count("order/o-unreported", order::wire::order_confirmed) == "1");
+  BOOST_TEST(count("order/o-unreported", order::wire::order_cancelled) == "0");
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.authorizations == 1u);
+  BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.voids == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_learns_a_capture_whose_report_was_lost) {
+  // Authorized and captured before the order asked: the order refuses both reports, as if lost.
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-uncaptured",
+           caf::make_message(payment::authorize{1000, "tok_visa", "o-uncaptured/authorize/1"}))
+          .accepted);
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return count("payment/o-uncaptured", payment::wire::authorized) == "1"; }));
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-uncaptured", caf::make_message(payment::capture{})).accepted);
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().captures == 1u; }));
+  place("o-uncaptured");
+  BOOST_TEST_REQUIRE(eventually([&] { return saga_completed("o-uncaptured"); }),
+                     "the order never learnt of the capture");
+  BOOST_TEST(count("order/o-uncaptured", order::wire::payment_captured) == "1");
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.open_holds == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(late_answers)
@@ -180,8 +251,8 @@ BOOST_AUTO_TEST_CASE(a_slow_attempt_that_authorizes_after_the_order_was_cancelle
   faults.latency = 0ms;
   faults.failure_rate = 1.0;
   f.psp_server->set_faults(faults);
-  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] { return f.saga_completed("o-slow"); }));
-  BOOST_TEST(f.count("order/o-slow", order::wire::order_cancelled) == "1");
+  BOOST_TEST_REQUIRE(payment_fixture::eventually(
+      [&] { return f.count("order/o-slow", order::wire::order_cancelled) == "1"; }));
   // The late answer arrives (its request was decided at once, only its answer was delayed) and is
   // recorded, although the payment was voided meanwhile.
   BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
@@ -189,6 +260,7 @@ BOOST_AUTO_TEST_CASE(a_slow_attempt_that_authorizes_after_the_order_was_cancelle
                             "event_type LIKE 'payment.authorized.%'") != "0";
   }));
   f.expect_no_money_left_at_the_psp();
+  BOOST_TEST(payment_fixture::eventually([&] { return f.saga_completed("o-slow"); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

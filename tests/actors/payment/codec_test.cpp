@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/payment/codec.hpp"
+#include "actors/payment/state.hpp"
 #include "tests/actors/golden_file.hpp"
 
 #include <utility>
@@ -21,6 +22,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::authorization_failed, authorization_failed{"order-1/1", "psp returned 503", 1}},
         {wire::hold_released, hold_released{"order-1/1"}},
         {wire::captured, captured{1250}},
+        {wire::capture_confirmed, capture_confirmed{}},
         {wire::refunded, refunded{1250}},
         {wire::voided, voided{}},
     },
@@ -62,13 +64,44 @@ BOOST_AUTO_TEST_CASE(v1_attempt_results_still_decode_without_a_key) {
   BOOST_CHECK((*f == event{authorization_failed{"", "psp returned 503", 1}}));
 }
 
-BOOST_AUTO_TEST_CASE(a_snapshot_written_before_attempts_were_kept_still_decodes) {
-  auto s =
-      decode_snapshot(R"({"status":"authorized","amount_cents":5,"card_token":"tok_visa",)"
-                      R"("idempotency_key":"o/1","attempt":1,"psp_reference":"p","reason":""})");
+BOOST_AUTO_TEST_CASE(a_snapshot_written_before_attempts_were_kept_names_its_latest_attempt) {
+  using ordermesh::actors::testing::golden_text;
+  auto s = decode_snapshot(golden_text("payment.state.v1"));
   BOOST_REQUIRE(s);
   BOOST_CHECK(s->status == payment_status::authorized);
-  BOOST_CHECK(s->attempts.empty());
+  BOOST_CHECK(s->authorized_key == "order-1/authorize/2");
+  BOOST_REQUIRE_EQUAL(s->attempts.size(), 1u);
+  BOOST_CHECK(s->attempts[0].number == 2);
+  BOOST_CHECK(s->attempts[0].idempotency_key == "order-1/authorize/2");
+  BOOST_CHECK(s->attempts[0].status == attempt_status::authorized);
+  BOOST_CHECK(s->attempts[0].psp_reference == "psp-42");
+  // Voided then, with the hold the stand-in never released: the new code releases it by its key.
+  auto voided_then = payment::apply(*s, event{voided{}});
+  BOOST_CHECK(holds_to_release(voided_then) == std::vector<std::string>{"order-1/authorize/2"});
+}
+
+BOOST_AUTO_TEST_CASE(an_old_snapshot_waiting_on_the_psp_still_records_the_answer) {
+  auto s =
+      decode_snapshot(R"({"status":"requested","amount_cents":5,"card_token":"tok_visa",)"
+                      R"("idempotency_key":"o/1","attempt":1,"psp_reference":"","reason":""})");
+  BOOST_REQUIRE(s);
+  auto d = decide(*s, record_psp_result{"o/1", psp_outcome::authorized, "p-1", ""}, {});
+  BOOST_REQUIRE(d.accepted());
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  auto after = payment::apply(*s, d.events.front());
+  BOOST_CHECK(after.status == payment_status::authorized);
+  BOOST_CHECK(after.authorized_key == "o/1");
+}
+
+BOOST_AUTO_TEST_CASE(an_old_snapshot_whose_attempt_failed_releases_it_once_voided) {
+  auto s =
+      decode_snapshot(R"({"status":"failed","amount_cents":5,"card_token":"tok_visa",)"
+                      R"("idempotency_key":"o/1","attempt":1,"psp_reference":"","reason":"503"})");
+  BOOST_REQUIRE(s);
+  BOOST_REQUIRE_EQUAL(s->attempts.size(), 1u);
+  BOOST_CHECK(s->attempts[0].status == attempt_status::failed);
+  BOOST_CHECK(holds_to_release(payment::apply(*s, event{voided{}})) ==
+              std::vector<std::string>{"o/1"});
 }
 
 BOOST_AUTO_TEST_CASE(a_snapshot_with_attempts_survives_encode_then_decode) {

@@ -225,6 +225,46 @@ BOOST_AUTO_TEST_CASE(the_captured_attempt_is_never_released) {
   BOOST_CHECK(holds_to_release(s).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_capture_is_settled_only_once_the_psp_confirmed_it) {
+  BOOST_CHECK(!settled(given(captured_payment)));
+  BOOST_CHECK(
+      accepted_with(when(captured_payment, record_capture_confirmed{}), {capture_confirmed{}}));
+  auto confirmed = captured_payment;
+  confirmed.emplace_back(capture_confirmed{});
+  BOOST_CHECK(given(confirmed).capture_confirmed);
+  BOOST_CHECK(settled(given(confirmed)));
+  BOOST_CHECK(accepted_with(when(confirmed, record_capture_confirmed{}), {}));
+  BOOST_CHECK(accepted_with(when(authorized_payment, record_capture_confirmed{}), {}));
+}
+
+BOOST_AUTO_TEST_CASE(a_captured_payment_with_a_spare_hold_is_settled_once_it_is_released) {
+  auto s = given({requested1, authorization_failed{"o1/1", "t", 1}, requested2,
+                  authorized{"o1/2", "psp-2"}, captured{1250}, capture_confirmed{}});
+  BOOST_CHECK(!settled(s));
+  s = apply(s, hold_released{"o1/1"});
+  BOOST_CHECK(settled(s));
+}
+
+BOOST_AUTO_TEST_CASE(a_voided_payment_is_settled_once_every_hold_is_released) {
+  auto s = given({requested1, authorized{"o1/1", "psp-1"}, voided{}});
+  BOOST_CHECK(!settled(s));
+  s = apply(s, hold_released{"o1/1"});
+  BOOST_CHECK(settled(s));
+}
+
+BOOST_AUTO_TEST_CASE(the_summary_names_the_authorization_in_use_and_whether_it_is_settled) {
+  auto s = given(
+      {requested1, authorization_failed{"o1/1", "t", 1}, requested2, authorized{"o1/2", "psp-2"}});
+  auto summary = decode_summary(encode_summary(s));
+  BOOST_REQUIRE(summary);
+  BOOST_TEST(summary->authorized_attempt == 2);
+  BOOST_TEST(summary->psp_reference == "psp-2");
+  BOOST_TEST(!summary->capture_confirmed);
+  BOOST_TEST(!summary->settled); // attempt 1 may hold money until released
+  BOOST_TEST(decode_summary(encode_summary(given({requested1})))->authorized_attempt == 0);
+  BOOST_CHECK(!decode_summary("not json"));
+}
+
 /// A small deterministic generator (no clock, no std::random_device): one seed, one run.
 struct lcg {
   uint64_t x;
