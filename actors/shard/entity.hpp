@@ -451,12 +451,13 @@ public:
       while (!st.queue.empty() && b->commands.size() < limit) {
         auto w = std::move(st.queue.front());
         st.queue.pop_front();
-        if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
-          answer(w, caf::make_error(entity_errc::deadline_exceeded, "deadline passed in queue"));
-          continue;
-        }
+        // A repeat learns its first outcome even past its deadline: it was executed.
         if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
           answer(w, caf::make_message(repeat_reply(self, done->second)));
+          continue;
+        }
+        if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
+          answer(w, caf::make_error(entity_errc::deadline_exceeded, "deadline passed in queue"));
           continue;
         }
         if (auto same = in_batch.find(w.env.message_id); same != in_batch.end()) {

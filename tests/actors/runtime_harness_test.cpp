@@ -783,6 +783,20 @@ BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command
   BOOST_TEST(state.reserved_qty == 5);
 }
 
+BOOST_AUTO_TEST_CASE(a_recorded_command_resent_after_its_deadline_gets_its_first_outcome) {
+  // A client retries with the same message id after its first deadline: the command was
+  // recorded, so the retry learns that, not "deadline passed, not executed".
+  auto first = env("restock-late-retry");
+  first.deadline_us = now_us() + 500'000;
+  BOOST_TEST(ok("sku-late", caf::make_message(restock{3}), first).accepted);
+  settle(1s);
+  auto& again = send("sku-late", first, caf::make_message(restock{3}));
+  settle();
+  BOOST_REQUIRE_EQUAL(again.answers.size(), 1u);
+  BOOST_TEST(accepted(again.answers[0]), error_name(again.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-late").on_hand == 3);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- every interleaving
@@ -954,3 +968,4 @@ BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_kee
   }
   BOOST_TEST_MESSAGE(runs << " interleavings");
 }
+
