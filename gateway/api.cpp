@@ -832,7 +832,19 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       degraded.push_back("projection: the read models stopped at an event they cannot apply "
                          "(see the log); reads are stale, orders are still taken");
     }
-    const bool is_ready = node.postgres_up && node.serving && node.components_down.empty();
+    auto listed = [](const std::vector<std::string>& names, const char* name) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    const bool journal_reaches_db = !listed(node.database_unreachable, "journal");
+    if (listed(node.database_unreachable, "reader")) {
+      degraded.push_back("reader: cannot reach PostgreSQL; entities not in memory cannot start");
+    }
+    const bool is_ready =
+        node.postgres_up && node.serving && node.components_down.empty() && journal_reaches_db;
+    json database = json::object();
+    for (const auto* name : {"journal", "reader"}) {
+      database[name] = listed(node.database_unreachable, name) ? "unreachable" : "reachable";
+    }
     json components = json::object();
     for (const auto* name : {"journal", "reader", "psp"}) {
       const bool down = std::find(node.components_down.begin(), node.components_down.end(), name) !=
@@ -844,6 +856,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
                {{"postgres", node.postgres_up ? "up" : "down"},
                 {"node", node.serving ? "serving" : "stopped"},
                 {"components", std::move(components)},
+                {"database", std::move(database)},
                 {"projection", node.projection_stuck ? "stuck" : "running"},
                 {"redis", redis_up ? "up" : "down"}}},
               {"projection_lag", node.projection_lag},

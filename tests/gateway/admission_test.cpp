@@ -165,3 +165,35 @@ BOOST_AUTO_TEST_CASE(a_wait_longer_than_the_request_timeout_ends_with_the_orders
   BOOST_TEST(body.at("status") != "confirmed", r.body);
   BOOST_TEST(r.header("Location").has_value());
 }
+
+BOOST_AUTO_TEST_CASE(readiness_is_503_while_the_journal_cannot_reach_the_database) {
+  standalone_system sys;
+  auto c = sys.client(10s);
+  const auto sku = standalone_system::unique("unreach");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  // New connections to the database are refused and only the journal's is cut (its last
+  // statement was the append): the projection keeps reading, the journal cannot write.
+  auto admin_db = sys.db().pg();
+  admin_db.dbname = "postgres";
+  pqxx::connection admin{persistence::pg_event_store::connection_string(admin_db)};
+  pqxx::nontransaction a{admin};
+  const auto db = a.quote_name(sys.db().pg().dbname);
+  a.exec0("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  a.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
+         a.quote(sys.db().pg().dbname) + " AND query LIKE '%first_inserted%'");
+  const auto during = c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})");
+  const auto ready = c->request("GET", "/health/ready");
+  const auto metrics = c->request("GET", "/metrics");
+  a.exec0("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  BOOST_TEST(metrics.body.find("ordermesh_store_reachable{component=\"journal\"} 0") !=
+                 std::string::npos,
+             metrics.body);
+  BOOST_TEST(during.status == 503u, during.body);
+  BOOST_TEST(ready.status == 503u, ready.body);
+  BOOST_TEST(ready.json()["checks"]["postgres"] == "up", ready.body);
+  BOOST_TEST(ready.json()["checks"]["database"]["journal"] == "unreachable", ready.body);
+  // Once the journal reaches the database again (its supervisor probes it), ready again.
+  BOOST_TEST(eventually([&] { return c->request("GET", "/health/ready").status == 200u; }));
+  BOOST_TEST(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status == 200u);
+}
