@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 namespace ordermesh::actors {
@@ -75,6 +76,10 @@ struct supervisor_state {
   persistence::journal_stats ended_stats;
   persistence::journal_stats current_stats;
   bool probing = false;
+  /// Journal only: batches finished at the last probe tick, and since when none finished while
+  /// appends waited (a worker stuck in a statement).
+  uint64_t batches_at_tick = 0;
+  std::optional<std::chrono::steady_clock::time_point> stuck_since;
 };
 
 using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
@@ -101,6 +106,8 @@ void start_child(supervisor_ptr self) {
     st.lingering = true;
   }
   st.restart_due = false;
+  st.batches_at_tick = 0;
+  st.stuck_since.reset();
   *st.child = st.spawn_child(std::move(lent));
   self->monitor(*st.child);
   st.started = std::chrono::steady_clock::now();
@@ -227,6 +234,32 @@ void supervise(supervisor_ptr self, std::string name, spawn_function spawn_child
   start_child(self);
 }
 
+/// Asks the journal writer how far it got: when no batch finished for stall_after while appends
+/// waited, its worker is stuck (a statement that does not return) and the node status says the
+/// journal does not reach the database until a batch finishes again.
+void watch_for_a_stall(supervisor_ptr self) {
+  const auto asked = self->state.incarnation;
+  self->request(*self->state.child, self->state.settings.gauge_interval, caf::get_atom::value,
+                persistence::journal_stats_atom::value)
+      .then(
+          [self, asked](persistence::journal_stats& s) {
+            auto& st = self->state;
+            if (asked != st.incarnation) {
+              return;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (s.batches != st.batches_at_tick || s.waiting == 0) {
+              st.stuck_since.reset();
+            } else if (!st.stuck_since) {
+              st.stuck_since = now;
+            }
+            st.batches_at_tick = s.batches;
+            st.status->journal_stalled =
+                st.stuck_since.has_value() && now - *st.stuck_since >= st.settings.stall_after;
+          },
+          [](caf::error&) {});
+}
+
 /// The journal writer behind a stable handle (the persistence::journal_actor interface).
 caf::behavior journal_supervisor(supervisor_ptr self, spawn_function spawn_child,
                                  std::shared_ptr<core_status> status,
@@ -274,6 +307,9 @@ caf::behavior journal_supervisor(supervisor_ptr self, spawn_function spawn_child
         // its health follows the database without waiting for a client's write.
         auto& st = self->state;
         self->delayed_send(self, st.settings.gauge_interval, probe_atom::value);
+        if (*st.child) {
+          watch_for_a_stall(self);
+        }
         if (!*st.child || !st.health || st.health->reachable() || st.probing) {
           return;
         }
@@ -437,7 +473,7 @@ void core_status::publish_reader_health(std::shared_ptr<const persistence::store
 
 std::vector<std::string> core_status::unreachable() const {
   std::vector<std::string> out;
-  if (auto h = journal_health(); journal && h && !h->reachable()) {
+  if (auto h = journal_health(); journal && ((h && !h->reachable()) || journal_stalled)) {
     out.emplace_back("journal");
   }
   if (auto h = reader_health(); reader && h && !h->reachable()) {

@@ -28,6 +28,9 @@ struct core_status {
   std::atomic<bool> psp{false};
   /// Restarts of any of them since start.
   std::atomic<uint64_t> restarts{0};
+  /// The journal writer finished no batch for supervision_settings::stall_after while appends
+  /// waited: its worker hangs in a statement.
+  std::atomic<bool> journal_stalled{false};
 
   /// The names of the components down now ("journal", "reader", "psp"); empty when all run.
   std::vector<std::string> down() const;
@@ -37,8 +40,8 @@ struct core_status {
   std::shared_ptr<const persistence::store_health> journal_health() const;
   std::shared_ptr<const persistence::store_health> reader_health() const;
 
-  /// The components that run but whose last statement did not reach the database ("journal",
-  /// "reader"); empty when all reach it.
+  /// The components that run but whose last statement did not reach the database, or (the
+  /// journal) whose worker is stalled ("journal", "reader"); empty when all reach it.
   std::vector<std::string> unreachable() const;
 
   /// Called by the supervisors when an incarnation starts.
@@ -83,6 +86,8 @@ struct supervision_settings {
   /// too (a worker stuck in a statement keeps its connection and could still commit), but not
   /// later than this after the restart was due: how many connections a hang can pile up.
   std::chrono::milliseconds old_worker_wait{60000};
+  /// A journal writer that finished no batch for this long while appends waited is stalled.
+  std::chrono::milliseconds stall_after{5000};
 };
 
 /// Everything one node runs: the journal writer, the recovery reader, the PSP gateway and the

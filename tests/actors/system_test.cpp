@@ -285,4 +285,34 @@ BOOST_AUTO_TEST_CASE(a_journal_that_cannot_reach_the_database_is_unreachable_unt
   }));
 }
 
+BOOST_AUTO_TEST_CASE(a_journal_whose_worker_hangs_while_appends_wait_is_reported_stalled) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-w1") == "accepted"); // both entities active: no reads needed
+  BOOST_TEST_REQUIRE(restock("sku-w2") == "accepted");
+  pqxx::connection locker{persistence::pg_event_store::connection_string(db.pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  next_message = 300;
+  // One append hangs in the worker's statement, the next waits behind it.
+  auto first = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-w1");
+  });
+  const bool hangs = eventually([&] { return a_statement_waits_on_a_lock(); });
+  auto second = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-w2");
+  });
+  const bool stalled = eventually([&] {
+    const auto u = node.status->unreachable();
+    return std::find(u.begin(), u.end(), "journal") != u.end();
+  });
+  lock.abort();
+  BOOST_TEST_REQUIRE(hangs);
+  BOOST_TEST(stalled);
+  first.get();
+  second.get();
+  BOOST_TEST(eventually([&] { return node.status->unreachable().empty(); }));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -159,9 +159,9 @@ BOOST_AUTO_TEST_CASE(a_wait_longer_than_the_request_timeout_ends_with_the_orders
   const auto sku = standalone_system::unique("slowpsp");
   BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
                      200u);
-  const auto r =
-      c->request("POST", "/orders?wait=5000", order_for(sku),
-                 {{"X-Client-Id", standalone_system::unique("w")}, {"Idempotency-Key", "wait-1"}});
+  const auto r = c->request("POST", "/orders?wait=5000", order_for(sku),
+                            {{"X-Client-Id", standalone_system::unique("w")},
+                             {"Idempotency-Key", standalone_system::unique("wait")}});
   BOOST_TEST_REQUIRE(r.status == 202u, r.body);
   const auto body = r.json();
   BOOST_TEST(!body.at("order_id").get<std::string>().empty());
