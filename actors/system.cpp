@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 namespace ordermesh::actors {
@@ -21,10 +22,33 @@ using namespace std::chrono_literals;
 using restart_atom = shard::restart_atom;
 using tick_atom = shard::tick_atom;
 
+/// Adds `x`'s counters to `sum` (maxima: the larger; `waiting`: x's, the current queue).
+void add_stats(persistence::journal_stats& sum, const persistence::journal_stats& x) {
+  sum.batches += x.batches;
+  sum.appends += x.appends;
+  sum.events += x.events;
+  sum.conflicts += x.conflicts;
+  sum.failed += x.failed;
+  sum.commit_us_total += x.commit_us_total;
+  sum.largest_batch = std::max(sum.largest_batch, x.largest_batch);
+  sum.commit_us_max = std::max(sum.commit_us_max, x.commit_us_max);
+  sum.waiting = x.waiting;
+}
+
+using released_atom = caf::atom_constant<caf::atom("released")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using give_up_atom = caf::atom_constant<caf::atom("giveup")>;
+
+/// Spawns one incarnation of a component; `health` (nullptr for the PSP gateway) is for its
+/// database worker to keep current.
+using spawn_function = std::function<caf::actor(std::shared_ptr<persistence::store_health>)>;
+
 /// The supervisor of one core component and the stable handle its users hold.
 struct supervisor_state {
   std::string name;
-  std::function<caf::actor()> spawn_child;
+  spawn_function spawn_child;
+  /// Where the current incarnation's store_health is published; empty for the PSP gateway.
+  std::function<void(std::shared_ptr<const persistence::store_health>)> publish_health;
   /// Answered at once while the child is down.
   caf::error down_error;
   /// Answered to what was in flight at a child that died.
@@ -35,10 +59,27 @@ struct supervisor_state {
   /// The current incarnation; invalid while restarting. Shared with the exit hook, which stops
   /// it when the supervisor stops.
   std::shared_ptr<caf::actor> child = std::make_shared<caf::actor>();
+  /// The current incarnation's store_health (nullptr for the PSP gateway).
+  std::shared_ptr<persistence::store_health> health;
+  uint64_t incarnation = 0;
+  /// The last incarnation with a database worker still holds its store_health: it or its worker
+  /// has not ended yet (and may still hold a connection in a statement).
+  bool lingering = false;
+  /// The back-off ran out while the last incarnation lingered: start as soon as it let go.
+  bool restart_due = false;
   std::chrono::steady_clock::time_point started;
   std::chrono::milliseconds backoff{0};
   uint64_t next_request = 0;
   std::unordered_map<uint64_t, caf::response_promise> pending;
+  /// Journal only: its stats summed over the ended incarnations (as last seen), and the latest
+  /// seen of the current one.
+  persistence::journal_stats ended_stats;
+  persistence::journal_stats current_stats;
+  bool probing = false;
+  /// Journal only: batches finished at the last probe tick, and since when none finished while
+  /// appends waited (a worker stuck in a statement).
+  uint64_t batches_at_tick = 0;
+  std::optional<std::chrono::steady_clock::time_point> stuck_since;
 };
 
 using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
@@ -48,10 +89,74 @@ constexpr auto forward_timeout = std::chrono::minutes(5);
 
 void start_child(supervisor_ptr self) {
   auto& st = self->state;
-  *st.child = st.spawn_child();
+  ++st.incarnation;
+  std::shared_ptr<persistence::store_health> lent;
+  if (st.publish_health) {
+    st.health = std::make_shared<persistence::store_health>();
+    st.publish_health(st.health);
+    // Lent under a count of its own: when the incarnation and its detached worker have both let
+    // go of it, both ended (the worker's connection with its state), and the supervisor hears it.
+    lent = std::shared_ptr<persistence::store_health>(
+        st.health.get(), [keep = st.health, supervisor = self->address(),
+                          n = st.incarnation](persistence::store_health*) {
+          if (auto s = caf::actor_cast<caf::actor>(supervisor)) {
+            caf::anon_send(s, released_atom::value, n);
+          }
+        });
+    st.lingering = true;
+  }
+  st.restart_due = false;
+  st.batches_at_tick = 0;
+  st.stuck_since.reset();
+  *st.child = st.spawn_child(std::move(lent));
   self->monitor(*st.child);
   st.started = std::chrono::steady_clock::now();
   st.up->store(true);
+}
+
+/// Restart when the back-off ran out: at once if the last incarnation is gone for good, else
+/// when it lets go (or after old_worker_wait).
+void restart_when_released(supervisor_ptr self) {
+  auto& st = self->state;
+  if (*st.child) {
+    return;
+  }
+  if (!st.lingering) {
+    st.status->restarts++;
+    start_child(self);
+    return;
+  }
+  st.restart_due = true;
+  observability::log_event(
+      spdlog::level::warn, "core component restart waits for its old database worker to end",
+      {{"component", st.name}, {"max_wait_ms", st.settings.old_worker_wait.count()}});
+  self->delayed_send(self, st.settings.old_worker_wait, give_up_atom::value, st.incarnation);
+}
+
+/// The handlers every supervisor has besides its component's interface.
+void on_released(supervisor_ptr self, uint64_t n) {
+  auto& st = self->state;
+  if (n != st.incarnation) {
+    return;
+  }
+  st.lingering = false;
+  if (st.restart_due && !*st.child) {
+    st.status->restarts++;
+    start_child(self);
+  }
+}
+
+void on_give_up(supervisor_ptr self, uint64_t n) {
+  auto& st = self->state;
+  if (n != st.incarnation || !st.restart_due || *st.child) {
+    return;
+  }
+  observability::log_event(
+      spdlog::level::err, "old database worker still holds its connection; restarting anyway",
+      {{"component", st.name}, {"waited_ms", st.settings.old_worker_wait.count()}});
+  st.lingering = false;
+  st.status->restarts++;
+  start_child(self);
 }
 
 /// Forwards the current request to the child and answers it with the child's reply, or with
@@ -79,12 +184,15 @@ caf::result<Reply> forward(supervisor_ptr self, Ts&&... xs) {
 }
 
 /// The common part of every supervisor: start, watch, restart with back-off, the exit hook.
-void supervise(supervisor_ptr self, std::string name, std::function<caf::actor()> spawn_child,
+void supervise(supervisor_ptr self, std::string name, spawn_function spawn_child,
                caf::error down_error, caf::error lost_error, std::atomic<bool>& up,
-               std::shared_ptr<core_status> status, supervision_settings settings) {
+               std::shared_ptr<core_status> status, supervision_settings settings,
+               std::function<void(std::shared_ptr<const persistence::store_health>)>
+                   publish_health = nullptr) {
   auto& st = self->state;
   st.name = std::move(name);
   st.spawn_child = std::move(spawn_child);
+  st.publish_health = std::move(publish_health);
   st.down_error = std::move(down_error);
   st.lost_error = std::move(lost_error);
   st.up = &up;
@@ -109,6 +217,9 @@ void supervise(supervisor_ptr self, std::string name, std::function<caf::actor()
       promise.deliver(st.lost_error);
     }
     st.pending.clear();
+    // Its counters as last seen count for good; the next incarnation starts from zero.
+    add_stats(st.ended_stats, st.current_stats);
+    st.current_stats = {};
     const auto now = std::chrono::steady_clock::now();
     if (now - st.started > 2 * st.settings.backoff_max) {
       st.backoff = st.settings.backoff_min; // it ran well for a while: a fresh failure
@@ -123,39 +234,117 @@ void supervise(supervisor_ptr self, std::string name, std::function<caf::actor()
   start_child(self);
 }
 
+/// Asks the journal writer how far it got: when no batch finished for stall_after while appends
+/// waited, its worker is stuck (a statement that does not return) and the node status says the
+/// journal does not reach the database until a batch finishes again.
+void watch_for_a_stall(supervisor_ptr self) {
+  const auto asked = self->state.incarnation;
+  self->request(*self->state.child, self->state.settings.gauge_interval, caf::get_atom::value,
+                persistence::journal_stats_atom::value)
+      .then(
+          [self, asked](persistence::journal_stats& s) {
+            auto& st = self->state;
+            if (asked != st.incarnation) {
+              return;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (s.batches != st.batches_at_tick || s.waiting == 0) {
+              st.stuck_since.reset();
+            } else if (!st.stuck_since) {
+              st.stuck_since = now;
+            }
+            st.batches_at_tick = s.batches;
+            st.status->journal_stalled =
+                st.stuck_since.has_value() && now - *st.stuck_since >= st.settings.stall_after;
+          },
+          [](caf::error&) {});
+}
+
 /// The journal writer behind a stable handle (the persistence::journal_actor interface).
-caf::behavior journal_supervisor(supervisor_ptr self, std::function<caf::actor()> spawn_child,
+caf::behavior journal_supervisor(supervisor_ptr self, spawn_function spawn_child,
                                  std::shared_ptr<core_status> status,
                                  supervision_settings settings) {
   auto& up = status->journal;
+  auto publish = [status](std::shared_ptr<const persistence::store_health> h) {
+    status->publish_journal_health(std::move(h));
+  };
   supervise(self, "journal", std::move(spawn_child),
             caf::make_error(persistence::store_errc::unavailable, "the journal writer restarts"),
             caf::make_error(persistence::store_errc::outcome_unknown,
                             "the journal writer died with the append in flight"),
-            up, std::move(status), settings);
+            up, std::move(status), settings, std::move(publish));
+  self->send(self, probe_atom::value);
   return {
       [self](persistence::append_atom a, persistence::stream_append& x) {
         return forward<persistence::append_result>(self, a, std::move(x));
       },
-      [self](caf::get_atom g, persistence::journal_stats_atom j) {
-        return forward<persistence::journal_stats>(self, g, j);
+      [self](caf::get_atom,
+             persistence::journal_stats_atom) -> caf::result<persistence::journal_stats> {
+        auto& st = self->state;
+        if (!*st.child) {
+          return st.ended_stats;
+        }
+        auto promise = self->make_response_promise<persistence::journal_stats>();
+        const auto asked = st.incarnation;
+        self->request(*st.child, forward_timeout, caf::get_atom::value,
+                      persistence::journal_stats_atom::value)
+            .then(
+                [self, promise, asked](persistence::journal_stats& s) mutable {
+                  auto& st = self->state;
+                  if (asked == st.incarnation && *st.child) {
+                    st.current_stats = s;
+                  }
+                  auto total = st.ended_stats;
+                  add_stats(total, st.current_stats);
+                  promise.deliver(total);
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
       },
-      [self](restart_atom) {
-        self->state.status->restarts++;
-        start_child(self);
+      [self](probe_atom) {
+        // A writer whose last statement did not reach the database is asked to append where it
+        // can only conflict (a version far past any stream's end: nothing is written), so that
+        // its health follows the database without waiting for a client's write.
+        auto& st = self->state;
+        self->delayed_send(self, st.settings.gauge_interval, probe_atom::value);
+        if (*st.child) {
+          watch_for_a_stall(self);
+        }
+        if (!*st.child || !st.health || st.health->reachable() || st.probing) {
+          return;
+        }
+        st.probing = true;
+        persistence::stream_append probe;
+        probe.stream_id = "om-probe/journal";
+        probe.expected_version = int64_t{1} << 60;
+        persistence::new_event e;
+        e.type = "om.probe";
+        e.payload = "{}";
+        e.metadata = "{}";
+        probe.events.push_back(std::move(e));
+        self->request(*st.child, st.settings.old_worker_wait, persistence::append_atom::value,
+                      std::move(probe))
+            .then([self](persistence::append_result&) { self->state.probing = false; },
+                  [self](caf::error&) { self->state.probing = false; });
       },
+      [self](restart_atom) { restart_when_released(self); },
+      [self](released_atom, uint64_t n) { on_released(self, n); },
+      [self](give_up_atom, uint64_t n) { on_give_up(self, n); },
       [self](caf::get_atom) { return *self->state.child; },
   };
 }
 
 /// The recovery reader behind a stable handle (the persistence::reader_actor interface).
-caf::behavior reader_supervisor(supervisor_ptr self, std::function<caf::actor()> spawn_child,
+caf::behavior reader_supervisor(supervisor_ptr self, spawn_function spawn_child,
                                 std::shared_ptr<core_status> status,
                                 supervision_settings settings) {
   auto& up = status->reader;
   auto unavailable = caf::make_error(persistence::store_errc::unavailable, "the reader restarts");
+  auto publish = [status](std::shared_ptr<const persistence::store_health> h) {
+    status->publish_reader_health(std::move(h));
+  };
   supervise(self, "reader", std::move(spawn_child), unavailable, unavailable, up, std::move(status),
-            settings);
+            settings, std::move(publish));
   return {
       [self](persistence::recover_atom a, std::string& stream) {
         return forward<persistence::stream_history>(self, a, std::move(stream));
@@ -173,16 +362,15 @@ caf::behavior reader_supervisor(supervisor_ptr self, std::function<caf::actor()>
           self->send(*self->state.child, a, std::move(x)); // best effort, like the reader's own
         }
       },
-      [self](restart_atom) {
-        self->state.status->restarts++;
-        start_child(self);
-      },
+      [self](restart_atom) { restart_when_released(self); },
+      [self](released_atom, uint64_t n) { on_released(self, n); },
+      [self](give_up_atom, uint64_t n) { on_give_up(self, n); },
       [self](caf::get_atom) { return *self->state.child; },
   };
 }
 
 /// The PSP gateway behind a stable handle (the payment::psp_gateway_actor interface).
-caf::behavior psp_supervisor(supervisor_ptr self, std::function<caf::actor()> spawn_child,
+caf::behavior psp_supervisor(supervisor_ptr self, spawn_function spawn_child,
                              std::shared_ptr<core_status> status, supervision_settings settings) {
   auto& up = status->psp;
   auto gone = caf::make_error(caf::sec::request_receiver_down, "the PSP gateway restarts");
@@ -194,18 +382,13 @@ caf::behavior psp_supervisor(supervisor_ptr self, std::function<caf::actor()> sp
       [self](caf::get_atom g, payment::breaker_atom b) {
         return forward<payment::breaker_report>(self, g, b);
       },
-      [self](restart_atom) {
-        self->state.status->restarts++;
-        start_child(self);
-      },
+      [self](restart_atom) { restart_when_released(self); },
       [self](caf::get_atom) { return *self->state.child; },
   };
 }
 
 struct gauge_poller_state {
   std::shared_ptr<node_gauges> gauges;
-  persistence::journal_stats last;    // of the current journal incarnation
-  persistence::journal_stats earlier; // summed over the incarnations before it
 };
 
 /// Refreshes node_gauges every `interval`: one round of requests at a time, each bounded by the
@@ -226,24 +409,14 @@ caf::behavior gauge_poller(caf::stateful_actor<gauge_poller_state>* self,
     self->request(journal, interval, caf::get_atom::value, persistence::journal_stats_atom::value)
         .then(
             [=](persistence::journal_stats& s) {
-              auto& st = self->state;
-              if (s.batches < st.last.batches || s.appends < st.last.appends) {
-                // A new incarnation started counting from zero.
-                st.earlier.batches += st.last.batches;
-                st.earlier.events += st.last.events;
-                st.earlier.conflicts += st.last.conflicts;
-                st.earlier.failed += st.last.failed;
-                st.earlier.commit_us_total += st.last.commit_us_total;
-              }
-              st.last = s;
-              auto& g = *st.gauges;
-              g.journal_batches = st.earlier.batches + s.batches;
-              g.journal_events = st.earlier.events + s.events;
-              g.journal_conflicts = st.earlier.conflicts + s.conflicts;
-              g.journal_failed = st.earlier.failed + s.failed;
-              g.journal_commit_us = st.earlier.commit_us_total + s.commit_us_total;
-              g.journal_largest_batch =
-                  std::max<uint64_t>(g.journal_largest_batch.load(), s.largest_batch);
+              // Summed over every incarnation by the journal's supervisor: never falls.
+              auto& g = *self->state.gauges;
+              g.journal_batches = s.batches;
+              g.journal_events = s.events;
+              g.journal_conflicts = s.conflicts;
+              g.journal_failed = s.failed;
+              g.journal_commit_us = s.commit_us_total;
+              g.journal_largest_batch = s.largest_batch;
               answered();
             },
             [=](caf::error&) { answered(); });
@@ -285,25 +458,54 @@ std::vector<std::string> core_status::down() const {
   return out;
 }
 
+std::shared_ptr<const persistence::store_health> core_status::journal_health() const {
+  return std::atomic_load(&journal_health_);
+}
+
+std::shared_ptr<const persistence::store_health> core_status::reader_health() const {
+  return std::atomic_load(&reader_health_);
+}
+
+void core_status::publish_journal_health(std::shared_ptr<const persistence::store_health> h) {
+  std::atomic_store(&journal_health_, std::move(h));
+}
+
+void core_status::publish_reader_health(std::shared_ptr<const persistence::store_health> h) {
+  std::atomic_store(&reader_health_, std::move(h));
+}
+
+std::vector<std::string> core_status::unreachable() const {
+  std::vector<std::string> out;
+  if (auto h = journal_health(); journal && ((h && !h->reachable()) || journal_stalled)) {
+    out.emplace_back("journal");
+  }
+  if (auto h = reader_health(); reader && h && !h->reachable()) {
+    out.emplace_back("reader");
+  }
+  return out;
+}
+
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
                               shard::host_settings settings, order::saga_policy policy,
                               supervision_settings supervision) {
   node_actors n;
   n.journal = caf::actor_cast<persistence::journal_actor>(sys.spawn(
       journal_supervisor,
-      [&sys, pg = cfg.pg, journal = cfg.journal] {
-        return caf::actor_cast<caf::actor>(persistence::spawn_journal(sys, pg, journal));
+      [&sys, pg = cfg.pg, journal = cfg.journal](std::shared_ptr<persistence::store_health> h) {
+        return caf::actor_cast<caf::actor>(
+            persistence::spawn_journal(sys, pg, journal, std::move(h)));
       },
       n.status, supervision));
   n.reader = caf::actor_cast<persistence::reader_actor>(sys.spawn(
       reader_supervisor,
-      [&sys, pg = cfg.pg, journal = cfg.journal] {
-        return caf::actor_cast<caf::actor>(persistence::spawn_reader(sys, pg, journal));
+      [&sys, pg = cfg.pg, journal = cfg.journal](std::shared_ptr<persistence::store_health> h) {
+        return caf::actor_cast<caf::actor>(
+            persistence::spawn_reader(sys, pg, journal, std::move(h)));
       },
       n.status, supervision));
   n.psp = caf::actor_cast<payment::psp_gateway_actor>(sys.spawn(
       psp_supervisor,
-      [&sys, psp = cfg.psp] {
+      [&sys, psp = cfg.psp](std::shared_ptr<persistence::store_health>) {
         return caf::actor_cast<caf::actor>(payment::spawn_psp_gateway(sys, psp, 5, 2000));
       },
       n.status, supervision));

@@ -28,14 +28,36 @@ struct core_status {
   std::atomic<bool> psp{false};
   /// Restarts of any of them since start.
   std::atomic<uint64_t> restarts{0};
+  /// The journal writer finished no batch for supervision_settings::stall_after while appends
+  /// waited: its worker hangs in a statement.
+  std::atomic<bool> journal_stalled{false};
 
   /// The names of the components down now ("journal", "reader", "psp"); empty when all run.
   std::vector<std::string> down() const;
+
+  /// The database health of the current journal writer and reader incarnations, kept current by
+  /// their workers (nullptr before the first start). Read from any thread.
+  std::shared_ptr<const persistence::store_health> journal_health() const;
+  std::shared_ptr<const persistence::store_health> reader_health() const;
+
+  /// The components that run but whose last statement did not reach the database, or (the
+  /// journal) whose worker is stalled ("journal", "reader"); empty when all reach it.
+  std::vector<std::string> unreachable() const;
+
+  /// Called by the supervisors when an incarnation starts.
+  void publish_journal_health(std::shared_ptr<const persistence::store_health> h);
+  void publish_reader_health(std::shared_ptr<const persistence::store_health> h);
+
+private:
+  // Accessed with std::atomic_load/atomic_store only.
+  std::shared_ptr<const persistence::store_health> journal_health_;
+  std::shared_ptr<const persistence::store_health> reader_health_;
 };
 
 /// Figures for /metrics, refreshed by the node's gauge poller every supervision_settings::
 /// gauge_interval (one round of requests at a time), so that a scrape reads atomics and asks no
-/// actor. The journal counters add up every incarnation of the journal writer.
+/// actor. The journal counters never fall: the journal's supervisor adds up every incarnation
+/// (those that ended, as last seen, plus the current one).
 struct node_gauges {
   std::atomic<uint64_t> journal_batches{0};
   std::atomic<uint64_t> journal_events{0};
@@ -56,8 +78,16 @@ struct supervision_settings {
   /// starts over once the component ran for twice backoff_max.
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
-  /// How often node_gauges are refreshed.
+  /// How often node_gauges are refreshed; also how often a journal writer whose last statement
+  /// did not reach the database is probed (an append that can only conflict, writing nothing),
+  /// so that its health recovers without waiting for a client's write.
   std::chrono::milliseconds gauge_interval{1000};
+  /// A dead journal writer or reader is restarted only after its detached database worker ended
+  /// too (a worker stuck in a statement keeps its connection and could still commit), but not
+  /// later than this after the restart was due: how many connections a hang can pile up.
+  std::chrono::milliseconds old_worker_wait{60000};
+  /// A journal writer that finished no batch for this long while appends waited is stalled.
+  std::chrono::milliseconds stall_after{5000};
 };
 
 /// Everything one node runs: the journal writer, the recovery reader, the PSP gateway and the
@@ -68,7 +98,9 @@ struct supervision_settings {
 /// flight at it (an append: outcome_unknown; a read: unavailable; a PSP call:
 /// request_receiver_down) and, until it is back, answer at once (unavailable, or
 /// request_receiver_down for the PSP). Sent (get_atom) as a caf::actor, each answers the current
-/// incarnation (an invalid handle while restarting).
+/// incarnation (an invalid handle while restarting). The journal's stats (get_atom,
+/// journal_stats_atom) add up every incarnation, so they never fall across restarts, and are
+/// answered from what was last seen while the journal restarts.
 struct node_actors {
   persistence::journal_actor journal;
   persistence::reader_actor reader;

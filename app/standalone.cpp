@@ -75,6 +75,26 @@ void add_node_metrics(observability::metrics_registry& metrics, const actors::no
         return samples{{{}, double(status->restarts.load())}};
       });
   metrics.add_callback_family(
+      "ordermesh_store_reachable",
+      "1 when the component's last statement reached PostgreSQL (journal writer, reader).",
+      observability::callback_type::gauge, {"component"}, [status = node.status] {
+        auto reachable = [](const std::shared_ptr<const persistence::store_health>& h) {
+          return h && h->running() && h->reachable() ? 1.0 : 0.0;
+        };
+        return samples{{{"journal"}, reachable(status->journal_health())},
+                       {{"reader"}, reachable(status->reader_health())}};
+      });
+  metrics.add_callback_family(
+      "ordermesh_store_consecutive_failures",
+      "Statements in a row that did not reach PostgreSQL (journal writer, reader).",
+      observability::callback_type::gauge, {"component"}, [status = node.status] {
+        auto failures = [](const std::shared_ptr<const persistence::store_health>& h) {
+          return h ? double(h->consecutive_failures()) : 0.0;
+        };
+        return samples{{{"journal"}, failures(status->journal_health())},
+                       {{"reader"}, failures(status->reader_health())}};
+      });
+  metrics.add_callback_family(
       "ordermesh_projection_lag_events", "Events appended but not yet in the read models.",
       observability::callback_type::gauge, {}, [&runner] {
         return std::vector<observability::callback_sample>{{{}, double(runner.stats().lag)}};
@@ -116,9 +136,12 @@ int run_standalone(const config::loaded_config& loaded) {
   std::unique_ptr<persistence::projection_runner> runner;
   gateway::gateway_api api{sys, node.hosts, cfg, metrics, [&] {
                              auto s = runner->stats();
-                             return gateway::node_health{
-                                 !s.database_unreachable, serving.load(), s.lag,
-                                 s.failing && !s.database_unreachable, node.status->down()};
+                             return gateway::node_health{!s.database_unreachable,
+                                                         serving.load(),
+                                                         s.lag,
+                                                         s.failing && !s.database_unreachable,
+                                                         node.status->down(),
+                                                         node.status->unreachable()};
                            }};
   runner = std::make_unique<persistence::projection_runner>(
       cfg.pg, persistence::projection_runner_settings{},

@@ -149,6 +149,7 @@ struct gateway_config {
   /// Threads doing the gateway's blocking work (PostgreSQL reads, Redis); never the io threads.
   uint32_t read_workers = 4;
   /// Deadline of a command sent to an entity; past it the command is not executed (HTTP 504).
+  /// Must be less than request_timeout.
   std::chrono::milliseconds command_timeout{5000};
   /// Longest wait a POST /orders?wait=<ms> may ask for.
   std::chrono::milliseconds max_wait{30000};
@@ -158,6 +159,8 @@ struct gateway_config {
   uint32_t rate_limit_burst = 200;
   /// Base time to live of a cached read (jittered by up to 10 %).
   std::chrono::milliseconds cache_ttl{30000};
+  /// Bytes (keys plus bodies) the in-process near cache may hold; the oldest go first.
+  uint32_t near_cache_bytes = 64u * 1024 * 1024;
   /// Clients' API keys: client=<sha256 hex of key>,...; or ORDERMESH_GATEWAY_API_KEYS_FILE.
   std::vector<api_key> api_keys;
   /// The gateway is reached only through a proxy that sets X-Client-Id; only then is it trusted.

@@ -637,6 +637,10 @@ const std::vector<field>& fields() {
           [](auto& c) -> auto& { return c.gateway.rate_limit_burst; },
           "Requests one client may make at once (token bucket capacity)."),
       make_field(
+          "gateway.near_cache_bytes", as_count,
+          [](auto& c) -> auto& { return c.gateway.near_cache_bytes; },
+          "Bytes (keys plus bodies) the in-process near cache may hold; the oldest go first."),
+      make_field(
           "gateway.cache_ttl", as_duration, [](auto& c) -> auto& { return c.gateway.cache_ttl; },
           "Base time to live of a cached read (jittered by up to 10 %)."),
       make_field(
@@ -1050,6 +1054,16 @@ private:
           out_.sources["journal.reconnect_min"],
           "must not be greater than journal.reconnect_max = " + show_duration(j.reconnect_max) +
               " (" + to_string(out_.sources["journal.reconnect_max"]) + ")"};
+    }
+    // A command still running when the request times out leaves a 504 for what may have been
+    // accepted.
+    const auto& g = out_.values.gateway;
+    if (g.command_timeout >= g.request_timeout) {
+      return config_error{
+          "gateway.command_timeout", show_duration(g.command_timeout),
+          out_.sources["gateway.command_timeout"],
+          "must be less than gateway.request_timeout = " + show_duration(g.request_timeout) + " (" +
+              to_string(out_.sources["gateway.request_timeout"]) + ")"};
     }
     return std::nullopt;
   }

@@ -206,7 +206,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
                 cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                           static_cast<double>(cfg.gateway.rate_limit_per_s)}),
         idempotency(cfg.redis), identity(cfg.gateway), redis_health(cfg.redis, 1000ms),
-        near(near_cache_ttl, 100000), leases(lease_size(cfg.gateway), 1000ms, 100000),
+        near(near_cache_ttl, cfg.gateway.near_cache_bytes),
+        leases(lease_size(cfg.gateway), 1000ms, 100000),
         pool(cfg.gateway.read_workers, 4096,
              [pg = cfg.pg] { return std::make_unique<read_worker>(pg); }),
         requests(metrics.add_counter_family("ordermesh_http_requests_total",
@@ -361,15 +362,17 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     return false;
   }
 
+  /// `timeout`: how long the entity may still start the command (default command_timeout).
   actors::envelope envelope_for(std::string message_id, std::string correlation,
-                                std::string traceparent) const {
+                                std::string traceparent,
+                                std::optional<std::chrono::milliseconds> timeout = {}) const {
     actors::envelope env;
     env.message_id = std::move(message_id);
     env.correlation_id = std::move(correlation);
     env.traceparent = std::move(traceparent);
-    env.deadline_us =
-        now_us() +
-        std::chrono::duration_cast<std::chrono::microseconds>(cfg.gateway.command_timeout).count();
+    env.deadline_us = now_us() + std::chrono::duration_cast<std::chrono::microseconds>(
+                                     timeout.value_or(cfg.gateway.command_timeout))
+                                     .count();
     return env;
   }
 
@@ -537,12 +540,22 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// the request's arrival, when the server would answer 504 instead.
   std::chrono::milliseconds wait_left(const placement& pl) const {
     const auto timeout = cfg.gateway.request_timeout;
-    // Room for answer_placed (a worker, a Redis write) after the wait ends.
-    const auto margin = std::min<std::chrono::milliseconds>(1000ms, timeout / 4);
+    // Room for answer_placed (it answers from the waiting actor's thread) and the network.
+    const auto margin = std::min<std::chrono::milliseconds>(500ms, timeout / 4);
     const auto due = pl.arrived + timeout - margin;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         due - std::chrono::steady_clock::now());
     return std::max(0ms, std::min(pl.wait, left));
+  }
+
+  /// How long the PlaceOrder command may take: gateway.command_timeout, cut so that its answer
+  /// (or its timeout's) is out before request_timeout from the request's arrival, however long
+  /// the request waited for a worker.
+  std::chrono::milliseconds command_deadline(const placement& pl) const {
+    const auto due = pl.arrived + cfg.gateway.request_timeout - 100ms;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        due - std::chrono::steady_clock::now());
+    return std::max(1ms, std::min(cfg.gateway.command_timeout, left));
   }
 
   /// Sends PlaceOrder from a short-lived actor that answers the request: at once (202), or when
@@ -557,12 +570,13 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       // The message id includes the body's fingerprint: a redelivery of the same order is
       // deduplicated, while the same key with another body reaches the order's decide, which
       // rejects it as conflicting_order.
+      const auto deadline = self->command_deadline(pl);
       auto env = self->envelope_for("place:" + pl.order_id + ":" + pl.fingerprint, pl.order_id,
-                                    pl.traceparent);
+                                    pl.traceparent, deadline);
       auto ticket = std::make_shared<uint64_t>(0);
       actor
-          ->request(self->hosts->order, self->cfg.gateway.command_timeout, route_atom::value,
-                    pl.order_id, env, caf::make_message(std::move(cmd)))
+          ->request(self->hosts->order, deadline, route_atom::value, pl.order_id, env,
+                    caf::make_message(std::move(cmd)))
           .then(
               [=](command_reply& reply) {
                 if (!reply.accepted) {
@@ -622,16 +636,16 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       r = make_problem(p);
     }
     r.headers.emplace_back("Location", location);
+    // Answered here, on the thread that learned the outcome: queued behind the workers (or a
+    // Redis write) it could miss request_timeout. The record is written off the answer path;
+    // a retry that arrives before it is still safe, since the order id comes from client and key
+    // and the order deduplicates the command (without a free worker it is not written at all).
     auto self = shared_from_this();
-    // Remember first, then answer: a retry sent as soon as this answer arrives finds the record.
-    // (Without a worker to do it, answer anyway: the journal still makes the retry safe.)
-    auto remembered = std::make_shared<response>(r);
-    if (!pool.try_post([self, pl, remembered](read_worker&) {
-          self->idempotency.remember(pl.client, pl.key, pl.fingerprint, *remembered);
-          pl.answer(std::move(*remembered));
-        })) {
-      pl.answer(std::move(r));
-    }
+    (void)pool.try_post([self, client = pl.client, key = pl.key, fingerprint = pl.fingerprint,
+                         remembered = r](read_worker&) {
+      self->idempotency.remember(client, key, fingerprint, remembered);
+    });
+    pl.answer(std::move(r));
   }
 
   // -- GET /orders/{id}, GET /orders?customer= ---------------------------------------------------
@@ -832,7 +846,19 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       degraded.push_back("projection: the read models stopped at an event they cannot apply "
                          "(see the log); reads are stale, orders are still taken");
     }
-    const bool is_ready = node.postgres_up && node.serving && node.components_down.empty();
+    auto listed = [](const std::vector<std::string>& names, const char* name) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    const bool journal_reaches_db = !listed(node.database_unreachable, "journal");
+    if (listed(node.database_unreachable, "reader")) {
+      degraded.push_back("reader: cannot reach PostgreSQL; entities not in memory cannot start");
+    }
+    const bool is_ready =
+        node.postgres_up && node.serving && node.components_down.empty() && journal_reaches_db;
+    json database = json::object();
+    for (const auto* name : {"journal", "reader"}) {
+      database[name] = listed(node.database_unreachable, name) ? "unreachable" : "reachable";
+    }
     json components = json::object();
     for (const auto* name : {"journal", "reader", "psp"}) {
       const bool down = std::find(node.components_down.begin(), node.components_down.end(), name) !=
@@ -844,6 +870,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
                {{"postgres", node.postgres_up ? "up" : "down"},
                 {"node", node.serving ? "serving" : "stopped"},
                 {"components", std::move(components)},
+                {"database", std::move(database)},
                 {"projection", node.projection_stuck ? "stuck" : "running"},
                 {"redis", redis_up ? "up" : "down"}}},
               {"projection_lag", node.projection_lag},

@@ -28,6 +28,10 @@ struct node_health {
   bool projection_stuck = false;
   /// The node's core components down now (e.g. "journal" while it restarts): not ready.
   std::vector<std::string> components_down;
+  /// The core components that run but whose last statement did not reach the database
+  /// ("journal", "reader"). A journal among them: not ready (every write would fail); the
+  /// reader: degraded (entities not in memory cannot start).
+  std::vector<std::string> database_unreachable;
 };
 
 /// The HTTP API of ordermesh (see gateway/openapi.json): orders and inventory over the entity

@@ -15,14 +15,16 @@ namespace ordermesh::gateway {
 /// called by this process's projection for every row it changes and for every invalidation heard
 /// from other processes on Redis pub/sub (clear() when that subscription was interrupted). A fill
 /// that started before an invalidation of its key is discarded, so an old value cannot come back
-/// (the same race read_cache guards against in Redis). Bounded: beyond `capacity` entries the
-/// oldest are dropped, and the bookkeeping never holds more than `capacity` keys however often a
-/// key is invalidated and filled again. Thread-safe; never blocks for long.
+/// (the same race read_cache guards against in Redis). Bounded by bytes: the keys and values held
+/// add up to at most `max_bytes` (the oldest fills go first, a value larger than that is not
+/// kept), a fill first drops the entries that expired, and the bookkeeping holds exactly one key
+/// per entry however often a key is invalidated and filled again. Thread-safe; never blocks for
+/// long.
 class near_cache {
 public:
   using clock = std::chrono::steady_clock;
 
-  near_cache(std::chrono::milliseconds ttl, size_t capacity) : ttl_(ttl), capacity_(capacity) {}
+  near_cache(std::chrono::milliseconds ttl, size_t max_bytes) : ttl_(ttl), max_bytes_(max_bytes) {}
 
   /// The live value of `key`, if any.
   std::optional<std::string> get(const std::string& key, clock::time_point now = clock::now()) {
@@ -58,25 +60,29 @@ public:
     if (!current || !value) {
       return;
     }
-    auto [it, fresh] = entries_.try_emplace(key);
-    if (fresh) {
-      it->second.position = order_.insert(order_.end(), key);
+    drop(key);
+    // Every entry lives ttl_ from its fill and order_ is in fill order: the expired are in front.
+    while (!order_.empty() && entries_.at(order_.front()).expires <= now) {
+      drop(order_.front());
     }
-    it->second.value = *value;
-    it->second.expires = now + ttl_;
-    while (entries_.size() > capacity_) {
-      entries_.erase(order_.front());
-      order_.pop_front();
+    const size_t cost = key.size() + value->size();
+    if (cost > max_bytes_) {
+      return;
     }
+    while (bytes_ + cost > max_bytes_) {
+      drop(order_.front());
+    }
+    auto& e = entries_[key];
+    e.value = *value;
+    e.expires = now + ttl_;
+    e.position = order_.insert(order_.end(), key);
+    bytes_ += cost;
   }
 
   /// Drops `key` and voids the fills of it in flight.
   void invalidate(const std::string& key) {
     std::lock_guard<std::mutex> lock{mutex_};
-    if (auto it = entries_.find(key); it != entries_.end()) {
-      order_.erase(it->second.position);
-      entries_.erase(it);
-    }
+    drop(key);
     if (auto f = fills_.find(key); f != fills_.end()) {
       ++f->second.epoch;
     }
@@ -87,6 +93,7 @@ public:
     std::lock_guard<std::mutex> lock{mutex_};
     entries_.clear();
     order_.clear();
+    bytes_ = 0;
     for (auto& [key, f] : fills_) {
       ++f.epoch;
     }
@@ -97,13 +104,30 @@ public:
     return entries_.size();
   }
 
-  /// Keys remembered for trimming (never more than capacity).
+  /// Keys remembered for trimming (exactly one per entry).
   size_t tracked_keys() const {
     std::lock_guard<std::mutex> lock{mutex_};
     return order_.size();
   }
 
+  /// The bytes held: the sizes of the keys and values of the entries (never more than max_bytes).
+  size_t bytes() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return bytes_;
+  }
+
 private:
+  /// Removes `key`'s entry, if any. The caller holds mutex_.
+  void drop(const std::string& key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      return;
+    }
+    bytes_ -= it->first.size() + it->second.value.size();
+    order_.erase(it->second.position);
+    entries_.erase(it);
+  }
+
   struct entry {
     std::string value;
     clock::time_point expires;
@@ -114,10 +138,11 @@ private:
     uint32_t loaders = 0;
   };
   const std::chrono::milliseconds ttl_;
-  const size_t capacity_;
+  const size_t max_bytes_;
   mutable std::mutex mutex_;
+  size_t bytes_ = 0;
   std::unordered_map<std::string, entry> entries_;
-  // The keys of entries_, oldest fill first, for trimming; exactly one per entry.
+  // The keys of entries_, oldest fill first (so also soonest to expire); one per entry.
   std::list<std::string> order_;
   std::unordered_map<std::string, fill_state> fills_;
 };

@@ -106,6 +106,21 @@ struct node_fixture {
     return victim;
   }
 
+  /// The journal's stats through its supervised handle.
+  persistence::journal_stats journal_stats() {
+    persistence::journal_stats out;
+    self->request(node.journal, 5s, caf::get_atom::value, persistence::journal_stats_atom::value)
+        .receive([&](persistence::journal_stats& s) { out = s; },
+                 [&](caf::error& err) { BOOST_TEST_MESSAGE("stats: " << sys.render(err)); });
+    return out;
+  }
+
+  /// Whether a backend of the test database waits on a lock.
+  bool a_statement_waits_on_a_lock() const {
+    return db.query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database()") != "0";
+  }
+
   bool down(const std::string& name) const {
     const auto d = node.status->down();
     return std::find(d.begin(), d.end(), name) != d.end();
@@ -189,6 +204,115 @@ BOOST_AUTO_TEST_CASE(a_killed_psp_gateway_restarts_and_answers_again) {
 BOOST_AUTO_TEST_CASE(the_gauges_are_kept_current_without_anyone_asking) {
   BOOST_TEST_REQUIRE(restock("sku-g") == "accepted");
   BOOST_TEST(eventually([&] { return node.gauges->journal_events.load() >= 1u; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_killed_while_its_worker_hangs_restarts_only_after_the_worker_ended) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-h") == "accepted");
+  pqxx::connection locker{persistence::pg_event_store::connection_string(db.pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  next_message = 200;
+  auto answer = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-h");
+  });
+  // The old worker is stuck in its statement, holding its connection.
+  const bool stuck = eventually([&] { return a_statement_waits_on_a_lock(); });
+  kill(caf::actor_cast<caf::actor>(node.journal));
+  // Three back-offs (1.5 s each) pass without a second incarnation while the old worker hangs:
+  // it could still commit after a new one started, and each restart would hold one more
+  // connection. (A negative claim needs a window; it is three times the restart delay.)
+  const bool restarted_during_hang =
+      eventually([&] { return node.status->restarts.load() > 0; }, 4500ms);
+  lock.abort();
+  BOOST_TEST_REQUIRE(stuck);
+  BOOST_TEST(!restarted_during_hang);
+  // Once the old worker finished its statement and ended, the journal comes back.
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST(node.status->restarts.load() == 1u);
+  BOOST_TEST(answer.get().find("unknown") != std::string::npos);
+  BOOST_TEST(eventually([&] { return restock("sku-h") == "accepted"; }));
+}
+
+BOOST_AUTO_TEST_CASE(journal_stats_never_fall_when_the_journal_writer_restarts) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  for (const auto* sku : {"sku-s1", "sku-s2", "sku-s3"}) {
+    BOOST_TEST_REQUIRE(restock(sku) == "accepted");
+  }
+  const auto before = journal_stats();
+  BOOST_TEST_REQUIRE(before.batches >= 3u);
+  BOOST_TEST_REQUIRE(before.events >= 3u);
+  kill(caf::actor_cast<caf::actor>(node.journal));
+  BOOST_TEST_REQUIRE(eventually([&] { return down("journal"); }));
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  const auto after = journal_stats();
+  BOOST_TEST(after.batches >= before.batches);
+  BOOST_TEST(after.events >= before.events);
+  BOOST_TEST_REQUIRE(restock("sku-s1") == "accepted");
+  const auto later = journal_stats();
+  BOOST_TEST(later.events >= before.events + 1);
+  // /metrics reads the same sums through the gauges.
+  BOOST_TEST(eventually([&] { return node.gauges->journal_events.load() >= before.events + 1; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_that_cannot_reach_the_database_is_unreachable_until_it_can_again) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-u") == "accepted");
+  BOOST_TEST(node.status->unreachable().empty());
+  // New connections are refused and the journal's connection is cut: its next commit fails and
+  // it cannot reconnect, while the process runs on.
+  auto admin_db = db.pg();
+  admin_db.dbname = "postgres";
+  pqxx::connection admin{persistence::pg_event_store::connection_string(admin_db)};
+  pqxx::nontransaction a{admin};
+  a.exec0("ALTER DATABASE \"" + db.pg().dbname + "\" ALLOW_CONNECTIONS false");
+  a.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
+         a.quote(db.pg().dbname));
+  const auto during = restock("sku-u");
+  const bool unreachable = eventually([&] {
+    const auto u = node.status->unreachable();
+    return std::find(u.begin(), u.end(), "journal") != u.end();
+  });
+  a.exec0("ALTER DATABASE \"" + db.pg().dbname + "\" ALLOW_CONNECTIONS true");
+  BOOST_TEST(during != "accepted", during);
+  BOOST_TEST(unreachable);
+  BOOST_TEST(!down("journal")); // it runs; it just cannot reach the database
+  // Probed by its supervisor, it is reachable again without waiting for a client's write.
+  BOOST_TEST(eventually([&] {
+    const auto u = node.status->unreachable();
+    return std::find(u.begin(), u.end(), "journal") == u.end();
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_whose_worker_hangs_while_appends_wait_is_reported_stalled) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  BOOST_TEST_REQUIRE(restock("sku-w1") == "accepted"); // both entities active: no reads needed
+  BOOST_TEST_REQUIRE(restock("sku-w2") == "accepted");
+  pqxx::connection locker{persistence::pg_event_store::connection_string(db.pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  next_message = 300;
+  // One append hangs in the worker's statement, the next waits behind it.
+  auto first = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-w1");
+  });
+  const bool hangs = eventually([&] { return a_statement_waits_on_a_lock(); });
+  auto second = std::async(std::launch::async, [this] {
+    caf::scoped_actor who{sys};
+    return restock_as(who, "sku-w2");
+  });
+  const bool stalled = eventually([&] {
+    const auto u = node.status->unreachable();
+    return std::find(u.begin(), u.end(), "journal") != u.end();
+  });
+  lock.abort();
+  BOOST_TEST_REQUIRE(hangs);
+  BOOST_TEST(stalled);
+  first.get();
+  second.get();
+  BOOST_TEST(eventually([&] { return node.status->unreachable().empty(); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -415,6 +415,20 @@ BOOST_AUTO_TEST_CASE(reconnect_min_above_reconnect_max_is_rejected) {
                            "journal.reconnect_max = 5s (default)");
 }
 
+BOOST_AUTO_TEST_CASE(a_command_timeout_not_below_the_request_timeout_is_rejected) {
+  // A command answered after the request timed out would leave a 504 for an accepted order.
+  const auto err = expect_error(make_input({"--gateway.command_timeout=10s"}));
+  BOOST_TEST(err.line() == "config error: gateway.command_timeout = \"10s\" (command line "
+                           "--gateway.command_timeout): must be less than "
+                           "gateway.request_timeout = 10s (default)");
+}
+
+BOOST_AUTO_TEST_CASE(the_near_cache_byte_budget_is_configurable) {
+  BOOST_TEST(expect_loaded(make_input({})).values.gateway.near_cache_bytes == 64u * 1024 * 1024);
+  BOOST_TEST(expect_loaded(make_input({"--gateway.near_cache_bytes=1000"}))
+                 .values.gateway.near_cache_bytes == 1000u);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_json_is_reported_with_its_position) {
   const auto err =
       expect_error(make_input({"--config=om.json"}, {}, {{"om.json", "{\"pg\": {\"port\": }}"}}));
@@ -560,6 +574,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "gateway.max_wait = 30s  (default)\n"
                                "gateway.rate_limit_per_s = 100  (default)\n"
                                "gateway.rate_limit_burst = 200  (default)\n"
+                               "gateway.near_cache_bytes = 67108864  (default)\n"
                                "gateway.cache_ttl = 30s  (default)\n"
                                "gateway.api_keys = (none)  (default)\n"
                                "gateway.trusted_proxy = false  (default)\n";

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -70,8 +71,8 @@ BOOST_AUTO_TEST_CASE(a_flood_of_metrics_scrapes_and_readiness_probes_never_turns
   // One worker for blocking work and a short request timeout: a probe or scrape that sat in a
   // command's seat would show as a 503 or 504 on POST /orders.
   standalone_system sys{{"--redis.port=" + std::to_string(redis.port()), "--gateway.read_workers=1",
-                         "--gateway.request_timeout=3s", "--gateway.rate_limit_per_s=100000",
-                         "--gateway.rate_limit_burst=100000"}};
+                         "--gateway.request_timeout=3s", "--gateway.command_timeout=2s",
+                         "--gateway.rate_limit_per_s=100000", "--gateway.rate_limit_burst=100000"}};
   auto c = sys.client();
   const auto sku = standalone_system::unique("flood");
   BOOST_TEST_REQUIRE(
@@ -123,7 +124,8 @@ BOOST_AUTO_TEST_CASE(a_flood_of_metrics_scrapes_and_readiness_probes_never_turns
 }
 
 BOOST_AUTO_TEST_CASE(readiness_and_metrics_answer_while_every_worker_is_busy) {
-  standalone_system sys{{"--gateway.read_workers=1", "--gateway.request_timeout=5s"}};
+  standalone_system sys{
+      {"--gateway.read_workers=1", "--gateway.request_timeout=5s", "--gateway.command_timeout=3s"}};
   // The only worker gets stuck reading an order: the read model's table is locked.
   pqxx::connection locker{persistence::pg_event_store::connection_string(sys.db().pg())};
   pqxx::work lock{locker};
@@ -149,19 +151,93 @@ BOOST_AUTO_TEST_CASE(readiness_and_metrics_answer_while_every_worker_is_busy) {
 
 BOOST_AUTO_TEST_CASE(a_wait_longer_than_the_request_timeout_ends_with_the_orders_state_not_504) {
   // The PSP answers after 4 s, the request times out after 2 s, the client may wait 5 s.
-  standalone_system slow{{"--gateway.request_timeout=2s", "--gateway.max_wait=5s",
-                          "--psp.client_timeout=10s", "--saga.step_timeout=30s"},
+  standalone_system slow{{"--gateway.request_timeout=2s", "--gateway.command_timeout=1s",
+                          "--gateway.max_wait=5s", "--psp.client_timeout=10s",
+                          "--saga.step_timeout=30s"},
                          {"--psp.latency=4s"}};
   auto c = slow.client(10s);
   const auto sku = standalone_system::unique("slowpsp");
   BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
                      200u);
-  const auto r =
-      c->request("POST", "/orders?wait=5000", order_for(sku),
-                 {{"X-Client-Id", standalone_system::unique("w")}, {"Idempotency-Key", "wait-1"}});
+  const auto r = c->request("POST", "/orders?wait=5000", order_for(sku),
+                            {{"X-Client-Id", standalone_system::unique("w")},
+                             {"Idempotency-Key", standalone_system::unique("wait")}});
   BOOST_TEST_REQUIRE(r.status == 202u, r.body);
   const auto body = r.json();
   BOOST_TEST(!body.at("order_id").get<std::string>().empty());
   BOOST_TEST(body.at("status") != "confirmed", r.body);
   BOOST_TEST(r.header("Location").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_wait_that_runs_out_while_every_worker_is_busy_ends_with_202_not_504) {
+  // The PSP answers after 6 s, the request times out after 3 s: the wait runs out first, and
+  // then the only worker is stuck on a locked table. The answer must not queue behind it.
+  standalone_system slow{{"--gateway.read_workers=1", "--gateway.request_timeout=3s",
+                          "--gateway.command_timeout=2s", "--gateway.max_wait=10s",
+                          "--psp.client_timeout=10s", "--saga.step_timeout=30s"},
+                         {"--psp.latency=6s"}};
+  auto c = slow.client(10s);
+  const auto sku = standalone_system::unique("busywait");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  auto placed = std::async(std::launch::async, [&] {
+    return slow.client(10s)->request("POST", "/orders?wait=10000", order_for(sku),
+                                     {{"X-Client-Id", standalone_system::unique("bw")},
+                                      {"Idempotency-Key", standalone_system::unique("busy")}});
+  });
+  // Once the order is in the journal, the only worker gets stuck reading an order.
+  if (!eventually([&] {
+        return slow.db().query_value(
+                   "SELECT count(*) FROM events WHERE stream_id LIKE 'order/%'") != "0";
+      })) {
+    const auto r = placed.get();
+    BOOST_FAIL("the order was not placed: " << r.status << " " << r.body);
+  }
+  pqxx::connection locker{persistence::pg_event_store::connection_string(slow.db().pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE read_orders IN ACCESS EXCLUSIVE MODE");
+  auto stuck = std::async(std::launch::async, [&] {
+    try {
+      slow.client(20s)->request("GET", "/orders/" + standalone_system::unique("stuck"), "",
+                                {{"X-Client-Id", "stuck"}});
+    } catch (const std::exception&) {
+    }
+  });
+  const auto r = placed.get();
+  lock.abort();
+  stuck.get();
+  BOOST_TEST(r.status == 202u, r.body);
+  BOOST_TEST(r.header("Location").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(readiness_is_503_while_the_journal_cannot_reach_the_database) {
+  standalone_system sys;
+  auto c = sys.client(10s);
+  const auto sku = standalone_system::unique("unreach");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  // New connections to the database are refused and only the journal's is cut (its last
+  // statement was the append): the projection keeps reading, the journal cannot write.
+  auto admin_db = sys.db().pg();
+  admin_db.dbname = "postgres";
+  pqxx::connection admin{persistence::pg_event_store::connection_string(admin_db)};
+  pqxx::nontransaction a{admin};
+  const auto db = a.quote_name(sys.db().pg().dbname);
+  a.exec0("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  a.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " +
+         a.quote(sys.db().pg().dbname) + " AND query LIKE '%first_inserted%'");
+  const auto during = c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})");
+  const auto ready = c->request("GET", "/health/ready");
+  const auto metrics = c->request("GET", "/metrics");
+  a.exec0("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  BOOST_TEST(metrics.body.find("ordermesh_store_reachable{component=\"journal\"} 0") !=
+                 std::string::npos,
+             metrics.body);
+  BOOST_TEST(during.status == 503u, during.body);
+  BOOST_TEST(ready.status == 503u, ready.body);
+  BOOST_TEST(ready.json()["checks"]["postgres"] == "up", ready.body);
+  BOOST_TEST(ready.json()["checks"]["database"]["journal"] == "unreachable", ready.body);
+  // Once the journal reaches the database again (its supervisor probes it), ready again.
+  BOOST_TEST(eventually([&] { return c->request("GET", "/health/ready").status == 200u; }));
+  BOOST_TEST(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status == 200u);
 }

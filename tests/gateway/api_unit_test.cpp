@@ -369,7 +369,7 @@ BOOST_AUTO_TEST_CASE(openapi_describes_exactly_the_served_endpoints) {
 
 BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an_invalidation) {
   using namespace std::chrono_literals;
-  near_cache c{2000ms, 2};
+  near_cache c{2000ms, 4}; // bytes: "a" + "new", or two one-byte keys with one-byte values
   const auto t0 = near_cache::clock::time_point{} + 1h;
   auto ticket = c.begin_fill("a");
   c.fill("a", ticket, std::string{"1"}, t0);
@@ -400,7 +400,7 @@ BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an
 
 BOOST_AUTO_TEST_CASE(a_hot_key_invalidated_and_refilled_many_times_keeps_the_near_cache_bounded) {
   using namespace std::chrono_literals;
-  near_cache c{2000ms, 4};
+  near_cache c{2000ms, 8}; // bytes: "hot" + "last" and one more, or four of "a" + "a"
   const auto t0 = near_cache::clock::time_point{} + 1h;
   for (int i = 0; i < 10000; ++i) {
     c.fill("hot", c.begin_fill("hot"), std::to_string(i), t0);
@@ -417,6 +417,38 @@ BOOST_AUTO_TEST_CASE(a_hot_key_invalidated_and_refilled_many_times_keeps_the_nea
   BOOST_TEST(c.get("a", t0).value_or("") == "a");
   BOOST_TEST(c.size() == 4u);
   BOOST_TEST(c.tracked_keys() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(the_near_cache_holds_at_most_its_byte_budget_and_drops_expired_entries) {
+  using namespace std::chrono_literals;
+  // A client reading many large orders must not grow the cache past its byte budget.
+  near_cache c{2000ms, 1000};
+  const auto t0 = near_cache::clock::time_point{} + 1h;
+  const std::string body(100, 'x');
+  for (int i = 0; i < 100; ++i) {
+    const auto key = "order:" + std::to_string(i);
+    c.fill(key, c.begin_fill(key), body, t0);
+  }
+  BOOST_TEST(c.size() <= 1000u / 100u);
+  BOOST_TEST(c.bytes() <= 1000u);
+  BOOST_TEST(c.bytes() == c.size() * (std::string{"order:99"}.size() + body.size()));
+  BOOST_TEST(c.get("order:99", t0).has_value()); // the newest stay
+  BOOST_TEST(!c.get("order:0", t0).has_value());
+  // Invalidating and refilling keeps the count exact.
+  c.invalidate("order:99");
+  c.fill("order:99", c.begin_fill("order:99"), std::string{"short"}, t0);
+  c.fill("order:98", c.begin_fill("order:98"), std::string{"short"}, t0);
+  BOOST_TEST(c.bytes() == (c.size() - 2) * (8 + body.size()) + 2 * (8 + 5));
+  // A value larger than the whole budget is not kept.
+  c.fill("huge", c.begin_fill("huge"), std::string(2000, 'x'), t0);
+  BOOST_TEST(!c.get("huge", t0).has_value());
+  BOOST_TEST(c.bytes() <= 1000u);
+  // A fill drops the entries that expired meanwhile, however much room is left.
+  c.fill("late", c.begin_fill("late"), std::string{"v"}, t0 + 2000ms);
+  BOOST_TEST(c.size() == 1u);
+  BOOST_TEST(c.bytes() == 5u);
+  c.clear();
+  BOOST_TEST(c.bytes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(leased_tokens_are_spent_locally_and_lapse) {
