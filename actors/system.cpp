@@ -547,6 +547,7 @@ shard::host_settings host_settings_from(const config::entity_config& entity) {
 order::saga_policy saga_policy_from(const config::saga_config& saga) {
   order::saga_policy p;
   p.max_payment_attempts = static_cast<int32_t>(saga.max_payment_attempts);
+  p.max_commit_rounds = static_cast<int32_t>(saga.max_commit_rounds);
   p.step_timeout_ms = saga.step_timeout.count();
   p.retry_base_ms = saga.retry_base.count();
   p.retry_max_ms = saga.retry_max.count();

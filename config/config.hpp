@@ -112,6 +112,8 @@ struct entity_config {
 struct saga_config {
   /// Authorization attempts before an order is cancelled.
   uint32_t max_payment_attempts = 3;
+  /// Stock commit rounds that end undecided before an order is cancelled and compensated.
+  uint32_t max_commit_rounds = 20;
   /// How long one saga step (all reservations, one authorization) may take.
   std::chrono::milliseconds step_timeout{2000};
   /// Back-off before the first payment retry; doubles per attempt, plus up to half again as jitter.

@@ -579,6 +579,10 @@ const std::vector<field>& fields() {
           [](auto& c) -> auto& { return c.saga.max_payment_attempts; },
           "Authorization attempts before an order is cancelled."),
       make_field(
+          "saga.max_commit_rounds", as_count,
+          [](auto& c) -> auto& { return c.saga.max_commit_rounds; },
+          "Stock commit rounds that end undecided before an order is cancelled and compensated."),
+      make_field(
           "saga.step_timeout", as_duration, [](auto& c) -> auto& { return c.saga.step_timeout; },
           "How long one saga step (all reservations, one authorization) may take."),
       make_field(

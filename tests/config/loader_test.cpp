@@ -558,6 +558,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "entity.max_crashes = 5  (default)\n"
                                "entity.crash_window = 30s  (default)\n"
                                "saga.max_payment_attempts = 3  (default)\n"
+                               "saga.max_commit_rounds = 20  (default)\n"
                                "saga.step_timeout = 2s  (default)\n"
                                "saga.retry_base = 100ms  (default)\n"
                                "saga.retry_max = 5s  (default)\n"
