@@ -10,6 +10,7 @@
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
+#include "tests/actors/fast_node.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <caf/all.hpp>
@@ -28,21 +29,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-order::saga_policy fast_policy() {
-  order::saga_policy p;
-  p.step_timeout_ms = 1000;
-  p.retry_base_ms = 50;
-  p.retry_max_ms = 200;
-  p.max_payment_attempts = 3;
-  return p;
-}
-
-shard::host_settings fast_settings() {
-  shard::host_settings s;
-  s.tick_interval = 100ms;
-  s.idle_timeout = 60s;
-  return s;
-}
+using testing::fast_policy;
+using testing::fast_settings;
 
 struct payment_fixture {
   testing::pg_test_database db;
