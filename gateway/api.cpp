@@ -861,9 +861,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
     }
     json components = json::object();
     for (const auto* name : {"journal", "reader", "psp"}) {
-      const bool down = std::find(node.components_down.begin(), node.components_down.end(), name) !=
-                        node.components_down.end();
-      components[name] = down ? "restarting" : "running";
+      components[name] = listed(node.components_down, name) ? "restarting" : "running";
     }
     json body{{"status", is_ready ? "ready" : "not_ready"},
               {"checks",

@@ -209,16 +209,7 @@ const std::string& openapi_document() {
             "description": "The SKU's stock after the restock.",
             "content": {
               "application/json": {
-                "schema": {
-                  "type": "object",
-                  "properties": {
-                    "sku": {"type": "string"},
-                    "on_hand": {"type": "integer"},
-                    "reserved": {"type": "integer"},
-                    "available": {"type": "integer"},
-                    "version": {"type": "integer"}
-                  }
-                }
+                "schema": {"$ref": "#/components/schemas/Inventory"}
               }
             }
           },
