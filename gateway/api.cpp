@@ -335,8 +335,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   }
 
   /// Takes a lease of tokens from the client's Redis bucket (one for this request, the rest for
-  /// admit_locally), or a single token when less than a lease is left; when not even that, answers
-  /// 429 and returns false. Blocking.
+  /// admit_locally), or a single token when less than a lease is left, or a token this process
+  /// leased meanwhile; when not even that, answers 429 and returns false. Blocking.
   bool admit(const std::string& client, const responder& answer, const std::string& instance) {
     const auto lease = leases.lease_size();
     auto d = limiter.acquire(client, lease);
@@ -349,6 +349,11 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       if (d.allowed) {
         return true;
       }
+    }
+    // Concurrent requests of this client may have emptied the Redis bucket into this process's
+    // leases meanwhile: those tokens are the client's too.
+    if (admit_locally(client)) {
+      return true;
     }
     auto p = problem(
         429, problem_type::rate_limited,
