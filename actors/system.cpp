@@ -19,8 +19,8 @@ namespace ordermesh::actors {
 namespace {
 
 using namespace std::chrono_literals;
-using restart_atom = shard::restart_atom;
-using tick_atom = shard::tick_atom;
+using restart_atom = runtime::restart_atom;
+using tick_atom = runtime::tick_atom;
 
 /// Adds `x`'s counters to `sum` (maxima: the larger; `waiting`: x's, the current queue).
 void add_stats(persistence::journal_stats& sum, const persistence::journal_stats& x) {
@@ -394,7 +394,7 @@ struct gauge_poller_state {
 /// Refreshes node_gauges every `interval`: one round of requests at a time, each bounded by the
 /// interval, so that the cost does not depend on how often /metrics is scraped.
 caf::behavior gauge_poller(caf::stateful_actor<gauge_poller_state>* self,
-                           persistence::journal_actor journal, shard::directory_ptr hosts,
+                           persistence::journal_actor journal, runtime::directory_ptr hosts,
                            std::shared_ptr<node_gauges> gauges,
                            std::chrono::milliseconds interval) {
   self->state.gauges = std::move(gauges);
@@ -427,9 +427,9 @@ caf::behavior gauge_poller(caf::stateful_actor<gauge_poller_state>* self,
         {hosts->notification, &self->state.gauges->mailbox_notification}};
     for (const auto& [host, depth] : kinds) {
       self->request(host, std::max(interval, std::chrono::milliseconds{1500}), caf::get_atom::value,
-                    shard::entities_atom::value)
+                    runtime::entities_atom::value)
           .then(
-              [=, depth = depth](std::vector<shard::entity_info>& entities) {
+              [=, depth = depth](std::vector<runtime::entity_info>& entities) {
                 uint64_t sum = 0;
                 for (const auto& e : entities) {
                   sum += e.mailbox_depth;
@@ -486,7 +486,7 @@ std::vector<std::string> core_status::unreachable() const {
 }
 
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
-                              shard::host_settings settings, order::saga_policy policy,
+                              runtime::host_settings settings, order::saga_policy policy,
                               supervision_settings supervision) {
   node_actors n;
   n.journal = caf::actor_cast<persistence::journal_actor>(sys.spawn(
@@ -509,7 +509,7 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
         return caf::actor_cast<caf::actor>(payment::spawn_psp_gateway(sys, psp, 5, 2000));
       },
       n.status, supervision));
-  n.hosts = std::make_shared<shard::directory>();
+  n.hosts = std::make_shared<runtime::directory>();
   n.hosts->inventory = inventory::spawn_inventory_host(sys, n.journal, n.reader, settings);
   n.hosts->notification = notification::spawn_notification_host(sys, n.journal, n.reader, settings);
   n.hosts->payment = payment::spawn_payment_host(sys, n.journal, n.reader, settings, n.hosts, n.psp,
@@ -530,7 +530,7 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
       .receive(
           [&](std::vector<std::string>& streams) {
             for (const auto& stream : streams) {
-              self->send(node.hosts->order, shard::wake_atom::value, stream.substr(6));
+              self->send(node.hosts->order, runtime::wake_atom::value, stream.substr(6));
             }
             result = streams.size();
           },
@@ -538,8 +538,8 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
   return result;
 }
 
-shard::host_settings host_settings_from(const config::entity_config& entity) {
-  shard::host_settings s;
+runtime::host_settings host_settings_from(const config::entity_config& entity) {
+  runtime::host_settings s;
   static_cast<config::entity_config&>(s) = entity;
   return s;
 }

@@ -2,8 +2,8 @@
 
 #include "actors/order/state.hpp"
 #include "actors/payment/psp_gateway.hpp"
-#include "actors/shard/directory.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/directory.hpp"
+#include "actors/runtime/messages.hpp"
 #include "config/config.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -105,7 +105,7 @@ struct node_actors {
   persistence::journal_actor journal;
   persistence::reader_actor reader;
   payment::psp_gateway_actor psp;
-  shard::directory_ptr hosts;
+  runtime::directory_ptr hosts;
   std::shared_ptr<core_status> status = std::make_shared<core_status>();
   std::shared_ptr<node_gauges> gauges = std::make_shared<node_gauges>();
   /// Refreshes `gauges`.
@@ -123,14 +123,14 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
 
 /// Starts them in dependency order. The database schema must already be migrated.
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg,
-                              shard::host_settings settings, order::saga_policy policy,
+                              runtime::host_settings settings, order::saga_policy policy,
                               supervision_settings supervision = {});
 
 /// The same, with the hosts and the saga configured by cfg.entity and cfg.saga.
 node_actors start_node_actors(caf::actor_system& sys, const config::app_config& cfg);
 
 /// The entity settings of the configuration.
-shard::host_settings host_settings_from(const config::entity_config& entity);
+runtime::host_settings host_settings_from(const config::entity_config& entity);
 
 /// The saga policy of the configuration.
 order::saga_policy saga_policy_from(const config::saga_config& saga);

@@ -8,7 +8,7 @@
 
 #include "actors/inventory/messages.hpp"
 #include "actors/order/messages.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "config/loader.hpp"
 #include "core/actor_system.hpp"
@@ -62,7 +62,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
   caf::actor_system sys{caf_cfg};
-  actors::shard::host_settings settings;
+  actors::runtime::host_settings settings;
   settings.batch_commands = batch_commands;
   actors::order::saga_policy policy;
   auto node = actors::start_node_actors(sys, cfg, settings, policy);
@@ -70,10 +70,10 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
   for (int s = 0; s < skus; ++s) {
     actors::envelope e;
     e.message_id = "restock-" + std::to_string(s);
-    self->request(node.hosts->inventory, 30s, actors::shard::route_atom::value,
+    self->request(node.hosts->inventory, 30s, actors::runtime::route_atom::value,
                   "sku-" + std::to_string(s), e,
                   caf::make_message(actors::inventory::restock{1'000'000}))
-        .receive([](actors::shard::command_reply&) {}, [](caf::error&) {});
+        .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
   }
 
   std::mutex mtx;
@@ -126,12 +126,12 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
       std::lock_guard<std::mutex> lock{mtx};
       sent_at[oid] = clock_type::now();
     }
-    self->send(node.hosts->order, actors::shard::route_atom::value, oid, e,
+    self->send(node.hosts->order, actors::runtime::route_atom::value, oid, e,
                caf::make_message(actors::order::place_order{
                    oid, "bench", {{"sku-" + std::to_string(sent % skus), 1}}, {"tok_visa", 1000}}));
     ++sent;
     // The placement acknowledgements are not needed: drop them as they come.
-    self->receive([](actors::shard::command_reply&) {}, [](caf::error&) {},
+    self->receive([](actors::runtime::command_reply&) {}, [](caf::error&) {},
                   caf::after(std::chrono::seconds(0)) >> [] {});
   }
   while (done.load() < sent && clock_type::now() < deadline) {
@@ -158,22 +158,22 @@ double hot_sku_reservations(const config::app_config& cfg, int commands, int win
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
   caf::actor_system sys{caf_cfg};
-  actors::shard::host_settings settings;
+  actors::runtime::host_settings settings;
   settings.batch_commands = batch_commands;
   auto node = actors::start_node_actors(sys, cfg, settings, actors::order::saga_policy{});
   caf::scoped_actor self{sys};
   actors::envelope restock_env;
   restock_env.message_id = "restock-hot";
-  self->request(node.hosts->inventory, 30s, actors::shard::route_atom::value, std::string{"hot"},
+  self->request(node.hosts->inventory, 30s, actors::runtime::route_atom::value, std::string{"hot"},
                 restock_env, caf::make_message(actors::inventory::restock{1'000'000}))
-      .receive([](actors::shard::command_reply&) {}, [](caf::error&) {});
+      .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
   int sent = 0;
   int answered = 0;
   auto send_one = [&] {
     actors::envelope e;
     e.message_id = "reserve-" + std::to_string(sent);
     self->send(
-        node.hosts->inventory, actors::shard::route_atom::value, std::string{"hot"}, e,
+        node.hosts->inventory, actors::runtime::route_atom::value, std::string{"hot"}, e,
         caf::make_message(actors::inventory::reserve{"buyer-" + std::to_string(sent), 1, 600'000}));
     ++sent;
   };
@@ -183,7 +183,7 @@ double hot_sku_reservations(const config::app_config& cfg, int commands, int win
     send_one();
   }
   while (answered < sent && clock_type::now() < deadline) {
-    self->receive([&](actors::shard::command_reply&) { ++answered; },
+    self->receive([&](actors::runtime::command_reply&) { ++answered; },
                   [&](caf::error&) { ++answered; }, caf::after(std::chrono::seconds(5)) >> [] {});
     if (sent < commands && clock_type::now() < deadline) {
       send_one();

@@ -20,7 +20,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg) {
   cfg.add_error_category(caf::atom("entity"), [](uint8_t code, caf::atom_value,
                                                  const caf::message& ctx) {
     auto s =
-        "entity_errc::" + actors::shard::to_string(static_cast<actors::shard::entity_errc>(code));
+        "entity_errc::" + actors::runtime::to_string(static_cast<actors::runtime::entity_errc>(code));
     return ctx.empty() ? s : s + " " + caf::to_string(ctx);
   });
   return cfg;

@@ -9,7 +9,7 @@
 #include "actors/order/messages.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
 
@@ -29,10 +29,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::persistence::snapshot))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::persistence::stream_history))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::envelope))
-  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::shard::command_reply))
-  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::shard::entity_info))
-  CAF_ADD_TYPE_ID(ordermesh, (std::vector<ordermesh::actors::shard::entity_info>))
-  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::shard::entity_report))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::command_reply))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::entity_info))
+  CAF_ADD_TYPE_ID(ordermesh, (std::vector<ordermesh::actors::runtime::entity_info>))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::entity_report))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::restock))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::reserve))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::release))

@@ -2,7 +2,7 @@
 
 #include "actors/inventory/messages.hpp"
 #include "actors/order/messages.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "cache/rate_limiter.hpp"
 #include "cache/read_cache.hpp"
 #include "cache/redis_client.hpp"
@@ -36,8 +36,8 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-using actors::shard::command_reply;
-using actors::shard::route_atom;
+using actors::runtime::command_reply;
+using actors::runtime::route_atom;
 
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
@@ -197,7 +197,7 @@ struct placement {
 } // namespace
 
 struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
-  impl(caf::actor_system& sys, actors::shard::directory_ptr hosts, const config::app_config& cfg,
+  impl(caf::actor_system& sys, actors::runtime::directory_ptr hosts, const config::app_config& cfg,
        observability::metrics_registry& metrics, std::function<node_health()> health)
       : sys(sys), hosts(std::move(hosts)), cfg(cfg), metrics(metrics), health(std::move(health)),
         cache(cfg.redis, cache::read_cache_options{"om:cache:", cfg.gateway.cache_ttl, 0.1,
@@ -902,7 +902,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   }
 
   caf::actor_system& sys;
-  actors::shard::directory_ptr hosts;
+  actors::runtime::directory_ptr hosts;
   config::app_config cfg;
   observability::metrics_registry& metrics;
   std::function<node_health()> health;
@@ -928,7 +928,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   cache::redis_subscriber invalidation_listener;
 };
 
-gateway_api::gateway_api(caf::actor_system& sys, actors::shard::directory_ptr hosts,
+gateway_api::gateway_api(caf::actor_system& sys, actors::runtime::directory_ptr hosts,
                          const config::app_config& cfg, observability::metrics_registry& metrics,
                          std::function<node_health()> health)
     : impl_(std::make_shared<impl>(sys, std::move(hosts), cfg, metrics, std::move(health))) {}

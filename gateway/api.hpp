@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/shard/directory.hpp"
+#include "actors/runtime/directory.hpp"
 #include "config/config.hpp"
 #include "gateway/routes.hpp"
 #include "observability/metrics.hpp"
@@ -49,7 +49,7 @@ public:
   /// thread: it must only read state the components keep current (atomics), never block or ask
   /// an actor. The registry gets the gateway's metrics and must outlive this object; its
   /// callbacks run on io threads too (GET /metrics) and must be as cheap.
-  gateway_api(caf::actor_system& sys, actors::shard::directory_ptr hosts,
+  gateway_api(caf::actor_system& sys, actors::runtime::directory_ptr hosts,
               const config::app_config& cfg, observability::metrics_registry& metrics,
               std::function<node_health()> health);
   ~gateway_api();

@@ -10,7 +10,7 @@ namespace ordermesh::gateway {
 
 namespace {
 
-using actors::shard::entity_errc;
+using actors::runtime::entity_errc;
 
 response with_retry_after(problem_details p, const std::string& instance, int seconds) {
   p.instance = instance;
@@ -60,7 +60,7 @@ response answer_for_error(const caf::error& err, const std::string& instance) {
   return plain(problem(500, problem_type::internal, "the command failed unexpectedly"), instance);
 }
 
-response answer_for_order_rejection(const actors::shard::command_reply& reply,
+response answer_for_order_rejection(const actors::runtime::command_reply& reply,
                                     const std::string& instance) {
   using actors::order::order_errc;
   switch (static_cast<order_errc>(reply.code)) {
@@ -75,7 +75,7 @@ response answer_for_order_rejection(const actors::shard::command_reply& reply,
   }
 }
 
-response answer_for_inventory_rejection(const actors::shard::command_reply& reply,
+response answer_for_inventory_rejection(const actors::runtime::command_reply& reply,
                                         const std::string& instance) {
   using actors::inventory::inventory_errc;
   if (static_cast<inventory_errc>(reply.code) == inventory_errc::invalid_quantity) {

@@ -2,7 +2,7 @@
 
 // How the outcome of a command sent to an entity becomes an HTTP answer. Pure: no I/O.
 
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "gateway/problem.hpp"
 
 #include <caf/error.hpp>
@@ -18,11 +18,11 @@ response answer_for_error(const caf::error& err, const std::string& instance);
 /// The answer to an order command the order entity rejected (reply.accepted == false):
 /// invalid_order -> 422 invalid-request, conflicting_order -> 422 idempotency-key-reused,
 /// anything else -> 500.
-response answer_for_order_rejection(const actors::shard::command_reply& reply,
+response answer_for_order_rejection(const actors::runtime::command_reply& reply,
                                     const std::string& instance);
 
 /// The same for an inventory command: invalid_quantity -> 422, anything else -> 500.
-response answer_for_inventory_rejection(const actors::shard::command_reply& reply,
+response answer_for_inventory_rejection(const actors::runtime::command_reply& reply,
                                         const std::string& instance);
 
 } // namespace ordermesh::gateway

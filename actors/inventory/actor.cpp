@@ -1,7 +1,7 @@
 #include "actors/inventory/actor.hpp"
 
-#include "actors/shard/entity.hpp"
-#include "actors/shard/host.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/runtime/host.hpp"
 
 namespace ordermesh::actors::inventory {
 
@@ -14,7 +14,7 @@ std::string inventory_traits::summary(const inventory_state& s) const {
 }
 
 std::optional<command> inventory_traits::from_message(const caf::message& msg) const {
-  return shard::command_from_message<command>(msg);
+  return runtime::command_from_message<command>(msg);
 }
 
 std::optional<command> inventory_traits::on_tick(const inventory_state& s) const {
@@ -25,12 +25,12 @@ std::optional<command> inventory_traits::on_tick(const inventory_state& s) const
 }
 
 caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
-                                persistence::reader_actor reader, shard::host_settings settings) {
+                                persistence::reader_actor reader, runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return shard::spawn_entity(s, inventory_traits{}, id, std::move(host), journal, reader,
+    return runtime::spawn_entity(s, inventory_traits{}, id, std::move(host), journal, reader,
                                settings);
   };
-  return shard::spawn_host(sys, "inventory", factory, settings);
+  return runtime::spawn_host(sys, "inventory", factory, settings);
 }
 
 } // namespace ordermesh::actors::inventory

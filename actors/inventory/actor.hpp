@@ -2,8 +2,8 @@
 
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/state.hpp"
-#include "actors/shard/entity_traits.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -15,8 +15,8 @@
 
 namespace ordermesh::actors::inventory {
 
-/// The inventory aggregate as the generic entity runtime (actors/shard/entity.hpp) needs it.
-struct inventory_traits : shard::passive_hooks<inventory_state, command, event> {
+/// The inventory aggregate as the generic entity runtime (actors/runtime/entity.hpp) needs it.
+struct inventory_traits : runtime::passive_hooks<inventory_state, command, event> {
   using state_type = inventory_state;
   using command_type = command;
   using event_type = event;
@@ -53,6 +53,6 @@ struct inventory_traits : shard::passive_hooks<inventory_state, command, event> 
 
 /// Spawns the host of the inventory entities ("inventory/<sku>"), one single writer per SKU.
 caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
-                                persistence::reader_actor reader, shard::host_settings settings);
+                                persistence::reader_actor reader, runtime::host_settings settings);
 
 } // namespace ordermesh::actors::inventory

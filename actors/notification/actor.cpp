@@ -1,7 +1,7 @@
 #include "actors/notification/actor.hpp"
 
-#include "actors/shard/entity.hpp"
-#include "actors/shard/host.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/runtime/host.hpp"
 
 namespace ordermesh::actors::notification {
 
@@ -10,17 +10,17 @@ std::string notification_traits::summary(const notification_state& s) const {
 }
 
 std::optional<command> notification_traits::from_message(const caf::message& msg) const {
-  return shard::command_from_message<command>(msg);
+  return runtime::command_from_message<command>(msg);
 }
 
 caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
                                    persistence::reader_actor reader,
-                                   shard::host_settings settings) {
+                                   runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return shard::spawn_entity(s, notification_traits{}, id, std::move(host), journal, reader,
+    return runtime::spawn_entity(s, notification_traits{}, id, std::move(host), journal, reader,
                                settings);
   };
-  return shard::spawn_host(sys, "notification", factory, settings);
+  return runtime::spawn_host(sys, "notification", factory, settings);
 }
 
 } // namespace ordermesh::actors::notification

@@ -2,8 +2,8 @@
 
 #include "actors/notification/codec.hpp"
 #include "actors/notification/state.hpp"
-#include "actors/shard/entity_traits.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -12,7 +12,7 @@
 namespace ordermesh::actors::notification {
 
 /// One order's customer notification ("notification/<order id>"): recorded once per terminal order.
-struct notification_traits : shard::passive_hooks<notification_state, command, event> {
+struct notification_traits : runtime::passive_hooks<notification_state, command, event> {
   using state_type = notification_state;
   using command_type = command;
   using event_type = event;
@@ -41,6 +41,6 @@ struct notification_traits : shard::passive_hooks<notification_state, command, e
 };
 
 caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
-                                   persistence::reader_actor reader, shard::host_settings settings);
+                                   persistence::reader_actor reader, runtime::host_settings settings);
 
 } // namespace ordermesh::actors::notification

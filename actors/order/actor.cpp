@@ -7,8 +7,8 @@
 #include "actors/notification/messages.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
-#include "actors/shard/entity.hpp"
-#include "actors/shard/host.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
 
 namespace ordermesh::actors::order {
@@ -42,7 +42,7 @@ std::string order_traits::summary(const order_state& s) const {
 }
 
 std::optional<command> order_traits::from_message(const caf::message& msg) const {
-  return shard::command_from_message<command>(msg);
+  return runtime::command_from_message<command>(msg);
 }
 
 namespace {
@@ -81,7 +81,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   const auto& oid = s.order_id;
   const auto& dir = *hosts;
   auto env = [&](const std::string& step) {
-    return shard::caused_by(cause, oid + "/" + step, oid);
+    return runtime::caused_by(cause, oid + "/" + step, oid);
   };
   // Compensation (releases, void or refund) is done when each of its steps is acknowledged; then
   // the order records compensation_completed. Counted per batch of actions: a resend is a new
@@ -96,7 +96,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   auto compensation_done = [=] {
     if (--*compensations == 0) {
       util::fail_point("order.compensated_before_record");
-      shard::tell_self(self, shard::caused_by(cause, oid + "/compensated", oid),
+      runtime::tell_self(self, runtime::caused_by(cause, oid + "/compensated", oid),
                        caf::make_message(record_compensated{}));
     }
   };
@@ -105,23 +105,23 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
         overloaded{
             [&](const reserve_stock& a) {
               auto sku = a.sku;
-              shard::route(
+              runtime::route(
                   self, dir.inventory, sku, env("reserve/" + sku),
                   caf::make_message(inventory::reserve{oid, a.qty, a.ttl_ms}),
-                  [=](shard::command_reply& r) {
+                  [=](runtime::command_reply& r) {
                     bool ok = r.accepted &&
                               (r.events.empty() || r.events.front() == inventory::wire::reserved);
                     auto reason = ok ? std::string{} : r.accepted ? "out_of_stock" : r.reason;
-                    shard::tell_self(
-                        self, shard::caused_by(cause, oid + "/reserve/" + sku + "/result", oid),
+                    runtime::tell_self(
+                        self, runtime::caused_by(cause, oid + "/reserve/" + sku + "/result", oid),
                         caf::make_message(record_reservation{sku, ok, reason}));
                   });
             },
             [&](const release_stock& a) {
               util::fail_point("order.compensation_before_release");
-              shard::route(self, dir.inventory, a.sku, env("release/" + a.sku),
+              runtime::route(self, dir.inventory, a.sku, env("release/" + a.sku),
                            caf::make_message(inventory::release{oid}),
-                           [=](shard::command_reply&) { compensation_done(); });
+                           [=](runtime::command_reply&) { compensation_done(); });
             },
             [&](const commit_stock& a) {
               util::fail_point("order.confirmed_before_stock_commit");
@@ -133,14 +133,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                 auto id = oid + "/commit/" + sku + "/" +
                           (outcome == commit_outcome::failed ? "failed/" + std::to_string(attempt)
                                                              : std::string{"result"});
-                shard::tell_self(self, shard::caused_by(cause, id, oid),
+                runtime::tell_self(self, runtime::caused_by(cause, id, oid),
                                  caf::make_message(record_stock_commit{sku, attempt, outcome,
                                                                        std::move(reason)}));
               };
-              self->request(dir.inventory, shard::route_timeout, shard::route_atom::value, sku,
+              self->request(dir.inventory, runtime::route_timeout, runtime::route_atom::value, sku,
                             env("commit/" + sku), caf::make_message(inventory::commit{oid}))
                   .then(
-                      [=](shard::command_reply& r) {
+                      [=](runtime::command_reply& r) {
                         if (r.accepted) {
                           report(commit_outcome::committed, "");
                         } else {
@@ -157,24 +157,24 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
             [&](const return_stock& a) {
               // Idempotent by the order id at the inventory (not by this message id, which its
               // dedupe window forgets): units go back once however often this is resent.
-              shard::route(self, dir.inventory, a.sku, env("return/" + a.sku),
+              runtime::route(self, dir.inventory, a.sku, env("return/" + a.sku),
                            caf::make_message(inventory::return_committed{oid, a.qty}),
-                           [=](shard::command_reply&) { compensation_done(); });
+                           [=](runtime::command_reply&) { compensation_done(); });
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);
-              shard::route(self, dir.payment, oid, env(step),
+              runtime::route(self, dir.payment, oid, env(step),
                            caf::make_message(
                                payment::authorize{a.amount_cents, a.card_token, oid + "/" + step}),
-                           [=](shard::command_reply& r) {
+                           [=](runtime::command_reply& r) {
                              // The payment reports each outcome itself, but that report may be
                              // lost: a payment that answers as authorized already is taken as its
                              // report.
                              auto p = payment::decode_summary(r.summary);
                              if (r.accepted && p && p->authorized_attempt > 0) {
-                               shard::tell_self(
+                               runtime::tell_self(
                                    self,
-                                   shard::caused_by(cause, oid + "/" + step + "/answered", oid),
+                                   runtime::caused_by(cause, oid + "/" + step + "/answered", oid),
                                    caf::make_message(record_authorization{
                                        p->authorized_attempt, payment_outcome::authorized, "",
                                        p->psp_reference}));
@@ -185,21 +185,21 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               util::fail_point("order.stock_commit_sent_before_capture");
               // The payment reports record_capture once the PSP has captured and no surplus hold
               // is left; that report may be lost, so an answer that shows it is taken as one.
-              shard::route(self, dir.payment, oid, env("capture"),
-                           caf::make_message(payment::capture{}), [=](shard::command_reply& r) {
+              runtime::route(self, dir.payment, oid, env("capture"),
+                           caf::make_message(payment::capture{}), [=](runtime::command_reply& r) {
                              auto p = payment::decode_summary(r.summary);
                              if (r.accepted && p && p->capture_confirmed && p->settled) {
-                               shard::tell_self(
-                                   self, shard::caused_by(cause, oid + "/capture/answered", oid),
+                               runtime::tell_self(
+                                   self, runtime::caused_by(cause, oid + "/capture/answered", oid),
                                    caf::make_message(record_capture{true}));
                              }
                            });
             },
             [&](const void_or_refund_payment&) {
               util::fail_point("order.compensation_before_void");
-              shard::route(self, dir.payment, oid, env("void"),
+              runtime::route(self, dir.payment, oid, env("void"),
                            caf::make_message(payment::void_authorization{}),
-                           [=](shard::command_reply& r) {
+                           [=](runtime::command_reply& r) {
                              if (r.accepted) {
                                // Done only once the PSP released every hold: until then the saga
                                // stays open, so it is resumed (also at start) and asks again.
@@ -210,23 +210,23 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                                return;
                              }
                              // Captured already: give the money back instead.
-                             shard::route(self, dir.payment, oid,
-                                          shard::caused_by(cause, oid + "/refund", oid),
+                             runtime::route(self, dir.payment, oid,
+                                          runtime::caused_by(cause, oid + "/refund", oid),
                                           caf::make_message(payment::refund{}),
-                                          [=](shard::command_reply&) { compensation_done(); });
+                                          [=](runtime::command_reply&) { compensation_done(); });
                            });
             },
             [&](const notify& a) {
-              shard::route(
+              runtime::route(
                   self, dir.notification, oid, env("notify"),
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
-                  [](shard::command_reply&) {});
+                  [](runtime::command_reply&) {});
             },
             [&](const schedule_timeout& a) {
               auto timer = env("timeout/" + step_name(a.step) + "/" + std::to_string(a.attempt));
               caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
                                      std::chrono::milliseconds(a.delay_ms),
-                                     shard::deliver_atom::value, timer,
+                                     runtime::deliver_atom::value, timer,
                                      caf::make_message(record_timeout{a.step, a.attempt}));
             },
         },
@@ -241,13 +241,13 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
 }
 
 caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
-                            persistence::reader_actor reader, shard::host_settings settings,
-                            shard::directory_ptr hosts, saga_policy policy) {
+                            persistence::reader_actor reader, runtime::host_settings settings,
+                            runtime::directory_ptr hosts, saga_policy policy) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return shard::spawn_entity(s, order_traits{hosts, policy}, id, std::move(host), journal, reader,
+    return runtime::spawn_entity(s, order_traits{hosts, policy}, id, std::move(host), journal, reader,
                                settings);
   };
-  return shard::spawn_host(sys, "order", factory, settings);
+  return runtime::spawn_host(sys, "order", factory, settings);
 }
 
 } // namespace ordermesh::actors::order

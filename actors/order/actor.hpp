@@ -2,9 +2,9 @@
 
 #include "actors/order/codec.hpp"
 #include "actors/order/state.hpp"
-#include "actors/shard/directory.hpp"
-#include "actors/shard/entity_traits.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/directory.hpp"
+#include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -25,7 +25,7 @@ struct order_traits {
   using event_type = event;
   using action_type = saga_action;
 
-  shard::directory_ptr hosts;
+  runtime::directory_ptr hosts;
   saga_policy policy;
 
   std::string kind() const { return "order"; }
@@ -73,7 +73,7 @@ std::string to_string(order_status x);
 
 /// Spawns the host of the order entities ("order/<order id>").
 caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
-                            persistence::reader_actor reader, shard::host_settings settings,
-                            shard::directory_ptr hosts, saga_policy policy);
+                            persistence::reader_actor reader, runtime::host_settings settings,
+                            runtime::directory_ptr hosts, saga_policy policy);
 
 } // namespace ordermesh::actors::order

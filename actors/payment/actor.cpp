@@ -2,8 +2,8 @@
 
 #include "actors/common/overloaded.hpp"
 #include "actors/order/messages.hpp"
-#include "actors/shard/entity.hpp"
-#include "actors/shard/host.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
 
 namespace ordermesh::actors::payment {
@@ -31,7 +31,7 @@ std::string to_string(payment_status x) {
 }
 
 std::optional<command> payment_traits::from_message(const caf::message& msg) const {
-  return shard::command_from_message<command>(msg);
+  return runtime::command_from_message<command>(msg);
 }
 
 namespace {
@@ -165,7 +165,7 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                       [=](psp_reply& reply) {
                         util::fail_point("payment.psp_answered_before_record");
                         if (operation == psp_operation::authorize) {
-                          shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                          runtime::tell_self(self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
                                            caf::make_message(record_psp_result{
                                                key, reply.outcome, reply.reference, reply.reason}));
                           return;
@@ -177,19 +177,19 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                           return; // stalled() resends it
                         }
                         if (operation == psp_operation::void_hold) {
-                          shard::tell_self(
-                              self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                          runtime::tell_self(
+                              self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
                               caf::make_message(record_hold_released{authorization_key}));
                         } else if (operation == psp_operation::capture) {
                           // The money moved: recorded, then reported to the order once settled.
-                          shard::tell_self(self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                          runtime::tell_self(self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
                                            caf::make_message(record_capture_confirmed{}));
                         }
                       },
                       [=](caf::error& err) {
                         if (operation == psp_operation::authorize) {
-                          shard::tell_self(
-                              self, shard::caused_by(cause, oid + "/psp/" + key, oid),
+                          runtime::tell_self(
+                              self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
                               caf::make_message(record_psp_result{key, psp_outcome::failed, "",
                                                                   self->system().render(err)}));
                         }
@@ -197,17 +197,17 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
             },
             [&](const report_capture&) {
               // If this report is lost, the order's repeated capture learns it from the reply.
-              shard::route(self, hosts->order, order_id,
-                           shard::caused_by(cause, order_id + "/capture/result", order_id),
+              runtime::route(self, hosts->order, order_id,
+                           runtime::caused_by(cause, order_id + "/capture/result", order_id),
                            caf::make_message(order::record_capture{true}),
-                           [](shard::command_reply&) {});
+                           [](runtime::command_reply&) {});
             },
             [&](const report_authorization& r) {
-              auto env = shard::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
-              shard::route(self, hosts->order, order_id, env,
+              auto env = runtime::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
+              runtime::route(self, hosts->order, order_id, env,
                            caf::make_message(order::record_authorization{
                                r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
-                           [](shard::command_reply&) {});
+                           [](runtime::command_reply&) {});
             },
         },
         action);
@@ -215,14 +215,14 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
 }
 
 caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
-                              persistence::reader_actor reader, shard::host_settings settings,
-                              shard::directory_ptr hosts, psp_gateway_actor psp,
+                              persistence::reader_actor reader, runtime::host_settings settings,
+                              runtime::directory_ptr hosts, psp_gateway_actor psp,
                               std::chrono::milliseconds psp_timeout) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return shard::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id, std::move(host),
+    return runtime::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id, std::move(host),
                                journal, reader, settings);
   };
-  return shard::spawn_host(sys, "payment", factory, settings);
+  return runtime::spawn_host(sys, "payment", factory, settings);
 }
 
 } // namespace ordermesh::actors::payment

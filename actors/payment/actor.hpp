@@ -3,9 +3,9 @@
 #include "actors/payment/codec.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/payment/state.hpp"
-#include "actors/shard/directory.hpp"
-#include "actors/shard/entity_traits.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/directory.hpp"
+#include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -32,7 +32,7 @@ struct payment_traits {
   using event_type = event;
   using action_type = payment_action;
 
-  shard::directory_ptr hosts;
+  runtime::directory_ptr hosts;
   psp_gateway_actor psp;
   std::string order_id;
   std::chrono::milliseconds psp_timeout{1500};
@@ -78,8 +78,8 @@ std::string to_string(payment_status x);
 
 /// Spawns the host of the payment entities.
 caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
-                              persistence::reader_actor reader, shard::host_settings settings,
-                              shard::directory_ptr hosts, psp_gateway_actor psp,
+                              persistence::reader_actor reader, runtime::host_settings settings,
+                              runtime::directory_ptr hosts, psp_gateway_actor psp,
                               std::chrono::milliseconds psp_timeout);
 
 } // namespace ordermesh::actors::payment

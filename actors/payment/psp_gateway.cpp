@@ -2,7 +2,7 @@
 
 #include "actors/common/overloaded.hpp"
 #include "actors/payment/circuit_breaker.hpp"
-#include "actors/shard/entity.hpp"
+#include "actors/runtime/entity.hpp"
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "psp/client.hpp"
@@ -97,7 +97,7 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
   return {
       [=](psp_call_atom, psp_request& r) -> caf::result<psp_reply> {
         auto& s = self->state;
-        auto now = shard::unix_now_us();
+        auto now = runtime::unix_now_us();
         s.report.calls += 1;
         auto before = s.breaker.state();
         if (!s.breaker.allow(now)) {
@@ -113,9 +113,9 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
                   auto was = g.breaker.state();
                   if (reply.outcome == psp_outcome::failed) {
                     g.report.failures += 1;
-                    g.breaker.on_failure(shard::unix_now_us());
+                    g.breaker.on_failure(runtime::unix_now_us());
                   } else {
-                    g.breaker.on_success(shard::unix_now_us());
+                    g.breaker.on_success(runtime::unix_now_us());
                   }
                   observe(self, was);
                   promise.deliver(std::move(reply));
@@ -124,7 +124,7 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
                   auto& g = self->state;
                   auto was = g.breaker.state();
                   g.report.failures += 1;
-                  g.breaker.on_failure(shard::unix_now_us());
+                  g.breaker.on_failure(runtime::unix_now_us());
                   observe(self, was);
                   promise.deliver(psp_reply{psp_outcome::failed, "", self->system().render(err)});
                 });
@@ -133,7 +133,7 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
       [=](caf::get_atom, breaker_atom) {
         auto r = self->state.report;
         r.state = to_string(self->state.breaker.state());
-        r.lets_calls_through = self->state.breaker.would_allow(shard::unix_now_us());
+        r.lets_calls_through = self->state.breaker.would_allow(runtime::unix_now_us());
         return r;
       },
   };

@@ -4,7 +4,7 @@
 // 100 ms tick. Shared by the node-level actor tests (saga_test, payment/actor_test).
 
 #include "actors/order/state.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 
 #include <chrono>
 
@@ -19,9 +19,9 @@ inline actors::order::saga_policy fast_policy() {
   return p;
 }
 
-inline actors::shard::host_settings fast_settings() {
+inline actors::runtime::host_settings fast_settings() {
   using namespace std::chrono_literals;
-  actors::shard::host_settings s;
+  actors::runtime::host_settings s;
   s.tick_interval = 100ms;
   s.idle_timeout = 60s;
   return s;

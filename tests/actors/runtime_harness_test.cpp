@@ -1,4 +1,4 @@
-// A deterministic harness for the entity runtime (actors/shard/): the real host and entity actors
+// A deterministic harness for the entity runtime (actors/runtime/): the real host and entity actors
 // under caf::scheduler::test_coordinator (one thread, virtual time), driven from Boost.Test
 // (caf-0.17.md §11), with a scripted fake journal and reader in place of PostgreSQL. The entity is
 // the inventory aggregate, wrapped so that a test can make decide or apply throw.
@@ -7,8 +7,8 @@
 
 #include "actors/inventory/actor.hpp"
 #include "actors/inventory/codec.hpp"
-#include "actors/shard/entity.hpp"
-#include "actors/shard/host.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/runtime/host.hpp"
 #include "core/actor_system.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -275,7 +275,7 @@ struct faulty_inventory_traits : inventory_traits {
   }
 };
 
-using answer_type = std::variant<shard::command_reply, caf::error>;
+using answer_type = std::variant<runtime::command_reply, caf::error>;
 
 /// One caller: its own actor, so that its answers can be counted.
 struct caller {
@@ -301,7 +301,7 @@ struct harness {
   caf::actor journal;
   caf::actor reader;
   caf::actor host;
-  shard::host_settings settings;
+  runtime::host_settings settings;
   caf::scoped_actor probe{sys, true};
   std::vector<std::unique_ptr<caller>> callers;
   int next_message = 0;
@@ -324,20 +324,20 @@ struct harness {
   }
 
   /// A host (and its entities) running with `s`.
-  caf::actor spawn_host_with(shard::host_settings s) {
+  caf::actor spawn_host_with(runtime::host_settings s) {
     auto j = caf::actor_cast<persistence::journal_actor>(journal);
     auto r = caf::actor_cast<persistence::reader_actor>(reader);
     auto b = bugs;
     auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
       faulty_inventory_traits traits;
       traits.bugs = b;
-      return shard::spawn_entity(system, traits, id, std::move(h), j, r, s);
+      return runtime::spawn_entity(system, traits, id, std::move(h), j, r, s);
     };
-    return shard::spawn_host(sys, "inventory", factory, s);
+    return runtime::spawn_host(sys, "inventory", factory, s);
   }
 
   /// Replaces the (idle) host with one running `s`.
-  void respawn_host(shard::host_settings s) {
+  void respawn_host(runtime::host_settings s) {
     caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
     sched.run();
     settings = std::move(s);
@@ -374,7 +374,7 @@ struct harness {
     auto c = std::make_unique<caller>();
     c->self = std::make_unique<caf::scoped_actor>(sys, true);
     c->message_id = e.message_id;
-    (*c->self)->send(host, shard::route_atom::value, sku, std::move(e), std::move(cmd));
+    (*c->self)->send(host, runtime::route_atom::value, sku, std::move(e), std::move(cmd));
     callers.push_back(std::move(c));
     return *callers.back();
   }
@@ -384,7 +384,7 @@ struct harness {
     for (auto& c : callers) {
       bool more = true;
       while (more) {
-        (*c->self)->receive([&](shard::command_reply& r) { c->answers.emplace_back(r); },
+        (*c->self)->receive([&](runtime::command_reply& r) { c->answers.emplace_back(r); },
                             [&](caf::error& e) { c->answers.emplace_back(e); },
                             caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
       }
@@ -409,14 +409,14 @@ struct harness {
     return c.answers.front();
   }
 
-  shard::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
+  runtime::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
     auto r = call(sku, std::move(e), std::move(cmd));
     if (auto* err = std::get_if<caf::error>(&r)) {
       BOOST_FAIL("command failed: " << sys.render(*err));
     }
-    return std::get<shard::command_reply>(r);
+    return std::get<runtime::command_reply>(r);
   }
-  shard::command_reply ok(const std::string& sku, caf::message cmd) {
+  runtime::command_reply ok(const std::string& sku, caf::message cmd) {
     return ok(sku, std::move(cmd), env());
   }
 
@@ -424,12 +424,12 @@ struct harness {
     caf::anon_send(journal, release_atom::value, static_cast<int32_t>(how));
   }
 
-  std::vector<shard::entity_info> entities() {
-    std::vector<shard::entity_info> out;
+  std::vector<runtime::entity_info> entities() {
+    std::vector<runtime::entity_info> out;
     auto rh =
-        probe->request(host, caf::infinite, caf::get_atom::value, shard::entities_atom::value);
+        probe->request(host, caf::infinite, caf::get_atom::value, runtime::entities_atom::value);
     sched.run();
-    rh.receive([&](std::vector<shard::entity_info>& xs) { out = xs; },
+    rh.receive([&](std::vector<runtime::entity_info>& xs) { out = xs; },
                [&](caf::error& e) { BOOST_FAIL("no entity list: " << sys.render(e)); });
     return out;
   }
@@ -447,7 +447,7 @@ struct harness {
 std::string error_name(const answer_type& a) {
   if (auto* e = std::get_if<caf::error>(&a)) {
     if (e->category() == caf::atom("entity")) {
-      return shard::to_string(static_cast<shard::entity_errc>(e->code()));
+      return runtime::to_string(static_cast<runtime::entity_errc>(e->code()));
     }
     return caf::to_string(*e);
   }
@@ -455,7 +455,7 @@ std::string error_name(const answer_type& a) {
 }
 
 bool accepted(const answer_type& a) {
-  auto* r = std::get_if<shard::command_reply>(&a);
+  auto* r = std::get_if<runtime::command_reply>(&a);
   return r != nullptr && r->accepted;
 }
 
@@ -529,7 +529,7 @@ BOOST_AUTO_TEST_CASE(
   auto& queued_2 = send("sku-k", env(), caf::make_message(reserve{"o-1", 4, 60000}));
   settle();
   BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // all three are inside the entity now
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-k"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-k"});
   settle(2s); // far below the host's 2-minute reply timeout
   for (auto* c : {&in_append, &queued_1, &queued_2}) {
     BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
@@ -552,7 +552,7 @@ BOOST_AUTO_TEST_CASE(
   // A later build cannot decode this event: every incarnation quits while recovering.
   store->streams["inventory/sku-h"].push_back(persistence::recorded_event{
       99, "inventory/sku-h", 2, "inventory.unknown.v9", 1, "{}", "{}", 0});
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-h"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-h"});
   settle(60ms); // the first restart: this incarnation takes the command, then fails recovering
   auto& c = send("sku-h", env(), caf::make_message(restock{1}));
   settle(10s);
@@ -568,8 +568,8 @@ BOOST_AUTO_TEST_CASE(
   respawn_host(s);
   ok("sku-f", caf::make_message(restock{10}));
   ok("sku-g", caf::make_message(restock{10}));
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-f"});
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-g"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-f"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-g"});
   settle(); // both restarting: their 50 ms back-off has not passed
   std::vector<caller*> f;
   std::vector<caller*> g;
@@ -608,7 +608,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(store->replay("inventory/sku-f").on_hand == 14);
   BOOST_TEST(store->replay("inventory/sku-g").on_hand == 12);
   // Kept commands that were handed on no longer count against the bounds.
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-f"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-f"});
   settle();
   std::vector<caller*> next;
   for (int i = 0; i < 4; ++i) {
@@ -630,7 +630,7 @@ BOOST_AUTO_TEST_CASE(
   settle();
   BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
   // Passivating: the entity answers what it holds first, and its append hangs.
-  caf::anon_send(host, shard::stop_atom::value, std::string{"sku-d"});
+  caf::anon_send(host, runtime::stop_atom::value, std::string{"sku-d"});
   settle();
   auto e = env();
   e.deadline_us = now_us() + 500'000;
@@ -667,7 +667,7 @@ BOOST_AUTO_TEST_CASE(
   auto& queued = send("sku-r", e2, caf::make_message(restock{2}));
   settle();
   BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-r"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-r"});
   settle(990ms);
   BOOST_TEST(in_append.answers.empty());
   BOOST_TEST(queued.answers.empty());
@@ -730,7 +730,7 @@ BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied
   BOOST_REQUIRE(store->snapshots.count("inventory/sku-s") == 1u);
   BOOST_REQUIRE(store->snapshots["inventory/sku-s"].stream_version >= 3);
   // A crash: the next incarnation recovers from the snapshot and the events after it.
-  caf::anon_send(host, shard::kill_atom::value, std::string{"sku-s"});
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-s"});
   settle(1s);
   auto retried = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
   // The first outcome again (its events and version), nothing new recorded.
@@ -751,7 +751,7 @@ BOOST_AUTO_TEST_CASE(a_message_id_is_forgotten_only_after_the_dedupe_window) {
   for (int i = 0; i < 3; ++i) {
     ok("sku-w", caf::make_message(restock{1}));
   }
-  settle(shard::dedupe_window - 1h, 1h); // passivates, snapshot on record
+  settle(runtime::dedupe_window - 1h, 1h); // passivates, snapshot on record
   auto inside = ok("sku-w", caf::make_message(restock{5}), env("old-key"));
   BOOST_TEST(inside.version == first.version);
   settle(2h, 1h);
@@ -855,13 +855,13 @@ void disrupt(harness& h, disruption what) {
     case disruption::throw_in_decide: // switched on before the run
       break;
     case disruption::stop:
-      caf::anon_send(h.host, shard::stop_atom::value, std::string{sku});
+      caf::anon_send(h.host, runtime::stop_atom::value, std::string{sku});
       break;
     case disruption::passivate:
       h.sched.advance_time(h.settings.idle_timeout + h.settings.tick_interval);
       break;
     case disruption::kill:
-      caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+      caf::anon_send(h.host, runtime::kill_atom::value, std::string{sku});
       break;
     case disruption::throw_in_apply:
       h.bugs->apply_throws_for_qty = 3;
@@ -917,23 +917,23 @@ void check_run(const interleaving& run) {
   // An accepted command's events are in the journal.
   for (auto* c : callers) {
     if (c->answers.size() == 1u && accepted(c->answers[0])) {
-      auto& reply = std::get<shard::command_reply>(c->answers[0]);
+      auto& reply = std::get<runtime::command_reply>(c->answers[0]);
       BOOST_TEST(counts[c->message_id] == reply.events.size(), run << " " << c->message_id);
     }
   }
   // The entity's state is a replay of its journal.
   auto probe = h.call(sku, h.env("probe-1"), caf::make_message(release{"nobody"}));
-  BOOST_REQUIRE_MESSAGE(accepted(probe) || std::holds_alternative<shard::command_reply>(probe),
+  BOOST_REQUIRE_MESSAGE(accepted(probe) || std::holds_alternative<runtime::command_reply>(probe),
                         run << " probe: " << error_name(probe));
   auto replayed = h.store->replay(stream);
-  BOOST_TEST((stock_of(std::get<shard::command_reply>(probe).summary) ==
+  BOOST_TEST((stock_of(std::get<runtime::command_reply>(probe).summary) ==
               std::pair{replayed.on_hand, replayed.reserved_qty}),
              run << " entity differs from its journal");
 
   // Dedupe survives snapshots and restarts: after a crash every command sent again changes
   // nothing already recorded.
   h.bugs->decide_throws_for_qty = -1;
-  caf::anon_send(h.host, shard::kill_atom::value, std::string{sku});
+  caf::anon_send(h.host, runtime::kill_atom::value, std::string{sku});
   h.settle(1s);
   auto before = events_by_message(*h.store);
   std::vector<caller*> again;

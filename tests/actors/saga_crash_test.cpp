@@ -3,7 +3,7 @@
 
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
@@ -94,11 +94,11 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   actors::envelope env;
   env.message_id = "check";
   int64_t available = -1;
-  self->request(node.hosts->inventory, 10s, actors::shard::route_atom::value,
+  self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env,
                 caf::make_message(actors::inventory::release{"nobody"}))
       .receive(
-          [&](actors::shard::command_reply& r) {
+          [&](actors::runtime::command_reply& r) {
             available = nlohmann::json::parse(r.summary).at("available").get<int64_t>();
           },
           [](caf::error&) {});

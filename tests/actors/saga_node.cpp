@@ -3,7 +3,7 @@
 // until it is killed. Usage: saga_node <psp port> <orders> <stock>
 #include "actors/inventory/messages.hpp"
 #include "actors/order/messages.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "config/loader.hpp"
 #include "core/actor_system.hpp"
@@ -40,15 +40,15 @@ int main(int argc, char** argv) {
   caf::scoped_actor self{sys};
   actors::envelope env;
   env.message_id = "restock-crash-sku";
-  self->request(node.hosts->inventory, 10s, actors::shard::route_atom::value,
+  self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env, caf::make_message(actors::inventory::restock{stock}))
-      .receive([](actors::shard::command_reply&) {}, [](caf::error&) {});
+      .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
   for (int i = 0; i < orders; ++i) {
     auto oid = "crash-" + std::to_string(i);
     actors::envelope e;
     e.message_id = "place-" + oid;
     e.correlation_id = oid;
-    self->send(node.hosts->order, actors::shard::route_atom::value, oid, e,
+    self->send(node.hosts->order, actors::runtime::route_atom::value, oid, e,
                caf::make_message(actors::order::place_order{
                    oid, "customer", {{"crash-sku", 1}}, {"tok_visa", 1000}}));
   }

@@ -8,7 +8,7 @@
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
@@ -70,11 +70,11 @@ struct saga_fixture {
     return e;
   }
 
-  shard::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd,
+  runtime::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd,
                             envelope e) {
-    shard::command_reply out;
-    self->request(host, 10s, shard::route_atom::value, id, std::move(e), std::move(cmd))
-        .receive([&](shard::command_reply& r) { out = r; },
+    runtime::command_reply out;
+    self->request(host, 10s, runtime::route_atom::value, id, std::move(e), std::move(cmd))
+        .receive([&](runtime::command_reply& r) { out = r; },
                  [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
     return out;
   }
@@ -85,7 +85,7 @@ struct saga_fixture {
             .accepted);
   }
 
-  shard::command_reply place(const std::string& oid, std::vector<order::order_line> lines,
+  runtime::command_reply place(const std::string& oid, std::vector<order::order_line> lines,
                              std::string card = "tok_visa", std::string message_id = "") {
     int64_t amount = 0;
     for (const auto& l : lines) {
@@ -123,9 +123,9 @@ struct saga_fixture {
   /// How often the host has restarted entity `id` after a crash (0 if it does not know it).
   uint32_t crashes(const caf::actor& host, const std::string& id) {
     uint32_t out = 0;
-    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
         .receive(
-            [&](std::vector<shard::entity_info>& entities) {
+            [&](std::vector<runtime::entity_info>& entities) {
               for (const auto& e : entities) {
                 if (e.id == id) {
                   out = e.crashes;
@@ -224,7 +224,7 @@ struct received_log {
 caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log,
                                    caf::actor order_host, std::chrono::milliseconds answer_after) {
   return {
-      [=](shard::route_atom, const std::string& oid, const envelope& env, const caf::message& cmd) {
+      [=](runtime::route_atom, const std::string& oid, const envelope& env, const caf::message& cmd) {
         {
           std::lock_guard<std::mutex> guard{log->mutex};
           log->commands.emplace_back(env.message_id, env.causation_id);
@@ -234,14 +234,14 @@ caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr
           auto attempt = std::stoi(key.substr(key.rfind('/') + 1));
           envelope result;
           result.message_id = oid + "/payment/" + std::to_string(attempt) + "/result";
-          self->delayed_send(order_host, answer_after, shard::route_atom::value, oid, result,
+          self->delayed_send(order_host, answer_after, runtime::route_atom::value, oid, result,
                              caf::make_message(order::record_authorization{
                                  attempt, order::payment_outcome::failed, "503", ""}));
         }
-        return shard::command_reply{true, 0, "",
+        return runtime::command_reply{true, 0, "",
                                     {},   0, payment::encode_summary(payment::payment_state{})};
       },
-      [](const shard::command_reply&) {},
+      [](const runtime::command_reply&) {},
       [](const caf::error&) {},
   };
 }
@@ -340,8 +340,8 @@ BOOST_FIXTURE_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes,
   place("o-killed", {{"sku-a", 2}});
   BOOST_REQUIRE(
       wait_until([&] { return count("order/o-killed", order::wire::payment_requested) != "0"; }));
-  self->send(node.hosts->order, shard::kill_atom::value, std::string{"o-killed"});
-  self->send(node.hosts->payment, shard::kill_atom::value, std::string{"o-killed"});
+  self->send(node.hosts->order, runtime::kill_atom::value, std::string{"o-killed"});
+  self->send(node.hosts->payment, runtime::kill_atom::value, std::string{"o-killed"});
   // Mid-flight when killed: the PSP had not answered yet (it takes 800 ms), nothing was decided.
   BOOST_TEST(count("payment/o-killed", "payment.authorized.v1") == "0");
   BOOST_TEST(count("order/o-killed", order::wire::payment_authorized) == "0");
@@ -403,12 +403,12 @@ BOOST_AUTO_TEST_CASE(
         envelope e;
         e.message_id = "place-" + oid;
         client->send(
-            node.hosts->order, shard::route_atom::value, oid, e,
+            node.hosts->order, runtime::route_atom::value, oid, e,
             caf::make_message(order::place_order{
                 oid, "customer-" + std::to_string(t), {{"flash", 1}}, {"tok_visa", 1000}}));
       }
       for (int i = 0; i < mine; ++i) {
-        client->receive([&](shard::command_reply& r) { placed += r.accepted ? 1 : 0; },
+        client->receive([&](runtime::command_reply& r) { placed += r.accepted ? 1 : 0; },
                         [&](caf::error&) {}, caf::after(60s) >> [] {});
       }
     });

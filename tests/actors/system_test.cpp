@@ -7,7 +7,7 @@
 
 #include "actors/inventory/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "persistence/pg_event_store.hpp"
@@ -77,9 +77,9 @@ struct node_fixture {
     envelope e;
     e.message_id = "restock-" + std::to_string(next_message++);
     std::string out;
-    who->request(node.hosts->inventory, 10s, shard::route_atom::value, sku, e,
+    who->request(node.hosts->inventory, 10s, runtime::route_atom::value, sku, e,
                  caf::make_message(inventory::restock{5}))
-        .receive([&](shard::command_reply& r) { out = r.accepted ? "accepted" : "rejected"; },
+        .receive([&](runtime::command_reply& r) { out = r.accepted ? "accepted" : "rejected"; },
                  [&](caf::error& err) { out = sys.render(err); });
     return out;
   }

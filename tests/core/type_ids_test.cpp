@@ -61,15 +61,15 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(payment::refund{});
   round_trips(payment::void_authorization{});
   round_trips(notification::record_notification{"order-1", notification::terminal_status::confirmed});
-  round_trips(shard::command_reply{true, 0, "", {"inventory.reserved.v1"}, 7, R"({"a":1})"});
-  round_trips(shard::entity_info{"sku-1", "running", 1, 3, 9});
+  round_trips(runtime::command_reply{true, 0, "", {"inventory.reserved.v1"}, 7, R"({"a":1})"});
+  round_trips(runtime::entity_info{"sku-1", "running", 1, 3, 9});
   round_trips(persistence::stream_append{"s", 3, {{"t.v1", 1, "{}", "{}"}}});
   round_trips(persistence::append_result{persistence::append_status::version_conflict, 4, 0, 0});
 }
 
 BOOST_FIXTURE_TEST_CASE(entity_errors_keep_their_category_and_render_readably,
                         serialization_fixture) {
-  auto err = caf::make_error(shard::entity_errc::overloaded, "inventory/sku-1 has 9 waiting");
+  auto err = caf::make_error(runtime::entity_errc::overloaded, "inventory/sku-1 has 9 waiting");
   auto msg = caf::make_message(err);
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
@@ -78,6 +78,6 @@ BOOST_FIXTURE_TEST_CASE(entity_errors_keep_their_category_and_render_readably,
   caf::binary_deserializer source{sys, buf};
   BOOST_TEST_REQUIRE(!source(out));
   auto back = out.get_as<caf::error>(0);
-  BOOST_TEST((back == shard::entity_errc::overloaded));
+  BOOST_TEST((back == runtime::entity_errc::overloaded));
   BOOST_TEST(sys.render(back).find("entity_errc::overloaded") != std::string::npos);
 }

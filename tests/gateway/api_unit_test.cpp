@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(query_strings_and_cursors) {
 }
 
 BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
-  using actors::shard::entity_errc;
+  using actors::runtime::entity_errc;
   auto retry_after = [](const response& r) {
     for (const auto& [k, v] : r.headers) {
       if (k == "Retry-After") {
@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
   auto unrecordable = answer_for_error(caf::make_error(entity_errc::unrecordable_command), "/x");
   BOOST_TEST(unrecordable.status == 422u);
   BOOST_TEST(json::parse(unrecordable.body).at("type") == problem_type::invalid_request);
-  actors::shard::command_reply conflict;
+  actors::runtime::command_reply conflict;
   conflict.code = static_cast<uint8_t>(actors::order::order_errc::conflicting_order);
   auto r = answer_for_order_rejection(conflict, "/orders");
   BOOST_TEST(r.status == 422u);

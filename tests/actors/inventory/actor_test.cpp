@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/actor.hpp"
-#include "actors/shard/entity.hpp"
+#include "actors/runtime/entity.hpp"
 #include "core/actor_system.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-shard::host_settings fast_settings() {
-  shard::host_settings s;
+runtime::host_settings fast_settings() {
+  runtime::host_settings s;
   s.tick_interval = 50ms;
   s.idle_timeout = 400ms;
   return s;
@@ -40,7 +40,7 @@ struct inventory_fixture {
   caf::scoped_actor self{sys};
   std::atomic<int> next_message{0};
 
-  explicit inventory_fixture(shard::host_settings settings = fast_settings()) {
+  explicit inventory_fixture(runtime::host_settings settings = fast_settings()) {
     host = spawn_inventory_host(sys, journal, reader, settings);
   }
 
@@ -58,22 +58,22 @@ struct inventory_fixture {
   }
 
   /// Sends one command and waits for the reply; an error becomes a failed test unless expected.
-  std::variant<shard::command_reply, caf::error> send(const std::string& sku, envelope e,
+  std::variant<runtime::command_reply, caf::error> send(const std::string& sku, envelope e,
                                                       caf::message cmd) {
-    std::variant<shard::command_reply, caf::error> out = caf::error{};
-    self->request(host, 10s, shard::route_atom::value, sku, std::move(e), std::move(cmd))
-        .receive([&](shard::command_reply& r) { out = r; }, [&](caf::error& err) { out = err; });
+    std::variant<runtime::command_reply, caf::error> out = caf::error{};
+    self->request(host, 10s, runtime::route_atom::value, sku, std::move(e), std::move(cmd))
+        .receive([&](runtime::command_reply& r) { out = r; }, [&](caf::error& err) { out = err; });
     return out;
   }
 
-  shard::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
+  runtime::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
     auto r = send(sku, std::move(e), std::move(cmd));
     if (auto* err = std::get_if<caf::error>(&r)) {
       BOOST_FAIL("command failed: " << sys.render(*err));
     }
-    return std::get<shard::command_reply>(r);
+    return std::get<runtime::command_reply>(r);
   }
-  shard::command_reply ok(const std::string& sku, caf::message cmd) {
+  runtime::command_reply ok(const std::string& sku, caf::message cmd) {
     return ok(sku, std::move(cmd), env());
   }
 
@@ -136,17 +136,17 @@ BOOST_AUTO_TEST_CASE(a_redelivered_command_returns_the_first_outcome_and_appends
 
 BOOST_AUTO_TEST_CASE(a_command_past_its_deadline_is_dropped_with_a_typed_error) {
   auto e = env();
-  e.deadline_us = shard::unix_now_us() - 1000;
+  e.deadline_us = runtime::unix_now_us() - 1000;
   auto r = send("sku-late", e, caf::make_message(restock{5}));
   BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
-  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::deadline_exceeded));
+  BOOST_TEST((std::get<caf::error>(r) == runtime::entity_errc::deadline_exceeded));
   BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "0");
 }
 
 BOOST_AUTO_TEST_CASE(a_message_that_is_no_inventory_command_is_rejected) {
   auto r = send("sku-x", env(), caf::make_message(std::string{"hello"}));
   BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
-  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::unknown_command));
+  BOOST_TEST((std::get<caf::error>(r) == runtime::entity_errc::unknown_command));
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_state) {
@@ -155,15 +155,15 @@ BOOST_AUTO_TEST_CASE(a_killed_entity_restarts_from_its_events_with_the_same_stat
     ok("sku-k", caf::make_message(reserve{"o-" + std::to_string(i), 2, 60000}));
   }
   auto before = ok("sku-k", caf::make_message(release{"o-3"}));
-  self->send(host, shard::kill_atom::value, "sku-k");
+  self->send(host, runtime::kill_atom::value, "sku-k");
   std::this_thread::sleep_for(200ms);                          // the restart back-off
   auto after = ok("sku-k", caf::make_message(release{"o-3"})); // idempotent: no event
   BOOST_TEST(after.events.empty());
   BOOST_TEST(after.version == before.version);
   BOOST_TEST(after.summary == before.summary);
-  std::vector<shard::entity_info> entities;
-  self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
-      .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+  std::vector<runtime::entity_info> entities;
+  self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
+      .receive([&](std::vector<runtime::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
   BOOST_REQUIRE_EQUAL(entities.size(), 1u);
   BOOST_TEST(entities[0].crashes == 1u);
   BOOST_TEST(entities[0].status == "running");
@@ -185,12 +185,12 @@ BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_o
       int mine = buyers / threads;
       for (int i = 0; i < mine; ++i) {
         auto id = "order-" + std::to_string(t) + "-" + std::to_string(i);
-        client->send(host, shard::route_atom::value, std::string{"hot"}, env(),
+        client->send(host, runtime::route_atom::value, std::string{"hot"}, env(),
                      caf::make_message(reserve{id, 1, 60000}));
       }
       for (int i = 0; i < mine; ++i) {
         client->receive(
-            [&](shard::command_reply& r) {
+            [&](runtime::command_reply& r) {
               if (r.events == std::vector<std::string>{wire::reserved}) {
                 ++reserved;
               } else if (r.events == std::vector<std::string>{wire::reservation_rejected}) {
@@ -222,11 +222,11 @@ BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_o
 BOOST_AUTO_TEST_CASE(an_idle_entity_passivates_and_comes_back_with_its_state) {
   ok("sku-p", caf::make_message(restock{7}));
   std::this_thread::sleep_for(100ms);
-  std::vector<shard::entity_info> entities{{}};
+  std::vector<runtime::entity_info> entities{{}};
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (!entities.empty() && std::chrono::steady_clock::now() < deadline) {
-    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
-        .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
+        .receive([&](std::vector<runtime::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
     std::this_thread::sleep_for(50ms);
   }
   BOOST_TEST(entities.empty());
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-shard::host_settings strict_settings() {
+runtime::host_settings strict_settings() {
   auto s = fast_settings();
   s.max_queue = 4;
   s.max_crashes = 3;
@@ -272,14 +272,14 @@ BOOST_FIXTURE_TEST_SUITE(inventory_limits, strict_fixture)
 BOOST_AUTO_TEST_CASE(a_full_entity_queue_answers_overloaded_and_loses_nothing_it_accepted) {
   ok("busy", caf::make_message(restock{1000}));
   for (int i = 0; i < 200; ++i) {
-    self->send(host, shard::route_atom::value, std::string{"busy"}, env(),
+    self->send(host, runtime::route_atom::value, std::string{"busy"}, env(),
                caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
   }
   int accepted = 0;
   int overloaded = 0;
   for (int i = 0; i < 200; ++i) {
-    self->receive([&](shard::command_reply& r) { accepted += r.accepted ? 1 : 0; },
-                  [&](caf::error& e) { overloaded += e == shard::entity_errc::overloaded ? 1 : 0; },
+    self->receive([&](runtime::command_reply& r) { accepted += r.accepted ? 1 : 0; },
+                  [&](caf::error& e) { overloaded += e == runtime::entity_errc::overloaded ? 1 : 0; },
                   caf::after(30s) >> [] {});
   }
   BOOST_TEST(overloaded > 0);
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(a_full_entity_queue_answers_overloaded_and_loses_nothing_it
 BOOST_AUTO_TEST_CASE(an_entity_that_keeps_crashing_is_parked_and_refuses_commands) {
   ok("fragile", caf::make_message(restock{1}));
   for (int crash = 0; crash < 3; ++crash) {
-    self->send(host, shard::kill_atom::value, std::string{"fragile"});
+    self->send(host, runtime::kill_atom::value, std::string{"fragile"});
     std::this_thread::sleep_for(150ms); // longer than the back-off: each incarnation dies
     if (crash < 2) {
       ok("fragile", caf::make_message(restock{1})); // the restarted entity works
@@ -298,10 +298,10 @@ BOOST_AUTO_TEST_CASE(an_entity_that_keeps_crashing_is_parked_and_refuses_command
   }
   auto r = send("fragile", env(), caf::make_message(restock{1}));
   BOOST_REQUIRE(std::holds_alternative<caf::error>(r));
-  BOOST_TEST((std::get<caf::error>(r) == shard::entity_errc::parked));
-  std::vector<shard::entity_info> entities;
-  self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
-      .receive([&](std::vector<shard::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
+  BOOST_TEST((std::get<caf::error>(r) == runtime::entity_errc::parked));
+  std::vector<runtime::entity_info> entities;
+  self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
+      .receive([&](std::vector<runtime::entity_info>& xs) { entities = xs; }, [](caf::error&) {});
   BOOST_REQUIRE_EQUAL(entities.size(), 1u);
   BOOST_TEST(entities[0].status == "parked");
   BOOST_TEST(entities[0].crashes == 3u);
@@ -312,7 +312,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-shard::host_settings slow_restart_settings() {
+runtime::host_settings slow_restart_settings() {
   auto s = fast_settings();
   s.restart_backoff = 3s; // long enough to watch the host keep commands meanwhile
   return s;
@@ -322,11 +322,11 @@ struct slow_restart_fixture : inventory_fixture {
   slow_restart_fixture() : inventory_fixture(slow_restart_settings()) {}
 
   /// The host's view of one entity, or nullopt if it has none.
-  std::optional<shard::entity_info> entity(const std::string& id) {
-    std::optional<shard::entity_info> out;
-    self->request(host, 5s, caf::get_atom::value, shard::entities_atom::value)
+  std::optional<runtime::entity_info> entity(const std::string& id) {
+    std::optional<runtime::entity_info> out;
+    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
         .receive(
-            [&](std::vector<shard::entity_info>& xs) {
+            [&](std::vector<runtime::entity_info>& xs) {
               for (auto& x : xs) {
                 if (x.id == id) {
                   out = x;
@@ -344,9 +344,9 @@ BOOST_FIXTURE_TEST_SUITE(inventory_restart, slow_restart_fixture)
 
 BOOST_AUTO_TEST_CASE(commands_sent_while_an_entity_restarts_are_kept_and_answered) {
   ok("sku-r", caf::make_message(restock{10}));
-  self->send(host, shard::kill_atom::value, std::string{"sku-r"});
+  self->send(host, runtime::kill_atom::value, std::string{"sku-r"});
   for (int i = 0; i < 5; ++i) {
-    self->send(host, shard::route_atom::value, std::string{"sku-r"}, env(),
+    self->send(host, runtime::route_atom::value, std::string{"sku-r"}, env(),
                caf::make_message(reserve{"o-" + std::to_string(i), 1, 60000}));
   }
   // Wait (bounded by the back-off) until the host shows the entity restarting with all five
@@ -358,9 +358,9 @@ BOOST_AUTO_TEST_CASE(commands_sent_while_an_entity_restarts_are_kept_and_answere
     kept_during_backoff = e && e->status == "restarting" && e->mailbox_depth == 5u;
   }
   BOOST_REQUIRE(kept_during_backoff);
-  std::vector<shard::command_reply> replies;
+  std::vector<runtime::command_reply> replies;
   for (int i = 0; i < 5; ++i) {
-    self->receive([&](shard::command_reply& r) { replies.push_back(r); },
+    self->receive([&](runtime::command_reply& r) { replies.push_back(r); },
                   [&](caf::error& e) { BOOST_FAIL("lost: " << sys.render(e)); },
                   caf::after(10s) >> [&] { BOOST_FAIL("no answer"); });
   }

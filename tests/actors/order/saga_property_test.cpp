@@ -94,7 +94,7 @@ struct inventory_entity {
   };
   std::map<std::string, answer> handled;
   /// (decided at, message id) of each entry of `handled`, oldest first: the runtime forgets ids
-  /// past its dedupe window or its id cap (shard::dedupe_window, shard::max_remembered_messages),
+  /// past its dedupe window or its id cap (runtime::dedupe_window, runtime::max_remembered_messages),
   /// here scaled down so that resends outlive them.
   std::deque<std::pair<int64_t, std::string>> handled_order;
   /// Bumped by a crash: answers not yet sent by an earlier incarnation become errors.

@@ -6,7 +6,7 @@
 #include "actors/order/messages.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
@@ -59,12 +59,12 @@ struct payment_fixture {
     psp_server->stop();
   }
 
-  shard::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd) {
+  runtime::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd) {
     envelope e;
     e.message_id = "test-" + std::to_string(next_message++);
-    shard::command_reply out;
-    self->request(host, 10s, shard::route_atom::value, id, std::move(e), std::move(cmd))
-        .receive([&](shard::command_reply& r) { out = r; },
+    runtime::command_reply out;
+    self->request(host, 10s, runtime::route_atom::value, id, std::move(e), std::move(cmd))
+        .receive([&](runtime::command_reply& r) { out = r; },
                  [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
     return out;
   }

@@ -5,8 +5,8 @@
 // pure cores).
 
 #include "actors/common/envelope.hpp"
-#include "actors/shard/entity_traits.hpp"
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/messages.hpp"
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
@@ -23,7 +23,7 @@
 #include <random>
 #include <unordered_map>
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 /// Unix microseconds now (the only clock the entity reads; decide gets it in decide_context).
 inline int64_t unix_now_us() {
@@ -748,4 +748,4 @@ caf::actor spawn_entity(caf::actor_system& sys, Traits traits, const std::string
       std::move(traits), id, std::move(host), std::move(journal), std::move(reader), settings);
 }
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime

@@ -1,4 +1,4 @@
-#include "actors/shard/host.hpp"
+#include "actors/runtime/host.hpp"
 
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
@@ -12,7 +12,7 @@
 #include <optional>
 #include <unordered_map>
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 namespace {
 
@@ -432,4 +432,4 @@ caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory f
   return sys.spawn(host_impl, std::move(kind), std::move(factory), settings);
 }
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime

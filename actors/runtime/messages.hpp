@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 /// Why a command got no decision from its entity (a decision, even a rejection, is a
 /// command_reply).
@@ -143,6 +143,6 @@ struct host_settings : config::entity_config {
   };
 };
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime
 
-CAF_ERROR_CODE_ENUM(ordermesh::actors::shard::entity_errc, "entity")
+CAF_ERROR_CODE_ENUM(ordermesh::actors::runtime::entity_errc, "entity")

@@ -30,7 +30,7 @@ namespace caf {
 class event_based_actor;
 }
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 /// The action type of an aggregate that never sends anything on its own.
 struct no_action {};
@@ -49,4 +49,4 @@ struct passive_hooks {
   bool may_passivate(const State&) const { return true; }
 };
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime

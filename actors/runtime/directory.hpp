@@ -4,7 +4,7 @@
 
 #include <memory>
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 /// Where the entity hosts of one node are: entities address each other by kind and id through
 /// these, never by entity handle. Filled once at start (actors/system.cpp), read-only after.
@@ -17,4 +17,4 @@ struct directory {
 
 using directory_ptr = std::shared_ptr<directory>;
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "actors/shard/messages.hpp"
+#include "actors/runtime/messages.hpp"
 
 #include <caf/fwd.hpp>
 
 #include <functional>
 #include <string>
 
-namespace ordermesh::actors::shard {
+namespace ordermesh::actors::runtime {
 
 /// Spawns the entity for an id; the host passes itself as the entity's host.
 using entity_factory =
@@ -30,4 +30,4 @@ using entity_factory =
 caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory factory,
                       host_settings settings);
 
-} // namespace ordermesh::actors::shard
+} // namespace ordermesh::actors::runtime
