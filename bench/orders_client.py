@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""bench/orders' HTTP client and critical-path report (Python 3 standard library only).
+
+  seed <gateway> <skus> <qty>          restock SKU-0001..SKU-<skus> with <qty> each (through the
+                                       API, so it is in the journal) and wait until every SKU
+                                       reads back (GET /inventory/<sku> 200: the gateway knows it)
+  idle <gateway> <n> <run> <out>       places <n> orders one at a time (each 1-3 distinct random
+                                       lines, qty 1-3, POST /orders?wait=10000); writes one line
+                                       per order: order_id status sent_us answered_us
+  report <idle file> <events file>     idle p50/p99, and the critical path of a typical order from
+                                       its journal events (order_id position xid stream type us)
+
+Times are the system clock in microseconds since the epoch on both sides: the client's before
+sending and after the whole answer, PostgreSQL's clock_timestamp() at each event's insert.
+"""
+
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from urllib.parse import urlsplit
+
+HEADERS = {"Content-Type": "application/json", "X-Client-Id": "bench"}
+
+
+def connect(gateway):
+    u = urlsplit(gateway)
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+
+
+def call(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or HEADERS)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def seed(gateway, skus, qty):
+    todo = [f"SKU-{i:04d}" for i in range(1, skus + 1)]
+    lock = threading.Lock()
+    failures = []
+
+    def worker(part):
+        conn = connect(gateway)
+        for sku in part:
+            status, body = call(conn, "POST", f"/inventory/{sku}/restock", json.dumps({"qty": qty}))
+            if status != 200:
+                with lock:
+                    failures.append(f"restock {sku}: {status} {body[:200]!r}")
+                return
+        deadline = time.time() + 60
+        for sku in part:
+            while True:
+                status, _ = call(conn, "GET", f"/inventory/{sku}")
+                if status == 200:
+                    break
+                if time.time() > deadline:
+                    with lock:
+                        failures.append(f"{sku} not readable 60 s after its restock ({status})")
+                    return
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker, args=(todo[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        sys.exit("seed failed: " + "; ".join(failures[:5]))
+
+
+def order_body(rng, customer):
+    n = rng.randint(1, 3)
+    skus = rng.sample(range(1, 1001), n)
+    lines = [{"sku": f"SKU-{s:04d}", "qty": rng.randint(1, 3)} for s in skus]
+    units = sum(line["qty"] for line in lines)
+    return json.dumps({"customer_id": customer, "lines": lines,
+                       "payment": {"card_token": "tok_visa", "amount_cents": units * 1250}})
+
+
+def answer_status(status, body):
+    """confirmed | rejected | cancelled | unfinished | http_<code>, from the answer."""
+    if status == 201:
+        return "confirmed"
+    if status == 409 and b"order-rejected" in body:
+        return "rejected"
+    if status == 422 and b"order-cancelled" in body:
+        return "cancelled"
+    if status == 202:
+        return "unfinished"
+    return f"http_{status}"
+
+
+def idle(gateway, n, run, out):
+    rng = random.Random(run)
+    conn = connect(gateway)
+    with open(out, "w") as f:
+        for i in range(n):
+            body = order_body(rng, f"c-{run}-idle-{i}")
+            headers = dict(HEADERS, **{"Idempotency-Key": f"k-{run}-idle-{i}"})
+            sent = time.time_ns() // 1000
+            status, answer = call(conn, "POST", "/orders?wait=10000", body, headers)
+            answered = time.time_ns() // 1000
+            try:
+                order_id = json.loads(answer).get("order_id", "-")
+            except ValueError:
+                order_id = "-"
+            f.write(f"{order_id} {answer_status(status, answer)} {sent} {answered}\n")
+            # Let the order's steps after the answer (capture, notify) finish before the next.
+            time.sleep(0.02)
+
+
+def percentile(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))] if v else 0.0
+
+
+def kind(stream):
+    return stream.split("/", 1)[0]
+
+
+def report(idle_file, events_file):
+    orders = []
+    for line in open(idle_file):
+        oid, status, sent, answered = line.split()
+        orders.append((oid, status, int(sent), int(answered)))
+    statuses = Counter(o[1] for o in orders)
+    ended = [o for o in orders if o[1] in ("confirmed", "rejected", "cancelled")]
+    lat = [(o[3] - o[2]) / 1000 for o in ended]
+    print(f"idle, one order at a time: {len(orders)} orders, answers "
+          + " ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
+    if not lat:
+        print("idle single order: no order ended")
+        return
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+    print(f"idle single order (request sent -> answer with its terminal state): "
+          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, mean {sum(lat) / len(lat):.2f} ms")
+    print(f"target idle p50 < 10 ms: {'met' if p50 < 10 else 'NOT met'}")
+    print(f"idle_p50_ms={p50:.2f} idle_p99_ms={p99:.2f}")
+
+    events = defaultdict(list)
+    for line in open(events_file):
+        oid, pos, xid, stream, etype, us, message, cause = line.rstrip("\n").split("|")
+        events[oid].append((int(us), int(pos), xid, stream, etype, message, cause))
+    # Each order's steps in time order, with the answer as a step of its own.
+    paths = {}
+    for oid, status, sent, answered in ended:
+        evs = sorted(events.get(oid, []))
+        if not evs:
+            continue
+        rows = [((us - sent) / 1000, xid, stream, etype, message, cause)
+                for us, _, xid, stream, etype, message, cause in evs]
+        rows.append(((answered - sent) / 1000, None, "", f"HTTP answer received ({status})", "", ""))
+        rows.sort(key=lambda r: r[0])
+        paths[oid] = rows
+    if not paths:
+        print("critical path: none of the idle orders' events were found in the journal")
+        return
+
+    def shape(rows):
+        return tuple((kind(r[2]), r[3]) if r[1] is not None else ("", "answer") for r in rows)
+
+    shapes = Counter(shape(r) for r in paths.values())
+    common, count = shapes.most_common(1)[0]
+    group = [(oid, r) for oid, r in paths.items() if shape(r) == common]
+    group.sort(key=lambda x: x[1][[i for i, r in enumerate(x[1]) if r[1] is None][0]][0])
+    oid, rows = group[len(group) // 2]
+    medians = [percentile([r[i][0] for _, r in group], 0.5) for i in range(len(rows))]
+    answer_ms = next(r[0] for r in rows if r[1] is None)
+    lines_n = sum(1 for r in rows if "reserved" in r[3] and kind(r[2]) == "inventory")
+    print()
+    print(f"critical path of a typical idle order ({oid}): the median answer time of the {count} "
+          f"of {len(paths)} orders whose steps came in the most common order")
+    print("  +ms: since the client sent the request (event: clock_timestamp() at its insert, "
+          "before its commit's fsync);")
+    print("  gap: since the row above; commit: the writing transaction (journal batch), "
+          "numbered in order; median: of that step over the group")
+    print(f"  {'+ms':>8} {'gap':>7} {'median':>8}  {'commit':<6} {'stream':<12} step")
+    print(f"  {0:8.2f} {'':>7} {0:8.2f}  {'':<6} {'client':<12} HTTP request sent")
+    commits, last_ms, last_xid = {}, 0.0, None
+    seen = {}  # message id -> (ms, xid, stream, type) of the last event recorded for it
+    for i, (ms, xid, stream, etype, message, cause) in enumerate(rows):
+        note = ""
+        if xid is None:
+            who = "client"
+            note = "completion back to the request"
+        else:
+            commits.setdefault(xid, len(commits) + 1)
+            who = kind(stream)
+            origin = seen.get(cause) if cause else None
+            if i == 0:
+                note = "HTTP in, gateway, hop to the order, journal wait"
+            elif xid == last_xid:
+                note = "same commit"
+            elif origin and origin[2] == stream and origin[1] != xid and who == "payment":
+                # The payment entity recorded the request, called the PSP, recorded its answer.
+                note = f"PSP call and journal wait: {ms - origin[0]:.2f} ms since {origin[3]}"
+            else:
+                note = "hop and journal wait"
+            if message:
+                seen[message] = (ms, xid, stream, etype)
+            last_xid = xid
+        after = " (after the answer)" if xid is not None and ms > answer_ms else ""
+        commit = f"c{commits[xid]}" if xid is not None else ""
+        print(f"  {ms:8.2f} {ms - last_ms:7.2f} {medians[i]:8.2f}  {commit:<6} {who:<12} "
+              f"{etype}{after}  [{note}]")
+        last_ms = ms
+    terminal = [r for r in rows if r[1] is not None and kind(r[2]) == "order"
+                and any(w in r[3] for w in ("confirmed", "rejected", "cancelled"))]
+    if terminal:
+        print(f"  the order ended ({terminal[0][3]}) {terminal[0][0]:.2f} ms after the request was "
+              f"sent; its answer arrived {answer_ms - terminal[0][0]:.2f} ms after that")
+    before = [r for r in rows if r[1] is not None and r[0] <= answer_ms]
+    n_commits = len({r[1] for r in before})
+    first = before[0][0] if before else 0.0
+    last = before[-1][0] if before else 0.0
+    print(f"  this order: {lines_n} line(s), {len(before)} events in {n_commits} commits before "
+          f"the answer; first event {first:.2f} ms after sending, last {last:.2f} ms, answer "
+          f"{answer_ms - last:.2f} ms after the last; mean {((last - first) / max(1, n_commits - 1)):.2f}"
+          f" ms per commit between the first and the last")
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "seed":
+        seed(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "idle":
+        idle(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif cmd == "report":
+        report(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
