@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154  # work and pg_port are set by the script that sources this
 # bench/lib.sh: what the HTTP benches (bench/http, bench/orders) share; sourced, not run.
 #
 # Before sourcing, the script sets `work` (a directory for logs) and `pg_port`, and sources
