@@ -2,7 +2,9 @@
 
 #include "observability/log.hpp"
 
+#include <cassert>
 #include <chrono>
+#include <iterator>
 #include <memory>
 
 namespace ordermesh::gateway {
@@ -44,51 +46,62 @@ gateway_api::~gateway_api() {
   stop();
 }
 
-std::vector<std::pair<std::string, std::string>> gateway_api::endpoints() {
-  return {{"POST", "/orders"},         {"GET", "/orders"},
-          {"GET", "/orders/{id}"},     {"POST", "/inventory/{sku}/restock"},
-          {"GET", "/inventory/{sku}"}, {"GET", "/health/live"},
-          {"GET", "/health/ready"},    {"GET", "/metrics"},
-          {"GET", "/openapi.json"}};
+std::vector<api_route> gateway_api::endpoints() {
+  std::vector<api_route> all(std::begin(api_routes), std::end(api_routes));
+  all.push_back(liveness_route);
+  return all;
 }
 
 route_table gateway_api::routes() {
+  using member = void (impl::*)(const request&, const responder&);
+  const auto member_for = [](api_operation op) -> member {
+    switch (op) {
+      case api_operation::place_order:
+        return &impl::post_order;
+      case api_operation::list_orders:
+        return &impl::list_orders;
+      case api_operation::get_order:
+        return &impl::get_order;
+      case api_operation::restock:
+        return &impl::restock;
+      case api_operation::get_inventory:
+        return &impl::get_inventory;
+      case api_operation::get_readiness:
+        return &impl::ready;
+      case api_operation::get_metrics:
+        return &impl::metrics_page;
+      case api_operation::get_openapi_document:
+        return &impl::openapi_page;
+      case api_operation::get_liveness:
+        break; // http_server's own route, not in api_routes
+    }
+    return nullptr;
+  };
   route_table t;
   auto d = impl_;
-  // Requests of the API routes are identified first: a wrong API key is 401 and goes no further.
-  auto metered = [d](const char* method, const char* route, auto member) {
-    auto& histogram = d->latency.with({method, route});
-    return [d, method, route, member, &histogram](const request& req, responder answer) {
-      responder wrapped{
-          std::make_shared<metered_slot>(answer, d->requests, histogram, route, method)};
-      if (member != &impl::ready) {
-        auto who = d->identify(req);
-        if (auto* p = std::get_if<problem_details>(&who)) {
-          p->instance = req.path;
-          auto r = make_problem(*p);
-          r.headers.emplace_back("WWW-Authenticate", "Bearer");
-          return (void)wrapped(std::move(r));
-        }
-      }
-      ((*d).*member)(req, wrapped);
-    };
-  };
-  t.add("POST", "/orders", metered("POST", "/orders", &impl::post_order), body_kind::json);
-  t.add("GET", "/orders", metered("GET", "/orders", &impl::list_orders));
-  t.add("GET", "/orders/{id}", metered("GET", "/orders/{id}", &impl::get_order));
-  t.add("POST", "/inventory/{sku}/restock",
-        metered("POST", "/inventory/{sku}/restock", &impl::restock), body_kind::json);
-  t.add("GET", "/inventory/{sku}", metered("GET", "/inventory/{sku}", &impl::get_inventory));
-  t.add("GET", "/health/ready", metered("GET", "/health/ready", &impl::ready));
-  // On the io thread: every figure is kept current by its component (no fan-out, no worker).
-  t.add("GET", "/metrics", [d](const request&, const responder& answer) {
-    response r;
-    r.content_type = std::string{observability::prometheus_content_type};
-    r.body = d->metrics.render();
-    answer(std::move(r));
-  });
-  t.add("GET", "/openapi.json",
-        [](const request&, responder answer) { answer(make_json(200, openapi_document())); });
+  for (const auto& route : api_routes) {
+    const auto answer_with = member_for(route.operation);
+    assert(answer_with != nullptr && "every operation in api_routes has a member answering it");
+    auto& histogram = d->latency.with({route.method, route.pattern});
+    t.add(
+        route.method, route.pattern,
+        [d, route, answer_with, &histogram](const request& req, responder answer) {
+          responder wrapped{std::make_shared<metered_slot>(answer, d->requests, histogram,
+                                                           route.pattern, route.method)};
+          // A per-client request is identified first: a wrong API key is 401 and goes no further.
+          if (route.per_client) {
+            auto who = d->identify(req);
+            if (auto* p = std::get_if<problem_details>(&who)) {
+              p->instance = req.path;
+              auto r = make_problem(*p);
+              r.headers.emplace_back("WWW-Authenticate", "Bearer");
+              return (void)wrapped(std::move(r));
+            }
+          }
+          ((*d).*answer_with)(req, wrapped);
+        },
+        route.consumes);
+  }
   return t;
 }
 

@@ -125,4 +125,15 @@ void gateway_api::impl::ready(const request&, const responder& answer) {
   answer(make_json(is_ready ? 200 : 503, body.dump()));
 }
 
+void gateway_api::impl::metrics_page(const request&, const responder& answer) {
+  response r;
+  r.content_type = std::string{observability::prometheus_content_type};
+  r.body = metrics.render();
+  answer(std::move(r));
+}
+
+void gateway_api::impl::openapi_page(const request&, const responder& answer) {
+  answer(make_json(200, openapi_document()));
+}
+
 } // namespace ordermesh::gateway

@@ -183,6 +183,13 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// flood of probes costs no worker and no command its seat.
   void ready(const request&, const responder& answer);
 
+  /// GET /metrics, on the io thread: every figure is kept current by its component (no fan-out,
+  /// no worker).
+  void metrics_page(const request&, const responder& answer);
+
+  /// GET /openapi.json: openapi_document().
+  void openapi_page(const request&, const responder& answer);
+
   // -- projection feedback -----------------------------------------------------------------------
   void on_projection(const persistence::projection_changes& changes);
 
