@@ -30,17 +30,8 @@ void gateway_api::impl::offload(const responder& answer, const std::string& inst
   }
 }
 
-client_claims gateway_api::impl::claims_of(const request& req, std::string& authorization,
-                                           std::string& api_key, std::string& client_id) {
-  authorization = req.header("Authorization");
-  api_key = req.header("X-Api-Key");
-  client_id = req.header("X-Client-Id");
-  return {authorization, api_key, client_id, req.remote_address};
-}
-
 std::variant<std::string, problem_details> gateway_api::impl::identify(const request& req) const {
-  std::string authorization, api_key, client_id;
-  return identity.identify(claims_of(req, authorization, api_key, client_id));
+  return gateway::identify(identity, req);
 }
 
 std::string gateway_api::impl::client_of(const request& req) const {

@@ -61,50 +61,21 @@ gateway_api::impl::envelope_for(std::string message_id, std::string correlation,
 }
 
 void gateway_api::impl::post_order(const request& req, const responder& answer) {
-  const std::string instance = "/orders";
-  auto key = req.header("Idempotency-Key");
-  if (key.empty()) {
-    return bad(answer, 400, problem_type::idempotency_key,
-               "POST /orders needs an Idempotency-Key header (1 to 128 visible ASCII "
-               "characters), so that a retry cannot place the order twice",
-               instance);
-  }
-  if (!valid_idempotency_key(key)) {
-    return bad(answer, 400, problem_type::idempotency_key,
-               "the Idempotency-Key must be 1 to 128 visible ASCII characters", instance);
-  }
-  auto query = parse_query(req.query);
-  if (!query) {
-    return bad(answer, 400, problem_type::invalid_request, "the query string is malformed",
-               instance);
-  }
-  std::chrono::milliseconds wait{0};
-  if (auto w = query->find("wait"); w != query->end()) {
-    auto ms = parse_count(w->second);
-    if (!ms || *ms > cfg.gateway.max_wait.count()) {
-      return bad(answer, 400, problem_type::invalid_request,
-                 "wait must be a number of milliseconds from 0 to " +
-                     std::to_string(cfg.gateway.max_wait.count()),
-                 instance);
-    }
-    wait = std::chrono::milliseconds{*ms};
-  }
-  auto parsed = parse_order(req.body);
-  if (auto* p = std::get_if<problem_details>(&parsed)) {
-    p->instance = instance;
-    return (void)answer(make_problem(*p));
+  auto checked = passed(check_place_order(req, cfg.gateway.max_wait), answer);
+  if (!checked) {
+    return;
   }
   placement pl{answer};
   pl.client = client_of(req);
-  pl.key = key;
-  pl.order = std::move(std::get<order_input>(parsed));
-  pl.order_id = order_id_for(pl.client, key);
+  pl.key = std::move(checked->idempotency_key);
+  pl.order = std::move(checked->order);
+  pl.order_id = order_id_for(pl.client, pl.key);
   pl.fingerprint = fingerprint(pl.order);
-  pl.wait = wait;
+  pl.wait = checked->wait;
   pl.traceparent = traceparent_for(req);
   pl.admitted = admit_locally(pl.client);
   auto self = shared_from_this();
-  offload(answer, instance, [self, pl = std::move(pl)](read_worker& w) mutable {
+  offload(answer, "/orders", [self, pl = std::move(pl)](read_worker& w) mutable {
     self->admit_and_place(w, std::move(pl));
   });
 }
@@ -259,23 +230,14 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
 }
 
 void gateway_api::impl::restock(const request& req, const responder& answer) {
-  auto sku = req.params.at("sku");
+  const auto checked = passed(check_restock(req), answer);
+  if (!checked) {
+    return;
+  }
+  const auto& sku = checked->sku;
+  const auto& key = checked->idempotency_key;
+  const auto qty = checked->qty;
   const std::string instance = "/inventory/" + sku + "/restock";
-  if (!valid_id(sku)) {
-    return bad(answer, 400, problem_type::invalid_request,
-               "a SKU is 1 to 64 characters of A-Z a-z 0-9 . _ : -", instance);
-  }
-  auto key = req.header("Idempotency-Key");
-  if (!key.empty() && !valid_idempotency_key(key)) {
-    return bad(answer, 400, problem_type::idempotency_key,
-               "the Idempotency-Key must be 1 to 128 visible ASCII characters", instance);
-  }
-  auto parsed = parse_restock(req.body);
-  if (auto* p = std::get_if<problem_details>(&parsed)) {
-    p->instance = instance;
-    return (void)answer(make_problem(*p));
-  }
-  const auto qty = std::get<int64_t>(parsed);
   auto client = client_of(req);
   // With a key, a retry is the same restock (deduplicated by the entity); without one, each
   // request is a new restock.

@@ -18,6 +18,7 @@
 #include "gateway/order_request.hpp"
 #include "gateway/order_watch.hpp"
 #include "gateway/redis_watch.hpp"
+#include "gateway/request_checks.hpp"
 #include "gateway/worker_pool.hpp"
 #include "persistence/projections.hpp"
 
@@ -68,6 +69,16 @@ struct placement {
   bool admitted = false;
 };
 
+/// The input `checked` found, or nullopt after answering the problem it found.
+template <class Input>
+std::optional<Input> passed(std::variant<Input, problem_details> checked, const responder& answer) {
+  if (auto* p = std::get_if<problem_details>(&checked)) {
+    answer(make_problem(*p));
+    return std::nullopt;
+  }
+  return std::get<Input>(std::move(checked));
+}
+
 struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   impl(caf::actor_system& sys, actors::runtime::directory_ptr hosts, const config::app_config& cfg,
        observability::metrics_registry& metrics, std::function<node_health()> health);
@@ -90,10 +101,6 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// Runs `work` on a worker thread, or answers 503 when the workers are saturated.
   void offload(const responder& answer, const std::string& instance,
                std::function<void(read_worker&)> work);
-
-  /// What `req` says about who sent it (views into `req`).
-  static client_claims claims_of(const request& req, std::string& authorization,
-                                 std::string& api_key, std::string& client_id);
 
   /// Who `req` is (client_identity::identify), or the 401 problem for it.
   std::variant<std::string, problem_details> identify(const request& req) const;

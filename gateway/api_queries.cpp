@@ -5,11 +5,12 @@ namespace ordermesh::gateway {
 using nlohmann::json;
 
 void gateway_api::impl::get_order(const request& req, const responder& answer) {
-  auto id = req.params.at("id");
-  const std::string instance = "/orders/" + id;
-  if (!valid_id(id)) {
-    return bad(answer, 404, problem_type::not_found, "no order " + id, instance);
+  const auto checked = passed(check_get_order(req), answer);
+  if (!checked) {
+    return;
   }
+  const auto id = *checked;
+  const std::string instance = "/orders/" + id;
   auto client = client_of(req);
   auto self = shared_from_this();
   read_fast_or_offload(req, answer, "order:" + id, instance, [=](read_worker& w, bool admitted) {
@@ -32,33 +33,15 @@ void gateway_api::impl::get_order(const request& req, const responder& answer) {
 
 void gateway_api::impl::list_orders(const request& req, const responder& answer) {
   const std::string instance = "/orders";
-  auto query = parse_query(req.query);
-  if (!query) {
-    return bad(answer, 400, problem_type::invalid_request, "the query string is malformed",
-               instance);
+  const auto checked = passed(check_list_orders(req), answer);
+  if (!checked) {
+    return;
   }
-  auto customer = query->count("customer") ? query->at("customer") : "";
-  if (!valid_id(customer)) {
-    return bad(answer, 400, problem_type::invalid_request,
-               "customer=<id> is required (1 to 64 characters of A-Z a-z 0-9 . _ : -)", instance);
-  }
-  int32_t limit = limits::default_page_size;
-  if (query->count("limit")) {
-    auto n = parse_count(query->at("limit"));
-    if (!n || *n < 1 || *n > limits::max_page_size) {
-      return bad(answer, 400, problem_type::invalid_request,
-                 "limit must be from 1 to " + std::to_string(limits::max_page_size), instance);
-    }
-    limit = static_cast<int32_t>(*n);
-  }
+  const auto customer = checked->customer_id;
+  const auto limit = checked->limit;
   std::optional<persistence::order_cursor> after;
-  if (query->count("cursor")) {
-    auto c = decode_cursor(query->at("cursor"));
-    if (!c) {
-      return bad(answer, 400, problem_type::invalid_request,
-                 "cursor is not one this server gave out", instance);
-    }
-    after = persistence::order_cursor{c->placed_at_us, c->order_id};
+  if (checked->after) {
+    after = persistence::order_cursor{checked->after->placed_at_us, checked->after->order_id};
   }
   auto client = client_of(req);
   auto self = shared_from_this();
@@ -87,11 +70,12 @@ void gateway_api::impl::list_orders(const request& req, const responder& answer)
 }
 
 void gateway_api::impl::get_inventory(const request& req, const responder& answer) {
-  auto sku = req.params.at("sku");
-  const std::string instance = "/inventory/" + sku;
-  if (!valid_id(sku)) {
-    return bad(answer, 404, problem_type::not_found, "no SKU " + sku, instance);
+  const auto checked = passed(check_get_inventory(req), answer);
+  if (!checked) {
+    return;
   }
+  const auto sku = *checked;
+  const std::string instance = "/inventory/" + sku;
   auto client = client_of(req);
   auto self = shared_from_this();
   read_fast_or_offload(
