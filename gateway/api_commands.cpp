@@ -75,8 +75,8 @@ void gateway_api::impl::post_order(const request& req, const responder& answer) 
   pl.traceparent = traceparent_for(req);
   pl.admitted = admit_locally(pl.client);
   auto self = shared_from_this();
-  offload(answer, "/orders", [self, pl = std::move(pl)](read_worker& w) mutable {
-    self->admit_and_place(w, std::move(pl));
+  offload(answer, "/orders", [self, pl = std::move(pl)](read_worker&) mutable {
+    self->admit_and_place(std::move(pl));
   });
 }
 
@@ -87,7 +87,7 @@ void gateway_api::impl::bad(const responder& answer, unsigned status, const char
   answer(make_problem(p));
 }
 
-void gateway_api::impl::admit_and_place(read_worker& w, placement pl) {
+void gateway_api::impl::admit_and_place(placement pl) {
   const std::string instance = "/orders";
   if (!pl.admitted && !admit(pl.client, pl.answer, instance)) {
     return;
@@ -100,28 +100,6 @@ void gateway_api::impl::admit_and_place(read_worker& w, placement pl) {
     auto r = first->answer;
     r.headers.emplace_back("Idempotent-Replayed", "true");
     return (void)pl.answer(std::move(r));
-  }
-  std::vector<std::string> unknown;
-  try {
-    for (const auto& line : pl.order.lines) {
-      if (!known_sku(line.sku) && !inventory_body(w, line.sku)) {
-        unknown.push_back(line.sku);
-      } else {
-        remember_sku(line.sku);
-      }
-    }
-  } catch (const read_failed&) {
-    return (void)pl.answer(unavailable(instance, "the inventory read model"));
-  }
-  if (!unknown.empty()) {
-    std::string list;
-    for (const auto& s : unknown) {
-      list += (list.empty() ? "" : ", ") + s;
-    }
-    auto p = problem(422, problem_type::unknown_sku, "unknown SKU: " + list);
-    p.instance = instance;
-    p.extensions["unknown_skus"] = unknown;
-    return (void)pl.answer(make_problem(p));
   }
   place(std::move(pl));
 }
@@ -208,12 +186,21 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
     r = make_json(201, json{{"order_id", pl.order_id}, {"status", status}}.dump());
   } else {
     const bool rejected = status == "rejected";
+    const auto unknown_sku = rejected ? unknown_sku_of(reason) : std::nullopt;
+    // An SKU the inventory never stocked is the client's mistake, told as the inventory's
+    // unknown_sku row; any other rejection is a lack of stock (409), a cancellation 422.
+    const auto row =
+        unknown_sku ? http_for(actors::inventory::inventory_errc::unknown_sku)
+                    : http_answer{rejected ? 409u : 422u, rejected ? problem_type::order_rejected
+                                                                   : problem_type::order_cancelled};
     auto p =
-        problem(rejected ? 409 : 422,
-                rejected ? problem_type::order_rejected : problem_type::order_cancelled,
+        problem(row.status, row.type,
                 "order " + pl.order_id + " was " + status + (reason.empty() ? "" : ": " + reason));
     p.instance = location;
     p.extensions = {{"order_id", pl.order_id}, {"order_status", status}, {"reason", reason}};
+    if (unknown_sku) {
+      p.extensions["unknown_skus"] = json::array({*unknown_sku});
+    }
     r = make_problem(p);
   }
   r.headers.emplace_back("Location", location);
@@ -260,7 +247,6 @@ void gateway_api::impl::restock(const request& req, const responder& answer) {
                 if (!reply.accepted) {
                   answer(answer_for_inventory_rejection(reply, instance));
                 } else {
-                  self->remember_sku(sku);
                   auto body = json::parse(reply.summary, nullptr, false);
                   if (!body.is_object()) {
                     body = json::object();
@@ -277,18 +263,6 @@ void gateway_api::impl::restock(const request& req, const responder& answer) {
               });
     });
   });
-}
-
-bool gateway_api::impl::known_sku(const std::string& sku) const {
-  std::shared_lock<std::shared_mutex> lock{skus_mutex};
-  return skus.count(sku) > 0;
-}
-
-void gateway_api::impl::remember_sku(const std::string& sku) {
-  std::unique_lock<std::shared_mutex> lock{skus_mutex};
-  if (skus.size() < 1'000'000) {
-    skus.insert(sku);
-  }
 }
 
 } // namespace ordermesh::gateway

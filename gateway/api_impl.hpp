@@ -29,9 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <unordered_set>
 #include <variant>
 
 namespace ordermesh::gateway {
@@ -147,8 +145,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   void bad(const responder& answer, unsigned status, const char* type, std::string detail,
            const std::string& instance);
 
-  /// On a worker: rate limit, the idempotency record, the SKUs; then the command.
-  void admit_and_place(read_worker& w, placement pl);
+  /// On a worker: rate limit, the idempotency record; then the command.
+  void admit_and_place(placement pl);
 
   /// How long an accepted order may still be waited for: the wait the client asked for, cut
   /// short so that the answer (202 with the order's state) is out before request_timeout from
@@ -178,10 +176,6 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   void restock(const request& req, const responder& answer);
 
   void get_inventory(const request& req, const responder& answer);
-
-  bool known_sku(const std::string& sku) const;
-
-  void remember_sku(const std::string& sku);
 
   // -- health ------------------------------------------------------------------------------------
 
@@ -213,8 +207,6 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   near_cache near;
   token_leases leases;
   order_watch watch;
-  mutable std::shared_mutex skus_mutex;
-  std::unordered_set<std::string> skus;
   worker_pool<read_worker> pool;
   observability::counter_family& requests;
   observability::histogram_family& latency;
