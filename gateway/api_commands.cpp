@@ -185,22 +185,8 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
   } else if (status == "confirmed") {
     r = make_json(201, json{{"order_id", pl.order_id}, {"status", status}}.dump());
   } else {
-    const bool rejected = status == "rejected";
-    const auto unknown_sku = rejected ? unknown_sku_of(reason) : std::nullopt;
-    // An SKU the inventory never stocked is the client's mistake, told as the inventory's
-    // unknown_sku row; any other rejection is a lack of stock (409), a cancellation 422.
-    const auto row =
-        unknown_sku ? http_for(actors::inventory::inventory_errc::unknown_sku)
-                    : http_answer{rejected ? 409u : 422u, rejected ? problem_type::order_rejected
-                                                                   : problem_type::order_cancelled};
-    auto p =
-        problem(row.status, row.type,
-                "order " + pl.order_id + " was " + status + (reason.empty() ? "" : ": " + reason));
+    auto p = finished_order_problem(pl.order_id, status, reason);
     p.instance = location;
-    p.extensions = {{"order_id", pl.order_id}, {"order_status", status}, {"reason", reason}};
-    if (unknown_sku) {
-      p.extensions["unknown_skus"] = json::array({*unknown_sku});
-    }
     r = make_problem(p);
   }
   r.headers.emplace_back("Location", location);

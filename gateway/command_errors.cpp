@@ -132,6 +132,22 @@ response answer_for_inventory_rejection(const actors::runtime::command_reply& re
                      reply.reason, instance);
 }
 
+problem_details finished_order_problem(const std::string& order_id, const std::string& status,
+                                       const std::string& reason) {
+  const bool rejected = status == "rejected";
+  const auto unknown_sku = rejected ? unknown_sku_of(reason) : std::nullopt;
+  const auto row = unknown_sku ? http_for(actors::inventory::inventory_errc::unknown_sku)
+                   : rejected  ? http_answer{409, problem_type::order_rejected}
+                               : http_answer{422, problem_type::order_cancelled};
+  auto p = problem(row.status, row.type,
+                   "order " + order_id + " was " + status + (reason.empty() ? "" : ": " + reason));
+  p.extensions = {{"order_id", order_id}, {"order_status", status}, {"reason", reason}};
+  if (unknown_sku) {
+    p.extensions["unknown_skus"] = nlohmann::json::array({*unknown_sku});
+  }
+  return p;
+}
+
 std::optional<std::string> unknown_sku_of(const std::string& order_reason) {
   const auto prefix = to_string(actors::inventory::inventory_errc::unknown_sku) + ": ";
   if (order_reason.size() <= prefix.size() || order_reason.compare(0, prefix.size(), prefix) != 0) {

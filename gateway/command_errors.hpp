@@ -50,6 +50,13 @@ response answer_for_order_rejection(const actors::runtime::command_reply& reply,
 response answer_for_inventory_rejection(const actors::runtime::command_reply& reply,
                                         const std::string& instance);
 
+/// The problem for an order that ended within a ?wait without being confirmed, with members
+/// order_id, order_status and reason: rejected for an SKU the inventory never stocked -> the
+/// inventory's unknown_sku row (422 unknown-sku, plus unknown_skus naming it); rejected otherwise
+/// (a lack of stock) -> 409 order-rejected; cancelled -> 422 order-cancelled.
+problem_details finished_order_problem(const std::string& order_id, const std::string& status,
+                                       const std::string& reason);
+
 /// The SKU an order was rejected for when the inventory did not know it (the order's reason is
 /// "unknown_sku: <sku>", the inventory's unknown_sku code and the line's SKU); nullopt for any
 /// other reason.
