@@ -81,14 +81,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   impl(caf::actor_system& sys, actors::runtime::directory_ptr hosts, const config::app_config& cfg,
        observability::metrics_registry& metrics, std::function<node_health()> health);
 
-  // -- plumbing ----------------------------------------------------------------------------------
-
-  /// Where every process's projection announces the cache keys it invalidates, so that each
-  /// gateway drops its near-cache copy (the Redis copy is already gone).
-  static constexpr const char* invalidation_channel = "om:invalidate";
-
-  /// How long a value stays in the in-process cache at most (invalidations drop it earlier).
-  static constexpr std::chrono::milliseconds near_cache_ttl{2000};
+  // -- admission (api_admission.cpp) --------------------------------------------------------------
 
   /// Tokens taken from the Redis bucket at a time: a tenth of a second's rate or of the burst.
   static uint32_t lease_size(const config::gateway_config& g);
@@ -112,10 +105,14 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// leased meanwhile; when not even that, answers 429 and returns false. Blocking.
   bool admit(const std::string& client, const responder& answer, const std::string& instance);
 
-  /// `timeout`: how long the entity may still start the command (default command_timeout).
-  actors::envelope envelope_for(std::string message_id, std::string correlation,
-                                std::string traceparent,
-                                std::optional<std::chrono::milliseconds> timeout = {}) const;
+  // -- the layered read path (api_read_path.cpp) --------------------------------------------------
+
+  /// Where every process's projection announces the cache keys it invalidates, so that each
+  /// gateway drops its near-cache copy (the Redis copy is already gone).
+  static constexpr const char* invalidation_channel = "om:invalidate";
+
+  /// How long a value stays in the in-process cache at most (invalidations drop it earlier).
+  static constexpr std::chrono::milliseconds near_cache_ttl{2000};
 
   /// The JSON of `key` from Redis, or else from `load` (which throws read_failed when PostgreSQL
   /// fails), kept in the near cache too; nullopt when the row does not exist.
@@ -139,11 +136,22 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
 
   static response unavailable(const std::string& instance, const std::string& what);
 
-  // -- POST /orders ------------------------------------------------------------------------------
-  void post_order(const request& req, const responder& answer);
+  /// Cached reads dropped for the rows the projection changed; waiting orders answered.
+  void on_projection(const persistence::projection_changes& changes);
 
+  // -- commands (api_commands.cpp) ----------------------------------------------------------------
+
+  /// `timeout`: how long the entity may still start the command (default command_timeout).
+  actors::envelope envelope_for(std::string message_id, std::string correlation,
+                                std::string traceparent,
+                                std::optional<std::chrono::milliseconds> timeout = {}) const;
+
+  /// Answers the problem with this status, type, detail and instance.
   void bad(const responder& answer, unsigned status, const char* type, std::string detail,
            const std::string& instance);
+
+  /// POST /orders: checked on the io thread, then admit_and_place on a worker.
+  void post_order(const request& req, const responder& answer);
 
   /// On a worker: rate limit, the idempotency record; then the command.
   void admit_and_place(placement pl);
@@ -163,23 +171,27 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   void place(placement pl);
 
   /// The answer to an accepted PlaceOrder: 202 while running (or when not waiting), else 201
-  /// confirmed, 409 rejected (out of stock), 422 cancelled (payment); remembered under the key.
+  /// confirmed, 409 rejected (out of stock), 422 unknown-sku (rejected: the inventory never
+  /// stocked a line's SKU), 422 cancelled (payment); remembered under the key.
   void answer_placed(const placement& pl, const std::string& status, const std::string& reason,
                      bool final_answer);
 
-  // -- GET /orders/{id}, GET /orders?customer= ---------------------------------------------------
-  void get_order(const request& req, const responder& answer);
-
-  void list_orders(const request& req, const responder& answer);
-
-  // -- inventory ---------------------------------------------------------------------------------
+  /// POST /inventory/{sku}/restock.
   void restock(const request& req, const responder& answer);
 
+  // -- queries (api_queries.cpp) ------------------------------------------------------------------
+
+  /// GET /orders/{id}.
+  void get_order(const request& req, const responder& answer);
+
+  /// GET /orders?customer=.
+  void list_orders(const request& req, const responder& answer);
+
+  /// GET /inventory/{sku}.
   void get_inventory(const request& req, const responder& answer);
 
-  // -- health ------------------------------------------------------------------------------------
+  // -- health and metrics (api_health.cpp) --------------------------------------------------------
 
-  /// On the io thread: reads what the components keep current, never waits on anything, so a
   /// On the io thread: reads what the components keep current, never waits on anything, so a
   /// flood of probes costs no worker and no command its seat.
   void ready(const request&, const responder& answer);
@@ -190,9 +202,6 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
 
   /// GET /openapi.json: openapi_document().
   void openapi_page(const request&, const responder& answer);
-
-  // -- projection feedback -----------------------------------------------------------------------
-  void on_projection(const persistence::projection_changes& changes);
 
   caf::actor_system& sys;
   actors::runtime::directory_ptr hosts;
