@@ -1,7 +1,8 @@
 // fuzz_http_request: bytes as they arrive on one gateway connection -> Beast's request parser with
 // the limits of net/server.cpp -> the request the gateway's handlers see -> the route table with
 // the gateway's routes -> everything a handler checks before it needs the node (headers, query,
-// body) -> the answer, serialized as the connection would write it.
+// body, by the routes' own checks of gateway/request_checks.hpp) -> the answer, serialized as the
+// connection would write it.
 //
 // Pipelined requests are handled one after another, as net::server does; a refused one (400, 413)
 // ends the connection, as does one without keep-alive. Checked for every request: exactly one
@@ -11,9 +12,11 @@
 #include "fuzz/oracle.hpp"
 
 #include "config/config.hpp"
+#include "gateway/api_routes.hpp"
 #include "gateway/client_identity.hpp"
 #include "gateway/order_request.hpp"
 #include "gateway/problem.hpp"
+#include "gateway/request_checks.hpp"
 #include "gateway/routes.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -79,13 +82,9 @@ struct recording_slot final : detail::answer_slot {
   std::vector<response> answers;
 };
 
-// -- the gateway's handlers up to the point where they need the node (gateway/api.cpp) -----------
-
-response rejected(unsigned status, const char* type, std::string detail, std::string instance) {
-  auto p = problem(status, type, std::move(detail));
-  p.instance = std::move(instance);
-  return make_problem(p);
-}
+// -- the gateway's handlers up to the point where they need the node -----------------------------
+// Each runs the route's own check (gateway/request_checks.hpp, what gateway_api's handler calls)
+// and then checks what the check let through.
 
 /// What the real handler does next needs the node (entities, read models, Redis).
 response needs_node() {
@@ -97,31 +96,29 @@ bool lower_hex(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-/// gateway_api::impl::identify: who the request is, or its 401. A client is named by a known key
-/// ("key:"), by X-Client-Id (only behind a trusted proxy, and then a valid id) or by the address.
-std::variant<std::string, problem_details> identify(const client_identity& who,
-                                                    const request& req) {
-  const auto authorization = req.header("Authorization");
-  const auto api_key = req.header("X-Api-Key");
-  const auto client_id = req.header("X-Client-Id");
-  auto result = who.identify({authorization, api_key, client_id, req.remote_address});
+/// gateway::identify, checked: a client is named by a known key ("key:"), by X-Client-Id (only
+/// behind a trusted proxy, and then a valid id) or by the address; anything else is 401.
+std::variant<std::string, problem_details> identified_as(const client_identity& who,
+                                                         const request& req) {
+  auto result = identify(who, req);
   if (const auto* client = std::get_if<std::string>(&result)) {
-    FUZZ_CHECK(*client == "key:shop-1" || *client == "ip:" + req.remote_address ||
-               (&who == &proxied_identity && *client == "proxy:" + std::string{client_id} &&
-                valid_id(client_id)));
+    const auto client_id = req.header("X-Client-Id");
+    FUZZ_CHECK(
+        *client == "key:shop-1" || *client == "ip:" + req.remote_address ||
+        (&who == &proxied_identity && *client == "proxy:" + client_id && valid_id(client_id)));
   } else {
     FUZZ_CHECK(std::get<problem_details>(result).status == 401);
   }
   return result;
 }
 
-/// gateway_api::impl::client_of: only called once identify() named the client.
+/// gateway_api::impl::client_of: only called once the route identified the client.
 std::string client_of(const request& req) {
-  return std::get<std::string>(identify(identity, req));
+  return std::get<std::string>(identified_as(identity, req));
 }
 
-/// gateway/api.cpp's traceparent_for: the caller's trace context when valid W3C (version 00,
-/// lowercase hex, no all-zero id), else a fresh one. What is taken reaches the entities' metadata.
+/// gateway/api_commands.cpp's traceparent_for: the caller's trace context when valid W3C (version
+/// 00, lowercase hex, no all-zero id), else a fresh one. What is taken reaches the entities.
 void check_traceparent(const request& req) {
   const auto header = req.header("traceparent");
   const auto taken = parse_traceparent(header);
@@ -136,119 +133,84 @@ void check_traceparent(const request& req) {
   FUZZ_CHECK(parse_traceparent(t) == taken); // what is passed on is taken again as it is
 }
 
-void post_order(const request& req, const responder& answer) {
-  const std::string instance = "/orders";
-  const auto key = req.header("Idempotency-Key");
-  if (key.empty() || !valid_idempotency_key(key)) {
-    return (void)answer(rejected(400, problem_type::idempotency_key, "bad key", instance));
+/// A request a check refused: 400, 404 or 422 (a body field, each named by a JSON pointer), with
+/// the instance set, as a well-formed problem.
+void check_refusal(const problem_details& p) {
+  FUZZ_CHECK(p.status == 400 || p.status == 404 || p.status == 422);
+  FUZZ_CHECK(!p.instance.empty() && p.instance.front() == '/');
+  if (p.status == 422) {
+    fuzz::check_body_problem(p);
   }
-  const auto query = parse_query(req.query);
-  if (!query) {
-    return (void)answer(rejected(400, problem_type::invalid_request, "bad query", instance));
-  }
-  if (const auto w = query->find("wait"); w != query->end()) {
-    const auto ms = parse_count(w->second);
-    if (!ms || *ms > cfg.max_wait.count()) {
-      return (void)answer(rejected(400, problem_type::invalid_request, "bad wait", instance));
-    }
-    FUZZ_CHECK(*ms >= 0);
-  }
-  auto parsed = parse_order(req.body);
-  if (auto* p = std::get_if<problem_details>(&parsed)) {
-    fuzz::check_body_problem(*p);
-    p->instance = instance;
+}
+
+/// Answers the check's problem, or runs `then` with what it let through.
+template <class Input, class Then>
+void after_check(std::variant<Input, problem_details> checked, const responder& answer, Then then) {
+  if (const auto* p = std::get_if<problem_details>(&checked)) {
+    check_refusal(*p);
     return (void)answer(make_problem(*p));
   }
-  const auto& order = std::get<order_input>(parsed);
-  const auto client = client_of(req);
-  const auto id = order_id_for(client, key);
-  FUZZ_CHECK(id.size() == 33 && id[0] == 'o' && lower_hex(std::string_view{id}.substr(1)));
-  FUZZ_CHECK(valid_id(id)); // it becomes a path segment and a stream id
-  FUZZ_CHECK(fingerprint(order).size() == 16);
-  check_traceparent(req);
-  auto r = needs_node();
-  r.headers.emplace_back("Location", "/orders/" + id);
-  answer(std::move(r));
+  then(std::get<Input>(checked));
+  answer(needs_node());
+}
+
+void post_order(const request& req, const responder& answer) {
+  after_check(check_place_order(req, cfg.max_wait), answer, [&](const place_order_input& in) {
+    FUZZ_CHECK(valid_idempotency_key(in.idempotency_key));
+    FUZZ_CHECK(in.wait.count() >= 0 && in.wait <= cfg.max_wait);
+    const auto id = order_id_for(client_of(req), in.idempotency_key);
+    FUZZ_CHECK(id.size() == 33 && id[0] == 'o' && lower_hex(std::string_view{id}.substr(1)));
+    FUZZ_CHECK(valid_id(id)); // it becomes a path segment and a stream id
+    FUZZ_CHECK(fingerprint(in.order).size() == 16);
+    check_traceparent(req);
+  });
 }
 
 void list_orders(const request& req, const responder& answer) {
-  const std::string instance = "/orders";
-  const auto query = parse_query(req.query);
-  if (!query) {
-    return (void)answer(rejected(400, problem_type::invalid_request, "bad query", instance));
-  }
-  const auto customer = query->count("customer") ? query->at("customer") : "";
-  if (!valid_id(customer)) {
-    return (void)answer(rejected(400, problem_type::invalid_request, "bad customer", instance));
-  }
-  if (query->count("limit")) {
-    const auto n = parse_count(query->at("limit"));
-    if (!n || *n < 1 || *n > limits::max_page_size) {
-      return (void)answer(rejected(400, problem_type::invalid_request, "bad limit", instance));
+  after_check(check_list_orders(req), answer, [&](const list_orders_input& in) {
+    FUZZ_CHECK(valid_id(in.customer_id));
+    FUZZ_CHECK(in.limit >= 1 && in.limit <= limits::max_page_size);
+    if (in.after) {
+      // A cursor the server accepts is one it could have given out: it reads back the same.
+      const auto again = decode_cursor(encode_cursor(*in.after));
+      FUZZ_CHECK(again && again->placed_at_us == in.after->placed_at_us &&
+                 again->order_id == in.after->order_id);
     }
-  }
-  if (query->count("cursor")) {
-    const auto c = decode_cursor(query->at("cursor"));
-    if (!c) {
-      return (void)answer(rejected(400, problem_type::invalid_request, "bad cursor", instance));
-    }
-    // A cursor the server accepts is one it could have given out: it reads back the same.
-    const auto again = decode_cursor(encode_cursor(*c));
-    FUZZ_CHECK(again && again->placed_at_us == c->placed_at_us && again->order_id == c->order_id);
-  }
-  client_of(req);
-  answer(needs_node());
+    client_of(req);
+  });
 }
 
 void get_order(const request& req, const responder& answer) {
-  const auto& id = req.params.at("id");
-  if (!valid_id(id)) {
-    return (void)answer(rejected(404, problem_type::not_found, "no order " + id, "/orders/" + id));
-  }
-  client_of(req);
-  answer(needs_node());
+  after_check(check_get_order(req), answer, [&](const std::string& id) {
+    FUZZ_CHECK(valid_id(id));
+    client_of(req);
+  });
 }
 
 void restock(const request& req, const responder& answer) {
-  const auto& sku = req.params.at("sku");
-  const std::string instance = "/inventory/" + sku + "/restock";
-  if (!valid_id(sku)) {
-    return (void)answer(rejected(400, problem_type::invalid_request, "bad sku", instance));
-  }
-  const auto key = req.header("Idempotency-Key");
-  if (!key.empty() && !valid_idempotency_key(key)) {
-    return (void)answer(rejected(400, problem_type::idempotency_key, "bad key", instance));
-  }
-  auto parsed = parse_restock(req.body);
-  if (auto* p = std::get_if<problem_details>(&parsed)) {
-    fuzz::check_body_problem(*p);
-    p->instance = instance;
-    return (void)answer(make_problem(*p));
-  }
-  FUZZ_CHECK(std::get<int64_t>(parsed) >= 1);
-  if (!key.empty()) {
-    order_id_for(client_of(req), key);
-  }
-  check_traceparent(req);
-  answer(needs_node());
+  after_check(check_restock(req), answer, [&](const restock_input& in) {
+    FUZZ_CHECK(valid_id(in.sku));
+    FUZZ_CHECK(in.qty >= 1 && in.qty <= limits::max_restock_qty);
+    if (!in.idempotency_key.empty()) {
+      order_id_for(client_of(req), in.idempotency_key);
+    }
+    check_traceparent(req);
+  });
 }
 
 void get_inventory(const request& req, const responder& answer) {
-  const auto& sku = req.params.at("sku");
-  if (!valid_id(sku)) {
-    return (void)answer(
-        rejected(404, problem_type::not_found, "no SKU " + sku, "/inventory/" + sku));
-  }
-  client_of(req);
-  answer(needs_node());
+  after_check(check_get_inventory(req), answer, [&](const std::string& sku) {
+    FUZZ_CHECK(valid_id(sku));
+    client_of(req);
+  });
 }
 
-/// gateway_api::routes()'s `metered` for the API routes: a request that cannot be identified is
-/// answered 401 with WWW-Authenticate and goes no further.
+/// gateway_api::routes() for a per-client route: a request that cannot be identified is answered
+/// 401 with WWW-Authenticate and goes no further.
 handler identified(handler h) {
   return [h = std::move(h)](const request& req, const responder& answer) {
-    identify(proxied_identity, req);
-    auto who = identify(identity, req);
+    identified_as(proxied_identity, req);
+    auto who = identified_as(identity, req);
     if (auto* p = std::get_if<problem_details>(&who)) {
       p->instance = req.path;
       auto r = make_problem(*p);
@@ -259,22 +221,40 @@ handler identified(handler h) {
   };
 }
 
-/// gateway_api::routes() plus http_server's own /health/live, with the same methods, patterns
-/// and body kinds.
+/// The handler of `op` here: the route's check, or (routes that take no input) the node.
+handler handler_for(api_operation op) {
+  switch (op) {
+    case api_operation::place_order:
+      return post_order;
+    case api_operation::list_orders:
+      return list_orders;
+    case api_operation::get_order:
+      return get_order;
+    case api_operation::restock:
+      return restock;
+    case api_operation::get_inventory:
+      return get_inventory;
+    case api_operation::get_readiness:
+    case api_operation::get_metrics:
+    case api_operation::get_openapi_document:
+      break;
+    case api_operation::get_liveness:
+      return [](const request&, const responder& answer) {
+        answer(make_json(200, R"({"status":"live"})"));
+      };
+  }
+  return [](const request&, const responder& answer) { answer(needs_node()); };
+}
+
+/// gateway_api::routes() plus http_server's own /health/live: the same table (api_routes.hpp).
 route_table gateway_routes() {
   route_table t;
-  const auto node_only = [](const request&, const responder& answer) { answer(needs_node()); };
-  t.add("POST", "/orders", identified(post_order), body_kind::json);
-  t.add("GET", "/orders", identified(list_orders));
-  t.add("GET", "/orders/{id}", identified(get_order));
-  t.add("POST", "/inventory/{sku}/restock", identified(restock), body_kind::json);
-  t.add("GET", "/inventory/{sku}", identified(get_inventory));
-  t.add("GET", "/health/ready", node_only);
-  t.add("GET", "/metrics", node_only);
-  t.add("GET", "/openapi.json", node_only);
-  t.add("GET", "/health/live", [](const request&, const responder& answer) {
-    answer(make_json(200, R"({"status":"live"})"));
-  });
+  for (const auto& route : api_routes) {
+    auto h = handler_for(route.operation);
+    t.add(route.method, route.pattern, route.per_client ? identified(std::move(h)) : std::move(h),
+          route.consumes);
+  }
+  t.add(liveness_route.method, liveness_route.pattern, handler_for(liveness_route.operation));
   return t;
 }
 

@@ -2,6 +2,7 @@
 
 #include "actors/runtime/directory.hpp"
 #include "config/config.hpp"
+#include "gateway/api_routes.hpp"
 #include "gateway/routes.hpp"
 #include "observability/metrics.hpp"
 #include "persistence/projections.hpp"
@@ -59,9 +60,9 @@ public:
   /// The routes to serve (the server adds GET /health/live).
   route_table routes();
 
-  /// Every (method, path pattern) routes() serves, plus GET /health/live: what openapi.json must
-  /// describe.
-  static std::vector<std::pair<std::string, std::string>> endpoints();
+  /// Every route routes() serves (api_routes), plus the server's GET /health/live
+  /// (liveness_route): what openapi.json must describe.
+  static std::vector<api_route> endpoints();
 
   /// Called by the projection after each committed page: drops the cached reads of the changed
   /// rows and answers the requests waiting for those orders. Blocking (Redis); never call it from

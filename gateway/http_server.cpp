@@ -1,5 +1,6 @@
 #include "gateway/http_server.hpp"
 
+#include "gateway/api_routes.hpp"
 #include "observability/log.hpp"
 
 #include <exception>
@@ -58,9 +59,10 @@ http_server::http_server(config::gateway_config cfg, route_table routes)
           options_of(cfg_),
           [this](net::request req, net::exchange ex) { on_request(std::move(req), ex); },
           [this](net::refusal why, const std::string& detail) { return on_refusal(why, detail); }) {
-  routes_.add("GET", "/health/live", [](const request&, const responder& answer) {
-    answer(make_json(200, R"({"status":"live"})"));
-  });
+  routes_.add(liveness_route.method, liveness_route.pattern,
+              [](const request&, const responder& answer) {
+                answer(make_json(200, R"({"status":"live"})"));
+              });
 }
 
 // On the connection's io thread. A request its handler has not answered within request_timeout

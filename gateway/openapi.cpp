@@ -94,7 +94,7 @@ const std::string& openapi_document() {
           "413": {"$ref": "#/components/responses/Problem"},
           "415": {"$ref": "#/components/responses/Problem"},
           "422": {
-            "description": "Invalid order (member errors: a JSON pointer per field, e.g. /payment/card_token for a token the PSP can never accept), unknown SKU (member unknown_skus), Idempotency-Key reused with another body, or cancelled within the wait (payment).",
+            "description": "Invalid order (member errors: a JSON pointer per field, e.g. /payment/card_token for a token the PSP can never accept), Idempotency-Key reused with another body, cancelled within the wait (payment), or rejected within the wait because the inventory never stocked a line's SKU (type urn:ordermesh:problem:unknown-sku, members unknown_skus naming that SKU, order_id, order_status, reason). An order for an unknown SKU is accepted like any other: without a wait it is answered 202 and ends rejected with reason `unknown_sku: <sku>`.",
             "content": {
               "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
@@ -418,7 +418,10 @@ const std::string& openapi_document() {
             "type": "string",
             "enum": ["placed", "reserved", "confirmed", "rejected", "cancelled"]
           },
-          "reason": {"type": "string"},
+          "reason": {
+            "type": "string",
+            "description": "Why a rejected or cancelled order ended, e.g. `not enough stock of <sku>`, `unknown_sku: <sku>` (the inventory never stocked it) or the payment's reason."
+          },
           "amount_cents": {"type": "integer"},
           "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
           "placed_at": {"type": "string", "format": "date-time"},

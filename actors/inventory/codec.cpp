@@ -26,11 +26,16 @@ NLOHMANN_JSON_SERIALIZE_ENUM(finish, {{finish::released, "released"},
                                       {finish::rejected, "rejected"},
                                       {finish::returned, "returned"}})
 
-// committed_qty is optional: snapshots written before it was recorded do not have it.
+// committed_qty and known are optional: snapshots written before they were recorded do not have
+// them (such a snapshot is of a SKU that was in use, hence known).
 void to_json(nlohmann::json& j, const inventory_state& s) {
-  j = nlohmann::json{{"on_hand", s.on_hand},           {"reserved_qty", s.reserved_qty},
-                     {"reservations", s.reservations}, {"finished_order", s.finished_order},
-                     {"finished", s.finished},         {"committed_qty", s.committed_qty}};
+  j = nlohmann::json{{"known", s.known},
+                     {"on_hand", s.on_hand},
+                     {"reserved_qty", s.reserved_qty},
+                     {"reservations", s.reservations},
+                     {"finished_order", s.finished_order},
+                     {"finished", s.finished},
+                     {"committed_qty", s.committed_qty}};
 }
 
 void from_json(const nlohmann::json& j, inventory_state& s) {
@@ -42,6 +47,7 @@ void from_json(const nlohmann::json& j, inventory_state& s) {
   if (auto i = j.find("committed_qty"); i != j.end()) {
     i->get_to(s.committed_qty);
   }
+  s.known = j.value("known", true);
 }
 
 namespace {

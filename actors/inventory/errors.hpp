@@ -20,6 +20,8 @@ enum class inventory_errc : uint8_t {
   reservation_expired,
   /// Reserve for an order whose reservation was already released, expired or rejected.
   reservation_closed,
+  /// Reserve of a SKU that was never restocked: no such SKU (not a lack of stock).
+  unknown_sku,
 };
 
 inline std::string to_string(inventory_errc x) {
@@ -38,6 +40,8 @@ inline std::string to_string(inventory_errc x) {
       return "reservation_expired";
     case inventory_errc::reservation_closed:
       return "reservation_closed";
+    case inventory_errc::unknown_sku:
+      return "unknown_sku";
   }
   return "<unknown inventory_errc>";
 }

@@ -8,8 +8,8 @@
 namespace ordermesh::actors::inventory {
 
 bool operator==(const inventory_state& x, const inventory_state& y) {
-  return std::tie(x.on_hand, x.reserved_qty, x.reservations, x.finished_order, x.finished,
-                  x.committed_qty) == std::tie(y.on_hand, y.reserved_qty, y.reservations,
+  return std::tie(x.known, x.on_hand, x.reserved_qty, x.reservations, x.finished_order, x.finished,
+                  x.committed_qty) == std::tie(y.known, y.on_hand, y.reserved_qty, y.reservations,
                                                y.finished_order, y.finished, y.committed_qty);
 }
 
@@ -44,6 +44,10 @@ outcome decide_reserve(const inventory_state& s, const reserve& cmd, const decid
   }
   if (cmd.ttl_ms <= 0) {
     return reject<event>(inventory_errc::invalid_ttl, "reserve ttl_ms must be positive");
+  }
+  if (!s.known) {
+    // Refused, not recorded: an unknown SKU gets no stream, whatever clients send.
+    return reject<event>(inventory_errc::unknown_sku, to_string(inventory_errc::unknown_sku));
   }
   if (s.reservations.count(cmd.order_id) > 0) {
     return accept<event>(); // already reserved
@@ -183,7 +187,10 @@ std::vector<inventory_decision> decide_batch(const inventory_state& state,
 inventory_state apply(inventory_state s, const event& ev) {
   std::visit(
       overloaded{
-          [&](const restocked& x) { s.on_hand += x.qty; },
+          [&](const restocked& x) {
+            s.known = true;
+            s.on_hand += x.qty;
+          },
           [&](const reserved& x) {
             auto& held = s.reservations[x.order_id];
             s.reserved_qty += x.qty - held.qty;

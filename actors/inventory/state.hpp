@@ -32,6 +32,8 @@ enum class finish : uint8_t { released, committed, expired, rejected, returned }
 
 /// One SKU's stock. Invariant: available() >= 0, i.e. the SKU is never oversold.
 struct inventory_state {
+  /// Restocked at least once: the SKU exists (a reservation of an unknown SKU is refused).
+  bool known = false;
   int64_t on_hand = 0;
   /// Sum of reservations[*].qty.
   int64_t reserved_qty = 0;
@@ -58,7 +60,8 @@ using inventory_decision = decision<event>;
 
 /// Decides one command against `state`.
 /// - restock: restocked; invalid_quantity if qty is not in (0, max_quantity].
-/// - reserve: reserved, or reservation_rejected (reason "out_of_stock") when qty > available;
+/// - reserve: unknown_sku if the SKU was never restocked; reserved, or reservation_rejected
+///   (reason "out_of_stock") when qty > available;
 ///   no event if the order already holds a reservation or committed one; invalid_quantity,
 ///   invalid_ttl; out_of_stock / reservation_closed / reservation_expired for a redelivered reserve
 ///   of an order that was rejected / released / expired.

@@ -1,6 +1,7 @@
 #include "actors/order/state.hpp"
 
 #include "actors/common/overloaded.hpp"
+#include "actors/inventory/errors.hpp"
 
 #include <algorithm>
 #include <set>
@@ -92,8 +93,12 @@ outcome decide_reservation(const order_state& s, const record_reservation& cmd) 
     return accept<event>();
   }
   if (!cmd.ok) {
-    return accept<event>({stock_reservation_failed{cmd.sku, cmd.reason},
-                          order_rejected{"not enough stock of " + cmd.sku}});
+    // The inventory refused an SKU it never stocked (its errc's name as reason): not a lack of
+    // stock, and the order says so.
+    const bool unknown = cmd.reason == inventory::to_string(inventory::inventory_errc::unknown_sku);
+    return accept<event>(
+        {stock_reservation_failed{cmd.sku, cmd.reason},
+         order_rejected{unknown ? cmd.reason + ": " + cmd.sku : "not enough stock of " + cmd.sku}});
   }
   auto others_reserved = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
     return l.sku == cmd.sku || l.reservation == line_reservation::reserved;

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE gateway_api_unit
 #include <boost/test/unit_test.hpp>
 
+#include "actors/inventory/errors.hpp"
 #include "actors/order/errors.hpp"
 #include "gateway/api.hpp"
 #include "gateway/client_identity.hpp"
@@ -306,6 +307,75 @@ BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
   BOOST_TEST(json::parse(r.body).at("type") == problem_type::idempotency_key_reused);
 }
 
+namespace {
+
+/// Walks every value of `Errc` (those its to_string names) and checks that the table has a row
+/// for it: an HTTP error status and a problem type. Returns how many values it found.
+template <class Errc>
+int check_every_code_has_a_row() {
+  int values = 0;
+  for (int i = 0; i <= 255; ++i) {
+    const auto code = static_cast<Errc>(i);
+    const auto name = to_string(code);
+    if (name.rfind("<unknown", 0) == 0) {
+      continue; // not a value of the enum
+    }
+    ++values;
+    const auto row = http_for(code);
+    BOOST_TEST((row.status >= 400 && row.status <= 599), name << " -> " << row.status);
+    BOOST_TEST(row.type != nullptr, name);
+  }
+  return values;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_error_code_of_every_aggregate_has_an_http_row) {
+  BOOST_TEST(check_every_code_has_a_row<actors::runtime::entity_errc>() > 1);
+  BOOST_TEST(check_every_code_has_a_row<actors::order::order_errc>() > 1);
+  BOOST_TEST(check_every_code_has_a_row<actors::inventory::inventory_errc>() > 1);
+  // The rows a client meets.
+  using actors::inventory::inventory_errc;
+  using actors::order::order_errc;
+  BOOST_TEST(http_for(inventory_errc::unknown_sku).status == 422u);
+  BOOST_TEST(std::string{http_for(inventory_errc::unknown_sku).type} == problem_type::unknown_sku);
+  BOOST_TEST(http_for(inventory_errc::invalid_quantity).status == 422u);
+  BOOST_TEST(http_for(order_errc::invalid_order).status == 422u);
+  BOOST_TEST(std::string{http_for(order_errc::conflicting_order).type} ==
+             problem_type::idempotency_key_reused);
+  BOOST_TEST(http_for(order_errc::unexpected_reply).status == 500u);
+  // A rejection whose detail is the entity's reason carries it; the others their own words.
+  actors::runtime::command_reply invalid;
+  invalid.code = static_cast<uint8_t>(order_errc::invalid_order);
+  invalid.reason = "no lines";
+  auto doc = json::parse(answer_for_order_rejection(invalid, "/orders").body);
+  BOOST_TEST(doc.at("detail") == "no lines");
+  BOOST_TEST(doc.at("instance") == "/orders");
+}
+
+BOOST_AUTO_TEST_CASE(an_order_that_ended_unconfirmed_is_told_by_why) {
+  auto unknown = finished_order_problem("o1", "rejected", "unknown_sku: pear");
+  BOOST_TEST(unknown.status == 422u);
+  BOOST_TEST(unknown.type == problem_type::unknown_sku);
+  BOOST_TEST(unknown.extensions.at("unknown_skus") == json::array({"pear"}));
+  BOOST_TEST(unknown.extensions.at("order_status") == "rejected");
+  auto short_of_stock = finished_order_problem("o1", "rejected", "not enough stock of pear");
+  BOOST_TEST(short_of_stock.status == 409u);
+  BOOST_TEST(short_of_stock.type == problem_type::order_rejected);
+  BOOST_TEST(!short_of_stock.extensions.contains("unknown_skus"));
+  auto cancelled = finished_order_problem("o1", "cancelled", "payment declined: unknown_sku: x");
+  BOOST_TEST(cancelled.status == 422u);
+  BOOST_TEST(cancelled.type == problem_type::order_cancelled);
+  BOOST_TEST(cancelled.extensions.at("reason") == "payment declined: unknown_sku: x");
+}
+
+BOOST_AUTO_TEST_CASE(an_order_reason_names_an_unknown_sku_only_in_the_inventorys_words) {
+  BOOST_TEST(unknown_sku_of("unknown_sku: pear").value_or("") == "pear");
+  BOOST_TEST(!unknown_sku_of("unknown_sku: ").has_value());
+  BOOST_TEST(!unknown_sku_of("not enough stock of pear").has_value());
+  BOOST_TEST(!unknown_sku_of("payment declined: unknown_sku: pear").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_watch_fires_once_even_when_the_order_finished_first) {
   order_watch w{2};
   std::vector<std::string> fired;
@@ -343,10 +413,11 @@ BOOST_AUTO_TEST_CASE(openapi_describes_exactly_the_served_endpoints) {
       BOOST_TEST(op.contains("responses"), method << " " << path);
     }
   }
-  using endpoint_set = std::set<std::pair<std::string, std::string>>;
-  auto served = gateway_api::endpoints();
-  const bool same = documented == endpoint_set(served.begin(), served.end());
-  BOOST_TEST(same);
+  std::set<std::pair<std::string, std::string>> served;
+  for (const auto& route : gateway_api::endpoints()) {
+    served.emplace(route.method, route.pattern);
+  }
+  BOOST_TEST((documented == served));
   // Every $ref points at something that exists.
   std::function<void(const json&)> check_refs = [&](const json& node) {
     if (node.is_object()) {
@@ -365,6 +436,26 @@ BOOST_AUTO_TEST_CASE(openapi_describes_exactly_the_served_endpoints) {
     }
   };
   check_refs(doc);
+}
+
+BOOST_AUTO_TEST_CASE(openapi_describes_each_route_as_the_route_table_says) {
+  auto doc = json::parse(openapi_document());
+  for (const auto& route : gateway_api::endpoints()) {
+    std::string method = route.method;
+    for (auto& ch : method) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    const auto where = std::string{route.method} + " " + route.pattern;
+    const auto& op = doc.at("paths").at(route.pattern).at(method);
+    BOOST_TEST(op.value("operationId", "") == route.operation_id, where);
+    const auto& responses = op.at("responses");
+    // Per-client routes are identified (401) and rate limited (429); the others are neither.
+    BOOST_TEST(responses.contains("401") == route.per_client, where);
+    BOOST_TEST(responses.contains("429") == route.per_client, where);
+    const bool takes_json =
+        op.contains("requestBody") && op["requestBody"].at("content").contains("application/json");
+    BOOST_TEST(takes_json == (route.consumes == body_kind::json), where);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_near_cache_expires_and_never_keeps_a_fill_older_than_an_invalidation) {

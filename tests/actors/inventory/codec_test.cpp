@@ -62,6 +62,8 @@ BOOST_AUTO_TEST_CASE(a_snapshot_written_before_committed_quantities_were_recorde
   BOOST_REQUIRE(old);
   BOOST_TEST(old->on_hand == 7);
   BOOST_TEST(old->committed_qty.empty());
+  BOOST_TEST(old->known); // a SKU in use before `known` was recorded
+  BOOST_TEST(!decode_snapshot(encode_snapshot(inventory_state{}))->known);
   // Its committed order is returned with the quantity the order line names.
   const std::vector<event> expected{returned{"o1", 3}};
   BOOST_CHECK(decide(*old, return_committed{"o1", 3}, decide_context{0, 0.0}).events == expected);

@@ -65,6 +65,16 @@ BOOST_AUTO_TEST_CASE(reserves_available_stock_until_the_ttl_runs_out) {
   BOOST_TEST(s.reservations.at("o1").qty == 3);
 }
 
+BOOST_AUTO_TEST_CASE(refuses_a_reservation_of_a_sku_that_was_never_restocked_as_unknown_sku) {
+  const auto d = decide(inventory_state{}, reserve{"o1", 1, 500}, at_t0);
+  BOOST_TEST_REQUIRE(rejected_with(d, inventory_errc::unknown_sku));
+  BOOST_TEST(d.rejected->reason == to_string(inventory_errc::unknown_sku));
+  // Once restocked, even when it is all sold, the SKU is known: a lack of stock is out_of_stock.
+  auto sold_out = given({restocked{1}, reserved{"o0", 1, t0 + 500'000}, committed{"o0", 1}});
+  BOOST_CHECK(accepted_with(decide(sold_out, reserve{"o1", 1, 500}, at_t0),
+                            {reservation_rejected{"o1", 1, 0, "out_of_stock"}}));
+}
+
 BOOST_AUTO_TEST_CASE(records_a_rejection_for_a_reservation_larger_than_the_stock) {
   auto d = decide(given({restocked{2}}), reserve{"o1", 3, 500}, at_t0);
   BOOST_CHECK(accepted_with(d, {reservation_rejected{"o1", 3, 2, "out_of_stock"}}));

@@ -141,6 +141,12 @@ BOOST_AUTO_TEST_CASE(out_of_stock_on_any_line_rejects_the_order) {
        order_rejected{"not enough stock of pear"}}));
 }
 
+BOOST_AUTO_TEST_CASE(an_sku_the_inventory_does_not_know_rejects_the_order_for_that_reason) {
+  BOOST_CHECK(accepted_with(
+      when({placed, stock_reserved{"apple"}}, record_reservation{"pear", false, "unknown_sku"}),
+      {stock_reservation_failed{"pear", "unknown_sku"}, order_rejected{"unknown_sku: pear"}}));
+}
+
 BOOST_AUTO_TEST_CASE(a_reservation_timeout_cancels_the_order) {
   BOOST_CHECK(accepted_with(when({placed}, record_timeout{saga_step::reservation, 1}),
                             {order_cancelled{"reservation timed out"}}));

@@ -1,0 +1,130 @@
+#include "gateway/api_impl.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace ordermesh::gateway {
+
+using nlohmann::json;
+
+namespace {
+
+std::string iso8601(int64_t micros) {
+  const std::time_t secs = static_cast<std::time_t>(micros / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros % 1'000'000));
+  return std::string{buf} + frac;
+}
+
+json inventory_json(const persistence::inventory_view& v) {
+  return {{"sku", v.sku},
+          {"on_hand", v.on_hand},
+          {"reserved", v.reserved},
+          {"available", v.available},
+          {"version", v.version}};
+}
+
+} // namespace
+
+json order_json(const persistence::order_view& o) {
+  json lines = json::array();
+  for (const auto& l : o.lines) {
+    lines.push_back({{"sku", l.sku}, {"qty", l.qty}});
+  }
+  return {{"order_id", o.order_id},
+          {"customer_id", o.customer_id},
+          {"status", o.status},
+          {"reason", o.reason},
+          {"amount_cents", o.amount_cents},
+          {"lines", std::move(lines)},
+          {"placed_at", iso8601(o.placed_at_us)},
+          {"updated_at", iso8601(o.updated_at_us)},
+          {"version", o.version}};
+}
+
+bool terminal(const std::string& status) {
+  return status == "confirmed" || status == "rejected" || status == "cancelled";
+}
+
+std::optional<std::string>
+gateway_api::impl::layered(const std::string& key,
+                           const std::function<std::optional<std::string>()>& load) {
+  const auto ticket = near.begin_fill(key);
+  try {
+    auto value = cache.get_or_load(key, load);
+    near.fill(key, ticket, value);
+    return value;
+  } catch (...) {
+    near.fill(key, ticket, std::nullopt);
+    throw;
+  }
+}
+
+void gateway_api::impl::read_fast_or_offload(
+    const request& req, const responder& answer, const std::string& key,
+    const std::string& instance, std::function<void(read_worker&, bool admitted)> slow) {
+  const bool admitted = admit_locally(client_of(req));
+  if (admitted) {
+    if (auto hit = near.get(key)) {
+      near_hits.inc();
+      return (void)answer(make_json(200, std::move(*hit)));
+    }
+  }
+  offload(answer, instance,
+          [slow = std::move(slow), admitted](read_worker& w) { slow(w, admitted); });
+}
+
+template <class View, class ToJson>
+std::optional<std::string>
+gateway_api::impl::body_of(const persistence::store_result<std::optional<View>>& v,
+                           ToJson to_json) {
+  if (!v) {
+    throw read_failed{v.error().detail};
+  }
+  if (!*v) {
+    return std::nullopt;
+  }
+  return to_json(**v).dump();
+}
+
+std::optional<std::string> gateway_api::impl::inventory_body(read_worker& w,
+                                                             const std::string& sku) {
+  return layered("inventory:" + sku,
+                 [&] { return body_of(w.reads.get_inventory(sku), inventory_json); });
+}
+
+std::optional<std::string> gateway_api::impl::order_body(read_worker& w, const std::string& id) {
+  return layered("order:" + id, [&] { return body_of(w.reads.get_order(id), order_json); });
+}
+
+response gateway_api::impl::unavailable(const std::string& instance, const std::string& what) {
+  auto p = problem(503, problem_type::unavailable, what + " is unavailable; retry later");
+  p.instance = instance;
+  auto r = make_problem(p);
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+void gateway_api::impl::on_projection(const persistence::projection_changes& changes) {
+  for (const auto& o : changes.orders) {
+    // Redis first: a near-cache fill that starts after the near invalidation then reads the
+    // new row, and one that started before is voided by it.
+    (void)cache.invalidate("order:" + o.order_id);
+    near.invalidate("order:" + o.order_id);
+    invalidations.inc();
+    if (terminal(o.status)) {
+      watch.finished(o.order_id, {o.status, o.reason});
+    }
+  }
+  for (const auto& sku : changes.skus) {
+    (void)cache.invalidate("inventory:" + sku);
+    near.invalidate("inventory:" + sku);
+    invalidations.inc();
+  }
+}
+
+} // namespace ordermesh::gateway
