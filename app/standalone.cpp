@@ -9,7 +9,7 @@
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 
 #include <caf/all.hpp>
 

@@ -9,7 +9,7 @@
 
 #include "config/loader.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <pqxx/pqxx>
 

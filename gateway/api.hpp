@@ -4,7 +4,7 @@
 #include "config/config.hpp"
 #include "gateway/routes.hpp"
 #include "observability/metrics.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <caf/fwd.hpp>
 

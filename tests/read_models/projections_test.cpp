@@ -4,7 +4,7 @@
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 #include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 

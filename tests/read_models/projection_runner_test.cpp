@@ -4,7 +4,7 @@
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 #include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 

@@ -1,4 +1,4 @@
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include "actors/common/overloaded.hpp"
 #include "actors/inventory/codec.hpp"

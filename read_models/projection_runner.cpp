@@ -1,4 +1,4 @@
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 
 #include "observability/log.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <atomic>
 #include <chrono>
