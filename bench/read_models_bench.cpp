@@ -28,6 +28,7 @@ namespace {
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 using clock_type = std::chrono::steady_clock;
 
 const char* scratch_db = "ordermesh_bench_read_models";

@@ -65,7 +65,7 @@ std::string iso8601(int64_t micros) {
   return std::string{buf} + frac;
 }
 
-json order_json(const persistence::order_view& o) {
+json order_json(const read_models::order_view& o) {
   json lines = json::array();
   for (const auto& l : o.lines) {
     lines.push_back({{"sku", l.sku}, {"qty", l.qty}});
@@ -81,7 +81,7 @@ json order_json(const persistence::order_view& o) {
           {"version", o.version}};
 }
 
-json inventory_json(const persistence::inventory_view& v) {
+json inventory_json(const read_models::inventory_view& v) {
   return {{"sku", v.sku},
           {"on_hand", v.on_hand},
           {"reserved", v.reserved},
@@ -133,7 +133,7 @@ private:
 /// What a blocking worker thread owns: its own read-model connection.
 struct read_worker {
   explicit read_worker(const config::pg_config& pg) : reads(pg, "gateway-reads") {}
-  persistence::projector reads;
+  read_models::projector reads;
 };
 
 /// Whether Redis answers, found out by a thread of its own that pings it every `period`, so that
@@ -702,14 +702,14 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
       }
       limit = static_cast<int32_t>(*n);
     }
-    std::optional<persistence::order_cursor> after;
+    std::optional<read_models::order_cursor> after;
     if (query->count("cursor")) {
       auto c = decode_cursor(query->at("cursor"));
       if (!c) {
         return bad(answer, 400, problem_type::invalid_request,
                    "cursor is not one this server gave out", instance);
       }
-      after = persistence::order_cursor{c->placed_at_us, c->order_id};
+      after = read_models::order_cursor{c->placed_at_us, c->order_id};
     }
     auto client = client_of(req);
     auto self = shared_from_this();
@@ -883,7 +883,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
 
   // -- projection feedback -----------------------------------------------------------------------
 
-  void on_projection(const persistence::projection_changes& changes) {
+  void on_projection(const read_models::projection_changes& changes) {
     for (const auto& o : changes.orders) {
       // Redis first: a near-cache fill that starts after the near invalidation then reads the
       // new row, and one that started before is voided by it.
@@ -985,7 +985,7 @@ route_table gateway_api::routes() {
   return t;
 }
 
-void gateway_api::on_projection(const persistence::projection_changes& changes) {
+void gateway_api::on_projection(const read_models::projection_changes& changes) {
   impl_->on_projection(changes);
 }
 

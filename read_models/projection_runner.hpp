@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-namespace ordermesh::persistence {
+namespace ordermesh::read_models {
 
 /// How a projection_runner paces itself.
 struct projection_runner_settings {
@@ -97,7 +97,7 @@ private:
   /// Waits up to `delay` or until stop() or a waiter wakes the loop; false once stopping.
   bool pause(std::chrono::milliseconds delay);
   void refresh_newest_position(projector& p);
-  void report_failure(const store_error& e, std::chrono::milliseconds retry_in);
+  void report_failure(const persistence::store_error& e, std::chrono::milliseconds retry_in);
   void deliver(const projection_changes& changes);
 
   const config::pg_config pg_;
@@ -123,4 +123,4 @@ private:
   std::thread thread_;              // last: started once everything above exists
 };
 
-} // namespace ordermesh::persistence
+} // namespace ordermesh::read_models

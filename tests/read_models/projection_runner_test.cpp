@@ -19,6 +19,7 @@
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 using namespace std::chrono_literals;
 namespace order = ordermesh::actors::order;
 namespace inventory = ordermesh::actors::inventory;

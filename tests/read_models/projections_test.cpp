@@ -15,6 +15,7 @@
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 namespace order = ordermesh::actors::order;
 namespace inventory = ordermesh::actors::inventory;
 
