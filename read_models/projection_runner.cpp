@@ -152,7 +152,8 @@ void projection_runner::refresh_newest_position(projector& p) {
   }
 }
 
-void projection_runner::report_failure(const persistence::store_error& e, std::chrono::milliseconds retry_in) {
+void projection_runner::report_failure(const persistence::store_error& e,
+                                       std::chrono::milliseconds retry_in) {
   observability::log_event(spdlog::level::warn, "projection page failed",
                            {{"projection", settings_.name},
                             {"error", persistence::to_string(e.code)},

@@ -124,7 +124,8 @@ public:
   /// The customer's orders with their lines, newest first (placed_at DESC, order_id DESC), at most
   /// `limit`, starting after `after`. One statement per page.
   persistence::store_result<order_page> list_orders(const std::string& customer_id,
-                                       const std::optional<order_cursor>& after, int32_t limit);
+                                                    const std::optional<order_cursor>& after,
+                                                    int32_t limit);
 
   /// One order with its lines; nullopt if it is not (yet) projected.
   persistence::store_result<std::optional<order_view>> get_order(const std::string& order_id);
