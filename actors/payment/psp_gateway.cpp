@@ -5,7 +5,7 @@
 #include "actors/runtime/entity.hpp"
 #include "core/type_ids.hpp"
 #include "observability/log.hpp"
-#include "psp/client.hpp"
+#include "psp/client/client.hpp"
 
 #include <caf/all.hpp>
 

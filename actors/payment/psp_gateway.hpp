@@ -74,7 +74,7 @@ using psp_call_atom = caf::atom_constant<caf::atom("pspcall")>;
 using breaker_atom = caf::atom_constant<caf::atom("breaker")>;
 
 /// The only way out to the PSP: a circuit breaker in front of detached workers, each with its own
-/// blocking HTTP client (psp/client.hpp), so no PSP call ever blocks a scheduler thread.
+/// blocking HTTP client (psp/client/client.hpp), so no PSP call ever blocks a scheduler thread.
 using psp_gateway_actor =
     caf::typed_actor<caf::replies_to<psp_call_atom, psp_request>::with<psp_reply>,
                      caf::replies_to<caf::get_atom, breaker_atom>::with<breaker_report>>;
