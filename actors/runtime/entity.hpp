@@ -7,7 +7,6 @@
 #include "actors/common/envelope.hpp"
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/messages.hpp"
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
