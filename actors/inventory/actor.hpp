@@ -3,6 +3,7 @@
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"

@@ -3,6 +3,7 @@
 #include "actors/notification/codec.hpp"
 #include "actors/notification/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"

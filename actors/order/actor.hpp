@@ -4,6 +4,7 @@
 #include "actors/order/state.hpp"
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"

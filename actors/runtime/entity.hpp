@@ -6,6 +6,7 @@
 
 #include "actors/common/envelope.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
