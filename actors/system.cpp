@@ -540,7 +540,15 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
 
 runtime::host_settings host_settings_from(const config::entity_config& entity) {
   runtime::host_settings s;
-  static_cast<config::entity_config&>(s) = entity;
+  s.idle_timeout = entity.idle_timeout;
+  s.tick_interval = entity.tick_interval;
+  s.max_queue = entity.max_queue;
+  s.max_host_queue = entity.max_host_queue;
+  s.max_batch = entity.max_batch;
+  s.snapshot_every = entity.snapshot_every;
+  s.restart_backoff = entity.restart_backoff;
+  s.max_crashes = entity.max_crashes;
+  s.crash_window = entity.crash_window;
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include "actors/order/state.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/runtime/directory.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "config/config.hpp"
 #include "persistence/journal.hpp"

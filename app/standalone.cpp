@@ -9,7 +9,7 @@
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 
 #include <caf/all.hpp>
 
@@ -36,7 +36,7 @@ using samples = std::vector<observability::callback_sample>;
 /// progress. Every callback reads what the components keep current (node_gauges, the runner's
 /// atomics): a scrape asks no actor.
 void add_node_metrics(observability::metrics_registry& metrics, const actors::node_actors& node,
-                      const persistence::projection_runner& runner) {
+                      const read_models::projection_runner& runner) {
   using gauge_field = std::atomic<uint64_t> actors::node_gauges::*;
   auto from_gauges = [&](const char* name, const char* help, observability::callback_type type,
                          gauge_field field, double scale = 1) {
@@ -133,7 +133,7 @@ int run_standalone(const config::loaded_config& loaded) {
   std::atomic<bool> serving{true};
 
   observability::metrics_registry metrics;
-  std::unique_ptr<persistence::projection_runner> runner;
+  std::unique_ptr<read_models::projection_runner> runner;
   gateway::gateway_api api{sys, node.hosts, cfg, metrics, [&] {
                              auto s = runner->stats();
                              return gateway::node_health{!s.database_unreachable,
@@ -143,9 +143,9 @@ int run_standalone(const config::loaded_config& loaded) {
                                                          node.status->down(),
                                                          node.status->unreachable()};
                            }};
-  runner = std::make_unique<persistence::projection_runner>(
-      cfg.pg, persistence::projection_runner_settings{},
-      [&api](const persistence::projection_changes& changes) { api.on_projection(changes); });
+  runner = std::make_unique<read_models::projection_runner>(
+      cfg.pg, read_models::projection_runner_settings{},
+      [&api](const read_models::projection_changes& changes) { api.on_projection(changes); });
   add_node_metrics(metrics, node, *runner);
 
   if (auto woken = actors::resume_unfinished_orders(sys, node); !woken) {

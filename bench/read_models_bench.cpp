@@ -9,7 +9,7 @@
 
 #include "config/loader.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <pqxx/pqxx>
 
@@ -28,6 +28,7 @@ namespace {
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 using clock_type = std::chrono::steady_clock;
 
 const char* scratch_db = "ordermesh_bench_read_models";

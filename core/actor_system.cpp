@@ -1,6 +1,7 @@
 #include "core/actor_system.hpp"
 
 #include "core/type_ids.hpp"
+#include "persistence/result.hpp"
 
 #include <caf/all.hpp>
 
@@ -17,12 +18,12 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg) {
     auto s = "store_errc::" + persistence::to_string(static_cast<persistence::store_errc>(code));
     return ctx.empty() ? s : s + " " + caf::to_string(ctx);
   });
-  cfg.add_error_category(caf::atom("entity"), [](uint8_t code, caf::atom_value,
-                                                 const caf::message& ctx) {
-    auto s =
-        "entity_errc::" + actors::runtime::to_string(static_cast<actors::runtime::entity_errc>(code));
-    return ctx.empty() ? s : s + " " + caf::to_string(ctx);
-  });
+  cfg.add_error_category(
+      caf::atom("entity"), [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+        auto s = "entity_errc::" +
+                 actors::runtime::to_string(static_cast<actors::runtime::entity_errc>(code));
+        return ctx.empty() ? s : s + " " + caf::to_string(ctx);
+      });
   return cfg;
 }
 

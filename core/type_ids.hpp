@@ -1,17 +1,19 @@
 #pragma once
 
 // The project's one type-ID block (caf-0.17.md §3): every type that travels in a message.
-// Loaded once per actor system by core::configure (core/actor_system.hpp).
+// Loaded once per actor system by core::configure (core/actor_system.hpp). It includes message
+// headers only, so it sits above every folder that has messages and below the code that builds
+// an actor system (scripts/check-layering); nothing needs it to compile a send.
 
 #include "actors/common/envelope.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/notification/messages.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/payment/messages.hpp"
-#include "actors/payment/psp_gateway.hpp"
+#include "actors/payment/psp_messages.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
-#include "persistence/journal.hpp"
+#include "persistence/messages.hpp"
 
 #include <caf/type_id.hpp>
 

@@ -7,7 +7,7 @@
 
 #include "actors/order/state.hpp"
 #include "gateway/order_request.hpp"
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -70,7 +70,7 @@ void check_order(const order_input& o) {
     FUZZ_CHECK(line.qty >= 1 && line.qty <= actors::order::max_line_qty);
     FUZZ_CHECK(skus.insert(line.sku).second);
   }
-  // Only a token the PSP stand-in can accept gets through (psp/card_tokens.hpp).
+  // Only a token the PSP stand-in can accept gets through (psp/client/card_tokens.hpp).
   FUZZ_CHECK(psp::accepts_card_token(o.card_token));
   FUZZ_CHECK(o.amount_cents >= 1 && o.amount_cents <= limits::max_amount_cents);
   const auto print = fingerprint(o);

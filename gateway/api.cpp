@@ -105,7 +105,7 @@ route_table gateway_api::routes() {
   return t;
 }
 
-void gateway_api::on_projection(const persistence::projection_changes& changes) {
+void gateway_api::on_projection(const read_models::projection_changes& changes) {
   impl_->on_projection(changes);
 }
 

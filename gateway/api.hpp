@@ -5,7 +5,7 @@
 #include "gateway/api_routes.hpp"
 #include "gateway/routes.hpp"
 #include "observability/metrics.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -67,7 +67,7 @@ public:
   /// Called by the projection after each committed page: drops the cached reads of the changed
   /// rows and answers the requests waiting for those orders. Blocking (Redis); never call it from
   /// an io or CAF thread.
-  void on_projection(const persistence::projection_changes& changes);
+  void on_projection(const read_models::projection_changes& changes);
 
   /// Answers every POST /orders?wait= still waiting (202: the order goes on), so that a graceful
   /// server stop is not held up by them. Call before stopping the server.

@@ -20,7 +20,7 @@
 #include "gateway/redis_watch.hpp"
 #include "gateway/request_checks.hpp"
 #include "gateway/worker_pool.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
@@ -40,14 +40,14 @@ struct read_failed {
   std::string detail;
 };
 
-nlohmann::json order_json(const persistence::order_view& o);
+nlohmann::json order_json(const read_models::order_view& o);
 
 bool terminal(const std::string& status);
 
 /// What a blocking worker thread owns: its own read-model connection.
 struct read_worker {
   explicit read_worker(const config::pg_config& pg) : reads(pg, "gateway-reads") {}
-  persistence::projector reads;
+  read_models::projector reads;
 };
 
 /// What POST /orders carries from the io thread to the worker and the command's actor.
@@ -137,7 +137,7 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   static response unavailable(const std::string& instance, const std::string& what);
 
   /// Cached reads dropped for the rows the projection changed; waiting orders answered.
-  void on_projection(const persistence::projection_changes& changes);
+  void on_projection(const read_models::projection_changes& changes);
 
   // -- commands (api_commands.cpp) ----------------------------------------------------------------
 

@@ -39,9 +39,9 @@ void gateway_api::impl::list_orders(const request& req, const responder& answer)
   }
   const auto customer = checked->customer_id;
   const auto limit = checked->limit;
-  std::optional<persistence::order_cursor> after;
+  std::optional<read_models::order_cursor> after;
   if (checked->after) {
-    after = persistence::order_cursor{checked->after->placed_at_us, checked->after->order_id};
+    after = read_models::order_cursor{checked->after->placed_at_us, checked->after->order_id};
   }
   auto client = client_of(req);
   auto self = shared_from_this();

@@ -20,7 +20,7 @@ std::string iso8601(int64_t micros) {
   return std::string{buf} + frac;
 }
 
-json inventory_json(const persistence::inventory_view& v) {
+json inventory_json(const read_models::inventory_view& v) {
   return {{"sku", v.sku},
           {"on_hand", v.on_hand},
           {"reserved", v.reserved},
@@ -30,7 +30,7 @@ json inventory_json(const persistence::inventory_view& v) {
 
 } // namespace
 
-json order_json(const persistence::order_view& o) {
+json order_json(const read_models::order_view& o) {
   json lines = json::array();
   for (const auto& l : o.lines) {
     lines.push_back({{"sku", l.sku}, {"qty", l.qty}});
@@ -109,7 +109,7 @@ response gateway_api::impl::unavailable(const std::string& instance, const std::
   return r;
 }
 
-void gateway_api::impl::on_projection(const persistence::projection_changes& changes) {
+void gateway_api::impl::on_projection(const read_models::projection_changes& changes) {
   for (const auto& o : changes.orders) {
     // Redis first: a near-cache fill that starts after the near invalidation then reads the
     // new row, and one that started before is voided by it.

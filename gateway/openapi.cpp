@@ -1,6 +1,6 @@
 #include "gateway/api.hpp"
 
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -8,7 +8,7 @@ namespace ordermesh::gateway {
 
 namespace {
 
-/// What a client may send as card token, from the stand-in's own table (psp/card_tokens.hpp), so
+/// What a client may send as card token, from the stand-in's own table (psp/client/card_tokens.hpp), so
 /// that the document cannot drift from what the payment step accepts.
 std::string card_token_description() {
   std::string text = "The PSP's token for the card: " + std::string{psp::card_token_rule} +
@@ -390,7 +390,7 @@ const std::string& openapi_document() {
             "required": ["card_token", "amount_cents"],
             "additionalProperties": false,
             "properties": {
-              "card_token": {"type": "string", "pattern": "^tok_[A-Za-z0-9_]{1,64}$", "description": "(filled in by openapi.cpp from psp/card_tokens.hpp)"},
+              "card_token": {"type": "string", "pattern": "^tok_[A-Za-z0-9_]{1,64}$", "description": "(filled in by openapi.cpp from psp/client/card_tokens.hpp)"},
               "amount_cents": {"type": "integer", "minimum": 1, "maximum": 1000000000}
             }
           }

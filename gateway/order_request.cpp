@@ -1,7 +1,7 @@
 #include "gateway/order_request.hpp"
 
 #include "actors/order/state.hpp"
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,5 @@
 #include "persistence/journal.hpp"
 
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/pg_event_store.hpp"
 #include "util/fail_point.hpp"

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "persistence/event.hpp"
+#include "persistence/messages.hpp"
 #include "persistence/result.hpp"
 #include "persistence/store_health.hpp"
 
@@ -21,29 +22,6 @@ namespace ordermesh::persistence {
 
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using journal_stats_atom = caf::atom_constant<caf::atom("jstats")>;
-
-/// What the journal writer has done since it started.
-struct journal_stats {
-  uint64_t batches = 0;
-  /// Stream appends committed or conflicted (an append may carry several events).
-  uint64_t appends = 0;
-  uint64_t events = 0;
-  uint64_t conflicts = 0;
-  /// Appends answered with an error (unavailable, outcome_unknown, rejected, overloaded).
-  uint64_t failed = 0;
-  uint32_t largest_batch = 0;
-  /// Appends waiting now, not counting the batch in flight.
-  uint32_t waiting = 0;
-  /// Sum of commit round trips, microseconds.
-  uint64_t commit_us_total = 0;
-  uint64_t commit_us_max = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
-  return f(x.batches, x.appends, x.events, x.conflicts, x.failed, x.largest_batch, x.waiting,
-           x.commit_us_total, x.commit_us_max);
-}
 
 /// The journal writer: takes appends from many streams and commits them in batches.
 /// - append: replies with append_result (committed or version_conflict) only after the commit, or

@@ -1,6 +1,5 @@
 #include "persistence/reader.hpp"
 
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/pg_event_store.hpp"

@@ -1,6 +1,6 @@
 #include "psp/service.hpp"
 
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
 

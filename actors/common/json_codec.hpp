@@ -1,6 +1,6 @@
 #pragma once
 
-#include "persistence/event.hpp"
+#include "actors/common/encoded_event.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,11 +23,10 @@ std::optional<T> parse_json_as(const std::string& text) {
   }
 }
 
-/// A stored event of wire name `type`, schema version 1, payload from `ev`'s to_json; metadata is
-/// left to the actor.
+/// The event of wire name `type`, schema version 1, payload from `ev`'s to_json.
 template <class Event>
-persistence::new_event encode_as(const char* type, const Event& ev) {
-  return persistence::new_event{type, 1, nlohmann::json(ev).dump(), "{}"};
+encoded_event encode_as(const char* type, const Event& ev) {
+  return encoded_event{type, 1, nlohmann::json(ev).dump()};
 }
 
 /// Reads one alternative of an aggregate's event variant from its JSON payload.

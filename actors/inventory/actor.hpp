@@ -3,6 +3,7 @@
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
@@ -30,7 +31,9 @@ struct inventory_traits : runtime::passive_hooks<inventory_state, command, event
   inventory_state apply(inventory_state s, const event& e) const {
     return inventory::apply(std::move(s), e);
   }
-  persistence::new_event encode(const event& e) const { return inventory::encode(e); }
+  persistence::new_event encode(const event& e) const {
+    return runtime::to_new_event(inventory::encode(e));
+  }
   std::optional<event> decode(const persistence::recorded_event& e) const {
     return inventory::decode(e.type, e.schema_version, e.payload);
   }

@@ -64,7 +64,7 @@ const event_parsers<event> parsers = {
 
 } // namespace
 
-persistence::new_event encode(const event& ev) {
+encoded_event encode(const event& ev) {
   return std::visit(
       overloaded{
           [](const restocked& x) { return encode_as(wire::restocked, x); },

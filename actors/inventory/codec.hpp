@@ -1,8 +1,8 @@
 #pragma once
 
+#include "actors/common/encoded_event.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/inventory/state.hpp"
-#include "persistence/event.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -21,9 +21,9 @@ inline constexpr const char* reservation_expired = "inventory.reservation_expire
 inline constexpr const char* returned = "inventory.returned.v1";
 } // namespace wire
 
-/// The event as the journal stores it: wire name, schema version 1, JSON payload (metadata left
-/// to the actor).
-persistence::new_event encode(const event& ev);
+/// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime
+/// adds the metadata and appends it).
+encoded_event encode(const event& ev);
 
 /// The event for a stored type, schema version and payload; nullopt for an unknown type or
 /// version or a malformed payload.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "actors/common/fields.hpp"
+
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -90,102 +92,20 @@ struct returned {
 using event = std::variant<restocked, reserved, reservation_rejected, released, committed,
                            reservation_expired, returned>;
 
-// -- inspection (CAF serialization) ---------------------------------------------------------------
+// -- field lists: inspect() (CAF serialization) and operator==/!= (actors/common/fields.hpp) --
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, restock& x) {
-  return f(x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reserve& x) {
-  return f(x.order_id, x.qty, x.ttl_ms);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, release& x) {
-  return f(x.order_id);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, commit& x) {
-  return f(x.order_id);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, expire_reservations&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, return_committed& x) {
-  return f(x.order_id, x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, returned& x) {
-  return f(x.order_id, x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, restocked& x) {
-  return f(x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reserved& x) {
-  return f(x.order_id, x.qty, x.expires_at_us);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reservation_rejected& x) {
-  return f(x.order_id, x.qty, x.available, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, released& x) {
-  return f(x.order_id, x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, committed& x) {
-  return f(x.order_id, x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reservation_expired& x) {
-  return f(x.order_id, x.qty);
-}
-
-// -- equality (tests, idempotency checks) ---------------------------------------------------------
-
-inline bool operator==(const restocked& x, const restocked& y) {
-  return x.qty == y.qty;
-}
-
-inline bool operator==(const reserved& x, const reserved& y) {
-  return x.order_id == y.order_id && x.qty == y.qty && x.expires_at_us == y.expires_at_us;
-}
-
-inline bool operator==(const reservation_rejected& x, const reservation_rejected& y) {
-  return x.order_id == y.order_id && x.qty == y.qty && x.available == y.available &&
-         x.reason == y.reason;
-}
-
-inline bool operator==(const released& x, const released& y) {
-  return x.order_id == y.order_id && x.qty == y.qty;
-}
-
-inline bool operator==(const committed& x, const committed& y) {
-  return x.order_id == y.order_id && x.qty == y.qty;
-}
-
-inline bool operator==(const reservation_expired& x, const reservation_expired& y) {
-  return x.order_id == y.order_id && x.qty == y.qty;
-}
-
-inline bool operator==(const returned& x, const returned& y) {
-  return x.order_id == y.order_id && x.qty == y.qty;
-}
+OM_FIELDS(restock, qty)
+OM_FIELDS(reserve, order_id, qty, ttl_ms)
+OM_FIELDS(release, order_id)
+OM_FIELDS(commit, order_id)
+OM_NO_FIELDS(expire_reservations)
+OM_FIELDS(return_committed, order_id, qty)
+OM_FIELDS(returned, order_id, qty)
+OM_FIELDS(restocked, qty)
+OM_FIELDS(reserved, order_id, qty, expires_at_us)
+OM_FIELDS(reservation_rejected, order_id, qty, available, reason)
+OM_FIELDS(released, order_id, qty)
+OM_FIELDS(committed, order_id, qty)
+OM_FIELDS(reservation_expired, order_id, qty)
 
 } // namespace ordermesh::actors::inventory

@@ -3,6 +3,7 @@
 #include "actors/notification/codec.hpp"
 #include "actors/notification/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -26,7 +27,9 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
   notification_state apply(notification_state s, const event& e) const {
     return notification::apply(std::move(s), e);
   }
-  persistence::new_event encode(const event& e) const { return notification::encode(e); }
+  persistence::new_event encode(const event& e) const {
+    return runtime::to_new_event(notification::encode(e));
+  }
   std::optional<event> decode(const persistence::recorded_event& e) const {
     return notification::decode(e.type, e.schema_version, e.payload);
   }

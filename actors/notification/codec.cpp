@@ -39,7 +39,7 @@ void from_json(const nlohmann::json& j, terminal_status& x) {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(notification_recorded, order_id, status)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(notification_state, order_id, notified, status)
 
-persistence::new_event encode(const event& ev) {
+encoded_event encode(const event& ev) {
   return std::visit(overloaded{[](const notification_recorded& x) {
                       return encode_as(wire::notification_recorded, x);
                     }},

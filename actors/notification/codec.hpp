@@ -1,8 +1,8 @@
 #pragma once
 
+#include "actors/common/encoded_event.hpp"
 #include "actors/notification/messages.hpp"
 #include "actors/notification/state.hpp"
-#include "persistence/event.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -15,8 +15,9 @@ namespace wire {
 inline constexpr const char* notification_recorded = "notification.recorded.v1";
 } // namespace wire
 
-/// The event as the journal stores it: wire name, schema version 1, JSON payload.
-persistence::new_event encode(const event& ev);
+/// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime
+/// adds the metadata and appends it).
+encoded_event encode(const event& ev);
 
 /// The event for a stored type, schema version and payload; nullopt for an unknown type or
 /// version or a malformed payload (including an unknown status).

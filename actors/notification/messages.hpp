@@ -1,5 +1,7 @@
 #pragma once
 
+#include "actors/common/fields.hpp"
+
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -28,22 +30,9 @@ struct notification_recorded {
 
 using event = std::variant<notification_recorded>;
 
-// -- inspection (CAF serialization) ---------------------------------------------------------------
+// -- field lists: inspect() (CAF serialization) and operator==/!= (actors/common/fields.hpp) --
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_notification& x) {
-  return f(x.order_id, x.status);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, notification_recorded& x) {
-  return f(x.order_id, x.status);
-}
-
-// -- equality -------------------------------------------------------------------------------------
-
-inline bool operator==(const notification_recorded& x, const notification_recorded& y) {
-  return x.order_id == y.order_id && x.status == y.status;
-}
+OM_FIELDS(record_notification, order_id, status)
+OM_FIELDS(notification_recorded, order_id, status)
 
 } // namespace ordermesh::actors::notification

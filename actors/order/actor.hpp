@@ -4,6 +4,7 @@
 #include "actors/order/state.hpp"
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -34,7 +35,9 @@ struct order_traits {
     return order::decide(s, c, ctx, policy);
   }
   order_state apply(order_state s, const event& e) const { return order::apply(std::move(s), e); }
-  persistence::new_event encode(const event& e) const { return order::encode(e); }
+  persistence::new_event encode(const event& e) const {
+    return runtime::to_new_event(order::encode(e));
+  }
   std::optional<event> decode(const persistence::recorded_event& e) const {
     return order::decode(e.type, e.schema_version, e.payload);
   }

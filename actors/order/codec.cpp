@@ -88,7 +88,7 @@ const event_parsers<event> parsers = {
 
 } // namespace
 
-persistence::new_event encode(const event& ev) {
+encoded_event encode(const event& ev) {
   return std::visit(
       overloaded{
           [](const order_placed& x) { return encode_as(wire::order_placed, x); },

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "actors/common/encoded_event.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/order/state.hpp"
-#include "persistence/event.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -29,8 +29,9 @@ inline constexpr const char* payment_captured = "order.payment_captured.v1";
 inline constexpr const char* compensation_completed = "order.compensation_completed.v1";
 } // namespace wire
 
-/// The event as the journal stores it: wire name, schema version 1, JSON payload.
-persistence::new_event encode(const event& ev);
+/// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime
+/// adds the metadata and appends it).
+encoded_event encode(const event& ev);
 
 /// The event for a stored type, schema version and payload; nullopt for an unknown type or
 /// version or a malformed payload.

@@ -5,6 +5,7 @@
 #include "actors/payment/state.hpp"
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -46,7 +47,9 @@ struct payment_traits {
   payment_state apply(payment_state s, const event& e) const {
     return payment::apply(std::move(s), e);
   }
-  persistence::new_event encode(const event& e) const { return payment::encode(e); }
+  persistence::new_event encode(const event& e) const {
+    return runtime::to_new_event(payment::encode(e));
+  }
   std::optional<event> decode(const persistence::recorded_event& e) const {
     return payment::decode(e.type, e.schema_version, e.payload);
   }

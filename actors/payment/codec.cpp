@@ -175,7 +175,7 @@ const event_parsers<event> parsers = {
 
 } // namespace
 
-persistence::new_event encode(const event& ev) {
+encoded_event encode(const event& ev) {
   return std::visit(
       overloaded{
           [](const authorization_requested& x) {

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "actors/common/encoded_event.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/state.hpp"
-#include "persistence/event.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -28,8 +28,9 @@ inline constexpr const char* refunded = "payment.refunded.v1";
 inline constexpr const char* voided = "payment.voided.v1";
 } // namespace wire
 
-/// The event as the journal stores it: wire name, schema version 1, JSON payload.
-persistence::new_event encode(const event& ev);
+/// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime
+/// adds the metadata and appends it).
+encoded_event encode(const event& ev);
 
 /// The event for a stored type, schema version and payload; nullopt for an unknown type or
 /// version or a malformed payload.

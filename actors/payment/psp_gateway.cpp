@@ -3,9 +3,8 @@
 #include "actors/common/overloaded.hpp"
 #include "actors/payment/circuit_breaker.hpp"
 #include "actors/runtime/entity.hpp"
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
-#include "psp/client.hpp"
+#include "psp/client/client.hpp"
 
 #include <caf/all.hpp>
 

@@ -6,8 +6,8 @@
 
 #include "actors/common/envelope.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"

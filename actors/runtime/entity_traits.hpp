@@ -6,7 +6,7 @@
 //   std::string kind(), snapshot_type();
 //   decision<event_type> decide(const state_type&, const command_type&, const decide_context&);
 //   state_type apply(state_type, const event_type&);
-//   persistence::new_event encode(const event_type&);
+//   persistence::new_event encode(const event_type&);              // to_new_event(codec's encode)
 //   std::optional<event_type> decode(const persistence::recorded_event&);
 //   std::string encode_snapshot(const state_type&); std::optional<state_type> decode_snapshot(...);
 //   std::string summary(const state_type&);                       // short JSON for replies
@@ -20,10 +20,13 @@
 //   bool may_passivate(const state_type&);
 // `passive_hooks` gives the last seven to an aggregate that only answers.
 
+#include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"
+#include "persistence/event.hpp"
 
 #include <chrono>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace caf {
@@ -31,6 +34,11 @@ class event_based_actor;
 }
 
 namespace ordermesh::actors::runtime {
+
+/// The event a codec encoded, as the journal appends it; the entity sets its metadata.
+inline persistence::new_event to_new_event(encoded_event e) {
+  return persistence::new_event{std::move(e.type), e.schema_version, std::move(e.payload), "{}"};
+}
 
 /// The action type of an aggregate that never sends anything on its own.
 struct no_action {};

@@ -1,6 +1,5 @@
 #include "actors/runtime/host.hpp"
 
-#include "core/type_ids.hpp"
 #include "observability/log.hpp"
 
 #include <caf/all.hpp>

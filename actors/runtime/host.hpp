@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 
 #include <caf/fwd.hpp>

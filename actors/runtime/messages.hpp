@@ -1,16 +1,13 @@
 #pragma once
 
 #include "actors/common/envelope.hpp"
-#include "config/config.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -130,18 +127,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entity_report& x) {
   return f(x.id, x.version, x.mailbox_depth, x.commands, x.appends, x.summary);
 }
-
-/// How a host runs its entities: the configured entity settings, plus whether an entity decides
-/// all its waiting commands into one append (benchmarks turn it off to measure the difference).
-struct host_settings : config::entity_config {
-  bool batch_commands = true;
-  /// The wall clock (Unix microseconds) decisions are made at; tests give a virtual one.
-  std::function<int64_t()> now_us = [] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
-};
 
 } // namespace ordermesh::actors::runtime
 

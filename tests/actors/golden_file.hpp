@@ -1,6 +1,6 @@
 #pragma once
 
-#include "persistence/event.hpp"
+#include "actors/common/encoded_event.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -37,7 +37,7 @@ inline bool same_json(const std::string& x, const std::string& y) {
 template <class Event>
 struct codec_examples {
   std::vector<std::pair<const char*, Event>> examples;
-  persistence::new_event (*encode)(const Event&);
+  encoded_event (*encode)(const Event&);
   std::optional<Event> (*decode)(const std::string& type, int32_t schema_version,
                                  const std::string& payload_json);
 

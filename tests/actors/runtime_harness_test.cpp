@@ -109,7 +109,7 @@ struct fake_store {
   }
 
   void write_foreign(const std::string& stream, event what = restocked{1}) {
-    auto ev = encode(what);
+    auto ev = runtime::to_new_event(encode(what));
     ev.metadata = R"({"message_id":"foreign-)" + std::to_string(next_position) + R"("})";
     write(persistence::stream_append{stream, version(stream), {ev}});
   }
@@ -773,9 +773,9 @@ BOOST_AUTO_TEST_CASE(a_sku_holding_reservations_stays_active_until_they_expire) 
 
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
   // Written while no entity was active (a passivated or crashed node): a hold that has expired.
-  auto held = encode(event{reserved{"o-old", 5, now_us() - 1'000'000}});
+  auto held = runtime::to_new_event(encode(event{reserved{"o-old", 5, now_us() - 1'000'000}}));
   store->write(
-      persistence::stream_append{"inventory/sku-a", 0, {encode(event{restocked{5}}), held}});
+      persistence::stream_append{"inventory/sku-a", 0, {runtime::to_new_event(encode(event{restocked{5}})), held}});
   auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
   BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
   auto state = store->replay("inventory/sku-a");

@@ -7,7 +7,7 @@
 #include "cache/redis_client.hpp"
 #include "gateway/api.hpp"
 #include "gateway/client_identity.hpp"
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 #include "tests/gateway/standalone_system.hpp"
 
 #include <nlohmann/json.hpp>

@@ -9,7 +9,7 @@
 #include "gateway/near_cache.hpp"
 #include "gateway/order_request.hpp"
 #include "gateway/order_watch.hpp"
-#include "psp/card_tokens.hpp"
+#include "psp/client/card_tokens.hpp"
 
 #include <caf/sec.hpp>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE psp_client_detail
 #include <boost/test/unit_test.hpp>
 
-#include "psp/client.hpp"
+#include "psp/client/client.hpp"
 
 #include <nlohmann/json.hpp>
 

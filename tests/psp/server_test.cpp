@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE psp_server
 #include <boost/test/unit_test.hpp>
 
-#include "psp/client.hpp"
+#include "psp/client/client.hpp"
 #include "psp/server.hpp"
 
 #include <boost/asio/connect.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-namespace ordermesh::persistence {
+namespace ordermesh::read_models {
 
 /// How a projection_runner paces itself.
 struct projection_runner_settings {
@@ -89,7 +89,8 @@ public:
   /// Blocks until a poll that started after this call has found no further full page, i.e. the
   /// read models hold every event committed before the call that the subscription may deliver
   /// (a transaction still writing anywhere on the server holds back the events of transactions
-  /// that began after it: subscription.hpp), or until `timeout`. Returns whether it caught up. Cuts the current wait short.
+  /// that began after it: subscription.hpp), or until `timeout`. Returns whether it caught up. Cuts
+  /// the current wait short.
   bool wait_until_caught_up(std::chrono::milliseconds timeout);
 
 private:
@@ -97,7 +98,7 @@ private:
   /// Waits up to `delay` or until stop() or a waiter wakes the loop; false once stopping.
   bool pause(std::chrono::milliseconds delay);
   void refresh_newest_position(projector& p);
-  void report_failure(const store_error& e, std::chrono::milliseconds retry_in);
+  void report_failure(const persistence::store_error& e, std::chrono::milliseconds retry_in);
   void deliver(const projection_changes& changes);
 
   const config::pg_config pg_;
@@ -123,4 +124,4 @@ private:
   std::thread thread_;              // last: started once everything above exists
 };
 
-} // namespace ordermesh::persistence
+} // namespace ordermesh::read_models

@@ -1,11 +1,13 @@
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 
 #include "observability/log.hpp"
 
 #include <algorithm>
 #include <exception>
 
-namespace ordermesh::persistence {
+namespace ordermesh::read_models {
+
+using persistence::store_errc;
 
 namespace {
 
@@ -150,10 +152,11 @@ void projection_runner::refresh_newest_position(projector& p) {
   }
 }
 
-void projection_runner::report_failure(const store_error& e, std::chrono::milliseconds retry_in) {
+void projection_runner::report_failure(const persistence::store_error& e,
+                                       std::chrono::milliseconds retry_in) {
   observability::log_event(spdlog::level::warn, "projection page failed",
                            {{"projection", settings_.name},
-                            {"error", to_string(e.code)},
+                            {"error", persistence::to_string(e.code)},
                             {"detail", e.detail},
                             {"checkpoint", checkpoint_.load()},
                             {"failures", errors_.load()},
@@ -175,4 +178,4 @@ void projection_runner::deliver(const projection_changes& changes) {
   }
 }
 
-} // namespace ordermesh::persistence
+} // namespace ordermesh::read_models

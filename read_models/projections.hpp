@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace ordermesh::persistence {
+namespace ordermesh::read_models {
 
 struct order_line_view {
   int32_t line_no = 0;
@@ -86,7 +86,7 @@ struct projection_changes {
   /// Each SKU whose read_inventory row changed, once, in the order of its first change.
   std::vector<std::string> skus;
   /// The checkpoint after the page: the last event read (stored with the rows).
-  log_checkpoint checkpoint;
+  persistence::log_checkpoint checkpoint;
   /// The highest global position read in this page (0 if none). Events come in writing
   /// transaction order (subscription.hpp), so the last one read need not be the highest.
   int64_t highest_position = 0;
@@ -119,22 +119,23 @@ public:
   /// page. On an error (including an order.* or inventory.* event that its codec cannot decode:
   /// rejected) nothing of the page is kept and the next call starts again from the stored
   /// checkpoint.
-  store_result<projection_changes> run_once(int32_t max_events = 500);
+  persistence::store_result<projection_changes> run_once(int32_t max_events = 500);
 
   /// The customer's orders with their lines, newest first (placed_at DESC, order_id DESC), at most
   /// `limit`, starting after `after`. One statement per page.
-  store_result<order_page> list_orders(const std::string& customer_id,
-                                       const std::optional<order_cursor>& after, int32_t limit);
+  persistence::store_result<order_page> list_orders(const std::string& customer_id,
+                                                    const std::optional<order_cursor>& after,
+                                                    int32_t limit);
 
   /// One order with its lines; nullopt if it is not (yet) projected.
-  store_result<std::optional<order_view>> get_order(const std::string& order_id);
+  persistence::store_result<std::optional<order_view>> get_order(const std::string& order_id);
 
   /// One SKU's stock; nullopt if no inventory event of it is (yet) projected. One statement.
-  store_result<std::optional<inventory_view>> get_inventory(const std::string& sku);
+  persistence::store_result<std::optional<inventory_view>> get_inventory(const std::string& sku);
 
   /// The highest global position committed to the log (0 if it is empty): with the checkpoint,
   /// how far the read models lag. One index lookup.
-  store_result<int64_t> newest_position();
+  persistence::store_result<int64_t> newest_position();
 
   /// The listing statement ($1 customer, [$2 placed_at_us, $3 order_id,] last: limit), for EXPLAIN.
   static const std::string& list_orders_sql(bool with_cursor);
@@ -147,14 +148,14 @@ public:
 
 private:
   template <class T, class Body>
-  store_result<T> with_connection(const char* what, Body&& body);
+  persistence::store_result<T> with_connection(const char* what, Body&& body);
 
   config::pg_config pg_;
   std::string name_;
-  pg_event_store store_;
-  std::optional<subscription> sub_;
+  persistence::pg_event_store store_;
+  std::optional<persistence::subscription> sub_;
   struct session; // the open pqxx connection for the read models
   std::unique_ptr<session> conn_;
 };
 
-} // namespace ordermesh::persistence
+} // namespace ordermesh::read_models

@@ -1,4 +1,4 @@
-#include "psp/client.hpp"
+#include "psp/client/client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

@@ -3,8 +3,9 @@
 
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
+#include "actors/runtime/entity_traits.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 #include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 
@@ -15,17 +16,19 @@
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 namespace order = ordermesh::actors::order;
 namespace inventory = ordermesh::actors::inventory;
+using ordermesh::actors::runtime::to_new_event;
 
 namespace {
 
 struct projection_fixture : testing::event_store_fixture {
   void place(const std::string& id, const std::string& customer,
              std::vector<order::order_line> lines, int64_t amount_cents) {
-    append(
-        "order/" + id, no_stream,
-        {order::encode(order::order_placed{id, customer, std::move(lines), "tok", amount_cents})});
+    append("order/" + id, no_stream,
+           {to_new_event(order::encode(
+               order::order_placed{id, customer, std::move(lines), "tok", amount_cents}))});
   }
 
   projection_changes run_page(projector& p, int32_t max_events = 500) {
@@ -44,7 +47,7 @@ struct projection_fixture : testing::event_store_fixture {
 std::vector<new_event> order_events(std::vector<order::event> evs) {
   std::vector<new_event> out;
   for (auto& ev : evs) {
-    out.push_back(order::encode(ev));
+    out.push_back(to_new_event(order::encode(ev)));
   }
   return out;
 }
@@ -52,7 +55,7 @@ std::vector<new_event> order_events(std::vector<order::event> evs) {
 std::vector<new_event> inventory_events(std::vector<inventory::event> evs) {
   std::vector<new_event> out;
   for (auto& ev : evs) {
-    out.push_back(inventory::encode(ev));
+    out.push_back(to_new_event(inventory::encode(ev)));
   }
   return out;
 }

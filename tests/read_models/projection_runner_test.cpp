@@ -3,8 +3,9 @@
 
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
+#include "actors/runtime/entity_traits.hpp"
 #include "persistence/pg_event_store.hpp"
-#include "persistence/projection_runner.hpp"
+#include "read_models/projection_runner.hpp"
 #include "tests/persistence/event_store_fixture.hpp"
 #include "tests/support/pg_test_database.hpp"
 
@@ -19,9 +20,11 @@
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
+using namespace ordermesh::read_models;
 using namespace std::chrono_literals;
 namespace order = ordermesh::actors::order;
 namespace inventory = ordermesh::actors::inventory;
+using ordermesh::actors::runtime::to_new_event;
 
 namespace {
 
@@ -82,7 +85,8 @@ struct runner_fixture : testing::event_store_fixture {
   void place(const std::string& id, const std::string& customer,
              std::vector<order::order_line> lines) {
     append("order/" + id, no_stream,
-           {order::encode(order::order_placed{id, customer, std::move(lines), "tok", 100})});
+           {to_new_event(
+               order::encode(order::order_placed{id, customer, std::move(lines), "tok", 100}))});
   }
 
   int64_t newest() { return std::stoll(db.query_value("SELECT max(global_position) FROM events")); }
@@ -91,7 +95,7 @@ struct runner_fixture : testing::event_store_fixture {
 std::vector<new_event> order_events(std::vector<order::event> evs) {
   std::vector<new_event> out;
   for (auto& ev : evs) {
-    out.push_back(order::encode(ev));
+    out.push_back(to_new_event(order::encode(ev)));
   }
   return out;
 }
@@ -109,7 +113,7 @@ BOOST_FIXTURE_TEST_SUITE(projection_runner_tests, runner_fixture)
 
 BOOST_AUTO_TEST_CASE(projects_the_backlog_and_then_each_new_event_and_reports_what_changed) {
   place("o1", "c1", {{"A", 1}});
-  append("inventory/A", no_stream, {inventory::encode(inventory::restocked{5})});
+  append("inventory/A", no_stream, {to_new_event(inventory::encode(inventory::restocked{5}))});
 
   recorded_changes seen;
   projection_runner runner{db.pg(), fast(), seen.handler()};

@@ -1,4 +1,4 @@
-#include "persistence/projections.hpp"
+#include "read_models/projections.hpp"
 
 #include "actors/common/overloaded.hpp"
 #include "actors/inventory/codec.hpp"
@@ -12,7 +12,16 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace ordermesh::persistence {
+namespace ordermesh::read_models {
+
+using persistence::log_checkpoint;
+using persistence::pg_event_store;
+using persistence::recorded_event;
+using persistence::sql_int_array;
+using persistence::sql_text_array;
+using persistence::store_errc;
+using persistence::store_error;
+using persistence::store_result;
 
 namespace {
 
@@ -441,4 +450,4 @@ store_result<int64_t> projector::newest_position() {
   });
 }
 
-} // namespace ordermesh::persistence
+} // namespace ordermesh::read_models

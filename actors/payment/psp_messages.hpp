@@ -1,0 +1,70 @@
+#pragma once
+
+// What the payment entities and the PSP gateway (psp_gateway.hpp) tell each other: plain structs
+// and their inspect(), listed in the type-ID block (core/type_ids.hpp).
+
+#include "actors/payment/messages.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace ordermesh::actors::payment {
+
+enum class psp_operation : uint8_t {
+  authorize,
+  capture,
+  refund,
+  /// Release the hold of the authorization made under `authorization_key` (or keep it from ever
+  /// being made).
+  void_hold,
+};
+
+/// One call to the payment service provider.
+struct psp_request {
+  psp_operation operation = psp_operation::authorize;
+  int64_t amount_cents = 0;
+  std::string card_token;
+  /// The PSP's authorization id (capture, refund).
+  std::string reference;
+  std::string idempotency_key;
+  /// The idempotency key the authorization was requested with (void_hold).
+  std::string authorization_key;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, psp_request& x) {
+  return f(x.operation, x.amount_cents, x.card_token, x.reference, x.idempotency_key,
+           x.authorization_key);
+}
+
+/// The PSP's answer, or `failed` with the reason (timeout, connection, 5xx, circuit open).
+struct psp_reply {
+  psp_outcome outcome = psp_outcome::failed;
+  std::string reference;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, psp_reply& x) {
+  return f(x.outcome, x.reference, x.reason);
+}
+
+/// The circuit breaker as the console shows it.
+struct breaker_report {
+  /// closed, open or half_open.
+  std::string state;
+  uint64_t calls = 0;
+  uint64_t failures = 0;
+  /// Calls refused at once because the breaker was open.
+  uint64_t short_circuited = 0;
+  /// Whether a call made now would be let through (an open breaker whose period has passed
+  /// lets a probe through): what to wait on instead of sleeping for the open period.
+  bool lets_calls_through = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, breaker_report& x) {
+  return f(x.state, x.calls, x.failures, x.short_circuited, x.lets_calls_through);
+}
+
+} // namespace ordermesh::actors::payment

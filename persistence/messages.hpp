@@ -1,0 +1,33 @@
+#pragma once
+
+// What the journal and the reader send besides the events of event.hpp: plain structs and their
+// inspect(), listed in the type-ID block (core/type_ids.hpp), which includes message headers only.
+
+#include <cstdint>
+
+namespace ordermesh::persistence {
+
+/// What the journal writer has done since it started.
+struct journal_stats {
+  uint64_t batches = 0;
+  /// Stream appends committed or conflicted (an append may carry several events).
+  uint64_t appends = 0;
+  uint64_t events = 0;
+  uint64_t conflicts = 0;
+  /// Appends answered with an error (unavailable, outcome_unknown, rejected, overloaded).
+  uint64_t failed = 0;
+  uint32_t largest_batch = 0;
+  /// Appends waiting now, not counting the batch in flight.
+  uint32_t waiting = 0;
+  /// Sum of commit round trips, microseconds.
+  uint64_t commit_us_total = 0;
+  uint64_t commit_us_max = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
+  return f(x.batches, x.appends, x.events, x.conflicts, x.failed, x.largest_batch, x.waiting,
+           x.commit_us_total, x.commit_us_max);
+}
+
+} // namespace ordermesh::persistence
