@@ -316,7 +316,8 @@ int main(int argc, char** argv) {
   auto raw_duration = caf::timespan{std::chrono::seconds(std::max(1, (seconds + 1) / 2))};
   std::vector<int> stream_counts;
   {
-    std::string list = std::getenv("OM_BENCH_STREAMS") ? std::getenv("OM_BENCH_STREAMS") : "1,64,1024";
+    std::string list =
+        std::getenv("OM_BENCH_STREAMS") ? std::getenv("OM_BENCH_STREAMS") : "1,64,1024";
     std::stringstream in{list};
     for (std::string item; std::getline(in, item, ',');) {
       stream_counts.push_back(std::max(1, std::atoi(item.c_str())));
@@ -324,9 +325,10 @@ int main(int argc, char** argv) {
   }
   bool journal_only = std::getenv("OM_BENCH_JOURNAL_ONLY") != nullptr;
 
-  std::printf("event-store benchmark: %d s per journal run, %d s per raw run, one event per append, "
-              "journal.max_batch=%u journal.writers=%u\n",
-              seconds, std::max(1, (seconds + 1) / 2), cfg.journal.max_batch, cfg.journal.writers);
+  std::printf(
+      "event-store benchmark: %d s per journal run, %d s per raw run, one event per append, "
+      "journal.max_batch=%u journal.writers=%u\n",
+      seconds, std::max(1, (seconds + 1) / 2), cfg.journal.max_batch, cfg.journal.writers);
   double raw_p50 = journal_only ? 0 : raw_commit_p50_ms(cfg.pg, raw_duration);
   std::printf("raw single-row commit (autocommit INSERT, one connection): p50 %.3f ms\n", raw_p50);
   std::vector<std::pair<run_figures, raw_figures>> rows;
@@ -362,9 +364,10 @@ int main(int argc, char** argv) {
   std::printf("targets: ceiling_ratio >= 0.7 at 1024 streams; lone append p50 within 0.3 ms of a "
               "raw single-row commit; single-stream p99 < 10 ms\n");
   const auto& [last, last_ceiling] = rows.back();
-  std::printf("events_per_s=%.0f ceiling_ratio=%.2f lone_append_p50_ms=%.3f raw_commit_p50_ms=%.3f\n",
-              last.events_per_s,
-              last_ceiling.rows_per_s > 0 ? last.events_per_s / last_ceiling.rows_per_s : 0.0,
-              lone_p50, raw_p50);
+  std::printf(
+      "events_per_s=%.0f ceiling_ratio=%.2f lone_append_p50_ms=%.3f raw_commit_p50_ms=%.3f\n",
+      last.events_per_s,
+      last_ceiling.rows_per_s > 0 ? last.events_per_s / last_ceiling.rows_per_s : 0.0, lone_p50,
+      raw_p50);
   return 0;
 }

@@ -83,6 +83,11 @@ public:
   /// From now on, records every call's success or failure to reach the database in `health`.
   void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
 
+  /// The statement append() prepares on each connection (its parameters: stream ids, versions,
+  /// types, schema versions, payloads, metadata, and whether each event is its stream's first),
+  /// for tests that look at its plan.
+  static const char* append_statement();
+
   /// The libpq connection string for `pg` (password included: never log it).
   static std::string connection_string(const config::pg_config& pg);
 
