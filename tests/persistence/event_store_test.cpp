@@ -476,6 +476,26 @@ BOOST_AUTO_TEST_CASE(a_subscriber_resuming_from_its_checkpoint_sees_no_event_twi
   BOOST_TEST(std::set<int64_t>(seen.begin(), seen.end()).size() == 20u);
 }
 
+BOOST_AUTO_TEST_CASE(the_append_statement_planned_once_on_an_empty_table_still_probes_the_index) {
+  // append() prepares its statement once per connection, so PostgreSQL may keep a generic plan made
+  // while `events` was empty. That plan must look each predecessor up in the index, not hash a
+  // scan of the whole table, which would grow with the journal.
+  pqxx::connection c{pg_event_store::connection_string(db.pg())};
+  pqxx::nontransaction tx{c};
+  BOOST_TEST_REQUIRE(db.query_value("SELECT count(*) FROM events") == "0");
+  tx.exec0("SET plan_cache_mode = force_generic_plan");
+  tx.exec0(std::string{"PREPARE append_under_test AS "} + pg_event_store::append_statement());
+  std::string plan;
+  for (const auto& row : tx.exec("EXPLAIN EXECUTE append_under_test('{a}', '{2}', '{t}', '{1}', "
+                                 "'{\"{}\"}', '{\"{}\"}', '{t}')")) {
+    plan += row[0].as<std::string>() + "\n";
+  }
+  BOOST_TEST_MESSAGE(plan);
+  BOOST_TEST(plan.find("Seq Scan on events") == std::string::npos, plan);
+  BOOST_TEST(plan.find("using events_stream_version_unique on events x") != std::string::npos,
+             plan);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(processes_migrating_at_the_same_time_apply_each_migration_once) {
