@@ -32,8 +32,10 @@ struct worker_state {
 
 journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worker_state> self,
                                           config::pg_config pg, config::journal_config journal,
-                                          std::shared_ptr<store_health> health) {
+                                          std::shared_ptr<store_health> health,
+                                          std::shared_ptr<written_versions> written) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  self->state.store->share_written_versions(std::move(written));
   if (health) {
     self->state.store->report_health_to(std::move(health));
   }
@@ -223,8 +225,9 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
     // The workers are linked: whichever ends first, all end.
     self->attach_functor([health] { health->record_stopped(); });
   }
+  auto written = std::make_shared<written_versions>();
   for (uint32_t i = 0; i < std::max<uint32_t>(1, journal.writers); ++i) {
-    auto worker = self->system().spawn<caf::detached>(worker_impl, pg, journal, health);
+    auto worker = self->system().spawn<caf::detached>(worker_impl, pg, journal, health, written);
     self->link_to(worker);
     self->state.idle.push_back(self->state.workers.size());
     self->state.workers.push_back(std::move(worker));

@@ -24,19 +24,21 @@ namespace {
 // Prepared once per connection, so its plan may be a generic one, made once whatever the table
 // holds then: the predecessor check is an EXISTS with OFFSET 0, which PostgreSQL can neither turn
 // into a hashed scan of the whole table nor a join, so it stays one index probe per stream
-// however the table grows ($7 says which event is its stream's first: no sort to find it).
+// however the table grows ($7 says which event is its stream's first: no sort to find it). $8
+// says whose predecessor is known to be committed (written_versions): those skip the probe.
 constexpr const char* append_sql = R"sql(
 WITH ev AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::text[],
-                       $7::boolean[])
-    AS e(stream_id, stream_version, event_type, schema_version, payload, metadata, first)
+                       $7::boolean[], $8::boolean[])
+    AS e(stream_id, stream_version, event_type, schema_version, payload, metadata, first,
+         predecessor_known)
 ),
 first_inserted AS (
   INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
   SELECT f.stream_id, f.stream_version, f.event_type, f.schema_version, f.payload::jsonb, f.metadata::jsonb
   FROM ev f
   WHERE f.first
-    AND (f.stream_version = 1
+    AND (f.stream_version = 1 OR f.predecessor_known
          OR EXISTS (SELECT FROM events x
                     WHERE x.stream_id = f.stream_id AND x.stream_version = f.stream_version - 1
                     OFFSET 0))
@@ -305,6 +307,7 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
   std::vector<std::string> stream_ids, types, payloads, metadata;
   std::vector<int64_t> versions, schema_versions;
   std::string firsts = "{";
+  std::string known = "{";
   for (size_t i = 0; i < batch.size(); ++i) {
     const auto& req = batch[i];
     if (!index_of.emplace(req.stream_id, i).second) {
@@ -315,9 +318,12 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
       return store_error{store_errc::invalid_request, std::move(why)};
     }
     int64_t version = req.expected_version;
+    bool predecessor_known = version > 0 && written_->known(req.stream_id, version);
     for (const auto& e : req.events) {
       firsts += firsts.size() == 1 ? "" : ",";
       firsts += version == req.expected_version ? 't' : 'f';
+      known += known.size() == 1 ? "" : ",";
+      known += predecessor_known ? 't' : 'f';
       stream_ids.push_back(req.stream_id);
       versions.push_back(++version);
       types.push_back(e.type);
@@ -327,11 +333,12 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
     }
   }
   firsts += '}';
+  known += '}';
   auto written = with_connection<pqxx::result>("append", true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
     return tx.exec_prepared("append", sql_text_array(stream_ids), sql_int_array(versions),
                             sql_text_array(types), sql_int_array(schema_versions),
-                            sql_text_array(payloads), sql_text_array(metadata), firsts);
+                            sql_text_array(payloads), sql_text_array(metadata), firsts, known);
   });
   if (!written) {
     return written.error();
@@ -344,6 +351,7 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
         append_result{append_status::committed,
                       batch[i].expected_version + static_cast<int64_t>(batch[i].events.size()),
                       row[1].as<int64_t>(), row[2].as<int64_t>()};
+    written_->record(batch[i].stream_id, results[i].stream_version);
   }
   std::vector<std::string> conflicted;
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -4,6 +4,7 @@
 #include "persistence/event.hpp"
 #include "persistence/result.hpp"
 #include "persistence/store_health.hpp"
+#include "persistence/written_versions.hpp"
 
 #include <chrono>
 #include <memory>
@@ -83,9 +84,16 @@ public:
   /// From now on, records every call's success or failure to reach the database in `health`.
   void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
 
+  /// From now on, records the versions its appends commit in `versions` and skips the
+  /// predecessor look-up of an append whose expected version is known there (the writers of one
+  /// journal share one). Without it, the store keeps its own.
+  void share_written_versions(std::shared_ptr<written_versions> versions) {
+    written_ = std::move(versions);
+  }
+
   /// The statement append() prepares on each connection (its parameters: stream ids, versions,
-  /// types, schema versions, payloads, metadata, and whether each event is its stream's first),
-  /// for tests that look at its plan.
+  /// types, schema versions, payloads, metadata, whether each event is its stream's first, and
+  /// whether its predecessor is known to be committed), for tests that look at its plan.
   static const char* append_statement();
 
   /// The libpq connection string for `pg` (password included: never log it).
@@ -106,6 +114,7 @@ private:
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
   std::shared_ptr<store_health> health_;
+  std::shared_ptr<written_versions> written_ = std::make_shared<written_versions>();
   std::minstd_rand jitter_{std::random_device{}()};
 };
 
