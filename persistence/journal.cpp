@@ -36,6 +36,7 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
                                           std::shared_ptr<written_versions> written) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
   self->state.store->share_written_versions(std::move(written));
+  self->state.store->plan_statements_once();
   if (health) {
     self->state.store->report_health_to(std::move(health));
   }

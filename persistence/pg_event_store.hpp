@@ -84,6 +84,12 @@ public:
   /// From now on, records every call's success or failure to reach the database in `health`.
   void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
 
+  /// Makes its connections keep one generic plan per prepared statement instead of planning each
+  /// execution (plan_cache_mode = force_generic_plan): for a writer that only appends, whose
+  /// append statement is built to have a good generic plan (append_statement()). Call it before
+  /// the first statement.
+  void plan_statements_once() { plan_once_ = true; }
+
   /// From now on, records the versions its appends commit in `versions` and skips the
   /// predecessor look-up of an append whose expected version is known there (the writers of one
   /// journal share one). Without it, the store keeps its own.
@@ -114,6 +120,7 @@ private:
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
   std::shared_ptr<store_health> health_;
+  bool plan_once_ = false;
   std::shared_ptr<written_versions> written_ = std::make_shared<written_versions>();
   std::minstd_rand jitter_{std::random_device{}()};
 };
