@@ -270,7 +270,8 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
                             const config::journal_config& journal,
                             std::shared_ptr<store_health> health) {
-  return caf::actor_cast<journal_actor>(sys.spawn(journal_impl, pg, journal, std::move(health)));
+  return caf::actor_cast<journal_actor>(
+      sys.spawn<caf::detached>(journal_impl, pg, journal, std::move(health)));
 }
 
 } // namespace ordermesh::persistence
