@@ -81,6 +81,8 @@ struct journal_state {
   /// Streams with an append in flight: a stream's next append waits for its outcome (its
   /// expected version depends on it), so a stream's appends commit one after another, in order.
   std::unordered_set<std::string> in_flight_streams;
+  /// Appends in the batches in flight.
+  size_t in_flight_appends = 0;
   /// A dispatch message is on its way: appends already in the mailbox join the next batch.
   bool dispatch_scheduled = false;
   journal_stats stats;
@@ -195,6 +197,7 @@ void dispatch(journal_pointer self) {
     st.idle.pop_back();
     auto started = std::chrono::steady_clock::now();
     auto size = static_cast<uint32_t>(part->appends.size());
+    st.in_flight_appends += size;
     std::vector<std::string> streams;
     streams.reserve(part->appends.size());
     for (const auto& a : part->appends) {
@@ -213,6 +216,7 @@ void dispatch(journal_pointer self) {
              for (const auto& stream : streams) {
                s.in_flight_streams.erase(stream);
              }
+             s.in_flight_appends -= size;
              s.idle.push_back(worker);
              dispatch(self);
            });
@@ -259,7 +263,8 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
       [=](dispatch_atom) { dispatch(self); },
       [=](caf::get_atom, journal_stats_atom) {
         auto stats = self->state.stats;
-        stats.waiting = static_cast<uint32_t>(self->state.waiting.size());
+        stats.waiting =
+            static_cast<uint32_t>(self->state.waiting.size() + self->state.in_flight_appends);
         return stats;
       },
   };

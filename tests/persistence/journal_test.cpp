@@ -326,6 +326,22 @@ BOOST_AUTO_TEST_CASE(an_append_commits_while_another_streams_batch_waits_on_a_lo
   BOOST_TEST((std::get<append_result>(*released).status == append_status::committed));
 }
 
+BOOST_AUTO_TEST_CASE(an_append_stuck_in_flight_counts_as_not_answered_in_the_stats) {
+  // The node's stall watch reads `waiting`: with idle writers left, a stuck append is in flight,
+  // not queued, and must still count.
+  auto jc = db.config().journal;
+  jc.writers = 2;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "stuck"};
+  self->send(j, append_atom::value, one_event("stuck", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  BOOST_TEST(stats_of(self, j).waiting == 1u);
+  held.tx.abort();
+  BOOST_TEST_REQUIRE(next_reply(self, 10s).has_value());
+  BOOST_TEST(stats_of(self, j).waiting == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_streams_second_append_waits_for_its_first_while_a_writer_is_free) {
   auto jc = db.config().journal;
   jc.writers = 4;
