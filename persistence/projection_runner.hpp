@@ -89,8 +89,7 @@ public:
   /// Blocks until a poll that started after this call has found no further full page, i.e. the
   /// read models hold every event committed before the call that the subscription may deliver
   /// (a transaction still writing anywhere on the server holds back the events of transactions
-  /// that began after it: subscription.hpp), or until `timeout`. Returns whether it caught up. Cuts
-  /// the current wait short.
+  /// that began after it: subscription.hpp), or until `timeout`. Returns whether it caught up. Cuts the current wait short.
   bool wait_until_caught_up(std::chrono::milliseconds timeout);
 
 private:
