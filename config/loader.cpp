@@ -499,6 +499,9 @@ const std::vector<field>& fields() {
           "journal.max_pending", as_count, [](auto& c) -> auto& { return c.journal.max_pending; },
           "Most appends waiting for a commit before new ones are refused as overloaded."),
       make_field(
+          "journal.writers", as_count, [](auto& c) -> auto& { return c.journal.writers; },
+          "Connections committing batches at once (at most one append per stream in flight)."),
+      make_field(
           "journal.reconnect_min", as_duration,
           [](auto& c) -> auto& { return c.journal.reconnect_min; },
           "First delay before reconnecting to a lost database; doubles up to reconnect_max."),

@@ -31,8 +31,11 @@ struct worker_state {
 
 journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worker_state> self,
                                           config::pg_config pg, config::journal_config journal,
-                                          std::shared_ptr<store_health> health) {
+                                          std::shared_ptr<store_health> health,
+                                          std::shared_ptr<written_versions> written) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
+  self->state.store->share_written_versions(std::move(written));
+  self->state.store->plan_statements_once();
   if (health) {
     self->state.store->report_health_to(std::move(health));
   }
@@ -65,34 +68,47 @@ struct waiting_append {
   caf::typed_response_promise<append_result> promise;
 };
 
+using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+
 struct journal_state {
   config::journal_config config;
-  journal_worker worker;
+  /// One per connection; each commits one batch at a time.
+  std::vector<journal_worker> workers;
+  /// Indexes into `workers` of those with no batch in flight.
+  std::vector<size_t> idle;
   std::deque<waiting_append> waiting;
-  bool in_flight = false;
+  /// Streams with an append in flight: a stream's next append waits for its outcome (its
+  /// expected version depends on it), so a stream's appends commit one after another, in order.
+  std::unordered_set<std::string> in_flight_streams;
+  /// Appends in the batches in flight.
+  size_t in_flight_appends = 0;
+  /// A dispatch message is on its way: appends already in the mailbox join the next batch.
+  bool dispatch_scheduled = false;
   journal_stats stats;
 };
 
-using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+// Dynamically typed inside (it also takes its own dispatch message), a journal_actor outside.
+using journal_pointer = caf::stateful_actor<journal_state>*;
 
 // A commit that has not answered within this time is reported as outcome_unknown; libpq's
 // keepalives normally notice a dead server long before.
 constexpr auto commit_timeout = std::chrono::seconds(60);
 
-/// Appends on their way to the worker, with the callers to answer.
+/// Appends on their way to a worker, with the callers to answer.
 struct batch_part {
   std::vector<stream_append> appends;
   std::vector<caf::typed_response_promise<append_result>> promises;
 };
 
-// Sends `part` and answers its callers. A part that the database refused as a whole (a statement
-// error, so nothing of it was written: e.g. one payload that is not JSON) is split in halves and
-// each half sent again, so a bad append fails alone, like a version conflict, after about
-// log2(n) more round trips, while every other append of the batch commits. `done` runs once,
-// after every caller of `part` is answered.
-void commit(journal_pointer self, std::shared_ptr<batch_part> part, std::function<void()> done) {
+// Sends `part` to `worker` and answers its callers. A part that the database refused as a whole (a
+// statement error, so nothing of it was written: e.g. one payload that is not JSON) is split in
+// halves and each half sent again, so a bad append fails alone, like a version conflict, after
+// about log2(n) more round trips, while every other append of the batch commits. `done` runs
+// once, after every caller of `part` is answered.
+void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
+            std::function<void()> done) {
   auto appends = part->appends; // kept in `part` to split it if it is rejected
-  self->request(self->state.worker, commit_timeout, commit_atom::value, std::move(appends))
+  self->request(worker, commit_timeout, commit_atom::value, std::move(appends))
       .then(
           [=](std::vector<append_result>& results) {
             util::fail_point("journal.committed_before_reply");
@@ -128,8 +144,8 @@ void commit(journal_pointer self, std::shared_ptr<batch_part> part, std::functio
                   done();
                 }
               };
-              commit(self, std::move(first), both_done);
-              commit(self, std::move(second), both_done);
+              commit(self, worker, std::move(first), both_done);
+              commit(self, worker, std::move(second), both_done);
               return;
             }
             if (err == caf::sec::request_timeout) {
@@ -144,20 +160,16 @@ void commit(journal_pointer self, std::shared_ptr<batch_part> part, std::functio
           });
 }
 
-void dispatch(journal_pointer self) {
-  auto& st = self->state;
-  if (st.in_flight || st.waiting.empty()) {
-    return;
-  }
+// Takes the next batch off `waiting`: in arrival order, at most `limit` appends, each of a stream
+// with nothing in flight and not already in the batch (a later append to such a stream waits:
+// its expected version depends on the earlier one's outcome). Scanning is bounded so a hot
+// stream cannot make it O(n^2).
+std::shared_ptr<batch_part> next_batch(journal_state& st, size_t limit) {
   auto part = std::make_shared<batch_part>();
-  std::unordered_set<std::string> streams;
-  // A second append to a stream already in this batch waits for the next one: its expected version
-  // depends on the first one's outcome. Scanning is bounded so a hot stream cannot make it O(n^2).
   size_t scan_limit = static_cast<size_t>(st.config.max_batch) * 4;
   for (auto it = st.waiting.begin();
-       it != st.waiting.end() && part->appends.size() < st.config.max_batch && scan_limit > 0;
-       --scan_limit) {
-    if (!streams.insert(it->request.stream_id).second) {
+       it != st.waiting.end() && part->appends.size() < limit && scan_limit > 0; --scan_limit) {
+    if (!st.in_flight_streams.insert(it->request.stream_id).second) {
       ++it;
       continue;
     }
@@ -165,34 +177,65 @@ void dispatch(journal_pointer self) {
     part->promises.push_back(std::move(it->promise));
     it = st.waiting.erase(it);
   }
-  st.in_flight = true;
-  auto started = std::chrono::steady_clock::now();
-  auto size = static_cast<uint32_t>(part->appends.size());
-  commit(self, std::move(part), [=] {
-    auto& s = self->state;
-    auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::steady_clock::now() - started)
-                                        .count());
-    s.stats.batches += 1;
-    s.stats.commit_us_total += us;
-    s.stats.commit_us_max = std::max(s.stats.commit_us_max, us);
-    s.stats.largest_batch = std::max(s.stats.largest_batch, size);
-    s.in_flight = false;
-    dispatch(self);
-  });
+  return part;
 }
 
-journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_config pg,
-                                          config::journal_config journal,
-                                          std::shared_ptr<store_health> health) {
+// Hands waiting appends to idle workers, spread evenly over them (a burst of n appends with k
+// idle workers goes out as k batches of n/k, committed at once on k connections; a lone append
+// goes out alone at once).
+void dispatch(journal_pointer self) {
+  auto& st = self->state;
+  st.dispatch_scheduled = false;
+  while (!st.idle.empty() && !st.waiting.empty()) {
+    auto share = (st.waiting.size() + st.idle.size() - 1) / st.idle.size();
+    auto part = next_batch(st, std::min<size_t>(share, st.config.max_batch));
+    if (part->appends.empty()) {
+      return; // every waiting append's stream has one in flight
+    }
+    auto worker = st.idle.back();
+    st.idle.pop_back();
+    auto started = std::chrono::steady_clock::now();
+    auto size = static_cast<uint32_t>(part->appends.size());
+    st.in_flight_appends += size;
+    std::vector<std::string> streams;
+    streams.reserve(part->appends.size());
+    for (const auto& a : part->appends) {
+      streams.push_back(a.stream_id);
+    }
+    commit(self, st.workers[worker], std::move(part),
+           [self, worker, started, size, streams = std::move(streams)] {
+             auto& s = self->state;
+             auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - started)
+                                                 .count());
+             s.stats.batches += 1;
+             s.stats.commit_us_total += us;
+             s.stats.commit_us_max = std::max(s.stats.commit_us_max, us);
+             s.stats.largest_batch = std::max(s.stats.largest_batch, size);
+             for (const auto& stream : streams) {
+               s.in_flight_streams.erase(stream);
+             }
+             s.in_flight_appends -= size;
+             s.idle.push_back(worker);
+             dispatch(self);
+           });
+  }
+}
+
+caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
+                           config::journal_config journal, std::shared_ptr<store_health> health) {
   self->state.config = journal;
   if (health) {
-    // The worker is linked: whichever of the two ends first, both end.
+    // The workers are linked: whichever ends first, all end.
     self->attach_functor([health] { health->record_stopped(); });
   }
-  self->state.worker =
-      self->system().spawn<caf::detached>(worker_impl, std::move(pg), journal, health);
-  self->link_to(self->state.worker);
+  auto written = std::make_shared<written_versions>();
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, journal.writers); ++i) {
+    auto worker = self->system().spawn<caf::detached>(worker_impl, pg, journal, health, written);
+    self->link_to(worker);
+    self->state.idle.push_back(self->state.workers.size());
+    self->state.workers.push_back(std::move(worker));
+  }
   return {
       [=](append_atom, stream_append& request) -> caf::result<append_result> {
         auto& st = self->state;
@@ -208,12 +251,19 @@ journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_confi
         }
         auto promise = self->make_response_promise<append_result>();
         st.waiting.push_back(waiting_append{std::move(request), promise});
-        dispatch(self);
+        // Dispatched after the messages already in the mailbox: a burst forms one batch per idle
+        // worker instead of a first batch of one.
+        if (!st.dispatch_scheduled && !st.idle.empty()) {
+          st.dispatch_scheduled = true;
+          self->send(self, dispatch_atom::value);
+        }
         return promise;
       },
+      [=](dispatch_atom) { dispatch(self); },
       [=](caf::get_atom, journal_stats_atom) {
         auto stats = self->state.stats;
-        stats.waiting = static_cast<uint32_t>(self->state.waiting.size());
+        stats.waiting =
+            static_cast<uint32_t>(self->state.waiting.size() + self->state.in_flight_appends);
         return stats;
       },
   };
@@ -224,7 +274,8 @@ journal_actor::behavior_type journal_impl(journal_pointer self, config::pg_confi
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
                             const config::journal_config& journal,
                             std::shared_ptr<store_health> health) {
-  return sys.spawn(journal_impl, pg, journal, std::move(health));
+  return caf::actor_cast<journal_actor>(
+      sys.spawn<caf::detached>(journal_impl, pg, journal, std::move(health)));
 }
 
 } // namespace ordermesh::persistence

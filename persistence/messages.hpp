@@ -17,7 +17,8 @@ struct journal_stats {
   /// Appends answered with an error (unavailable, outcome_unknown, rejected, overloaded).
   uint64_t failed = 0;
   uint32_t largest_batch = 0;
-  /// Appends waiting now, not counting the batch in flight.
+  /// Appends not answered yet: waiting for a writer or in a batch in flight (with none answered
+  /// for a while, the journal is stalled).
   uint32_t waiting = 0;
   /// Sum of commit round trips, microseconds.
   uint64_t commit_us_total = 0;

@@ -4,6 +4,7 @@
 #include "persistence/event.hpp"
 #include "persistence/result.hpp"
 #include "persistence/store_health.hpp"
+#include "persistence/written_versions.hpp"
 
 #include <chrono>
 #include <memory>
@@ -83,6 +84,24 @@ public:
   /// From now on, records every call's success or failure to reach the database in `health`.
   void report_health_to(std::shared_ptr<store_health> health) { health_ = std::move(health); }
 
+  /// Makes its connections keep one generic plan per prepared statement instead of planning each
+  /// execution (plan_cache_mode = force_generic_plan): for a writer that only appends, whose
+  /// append statement is built to have a good generic plan (append_statement()). Call it before
+  /// the first statement.
+  void plan_statements_once() { plan_once_ = true; }
+
+  /// From now on, records the versions its appends commit in `versions` and skips the
+  /// predecessor look-up of an append whose expected version is known there (the writers of one
+  /// journal share one). Without it, the store keeps its own.
+  void share_written_versions(std::shared_ptr<written_versions> versions) {
+    written_ = std::move(versions);
+  }
+
+  /// The statement append() prepares on each connection (its parameters: stream ids, versions,
+  /// types, schema versions, payloads, metadata, whether each event is its stream's first, and
+  /// whether its predecessor is known to be committed), for tests that look at its plan.
+  static const char* append_statement();
+
   /// The libpq connection string for `pg` (password included: never log it).
   static std::string connection_string(const config::pg_config& pg);
 
@@ -101,6 +120,8 @@ private:
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point next_attempt_;
   std::shared_ptr<store_health> health_;
+  bool plan_once_ = false;
+  std::shared_ptr<written_versions> written_ = std::make_shared<written_versions>();
   std::minstd_rand jitter_{std::random_device{}()};
 };
 

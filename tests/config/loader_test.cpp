@@ -535,6 +535,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "redis.port = 6380  (env ORDERMESH_REDIS_PORT)\n"
                                "journal.max_batch = 512  (default)\n"
                                "journal.max_pending = 65536  (default)\n"
+                               "journal.writers = 4  (default)\n"
                                "journal.reconnect_min = 100ms  (default)\n"
                                "journal.reconnect_max = 5s  (default)\n"
                                "log.level = debug  (command line --log.level)\n"

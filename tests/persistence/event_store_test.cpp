@@ -141,6 +141,25 @@ BOOST_AUTO_TEST_CASE(a_stale_writer_gets_a_version_conflict_and_overwrites_nothi
   BOOST_TEST(current.stream_version == 3);
 }
 
+BOOST_AUTO_TEST_CASE(an_append_whose_predecessor_this_store_wrote_still_conflicts_if_stale) {
+  // `store` wrote version 2, so it skips the predecessor look-up of an append expecting 2; another
+  // writer (its own memory of versions) went on to 3 meanwhile.
+  append_one(store, append_to("counter/k", no_stream, {1, 2}));
+  pg_event_store other{db.pg(), db.config().journal};
+  BOOST_TEST(
+      (append_one(other, append_to("counter/k", 2, {3})).status == append_status::committed));
+  auto stale = append_one(store, append_to("counter/k", 2, {100}));
+  BOOST_TEST((stale.status == append_status::version_conflict));
+  BOOST_TEST(stale.stream_version == 3);
+  // A gap stays refused whatever the store remembers.
+  auto ahead = append_one(store, append_to("counter/k", 7, {100}));
+  BOOST_TEST((ahead.status == append_status::version_conflict));
+  auto current = append_one(store, append_to("counter/k", 3, {4}));
+  BOOST_TEST((current.status == append_status::committed));
+  BOOST_TEST(db.query_value("SELECT string_agg(payload->>'amount', ',' ORDER BY stream_version) "
+                            "FROM events WHERE stream_id = 'counter/k'") == "1,2,3,4");
+}
+
 BOOST_AUTO_TEST_CASE(a_conflict_in_one_stream_fails_only_that_stream_of_the_batch) {
   append_one(store, append_to("counter/x", no_stream, {1}));
   auto r = store.append({append_to("counter/w", no_stream, {1, 1}),
@@ -474,6 +493,26 @@ BOOST_AUTO_TEST_CASE(a_subscriber_resuming_from_its_checkpoint_sees_no_event_twi
   }
   BOOST_TEST(seen.size() == 20u);
   BOOST_TEST(std::set<int64_t>(seen.begin(), seen.end()).size() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(the_append_statement_planned_once_on_an_empty_table_still_probes_the_index) {
+  // append() prepares its statement once per connection, so PostgreSQL may keep a generic plan made
+  // while `events` was empty. That plan must look each predecessor up in the index, not hash a
+  // scan of the whole table, which would grow with the journal.
+  pqxx::connection c{pg_event_store::connection_string(db.pg())};
+  pqxx::nontransaction tx{c};
+  BOOST_TEST_REQUIRE(db.query_value("SELECT count(*) FROM events") == "0");
+  tx.exec0("SET plan_cache_mode = force_generic_plan");
+  tx.exec0(std::string{"PREPARE append_under_test AS "} + pg_event_store::append_statement());
+  std::string plan;
+  for (const auto& row : tx.exec("EXPLAIN EXECUTE append_under_test('{a}', '{2}', '{t}', '{1}', "
+                                 "'{\"{}\"}', '{\"{}\"}', '{t}', '{f}')")) {
+    plan += row[0].as<std::string>() + "\n";
+  }
+  BOOST_TEST_MESSAGE(plan);
+  BOOST_TEST(plan.find("Seq Scan on events") == std::string::npos, plan);
+  BOOST_TEST(plan.find("using events_stream_version_unique on events x") != std::string::npos,
+             plan);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,12 +8,15 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <variant>
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
@@ -73,6 +76,48 @@ send_all(caf::scoped_actor& self, const journal_actor& j, std::vector<stream_app
                   caf::after(30s) >> [&] { BOOST_FAIL("no reply within 30 s"); });
   }
   return {results, errors};
+}
+
+/// Waits (up to 10 s) until `count` backends of the database wait on a lock; returns their pids.
+std::vector<int> backends_waiting_on_a_lock(const config::pg_config& pg, size_t count) {
+  pqxx::connection c{pg_event_store::connection_string(pg)};
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                     " AND wait_event_type = 'Lock'");
+    if (r.size() >= count) {
+      std::vector<int> pids;
+      for (const auto& row : r) {
+        pids.push_back(row[0].as<int>());
+      }
+      return pids;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return {};
+}
+
+/// A transaction of the test's own that has inserted version 1 of `stream` and not ended: an
+/// append of that version waits for it (the unique index), on whichever connection it runs.
+struct held_stream {
+  pqxx::connection connection;
+  pqxx::work tx;
+  held_stream(const config::pg_config& pg, const std::string& stream)
+      : connection{pg_event_store::connection_string(pg)}, tx{connection} {
+    tx.exec_params0("INSERT INTO events (stream_id, stream_version, event_type, payload)"
+                    " VALUES ($1, 1, 'counter.added.v1', '{\"amount\": 0}')",
+                    stream);
+  }
+};
+
+/// Waits up to `timeout` for one reply; nullopt if none came.
+std::optional<std::variant<append_result, caf::error>> next_reply(caf::scoped_actor& self,
+                                                                  caf::timespan timeout) {
+  std::optional<std::variant<append_result, caf::error>> out;
+  self->receive([&](append_result& r) { out = r; }, [&](caf::error& e) { out = e; },
+                caf::after(timeout) >> [] {});
+  return out;
 }
 
 } // namespace
@@ -257,6 +302,109 @@ BOOST_AUTO_TEST_CASE(the_journal_health_says_whether_it_reaches_the_database_and
     std::this_thread::sleep_for(5ms);
   }
   BOOST_TEST(!up_health->running());
+}
+
+BOOST_AUTO_TEST_CASE(an_append_commits_while_another_streams_batch_waits_on_a_lock) {
+  auto jc = db.config().journal;
+  jc.writers = 2;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "held"};
+  self->send(j, append_atom::value, one_event("held", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  // The held stream's batch waits on one connection; this one goes out on the other.
+  self->send(j, append_atom::value, one_event("free", no_stream, 1));
+  auto free = next_reply(self, 10s);
+  BOOST_TEST_REQUIRE(free.has_value(), "the free stream waited for the held one");
+  BOOST_TEST_REQUIRE(std::holds_alternative<append_result>(*free));
+  BOOST_TEST((std::get<append_result>(*free).status == append_status::committed));
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'free'") == "1");
+  held.tx.abort();
+  auto released = next_reply(self, 10s);
+  BOOST_TEST_REQUIRE(released.has_value());
+  BOOST_TEST_REQUIRE(std::holds_alternative<append_result>(*released));
+  BOOST_TEST((std::get<append_result>(*released).status == append_status::committed));
+}
+
+BOOST_AUTO_TEST_CASE(an_append_stuck_in_flight_counts_as_not_answered_in_the_stats) {
+  // The node's stall watch reads `waiting`: with idle writers left, a stuck append is in flight,
+  // not queued, and must still count.
+  auto jc = db.config().journal;
+  jc.writers = 2;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "stuck"};
+  self->send(j, append_atom::value, one_event("stuck", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  BOOST_TEST(stats_of(self, j).waiting == 1u);
+  held.tx.abort();
+  BOOST_TEST_REQUIRE(next_reply(self, 10s).has_value());
+  BOOST_TEST(stats_of(self, j).waiting == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_streams_second_append_waits_for_its_first_while_a_writer_is_free) {
+  auto jc = db.config().journal;
+  jc.writers = 4;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "chain"};
+  auto first = self->request(j, 20s, append_atom::value, one_event("chain", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  // Sent while the first is in flight and three writers are idle: on another connection it would
+  // be checked against version 1 before the first commits, and conflict.
+  auto second = self->request(j, 20s, append_atom::value, one_event("chain", 1, 2));
+  auto third = self->request(j, 20s, append_atom::value, one_event("chain", 2, 3));
+  held.tx.abort();
+  for (auto* reply : {&first, &second, &third}) {
+    reply->receive([&](append_result& r) { BOOST_TEST((r.status == append_status::committed)); },
+                   [&](caf::error& e) { BOOST_FAIL(to_string(e)); });
+  }
+  BOOST_TEST(db.query_value("SELECT string_agg(payload->>'amount', ',' ORDER BY stream_version) "
+                            "FROM events WHERE stream_id = 'chain'") == "1,2,3");
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_killed_mid_commit_loses_no_other_connections_batch) {
+  auto jc = db.config().journal;
+  jc.writers = 2;
+  jc.reconnect_min = 10ms;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "doomed"};
+  self->send(j, append_atom::value, one_event("doomed", no_stream, 1));
+  auto waiting = backends_waiting_on_a_lock(db.pg(), 1);
+  BOOST_TEST_REQUIRE(waiting.size() == 1u);
+  // A burst to other streams goes out on the other connection while the first one dies.
+  std::vector<stream_append> others;
+  for (int i = 0; i < 50; ++i) {
+    others.push_back(one_event("other/" + std::to_string(i), no_stream, i));
+  }
+  for (auto& a : others) {
+    self->send(j, append_atom::value, std::move(a));
+  }
+  db.query_value("SELECT pg_terminate_backend(" + std::to_string(waiting.front()) + ")");
+  std::vector<append_result> results;
+  std::vector<caf::error> errors;
+  for (int i = 0; i < 51; ++i) {
+    auto reply = next_reply(self, 30s);
+    BOOST_TEST_REQUIRE(reply.has_value(), "an append was never answered");
+    if (auto* r = std::get_if<append_result>(&*reply)) {
+      results.push_back(*r);
+    } else {
+      errors.push_back(std::get<caf::error>(*reply));
+    }
+  }
+  BOOST_TEST_REQUIRE(errors.size() == 1u); // the doomed stream's append, and only it
+  BOOST_TEST((errors.front() == store_errc::outcome_unknown), sys.render(errors.front()));
+  for (const auto& r : results) {
+    BOOST_TEST((r.status == append_status::committed));
+  }
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'other/%'") == "50");
+  held.tx.abort();
+  // The killed connection's writer reconnects and commits again.
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'doomed'") == "0");
+  auto [after, after_errors] = send_all(self, j, {one_event("doomed", no_stream, 7)});
+  BOOST_TEST(after_errors.empty());
+  BOOST_TEST(after.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
