@@ -26,9 +26,12 @@ struct release {
   std::string order_id;
 };
 
-/// Turns an order's held units into a sale: they leave the stock on hand.
+/// Turns an order's held units into a sale: they leave the stock on hand. With `qty` > 0 and no
+/// reservation held, takes `qty` units straight from the available stock (reserve and commit in
+/// one step; the order gives them back with return_committed if it does not go through).
 struct commit {
   std::string order_id;
+  int64_t qty = 0;
 };
 
 /// Expires every reservation whose deadline has passed (sent by the actor's timer).
@@ -36,7 +39,9 @@ struct expire_reservations {};
 
 /// Gives back whatever `order_id` holds here (a compensation): its committed units, or its
 /// reservation if the commit never happened. Idempotent by the order id. `qty` (the order line's)
-/// is used only for an order committed before the inventory recorded committed quantities.
+/// is used only for an order committed before the inventory recorded committed quantities. For an
+/// order it never saw, it records that the order is closed, so that a commit still on its way
+/// takes nothing.
 struct return_committed {
   std::string order_id;
   int64_t qty = 0;
@@ -109,7 +114,7 @@ typename Inspector::result_type inspect(Inspector& f, release& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, commit& x) {
-  return f(x.order_id);
+  return f(x.order_id, x.qty);
 }
 
 template <class Inspector>

@@ -92,11 +92,22 @@ outcome decide_commit(const inventory_state& s, const commit& cmd, const decide_
         return accept<event>();
       case finish::expired:
         return reject<event>(inventory_errc::reservation_expired, "reservation expired");
-      case finish::released:
       case finish::rejected:
+        return reject<event>(inventory_errc::out_of_stock, "reservation was rejected");
+      case finish::released:
       case finish::returned:
         return reject<event>(inventory_errc::reservation_closed, "reservation is not held");
     }
+  }
+  if (cmd.qty != 0) { // take: reserve and commit at once
+    if (!valid_quantity(cmd.qty)) {
+      return reject<event>(inventory_errc::invalid_quantity, "commit qty out of range");
+    }
+    if (cmd.qty > s.available()) {
+      return accept<event>(
+          {reservation_rejected{cmd.order_id, cmd.qty, s.available(), "out_of_stock"}});
+    }
+    return accept<event>({committed{cmd.order_id, cmd.qty}});
   }
   return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
 }
@@ -118,7 +129,8 @@ outcome decide_return(const inventory_state& s, const return_committed& cmd) {
     }
     return accept<event>({returned{cmd.order_id, cmd.qty}});
   }
-  return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
+  // Never seen: closed now (released, nothing held), so that a commit still on its way is refused.
+  return accept<event>({released{cmd.order_id, 0}});
 }
 
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {
