@@ -151,16 +151,20 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
             },
             [&](const reverse_sale_payment& a) {
               util::fail_point("order.compensation_before_void");
-              auto then_return = a.then_return;
-              auto give_back_stock = [=] {
-                for (const auto& line : then_return) {
-                  runtime::route(self, dir.inventory, line.sku, env("return/" + line.sku),
-                                 caf::make_message(inventory::return_committed{oid, line.qty}),
+              std::vector<std::pair<return_stock, envelope>> returns;
+              for (const auto& line : a.then_return) {
+                returns.emplace_back(line, env("return/" + line.sku));
+              }
+              auto give_back_stock = [=, inventory = dir.inventory, order_id = oid] {
+                for (const auto& [line, e] : returns) {
+                  runtime::route(self, inventory, line.sku, e,
+                                 caf::make_message(inventory::return_committed{order_id, line.qty}),
                                  [=](runtime::command_reply&) { compensation_done(); });
                 }
               };
-              // A repeat of this id is answered with the payment's current summary.
-              runtime::route(self, dir.payment, oid, env("reverse"),
+              // No message id: the payment records nothing before its PSP call, so every resend
+              // must reach it to call again (the reversal is idempotent by the sale key).
+              runtime::route(self, dir.payment, oid, runtime::caused_by(cause, "", oid),
                              caf::make_message(payment::reverse_sale{oid + "/sale"}),
                              [=](runtime::command_reply& r) {
                                // Closed once the sale holds and charges nothing and never will

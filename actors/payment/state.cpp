@@ -227,14 +227,16 @@ bool is_latest(const payment_state& s, const attempt_record* a) {
 } // namespace
 
 std::string report_authorization::identity() const {
+  // A sale is resent with the same key: each attempt's report is its own message, so that one
+  // the order refused (or never got) does not hide the next.
+  auto of_attempt = "/" + std::to_string(attempt);
   switch (outcome) {
     case psp_outcome::authorized:
-      return idempotency_key + "/authorized";
+      return idempotency_key + "/authorized" + of_attempt;
     case psp_outcome::declined:
-      return idempotency_key + "/declined";
+      return idempotency_key + "/declined" + of_attempt;
     case psp_outcome::failed:
-      // A sale is resent with the same key: each attempt's failure is its own report.
-      return idempotency_key + "/failed/" + std::to_string(attempt);
+      return idempotency_key + "/failed" + of_attempt;
   }
   return idempotency_key;
 }

@@ -100,8 +100,9 @@ struct report_authorization {
   std::string reason;
   std::string psp_reference;
 
-  /// The report's message id suffix: the attempt's key and the outcome, so that each attempt's
-  /// result is its own message and a late one is never taken for a repeat of another's.
+  /// The report's message id suffix: the attempt's key, the outcome and the attempt number, so
+  /// that each attempt's result is its own message and a late one is never taken for a repeat of
+  /// another's (a sale's attempts share one key).
   std::string identity() const;
 };
 
