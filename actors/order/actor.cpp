@@ -120,6 +120,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   });
             },
             [&](const take_stock& a) {
+              util::fail_point("order.placed_before_take");
               auto sku = a.sku;
               auto e = env("take/" + sku);
               // Past the order's own reservation timeout the take is dropped unexecuted, so a take
@@ -141,6 +142,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   });
             },
             [&](const sell_payment& a) {
+              util::fail_point("order.sale_requested_before_sell");
               // One message id per attempt; the payment records nothing before its PSP call, so
               // it remembers the id only while it lives: after its crash a resend calls the PSP
               // again with the order's one sale key, which the PSP answers with its first answer.
@@ -157,6 +159,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               }
               auto give_back_stock = [=, inventory = dir.inventory, order_id = oid] {
                 for (const auto& [line, e] : returns) {
+                  util::fail_point("order.compensation_before_release");
                   runtime::route(self, inventory, line.sku, e,
                                  caf::make_message(inventory::return_committed{order_id, line.qty}),
                                  [=](runtime::command_reply&) { compensation_done(); });
@@ -218,6 +221,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                       });
             },
             [&](const return_stock& a) {
+              util::fail_point("order.compensation_before_release");
               // Idempotent by the order id at the inventory (not by this message id, which its
               // dedupe window forgets): units go back once however often this is resent.
               runtime::route(self, dir.inventory, a.sku, env("return/" + a.sku),
