@@ -42,7 +42,7 @@ const std::string& openapi_document() {
     "/orders": {
       "post": {
         "operationId": "placeOrder",
-        "summary": "Place an order; its saga reserves stock, authorizes and captures the payment.",
+        "summary": "Place an order; its saga takes every line's stock, then sells (authorizes and captures the payment in one step).",
         "parameters": [
           {"$ref": "#/components/parameters/IdempotencyKey"},
           {"$ref": "#/components/parameters/ClientId"},

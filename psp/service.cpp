@@ -78,6 +78,8 @@ enum class route {
   capture,
   refund,
   voids,
+  sales,
+  reversals,
   faults,
   stats
 };
@@ -118,6 +120,12 @@ matched_route match(std::string_view path) {
   }
   if (path == "/v1/voids") {
     return {route::voids, {}, "POST"};
+  }
+  if (path == "/v1/sales") {
+    return {route::sales, {}, "POST"};
+  }
+  if (path == "/v1/reversals") {
+    return {route::reversals, {}, "POST"};
   }
   const auto seg = split_path(path);
   if (seg.size() < 2 || seg.size() > 4 || seg[0] != "v1" || seg[1] != "authorizations" ||
@@ -415,10 +423,12 @@ struct psp_service::impl {
       return r;
     }
     reply r;
-    if (m.which == route::authorizations) {
-      r = authorize(req.body, key);
+    if (m.which == route::authorizations || m.which == route::sales) {
+      r = authorize(req.body, key, m.which == route::sales);
     } else if (m.which == route::voids) {
-      r = void_by_key(req.body);
+      r = void_by_key(req.body, false);
+    } else if (m.which == route::reversals) {
+      r = void_by_key(req.body, true);
     } else {
       r = change_state(req.body, m);
     }
@@ -434,7 +444,8 @@ struct psp_service::impl {
                    "there is no authorization " + id);
   }
 
-  reply authorize(const std::string& body, const std::string& key) {
+  /// POST /v1/authorizations, or POST /v1/sales (`sale`): authorized and captured in one step.
+  reply authorize(const std::string& body, const std::string& key, bool sale) {
     auto doc_or = object_body(body, false);
     if (auto* r = std::get_if<reply>(&doc_or)) {
       return std::move(*r);
@@ -479,10 +490,15 @@ struct psp_service::impl {
       ++stats.declines;
     } else {
       ++stats.authorizations;
+      if (sale) {
+        a.status = auth_status::captured;
+        ++stats.captures;
+        ++stats.distinct_charges;
+      }
     }
     auto r = decline
                  ? json_reply(402, json{{"id", a.id}, {"status", "declined"}, {"reason", a.reason}})
-                 : json_reply(201, json{{"id", a.id}, {"status", "authorized"}});
+                 : json_reply(201, json{{"id", a.id}, {"status", name_of(a.status)}});
     by_key.emplace(a.key, a.id);
     authorizations.emplace(a.id, std::move(a));
     return r;
@@ -491,7 +507,9 @@ struct psp_service::impl {
   /// POST /v1/voids {"authorization_key": k}: releases the hold of the authorization created with
   /// Idempotency-Key k. If none was created yet, k is marked so that none ever will be (the
   /// authorize request may still be on its way): either way nothing is held for k afterwards.
-  reply void_by_key(const std::string& body) {
+  /// POST /v1/reversals (`reverse`) does the same and also refunds a captured one (a sale): nothing
+  /// is held or charged for k afterwards.
+  reply void_by_key(const std::string& body, bool reverse) {
     auto doc_or = object_body(body, false);
     if (auto* r = std::get_if<reply>(&doc_or)) {
       return std::move(*r);
@@ -513,7 +531,11 @@ struct psp_service::impl {
     if (a.status == auth_status::authorized) {
       a.status = auth_status::voided;
       ++stats.voids;
-    } else if (a.status == auth_status::captured || a.status == auth_status::refunded) {
+    } else if (reverse && a.status == auth_status::captured) {
+      a.status = auth_status::refunded;
+      ++stats.refunds;
+    } else if (!reverse &&
+               (a.status == auth_status::captured || a.status == auth_status::refunded)) {
       return problem(409, "invalid-state", "Conflict",
                      "authorization " + a.id + " is " + std::string{name_of(a.status)} +
                          "; refund it instead");

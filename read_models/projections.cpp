@@ -146,6 +146,8 @@ private:
     }
     std::visit(actors::overloaded{
                    [&](const order::stock_reserved& x) { set_line(id, x.sku, "reserved"); },
+                   // A take (reserve and commit at once): the line holds its stock.
+                   [&](const order::stock_committed& x) { set_line(id, x.sku, "reserved"); },
                    [&](const order::stock_reservation_failed& x) { set_line(id, x.sku, "failed"); },
                    [&](const order::order_confirmed&) { set_status(id, "confirmed", ""); },
                    [&](const order::order_rejected& x) { set_status(id, "rejected", x.reason); },

@@ -28,9 +28,12 @@ struct release {
   std::string order_id;
 };
 
-/// Turns an order's held units into a sale: they leave the stock on hand.
+/// Turns an order's held units into a sale: they leave the stock on hand. With `qty` > 0 and no
+/// reservation held, takes `qty` units straight from the available stock (reserve and commit in
+/// one step; the order gives them back with return_committed if it does not go through).
 struct commit {
   std::string order_id;
+  int64_t qty = 0;
 };
 
 /// Expires every reservation whose deadline has passed (sent by the actor's timer).
@@ -38,7 +41,9 @@ struct expire_reservations {};
 
 /// Gives back whatever `order_id` holds here (a compensation): its committed units, or its
 /// reservation if the commit never happened. Idempotent by the order id. `qty` (the order line's)
-/// is used only for an order committed before the inventory recorded committed quantities.
+/// is used only for an order committed before the inventory recorded committed quantities. For an
+/// order it never saw, it records that the order is closed, so that a commit still on its way
+/// takes nothing.
 struct return_committed {
   std::string order_id;
   int64_t qty = 0;
@@ -97,7 +102,7 @@ using event = std::variant<restocked, reserved, reservation_rejected, released, 
 OM_FIELDS(restock, qty)
 OM_FIELDS(reserve, order_id, qty, ttl_ms)
 OM_FIELDS(release, order_id)
-OM_FIELDS(commit, order_id)
+OM_FIELDS(commit, order_id, qty)
 OM_NO_FIELDS(expire_reservations)
 OM_FIELDS(return_committed, order_id, qty)
 OM_FIELDS(returned, order_id, qty)

@@ -96,11 +96,26 @@ outcome decide_commit(const inventory_state& s, const commit& cmd, const decide_
         return accept<event>();
       case finish::expired:
         return reject<event>(inventory_errc::reservation_expired, "reservation expired");
-      case finish::released:
       case finish::rejected:
+        return reject<event>(inventory_errc::out_of_stock, "reservation was rejected");
+      case finish::released:
       case finish::returned:
         return reject<event>(inventory_errc::reservation_closed, "reservation is not held");
     }
+  }
+  if (cmd.qty != 0) { // take: reserve and commit at once
+    if (!s.known) {
+      // Refused, not recorded: an unknown SKU gets no stream, whatever clients send.
+      return reject<event>(inventory_errc::unknown_sku, to_string(inventory_errc::unknown_sku));
+    }
+    if (!valid_quantity(cmd.qty)) {
+      return reject<event>(inventory_errc::invalid_quantity, "commit qty out of range");
+    }
+    if (cmd.qty > s.available()) {
+      return accept<event>(
+          {reservation_rejected{cmd.order_id, cmd.qty, s.available(), "out_of_stock"}});
+    }
+    return accept<event>({committed{cmd.order_id, cmd.qty}});
   }
   return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
 }
@@ -122,7 +137,11 @@ outcome decide_return(const inventory_state& s, const return_committed& cmd) {
     }
     return accept<event>({returned{cmd.order_id, cmd.qty}});
   }
-  return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
+  if (!s.known) {
+    return accept<event>(); // nothing was ever taken here, and an unknown SKU gets no stream
+  }
+  // Never seen: closed now (released, nothing held), so that a commit still on its way is refused.
+  return accept<event>({released{cmd.order_id, 0}});
 }
 
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {

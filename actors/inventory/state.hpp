@@ -67,12 +67,15 @@ using inventory_decision = decision<event>;
 ///   of an order that was rejected / released / expired.
 /// - release: released; no event if already finished; unknown_reservation otherwise.
 /// - commit: committed; no event if already committed; reservation_expired if it expired or is
-///   past its deadline at ctx.now_us; reservation_closed if released or rejected;
-///   unknown_reservation otherwise.
+///   past its deadline at ctx.now_us; reservation_closed if released or returned, out_of_stock if
+///   rejected. With no reservation and qty > 0 (take): committed{qty}, or reservation_rejected
+///   (remembered, like a reserve's) when qty > available; invalid_quantity; else
+///   unknown_reservation.
 /// - expire_reservations: reservation_expired for every reservation due at ctx.now_us.
 /// - return_committed: returned (the committed units come back) or released (still only held);
 ///   no event if the order holds nothing here any more (released, expired, rejected, returned);
-///   unknown_reservation if the order is unknown.
+///   released{qty 0} for an unknown order: it is closed, so a commit or reserve that arrives later
+///   is refused.
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

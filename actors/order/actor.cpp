@@ -91,13 +91,15 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
     if (std::holds_alternative<release_stock>(a) || std::holds_alternative<return_stock>(a) ||
         std::holds_alternative<void_or_refund_payment>(a)) {
       ++*compensations;
+    } else if (const auto* r = std::get_if<reverse_sale_payment>(&a)) {
+      *compensations += 1 + static_cast<int>(r->then_return.size());
     }
   }
   auto compensation_done = [=] {
     if (--*compensations == 0) {
       util::fail_point("order.compensated_before_record");
       runtime::tell_self(self, runtime::caused_by(cause, oid + "/compensated", oid),
-                       caf::make_message(record_compensated{}));
+                         caf::make_message(record_compensated{}));
     }
   };
   for (const auto& action : actions) {
@@ -117,11 +119,75 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                         caf::make_message(record_reservation{sku, ok, reason}));
                   });
             },
+            [&](const take_stock& a) {
+              util::fail_point("order.placed_before_take");
+              auto sku = a.sku;
+              auto e = env("take/" + sku);
+              // Past the order's own reservation timeout the take is dropped unexecuted, so a take
+              // still queued cannot land after the order gave up.
+              e.deadline_us = runtime::unix_now_us() + a.deadline_ms * 1000;
+              runtime::route(
+                  self, dir.inventory, sku, std::move(e),
+                  caf::make_message(inventory::commit{oid, a.qty}), [=](runtime::command_reply& r) {
+                    bool taken = r.accepted && (r.events.empty() ||
+                                                r.events.front() == inventory::wire::committed);
+                    auto reason = taken        ? std::string{}
+                                  : r.accepted ? std::string{"out_of_stock"}
+                                               : r.reason;
+                    runtime::tell_self(
+                        self, runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
+                        caf::make_message(record_stock_commit{
+                            sku, 0, taken ? commit_outcome::committed : commit_outcome::refused,
+                            reason}));
+                  });
+            },
+            [&](const sell_payment& a) {
+              util::fail_point("order.sale_requested_before_sell");
+              // One message id per attempt; the payment records nothing before its PSP call, so
+              // it remembers the id only while it lives: after its crash a resend calls the PSP
+              // again with the order's one sale key, which the PSP answers with its first answer.
+              runtime::route(self, dir.payment, oid, env("sell/" + std::to_string(a.attempt)),
+                             caf::make_message(payment::sell{a.amount_cents, a.card_token,
+                                                             oid + "/sale", a.attempt}),
+                             [](runtime::command_reply&) {});
+            },
+            [&](const reverse_sale_payment& a) {
+              util::fail_point("order.compensation_before_void");
+              std::vector<std::pair<return_stock, envelope>> returns;
+              for (const auto& line : a.then_return) {
+                returns.emplace_back(line, env("return/" + line.sku));
+              }
+              auto give_back_stock = [=, inventory = dir.inventory, order_id = oid] {
+                for (const auto& [line, e] : returns) {
+                  util::fail_point("order.compensation_before_release");
+                  runtime::route(self, inventory, line.sku, e,
+                                 caf::make_message(inventory::return_committed{order_id, line.qty}),
+                                 [=](runtime::command_reply&) { compensation_done(); });
+                }
+              };
+              // No message id: the payment records nothing before its PSP call, so every resend
+              // must reach it to call again (the reversal is idempotent by the sale key).
+              runtime::route(self, dir.payment, oid, runtime::caused_by(cause, "", oid),
+                             caf::make_message(payment::reverse_sale{oid + "/sale"}),
+                             [=](runtime::command_reply& r) {
+                               // Closed once the sale holds and charges nothing and never will
+                               // (declined or reversed); only then is its stock given back.
+                               // Until then the saga stays open and asks again.
+                               auto p = payment::decode_summary(r.summary);
+                               if (r.accepted && p &&
+                                   (p->status == payment::payment_status::declined ||
+                                    p->status == payment::payment_status::voided ||
+                                    p->status == payment::payment_status::refunded)) {
+                                 compensation_done();
+                                 give_back_stock();
+                               }
+                             });
+            },
             [&](const release_stock& a) {
               util::fail_point("order.compensation_before_release");
               runtime::route(self, dir.inventory, a.sku, env("release/" + a.sku),
-                           caf::make_message(inventory::release{oid}),
-                           [=](runtime::command_reply&) { compensation_done(); });
+                             caf::make_message(inventory::release{oid}),
+                             [=](runtime::command_reply&) { compensation_done(); });
             },
             [&](const commit_stock& a) {
               util::fail_point("order.confirmed_before_stock_commit");
@@ -134,8 +200,8 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                           (outcome == commit_outcome::failed ? "failed/" + std::to_string(attempt)
                                                              : std::string{"result"});
                 runtime::tell_self(self, runtime::caused_by(cause, id, oid),
-                                 caf::make_message(record_stock_commit{sku, attempt, outcome,
-                                                                       std::move(reason)}));
+                                   caf::make_message(record_stock_commit{sku, attempt, outcome,
+                                                                         std::move(reason)}));
               };
               self->request(dir.inventory, runtime::route_timeout, runtime::route_atom::value, sku,
                             env("commit/" + sku), caf::make_message(inventory::commit{oid}))
@@ -155,66 +221,68 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                       });
             },
             [&](const return_stock& a) {
+              util::fail_point("order.compensation_before_release");
               // Idempotent by the order id at the inventory (not by this message id, which its
               // dedupe window forgets): units go back once however often this is resent.
               runtime::route(self, dir.inventory, a.sku, env("return/" + a.sku),
-                           caf::make_message(inventory::return_committed{oid, a.qty}),
-                           [=](runtime::command_reply&) { compensation_done(); });
+                             caf::make_message(inventory::return_committed{oid, a.qty}),
+                             [=](runtime::command_reply&) { compensation_done(); });
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);
-              runtime::route(self, dir.payment, oid, env(step),
-                           caf::make_message(
-                               payment::authorize{a.amount_cents, a.card_token, oid + "/" + step}),
-                           [=](runtime::command_reply& r) {
-                             // The payment reports each outcome itself, but that report may be
-                             // lost: a payment that answers as authorized already is taken as its
-                             // report.
-                             auto p = payment::decode_summary(r.summary);
-                             if (r.accepted && p && p->authorized_attempt > 0) {
-                               runtime::tell_self(
-                                   self,
-                                   runtime::caused_by(cause, oid + "/" + step + "/answered", oid),
-                                   caf::make_message(record_authorization{
-                                       p->authorized_attempt, payment_outcome::authorized, "",
-                                       p->psp_reference}));
-                             }
-                           });
+              runtime::route(
+                  self, dir.payment, oid, env(step),
+                  caf::make_message(
+                      payment::authorize{a.amount_cents, a.card_token, oid + "/" + step}),
+                  [=](runtime::command_reply& r) {
+                    // The payment reports each outcome itself, but that report may be
+                    // lost: a payment that answers as authorized already is taken as its
+                    // report.
+                    auto p = payment::decode_summary(r.summary);
+                    if (r.accepted && p && p->authorized_attempt > 0) {
+                      runtime::tell_self(
+                          self, runtime::caused_by(cause, oid + "/" + step + "/answered", oid),
+                          caf::make_message(record_authorization{p->authorized_attempt,
+                                                                 payment_outcome::authorized, "",
+                                                                 p->psp_reference}));
+                    }
+                  });
             },
             [&](const capture_payment&) {
               util::fail_point("order.stock_commit_sent_before_capture");
               // The payment reports record_capture once the PSP has captured and no surplus hold
               // is left; that report may be lost, so an answer that shows it is taken as one.
               runtime::route(self, dir.payment, oid, env("capture"),
-                           caf::make_message(payment::capture{}), [=](runtime::command_reply& r) {
-                             auto p = payment::decode_summary(r.summary);
-                             if (r.accepted && p && p->capture_confirmed && p->settled) {
-                               runtime::tell_self(
-                                   self, runtime::caused_by(cause, oid + "/capture/answered", oid),
-                                   caf::make_message(record_capture{true}));
-                             }
-                           });
+                             caf::make_message(payment::capture{}), [=](runtime::command_reply& r) {
+                               auto p = payment::decode_summary(r.summary);
+                               if (r.accepted && p && p->capture_confirmed && p->settled) {
+                                 runtime::tell_self(
+                                     self,
+                                     runtime::caused_by(cause, oid + "/capture/answered", oid),
+                                     caf::make_message(record_capture{true}));
+                               }
+                             });
             },
             [&](const void_or_refund_payment&) {
               util::fail_point("order.compensation_before_void");
-              runtime::route(self, dir.payment, oid, env("void"),
-                           caf::make_message(payment::void_authorization{}),
-                           [=](runtime::command_reply& r) {
-                             if (r.accepted) {
-                               // Done only once the PSP released every hold: until then the saga
-                               // stays open, so it is resumed (also at start) and asks again.
-                               auto p = payment::decode_summary(r.summary);
-                               if (p && p->settled) {
-                                 compensation_done();
-                               }
-                               return;
-                             }
-                             // Captured already: give the money back instead.
-                             runtime::route(self, dir.payment, oid,
-                                          runtime::caused_by(cause, oid + "/refund", oid),
-                                          caf::make_message(payment::refund{}),
-                                          [=](runtime::command_reply&) { compensation_done(); });
-                           });
+              runtime::route(
+                  self, dir.payment, oid, env("void"),
+                  caf::make_message(payment::void_authorization{}), [=](runtime::command_reply& r) {
+                    if (r.accepted) {
+                      // Done only once the PSP released every hold: until then the saga
+                      // stays open, so it is resumed (also at start) and asks again.
+                      auto p = payment::decode_summary(r.summary);
+                      if (p && p->settled) {
+                        compensation_done();
+                      }
+                      return;
+                    }
+                    // Captured already: give the money back instead.
+                    runtime::route(self, dir.payment, oid,
+                                   runtime::caused_by(cause, oid + "/refund", oid),
+                                   caf::make_message(payment::refund{}),
+                                   [=](runtime::command_reply&) { compensation_done(); });
+                  });
             },
             [&](const notify& a) {
               runtime::route(
@@ -244,8 +312,8 @@ caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor j
                             persistence::reader_actor reader, runtime::host_settings settings,
                             runtime::directory_ptr hosts, saga_policy policy) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return runtime::spawn_entity(s, order_traits{hosts, policy}, id, std::move(host), journal, reader,
-                               settings);
+    return runtime::spawn_entity(s, order_traits{hosts, policy}, id, std::move(host), journal,
+                                 reader, settings);
   };
   return runtime::spawn_host(sys, "order", factory, settings);
 }

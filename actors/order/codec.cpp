@@ -17,6 +17,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_placed, order_id, customer_id, lines, c
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_reserved, sku)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_reservation_failed, sku, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_requested, attempt)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(sale_requested, attempt)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_authorized, psp_reference)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(payment_attempt_failed, attempt, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(stock_commit_requested, attempt)
@@ -64,7 +65,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(order_state, order_id, customer_
                                                 card_token, amount_cents, status, payment_attempt,
                                                 failed_attempt, psp_reference, authorized,
                                                 commit_attempt, failed_commit_attempt, reason,
-                                                saga_completed)
+                                                saga_completed, sale)
 
 namespace {
 
@@ -73,6 +74,7 @@ const event_parsers<event> parsers = {
     {wire::stock_reserved, parse_as<event, stock_reserved>},
     {wire::stock_reservation_failed, parse_as<event, stock_reservation_failed>},
     {wire::payment_requested, parse_as<event, payment_requested>},
+    {wire::sale_requested, parse_as<event, sale_requested>},
     {wire::payment_authorized, parse_as<event, payment_authorized>},
     {wire::payment_attempt_failed, parse_as<event, payment_attempt_failed>},
     {wire::stock_commit_requested, parse_as<event, stock_commit_requested>},
@@ -97,6 +99,7 @@ encoded_event encode(const event& ev) {
             return encode_as(wire::stock_reservation_failed, x);
           },
           [](const payment_requested& x) { return encode_as(wire::payment_requested, x); },
+          [](const sale_requested& x) { return encode_as(wire::sale_requested, x); },
           [](const payment_authorized& x) { return encode_as(wire::payment_authorized, x); },
           [](const payment_attempt_failed& x) {
             return encode_as(wire::payment_attempt_failed, x);

@@ -16,6 +16,7 @@ inline constexpr const char* order_placed = "order.placed.v1";
 inline constexpr const char* stock_reserved = "order.stock_reserved.v1";
 inline constexpr const char* stock_reservation_failed = "order.stock_reservation_failed.v1";
 inline constexpr const char* payment_requested = "order.payment_requested.v1";
+inline constexpr const char* sale_requested = "order.sale_requested.v1";
 inline constexpr const char* payment_authorized = "order.payment_authorized.v1";
 inline constexpr const char* payment_attempt_failed = "order.payment_attempt_failed.v1";
 inline constexpr const char* stock_commit_requested = "order.stock_commit_requested.v1";

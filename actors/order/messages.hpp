@@ -54,8 +54,10 @@ enum class commit_outcome : uint8_t {
   failed,
 };
 
-/// none -> placed (reserving) -> reserved (authorizing, then committing the stock) -> confirmed |
-/// rejected | cancelled. An order is confirmed only once every line's stock is committed.
+/// none -> placed (taking every line's stock) -> reserved (every line's stock committed: selling)
+/// -> confirmed | rejected | cancelled. An order is confirmed only once every line's stock is
+/// committed. Orders recorded by an earlier binary may be on the older path: placed (reserving)
+/// -> reserved (authorizing, then committing the stock) -> confirmed, captured afterwards.
 enum class order_status : uint8_t { none, placed, reserved, confirmed, rejected, cancelled };
 
 // -- commands -------------------------------------------------------------------------------------
@@ -82,7 +84,8 @@ struct record_authorization {
   std::string psp_reference;
 };
 
-/// The inventory's answer to the stock commit of one line, sent in commit round `attempt`.
+/// The inventory's answer to the stock commit of one line, sent in commit round `attempt`; round
+/// 0 is the take of a placed order (reserve and commit at once).
 struct record_stock_commit {
   std::string sku;
   int32_t attempt = 0;
@@ -127,8 +130,15 @@ struct stock_reservation_failed {
   std::string reason;
 };
 
-/// Authorization attempt `attempt` (1-based) starts.
+/// Authorization attempt `attempt` (1-based) starts (the older path: authorize, commit, capture).
 struct payment_requested {
+  int32_t attempt = 0;
+};
+
+/// Every line's stock is committed: sale attempt `attempt` (1-based) starts. A sale authorizes and
+/// captures at once; every attempt is sent with the order's one sale key, so the PSP charges at
+/// most once.
+struct sale_requested {
   int32_t attempt = 0;
 };
 
@@ -183,11 +193,11 @@ struct payment_captured {};
 /// After order_rejected or order_cancelled: compensation is done; the saga is done.
 struct compensation_completed {};
 
-using event =
-    std::variant<order_placed, stock_reserved, stock_reservation_failed, payment_requested,
-                 payment_authorized, payment_attempt_failed, stock_commit_requested,
-                 stock_committed, stock_commit_failed, stock_commit_refused, order_confirmed,
-                 order_rejected, order_cancelled, payment_captured, compensation_completed>;
+using event = std::variant<order_placed, stock_reserved, stock_reservation_failed,
+                           payment_requested, payment_authorized, payment_attempt_failed,
+                           stock_commit_requested, stock_committed, stock_commit_failed,
+                           stock_commit_refused, order_confirmed, order_rejected, order_cancelled,
+                           payment_captured, compensation_completed, sale_requested>;
 
 // -- saga actions: what the order actor sends to other entities (it knows the order id) -----------
 
@@ -207,10 +217,33 @@ struct commit_stock {
   int32_t attempt = 0;
 };
 
+/// Takes the line's units at once (reserve and commit in one inventory step); the answer comes
+/// back as record_stock_commit{attempt 0}. The inventory drops it past `deadline_ms` from now.
+struct take_stock {
+  std::string sku;
+  int32_t qty = 0;
+  int64_t deadline_ms = 0;
+};
+
+/// Sells (authorize and capture at once) under the order's sale key; the payment reports the
+/// outcome as record_authorization{attempt}.
+struct sell_payment {
+  int64_t amount_cents = 0;
+  std::string card_token;
+  int32_t attempt = 0;
+};
+
 /// Gives back units committed to an order that was then cancelled (a compensating restock).
 struct return_stock {
   std::string sku;
   int32_t qty = 0;
+};
+
+/// Makes sure the order's sale key holds and charges nothing (refunded if it was sold), and only
+/// once the payment confirms that, gives back `then_return`: stock is never given back while a
+/// sale of it may still be carried out.
+struct reverse_sale_payment {
+  std::vector<return_stock> then_return;
 };
 
 struct authorize_payment {
@@ -235,9 +268,9 @@ struct schedule_timeout {
   int64_t delay_ms = 0;
 };
 
-using saga_action =
-    std::variant<reserve_stock, release_stock, commit_stock, return_stock, authorize_payment,
-                 capture_payment, void_or_refund_payment, notify, schedule_timeout>;
+using saga_action = std::variant<reserve_stock, release_stock, commit_stock, return_stock,
+                                 authorize_payment, capture_payment, void_or_refund_payment, notify,
+                                 schedule_timeout, take_stock, sell_payment, reverse_sale_payment>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -303,6 +336,11 @@ typename Inspector::result_type inspect(Inspector& f, stock_reservation_failed& 
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment_requested& x) {
+  return f(x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sale_requested& x) {
   return f(x.attempt);
 }
 
@@ -384,6 +422,10 @@ inline bool operator==(const payment_requested& x, const payment_requested& y) {
   return x.attempt == y.attempt;
 }
 
+inline bool operator==(const sale_requested& x, const sale_requested& y) {
+  return x.attempt == y.attempt;
+}
+
 inline bool operator==(const payment_authorized& x, const payment_authorized& y) {
   return x.psp_reference == y.psp_reference;
 }
@@ -444,6 +486,10 @@ inline bool operator==(const return_stock& x, const return_stock& y) {
   return x.sku == y.sku && x.qty == y.qty;
 }
 
+inline bool operator==(const reverse_sale_payment& x, const reverse_sale_payment& y) {
+  return x.then_return == y.then_return;
+}
+
 inline bool operator==(const authorize_payment& x, const authorize_payment& y) {
   return x.amount_cents == y.amount_cents && x.card_token == y.card_token && x.attempt == y.attempt;
 }
@@ -458,6 +504,14 @@ inline bool operator==(const void_or_refund_payment&, const void_or_refund_payme
 
 inline bool operator==(const notify& x, const notify& y) {
   return x.status == y.status;
+}
+
+inline bool operator==(const take_stock& x, const take_stock& y) {
+  return x.sku == y.sku && x.qty == y.qty && x.deadline_ms == y.deadline_ms;
+}
+
+inline bool operator==(const sell_payment& x, const sell_payment& y) {
+  return x.amount_cents == y.amount_cents && x.card_token == y.card_token && x.attempt == y.attempt;
 }
 
 inline bool operator==(const schedule_timeout& x, const schedule_timeout& y) {

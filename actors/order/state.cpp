@@ -17,7 +17,7 @@ bool operator==(const order_state& x, const order_state& y) {
   auto fields = [](const order_state& s) {
     return std::tie(s.order_id, s.customer_id, s.lines, s.card_token, s.amount_cents, s.status,
                     s.payment_attempt, s.failed_attempt, s.psp_reference, s.authorized,
-                    s.commit_attempt, s.failed_commit_attempt, s.reason, s.saga_completed);
+                    s.commit_attempt, s.failed_commit_attempt, s.reason, s.saga_completed, s.sale);
   };
   return fields(x) == fields(y);
 }
@@ -80,9 +80,17 @@ outcome decide_place(const order_state& s, const place_order& cmd) {
                                      cmd.payment.card_token, cmd.payment.amount_cents}});
 }
 
+/// The inventory refused a line: the order is rejected. An SKU the inventory never stocked (its
+/// errc's name as reason) is not a lack of stock, and the order says so.
+outcome line_refused(const std::string& sku, const std::string& reason) {
+  const bool unknown = reason == inventory::to_string(inventory::inventory_errc::unknown_sku);
+  return accept<event>({stock_reservation_failed{sku, reason},
+                        order_rejected{unknown ? reason + ": " + sku : "not enough stock of " + sku}});
+}
+
 outcome decide_reservation(const order_state& s, const record_reservation& cmd) {
-  if (s.status != order_status::placed) {
-    return accept<event>(); // late or repeated: the order moved on
+  if (s.status != order_status::placed || s.has_line(line_reservation::committed)) {
+    return accept<event>(); // late or repeated: the order moved on (or takes its stock)
   }
   auto line = std::find_if(s.lines.begin(), s.lines.end(),
                            [&](const line_state& l) { return l.sku == cmd.sku; });
@@ -93,12 +101,7 @@ outcome decide_reservation(const order_state& s, const record_reservation& cmd) 
     return accept<event>();
   }
   if (!cmd.ok) {
-    // The inventory refused an SKU it never stocked (its errc's name as reason): not a lack of
-    // stock, and the order says so.
-    const bool unknown = cmd.reason == inventory::to_string(inventory::inventory_errc::unknown_sku);
-    return accept<event>(
-        {stock_reservation_failed{cmd.sku, cmd.reason},
-         order_rejected{unknown ? cmd.reason + ": " + cmd.sku : "not enough stock of " + cmd.sku}});
+    return line_refused(cmd.sku, cmd.reason);
   }
   auto others_reserved = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
     return l.sku == cmd.sku || l.reservation == line_reservation::reserved;
@@ -131,6 +134,13 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
   }
   if (s.status != order_status::reserved) {
     return unexpected("no authorization was requested");
+  }
+  if (s.sale && cmd.outcome == payment_outcome::authorized) {
+    // The money moved, and every line's stock was committed before the sale was asked for.
+    return accept<event>({order_confirmed{}, payment_captured{}});
+  }
+  if (s.sale && cmd.outcome == payment_outcome::declined) {
+    return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
   }
   if (cmd.outcome == payment_outcome::authorized) {
     if (s.authorized) {
@@ -191,8 +201,40 @@ outcome commit_round_failed(const order_state& s, int32_t attempt, std::string r
   return accept<event>(std::move(events));
 }
 
+/// A placed order's take of one line: every line committed asks for the sale in the same append;
+/// a refused line rejects the order (compensation gives back whatever was taken).
+outcome decide_take(const order_state& s, const record_stock_commit& cmd) {
+  auto line = std::find_if(s.lines.begin(), s.lines.end(),
+                           [&](const line_state& l) { return l.sku == cmd.sku; });
+  if (line == s.lines.end()) {
+    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
+  }
+  if (line->reservation != line_reservation::pending) {
+    return accept<event>();
+  }
+  switch (cmd.outcome) {
+    case commit_outcome::committed: {
+      auto others = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
+        return l.sku == cmd.sku || l.reservation == line_reservation::committed;
+      });
+      if (others) {
+        return accept<event>({stock_committed{cmd.sku}, sale_requested{1}});
+      }
+      return accept<event>({stock_committed{cmd.sku}});
+    }
+    case commit_outcome::refused:
+      return line_refused(cmd.sku, cmd.reason);
+    case commit_outcome::failed:
+      break;
+  }
+  return accept<event>(); // no decision: the reservation timer covers it
+}
+
 outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd,
                             const saga_policy& policy) {
+  if (s.taking()) {
+    return decide_take(s, cmd);
+  }
   if (!s.committing()) {
     return s.terminal() ? accept<event>() : unexpected("no stock commit was requested");
   }
@@ -233,7 +275,8 @@ outcome decide_timeout(const order_state& s, const record_timeout& cmd, const sa
       break;
     case saga_step::payment_retry:
       if (s.awaiting_payment_retry() && cmd.attempt == s.payment_attempt) {
-        return accept<event>({payment_requested{cmd.attempt + 1}});
+        return s.sale ? accept<event>({sale_requested{cmd.attempt + 1}})
+                      : accept<event>({payment_requested{cmd.attempt + 1}});
       }
       break;
     case saga_step::stock_commit:
@@ -343,7 +386,19 @@ order_state apply(order_state s, const event& ev) {
           },
           [&](const payment_attempt_failed& x) { s.failed_attempt = x.attempt; },
           [&](const stock_commit_requested& x) { s.commit_attempt = x.attempt; },
-          [&](const stock_committed& x) { set_line(s, x.sku, line_reservation::committed); },
+          [&](const stock_committed& x) {
+            set_line(s, x.sku, line_reservation::committed);
+            auto all = std::all_of(s.lines.begin(), s.lines.end(), [](const line_state& l) {
+              return l.reservation == line_reservation::committed;
+            });
+            if (s.status == order_status::placed && all) {
+              s.status = order_status::reserved; // taken: selling
+            }
+          },
+          [&](const sale_requested& x) {
+            s.payment_attempt = x.attempt;
+            s.sale = true;
+          },
           [&](const stock_commit_failed& x) { s.failed_commit_attempt = x.attempt; },
           [&](const stock_commit_refused& x) {
             set_line(s, x.sku, line_reservation::commit_refused);
@@ -397,6 +452,23 @@ actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
   return result;
 }
 
+/// Take every line not decided yet (reserve and commit in one inventory step), and time it.
+actions take_pending_lines(const order_state& s, const saga_policy& policy) {
+  actions result;
+  for (const auto& line : s.lines) {
+    if (line.reservation == line_reservation::pending) {
+      result.emplace_back(take_stock{line.sku, line.qty, policy.step_timeout_ms});
+    }
+  }
+  result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
+  return result;
+}
+
+actions request_sale(const order_state& s, const saga_policy& policy) {
+  return {sell_payment{s.amount_cents, s.card_token, s.payment_attempt},
+          schedule_timeout{saga_step::payment, s.payment_attempt, policy.step_timeout_ms}};
+}
+
 actions request_authorization(const order_state& s, const saga_policy& policy) {
   return {authorize_payment{s.amount_cents, s.card_token, s.payment_attempt},
           schedule_timeout{saga_step::payment, s.payment_attempt, policy.step_timeout_ms}};
@@ -428,13 +500,26 @@ actions schedule_commit_retry(const order_state& s, const saga_policy& policy,
 
 /// Release every line that is or may still become reserved, return committed units (and those
 /// whose commit may have landed unseen: the inventory releases them if they are only held), and
-/// give the money back.
+/// give the money back. A sale is reversed first and its stock returned only after that: a sale
+/// still on its way may be carried out until the reversal closes its key.
 actions give_back(const order_state& s) {
+  if (s.sale) {
+    reverse_sale_payment reverse;
+    for (const auto& line : s.lines) {
+      if (line.reservation == line_reservation::committed ||
+          line.reservation == line_reservation::pending) {
+        reverse.then_return.push_back(return_stock{line.sku, line.qty});
+      }
+    }
+    return {std::move(reverse)};
+  }
   actions result;
   for (const auto& line : s.lines) {
     switch (line.reservation) {
       case line_reservation::pending:
-        result.emplace_back(release_stock{line.sku});
+        // A take (or reserve) may have landed unseen: the inventory gives back whatever the
+        // order holds, and closes an order it never saw so that a late take gets nothing.
+        result.emplace_back(return_stock{line.sku, line.qty});
         break;
       case line_reservation::reserved:
         if (s.authorized) { // a commit was sent
@@ -473,6 +558,9 @@ actions fulfil(const order_state& s, const saga_policy& policy, const decide_con
   if (unsold_after_confirmation(s)) {
     return give_back(s);
   }
+  if (s.sale) {
+    return {notify{order_status::confirmed}}; // the sale captured already
+  }
   return {capture_payment{}, notify{order_status::confirmed}};
 }
 
@@ -491,10 +579,11 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
                                      const saga_policy& policy, const decide_context& ctx) {
   return std::visit(
       overloaded{
-          [&](const order_placed&) { return reserve_pending_lines(state, policy); },
+          [&](const order_placed&) { return take_pending_lines(state, policy); },
           [&](const stock_reserved&) { return actions{}; },
           [&](const stock_reservation_failed&) { return actions{}; },
           [&](const payment_requested&) { return request_authorization(state, policy); },
+          [&](const sale_requested&) { return request_sale(state, policy); },
           [&](const payment_authorized&) { return actions{}; },
           [&](const stock_commit_requested&) { return commit_round(state, policy); },
           [&](const stock_committed&) { return after_line_settled(state, policy, ctx); },
@@ -531,8 +620,13 @@ std::vector<saga_action> saga_resume(const order_state& state, const saga_policy
     case order_status::none:
       return {};
     case order_status::placed:
-      return reserve_pending_lines(state, policy);
+      return state.taking() ? take_pending_lines(state, policy)
+                            : reserve_pending_lines(state, policy);
     case order_status::reserved:
+      if (state.sale) {
+        return state.awaiting_payment_retry() ? schedule_retry(state, policy, ctx)
+                                              : request_sale(state, policy);
+      }
       if (state.committing()) {
         return state.awaiting_commit_retry() ? schedule_commit_retry(state, policy, ctx)
                                              : commit_round(state, policy);

@@ -65,6 +65,9 @@ struct order_state {
   std::string reason;
   /// Captured (confirmed orders) or compensated (rejected and cancelled ones): nothing left to do.
   bool saga_completed = false;
+  /// The payment is a sale (authorize and capture at once), requested once every line's stock was
+  /// committed; false for an order on the older path (authorize, commit, capture).
+  bool sale = false;
 
   bool terminal() const {
     return status == order_status::confirmed || status == order_status::rejected ||
@@ -97,6 +100,12 @@ struct order_state {
            });
   }
 
+  /// Placed and taking its lines' stock (reserve and commit at once). An order the older binary
+  /// placed goes on reserving once one of its lines is reserved.
+  bool taking() const {
+    return status == order_status::placed && !has_line(line_reservation::reserved);
+  }
+
   bool has_line(line_reservation r) const {
     return std::any_of(lines.begin(), lines.end(),
                        [&](const line_state& l) { return l.reservation == r; });
@@ -111,8 +120,14 @@ using order_decision = decision<event>;
 /// Decides one command against `state`. After a terminal event nothing records a second one:
 /// late replies and timers are accepted with no event.
 /// - place_order: order_placed; no event if already placed; invalid_order if it breaks a rule.
-/// - record_reservation: stock_reserved (+ payment_requested{1} once every line is reserved), or
-///   stock_reservation_failed + order_rejected; unknown_order, unknown_line.
+/// - record_stock_commit{attempt 0} while taking (placed): committed -> stock_committed (+
+///   sale_requested{1} once every line is committed); refused -> stock_reservation_failed +
+///   order_rejected; failed: no event (the reservation timer covers it).
+/// - record_authorization of a sale: authorized -> order_confirmed + payment_captured (from any
+///   attempt: one key, one charge); declined -> order_cancelled (from any attempt: final for the
+///   key); failed -> as below.
+/// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
+///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
 ///   attempt: the money is held); declined -> order_cancelled; failed -> payment_attempt_failed
 ///   (+ order_cancelled once policy.max_payment_attempts are spent); stale attempts: no event.
@@ -124,7 +139,8 @@ using order_decision = decision<event>;
 ///   spent (compensation gives back every line, committed or not); unknown_line;
 ///   unexpected_reply before authorization.
 /// - record_timeout: reservation -> order_cancelled; payment -> like a failed attempt;
-///   payment_retry -> payment_requested{attempt + 1}; stock_commit -> like a failed round;
+///   payment_retry -> payment_requested{attempt + 1} (sale_requested for a sale); stock_commit ->
+///   like a failed round;
 ///   stock_commit_retry -> stock_commit_requested{attempt + 1} (round 0 for an order the old
 ///   binary confirmed); stale timers: no event.
 /// - record_capture: payment_captured; capture_failed if not ok; unexpected_reply if unconfirmed.

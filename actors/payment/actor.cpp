@@ -108,12 +108,50 @@ std::vector<payment_action> payment_traits::reactions(const payment_state& s, co
                                 ""}};
           },
           [&](const voided&) { return releases(s); },
+          [&](const sold& x) -> std::vector<payment_action> {
+            return {report_authorization{0, x.idempotency_key, psp_outcome::authorized, "",
+                                         x.psp_reference}};
+          },
+          [&](const sale_declined& x) -> std::vector<payment_action> {
+            return {
+                report_authorization{0, x.idempotency_key, psp_outcome::declined, x.reason, ""}};
+          },
+          [&](const sale_reversed&) { return std::vector<payment_action>{}; },
       },
       e);
 }
 
+std::vector<payment_action> payment_traits::effects(const payment_state& s, const command& c,
+                                                    const decide_context&) const {
+  std::vector<payment_action> out;
+  for (auto& effect : sale_effects(s, c)) {
+    std::visit(overloaded{
+                   [&](sale_call& x) {
+                     out.emplace_back(
+                         psp_request{x.sale ? psp_operation::sale : psp_operation::reverse,
+                                     x.amount_cents, std::move(x.card_token), "",
+                                     x.sale ? x.idempotency_key : x.idempotency_key + "/reverse",
+                                     x.sale ? std::string{} : x.idempotency_key, x.attempt});
+                   },
+                   [&](report_authorization& x) { out.emplace_back(std::move(x)); },
+               },
+               effect);
+  }
+  return out;
+}
+
 std::vector<payment_action> payment_traits::resume(const payment_state& s,
                                                    const decide_context&) const {
+  if (!s.sale_key.empty()) {
+    // A sale reports its outcome again (the order may have missed it); nothing else is pending.
+    if (s.status == payment_status::captured || s.status == payment_status::declined) {
+      return {report_authorization{0, s.sale_key,
+                                   s.status == payment_status::captured ? psp_outcome::authorized
+                                                                        : psp_outcome::declined,
+                                   s.reason, s.psp_reference}};
+    }
+    return {};
+  }
   auto out = releases(s);
   switch (s.status) {
     case payment_status::requested:
@@ -159,15 +197,31 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
               auto authorization_key = r.authorization_key;
               auto operation = r.operation;
               auto oid = order_id;
+              // A sale's answer, one message per attempt and outcome: a later attempt's answer is
+              // never taken for a repeat of an earlier one's.
+              auto record_sale = [=, amount = r.amount_cents, attempt = r.attempt](
+                                     psp_outcome outcome, std::string ref, std::string reason) {
+                auto id = oid + "/psp/" + key + "/" + std::to_string(attempt) + "/" +
+                          std::to_string(static_cast<int>(outcome));
+                runtime::tell_self(
+                    self, runtime::caused_by(cause, id, oid),
+                    caf::make_message(record_sale_result{key, outcome, std::move(ref),
+                                                         std::move(reason), attempt, amount}));
+              };
               util::fail_point("payment.before_psp_call");
               self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
                         util::fail_point("payment.psp_answered_before_record");
                         if (operation == psp_operation::authorize) {
-                          runtime::tell_self(self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
-                                           caf::make_message(record_psp_result{
-                                               key, reply.outcome, reply.reference, reply.reason}));
+                          runtime::tell_self(
+                              self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
+                              caf::make_message(record_psp_result{key, reply.outcome,
+                                                                  reply.reference, reply.reason}));
+                          return;
+                        }
+                        if (operation == psp_operation::sale) {
+                          record_sale(reply.outcome, reply.reference, reply.reason);
                           return;
                         }
                         if (reply.outcome == psp_outcome::failed) {
@@ -176,17 +230,25 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                               {{"order", oid}, {"key", key}, {"reason", reply.reason}});
                           return; // stalled() resends it
                         }
-                        if (operation == psp_operation::void_hold) {
+                        if (operation == psp_operation::reverse) {
+                          runtime::tell_self(
+                              self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
+                              caf::make_message(record_sale_reversed{authorization_key}));
+                        } else if (operation == psp_operation::void_hold) {
                           runtime::tell_self(
                               self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
                               caf::make_message(record_hold_released{authorization_key}));
                         } else if (operation == psp_operation::capture) {
                           // The money moved: recorded, then reported to the order once settled.
-                          runtime::tell_self(self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
-                                           caf::make_message(record_capture_confirmed{}));
+                          runtime::tell_self(self,
+                                             runtime::caused_by(cause, oid + "/psp/" + key, oid),
+                                             caf::make_message(record_capture_confirmed{}));
                         }
                       },
                       [=](caf::error& err) {
+                        if (operation == psp_operation::sale) {
+                          record_sale(psp_outcome::failed, "", self->system().render(err));
+                        }
                         if (operation == psp_operation::authorize) {
                           runtime::tell_self(
                               self, runtime::caused_by(cause, oid + "/psp/" + key, oid),
@@ -198,16 +260,16 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
             [&](const report_capture&) {
               // If this report is lost, the order's repeated capture learns it from the reply.
               runtime::route(self, hosts->order, order_id,
-                           runtime::caused_by(cause, order_id + "/capture/result", order_id),
-                           caf::make_message(order::record_capture{true}),
-                           [](runtime::command_reply&) {});
+                             runtime::caused_by(cause, order_id + "/capture/result", order_id),
+                             caf::make_message(order::record_capture{true}),
+                             [](runtime::command_reply&) {});
             },
             [&](const report_authorization& r) {
               auto env = runtime::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
               runtime::route(self, hosts->order, order_id, env,
-                           caf::make_message(order::record_authorization{
-                               r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
-                           [](runtime::command_reply&) {});
+                             caf::make_message(order::record_authorization{
+                                 r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
+                             [](runtime::command_reply&) {});
             },
         },
         action);
@@ -219,8 +281,8 @@ caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor
                               runtime::directory_ptr hosts, psp_gateway_actor psp,
                               std::chrono::milliseconds psp_timeout) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
-    return runtime::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id, std::move(host),
-                               journal, reader, settings);
+    return runtime::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id,
+                                 std::move(host), journal, reader, settings);
   };
   return runtime::spawn_host(sys, "payment", factory, settings);
 }

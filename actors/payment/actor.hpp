@@ -64,6 +64,9 @@ struct payment_traits {
   std::vector<payment_action> reactions(const payment_state& s, const event& e,
                                         const decide_context&) const;
   std::vector<payment_action> resume(const payment_state& s, const decide_context&) const;
+  /// The PSP call of a sale or reversal (sale_effects), or the report of a known outcome.
+  std::vector<payment_action> effects(const payment_state& after, const command& c,
+                                      const decide_context&) const;
   void execute(caf::event_based_actor* self, const payment_state& s,
                const std::vector<payment_action>& actions, const envelope& cause);
   bool stalled(const payment_state& s, std::chrono::steady_clock::duration since) const {

@@ -19,6 +19,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(authorization_failed, idempotency_key, reason
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(hold_released, idempotency_key)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(captured, amount_cents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(refunded, amount_cents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(sold, idempotency_key, psp_reference, amount_cents)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(sale_declined, idempotency_key, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(sale_reversed, idempotency_key)
 
 // An event without fields is stored as {}.
 void to_json(nlohmann::json& j, const voided&) {
@@ -59,7 +62,8 @@ void to_json(nlohmann::json& j, const payment_state& s) {
                      {"authorized_key", s.authorized_key},
                      {"reason", s.reason},
                      {"attempts", s.attempts},
-                     {"capture_confirmed", s.capture_confirmed}};
+                     {"capture_confirmed", s.capture_confirmed},
+                     {"sale_key", s.sale_key}};
 }
 
 namespace {
@@ -116,6 +120,9 @@ void from_json(const nlohmann::json& j, payment_state& s) {
   if (j.contains("capture_confirmed")) {
     j.at("capture_confirmed").get_to(s.capture_confirmed);
   }
+  if (j.contains("sale_key")) { // absent from snapshots written before sales
+    j.at("sale_key").get_to(s.sale_key);
+  }
   if (j.contains("attempts")) {
     j.at("attempts").get_to(s.attempts);
   } else {
@@ -168,6 +175,9 @@ const event_parsers<event> parsers = {
     {wire::capture_confirmed, parse_as<event, capture_confirmed>},
     {wire::refunded, parse_as<event, refunded>},
     {wire::voided, parse_as<event, voided>},
+    {wire::sold, parse_as<event, sold>},
+    {wire::sale_declined, parse_as<event, sale_declined>},
+    {wire::sale_reversed, parse_as<event, sale_reversed>},
     {wire::authorized_v1, upcast_authorized},
     {wire::declined_v1, upcast_declined},
     {wire::authorization_failed_v1, upcast_authorization_failed},
@@ -189,6 +199,9 @@ encoded_event encode(const event& ev) {
           [](const capture_confirmed& x) { return encode_as(wire::capture_confirmed, x); },
           [](const refunded& x) { return encode_as(wire::refunded, x); },
           [](const voided& x) { return encode_as(wire::voided, x); },
+          [](const sold& x) { return encode_as(wire::sold, x); },
+          [](const sale_declined& x) { return encode_as(wire::sale_declined, x); },
+          [](const sale_reversed& x) { return encode_as(wire::sale_reversed, x); },
       },
       ev);
 }

@@ -26,6 +26,9 @@ inline constexpr const char* captured = "payment.captured.v1";
 inline constexpr const char* capture_confirmed = "payment.capture_confirmed.v1";
 inline constexpr const char* refunded = "payment.refunded.v1";
 inline constexpr const char* voided = "payment.voided.v1";
+inline constexpr const char* sold = "payment.sold.v1";
+inline constexpr const char* sale_declined = "payment.sale_declined.v1";
+inline constexpr const char* sale_reversed = "payment.sale_reversed.v1";
 } // namespace wire
 
 /// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime

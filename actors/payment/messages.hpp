@@ -49,8 +49,40 @@ struct refund {};
 /// Gives up an authorization (or a pending request) that will not be captured.
 struct void_authorization {};
 
+/// Authorizes and captures at once (a sale), for an order whose stock is committed already.
+/// Nothing is recorded before the PSP call: the order recorded the request, and the key (one per
+/// order, the same on every resend) keeps the PSP from charging twice. `attempt` is the order's.
+struct sell {
+  int64_t amount_cents = 0;
+  std::string card_token;
+  std::string idempotency_key;
+  int32_t attempt = 0;
+};
+
+/// The PSP's answer to the sale sent with `idempotency_key` in the order's attempt `attempt`.
+struct record_sale_result {
+  std::string idempotency_key;
+  psp_outcome outcome = psp_outcome::failed;
+  std::string psp_reference;
+  std::string reason;
+  int32_t attempt = 0;
+  int64_t amount_cents = 0;
+};
+
+/// Makes sure the sale sent with `idempotency_key` holds and charges nothing: refunded if it was
+/// carried out, never carried out if it was not yet (the order was cancelled).
+struct reverse_sale {
+  std::string idempotency_key;
+};
+
+/// The PSP confirmed the reversal of the sale sent with `idempotency_key`.
+struct record_sale_reversed {
+  std::string idempotency_key;
+};
+
 using command = std::variant<authorize, record_psp_result, record_hold_released, capture,
-                             record_capture_confirmed, refund, void_authorization>;
+                             record_capture_confirmed, refund, void_authorization, sell,
+                             record_sale_result, reverse_sale, record_sale_reversed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -101,8 +133,27 @@ struct refunded {
 
 struct voided {};
 
-using event = std::variant<authorization_requested, authorized, declined, authorization_failed,
-                           hold_released, captured, capture_confirmed, refunded, voided>;
+/// The sale sent with `idempotency_key` was carried out: the money moved (authorized and captured).
+struct sold {
+  std::string idempotency_key;
+  std::string psp_reference;
+  int64_t amount_cents = 0;
+};
+
+/// The PSP refused the sale sent with `idempotency_key` (final for that key).
+struct sale_declined {
+  std::string idempotency_key;
+  std::string reason;
+};
+
+/// Nothing is held or charged for the sale sent with `idempotency_key`, and never will be.
+struct sale_reversed {
+  std::string idempotency_key;
+};
+
+using event =
+    std::variant<authorization_requested, authorized, declined, authorization_failed, hold_released,
+                 captured, capture_confirmed, refunded, voided, sold, sale_declined, sale_reversed>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -139,6 +190,26 @@ typename Inspector::result_type inspect(Inspector& f, refund&) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, void_authorization&) {
   return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sell& x) {
+  return f(x.amount_cents, x.card_token, x.idempotency_key, x.attempt);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_sale_result& x) {
+  return f(x.idempotency_key, x.outcome, x.psp_reference, x.reason, x.attempt, x.amount_cents);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reverse_sale& x) {
+  return f(x.idempotency_key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_sale_reversed& x) {
+  return f(x.idempotency_key);
 }
 
 template <class Inspector>
@@ -223,6 +294,19 @@ inline bool operator==(const refunded& x, const refunded& y) {
 
 inline bool operator==(const voided&, const voided&) {
   return true;
+}
+
+inline bool operator==(const sold& x, const sold& y) {
+  return x.idempotency_key == y.idempotency_key && x.psp_reference == y.psp_reference &&
+         x.amount_cents == y.amount_cents;
+}
+
+inline bool operator==(const sale_declined& x, const sale_declined& y) {
+  return x.idempotency_key == y.idempotency_key && x.reason == y.reason;
+}
+
+inline bool operator==(const sale_reversed& x, const sale_reversed& y) {
+  return x.idempotency_key == y.idempotency_key;
 }
 
 } // namespace ordermesh::actors::payment

@@ -39,6 +39,12 @@ psp_reply call(psp::psp_client& client, const psp_request& r) {
     case psp_operation::void_hold:
       out = client.void_authorization(r.authorization_key, r.idempotency_key);
       break;
+    case psp_operation::sale:
+      out = client.sale(r.amount_cents, r.card_token, r.idempotency_key);
+      break;
+    case psp_operation::reverse:
+      out = client.reverse(r.authorization_key, r.idempotency_key);
+      break;
   }
   return std::visit(overloaded{
                         [](const psp::psp_ok& ok) {

@@ -17,6 +17,11 @@ enum class psp_operation : uint8_t {
   /// Release the hold of the authorization made under `authorization_key` (or keep it from ever
   /// being made).
   void_hold,
+  /// Authorize and capture at once.
+  sale,
+  /// Release or refund whatever was made under `authorization_key` (or keep it from ever being
+  /// made).
+  reverse,
 };
 
 /// One call to the payment service provider.
@@ -27,14 +32,16 @@ struct psp_request {
   /// The PSP's authorization id (capture, refund).
   std::string reference;
   std::string idempotency_key;
-  /// The idempotency key the authorization was requested with (void_hold).
+  /// The idempotency key the authorization was requested with (void_hold, reverse).
   std::string authorization_key;
+  /// The order's attempt that asked for this sale (sale).
+  int32_t attempt = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, psp_request& x) {
   return f(x.operation, x.amount_cents, x.card_token, x.reference, x.idempotency_key,
-           x.authorization_key);
+           x.authorization_key, x.attempt);
 }
 
 /// The PSP's answer, or `failed` with the reason (timeout, connection, 5xx, circuit open).

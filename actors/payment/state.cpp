@@ -19,7 +19,7 @@ bool same_attempt(const attempt_record& x, const attempt_record& y) {
 bool operator==(const payment_state& x, const payment_state& y) {
   auto fields = [](const payment_state& s) {
     return std::tie(s.status, s.amount_cents, s.card_token, s.idempotency_key, s.attempt,
-                    s.psp_reference, s.authorized_key, s.reason, s.capture_confirmed);
+                    s.psp_reference, s.authorized_key, s.reason, s.capture_confirmed, s.sale_key);
   };
   return fields(x) == fields(y) && std::equal(x.attempts.begin(), x.attempts.end(),
                                               y.attempts.begin(), y.attempts.end(), same_attempt);
@@ -161,6 +161,55 @@ outcome decide_void(const payment_state& s) {
   return accept<event>();
 }
 
+/// A payment that authorizes first (attempts recorded) never sells, and the other way round.
+bool authorizes_first(const payment_state& s) {
+  return !s.attempts.empty();
+}
+
+bool sold_already(const payment_state& s) {
+  return !s.sale_key.empty() && s.status == status::captured;
+}
+
+outcome decide_sell(const payment_state& s, const sell& cmd) {
+  if (cmd.amount_cents <= 0 || cmd.card_token.empty() || cmd.idempotency_key.empty()) {
+    return reject<event>(payment_errc::invalid_payment,
+                         "amount, card token and idempotency key are required");
+  }
+  if (authorizes_first(s)) {
+    return reject<event>(payment_errc::payment_closed, "the payment authorizes first");
+  }
+  switch (s.status) {
+    case status::none:     // the PSP call is the effect
+    case status::captured: // sold: reported again
+    case status::declined:
+      return accept<event>();
+    default:
+      return reject<event>(payment_errc::payment_closed, "the sale was reversed");
+  }
+}
+
+outcome decide_sale_result(const payment_state& s, const record_sale_result& cmd) {
+  if (s.status != status::none || authorizes_first(s)) {
+    return accept<event>(); // decided, or reversed: a late answer changes nothing
+  }
+  switch (cmd.outcome) {
+    case psp_outcome::authorized:
+      return accept<event>({sold{cmd.idempotency_key, cmd.psp_reference, cmd.amount_cents}});
+    case psp_outcome::declined:
+      return accept<event>({sale_declined{cmd.idempotency_key, cmd.reason}});
+    case psp_outcome::failed:
+      break;
+  }
+  return accept<event>();
+}
+
+outcome decide_sale_reversed(const payment_state& s, const record_sale_reversed& cmd) {
+  if (authorizes_first(s) || (s.status != status::none && !sold_already(s))) {
+    return accept<event>();
+  }
+  return accept<event>({sale_reversed{cmd.idempotency_key}});
+}
+
 /// The attempt an event names: by key; events stored as v1 carry no key and meant the attempt
 /// numbered `number`, or the latest one.
 attempt_record* attempt_of(payment_state& s, const std::string& key, int32_t number = 0) {
@@ -178,13 +227,16 @@ bool is_latest(const payment_state& s, const attempt_record* a) {
 } // namespace
 
 std::string report_authorization::identity() const {
+  // A sale is resent with the same key: each attempt's report is its own message, so that one
+  // the order refused (or never got) does not hide the next.
+  auto of_attempt = "/" + std::to_string(attempt);
   switch (outcome) {
     case psp_outcome::authorized:
-      return idempotency_key + "/authorized";
+      return idempotency_key + "/authorized" + of_attempt;
     case psp_outcome::declined:
-      return idempotency_key + "/declined";
+      return idempotency_key + "/declined" + of_attempt;
     case psp_outcome::failed:
-      return idempotency_key + "/failed";
+      return idempotency_key + "/failed" + of_attempt;
   }
   return idempotency_key;
 }
@@ -239,8 +291,43 @@ payment_decision decide(const payment_state& state, const command& cmd, const de
           [&](const record_capture_confirmed&) { return decide_capture_confirmed(state); },
           [&](const refund&) { return decide_refund(state); },
           [&](const void_authorization&) { return decide_void(state); },
+          [&](const sell& x) { return decide_sell(state, x); },
+          [&](const record_sale_result& x) { return decide_sale_result(state, x); },
+          [&](const reverse_sale&) { return accept<event>(); },
+          [&](const record_sale_reversed& x) { return decide_sale_reversed(state, x); },
       },
       cmd);
+}
+
+bool sale_closed(const payment_state& s) {
+  return !s.sale_key.empty() && (s.status == status::declined || s.status == status::voided ||
+                                 s.status == status::refunded);
+}
+
+std::vector<sale_effect> sale_effects(const payment_state& s, const command& cmd) {
+  std::vector<sale_effect> out;
+  if (const auto* x = std::get_if<sell>(&cmd)) {
+    if (s.status == status::none && !authorizes_first(s)) {
+      out.emplace_back(
+          sale_call{true, x->amount_cents, x->card_token, x->idempotency_key, x->attempt});
+    } else if (sold_already(s)) {
+      out.emplace_back(report_authorization{x->attempt, s.sale_key, psp_outcome::authorized, "",
+                                            s.psp_reference});
+    } else if (s.status == status::declined && !s.sale_key.empty()) {
+      out.emplace_back(
+          report_authorization{x->attempt, s.sale_key, psp_outcome::declined, s.reason, ""});
+    }
+  } else if (const auto* r = std::get_if<record_sale_result>(&cmd)) {
+    if (r->outcome == psp_outcome::failed && s.status == status::none && !authorizes_first(s)) {
+      out.emplace_back(
+          report_authorization{r->attempt, r->idempotency_key, psp_outcome::failed, r->reason, ""});
+    }
+  } else if (const auto* v = std::get_if<reverse_sale>(&cmd)) {
+    if (!authorizes_first(s) && (s.status == status::none || sold_already(s))) {
+      out.emplace_back(sale_call{false, 0, "", v->idempotency_key, 0});
+    }
+  }
+  return out;
 }
 
 payment_state apply(payment_state s, const event& ev) {
@@ -294,6 +381,22 @@ payment_state apply(payment_state s, const event& ev) {
                  [&](const capture_confirmed&) { s.capture_confirmed = true; },
                  [&](const refunded&) { s.status = status::refunded; },
                  [&](const voided&) { s.status = status::voided; },
+                 [&](const sold& x) {
+                   s.status = status::captured;
+                   s.sale_key = x.idempotency_key;
+                   s.psp_reference = x.psp_reference;
+                   s.amount_cents = x.amount_cents;
+                   s.capture_confirmed = true;
+                 },
+                 [&](const sale_declined& x) {
+                   s.status = status::declined;
+                   s.sale_key = x.idempotency_key;
+                   s.reason = x.reason;
+                 },
+                 [&](const sale_reversed& x) {
+                   s.status = s.status == status::captured ? status::refunded : status::voided;
+                   s.sale_key = x.idempotency_key;
+                 },
              },
              ev);
   return s;

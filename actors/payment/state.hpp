@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace ordermesh::actors::payment {
@@ -67,6 +68,9 @@ struct payment_state {
   std::vector<attempt_record> attempts;
   /// The PSP confirmed the capture (recorded as capture_confirmed).
   bool capture_confirmed = false;
+  /// The key of the order's sale (authorize and capture in one call) once one was recorded (sold,
+  /// sale_declined, sale_reversed); empty for a payment that authorizes first.
+  std::string sale_key;
 };
 
 /// The attempt sent with `idempotency_key`, or nullptr.
@@ -96,8 +100,9 @@ struct report_authorization {
   std::string reason;
   std::string psp_reference;
 
-  /// The report's message id suffix: the attempt's key and the outcome, so that each attempt's
-  /// result is its own message and a late one is never taken for a repeat of another's.
+  /// The report's message id suffix: the attempt's key, the outcome and the attempt number, so
+  /// that each attempt's result is its own message and a late one is never taken for a repeat of
+  /// another's (a sale's attempts share one key).
   std::string identity() const;
 };
 
@@ -123,7 +128,31 @@ using payment_decision = decision<event>;
 /// - refund: refunded; no event if already refunded; not_captured otherwise.
 /// - void_authorization: voided (the payment closes, every hold is released); no event if
 ///   voided; already_captured after capture.
+/// - sell: no event (the PSP call is the command's effect, sale_effects); no event either once
+///   the sale was sold or declined (the outcome is reported again); invalid_payment;
+///   payment_closed after a reversal or for a payment that authorizes first.
+/// - record_sale_result: sold or sale_declined for a payment with nothing recorded yet; failed:
+///   no event (reported to the order); no event once the sale has an outcome or was reversed.
+/// - reverse_sale: no event (the PSP call is its effect); record_sale_reversed: sale_reversed
+///   unless the sale was declined or reversed already (then no event).
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context& ctx);
+
+/// Whether the payment is a sale that holds and charges nothing (declined or reversed): what an
+/// order's compensation waits for.
+bool sale_closed(const payment_state& s);
+
+/// What the payment does for an accepted sale command besides recording events: the PSP call of
+/// a sale or reversal not yet done, or the report of an outcome known already.
+struct sale_call {
+  /// true: POST /v1/sales; false: POST /v1/reversals of `idempotency_key`.
+  bool sale = true;
+  int64_t amount_cents = 0;
+  std::string card_token;
+  std::string idempotency_key;
+  int32_t attempt = 0;
+};
+using sale_effect = std::variant<sale_call, report_authorization>;
+std::vector<sale_effect> sale_effects(const payment_state& after, const command& cmd);
 
 /// Folds one event into the state; handles every event and cannot fail.
 payment_state apply(payment_state state, const event& ev);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <type_traits>
 #include <unordered_map>
 
 namespace ordermesh::actors::runtime {
@@ -60,6 +61,18 @@ std::optional<Variant> first_match(const caf::message& msg, std::variant<Alterna
   (take(static_cast<Alternatives*>(nullptr)), ...);
   return out;
 }
+
+/// Whether traits `T` have `effects(after, command, ctx)`: actions an accepted command causes
+/// besides its events' reactions (a call whose idempotency key makes it safe to send again, so
+/// that nothing needs recording before it).
+template <class T, class = void>
+struct has_effects : std::false_type {};
+
+template <class T>
+struct has_effects<T, std::void_t<decltype(std::declval<const T&>().effects(
+                          std::declval<const typename T::state_type&>(),
+                          std::declval<const typename T::command_type&>(),
+                          std::declval<const decide_context&>()))>> : std::true_type {};
 
 } // namespace detail
 
@@ -493,6 +506,13 @@ public:
           }
           reply.events.push_back(stored_events[i].type);
           events.push_back(std::move(stored_events[i]));
+        }
+        if constexpr (detail::has_effects<Traits>::value) {
+          // Sent after the batch is durable, like reactions.
+          if (auto actions = st.traits.effects(b->next_state, w.command, ctx);
+              d.accepted() && !actions.empty()) {
+            b->actions.emplace_back(std::move(actions), w.env);
+          }
         }
         if (!w.env.message_id.empty()) {
           in_batch.emplace(w.env.message_id, b->commands.size());

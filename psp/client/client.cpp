@@ -282,6 +282,14 @@ psp_outcome psp_client::authorize(int64_t amount_cents, const std::string& card_
                      {});
 }
 
+psp_outcome psp_client::sale(int64_t amount_cents, const std::string& card_token,
+                             const std::string& idempotency_key, const std::string& currency) {
+  const json body{
+      {"amount_cents", amount_cents}, {"currency", currency}, {"card_token", card_token}};
+  return impl_->call("/v1/sales", body.dump(-1, ' ', false, json::error_handler_t::replace),
+                     idempotency_key, {});
+}
+
 psp_outcome psp_client::capture(const std::string& authorization_id,
                                 const std::string& idempotency_key) {
   if (!is_safe_id(authorization_id)) {
@@ -307,6 +315,15 @@ psp_outcome psp_client::void_authorization(const std::string& authorization_key,
   }
   const json body{{"authorization_key", authorization_key}};
   return impl_->call("/v1/voids", body.dump(), idempotency_key, authorization_key);
+}
+
+psp_outcome psp_client::reverse(const std::string& authorization_key,
+                                const std::string& idempotency_key) {
+  if (!is_safe_key(authorization_key)) {
+    return psp_failed{failure_kind::rejected, 0, "not an authorization's idempotency key"};
+  }
+  const json body{{"authorization_key", authorization_key}};
+  return impl_->call("/v1/reversals", body.dump(), idempotency_key, authorization_key);
 }
 
 void psp_client::close() {

@@ -68,6 +68,11 @@ public:
   psp_outcome authorize(int64_t amount_cents, const std::string& card_token,
                         const std::string& idempotency_key, const std::string& currency = "EUR");
 
+  /// POST /v1/sales: authorizes and captures at once. psp_ok{id, "captured"} on 201 (the money
+  /// moved), psp_declined on 402, else failed. Resending with the same key never charges twice.
+  psp_outcome sale(int64_t amount_cents, const std::string& card_token,
+                   const std::string& idempotency_key, const std::string& currency = "EUR");
+
   /// POST /v1/authorizations/{id}/capture. psp_ok{id, "captured"} on 200, also when captured
   /// already; rejected 404 for an unknown id, 409 for a declined or refunded one.
   psp_outcome capture(const std::string& authorization_id, const std::string& idempotency_key);
@@ -82,6 +87,11 @@ public:
   /// held afterwards); rejected 409 when it was captured (refund it instead).
   psp_outcome void_authorization(const std::string& authorization_key,
                                  const std::string& idempotency_key);
+
+  /// POST /v1/reversals {"authorization_key": authorization_key}: like void_authorization, and a
+  /// captured one (a sale) is refunded. psp_ok{id or authorization_key, "voided" | "declined" |
+  /// "refunded"} on 200: nothing is held or charged for that key afterwards, none ever will be.
+  psp_outcome reverse(const std::string& authorization_key, const std::string& idempotency_key);
 
   /// Closes the connection; the next call opens a new one.
   void close();

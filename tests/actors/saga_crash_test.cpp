@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
                                 environment_for(cfg.pg)};
     // Kill it once some sagas are underway and before they are all done.
     auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (count("event_type = 'order.payment_requested.v1'") < 5 &&
+    while (count("event_type = 'order.sale_requested.v1'") < 5 &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(10ms);
     }
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   // No double charge, and no hold outlives its order: at the PSP every authorization was captured
   // or voided once the sagas settled (voids of surplus holds may follow an order's end).
   BOOST_TEST(psp_server.stats().distinct_charges == static_cast<uint64_t>(confirmed));
-  BOOST_TEST(count("event_type = 'payment.captured.v1'") == confirmed);
+  BOOST_TEST(count("event_type = 'payment.sold.v1'") == confirmed);
   auto holds_deadline = std::chrono::steady_clock::now() + 20s;
   while (psp_server.stats().open_holds != 0 && std::chrono::steady_clock::now() < holds_deadline) {
     std::this_thread::sleep_for(20ms);

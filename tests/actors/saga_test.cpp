@@ -11,6 +11,7 @@
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
+#include "psp/client/client.hpp"
 #include "psp/server.hpp"
 #include "tests/actors/fast_node.hpp"
 #include "tests/support/pg_test_database.hpp"
@@ -71,7 +72,7 @@ struct saga_fixture {
   }
 
   runtime::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd,
-                            envelope e) {
+                              envelope e) {
     runtime::command_reply out;
     self->request(host, 10s, runtime::route_atom::value, id, std::move(e), std::move(cmd))
         .receive([&](runtime::command_reply& r) { out = r; },
@@ -86,7 +87,7 @@ struct saga_fixture {
   }
 
   runtime::command_reply place(const std::string& oid, std::vector<order::order_line> lines,
-                             std::string card = "tok_visa", std::string message_id = "") {
+                               std::string card = "tok_visa", std::string message_id = "") {
     int64_t amount = 0;
     for (const auto& l : lines) {
       amount += 1000 * l.qty;
@@ -162,6 +163,52 @@ struct saga_fixture {
     return "saga did not finish within the limit";
   }
 
+  /// Appends `events` to `stream` as a node of the older binary wrote them (the same wire names
+  /// and payloads), straight into the journal's table.
+  template <class Event, class Encode>
+  void recorded_earlier(const std::string& stream, const std::vector<Event>& events,
+                        Encode encode) {
+    auto version = std::stoll(
+        db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream + "'"));
+    for (const auto& ev : events) {
+      auto e = encode(ev);
+      db.query_value("INSERT INTO events (stream_id, stream_version, event_type, schema_version, "
+                     "payload) VALUES ('" +
+                     stream + "', " + std::to_string(++version) + ", '" + e.type + "', " +
+                     std::to_string(e.schema_version) + ", '" + e.payload +
+                     "'::jsonb) RETURNING 1");
+    }
+  }
+
+  /// Wakes every unfinished order as a node does at start.
+  void woken_from_the_journal() {
+    auto woken = resume_unfinished_orders(sys, node);
+    BOOST_TEST_REQUIRE(static_cast<bool>(woken));
+    BOOST_TEST_REQUIRE(*woken >= 1u);
+  }
+
+  /// The inventory of `sku` as the older binary left it: `on_hand` units, `order_id` holding `qty`.
+  void held_earlier(const std::string& sku, int64_t on_hand, const std::string& order_id,
+                    int64_t qty, std::chrono::milliseconds ttl = 60s) {
+    auto in_a_minute = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch() + ttl)
+                           .count();
+    recorded_earlier("inventory/" + sku,
+                     std::vector<inventory::event>{inventory::restocked{on_hand},
+                                                   inventory::reserved{order_id, qty, in_a_minute}},
+                     [](const inventory::event& e) { return inventory::encode(e); });
+  }
+
+  void order_recorded_earlier(const std::string& oid, const std::vector<order::event>& events) {
+    recorded_earlier("order/" + oid, events,
+                     [](const order::event& e) { return order::encode(e); });
+  }
+
+  void payment_recorded_earlier(const std::string& oid, const std::vector<payment::event>& events) {
+    recorded_earlier("payment/" + oid, events,
+                     [](const payment::event& e) { return payment::encode(e); });
+  }
+
   int64_t available(const std::string& sku) {
     // A release for an order that holds nothing changes nothing and reports the stock.
     auto r = send(node.hosts->inventory, sku, caf::make_message(inventory::release{"stock-probe"}),
@@ -194,7 +241,7 @@ struct expiring_reservations_fixture : saga_fixture {
 };
 
 /// A saga whose every step is answered within 200 ms but which runs longer than two step
-/// timeouts: 12 authorization attempts, each failed by a fake payment host 200 ms after it
+/// timeouts: 12 sale attempts, each failed by a fake payment host 200 ms after it
 /// arrived, with 1 ms backoffs.
 struct long_progressing_saga_fixture : saga_fixture {
   static order::saga_policy policy() {
@@ -218,28 +265,29 @@ struct received_log {
   }
 };
 
-/// A payment host that fails every authorization attempt `answer_after` after receiving it
+/// A payment host that fails every sale attempt `answer_after` after receiving it
 /// (reporting to the order like the payment entity does) and accepts everything else, answering
-/// as a payment that holds nothing and owes the PSP nothing.
+/// as a payment whose sale was reversed: it holds and charges nothing.
 caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log,
                                    caf::actor order_host, std::chrono::milliseconds answer_after) {
   return {
-      [=](runtime::route_atom, const std::string& oid, const envelope& env, const caf::message& cmd) {
+      [=](runtime::route_atom, const std::string& oid, const envelope& env,
+          const caf::message& cmd) {
         {
           std::lock_guard<std::mutex> guard{log->mutex};
           log->commands.emplace_back(env.message_id, env.causation_id);
         }
-        if (cmd.match_elements<payment::authorize>()) {
-          auto key = cmd.get_as<payment::authorize>(0).idempotency_key; // <oid>/authorize/<n>
-          auto attempt = std::stoi(key.substr(key.rfind('/') + 1));
+        if (cmd.match_elements<payment::sell>()) {
+          auto attempt = cmd.get_as<payment::sell>(0).attempt;
           envelope result;
           result.message_id = oid + "/payment/" + std::to_string(attempt) + "/result";
           self->delayed_send(order_host, answer_after, runtime::route_atom::value, oid, result,
                              caf::make_message(order::record_authorization{
                                  attempt, order::payment_outcome::failed, "503", ""}));
         }
-        return runtime::command_reply{true, 0, "",
-                                    {},   0, payment::encode_summary(payment::payment_state{})};
+        auto closed =
+            payment::apply(payment::payment_state{}, payment::sale_reversed{oid + "/sale"});
+        return runtime::command_reply{true, 0, "", {}, 0, payment::encode_summary(closed)};
       },
       [](const runtime::command_reply&) {},
       [](const caf::error&) {},
@@ -259,9 +307,15 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and
   BOOST_TEST(count("inventory/sku-a", inventory::wire::committed) == "1");
   BOOST_TEST(count("inventory/sku-b", inventory::wire::committed) == "1");
   BOOST_TEST(available("sku-a") == 8);
-  BOOST_TEST(count("payment/o-ok", "payment.captured.v1") == "1");
+  BOOST_TEST(count("payment/o-ok", payment::wire::sold) == "1");
   BOOST_TEST(count("notification/o-ok", "notification.recorded.v1") == "1");
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+  // One sale: authorized and captured in one PSP call, nothing held before or after it.
+  BOOST_TEST(count("order/o-ok", order::wire::sale_requested) == "1");
+  BOOST_TEST(count("order/o-ok", order::wire::payment_requested) == "0");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-ok'") == "6");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'payment/o-ok'") == "1");
+  BOOST_TEST(psp_server.stats().open_holds == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_order_beyond_the_stock_is_rejected_and_releases_what_it_reserved) {
@@ -325,8 +379,9 @@ BOOST_AUTO_TEST_CASE(a_psp_that_stops_answering_is_retried_and_the_order_confirm
   BOOST_TEST(wait_for_end("o-timeout") == order::wire::order_confirmed);
   // The first attempt went unanswered: the order confirmed on a retry.
   BOOST_TEST(count("order/o-timeout", order::wire::payment_attempt_failed) != "0");
-  BOOST_TEST(std::stoi(count("order/o-timeout", order::wire::payment_requested)) >= 2);
-  BOOST_TEST(std::stoi(count("payment/o-timeout", "payment.authorization_requested.v1")) >= 2);
+  BOOST_TEST(std::stoi(count("order/o-timeout", order::wire::sale_requested)) >= 2);
+  // The retry was sent with the same key: the PSP answered it with the first sale, charged once.
+  BOOST_TEST(psp_server.stats().replays >= 1u);
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
   check_no_hold_outlives_its_order();
 }
@@ -339,12 +394,12 @@ BOOST_FIXTURE_TEST_CASE(an_order_entity_killed_mid_saga_restarts_and_finishes,
   psp_server.set_faults(faults);
   place("o-killed", {{"sku-a", 2}});
   BOOST_REQUIRE(
-      wait_until([&] { return count("order/o-killed", order::wire::payment_requested) != "0"; }));
+      wait_until([&] { return count("order/o-killed", order::wire::sale_requested) != "0"; }));
   self->send(node.hosts->order, runtime::kill_atom::value, std::string{"o-killed"});
   self->send(node.hosts->payment, runtime::kill_atom::value, std::string{"o-killed"});
   // Mid-flight when killed: the PSP had not answered yet (it takes 800 ms), nothing was decided.
-  BOOST_TEST(count("payment/o-killed", "payment.authorized.v1") == "0");
-  BOOST_TEST(count("order/o-killed", order::wire::payment_authorized) == "0");
+  BOOST_TEST(count("payment/o-killed", payment::wire::sold) == "0");
+  BOOST_TEST(count("order/o-killed", order::wire::order_confirmed) == "0");
   // Both entities were restarted by their hosts.
   BOOST_TEST(wait_until([&] { return crashes(node.hosts->order, "o-killed") >= 1; }));
   BOOST_TEST(wait_until([&] { return crashes(node.hosts->payment, "o-killed") >= 1; }));
@@ -442,14 +497,24 @@ BOOST_AUTO_TEST_CASE(
   check_no_hold_outlives_its_order();
 }
 
-BOOST_FIXTURE_TEST_CASE(a_reservation_that_expired_before_the_stock_commit_is_never_captured,
-                        expiring_reservations_fixture) {
-  restock("sku-a", 10);
-  restock("sku-b", 10);
+BOOST_FIXTURE_TEST_CASE(
+    an_older_binarys_reservation_that_expired_before_the_stock_commit_is_never_captured,
+    expiring_reservations_fixture) {
+  // The older path (reserve, authorize, commit): both lines reserved for 300 ms, authorization
+  // requested; the PSP takes 600 ms.
+  held_earlier("sku-a", 10, "o-expired", 2, 300ms);
+  held_earlier("sku-b", 10, "o-expired", 1, 300ms);
+  order_recorded_earlier(
+      "o-expired", {order::order_placed{
+                        "o-expired", "customer-1", {{"sku-a", 2}, {"sku-b", 1}}, "tok_visa", 3000},
+                    order::stock_reserved{"sku-a"}, order::stock_reserved{"sku-b"},
+                    order::payment_requested{1}});
+  payment_recorded_earlier("o-expired", {payment::authorization_requested{
+                                            3000, "tok_visa", "o-expired/authorize/1", 1}});
   auto faults = psp_server.faults();
   faults.latency = 600ms; // the authorization outlives the 300 ms reservations
   psp_server.set_faults(faults);
-  place("o-expired", {{"sku-a", 2}, {"sku-b", 1}});
+  woken_from_the_journal();
   BOOST_TEST(wait_for_end("o-expired") == order::wire::order_cancelled);
   BOOST_TEST(count("order/o-expired", order::wire::order_confirmed) == "0");
   BOOST_TEST(count("order/o-expired", order::wire::stock_commit_refused) != "0");
@@ -476,7 +541,7 @@ BOOST_FIXTURE_TEST_CASE(a_saga_that_keeps_making_progress_is_never_resent_its_st
   self->send_exit(node.hosts->payment, caf::exit_reason::user_shutdown);
   node.hosts->payment = real_payment;
   // It ran past the stall limit (12 attempts of at least 200 ms) while committing every 200 ms.
-  BOOST_TEST(std::stoi(count("order/o-steady", order::wire::payment_requested)) == 12);
+  BOOST_TEST(std::stoi(count("order/o-steady", order::wire::sale_requested)) == 12);
   BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() >
              2 * fast_policy().step_timeout_ms);
   std::set<std::string> distinct;
@@ -485,7 +550,68 @@ BOOST_FIXTURE_TEST_CASE(a_saga_that_keeps_making_progress_is_never_resent_its_st
     BOOST_TEST(causation_id != "order/o-steady/resume");
     BOOST_TEST(distinct.insert(message_id).second);
   }
-  BOOST_TEST(received.size() == 13u); // 12 authorizations and the void
+  BOOST_TEST(received.size() == 13u); // 12 sale attempts and the reversal
 }
+
+BOOST_AUTO_TEST_SUITE(journals_of_the_older_binary)
+
+// Orders the older binary (reserve, authorize, commit, confirm, capture) left mid-saga in the
+// journal, with the inventory and the PSP as it left them: the current binary replays them and
+// finishes them on that path.
+
+BOOST_AUTO_TEST_CASE(
+    an_order_whose_authorization_was_requested_but_never_sent_finishes_on_the_older_path) {
+  held_earlier("sku-old1", 10, "o-old1", 2);
+  order_recorded_earlier(
+      "o-old1", {order::order_placed{"o-old1", "customer-1", {{"sku-old1", 2}}, "tok_visa", 2000},
+                 order::stock_reserved{"sku-old1"}, order::payment_requested{1}});
+  payment_recorded_earlier(
+      "o-old1", {payment::authorization_requested{2000, "tok_visa", "o-old1/authorize/1", 1}});
+  woken_from_the_journal();
+  BOOST_TEST(wait_for_end("o-old1") == order::wire::order_confirmed);
+  BOOST_TEST(count("inventory/sku-old1", inventory::wire::committed) == "1");
+  BOOST_TEST(count("payment/o-old1", payment::wire::capture_confirmed) == "1");
+  BOOST_TEST(count("order/o-old1", order::wire::sale_requested) == "0");
+  BOOST_TEST(psp_server.stats().captures == 1u);
+  BOOST_TEST(available("sku-old1") == 8);
+  check_no_hold_outlives_its_order();
+}
+
+BOOST_AUTO_TEST_CASE(an_authorized_order_committing_its_stock_finishes_on_the_older_path) {
+  psp::psp_client client{cfg.psp};
+  auto held = client.authorize(2000, "tok_visa", "o-old2/authorize/1");
+  BOOST_TEST_REQUIRE(std::holds_alternative<psp::psp_ok>(held));
+  auto reference = std::get<psp::psp_ok>(held).id;
+  held_earlier("sku-old2", 10, "o-old2", 2);
+  order_recorded_earlier(
+      "o-old2", {order::order_placed{"o-old2", "customer-1", {{"sku-old2", 2}}, "tok_visa", 2000},
+                 order::stock_reserved{"sku-old2"}, order::payment_requested{1},
+                 order::payment_authorized{reference}, order::stock_commit_requested{1}});
+  payment_recorded_earlier(
+      "o-old2", {payment::authorization_requested{2000, "tok_visa", "o-old2/authorize/1", 1},
+                 payment::authorized{"o-old2/authorize/1", reference}});
+  woken_from_the_journal();
+  BOOST_TEST(wait_for_end("o-old2") == order::wire::order_confirmed);
+  BOOST_TEST(count("inventory/sku-old2", inventory::wire::committed) == "1");
+  BOOST_TEST(psp_server.stats().captures == 1u);
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+  BOOST_TEST(available("sku-old2") == 8);
+  check_no_hold_outlives_its_order();
+}
+
+BOOST_AUTO_TEST_CASE(
+    an_order_placed_by_the_older_binary_with_its_reservation_held_takes_and_sells_it) {
+  held_earlier("sku-old3", 10, "o-old3", 2);
+  order_recorded_earlier(
+      "o-old3", {order::order_placed{"o-old3", "customer-1", {{"sku-old3", 2}}, "tok_visa", 2000}});
+  woken_from_the_journal();
+  BOOST_TEST(wait_for_end("o-old3") == order::wire::order_confirmed);
+  BOOST_TEST(count("order/o-old3", order::wire::sale_requested) == "1");
+  BOOST_TEST(count("payment/o-old3", payment::wire::sold) == "1");
+  BOOST_TEST(available("sku-old3") == 8);
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -308,6 +308,40 @@ BOOST_AUTO_TEST_CASE(voiding_a_declined_authorization_answers_declined_and_holds
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(sales)
+
+BOOST_AUTO_TEST_CASE(a_sale_authorizes_and_captures_in_one_call_and_charges_once_per_key) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  const auto sold = expect_ok(client.sale(800, "tok_visa", "o1/sale"));
+  BOOST_TEST(sold.status == "captured");
+  BOOST_TEST(expect_ok(client.sale(800, "tok_visa", "o1/sale")).id == sold.id);
+  const auto stats = psp.server.stats();
+  BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.distinct_charges == 1u);
+  BOOST_TEST(stats.open_holds == 0u);
+  BOOST_TEST(stats.open_charges == 1u);
+  BOOST_TEST(std::holds_alternative<psp_declined>(client.sale(5, "tok_decline", "o2/sale")));
+  BOOST_TEST(psp.server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_reversal_refunds_a_sale_and_a_sale_after_its_reversal_never_charges) {
+  running_psp psp;
+  psp_client client{psp.client_config()};
+  expect_ok(client.sale(800, "tok_visa", "o1/sale"));
+  BOOST_TEST(expect_ok(client.reverse("o1/sale", "o1/sale/reverse")).status == "refunded");
+  BOOST_TEST(expect_ok(client.reverse("o1/sale", "again")).status == "refunded");
+  BOOST_TEST(psp.server.stats().refunds == 1u);
+  BOOST_TEST(psp.server.stats().open_charges == 0u);
+  BOOST_TEST(expect_ok(client.reverse("late/sale", "late/sale/reverse")).status == "voided");
+  BOOST_TEST(expect_failed(client.sale(800, "tok_visa", "late/sale")).http_status == 409u);
+  BOOST_TEST(expect_ok(client.reverse("held/authorize/1", "r1")).status == "voided");
+  BOOST_TEST(psp.server.stats().open_charges == 0u);
+  BOOST_TEST(psp.server.stats().distinct_charges == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(declines_and_states)
 
 BOOST_AUTO_TEST_CASE(card_tokens_follow_the_rules_listed_in_the_readme) {

@@ -134,6 +134,22 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   BOOST_TEST(value("SELECT count(*) FROM read_order_lines") == "4");
 }
 
+BOOST_AUTO_TEST_CASE(an_order_that_takes_its_stock_reads_reserved_until_it_is_confirmed) {
+  place("o1", "c1", {{"A", 2}, {"B", 1}}, 1500);
+  append("order/o1", 1, order_events({order::stock_committed{"A"}}));
+  projector p{db.pg(), "read-models"};
+  run(p);
+  BOOST_TEST(value("SELECT status FROM read_orders WHERE order_id = 'o1'") == "placed");
+  append("order/o1", 2, order_events({order::stock_committed{"B"}, order::sale_requested{1}}));
+  run(p);
+  BOOST_TEST(value("SELECT status FROM read_orders WHERE order_id = 'o1'") == "reserved");
+  BOOST_TEST(value("SELECT string_agg(reservation, ',' ORDER BY line_no) FROM read_order_lines "
+                   "WHERE order_id = 'o1'") == "reserved,reserved");
+  append("order/o1", 4, order_events({order::order_confirmed{}}));
+  run(p);
+  BOOST_TEST(value("SELECT status FROM read_orders WHERE order_id = 'o1'") == "confirmed");
+}
+
 BOOST_AUTO_TEST_CASE(units_returned_by_a_cancelled_order_are_back_on_hand) {
   append("inventory/A", no_stream,
          inventory_events({inventory::restocked{10}, inventory::reserved{"o1", 3, 0},

@@ -56,12 +56,14 @@ struct sweep_run {
   }
 };
 
-/// Every fail point in the code and a hit count that load reaches within seconds.
+/// Every fail point on the order path and a hit count that load reaches within seconds (the older
+/// path's order.confirmed_before_stock_commit and order.stock_commit_sent_before_capture are
+/// reached only by orders an older binary left mid-saga).
 const std::vector<armed_point>& known_points() {
   static const std::vector<armed_point> points{
       {"journal.committed_before_reply", 60},
-      {"order.confirmed_before_stock_commit", 6},
-      {"order.stock_commit_sent_before_capture", 6},
+      {"order.placed_before_take", 6},
+      {"order.sale_requested_before_sell", 6},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
       {"order.compensated_before_record", 3},
@@ -73,7 +75,7 @@ const std::vector<armed_point>& known_points() {
 
 /// Kills the first start after confirmations, then the restart while it recovers.
 sweep_run recovery_run(uint64_t nth) {
-  return {{"order.stock_commit_sent_before_capture", 4},
+  return {{"order.sale_requested_before_sell", 4},
           armed_point{"entity.recovered_before_resume", nth},
           false};
 }
@@ -107,7 +109,7 @@ std::vector<sweep_run> parse_runs(const std::string& list) {
 /// (issue item 5), the lost PSP answer (item 6) and a crash during recovery.
 std::vector<sweep_run> default_runs() {
   return {{{"journal.committed_before_reply", 60}, std::nullopt, false},
-          {{"order.confirmed_before_stock_commit", 6}, std::nullopt, false},
+          {{"order.sale_requested_before_sell", 6}, std::nullopt, false},
           {{"payment.psp_answered_before_record", 10}, std::nullopt, true},
           recovery_run(6)};
 }

@@ -33,6 +33,8 @@ constexpr const char* hold_released = "payment.hold_released.v1";
 constexpr const char* captured = "payment.captured.v1";
 constexpr const char* voided = "payment.voided.v1";
 constexpr const char* refunded = "payment.refunded.v1";
+constexpr const char* sold = "payment.sold.v1";
+constexpr const char* sale_reversed = "payment.sale_reversed.v1";
 } // namespace wire
 
 /// "order/abc" -> ("order", "abc").
@@ -48,6 +50,8 @@ struct sku_stock {
   int64_t on_hand = 0;
   int64_t reserved = 0;
   std::map<std::string, int64_t> holds;
+  /// Orders whose hold here ended (released, expired, returned): a later commit takes nothing.
+  std::set<std::string> ended;
   /// Units committed per order.
   std::map<std::string, int64_t> committed;
 };
@@ -165,6 +169,7 @@ private:
       }
       committed -= qty_of(row);
       s.on_hand += qty_of(row);
+      s.ended.insert(order);
     } else if (row.type == wire::reserved) {
       ++report_.counts["reserved"];
       auto& held = s.holds[order];
@@ -172,14 +177,21 @@ private:
       held = qty_of(row);
     } else if (row.type == wire::released) {
       ++report_.counts["released"];
-      take_hold("released");
+      if (qty_of(row) != 0 || s.holds.count(order) != 0) {
+        take_hold("released"); // else: an order never seen here, closed (holds nothing)
+      }
+      s.ended.insert(order);
     } else if (row.type == wire::expired) {
       ++report_.counts["expired"];
       take_hold("expired");
+      s.ended.insert(order);
     } else if (row.type == wire::committed) {
       ++report_.counts["committed"];
-      if (auto held = take_hold("committed")) {
-        if (*held != qty_of(row)) {
+      // Without a hold it is a take (reserve and commit at once) of an order never seen here: the
+      // oversold check covers it; an order whose hold ended here takes nothing.
+      if (s.holds.count(order) != 0 || s.ended.count(order) != 0) {
+        auto held = take_hold("committed");
+        if (held && *held != qty_of(row)) {
           violation(row, "commit of another quantity than held",
                     "commits " + std::to_string(qty_of(row)) + " but order " + order + " held " +
                         std::to_string(*held));
@@ -248,6 +260,19 @@ private:
         ++p.voided;
       }
     } else if (row.type == wire::refunded) {
+      ++p.refunded;
+      ++report_.counts["refunded"];
+    } else if (row.type == wire::sold) {
+      // A sale: authorized and captured at once.
+      ++p.authorized;
+      ++p.captured;
+      ++report_.counts["authorized"];
+      ++report_.counts["captured"];
+      if (p.captured > 1) {
+        violation(row, "capture without authorization or twice",
+                  "payment " + id + " captured " + std::to_string(p.captured) + " times");
+      }
+    } else if (row.type == wire::sale_reversed && p.captured > p.refunded) {
       ++p.refunded;
       ++report_.counts["refunded"];
     }

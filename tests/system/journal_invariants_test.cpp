@@ -185,3 +185,38 @@ BOOST_AUTO_TEST_CASE(an_order_without_an_end_is_named_once_settled) {
   auto report = check_journal(h.rows, {true});
   BOOST_TEST(report.has("order o1 has 0 terminal events"), report.describe());
 }
+
+BOOST_AUTO_TEST_CASE(a_sale_path_history_takes_sells_and_reverses_without_violation) {
+  history h;
+  h.restock("a", 2);
+  // Confirmed: taken (no reservation), then sold in one PSP call.
+  h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
+  h.add("order/o1", "order.sale_requested.v1", {{"attempt", 1}});
+  h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
+  h.add("order/o1", "order.confirmed.v1").add("order/o1", "order.payment_captured.v1");
+  // Cancelled after a sale that was carried out unseen: reversed (refunded), then stock returned.
+  h.place("o2", "a", 1).inventory("a", "committed", "o2", 1);
+  h.add("payment/o2", "payment.sold.v1", {{"idempotency_key", "o2/sale"}});
+  h.add("order/o2", "order.cancelled.v1", {{"reason", "test"}});
+  h.add("payment/o2", "payment.sale_reversed.v1", {{"idempotency_key", "o2/sale"}});
+  h.inventory("a", "returned", "o2", 1).add("order/o2", "order.compensation_completed.v1");
+  // Rejected elsewhere before its take arrived here: closed, the take gets nothing.
+  h.place("o3", "a", 1).inventory("a", "released", "o3", 0);
+  h.add("order/o3", "order.rejected.v1").add("order/o3", "order.compensation_completed.v1");
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.ok(), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_sale_kept_by_a_cancelled_order_and_a_take_after_its_close_are_named) {
+  history h;
+  h.restock("a", 2);
+  h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
+  h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
+  h.add("order/o1", "order.cancelled.v1", {{"reason", "test"}});
+  h.inventory("a", "returned", "o1", 1).add("order/o1", "order.compensation_completed.v1");
+  h.place("o2", "a", 1).inventory("a", "released", "o2", 0).inventory("a", "committed", "o2", 1);
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.has("order o1 ended order.cancelled.v1 with its payment captured and not refunded"),
+             report.describe());
+  BOOST_TEST(report.has("committed for order o2, which holds nothing of a"), report.describe());
+}

@@ -203,6 +203,34 @@ BOOST_AUTO_TEST_CASE(remembers_only_the_last_10000_finished_orders) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(taking_units_without_a_reservation)
+
+BOOST_AUTO_TEST_CASE(a_take_commits_available_units_at_once_and_a_repeat_changes_nothing) {
+  auto d = decide(given({restocked{10}}), commit{"o1", 3}, at_t0);
+  BOOST_CHECK(accepted_with(d, {committed{"o1", 3}}));
+  auto s = apply_all(given({restocked{10}}), d.events);
+  BOOST_TEST(s.on_hand == 7);
+  BOOST_TEST(s.reserved_qty == 0);
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {returned{"o1", 3}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_beyond_the_available_units_is_rejected_and_remembered) {
+  auto s = given({restocked{5}, reserved{"o0", 3, t0 + 5}});
+  auto d = decide(s, commit{"o1", 3}, at_t0);
+  BOOST_CHECK(accepted_with(d, {reservation_rejected{"o1", 3, 2, "out_of_stock"}}));
+  s = apply_all(s, d.events);
+  BOOST_CHECK(rejected_with(decide(s, commit{"o1", 3}, at_t0), inventory_errc::out_of_stock));
+  BOOST_TEST(s.available() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_take_of_an_order_holding_a_reservation_commits_the_held_units) {
+  auto s = given({restocked{10}, reserved{"o1", 2, t0 + 5}});
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {committed{"o1", 2}}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(returning_committed_units)
 
 const std::vector<event> sold_3_to_o1{restocked{10}, reserved{"o1", 3, t0 + 5}, committed{"o1", 3}};
@@ -225,8 +253,18 @@ BOOST_AUTO_TEST_CASE(a_return_of_an_order_still_holding_its_reservation_releases
 BOOST_AUTO_TEST_CASE(a_return_of_an_order_that_holds_nothing_here_gives_nothing_back) {
   auto s = given({restocked{10}, reserved{"o1", 3, t0 + 5}, released{"o1", 3}});
   BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {}));
-  BOOST_CHECK(rejected_with(decide(s, return_committed{"o9", 3}, at_t0),
-                            inventory_errc::unknown_reservation));
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_return_that_overtakes_its_orders_take_closes_the_order_so_the_take_gets_nothing) {
+  auto s = given({restocked{10}});
+  auto d = decide(s, return_committed{"o9", 3}, at_t0);
+  BOOST_CHECK(accepted_with(d, {released{"o9", 0}}));
+  s = apply_all(s, d.events);
+  BOOST_CHECK(rejected_with(decide(s, commit{"o9", 3}, at_t0), inventory_errc::reservation_closed));
+  BOOST_CHECK(
+      rejected_with(decide(s, reserve{"o9", 3, 500}, at_t0), inventory_errc::reservation_closed));
+  BOOST_TEST(s.available() == 10);
 }
 
 BOOST_AUTO_TEST_CASE(a_committed_order_is_remembered_past_the_finished_orders_cap) {

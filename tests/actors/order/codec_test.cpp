@@ -32,6 +32,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::order_cancelled, order_cancelled{"payment declined: insufficient funds"}},
         {wire::payment_captured, payment_captured{}},
         {wire::compensation_completed, compensation_completed{}},
+        {wire::sale_requested, sale_requested{2}},
     },
     encode,
     decode};

@@ -4,12 +4,17 @@
 // inventory failures, lost and late answers, order entities that crash and recover from their
 // recorded events, and inventory entities that crash (forgetting what they only held in memory)
 // and forget message ids past a (scaled-down) dedupe window, as the runtime does.
+// Orders take the current path (take every line's stock, then one sale: authorize and capture in
+// one PSP call under one key per order), and some start from a journal the older binary wrote
+// mid-saga (reserved, payment requested, authorized, committing, confirmed before capture), with
+// the inventory and PSP as that binary left them: they must finish on the older path.
 // Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
-// - nothing is captured unless every line of the order is committed at that moment;
+// - nothing is captured (or sold) unless every line of the order is committed at that moment;
 // - no hold outlives its order: authorizations = captures + voids, and a cancelled or rejected
-//   order keeps no money.
+//   order keeps no money; a sale charges at most once, a confirmed order's sale is kept and a
+//   cancelled or rejected order's is refunded or never carried out.
 // On failure the seed and the trace of the run are printed.
 #define BOOST_TEST_MODULE order_saga_property
 #include <boost/test/unit_test.hpp>
@@ -70,6 +75,16 @@ struct payment_model {
   /// A void was asked for: holds that appear later are voided when they appear (item 6's
   /// contract: late results count).
   bool voided = false;
+
+  // -- a sale: one key per order -----------------------------------------------------------------
+  /// What the PSP did with the order's sale key.
+  enum class psp_sale { none, charged, declined, blocked, refunded };
+  psp_sale psp = psp_sale::none;
+  /// Sales carried out (charges) under the key: more than one is a double charge.
+  int charges = 0;
+  /// What the payment entity recorded (sold, sale_declined, sale_reversed).
+  enum class recorded_sale { none, sold, declined, reversed };
+  recorded_sale recorded = recorded_sale::none;
 };
 
 struct order_entity {
@@ -94,8 +109,8 @@ struct inventory_entity {
   };
   std::map<std::string, answer> handled;
   /// (decided at, message id) of each entry of `handled`, oldest first: the runtime forgets ids
-  /// past its dedupe window or its id cap (runtime::dedupe_window, runtime::max_remembered_messages),
-  /// here scaled down so that resends outlive them.
+  /// past its dedupe window or its id cap (runtime::dedupe_window,
+  /// runtime::max_remembered_messages), here scaled down so that resends outlive them.
   std::deque<std::pair<int64_t, std::string>> handled_order;
   /// Bumped by a crash: answers not yet sent by an earlier incarnation become errors.
   int incarnation = 0;
@@ -252,6 +267,14 @@ private:
       orders_[oid];
       payments_[oid];
       auto cmd = ord::place_order{oid, "c", lines, {"tok", 1000}};
+      // Half of the orders start from a journal the older binary left (stages 1 to 6).
+      if (auto stage = pick(12);
+          stage <= 6 && stage > 0 && recorded_by_older_binary(oid, cmd, stage)) {
+        // The node starts and wakes the unfinished order (resume_unfinished_orders).
+        send(
+            "wake " + oid, [=] { crash(oid); }, kind::timer, pick(50));
+        continue;
+      }
       // The client is answered only once the order is recorded: its place is never lost, and
       // sometimes sent twice.
       send(
@@ -261,6 +284,62 @@ private:
             "place again " + oid, [=] { to_order(oid, cmd); }, kind::timer, pick(2000));
       }
     }
+  }
+
+  /// Writes the journal the older binary (reserve, authorize, commit, confirm, capture) left for
+  /// `cmd` at `stage` (1: placed, its reservations held; 2: the first line reserved; 3: every
+  /// line reserved, payment requested; 4: authorized, commit round 1 requested; 5: every line
+  /// committed, confirmed, not captured; 6: authorized, one line committed and one still held),
+  /// with the inventory and the PSP as it left them. False (nothing written) if the stock does not
+  /// allow it.
+  bool recorded_by_older_binary(const std::string& oid, const ord::place_order& cmd, int stage) {
+    for (const auto& line : cmd.lines) {
+      if (inventory_[line.sku].state.available() < line.qty) {
+        return false;
+      }
+    }
+    if (cmd.lines.size() < 2 && (stage == 2 || stage == 6)) {
+      // One line: reserving it recorded the payment request in the same append.
+      stage = stage == 2 ? 3 : 4;
+    }
+    std::vector<ord::event> events{
+        ord::order_placed{oid, cmd.customer_id, cmd.lines, "tok", cmd.payment.amount_cents}};
+    for (size_t i = 0; i < cmd.lines.size(); ++i) {
+      const auto& line = cmd.lines[i];
+      auto& stock = inventory_[line.sku].state;
+      stock = inv::apply(std::move(stock),
+                         inv::reserved{oid, line.qty, policy_.reservation_ttl_ms * 1000});
+      if (stage >= 3 || (stage == 2 && i == 0)) {
+        events.emplace_back(ord::stock_reserved{line.sku});
+      }
+    }
+    if (stage >= 3) {
+      events.emplace_back(ord::payment_requested{1});
+    }
+    if (stage >= 4) {
+      auto& p = payments_[oid];
+      p.answers[1] = ord::payment_outcome::authorized;
+      p.authorizations = 1;
+      p.open_holds.insert(1);
+      events.emplace_back(ord::payment_authorized{"psp"});
+      events.emplace_back(ord::stock_commit_requested{1});
+    }
+    if (stage >= 5) {
+      for (size_t i = 0; i < cmd.lines.size(); ++i) {
+        if (stage == 6 && i > 0) {
+          break;
+        }
+        auto& stock = inventory_[cmd.lines[i].sku].state;
+        stock = inv::apply(std::move(stock), inv::committed{oid, cmd.lines[i].qty});
+        events.emplace_back(ord::stock_committed{cmd.lines[i].sku});
+      }
+    }
+    if (stage == 5) {
+      events.emplace_back(ord::order_confirmed{});
+    }
+    orders_[oid].journal = events;
+    note(oid + " recorded by the older binary up to stage " + std::to_string(stage));
+    return true;
   }
 
   bool finished() const {
@@ -288,6 +367,26 @@ private:
       }
       if (!o.state.saga_completed) {
         return oid + " did not complete its saga";
+      }
+      if (p.charges > 1) {
+        return oid + " was charged " + std::to_string(p.charges) + " times";
+      }
+      if (o.state.sale) {
+        using sale = payment_model::psp_sale;
+        if (o.state.status == ord::order_status::confirmed) {
+          if (p.psp != sale::charged || p.authorizations != 0) {
+            return oid + " is confirmed without its sale kept";
+          }
+          for (const auto& line : o.state.lines) {
+            sold[line.sku] += line.qty;
+          }
+        } else if (p.psp == sale::charged) {
+          return oid + " is cancelled or rejected but keeps the sale's money";
+        }
+        continue;
+      }
+      if (p.charges > 0) {
+        return oid + " sold without recording a sale";
       }
       if (p.authorizations != p.captures + p.voids || !p.open_holds.empty()) {
         return oid + ": " + std::to_string(p.authorizations) + " authorizations, " +
@@ -366,6 +465,9 @@ private:
       *compensations += std::holds_alternative<ord::release_stock>(a) ||
                         std::holds_alternative<ord::return_stock>(a) ||
                         std::holds_alternative<ord::void_or_refund_payment>(a);
+      if (const auto* r = std::get_if<ord::reverse_sale_payment>(&a)) {
+        *compensations += 1 + static_cast<int>(r->then_return.size());
+      }
     }
     auto compensation_done = [=] {
       if (alive() && --*compensations == 0) {
@@ -427,6 +529,52 @@ private:
                       });
                     });
               },
+              [&](const ord::take_stock& a) {
+                auto sku = a.sku;
+                to_inventory(
+                    sku, oid + "/take/" + sku, inv::commit{oid, a.qty},
+                    [=](bool ok, bool accepted, uint8_t, bool taken) {
+                      if (!ok || !alive()) {
+                        return; // errors are dropped: the reservation timer covers them
+                      }
+                      auto outcome = accepted && taken ? ord::commit_outcome::committed
+                                                       : ord::commit_outcome::refused;
+                      send("take answer " + sku + " of " + oid, [=] {
+                        to_order(oid, ord::record_stock_commit{sku, 0, outcome, "r"});
+                      });
+                    },
+                    now_ms_ + a.deadline_ms);
+              },
+              [&](const ord::sell_payment& a) {
+                auto attempt = a.attempt;
+                send("sell " + oid + " #" + std::to_string(attempt),
+                     [=] { payment_sell(oid, attempt); });
+              },
+              [&](const ord::reverse_sale_payment& a) {
+                auto answered = std::make_shared<bool>(false);
+                auto then_return = a.then_return;
+                send("reverse " + oid, [=] {
+                  auto closed = payment_reverse(oid);
+                  send(
+                      "reverse answer " + oid,
+                      [=] {
+                        if (!closed || std::exchange(*answered, true) || !alive()) {
+                          return;
+                        }
+                        compensation_done();
+                        for (const auto& r : then_return) {
+                          to_inventory(r.sku, oid + "/return/" + r.sku,
+                                       inv::return_committed{oid, r.qty},
+                                       [=](bool ok, bool, uint8_t, bool) {
+                                         if (ok) {
+                                           compensation_done();
+                                         }
+                                       });
+                        }
+                      },
+                      kind::answer);
+                });
+              },
               [&](const ord::authorize_payment& a) {
                 auto attempt = a.attempt;
                 send("authorize " + oid + " #" + std::to_string(attempt),
@@ -468,7 +616,8 @@ private:
   /// on_answer(ok, accepted, code, first event is `reserved`); ok = false: an error, no decision
   /// known to the sender (overloaded, journal unavailable, outcome unknown, timeout).
   void to_inventory(const std::string& sku, const std::string& message_id, inv::command cmd,
-                    std::function<void(bool, bool, uint8_t, bool)> answer_once) {
+                    std::function<void(bool, bool, uint8_t, bool)> answer_once,
+                    int64_t deadline_ms = 0) {
     // A request gets at most one answer, even if the request itself arrives twice.
     auto answered = std::make_shared<bool>(false);
     auto on_answer = [=](bool ok, bool accepted, uint8_t code, bool reserved) {
@@ -481,6 +630,13 @@ private:
         note("inventory " + sku + " overloaded");
         send(
             "error answer " + message_id, [=] { on_answer(false, false, 0, false); }, kind::answer);
+        return;
+      }
+      if (deadline_ms != 0 && now_ms_ > deadline_ms) {
+        // The runtime drops a command past its deadline unexecuted.
+        send(
+            "deadline answer " + message_id, [=] { on_answer(false, false, 0, false); },
+            kind::answer);
         return;
       }
       auto& e = inventory_[sku];
@@ -497,7 +653,8 @@ private:
         accepted = d.accepted();
         code = d.rejected ? d.rejected->code : 0;
         reserved = accepted &&
-                   (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()));
+                   (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()) ||
+                    std::holds_alternative<inv::committed>(d.events.front()));
         e.state = inv::apply_all(std::move(e.state), d.events);
         e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
         e.handled_order.emplace_back(now_ms_, message_id);
@@ -610,6 +767,111 @@ private:
       p.open_holds.clear();
     }
     send("capture result " + oid, [=] { to_order(oid, ord::record_capture{true}); });
+  }
+
+  // -- a sale: the payment entity records only outcomes; the PSP deduplicates by the one key ------
+
+  using psp_sale = payment_model::psp_sale;
+  using recorded_sale = payment_model::recorded_sale;
+
+  void report_sale(const std::string& oid, int32_t attempt, ord::payment_outcome outcome) {
+    send("sale result " + oid + " #" + std::to_string(attempt), [=] {
+      to_order(oid, ord::record_authorization{attempt, outcome, "r", "psp"});
+    });
+  }
+
+  /// The payment entity's sell: an outcome it recorded is reported again; else the PSP is called
+  /// (the call may be lost: the entity crashed before making it).
+  void payment_sell(const std::string& oid, int32_t attempt) {
+    auto& p = payments_[oid];
+    switch (p.recorded) {
+      case recorded_sale::sold:
+        return report_sale(oid, attempt, ord::payment_outcome::authorized);
+      case recorded_sale::declined:
+        return report_sale(oid, attempt, ord::payment_outcome::declined);
+      case recorded_sale::reversed:
+        return; // rejected: payment_closed
+      case recorded_sale::none:
+        break;
+    }
+    send("psp sale " + oid + " #" + std::to_string(attempt), [=] { psp_sell(oid, attempt); });
+  }
+
+  void psp_sell(const std::string& oid, int32_t attempt) {
+    auto& p = payments_[oid];
+    ord::payment_outcome answer = ord::payment_outcome::failed;
+    switch (p.psp) {
+      case psp_sale::blocked:
+        break; // 409: reversed before it arrived
+      case psp_sale::charged:
+      case psp_sale::refunded: // the first answer, replayed
+        answer = ord::payment_outcome::authorized;
+        break;
+      case psp_sale::declined:
+        answer = ord::payment_outcome::declined;
+        break;
+      case psp_sale::none: {
+        auto draw = pick(100);
+        if (draw < 55) {
+          for (const auto& line : orders_[oid].state.lines) {
+            if (inventory_[line.sku].state.committed_qty.count(oid) == 0) {
+              violation_ = "sale of " + oid + " without committed stock of " + line.sku;
+              return;
+            }
+          }
+          p.psp = psp_sale::charged;
+          ++p.charges;
+          answer = draw < 45 ? ord::payment_outcome::authorized
+                             : ord::payment_outcome::failed; // charged, the answer lost
+        } else if (draw < 65) {
+          p.psp = psp_sale::declined;
+          answer = ord::payment_outcome::declined;
+        }
+        break; // else 503: nothing done
+      }
+    }
+    send(
+        "psp sale answer " + oid + " #" + std::to_string(attempt),
+        [=] {
+          auto& q = payments_[oid];
+          if (q.recorded != recorded_sale::none) {
+            return; // decided or reversed: a late answer changes nothing
+          }
+          if (answer == ord::payment_outcome::authorized) {
+            q.recorded = recorded_sale::sold;
+          } else if (answer == ord::payment_outcome::declined) {
+            q.recorded = recorded_sale::declined;
+          }
+          report_sale(oid, attempt, answer);
+        },
+        kind::answer);
+  }
+
+  /// The payment entity's reverse_sale: answers whether the sale is closed (declined or
+  /// reversed) now; if not, the reversal at the PSP follows (and may be lost).
+  bool payment_reverse(const std::string& oid) {
+    auto& p = payments_[oid];
+    if (p.recorded == recorded_sale::declined || p.recorded == recorded_sale::reversed) {
+      return true;
+    }
+    send("psp reverse " + oid, [=] {
+      auto& q = payments_[oid];
+      if (q.psp == psp_sale::charged) {
+        q.psp = psp_sale::refunded;
+      } else if (q.psp == psp_sale::none) {
+        q.psp = psp_sale::blocked;
+      }
+      send(
+          "psp reverse answer " + oid,
+          [=] {
+            auto& r = payments_[oid];
+            if (r.recorded == recorded_sale::none || r.recorded == recorded_sale::sold) {
+              r.recorded = recorded_sale::reversed;
+            }
+          },
+          kind::answer);
+    });
+    return false;
   }
 
   void void_or_refund(const std::string& oid) {

@@ -79,9 +79,125 @@ order_under_test reserved_order() {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(the_happy_path_reserves_authorizes_commits_captures_and_confirms) {
+const actions take_both{take_stock{"apple", 2, 2000}, take_stock{"pear", 1, 2000},
+                        schedule_timeout{saga_step::reservation, 1, 2000}};
+
+actions sell(int32_t attempt) {
+  return {sell_payment{1250, "tok", attempt}, schedule_timeout{saga_step::payment, attempt, 2000}};
+}
+
+record_stock_commit taken(const std::string& sku) {
+  return record_stock_commit{sku, 0, commit_outcome::committed, ""};
+}
+
+BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirms) {
   order_under_test o;
-  BOOST_CHECK(o.handle(two_lines()) == reserve_both);
+  BOOST_CHECK(o.handle(two_lines()) == take_both);
+  BOOST_CHECK(o.handle(taken("apple")).empty());
+  // The last line's stock and the sale request are one append.
+  BOOST_CHECK(o.handle(taken("pear")) == sell(1));
+  BOOST_CHECK(o.journal.back() == event{sale_requested{1}});
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+              (actions{notify{order_status::confirmed}}));
+  BOOST_CHECK(o.state.status == order_status::confirmed);
+  BOOST_CHECK(o.state.saga_completed);
+  BOOST_TEST(o.journal.size() ==
+             6u); // placed, 2 x stock_committed, sale_requested, confirmed, captured
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_out_of_stock_rejects_the_order_and_gives_back_every_other_line) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(taken("apple"));
+  auto sent = o.handle(record_stock_commit{"pear", 0, commit_outcome::refused, "out_of_stock"});
+  BOOST_CHECK(sent == (actions{return_stock{"apple", 2}, notify{order_status::rejected}}));
+  BOOST_CHECK(o.state.status == order_status::rejected);
+}
+
+BOOST_AUTO_TEST_CASE(a_take_still_unanswered_is_given_back_too_when_the_order_is_rejected) {
+  order_under_test o;
+  o.handle(two_lines());
+  auto sent = o.handle(record_stock_commit{"apple", 0, commit_outcome::refused, "out_of_stock"});
+  BOOST_CHECK(sent == (actions{return_stock{"pear", 1}, notify{order_status::rejected}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_declined_sale_cancels_gives_every_line_back_and_closes_the_sale) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(taken("apple"));
+  o.handle(taken("pear"));
+  auto sent =
+      o.handle(record_authorization{1, payment_outcome::declined, "insufficient_funds", ""});
+  // The stock goes back only once the sale is closed: until then a sale may still land.
+  BOOST_CHECK(sent ==
+              (actions{reverse_sale_payment{{return_stock{"apple", 2}, return_stock{"pear", 1}}},
+                       notify{order_status::cancelled}}));
+  BOOST_CHECK(o.handle(record_compensated{}).empty());
+  BOOST_CHECK(o.state.saga_completed);
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_sale_without_an_answer_is_resent_with_the_same_key_then_reversed) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(taken("apple"));
+  o.handle(taken("pear"));
+  for (int32_t attempt = 1; attempt < policy.max_payment_attempts; ++attempt) {
+    auto retry = o.handle(record_timeout{saga_step::payment, attempt});
+    BOOST_REQUIRE(retry.size() == 1u);
+    BOOST_CHECK(o.handle(record_timeout{saga_step::payment_retry, attempt}) == sell(attempt + 1));
+    BOOST_CHECK(o.journal.back() == event{sale_requested{attempt + 1}});
+  }
+  auto sent = o.handle(record_timeout{saga_step::payment, policy.max_payment_attempts});
+  // The stock goes back only once the sale is closed: until then a sale may still land.
+  BOOST_CHECK(sent ==
+              (actions{reverse_sale_payment{{return_stock{"apple", 2}, return_stock{"pear", 1}}},
+                       notify{order_status::cancelled}}));
+  // A late success of any attempt changes nothing: the reversal refunds it.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}).empty());
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_sale_answer_from_an_earlier_attempt_confirms_the_order) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(taken("apple"));
+  o.handle(taken("pear"));
+  o.handle(record_timeout{saga_step::payment, 1});
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+              (actions{notify{order_status::confirmed}}));
+  BOOST_CHECK(o.state.status == order_status::confirmed);
+}
+
+BOOST_AUTO_TEST_CASE(
+    resuming_the_current_path_from_every_recorded_step_resends_what_is_outstanding) {
+  order_under_test o;
+  o.handle(two_lines());
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == take_both);
+  o.handle(taken("apple"));
+  BOOST_CHECK(
+      saga_resume(o.state, policy, ctx) ==
+      (actions{take_stock{"pear", 1, 2000}, schedule_timeout{saga_step::reservation, 1, 2000}}));
+  o.handle(taken("pear"));
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(1));
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_order_the_older_binary_placed_takes_its_stock_unless_a_line_is_reserved) {
+  auto placed_only = apply_all(
+      order_state{}, {order_placed{"o1", "c1", {{"apple", 2}, {"pear", 1}}, "tok", 1250}});
+  BOOST_CHECK(saga_resume(placed_only, policy, ctx) == take_both);
+  auto one_reserved = apply(placed_only, stock_reserved{"apple"});
+  BOOST_CHECK(saga_resume(one_reserved, policy, ctx) ==
+              (actions{reserve_stock{"pear", 1, 60'000},
+                       schedule_timeout{saga_step::reservation, 1, 2000}}));
+}
+
+BOOST_AUTO_TEST_CASE(the_older_path_reserves_authorizes_commits_captures_and_confirms) {
+  order_under_test o;
+  o.handle(two_lines()); // placed by the older binary, which reserved its lines
   BOOST_CHECK(o.handle(record_reservation{"apple", true, ""}).empty());
   BOOST_CHECK(o.handle(record_reservation{"pear", true, ""}) == authorize(1));
   BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "psp-1"}) ==
@@ -105,11 +221,12 @@ BOOST_AUTO_TEST_CASE(out_of_stock_on_the_second_line_releases_the_first) {
   BOOST_TEST(o.terminal_events() == 1);
 }
 
-BOOST_AUTO_TEST_CASE(out_of_stock_while_another_line_is_pending_releases_that_one_too) {
+BOOST_AUTO_TEST_CASE(out_of_stock_while_another_line_is_pending_gives_that_one_back_too) {
   order_under_test o;
   o.handle(two_lines());
   auto sent = o.handle(record_reservation{"apple", false, "out_of_stock"});
-  BOOST_CHECK(sent == (actions{release_stock{"pear"}, notify{order_status::rejected}}));
+  // Whatever the inventory holds for it (reserved, committed, or nothing yet: then it is closed).
+  BOOST_CHECK(sent == (actions{return_stock{"pear", 1}, notify{order_status::rejected}}));
 }
 
 BOOST_AUTO_TEST_CASE(a_declined_payment_cancels_releases_everything_and_voids) {
@@ -194,7 +311,7 @@ BOOST_AUTO_TEST_CASE(resuming_from_every_recorded_step_resends_what_is_outstandi
   auto cancelled = with(reserved, {order_cancelled{"declined"}});
   const std::vector<step> steps{
       {{}, {}},
-      {{placed}, reserve_both},
+      {{placed}, take_both}, // the current path, unless a line is reserved
       {{placed, stock_reserved{"apple"}},
        {reserve_stock{"pear", 1, 60'000}, schedule_timeout{saga_step::reservation, 1, 2000}}},
       {reserved, authorize(1)},

@@ -25,6 +25,9 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::capture_confirmed, capture_confirmed{}},
         {wire::refunded, refunded{1250}},
         {wire::voided, voided{}},
+        {wire::sold, sold{"order-1/sale", "auth_42", 1250}},
+        {wire::sale_declined, sale_declined{"order-1/sale", "insufficient_funds"}},
+        {wire::sale_reversed, sale_reversed{"order-1/sale"}},
     },
     encode,
     decode};

@@ -345,3 +345,79 @@ BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(selling)
+
+const sell sell1{1250, "tok", "o1/sale", 1};
+
+BOOST_AUTO_TEST_CASE(a_sell_records_nothing_and_calls_the_psp_as_its_effect) {
+  BOOST_CHECK(accepted_with(when({}, sell1), {}));
+  auto effects = sale_effects(payment_state{}, sell1);
+  BOOST_REQUIRE(effects.size() == 1u);
+  const auto* call = std::get_if<sale_call>(&effects.front());
+  BOOST_REQUIRE(call != nullptr);
+  BOOST_TEST(call->sale);
+  BOOST_TEST(call->idempotency_key == "o1/sale");
+  BOOST_TEST(call->attempt == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_sale_answer_is_recorded_once_and_a_resent_sell_reports_it_again) {
+  auto d = when({}, record_sale_result{"o1/sale", psp_outcome::authorized, "psp-1", "", 1, 1250});
+  BOOST_CHECK(accepted_with(d, {sold{"o1/sale", "psp-1", 1250}}));
+  auto s = given(d.events);
+  BOOST_CHECK(s.status == payment_status::captured);
+  BOOST_TEST(settled(s));
+  BOOST_CHECK(accepted_with(
+      decide(s, record_sale_result{"o1/sale", psp_outcome::authorized, "psp-1", "", 2, 1250}, ctx),
+      {}));
+  auto again = sale_effects(s, sell{1250, "tok", "o1/sale", 2});
+  BOOST_REQUIRE(again.size() == 1u);
+  const auto* report = std::get_if<report_authorization>(&again.front());
+  BOOST_REQUIRE(report != nullptr);
+  BOOST_CHECK(report->outcome == psp_outcome::authorized);
+  BOOST_TEST(report->attempt == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_sale_records_nothing_and_is_reported_per_attempt) {
+  record_sale_result failed1{"o1/sale", psp_outcome::failed, "", "503", 1, 1250};
+  BOOST_CHECK(accepted_with(when({}, failed1), {}));
+  auto effects = sale_effects(payment_state{}, failed1);
+  BOOST_REQUIRE(effects.size() == 1u);
+  const auto* report = std::get_if<report_authorization>(&effects.front());
+  BOOST_REQUIRE(report != nullptr);
+  BOOST_CHECK(report->outcome == psp_outcome::failed);
+  auto failed2 = *report;
+  failed2.attempt = 2;
+  BOOST_TEST(report->identity() != failed2.identity());
+}
+
+BOOST_AUTO_TEST_CASE(a_reversed_sale_is_closed_and_a_late_answer_changes_nothing) {
+  auto reversed = given({sale_reversed{"o1/sale"}});
+  BOOST_TEST(sale_closed(reversed));
+  BOOST_CHECK(accepted_with(
+      decide(reversed, record_sale_result{"o1/sale", psp_outcome::authorized, "psp-1", "", 1, 1250},
+             ctx),
+      {}));
+  BOOST_CHECK(rejected_with(decide(reversed, sell1, ctx), payment_errc::payment_closed));
+  BOOST_TEST(sale_effects(reversed, reverse_sale{"o1/sale"}).empty());
+  auto refunded = given({sold{"o1/sale", "psp-1", 1250}, sale_reversed{"o1/sale"}});
+  BOOST_CHECK(refunded.status == payment_status::refunded);
+  BOOST_TEST(sale_closed(refunded));
+}
+
+BOOST_AUTO_TEST_CASE(a_declined_sale_needs_no_reversal_and_an_open_one_is_reversed_at_the_psp) {
+  auto declined_sale = given({sale_declined{"o1/sale", "insufficient_funds"}});
+  BOOST_TEST(sale_closed(declined_sale));
+  BOOST_TEST(sale_effects(declined_sale, reverse_sale{"o1/sale"}).empty());
+  auto effects = sale_effects(payment_state{}, reverse_sale{"o1/sale"});
+  BOOST_REQUIRE(effects.size() == 1u);
+  BOOST_TEST(!std::get<sale_call>(effects.front()).sale);
+  BOOST_CHECK(accepted_with(when({}, record_sale_reversed{"o1/sale"}), {sale_reversed{"o1/sale"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_payment_that_authorizes_first_never_sells) {
+  BOOST_CHECK(rejected_with(when(authorized_payment, sell1), payment_errc::payment_closed));
+  BOOST_TEST(sale_effects(given(authorized_payment), sell1).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
