@@ -6,6 +6,7 @@
 #include "actors/common/envelope.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/notification/messages.hpp"
+#include "actors/order/completion.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_gateway.hpp"
@@ -48,6 +49,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_capture))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_timeout))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_compensated))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::order_completed))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::authorize))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::record_psp_result))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::record_hold_released))

@@ -1,6 +1,7 @@
 #include "gateway/api.hpp"
 
 #include "actors/inventory/messages.hpp"
+#include "actors/order/actor.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/runtime/messages.hpp"
 #include "cache/rate_limiter.hpp"
@@ -987,6 +988,10 @@ route_table gateway_api::routes() {
 
 void gateway_api::on_projection(const persistence::projection_changes& changes) {
   impl_->on_projection(changes);
+}
+
+void gateway_api::on_order_completed(const actors::order::order_completed& done) {
+  impl_->watch.finished(done.order_id, {actors::order::to_string(done.status), done.reason});
 }
 
 void gateway_api::release_waiters() {

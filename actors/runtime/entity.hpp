@@ -61,6 +61,17 @@ std::optional<Variant> first_match(const caf::message& msg, std::variant<Alterna
   return out;
 }
 
+/// Whether `Traits` has the optional `committed(self, before, after)` hook (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_committed_hook : std::false_type {};
+
+template <class Traits>
+struct has_committed_hook<Traits, std::void_t<decltype(std::declval<const Traits&>().committed(
+                                      std::declval<caf::event_based_actor*>(),
+                                      std::declval<const typename Traits::state_type&>(),
+                                      std::declval<const typename Traits::state_type&>()))>>
+    : std::true_type {};
+
 } // namespace detail
 
 /// The alternative of `Variant` that `msg` holds as its only element, if any.
@@ -530,6 +541,7 @@ public:
                   recover(self);
                   return;
                 }
+                auto before = std::move(s.state);
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
                 s.last_progress =
@@ -537,6 +549,9 @@ public:
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
+                if constexpr (detail::has_committed_hook<Traits>::value) {
+                  s.traits.committed(self, before, s.state);
+                }
                 maybe_snapshot(self);
                 drain(self);
               },
