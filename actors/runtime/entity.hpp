@@ -32,6 +32,13 @@ inline int64_t unix_now_us() {
       .count();
 }
 
+/// A uniform draw in [0, 1) for decide_context::jitter, from one generator per thread: seeding
+/// one per entity read std::random_device for every entity started.
+inline double draw_jitter() {
+  thread_local std::minstd_rand generator{std::random_device{}()};
+  return std::uniform_real_distribution<double>{0.0, 1.0}(generator);
+}
+
 /// JSON text of `j`; bytes that are not valid UTF-8 (anything a client put in an envelope or a
 /// string field) become U+FFFD instead of throwing.
 inline std::string dump_lenient(const nlohmann::json& j) {
@@ -183,7 +190,6 @@ struct entity_state {
   caf::actor_clock::time_point last_command;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
   caf::actor_clock::time_point last_progress;
-  std::minstd_rand jitter{std::random_device{}()};
   uint64_t commands = 0;
   uint64_t appends = 0;
 };
@@ -475,7 +481,7 @@ public:
           repeats.emplace_back(std::move(w), same->second);
           continue;
         }
-        decide_context ctx{now, std::uniform_real_distribution<double>{0.0, 1.0}(st.jitter)};
+        decide_context ctx{now, draw_jitter()};
         auto decided = decide_one(self, b->next_state, w, ctx);
         if (!decided) {
           continue; // answered with its own error; the rest of the batch goes on
