@@ -757,14 +757,19 @@ BOOST_FIXTURE_TEST_CASE(
       check_problem(r, 422, "urn:ordermesh:problem:order-cancelled");
     }
   }
-  // A token the payment step can never accept is refused at the edge, naming the field.
-  const auto before = sys().events();
+  // A token the payment step can never accept is refused at the edge, naming the field. (Orders
+  // placed: the sagas above may still record their last steps after answering.)
+  const auto placed_orders = [&] {
+    return sys().db().query_value(
+        "SELECT count(*) FROM events WHERE event_type = 'order.placed.v1'");
+  };
+  const auto before = placed_orders();
   auto body = order_example;
   body["payment"]["card_token"] = "4242424242424242";
   auto refused = post_order(*c, client, "doc-bad-token", body.dump());
   check_problem(refused, 422, "urn:ordermesh:problem:invalid-request");
   BOOST_TEST(refused.json().at("errors")[0].at("pointer") == "/payment/card_token", refused.body);
-  BOOST_TEST(sys().events() == before);
+  BOOST_TEST(placed_orders() == before);
 }
 
 BOOST_AUTO_TEST_CASE(an_api_key_names_the_client_and_x_client_id_alone_is_not_trusted) {
