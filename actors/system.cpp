@@ -177,7 +177,9 @@ caf::result<Reply> forward(supervisor_ptr self, Ts&&... xs) {
       self->state.pending.erase(it);
     }
   };
-  self->request(*st.child, forward_timeout, std::forward<Ts>(xs)...)
+  // No timeout: the child answers or dies (then the down handler answers lost_error); a CAF 0.17
+  // request timeout is never cancelled and costs two clock-thread events per append.
+  self->request(*st.child, caf::infinite, std::forward<Ts>(xs)...)
       .then([settle](Reply& reply) mutable { settle(std::move(reply)); },
             [settle](caf::error& err) mutable { settle(std::move(err)); });
   return promise;

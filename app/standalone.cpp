@@ -35,8 +35,7 @@ using samples = std::vector<observability::callback_sample>;
 /// Node-side metrics: the journal writer's batches, the entities' mailboxes and the projection's
 /// progress. Every callback reads what the components keep current (node_gauges, the runner's
 /// atomics): a scrape asks no actor.
-void add_node_metrics(observability::metrics_registry& metrics, const actors::node_actors& node,
-                      const read_models::projection_runner& runner) {
+void add_node_metrics(observability::metrics_registry& metrics, const actors::node_actors& node) {
   using gauge_field = std::atomic<uint64_t> actors::node_gauges::*;
   auto from_gauges = [&](const char* name, const char* help, observability::callback_type type,
                          gauge_field field, double scale = 1) {
@@ -94,6 +93,11 @@ void add_node_metrics(observability::metrics_registry& metrics, const actors::no
         return samples{{{"journal"}, failures(status->journal_health())},
                        {{"reader"}, failures(status->reader_health())}};
       });
+}
+
+/// The projection's progress.
+void add_projection_metrics(observability::metrics_registry& metrics,
+                            const read_models::projection_runner& runner) {
   metrics.add_callback_family(
       "ordermesh_projection_lag_events", "Events appended but not yet in the read models.",
       observability::callback_type::gauge, {}, [&runner] {
@@ -110,6 +114,15 @@ void add_node_metrics(observability::metrics_registry& metrics, const actors::no
       observability::callback_type::counter, {}, [&runner] {
         return std::vector<observability::callback_sample>{{{}, double(runner.stats().errors)}};
       });
+}
+
+/// Stops `a` and returns once it has ended (at most a few seconds): it calls into objects of the
+/// caller's stack.
+void stop_and_wait(caf::actor_system& sys, const caf::actor& a) {
+  caf::scoped_actor self{sys};
+  self->monitor(a);
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {}, caf::after(std::chrono::seconds(5)) >> [] {});
 }
 
 } // namespace
@@ -134,19 +147,36 @@ int run_standalone(const config::loaded_config& loaded) {
 
   observability::metrics_registry metrics;
   std::unique_ptr<read_models::projection_runner> runner;
-  gateway::gateway_api api{sys, node.hosts, cfg, metrics, [&] {
-                             auto s = runner->stats();
-                             return gateway::node_health{!s.database_unreachable,
-                                                         serving.load(),
-                                                         s.lag,
-                                                         s.failing && !s.database_unreachable,
-                                                         node.status->down(),
-                                                         node.status->unreachable()};
-                           }};
-  runner = std::make_unique<read_models::projection_runner>(
-      cfg.pg, read_models::projection_runner_settings{},
-      [&api](const read_models::projection_changes& changes) { api.on_projection(changes); });
-  add_node_metrics(metrics, node, *runner);
+  gateway::gateway_api api{
+      sys, node.hosts, cfg, metrics, [&] {
+        if (!runner) {
+          // No projection: PostgreSQL as the journal writer last saw it.
+          auto j = node.status->journal_health();
+          return gateway::node_health{
+              j && j->reachable(),       serving.load(), 0, false, node.status->down(),
+              node.status->unreachable()};
+        }
+        auto s = runner->stats();
+        return gateway::node_health{!s.database_unreachable,
+                                    serving.load(),
+                                    s.lag,
+                                    s.failing && !s.database_unreachable,
+                                    node.status->down(),
+                                    node.status->unreachable()};
+      }};
+  add_node_metrics(metrics, node);
+  // The orders' ends reach the waiting requests from the orders themselves; the projection (if
+  // any) may tell the same again, which is harmless.
+  auto completions = sys.spawn([&api](caf::event_based_actor*) -> caf::behavior {
+    return {[&api](const actors::order::order_completed& done) { api.on_order_completed(done); }};
+  });
+  node.hosts->order_completions->add(completions);
+  if (cfg.projection.enabled) {
+    runner = std::make_unique<read_models::projection_runner>(
+        cfg.pg, read_models::projection_runner_settings{},
+        [&api](const read_models::projection_changes& changes) { api.on_projection(changes); });
+    add_projection_metrics(metrics, *runner);
+  }
 
   if (auto woken = actors::resume_unfinished_orders(sys, node); !woken) {
     observability::log_event(spdlog::level::warn, "unfinished sagas not resumed",
@@ -159,7 +189,11 @@ int run_standalone(const config::loaded_config& loaded) {
   if (auto err = server.start()) {
     std::cerr << "ordermesh: the gateway cannot listen on " << cfg.gateway.host << ":"
               << cfg.gateway.port << ": " << *err << "\n";
-    runner->stop();
+    if (runner) {
+      runner->stop();
+    }
+    node.hosts->order_completions->remove(completions);
+    stop_and_wait(sys, completions);
     node.stop();
     return 1;
   }
@@ -180,7 +214,11 @@ int run_standalone(const config::loaded_config& loaded) {
   api.release_waiters();
   server.stop();
   api.stop();
-  runner->stop();
+  if (runner) {
+    runner->stop();
+  }
+  node.hosts->order_completions->remove(completions);
+  stop_and_wait(sys, completions);
   node.stop();
   std::cout << "ordermesh standalone: stopped" << std::endl;
   return 0;

@@ -58,6 +58,12 @@ struct journal_config {
   std::chrono::milliseconds reconnect_max{5000};
 };
 
+/// The read-model projection run by `ordermesh standalone`.
+struct projection_config {
+  /// Run the projection; off only to measure or test the write path alone (reads go stale).
+  bool enabled = true;
+};
+
 /// Structured logging.
 struct log_config {
   /// One of trace, debug, info, warn, error, critical, off.
@@ -176,6 +182,7 @@ struct app_config {
   pg_config pg;
   redis_config redis;
   journal_config journal;
+  projection_config projection;
   log_config log;
   psp_config psp;
   entity_config entity;

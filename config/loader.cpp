@@ -510,6 +510,9 @@ const std::vector<field>& fields() {
           [](auto& c) -> auto& { return c.journal.reconnect_max; },
           "Longest delay between reconnection attempts."),
       make_field(
+          "projection.enabled", as_flag, [](auto& c) -> auto& { return c.projection.enabled; },
+          "Run the projection; off only to measure or test the write path alone (reads go stale)."),
+      make_field(
           "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
           "One of trace, debug, info, warn, error, critical, off."),
       make_field(

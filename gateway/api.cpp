@@ -1,5 +1,6 @@
 #include "gateway/api_impl.hpp"
 
+#include "actors/order/actor.hpp"
 #include "observability/log.hpp"
 
 #include <cassert>
@@ -107,6 +108,10 @@ route_table gateway_api::routes() {
 
 void gateway_api::on_projection(const read_models::projection_changes& changes) {
   impl_->on_projection(changes);
+}
+
+void gateway_api::on_order_completed(const actors::order::order_completed& done) {
+  impl_->watch.finished(done.order_id, {actors::order::to_string(done.status), done.reason});
 }
 
 void gateway_api::release_waiters() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/order/messages.hpp"
 #include "actors/runtime/directory.hpp"
 #include "config/config.hpp"
 #include "gateway/api_routes.hpp"
@@ -68,6 +69,10 @@ public:
   /// rows and answers the requests waiting for those orders. Blocking (Redis); never call it from
   /// an io or CAF thread.
   void on_projection(const read_models::projection_changes& changes);
+
+  /// An order ended (told by the node, see order::order_completed): answers the requests waiting
+  /// for it, without reading the read model. Cheap, never blocks; any thread.
+  void on_order_completed(const actors::order::order_completed& done);
 
   /// Answers every POST /orders?wait= still waiting (202: the order goes on), so that a graceful
   /// server stop is not held up by them. Call before stopping the server.

@@ -5,6 +5,7 @@
 #include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/notification/messages.hpp"
+#include "actors/order/messages.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/runtime/entity.hpp"
@@ -305,6 +306,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
       !s.saga_completed && !actions.empty()) {
     ++*compensations;
     compensation_done();
+  }
+}
+
+void order_traits::committed(caf::event_based_actor*, const order_state& before,
+                             const order_state& after) const {
+  if (!before.terminal() && after.terminal()) {
+    hosts->order_completions->tell(
+        caf::make_message(order_completed{after.order_id, after.status, after.reason}));
   }
 }
 

@@ -60,6 +60,9 @@ struct order_traits {
   /// its timers; their answers come back as record_* commands to this order.
   void execute(caf::event_based_actor* self, const order_state& s,
                const std::vector<saga_action>& actions, const envelope& cause);
+  /// Once the order's terminal event is durable, tells the node's completion listeners.
+  void committed(caf::event_based_actor* self, const order_state& before,
+                 const order_state& after) const;
   /// A saga with no commit for two step timeouts sends its pending steps again.
   bool stalled(const order_state& s, std::chrono::steady_clock::duration since) const {
     return s.status != order_status::none && !s.saga_completed &&

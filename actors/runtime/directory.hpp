@@ -1,5 +1,7 @@
 #pragma once
 
+#include "actors/runtime/listeners.hpp"
+
 #include <caf/actor.hpp>
 
 #include <memory>
@@ -13,6 +15,8 @@ struct directory {
   caf::actor order;
   caf::actor payment;
   caf::actor notification;
+  /// Told `order::order_completed` by each order whose terminal event became durable.
+  std::shared_ptr<listeners> order_completions = std::make_shared<listeners>();
 };
 
 using directory_ptr = std::shared_ptr<directory>;

@@ -33,6 +33,13 @@ inline int64_t unix_now_us() {
       .count();
 }
 
+/// A uniform draw in [0, 1) for decide_context::jitter, from one generator per thread: seeding
+/// one per entity read std::random_device for every entity started.
+inline double draw_jitter() {
+  thread_local std::minstd_rand generator{std::random_device{}()};
+  return std::uniform_real_distribution<double>{0.0, 1.0}(generator);
+}
+
 /// JSON text of `j`; bytes that are not valid UTF-8 (anything a client put in an envelope or a
 /// string field) become U+FFFD instead of throwing.
 inline std::string dump_lenient(const nlohmann::json& j) {
@@ -74,6 +81,17 @@ struct has_effects<T, std::void_t<decltype(std::declval<const T&>().effects(
                           std::declval<const typename T::command_type&>(),
                           std::declval<const decide_context&>()))>> : std::true_type {};
 
+/// Whether `Traits` has the optional `committed(self, before, after)` hook (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_committed_hook : std::false_type {};
+
+template <class Traits>
+struct has_committed_hook<Traits, std::void_t<decltype(std::declval<const Traits&>().committed(
+                                      std::declval<caf::event_based_actor*>(),
+                                      std::declval<const typename Traits::state_type&>(),
+                                      std::declval<const typename Traits::state_type&>()))>>
+    : std::true_type {};
+
 } // namespace detail
 
 /// The alternative of `Variant` that `msg` holds as its only element, if any.
@@ -97,12 +115,14 @@ inline envelope caused_by(const envelope& cause, std::string message_id,
   return env;
 }
 
-/// Sends `command` to entity `id` behind `host`; `on_reply` gets its command_reply. Errors and
-/// timeouts are dropped: the sender's saga timers and resume cover them.
+/// Sends `command` to entity `id` behind `host`; `on_reply` gets its command_reply. Errors are
+/// dropped: the sender's saga timers and resume cover them. No timeout: the host answers every
+/// command (or dies, and then so does the node), and a CAF request timeout is never cancelled in
+/// 0.17 (two clock-thread events and a late message per request, for nothing).
 template <class OnReply>
 void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
            envelope env, caf::message command, OnReply on_reply) {
-  self->request(host, route_timeout, route_atom::value, id, std::move(env), std::move(command))
+  self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
       .then([=](command_reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
 }
 
@@ -183,9 +203,12 @@ struct entity_state {
   std::deque<std::string> handled_order;
   /// Times on the actor clock (virtual under test_coordinator).
   caf::actor_clock::time_point last_command;
+  /// The one tick the entity waits for (older ones, superseded, are ignored) and when it is due.
+  uint64_t tick_seq = 0;
+  bool tick_pending = false;
+  caf::actor_clock::time_point tick_at;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
   caf::actor_clock::time_point last_progress;
-  std::minstd_rand jitter{std::random_device{}()};
   uint64_t commands = 0;
   uint64_t appends = 0;
 };
@@ -477,7 +500,7 @@ public:
           repeats.emplace_back(std::move(w), same->second);
           continue;
         }
-        decide_context ctx{now, std::uniform_real_distribution<double>{0.0, 1.0}(st.jitter)};
+        decide_context ctx{now, draw_jitter()};
         auto decided = decide_one(self, b->next_state, w, ctx);
         if (!decided) {
           continue; // answered with its own error; the rest of the batch goes on
@@ -550,6 +573,7 @@ public:
                   recover(self);
                   return;
                 }
+                auto before = std::move(s.state);
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
                 s.last_progress =
@@ -557,8 +581,12 @@ public:
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
+                if constexpr (detail::has_committed_hook<Traits>::value) {
+                  s.traits.committed(self, before, s.state);
+                }
                 maybe_snapshot(self);
                 drain(self);
+                schedule_tick(self);
               },
               [=](caf::error& err) {
                 auto& s = self->state;
@@ -667,7 +695,33 @@ public:
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);
     }
-    self->delayed_send(self, st.settings.tick_interval, tick_atom::value);
+    schedule_tick(self);
+  }
+
+  /// Nothing the passing of time can change but passivation: no timer command, no step that may
+  /// stall, nothing waiting.
+  static bool idle(pointer self) {
+    auto& st = self->state;
+    return st.recovered && st.queue.empty() && !busy(self) && !st.traits.on_tick(st.state) &&
+           !st.traits.stalled(st.state, std::chrono::hours(24 * 365));
+  }
+
+  /// Makes sure a tick comes when the entity needs one: within tick_interval while it has work
+  /// time can move, else once when it may passivate. A timer event per entity and second, for
+  /// thousands of idle entities, kept the clock thread and the workers busy for nothing.
+  static void schedule_tick(pointer self) {
+    auto& st = self->state;
+    auto now = self->clock().now();
+    auto at = now + st.settings.tick_interval;
+    if (idle(self)) {
+      at = std::max(at, st.last_command + st.settings.idle_timeout);
+    }
+    if (st.tick_pending && st.tick_at <= at) {
+      return;
+    }
+    st.tick_pending = true;
+    st.tick_at = at;
+    self->delayed_send(self, at - now, tick_atom::value, ++st.tick_seq);
   }
 
   static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
@@ -687,7 +741,7 @@ public:
       return on_crash(static_cast<pointer>(ptr), eptr);
     });
     recover(self);
-    self->delayed_send(self, st.settings.tick_interval, tick_atom::value);
+    schedule_tick(self);
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
           auto& s = self->state;
@@ -709,13 +763,19 @@ public:
           s.asked_to_passivate = false;
           s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd)});
           drain(self);
+          schedule_tick(self);
           return promise;
         },
         [=](persistence::recover_atom) { recover(self); },
         // Answers to the commands the entity sent itself (results, timers) need no handling.
         [=](const command_reply&) {},
         [=](const caf::error&) {},
-        [=](tick_atom) { on_tick(self); },
+        [=](tick_atom, uint64_t seq) {
+          if (seq == self->state.tick_seq) {
+            self->state.tick_pending = false;
+            on_tick(self);
+          }
+        },
         [=](stop_atom) {
           self->state.stopping = true;
           drain(self);

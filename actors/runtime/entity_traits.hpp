@@ -18,7 +18,9 @@
 //                const envelope& cause);                         // sends, after commit only
 //   bool stalled(const state_type&, steady_clock::duration since_last_progress);
 //   bool may_passivate(const state_type&);
-// `passive_hooks` gives the last seven to an aggregate that only answers.
+// `passive_hooks` gives the last seven to an aggregate that only answers. Optional:
+//   void committed(caf::event_based_actor*, const state_type& before, const state_type& after);
+//                                      // after each durable append (tell others what changed)
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"

@@ -110,16 +110,18 @@ constexpr auto entity_reply_timeout = std::chrono::minutes(2);
 /// (deadline_exceeded, or the outcome of an append already in flight).
 constexpr auto past_deadline_grace = std::chrono::seconds(1);
 
-/// How long the host waits for the entity's answer: the reply timeout, or shortly past the
-/// command's deadline when that comes earlier.
-caf::timespan reply_timeout(host_pointer self, const envelope& env) {
-  caf::timespan limit = entity_reply_timeout;
-  if (env.deadline_us != 0) {
-    auto left = std::chrono::microseconds(
-        std::max<int64_t>(env.deadline_us - self->state.settings.now_us(), 0));
-    limit = std::min<caf::timespan>(limit, left + past_deadline_grace);
+/// How long the host waits for the entity's answer: shortly past the command's deadline, or the
+/// reply timeout if that comes earlier. A command without a deadline gets no timeout: the entity
+/// answers every command it takes (its journal append has its own timeout) or ends, and then the
+/// host takes the command back; a CAF 0.17 request timeout is never cancelled, so each one costs
+/// two clock-thread events and a late message.
+caf::duration reply_timeout(host_pointer self, const envelope& env) {
+  if (env.deadline_us == 0) {
+    return caf::infinite;
   }
-  return limit;
+  auto left = std::chrono::microseconds(
+      std::max<int64_t>(env.deadline_us - self->state.settings.now_us(), 0));
+  return caf::duration{std::min<caf::timespan>(entity_reply_timeout, left + past_deadline_grace)};
 }
 
 /// The command behind `ticket` if it is still waiting for its answer (not re-dispatched after

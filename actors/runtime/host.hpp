@@ -23,7 +23,8 @@ using entity_factory =
 /// Kept commands (while passivating or restarting) are bounded: beyond max_queue for the entity
 /// or max_host_queue for the host a new command is answered `overloaded`; one still kept at its
 /// envelope deadline is answered then (`deadline_exceeded`, or `outcome_unknown` if an ended
-/// incarnation had it), and never again.
+/// incarnation had it), and never again. A command without a deadline is waited for without a
+/// timeout: its entity answers it or ends (and then it goes to the next incarnation).
 /// Also: (get_atom, entities_atom) -> std::vector<entity_info>, and (kill_atom, id) kills the
 /// entity (exit_reason::kill) to watch it restart, (stop_atom, id) passivates it now (it answers
 /// what it holds first), and (wake_atom, id) activates an entity so that it recovers and resumes

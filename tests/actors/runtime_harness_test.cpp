@@ -771,6 +771,20 @@ BOOST_AUTO_TEST_CASE(a_sku_holding_reservations_stays_active_until_they_expire) 
   BOOST_TEST(entities().empty()); // nothing held any more: it passivates
 }
 
+// Thousands of idle entities, each woken every tick_interval, kept the node's clock thread and
+// workers busy for nothing: an idle entity waits for one timer, when it may passivate.
+BOOST_AUTO_TEST_CASE(an_idle_entity_is_woken_by_no_timer_until_it_may_passivate) {
+  ok("sku-i", caf::make_message(restock{10}));
+  size_t fired = 0;
+  for (int i = 0; i < 5; ++i) {
+    fired += sched.advance_time(settings.tick_interval);
+    sched.run();
+  }
+  BOOST_TEST(fired == 0u);
+  settle(settings.idle_timeout);
+  BOOST_TEST(entities().empty()); // it still passivates
+}
+
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
   // Written while no entity was active (a passivated or crashed node): a hold that has expired.
   auto held = runtime::to_new_event(encode(event{reserved{"o-old", 5, now_us() - 1'000'000}}));
@@ -968,4 +982,3 @@ BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_kee
   }
   BOOST_TEST_MESSAGE(runs << " interleavings");
 }
-

@@ -169,6 +169,38 @@ BOOST_FIXTURE_TEST_CASE(an_order_is_accepted_then_readable_and_finishes, fresh_s
   check_problem(c->request("GET", "/orders/o0000", "", {{"X-Client-Id", client}}), 404);
 }
 
+// The order tells the node when it ended and the waiting request is answered from that: no
+// projection runs here, so nothing could learn the end from the read model (it stays empty).
+BOOST_AUTO_TEST_CASE(waiting_is_answered_by_the_orders_end_without_the_projection) {
+  standalone_system system{{"--gateway.trusted_proxy=true", "--projection.enabled=false"}};
+  auto c = system.client();
+  const auto client = standalone_system::unique("push");
+  auto sku = restocked_sku(*c, client, 3);
+  auto confirmed =
+      post_order(*c, client, "p1", order_body("cust-p", {{sku, 2}}).dump(), "?wait=5000");
+  BOOST_TEST(confirmed.status == 201u, confirmed.body);
+  BOOST_TEST(confirmed.json().at("status") == "confirmed");
+  const auto id = confirmed.json().at("order_id").get<std::string>();
+  BOOST_TEST(confirmed.header("Location").value_or("") == "/orders/" + id);
+
+  auto out_of_stock =
+      post_order(*c, client, "p2", order_body("cust-p", {{sku, 5}}).dump(), "?wait=5000");
+  check_problem(out_of_stock, 409, "urn:ordermesh:problem:order-rejected");
+  BOOST_TEST(out_of_stock.json().at("order_status") == "rejected");
+  BOOST_TEST(out_of_stock.json().at("reason").get<std::string>().find("stock") !=
+             std::string::npos);
+
+  auto declined = post_order(
+      *c, client, "p3", order_body("cust-p", {{sku, 1}}, "tok_decline_card").dump(), "?wait=5000");
+  check_problem(declined, 422, "urn:ordermesh:problem:order-cancelled");
+  BOOST_TEST(declined.json().at("order_status") == "cancelled");
+  BOOST_TEST(declined.json().at("reason").get<std::string>().find("declined") != std::string::npos);
+
+  // The read model never saw these orders: the answers above did not come from it.
+  check_problem(c->request("GET", "/orders/" + id, "", {{"X-Client-Id", client}}), 404);
+  BOOST_TEST(system.db().query_value("SELECT count(*) FROM read_orders") == "0");
+}
+
 BOOST_FIXTURE_TEST_CASE(waiting_answers_with_the_orders_end, fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("wait");
