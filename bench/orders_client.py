@@ -169,7 +169,7 @@ def report(idle_file, events_file):
     oid, rows = group[len(group) // 2]
     medians = [percentile([r[i][0] for _, r in group], 0.5) for i in range(len(rows))]
     answer_ms = next(r[0] for r in rows if r[1] is None)
-    lines_n = sum(1 for r in rows if "reserved" in r[3] and kind(r[2]) == "inventory")
+    lines_n = len({r[2] for r in rows if kind(r[2]) == "inventory"})  # one inventory stream per line
     print()
     print(f"critical path of a typical idle order ({oid}): the median answer time of the {count} "
           f"of {len(paths)} orders whose steps came in the most common order")
