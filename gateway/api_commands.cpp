@@ -144,7 +144,8 @@ void gateway_api::impl::place(placement pl) {
                 return actor->quit();
               }
               auto summary = json::parse(reply.summary, nullptr, false);
-              auto status = summary.is_object() ? summary.value("status", "placed") : "placed";
+              const auto placed = actors::order::to_string(actors::order::order_status::placed);
+              auto status = summary.is_object() ? summary.value("status", placed) : placed;
               auto reason = summary.is_object() ? summary.value("reason", "") : "";
               if (pl.wait.count() == 0 || terminal(status)) {
                 self->answer_placed(pl, status, reason, pl.wait.count() > 0);
@@ -163,7 +164,11 @@ void gateway_api::impl::place(placement pl) {
     return {
         [=](done_atom, const std::string& status, const std::string& reason) {
           // An empty status: the gateway is stopping and no longer waits.
-          self->answer_placed(pl, status.empty() ? "placed" : status, reason, !status.empty());
+          self->answer_placed(pl,
+                              status.empty()
+                                  ? actors::order::to_string(actors::order::order_status::placed)
+                                  : status,
+                              reason, !status.empty());
           actor->quit();
         },
         [=](expired_atom, const std::string& status) {
@@ -181,7 +186,7 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
   response r;
   if (!final_answer || !terminal(status)) {
     r = make_json(202, json{{"order_id", pl.order_id}, {"status", status}}.dump());
-  } else if (status == "confirmed") {
+  } else if (status == actors::order::to_string(actors::order::order_status::confirmed)) {
     r = make_json(201, json{{"order_id", pl.order_id}, {"status", status}}.dump());
   } else {
     auto p = finished_order_problem(pl.order_id, status, reason);

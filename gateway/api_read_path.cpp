@@ -1,5 +1,7 @@
 #include "gateway/api_impl.hpp"
 
+#include "actors/order/messages.hpp"
+
 #include <cstdio>
 #include <ctime>
 
@@ -47,7 +49,8 @@ json order_json(const read_models::order_view& o) {
 }
 
 bool terminal(const std::string& status) {
-  return status == "confirmed" || status == "rejected" || status == "cancelled";
+  const auto named = actors::order::order_status_from(status);
+  return named && actors::order::is_terminal(*named);
 }
 
 std::optional<std::string>

@@ -1,5 +1,6 @@
 #include "gateway/command_errors.hpp"
 
+#include "actors/order/messages.hpp"
 #include "gateway/order_request.hpp"
 
 #include <caf/sec.hpp>
@@ -134,7 +135,7 @@ response answer_for_inventory_rejection(const actors::runtime::command_reply& re
 
 problem_details finished_order_problem(const std::string& order_id, const std::string& status,
                                        const std::string& reason) {
-  const bool rejected = status == "rejected";
+  const bool rejected = status == actors::order::to_string(actors::order::order_status::rejected);
   const auto unknown_sku = rejected ? unknown_sku_of(reason) : std::nullopt;
   const auto row = unknown_sku ? http_for(actors::inventory::inventory_errc::unknown_sku)
                    : rejected  ? http_answer{409, problem_type::order_rejected}

@@ -1,5 +1,6 @@
 #include "gateway/api.hpp"
 
+#include "actors/order/messages.hpp"
 #include "psp/client/card_tokens.hpp"
 
 #include <nlohmann/json.hpp>
@@ -416,7 +417,7 @@ const std::string& openapi_document() {
           "customer_id": {"type": "string"},
           "status": {
             "type": "string",
-            "enum": ["placed", "reserved", "confirmed", "rejected", "cancelled"]
+            "description": "(the enum is filled in by openapi.cpp from actors/order/messages.hpp)"
           },
           "reason": {
             "type": "string",
@@ -474,6 +475,14 @@ const std::string& openapi_document() {
     auto& token = doc["components"]["schemas"]["OrderInput"]["properties"]["payment"]["properties"]
                      ["card_token"];
     token["description"] = card_token_description();
+    // The status names of orders, from their one list; `none` is never shown to a client.
+    auto& statuses = doc["components"]["schemas"]["Order"]["properties"]["status"]["enum"];
+    statuses = nlohmann::json::array();
+    for (const auto& [status, name] : actors::order::order_status_names) {
+      if (status != actors::order::order_status::none) {
+        statuses.push_back(std::string{name});
+      }
+    }
     token["pattern"] = "^" + std::string{psp::card_token_prefix};
     return doc.dump(2);
   }();

@@ -149,9 +149,15 @@ private:
                    // A take (reserve and commit at once): the line holds its stock.
                    [&](const order::stock_committed& x) { set_line(id, x.sku, "reserved"); },
                    [&](const order::stock_reservation_failed& x) { set_line(id, x.sku, "failed"); },
-                   [&](const order::order_confirmed&) { set_status(id, "confirmed", ""); },
-                   [&](const order::order_rejected& x) { set_status(id, "rejected", x.reason); },
-                   [&](const order::order_cancelled& x) { set_status(id, "cancelled", x.reason); },
+                   [&](const order::order_confirmed&) {
+                     set_status(id, order::order_status::confirmed, "");
+                   },
+                   [&](const order::order_rejected& x) {
+                     set_status(id, order::order_status::rejected, x.reason);
+                   },
+                   [&](const order::order_cancelled& x) {
+                     set_status(id, order::order_status::cancelled, x.reason);
+                   },
                    // The rest move the saga, not what a reader of the order sees.
                    [](const auto&) {},
                },
@@ -162,10 +168,11 @@ private:
   bool insert_order(const recorded_event& e, const std::string& id, const order::order_placed& x) {
     auto inserted = tx_.exec_params(
         "INSERT INTO read_orders (order_id, customer_id, status, amount_cents, placed_at, "
-        "updated_at, version) VALUES ($1, $2, 'placed', $3, " OM_TS("$4") ", " OM_TS(
+        "updated_at, version) VALUES ($1, $2, $6, $3, " OM_TS("$4") ", " OM_TS(
             "$4") ", $5) "
                   "ON CONFLICT (order_id) DO NOTHING",
-        id, x.customer_id, x.amount_cents, e.recorded_at_us, e.stream_version);
+        id, x.customer_id, x.amount_cents, e.recorded_at_us, e.stream_version,
+        order::to_string(order::order_status::placed));
     if (inserted.affected_rows() == 0) {
       return false;
     }
@@ -181,15 +188,16 @@ private:
   void set_line(const std::string& id, const std::string& sku, const char* reservation) {
     tx_.exec_params("UPDATE read_order_lines SET reservation = $3 WHERE order_id = $1 AND sku = $2",
                     id, sku, reservation);
-    tx_.exec_params("UPDATE read_orders SET status = 'reserved' WHERE order_id = $1 "
-                    "AND status = 'placed' AND NOT EXISTS (SELECT 1 FROM read_order_lines "
+    tx_.exec_params("UPDATE read_orders SET status = $2 WHERE order_id = $1 "
+                    "AND status = $3 AND NOT EXISTS (SELECT 1 FROM read_order_lines "
                     "WHERE order_id = $1 AND reservation <> 'reserved')",
-                    id);
+                    id, order::to_string(order::order_status::reserved),
+                    order::to_string(order::order_status::placed));
   }
 
-  void set_status(const std::string& id, const char* status, const std::string& reason) {
+  void set_status(const std::string& id, order::order_status status, const std::string& reason) {
     tx_.exec_params("UPDATE read_orders SET status = $2, reason = $3 WHERE order_id = $1", id,
-                    status, reason);
+                    order::to_string(status), reason);
   }
 
   bool apply_inventory(const recorded_event& e, const std::string& sku,

@@ -14,24 +14,6 @@
 
 namespace ordermesh::actors::order {
 
-std::string to_string(order_status x) {
-  switch (x) {
-    case order_status::none:
-      return "none";
-    case order_status::placed:
-      return "placed";
-    case order_status::reserved:
-      return "reserved";
-    case order_status::confirmed:
-      return "confirmed";
-    case order_status::rejected:
-      return "rejected";
-    case order_status::cancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
 std::string order_traits::summary(const order_state& s) const {
   return nlohmann::json{{"order_id", s.order_id},
                         {"status", to_string(s.status)},

@@ -74,9 +74,6 @@ struct order_traits {
   }
 };
 
-/// "placed", "confirmed", ...
-std::string to_string(order_status x);
-
 /// Spawns the host of the order entities ("order/<order id>").
 caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
                             persistence::reader_actor reader, runtime::host_settings settings,

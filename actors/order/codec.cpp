@@ -47,12 +47,17 @@ void from_json(const nlohmann::json& j, compensation_completed&) {
   j.get<nlohmann::json::object_t>();
 }
 
-NLOHMANN_JSON_SERIALIZE_ENUM(order_status, {{order_status::none, "none"},
-                                            {order_status::placed, "placed"},
-                                            {order_status::reserved, "reserved"},
-                                            {order_status::confirmed, "confirmed"},
-                                            {order_status::rejected, "rejected"},
-                                            {order_status::cancelled, "cancelled"}})
+void to_json(nlohmann::json& j, const order_status& x) {
+  j = to_string(x);
+}
+void from_json(const nlohmann::json& j, order_status& x) {
+  auto named = order_status_from(j.get<std::string>());
+  if (!named) {
+    // A JSON error, like any other malformed field: the codec's callers stop those.
+    throw nlohmann::json::other_error::create(501, "unknown order status " + j.dump(), &j);
+  }
+  x = *named;
+}
 NLOHMANN_JSON_SERIALIZE_ENUM(line_reservation,
                              {{line_reservation::pending, "pending"},
                               {line_reservation::reserved, "reserved"},

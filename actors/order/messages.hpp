@@ -1,7 +1,11 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -59,6 +63,43 @@ enum class commit_outcome : uint8_t {
 /// committed. Orders recorded by an earlier binary may be on the older path: placed (reserving)
 /// -> reserved (authorizing, then committing the stock) -> confirmed, captured afterwards.
 enum class order_status : uint8_t { none, placed, reserved, confirmed, rejected, cancelled };
+
+/// The one list of order status names: in events and snapshots, the read model, the HTTP API and
+/// its OpenAPI document. Everything that names a status takes it from here.
+inline constexpr std::array<std::pair<order_status, std::string_view>, 6> order_status_names{{
+    {order_status::none, "none"},
+    {order_status::placed, "placed"},
+    {order_status::reserved, "reserved"},
+    {order_status::confirmed, "confirmed"},
+    {order_status::rejected, "rejected"},
+    {order_status::cancelled, "cancelled"},
+}};
+
+/// "placed", "confirmed", ... (order_status_names).
+inline std::string to_string(order_status x) {
+  for (const auto& [status, name] : order_status_names) {
+    if (status == x) {
+      return std::string{name};
+    }
+  }
+  return "?";
+}
+
+/// The status of that name, if it is one.
+inline std::optional<order_status> order_status_from(std::string_view name) {
+  for (const auto& [status, n] : order_status_names) {
+    if (n == name) {
+      return status;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Confirmed, rejected or cancelled: the order's saga decided it, nothing changes it any more.
+inline bool is_terminal(order_status x) {
+  return x == order_status::confirmed || x == order_status::rejected ||
+         x == order_status::cancelled;
+}
 
 // -- commands -------------------------------------------------------------------------------------
 
@@ -518,7 +559,8 @@ inline bool operator==(const schedule_timeout& x, const schedule_timeout& y) {
   return x.step == y.step && x.attempt == y.attempt && x.delay_ms == y.delay_ms;
 }
 
-// -- what the node is told --------------------------------------------------------------------------
+// -- what the node is told
+// --------------------------------------------------------------------------
 
 /// An order reached its terminal state (confirmed, rejected or cancelled) and that event is
 /// durable. The order entity sends it once, right after the commit, to the node's completion

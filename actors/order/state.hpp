@@ -69,10 +69,7 @@ struct order_state {
   /// committed; false for an order on the older path (authorize, commit, capture).
   bool sale = false;
 
-  bool terminal() const {
-    return status == order_status::confirmed || status == order_status::rejected ||
-           status == order_status::cancelled;
-  }
+  bool terminal() const { return is_terminal(status); }
 
   bool awaiting_payment_retry() const {
     return status == order_status::reserved && !authorized && payment_attempt > 0 &&
