@@ -3,6 +3,7 @@
 
 #include "actors/inventory/errors.hpp"
 #include "actors/order/errors.hpp"
+#include "actors/order/messages.hpp"
 #include "gateway/api.hpp"
 #include "gateway/client_identity.hpp"
 #include "gateway/command_errors.hpp"
@@ -436,6 +437,27 @@ BOOST_AUTO_TEST_CASE(openapi_describes_exactly_the_served_endpoints) {
     }
   };
   check_refs(doc);
+}
+
+BOOST_AUTO_TEST_CASE(the_openapi_order_statuses_are_the_orders_own_status_names) {
+  namespace order = ordermesh::actors::order;
+  auto doc = json::parse(openapi_document());
+  std::vector<std::string> expected;
+  for (const auto& [status, name] : order::order_status_names) {
+    if (status != order::order_status::none) {
+      expected.emplace_back(name);
+    }
+    BOOST_TEST((order::order_status_from(name) == std::optional<order::order_status>{status}));
+  }
+  const auto listed = doc.at("components")
+                          .at("schemas")
+                          .at("Order")
+                          .at("properties")
+                          .at("status")
+                          .at("enum")
+                          .get<std::vector<std::string>>();
+  BOOST_TEST(listed == expected, boost::test_tools::per_element());
+  BOOST_TEST(!order::order_status_from("shipped").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(openapi_describes_each_route_as_the_route_table_says) {
