@@ -70,7 +70,8 @@ using inventory_decision = decision<event>;
 ///   past its deadline at ctx.now_us; reservation_closed if released or returned, out_of_stock if
 ///   rejected. With no reservation and qty > 0 (take): committed{qty}, or reservation_rejected
 ///   (remembered, like a reserve's) when qty > available; invalid_quantity; else
-///   unknown_reservation.
+///   unknown_reservation. A take (qty > 0) whose own hold expired (or is past its deadline:
+///   reservation_expired first) takes fresh stock like a new take.
 /// - expire_reservations: reservation_expired for every reservation due at ctx.now_us.
 /// - return_committed: returned (the committed units come back) or released (still only held);
 ///   no event if the order holds nothing here any more (released, expired, rejected, returned);

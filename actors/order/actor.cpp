@@ -12,6 +12,8 @@
 #include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
 
+#include <algorithm>
+
 namespace ordermesh::actors::order {
 
 std::string to_string(order_status x) {
@@ -130,8 +132,11 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               runtime::route(
                   self, dir.inventory, sku, std::move(e),
                   caf::make_message(inventory::commit{oid, a.qty}), [=](runtime::command_reply& r) {
-                    bool taken = r.accepted && (r.events.empty() ||
-                                                r.events.front() == inventory::wire::committed);
+                    // A take whose own older hold expired records that expiry first.
+                    bool taken =
+                        r.accepted && (r.events.empty() ||
+                                       std::find(r.events.begin(), r.events.end(),
+                                                 inventory::wire::committed) != r.events.end());
                     auto reason = taken        ? std::string{}
                                   : r.accepted ? std::string{"out_of_stock"}
                                                : r.reason;

@@ -229,6 +229,42 @@ BOOST_AUTO_TEST_CASE(a_take_of_an_order_holding_a_reservation_commits_the_held_u
   BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {committed{"o1", 2}}));
 }
 
+BOOST_AUTO_TEST_CASE(a_take_whose_own_older_hold_expired_takes_fresh_stock) {
+  // An order the older binary placed reserved here unseen; its hold ran out before the new
+  // binary's take arrived: the take is a new take, not "reservation expired".
+  auto overdue = given({restocked{3}, reserved{"o1", 2, t0}});
+  auto d = decide(overdue, commit{"o1", 3}, at(t0));
+  BOOST_CHECK(accepted_with(d, {reservation_expired{"o1", 2}, committed{"o1", 3}}));
+  auto s = apply_all(overdue, d.events);
+  BOOST_TEST(s.on_hand == 0);
+  BOOST_TEST(s.reserved_qty == 0);
+  BOOST_TEST(s.available() == 0);
+
+  auto expired = given({restocked{3}, reserved{"o2", 2, t0}, reservation_expired{"o2", 2}});
+  d = decide(expired, commit{"o2", 3}, at(t0));
+  BOOST_CHECK(accepted_with(d, {committed{"o2", 3}}));
+  s = apply_all(expired, d.events);
+  BOOST_TEST(s.available() == 0);
+  BOOST_CHECK(accepted_with(decide(s, commit{"o2", 3}, at(t0)), {}));
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o2", 3}, at(t0)), {returned{"o2", 3}}));
+
+  // Fresh stock only: beyond it the take is rejected like any other.
+  auto short_stock = given({restocked{3}, reserved{"o3", 1, t0}, reserved{"x", 2, t0 + 5}});
+  BOOST_CHECK(accepted_with(
+      decide(short_stock, commit{"o3", 2}, at(t0)),
+      {reservation_expired{"o3", 1}, reservation_rejected{"o3", 2, 1, "out_of_stock"}}));
+  // A commit of the hold alone (qty 0, the older path) is still refused once it expired.
+  BOOST_CHECK(
+      rejected_with(decide(overdue, commit{"o1"}, at(t0)), inventory_errc::reservation_expired));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_of_a_released_or_returned_order_is_still_refused) {
+  auto s = given({restocked{10}, reserved{"o1", 1, t0}, released{"o1", 1}, committed{"o2", 1},
+                  returned{"o2", 1}});
+  BOOST_CHECK(rejected_with(decide(s, commit{"o1", 1}, at_t0), inventory_errc::reservation_closed));
+  BOOST_CHECK(rejected_with(decide(s, commit{"o2", 1}, at_t0), inventory_errc::reservation_closed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(returning_committed_units)

@@ -652,9 +652,12 @@ private:
         auto d = inv::decide(e.state, cmd, decide_context{now_ms_ * 1000, 0.0});
         accepted = d.accepted();
         code = d.rejected ? d.rejected->code : 0;
+        // A take whose own older hold expired records that expiry first, then its commit.
         reserved = accepted &&
                    (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()) ||
-                    std::holds_alternative<inv::committed>(d.events.front()));
+                    std::any_of(d.events.begin(), d.events.end(), [](const inv::event& ev) {
+                      return std::holds_alternative<inv::committed>(ev);
+                    }));
         e.state = inv::apply_all(std::move(e.state), d.events);
         e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
         e.handled_order.emplace_back(now_ms_, message_id);
