@@ -162,6 +162,13 @@ outcome decide_return(const inventory_state& s, const return_committed& cmd) {
   return accept<event>({released{cmd.order_id, 0}});
 }
 
+outcome decide_settle(const inventory_state& s, const settle& cmd) {
+  if (s.committed_qty.count(cmd.order_id) > 0) {
+    return accept<event>({settled{cmd.order_id}});
+  }
+  return accept<event>(); // settled already, never committed here, or returned
+}
+
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {
   std::vector<event> events;
   for (const auto& [order_id, r] : s.reservations) {
@@ -203,6 +210,7 @@ inventory_decision decide(const inventory_state& state, const command& cmd,
                         [&](const commit& x) { return decide_commit(state, x, ctx); },
                         [&](const expire_reservations&) { return decide_expire(state, ctx); },
                         [&](const return_committed& x) { return decide_return(state, x); },
+                        [&](const settle& x) { return decide_settle(state, x); },
                     },
                     cmd);
 }
@@ -248,6 +256,11 @@ inventory_state apply(inventory_state s, const event& ev) {
             s.on_hand += x.qty;
           },
           [&](const reservation_expired& x) { drop_reservation(s, x.order_id, finish::expired); },
+          [&](const settled& x) {
+            s.committed_qty.erase(x.order_id);
+            // Still remembered as committed, now only among the bounded finished orders.
+            remember_finished(s, x.order_id, finish::committed);
+          },
       },
       ev);
   return s;

@@ -42,9 +42,10 @@ struct inventory_state {
   std::deque<std::string> finished_order;
   /// How each order in finished_order ended.
   std::map<std::string, finish> finished;
-  /// Units committed to each order not returned yet. Never forgotten by the finished_order cap:
-  /// a retried commit must still answer "committed", and a cancelled order must still be able to
-  /// return them (costs one entry per sale until it is returned).
+  /// Units committed to each order neither returned nor settled yet. Never forgotten by the
+  /// finished_order cap: a retried commit must still answer "committed", and a cancelled order
+  /// must still be able to return them. A confirmed order settles them (no return can follow),
+  /// which moves it into the bounded finished orders.
   std::map<std::string, int64_t> committed_qty;
 
   int64_t available() const { return on_hand - reserved_qty; }
@@ -77,6 +78,7 @@ using inventory_decision = decision<event>;
 ///   no event if the order holds nothing here any more (released, expired, rejected, returned);
 ///   released{qty 0} for an unknown order: it is closed, so a commit or reserve that arrives later
 ///   is refused.
+/// - settle: settled for an order with committed units not returned; no event otherwise.
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

@@ -234,6 +234,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                              caf::make_message(inventory::return_committed{oid, a.qty}),
                              [=](runtime::command_reply&) { compensation_done(); });
             },
+            [&](const settle_stock& a) {
+              // Fire and forget: idempotent at the inventory; if it is lost (a crash right after
+              // the capture was recorded), the inventory only keeps one quantity it no longer
+              // needs.
+              runtime::route(self, dir.inventory, a.sku, env("settle/" + a.sku),
+                             caf::make_message(inventory::settle{oid}),
+                             [](runtime::command_reply&) {});
+            },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);
               runtime::route(

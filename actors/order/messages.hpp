@@ -239,6 +239,12 @@ struct return_stock {
   int32_t qty = 0;
 };
 
+/// The order completed as confirmed (paid, every line committed): no return can follow, so the
+/// line's inventory stops keeping the order's committed quantity (inventory::settle).
+struct settle_stock {
+  std::string sku;
+};
+
 /// Makes sure the order's sale key holds and charges nothing (refunded if it was sold), and only
 /// once the payment confirms that, gives back `then_return`: stock is never given back while a
 /// sale of it may still be carried out.
@@ -268,9 +274,10 @@ struct schedule_timeout {
   int64_t delay_ms = 0;
 };
 
-using saga_action = std::variant<reserve_stock, release_stock, commit_stock, return_stock,
-                                 authorize_payment, capture_payment, void_or_refund_payment, notify,
-                                 schedule_timeout, take_stock, sell_payment, reverse_sale_payment>;
+using saga_action =
+    std::variant<reserve_stock, release_stock, commit_stock, return_stock, authorize_payment,
+                 capture_payment, void_or_refund_payment, notify, schedule_timeout, take_stock,
+                 sell_payment, reverse_sale_payment, settle_stock>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -486,6 +493,10 @@ inline bool operator==(const return_stock& x, const return_stock& y) {
   return x.sku == y.sku && x.qty == y.qty;
 }
 
+inline bool operator==(const settle_stock& x, const settle_stock& y) {
+  return x.sku == y.sku;
+}
+
 inline bool operator==(const reverse_sale_payment& x, const reverse_sale_payment& y) {
   return x.then_return == y.then_return;
 }
@@ -518,7 +529,8 @@ inline bool operator==(const schedule_timeout& x, const schedule_timeout& y) {
   return x.step == y.step && x.attempt == y.attempt && x.delay_ms == y.delay_ms;
 }
 
-// -- what the node is told --------------------------------------------------------------------------
+// -- what the node is told
+// --------------------------------------------------------------------------
 
 /// An order reached its terminal state (confirmed, rejected or cancelled) and that event is
 /// durable. The order entity sends it once, right after the commit, to the node's completion

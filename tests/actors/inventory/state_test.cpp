@@ -316,6 +316,50 @@ BOOST_AUTO_TEST_CASE(a_committed_order_is_remembered_past_the_finished_orders_ca
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(settling_confirmed_orders)
+
+BOOST_AUTO_TEST_CASE(settling_forgets_a_confirmed_orders_quantity_and_keeps_it_committed) {
+  auto s = given({restocked{10}, committed{"o1", 3}});
+  auto d = decide(s, settle{"o1"}, at_t0);
+  BOOST_CHECK(accepted_with(d, {settled{"o1"}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.committed_qty.empty());
+  BOOST_TEST(s.on_hand == 7);
+  BOOST_CHECK(s.finished.at("o1") == finish::committed);
+  // Idempotent, and a retried take or commit still answers "committed".
+  BOOST_CHECK(accepted_with(decide(s, settle{"o1"}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1"}, at_t0), {}));
+}
+
+BOOST_AUTO_TEST_CASE(settling_an_order_that_holds_no_committed_units_records_nothing) {
+  auto s = given(
+      {restocked{10}, reserved{"held", 1, t0 + 5}, committed{"back", 1}, returned{"back", 1}});
+  for (const auto* id : {"never-seen", "held", "back"}) {
+    BOOST_CHECK(accepted_with(decide(s, settle{id}, at_t0), {}));
+  }
+  BOOST_TEST(s.reservations.count("held") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_hot_sku_remembers_a_bounded_number_of_settled_orders) {
+  auto s = given({restocked{max_quantity}});
+  const size_t sales = max_finished_orders + 500;
+  for (size_t i = 0; i < sales; ++i) {
+    auto id = "o" + std::to_string(i);
+    for (const command& c : {command{commit{id, 1}}, command{settle{id}}}) {
+      auto d = decide(s, c, at_t0);
+      BOOST_REQUIRE(d.accepted());
+      s = apply_all(std::move(s), d.events);
+    }
+  }
+  BOOST_TEST(s.on_hand == max_quantity - static_cast<int64_t>(sales));
+  BOOST_TEST(s.committed_qty.empty());
+  BOOST_TEST(s.finished.size() == max_finished_orders);
+  BOOST_TEST(s.finished_order.size() == max_finished_orders);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(expiring)
 
 BOOST_AUTO_TEST_CASE(expires_exactly_the_reservations_that_are_due) {
