@@ -107,9 +107,13 @@ struct record_timeout {
 /// Every compensation (releases, void or refund) of a rejected or cancelled order is done.
 struct record_compensated {};
 
+/// The payment recorded the reversal of the order's sale: it holds and charges nothing and never
+/// will, so a cancelled order's stock may go back now.
+struct record_sale_reversed {};
+
 using command =
     std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
-                 record_capture, record_timeout, record_compensated>;
+                 record_capture, record_timeout, record_compensated, record_sale_reversed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -323,6 +327,11 @@ typename Inspector::result_type inspect(Inspector& f, record_timeout& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_compensated&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_sale_reversed&) {
   return f();
 }
 

@@ -340,6 +340,8 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const record_capture& x) { return decide_capture(state, x); },
           [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
           [&](const record_compensated&) { return decide_compensated(state); },
+          // Nothing to record: its effect (saga_on_sale_reversed) gives the stock back.
+          [&](const record_sale_reversed&) { return accept<event>(); },
       },
       cmd);
 }
@@ -623,6 +625,21 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const compensation_completed&) { return actions{}; },
       },
       just_happened);
+}
+
+std::vector<saga_action> saga_on_sale_reversed(const order_state& state) {
+  if (!state.sale || state.saga_completed ||
+      (state.status != order_status::cancelled && state.status != order_status::rejected)) {
+    return {};
+  }
+  // A sale's give_back is its reversal alone: what it returns once the sale is closed.
+  actions result;
+  for (auto& action : give_back(state)) {
+    if (auto* reverse = std::get_if<reverse_sale_payment>(&action)) {
+      result.insert(result.end(), reverse->then_return.begin(), reverse->then_return.end());
+    }
+  }
+  return result;
 }
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,

@@ -432,6 +432,9 @@ private:
     auto& o = orders_[oid];
     decide_context ctx{now_ms_ * 1000, std::uniform_real_distribution<double>{0.0, 1.0}(rng_)};
     auto d = ord::decide(o.state, cmd, ctx, policy_);
+    if (d.accepted() && std::holds_alternative<ord::record_sale_reversed>(cmd)) {
+      execute(oid, ord::saga_on_sale_reversed(o.state)); // the command's effect
+    }
     if (!d.accepted() || d.events.empty()) {
       return;
     }
@@ -922,6 +925,9 @@ private:
             auto& r = payments_[oid];
             if (r.recorded == recorded_sale::none || r.recorded == recorded_sale::sold) {
               r.recorded = recorded_sale::reversed;
+              // The payment reports what it recorded (a reaction, like sold).
+              send("sale reversed report " + oid,
+                   [=] { to_order(oid, ord::record_sale_reversed{}); });
             }
           },
           kind::answer);
