@@ -225,6 +225,7 @@ private:
                    },
                    [&](const inventory::reservation_expired& x) { unhold(sku, x.order_id); },
                    [&](const inventory::returned& x) { on_hand_delta = x.qty; },
+                   [](const inventory::settled&) {}, // stock unchanged
                },
                ev);
     tx_.exec_params(

@@ -18,6 +18,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(released, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(committed, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation_expired, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(returned, order_id, qty)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(settled, order_id)
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation, qty, expires_at_us)
 NLOHMANN_JSON_SERIALIZE_ENUM(finish, {{finish::released, "released"},
@@ -60,6 +61,7 @@ const event_parsers<event> parsers = {
     {wire::committed, parse_as<event, committed>},
     {wire::reservation_expired, parse_as<event, reservation_expired>},
     {wire::returned, parse_as<event, returned>},
+    {wire::settled, parse_as<event, settled>},
 };
 
 } // namespace
@@ -74,6 +76,7 @@ encoded_event encode(const event& ev) {
           [](const committed& x) { return encode_as(wire::committed, x); },
           [](const reservation_expired& x) { return encode_as(wire::reservation_expired, x); },
           [](const returned& x) { return encode_as(wire::returned, x); },
+          [](const settled& x) { return encode_as(wire::settled, x); },
       },
       ev);
 }

@@ -19,6 +19,7 @@ inline constexpr const char* released = "inventory.released.v1";
 inline constexpr const char* committed = "inventory.committed.v1";
 inline constexpr const char* reservation_expired = "inventory.reservation_expired.v1";
 inline constexpr const char* returned = "inventory.returned.v1";
+inline constexpr const char* settled = "inventory.settled.v1";
 } // namespace wire
 
 /// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime

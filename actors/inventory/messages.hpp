@@ -49,8 +49,15 @@ struct return_committed {
   int64_t qty = 0;
 };
 
+/// The order `order_id` completed as confirmed: its committed units are sold for good and no
+/// return can follow, so the SKU stops keeping its quantity (it remembers the order as committed
+/// among its bounded finished orders). Idempotent; no event for an order without committed units.
+struct settle {
+  std::string order_id;
+};
+
 using command =
-    std::variant<restock, reserve, release, commit, expire_reservations, return_committed>;
+    std::variant<restock, reserve, release, commit, expire_reservations, return_committed, settle>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -94,8 +101,13 @@ struct returned {
   int64_t qty = 0;
 };
 
+/// A confirmed order's committed units are settled: its quantity is no longer kept.
+struct settled {
+  std::string order_id;
+};
+
 using event = std::variant<restocked, reserved, reservation_rejected, released, committed,
-                           reservation_expired, returned>;
+                           reservation_expired, returned, settled>;
 
 // -- field lists: inspect() (CAF serialization) and operator==/!= (actors/common/fields.hpp) --
 
@@ -105,6 +117,8 @@ OM_FIELDS(release, order_id)
 OM_FIELDS(commit, order_id, qty)
 OM_NO_FIELDS(expire_reservations)
 OM_FIELDS(return_committed, order_id, qty)
+OM_FIELDS(settle, order_id)
+OM_FIELDS(settled, order_id)
 OM_FIELDS(returned, order_id, qty)
 OM_FIELDS(restocked, qty)
 OM_FIELDS(reserved, order_id, qty, expires_at_us)

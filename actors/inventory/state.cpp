@@ -83,18 +83,47 @@ outcome decide_release(const inventory_state& s, const release& cmd) {
   return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
 }
 
+/// Takes cmd.qty units straight from the available stock (reserve and commit at once).
+outcome decide_take(const inventory_state& s, const commit& cmd) {
+  if (!s.known) {
+    // Refused, not recorded: an unknown SKU gets no stream, whatever clients send.
+    return reject<event>(inventory_errc::unknown_sku, to_string(inventory_errc::unknown_sku));
+  }
+  if (!valid_quantity(cmd.qty)) {
+    return reject<event>(inventory_errc::invalid_quantity, "commit qty out of range");
+  }
+  if (cmd.qty > s.available()) {
+    return accept<event>(
+        {reservation_rejected{cmd.order_id, cmd.qty, s.available(), "out_of_stock"}});
+  }
+  return accept<event>({committed{cmd.order_id, cmd.qty}});
+}
+
 outcome decide_commit(const inventory_state& s, const commit& cmd, const decide_context& ctx) {
   if (auto i = s.reservations.find(cmd.order_id); i != s.reservations.end()) {
-    if (i->second.expires_at_us <= ctx.now_us) {
+    if (i->second.expires_at_us > ctx.now_us) {
+      return accept<event>({committed{cmd.order_id, i->second.qty}});
+    }
+    if (cmd.qty == 0) {
       return reject<event>(inventory_errc::reservation_expired, "reservation is past its deadline");
     }
-    return accept<event>({committed{cmd.order_id, i->second.qty}});
+    // A take whose own hold (an older binary's reserve the order never recorded) ran out: the
+    // hold expires, and the take takes fresh stock like any new one.
+    reservation_expired expiry{cmd.order_id, i->second.qty};
+    auto d = decide_take(apply(s, expiry), cmd);
+    if (d.accepted()) {
+      d.events.insert(d.events.begin(), std::move(expiry));
+    }
+    return d;
   }
   if (auto done = finished_as(s, cmd.order_id)) {
     switch (*done) {
       case finish::committed:
         return accept<event>();
       case finish::expired:
+        if (cmd.qty != 0) {
+          return decide_take(s, cmd); // its hold ran out unused: a fresh take
+        }
         return reject<event>(inventory_errc::reservation_expired, "reservation expired");
       case finish::rejected:
         return reject<event>(inventory_errc::out_of_stock, "reservation was rejected");
@@ -103,19 +132,8 @@ outcome decide_commit(const inventory_state& s, const commit& cmd, const decide_
         return reject<event>(inventory_errc::reservation_closed, "reservation is not held");
     }
   }
-  if (cmd.qty != 0) { // take: reserve and commit at once
-    if (!s.known) {
-      // Refused, not recorded: an unknown SKU gets no stream, whatever clients send.
-      return reject<event>(inventory_errc::unknown_sku, to_string(inventory_errc::unknown_sku));
-    }
-    if (!valid_quantity(cmd.qty)) {
-      return reject<event>(inventory_errc::invalid_quantity, "commit qty out of range");
-    }
-    if (cmd.qty > s.available()) {
-      return accept<event>(
-          {reservation_rejected{cmd.order_id, cmd.qty, s.available(), "out_of_stock"}});
-    }
-    return accept<event>({committed{cmd.order_id, cmd.qty}});
+  if (cmd.qty != 0) {
+    return decide_take(s, cmd);
   }
   return reject<event>(inventory_errc::unknown_reservation, "no reservation for " + cmd.order_id);
 }
@@ -142,6 +160,13 @@ outcome decide_return(const inventory_state& s, const return_committed& cmd) {
   }
   // Never seen: closed now (released, nothing held), so that a commit still on its way is refused.
   return accept<event>({released{cmd.order_id, 0}});
+}
+
+outcome decide_settle(const inventory_state& s, const settle& cmd) {
+  if (s.committed_qty.count(cmd.order_id) > 0) {
+    return accept<event>({settled{cmd.order_id}});
+  }
+  return accept<event>(); // settled already, never committed here, or returned
 }
 
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {
@@ -185,6 +210,7 @@ inventory_decision decide(const inventory_state& state, const command& cmd,
                         [&](const commit& x) { return decide_commit(state, x, ctx); },
                         [&](const expire_reservations&) { return decide_expire(state, ctx); },
                         [&](const return_committed& x) { return decide_return(state, x); },
+                        [&](const settle& x) { return decide_settle(state, x); },
                     },
                     cmd);
 }
@@ -230,6 +256,11 @@ inventory_state apply(inventory_state s, const event& ev) {
             s.on_hand += x.qty;
           },
           [&](const reservation_expired& x) { drop_reservation(s, x.order_id, finish::expired); },
+          [&](const settled& x) {
+            s.committed_qty.erase(x.order_id);
+            // Still remembered as committed, now only among the bounded finished orders.
+            remember_finished(s, x.order_id, finish::committed);
+          },
       },
       ev);
   return s;

@@ -42,9 +42,10 @@ struct inventory_state {
   std::deque<std::string> finished_order;
   /// How each order in finished_order ended.
   std::map<std::string, finish> finished;
-  /// Units committed to each order not returned yet. Never forgotten by the finished_order cap:
-  /// a retried commit must still answer "committed", and a cancelled order must still be able to
-  /// return them (costs one entry per sale until it is returned).
+  /// Units committed to each order neither returned nor settled yet. Never forgotten by the
+  /// finished_order cap: a retried commit must still answer "committed", and a cancelled order
+  /// must still be able to return them. A confirmed order settles them (no return can follow),
+  /// which moves it into the bounded finished orders.
   std::map<std::string, int64_t> committed_qty;
 
   int64_t available() const { return on_hand - reserved_qty; }
@@ -70,12 +71,14 @@ using inventory_decision = decision<event>;
 ///   past its deadline at ctx.now_us; reservation_closed if released or returned, out_of_stock if
 ///   rejected. With no reservation and qty > 0 (take): committed{qty}, or reservation_rejected
 ///   (remembered, like a reserve's) when qty > available; invalid_quantity; else
-///   unknown_reservation.
+///   unknown_reservation. A take (qty > 0) whose own hold expired (or is past its deadline:
+///   reservation_expired first) takes fresh stock like a new take.
 /// - expire_reservations: reservation_expired for every reservation due at ctx.now_us.
 /// - return_committed: returned (the committed units come back) or released (still only held);
 ///   no event if the order holds nothing here any more (released, expired, rejected, returned);
 ///   released{qty 0} for an unknown order: it is closed, so a commit or reserve that arrives later
 ///   is refused.
+/// - settle: settled for an order with committed units not returned; no event otherwise.
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

@@ -12,6 +12,8 @@
 #include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
 
+#include <algorithm>
+
 namespace ordermesh::actors::order {
 
 std::string order_traits::summary(const order_state& s) const {
@@ -112,8 +114,11 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               runtime::route(
                   self, dir.inventory, sku, std::move(e),
                   caf::make_message(inventory::commit{oid, a.qty}), [=](runtime::command_reply& r) {
-                    bool taken = r.accepted && (r.events.empty() ||
-                                                r.events.front() == inventory::wire::committed);
+                    // A take whose own older hold expired records that expiry first.
+                    bool taken =
+                        r.accepted && (r.events.empty() ||
+                                       std::find(r.events.begin(), r.events.end(),
+                                                 inventory::wire::committed) != r.events.end());
                     auto reason = taken        ? std::string{}
                                   : r.accepted ? std::string{"out_of_stock"}
                                                : r.reason;
@@ -210,6 +215,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               runtime::route(self, dir.inventory, a.sku, env("return/" + a.sku),
                              caf::make_message(inventory::return_committed{oid, a.qty}),
                              [=](runtime::command_reply&) { compensation_done(); });
+            },
+            [&](const settle_stock& a) {
+              // Fire and forget: idempotent at the inventory; if it is lost (a crash right after
+              // the capture was recorded), the inventory only keeps one quantity it no longer
+              // needs.
+              runtime::route(self, dir.inventory, a.sku, env("settle/" + a.sku),
+                             caf::make_message(inventory::settle{oid}),
+                             [](runtime::command_reply&) {});
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);

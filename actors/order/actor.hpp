@@ -56,6 +56,12 @@ struct order_traits {
   std::vector<saga_action> resume(const order_state& s, const decide_context& ctx) const {
     return saga_resume(s, policy, ctx);
   }
+  /// The payment's report that the sale was reversed returns the stock at once.
+  std::vector<saga_action> effects(const order_state& s, const command& c,
+                                   const decide_context&) const {
+    return std::holds_alternative<record_sale_reversed>(c) ? saga_on_sale_reversed(s)
+                                                           : std::vector<saga_action>{};
+  }
   /// Sends the saga's steps to the inventory, payment and notification entities and schedules
   /// its timers; their answers come back as record_* commands to this order.
   void execute(caf::event_based_actor* self, const order_state& s,

@@ -148,9 +148,13 @@ struct record_timeout {
 /// Every compensation (releases, void or refund) of a rejected or cancelled order is done.
 struct record_compensated {};
 
+/// The payment recorded the reversal of the order's sale: it holds and charges nothing and never
+/// will, so a cancelled order's stock may go back now.
+struct record_sale_reversed {};
+
 using command =
     std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
-                 record_capture, record_timeout, record_compensated>;
+                 record_capture, record_timeout, record_compensated, record_sale_reversed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -280,6 +284,12 @@ struct return_stock {
   int32_t qty = 0;
 };
 
+/// The order completed as confirmed (paid, every line committed): no return can follow, so the
+/// line's inventory stops keeping the order's committed quantity (inventory::settle).
+struct settle_stock {
+  std::string sku;
+};
+
 /// Makes sure the order's sale key holds and charges nothing (refunded if it was sold), and only
 /// once the payment confirms that, gives back `then_return`: stock is never given back while a
 /// sale of it may still be carried out.
@@ -309,9 +319,10 @@ struct schedule_timeout {
   int64_t delay_ms = 0;
 };
 
-using saga_action = std::variant<reserve_stock, release_stock, commit_stock, return_stock,
-                                 authorize_payment, capture_payment, void_or_refund_payment, notify,
-                                 schedule_timeout, take_stock, sell_payment, reverse_sale_payment>;
+using saga_action =
+    std::variant<reserve_stock, release_stock, commit_stock, return_stock, authorize_payment,
+                 capture_payment, void_or_refund_payment, notify, schedule_timeout, take_stock,
+                 sell_payment, reverse_sale_payment, settle_stock>;
 
 // -- inspection (CAF serialization) ---------------------------------------------------------------
 
@@ -357,6 +368,11 @@ typename Inspector::result_type inspect(Inspector& f, record_timeout& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_compensated&) {
+  return f();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_sale_reversed&) {
   return f();
 }
 
@@ -525,6 +541,10 @@ inline bool operator==(const commit_stock& x, const commit_stock& y) {
 
 inline bool operator==(const return_stock& x, const return_stock& y) {
   return x.sku == y.sku && x.qty == y.qty;
+}
+
+inline bool operator==(const settle_stock& x, const settle_stock& y) {
+  return x.sku == y.sku;
 }
 
 inline bool operator==(const reverse_sale_payment& x, const reverse_sale_payment& y) {

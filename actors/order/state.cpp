@@ -84,8 +84,9 @@ outcome decide_place(const order_state& s, const place_order& cmd) {
 /// errc's name as reason) is not a lack of stock, and the order says so.
 outcome line_refused(const std::string& sku, const std::string& reason) {
   const bool unknown = reason == inventory::to_string(inventory::inventory_errc::unknown_sku);
-  return accept<event>({stock_reservation_failed{sku, reason},
-                        order_rejected{unknown ? reason + ": " + sku : "not enough stock of " + sku}});
+  return accept<event>(
+      {stock_reservation_failed{sku, reason},
+       order_rejected{unknown ? reason + ": " + sku : "not enough stock of " + sku}});
 }
 
 outcome decide_reservation(const order_state& s, const record_reservation& cmd) {
@@ -339,6 +340,8 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const record_capture& x) { return decide_capture(state, x); },
           [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
           [&](const record_compensated&) { return decide_compensated(state); },
+          // Nothing to record: its effect (saga_on_sale_reversed) gives the stock back.
+          [&](const record_sale_reversed&) { return accept<event>(); },
       },
       cmd);
 }
@@ -573,6 +576,19 @@ actions after_line_settled(const order_state& s, const saga_policy& policy,
   return {};
 }
 
+/// Paid and every line committed, for good: no compensation can follow a capture (an order the old
+/// binary confirmed whose stock is gone gives back instead and never captures), so each line's
+/// inventory may forget the order's committed quantity.
+actions settle_lines(const order_state& s) {
+  actions result;
+  for (const auto& line : s.lines) {
+    if (line.reservation == line_reservation::committed) {
+      result.emplace_back(settle_stock{line.sku});
+    }
+  }
+  return result;
+}
+
 } // namespace
 
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
@@ -605,10 +621,25 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const order_confirmed&) { return fulfil(state, policy, ctx); },
           [&](const order_rejected&) { return compensate(state); },
           [&](const order_cancelled&) { return compensate(state); },
-          [&](const payment_captured&) { return actions{}; },
+          [&](const payment_captured&) { return settle_lines(state); },
           [&](const compensation_completed&) { return actions{}; },
       },
       just_happened);
+}
+
+std::vector<saga_action> saga_on_sale_reversed(const order_state& state) {
+  if (!state.sale || state.saga_completed ||
+      (state.status != order_status::cancelled && state.status != order_status::rejected)) {
+    return {};
+  }
+  // A sale's give_back is its reversal alone: what it returns once the sale is closed.
+  actions result;
+  for (auto& action : give_back(state)) {
+    if (auto* reverse = std::get_if<reverse_sale_payment>(&action)) {
+      result.insert(result.end(), reverse->then_return.begin(), reverse->then_return.end());
+    }
+  }
+  return result;
 }
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,

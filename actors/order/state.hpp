@@ -141,6 +141,7 @@ using order_decision = decision<event>;
 ///   stock_commit_retry -> stock_commit_requested{attempt + 1} (round 0 for an order the old
 ///   binary confirmed); stale timers: no event.
 /// - record_capture: payment_captured; capture_failed if not ok; unexpected_reply if unconfirmed.
+/// - record_sale_reversed: no event (saga_on_sale_reversed is its effect).
 /// - record_compensated: compensation_completed; unexpected_reply unless rejected or cancelled
 ///   (or confirmed by the old binary with a line whose stock is gone).
 order_decision decide(const order_state& state, const command& cmd, const decide_context& ctx,
@@ -156,8 +157,15 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
+/// After payment_captured (the saga completed as confirmed): settle_stock for every line.
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
+
+/// What a cancelled sale-path order sends once its payment reports the sale reversed
+/// (record_sale_reversed): the stock of every line the sale was for goes back at once
+/// (return_stock), without waiting for the reversal's reply or a resend. Nothing for any other
+/// order, or once its saga completed.
+std::vector<saga_action> saga_on_sale_reversed(const order_state& state);
 
 /// What to (re)send for an order recovered from its journal, so that a crash at any step resumes:
 /// the receivers are idempotent, so resending is safe. Nothing for a completed saga.

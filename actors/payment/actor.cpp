@@ -116,7 +116,9 @@ std::vector<payment_action> payment_traits::reactions(const payment_state& s, co
             return {
                 report_authorization{0, x.idempotency_key, psp_outcome::declined, x.reason, ""}};
           },
-          [&](const sale_reversed&) { return std::vector<payment_action>{}; },
+          [&](const sale_reversed&) -> std::vector<payment_action> {
+            return {report_sale_reversed{}};
+          },
       },
       e);
 }
@@ -263,6 +265,13 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                              runtime::caused_by(cause, order_id + "/capture/result", order_id),
                              caf::make_message(order::record_capture{true}),
                              [](runtime::command_reply&) {});
+            },
+            [&](const report_sale_reversed&) {
+              // If this report is lost, the order's resent reverse_sale learns it from the reply.
+              runtime::route(
+                  self, hosts->order, order_id,
+                  runtime::caused_by(cause, order_id + "/payment/sale_reversed", order_id),
+                  caf::make_message(order::record_sale_reversed{}), [](runtime::command_reply&) {});
             },
             [&](const report_authorization& r) {
               auto env = runtime::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);

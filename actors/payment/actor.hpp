@@ -22,7 +22,11 @@ namespace ordermesh::actors::payment {
 /// Tells the order that its payment is captured and settled (record_capture).
 struct report_capture {};
 
-using payment_action = std::variant<psp_request, report_authorization, report_capture>;
+/// Tell the order that its sale was reversed (recorded): its stock may go back.
+struct report_sale_reversed {};
+
+using payment_action =
+    std::variant<psp_request, report_authorization, report_capture, report_sale_reversed>;
 
 /// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the
 /// PSP are reactions to recorded events (authorization_requested, captured, refunded), made through

@@ -316,6 +316,15 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-ok'") == "6");
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'payment/o-ok'") == "1");
   BOOST_TEST(psp_server.stats().open_holds == 0u);
+  // Paid for good: each line's inventory settles the order (stops keeping its quantity).
+  for (const auto* sku : {"inventory/sku-a", "inventory/sku-b"}) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (count(sku, inventory::wire::settled) == "0" &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    BOOST_TEST(count(sku, inventory::wire::settled) == "1");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(an_order_beyond_the_stock_is_rejected_and_releases_what_it_reserved) {

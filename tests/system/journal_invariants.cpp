@@ -50,7 +50,7 @@ struct sku_stock {
   int64_t on_hand = 0;
   int64_t reserved = 0;
   std::map<std::string, int64_t> holds;
-  /// Orders whose hold here ended (released, expired, returned): a later commit takes nothing.
+  /// Orders whose hold here ended (released, returned): a later commit takes nothing.
   std::set<std::string> ended;
   /// Units committed per order.
   std::map<std::string, int64_t> committed;
@@ -182,9 +182,10 @@ private:
       }
       s.ended.insert(order);
     } else if (row.type == wire::expired) {
+      // Not ended: a take of the order may still take fresh stock (a hold the older binary's
+      // reserve left unrecorded by its order, expired before the take arrived).
       ++report_.counts["expired"];
       take_hold("expired");
-      s.ended.insert(order);
     } else if (row.type == wire::committed) {
       ++report_.counts["committed"];
       // Without a hold it is a take (reserve and commit at once) of an order never seen here: the

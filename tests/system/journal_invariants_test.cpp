@@ -76,10 +76,20 @@ BOOST_AUTO_TEST_CASE(reserving_more_than_on_hand_at_any_position_is_oversold) {
   BOOST_TEST(report.has("oversold: a has 3 reserved of 2 on hand"), report.describe());
 }
 
-BOOST_AUTO_TEST_CASE(a_commit_of_an_expired_reservation_is_named) {
+BOOST_AUTO_TEST_CASE(a_take_after_its_orders_hold_expired_takes_fresh_stock_and_may_not_oversell) {
   history h;
   h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
   h.inventory("a", "reservation_expired", "o1", 1).inventory("a", "committed", "o1", 1);
+  auto fresh = check_journal(h.rows, {false});
+  BOOST_TEST(fresh.ok(), fresh.describe());
+  h.place("o2", "a", 1).inventory("a", "committed", "o2", 1);
+  BOOST_TEST(check_journal(h.rows, {false}).has("oversold"));
+}
+
+BOOST_AUTO_TEST_CASE(a_commit_after_its_orders_hold_was_released_is_named) {
+  history h;
+  h.restock("a", 1).place("o1", "a", 1).inventory("a", "reserved", "o1", 1);
+  h.inventory("a", "released", "o1", 1).inventory("a", "committed", "o1", 1);
   auto report = check_journal(h.rows, {false});
   BOOST_TEST(report.has("committed for order o1, which holds nothing of a"), report.describe());
 }
@@ -216,7 +226,8 @@ BOOST_AUTO_TEST_CASE(a_sale_kept_by_a_cancelled_order_and_a_take_after_its_close
   h.inventory("a", "returned", "o1", 1).add("order/o1", "order.compensation_completed.v1");
   h.place("o2", "a", 1).inventory("a", "released", "o2", 0).inventory("a", "committed", "o2", 1);
   auto report = check_journal(h.rows);
-  BOOST_TEST(report.has("order o1 ended order.cancelled.v1 with its payment captured and not refunded"),
-             report.describe());
+  BOOST_TEST(
+      report.has("order o1 ended order.cancelled.v1 with its payment captured and not refunded"),
+      report.describe());
   BOOST_TEST(report.has("committed for order o2, which holds nothing of a"), report.describe());
 }

@@ -23,6 +23,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::committed, committed{"order-1", 3}},
         {wire::reservation_expired, reservation_expired{"order-3", 2}},
         {wire::returned, returned{"order-1", 3}},
+        {wire::settled, settled{"order-1"}},
     },
     encode,
     decode};

@@ -229,6 +229,42 @@ BOOST_AUTO_TEST_CASE(a_take_of_an_order_holding_a_reservation_commits_the_held_u
   BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {committed{"o1", 2}}));
 }
 
+BOOST_AUTO_TEST_CASE(a_take_whose_own_older_hold_expired_takes_fresh_stock) {
+  // An order the older binary placed reserved here unseen; its hold ran out before the new
+  // binary's take arrived: the take is a new take, not "reservation expired".
+  auto overdue = given({restocked{3}, reserved{"o1", 2, t0}});
+  auto d = decide(overdue, commit{"o1", 3}, at(t0));
+  BOOST_CHECK(accepted_with(d, {reservation_expired{"o1", 2}, committed{"o1", 3}}));
+  auto s = apply_all(overdue, d.events);
+  BOOST_TEST(s.on_hand == 0);
+  BOOST_TEST(s.reserved_qty == 0);
+  BOOST_TEST(s.available() == 0);
+
+  auto expired = given({restocked{3}, reserved{"o2", 2, t0}, reservation_expired{"o2", 2}});
+  d = decide(expired, commit{"o2", 3}, at(t0));
+  BOOST_CHECK(accepted_with(d, {committed{"o2", 3}}));
+  s = apply_all(expired, d.events);
+  BOOST_TEST(s.available() == 0);
+  BOOST_CHECK(accepted_with(decide(s, commit{"o2", 3}, at(t0)), {}));
+  BOOST_CHECK(accepted_with(decide(s, return_committed{"o2", 3}, at(t0)), {returned{"o2", 3}}));
+
+  // Fresh stock only: beyond it the take is rejected like any other.
+  auto short_stock = given({restocked{3}, reserved{"o3", 1, t0}, reserved{"x", 2, t0 + 5}});
+  BOOST_CHECK(accepted_with(
+      decide(short_stock, commit{"o3", 2}, at(t0)),
+      {reservation_expired{"o3", 1}, reservation_rejected{"o3", 2, 1, "out_of_stock"}}));
+  // A commit of the hold alone (qty 0, the older path) is still refused once it expired.
+  BOOST_CHECK(
+      rejected_with(decide(overdue, commit{"o1"}, at(t0)), inventory_errc::reservation_expired));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_of_a_released_or_returned_order_is_still_refused) {
+  auto s = given({restocked{10}, reserved{"o1", 1, t0}, released{"o1", 1}, committed{"o2", 1},
+                  returned{"o2", 1}});
+  BOOST_CHECK(rejected_with(decide(s, commit{"o1", 1}, at_t0), inventory_errc::reservation_closed));
+  BOOST_CHECK(rejected_with(decide(s, commit{"o2", 1}, at_t0), inventory_errc::reservation_closed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(returning_committed_units)
@@ -276,6 +312,50 @@ BOOST_AUTO_TEST_CASE(a_committed_order_is_remembered_past_the_finished_orders_ca
   // A retried commit still answers "committed", and the units can still be returned.
   BOOST_CHECK(accepted_with(decide(s, commit{"o1"}, at_t0), {}));
   BOOST_CHECK(accepted_with(decide(s, return_committed{"o1", 3}, at_t0), {returned{"o1", 3}}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(settling_confirmed_orders)
+
+BOOST_AUTO_TEST_CASE(settling_forgets_a_confirmed_orders_quantity_and_keeps_it_committed) {
+  auto s = given({restocked{10}, committed{"o1", 3}});
+  auto d = decide(s, settle{"o1"}, at_t0);
+  BOOST_CHECK(accepted_with(d, {settled{"o1"}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.committed_qty.empty());
+  BOOST_TEST(s.on_hand == 7);
+  BOOST_CHECK(s.finished.at("o1") == finish::committed);
+  // Idempotent, and a retried take or commit still answers "committed".
+  BOOST_CHECK(accepted_with(decide(s, settle{"o1"}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1", 3}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, commit{"o1"}, at_t0), {}));
+}
+
+BOOST_AUTO_TEST_CASE(settling_an_order_that_holds_no_committed_units_records_nothing) {
+  auto s = given(
+      {restocked{10}, reserved{"held", 1, t0 + 5}, committed{"back", 1}, returned{"back", 1}});
+  for (const auto* id : {"never-seen", "held", "back"}) {
+    BOOST_CHECK(accepted_with(decide(s, settle{id}, at_t0), {}));
+  }
+  BOOST_TEST(s.reservations.count("held") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_hot_sku_remembers_a_bounded_number_of_settled_orders) {
+  auto s = given({restocked{max_quantity}});
+  const size_t sales = max_finished_orders + 500;
+  for (size_t i = 0; i < sales; ++i) {
+    auto id = "o" + std::to_string(i);
+    for (const command& c : {command{commit{id, 1}}, command{settle{id}}}) {
+      auto d = decide(s, c, at_t0);
+      BOOST_REQUIRE(d.accepted());
+      s = apply_all(std::move(s), d.events);
+    }
+  }
+  BOOST_TEST(s.on_hand == max_quantity - static_cast<int64_t>(sales));
+  BOOST_TEST(s.committed_qty.empty());
+  BOOST_TEST(s.finished.size() == max_finished_orders);
+  BOOST_TEST(s.finished_order.size() == max_finished_orders);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,7 +14,10 @@
 // - nothing is captured (or sold) unless every line of the order is committed at that moment;
 // - no hold outlives its order: authorizations = captures + voids, and a cancelled or rejected
 //   order keeps no money; a sale charges at most once, a confirmed order's sale is kept and a
-//   cancelled or rejected order's is refunded or never carried out.
+//   cancelled or rejected order's is refunded or never carried out;
+// - an inventory keeps no confirmed order's committed quantity (its settle was not lost on the
+//   way), and no return or release reaches an inventory for an order it settled (settling never
+//   loses a unit a compensation needs).
 // On failure the seed and the trace of the run are printed.
 #define BOOST_TEST_MODULE order_saga_property
 #include <boost/test/unit_test.hpp>
@@ -214,6 +217,9 @@ private:
     network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(i));
     if (chaos_ && msg.droppable && chance(0.05)) {
       note("drop " + msg.label);
+      if (auto at = msg.label.find("/settle/"); at != std::string::npos) {
+        settle_lost_.insert(msg.label.substr(0, at)); // "inventory <sku> <- <order>"
+      }
       return;
     }
     if (chaos_ && msg.duplicable && chance(0.05)) {
@@ -405,6 +411,12 @@ private:
       }
     }
     for (const auto& [sku, e] : inventory_) {
+      for (const auto& [oid, qty] : e.state.committed_qty) {
+        if (orders_[oid].state.status == ord::order_status::confirmed &&
+            settle_lost_.count("inventory " + sku + " <- " + oid) == 0) {
+          return "inventory " + sku + " keeps the committed quantity of confirmed order " + oid;
+        }
+      }
       if (e.state.on_hand != e.restocked - sold[sku] || e.state.reserved_qty != 0) {
         return "stock of " + sku + " not conserved: on hand " + std::to_string(e.state.on_hand) +
                ", reserved " + std::to_string(e.state.reserved_qty) + ", restocked " +
@@ -420,6 +432,9 @@ private:
     auto& o = orders_[oid];
     decide_context ctx{now_ms_ * 1000, std::uniform_real_distribution<double>{0.0, 1.0}(rng_)};
     auto d = ord::decide(o.state, cmd, ctx, policy_);
+    if (d.accepted() && std::holds_alternative<ord::record_sale_reversed>(cmd)) {
+      execute(oid, ord::saga_on_sale_reversed(o.state)); // the command's effect
+    }
     if (!d.accepted() || d.events.empty()) {
       return;
     }
@@ -432,6 +447,13 @@ private:
     o.last_progress_ms = now_ms_;
     if (chaos_ && chance(0.03)) {
       note("crash " + oid + " after its commit, before sending");
+      for (const auto& actions : reactions) {
+        for (const auto& a : actions) {
+          if (const auto* settle = std::get_if<ord::settle_stock>(&a)) {
+            settle_lost_.insert("inventory " + settle->sku + " <- " + oid);
+          }
+        }
+      }
       crash(oid);
       return;
     }
@@ -593,6 +615,10 @@ private:
                   send("void answer " + oid, once, kind::answer);
                 });
               },
+              [&](const ord::settle_stock& a) {
+                to_inventory(a.sku, oid + "/settle/" + a.sku, inv::settle{oid},
+                             [](bool, bool, uint8_t, bool) {});
+              },
               [&](const ord::notify&) {},
               [&](const ord::schedule_timeout& a) {
                 auto t = ord::record_timeout{a.step, a.attempt};
@@ -628,9 +654,19 @@ private:
     send("inventory " + sku + " <- " + message_id, [=] {
       if (chaos_ && chance(0.1)) {
         note("inventory " + sku + " overloaded");
+        if (std::holds_alternative<inv::settle>(cmd)) {
+          settle_lost_.insert("inventory " + sku + " <- " + oid_of(cmd));
+        }
         send(
             "error answer " + message_id, [=] { on_answer(false, false, 0, false); }, kind::answer);
         return;
+      }
+      if (std::holds_alternative<inv::return_committed>(cmd) ||
+          std::holds_alternative<inv::release>(cmd)) {
+        if (settled_.count(sku + "/" + oid_of(cmd)) != 0) {
+          violation_ = "a return or release of " + oid_of(cmd) + " reached inventory " + sku +
+                       " after it settled the order";
+        }
       }
       if (deadline_ms != 0 && now_ms_ > deadline_ms) {
         // The runtime drops a command past its deadline unexecuted.
@@ -650,11 +686,17 @@ private:
         reserved = done->second.reserved;
       } else {
         auto d = inv::decide(e.state, cmd, decide_context{now_ms_ * 1000, 0.0});
+        if (std::holds_alternative<inv::settle>(cmd)) {
+          settled_.insert(sku + "/" + oid_of(cmd));
+        }
         accepted = d.accepted();
         code = d.rejected ? d.rejected->code : 0;
+        // A take whose own older hold expired records that expiry first, then its commit.
         reserved = accepted &&
                    (d.events.empty() || std::holds_alternative<inv::reserved>(d.events.front()) ||
-                    std::holds_alternative<inv::committed>(d.events.front()));
+                    std::any_of(d.events.begin(), d.events.end(), [](const inv::event& ev) {
+                      return std::holds_alternative<inv::committed>(ev);
+                    }));
         e.state = inv::apply_all(std::move(e.state), d.events);
         e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
         e.handled_order.emplace_back(now_ms_, message_id);
@@ -692,6 +734,23 @@ private:
       e.handled.erase(e.handled_order.front().second);
       e.handled_order.pop_front();
     }
+  }
+
+  static std::string oid_of(const inv::command& cmd) {
+    return std::visit(overloaded{
+                          [](const inv::restock&) { return std::string{}; },
+                          [](const inv::expire_reservations&) { return std::string{}; },
+                          [](const auto& x) { return x.order_id; },
+                      },
+                      cmd);
+  }
+
+  /// Whether `sku` holds units committed to `oid`: kept, or settled (remembered as committed).
+  bool holds_committed(const std::string& sku, const std::string& oid) {
+    const auto& stock = inventory_[sku].state;
+    auto done = stock.finished.find(oid);
+    return stock.committed_qty.count(oid) != 0 ||
+           (done != stock.finished.end() && done->second == inv::finish::committed);
   }
 
   void crash_inventory(const std::string& sku) {
@@ -746,8 +805,7 @@ private:
     auto& p = payments_[oid];
     const auto& o = orders_[oid];
     for (const auto& line : o.state.lines) {
-      const auto& stock = inventory_[line.sku].state;
-      if (stock.committed_qty.count(oid) == 0) {
+      if (!holds_committed(line.sku, oid)) {
         violation_ = "capture of " + oid + " without committed stock of " + line.sku;
         return;
       }
@@ -814,7 +872,7 @@ private:
         auto draw = pick(100);
         if (draw < 55) {
           for (const auto& line : orders_[oid].state.lines) {
-            if (inventory_[line.sku].state.committed_qty.count(oid) == 0) {
+            if (!holds_committed(line.sku, oid)) {
               violation_ = "sale of " + oid + " without committed stock of " + line.sku;
               return;
             }
@@ -867,6 +925,9 @@ private:
             auto& r = payments_[oid];
             if (r.recorded == recorded_sale::none || r.recorded == recorded_sale::sold) {
               r.recorded = recorded_sale::reversed;
+              // The payment reports what it recorded (a reaction, like sold).
+              send("sale reversed report " + oid,
+                   [=] { to_order(oid, ord::record_sale_reversed{}); });
             }
           },
           kind::answer);
@@ -897,6 +958,11 @@ private:
   std::vector<pending> network_;
   std::vector<std::string> trace_;
   std::string violation_;
+  /// "inventory <sku> <- <order>": settles that may never have reached a decision (dropped, the
+  /// inventory overloaded, the order crashed before sending).
+  std::set<std::string> settle_lost_;
+  /// "<sku>/<order>": settles an inventory decided.
+  std::set<std::string> settled_;
 };
 
 } // namespace

@@ -97,8 +97,10 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
   // The last line's stock and the sale request are one append.
   BOOST_CHECK(o.handle(taken("pear")) == sell(1));
   BOOST_CHECK(o.journal.back() == event{sale_requested{1}});
-  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-              (actions{notify{order_status::confirmed}}));
+  // Confirmed and paid for good: each line's inventory may forget the committed quantity.
+  BOOST_CHECK(
+      o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
   BOOST_CHECK(o.state.saga_completed);
   BOOST_TEST(o.journal.size() ==
@@ -159,14 +161,37 @@ BOOST_AUTO_TEST_CASE(a_sale_without_an_answer_is_resent_with_the_same_key_then_r
   BOOST_TEST(o.terminal_events() == 1);
 }
 
+BOOST_AUTO_TEST_CASE(
+    the_payments_report_of_the_reversal_gives_a_cancelled_sales_stock_back_at_once) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(taken("apple"));
+  o.handle(taken("pear"));
+  BOOST_CHECK(saga_on_sale_reversed(o.state).empty()); // selling: nothing to give back
+  for (int32_t attempt = 1; attempt <= policy.max_payment_attempts; ++attempt) {
+    o.handle(record_authorization{attempt, payment_outcome::failed, "503", ""});
+    o.handle(record_timeout{saga_step::payment_retry, attempt});
+  }
+  BOOST_REQUIRE(o.state.status == order_status::cancelled);
+  // Recorded nothing; its effect returns every line the sale was for.
+  auto d = decide(o.state, record_sale_reversed{}, ctx, policy);
+  BOOST_CHECK(d.accepted() && d.events.empty());
+  BOOST_CHECK(saga_on_sale_reversed(o.state) ==
+              (actions{return_stock{"apple", 2}, return_stock{"pear", 1}}));
+  o.handle(record_compensated{});
+  BOOST_CHECK(saga_on_sale_reversed(o.state).empty()); // done: a late report sends nothing
+}
+
 BOOST_AUTO_TEST_CASE(a_sale_answer_from_an_earlier_attempt_confirms_the_order) {
   order_under_test o;
   o.handle(two_lines());
   o.handle(taken("apple"));
   o.handle(taken("pear"));
   o.handle(record_timeout{saga_step::payment, 1});
-  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-              (actions{notify{order_status::confirmed}}));
+  // Confirmed and paid for good: each line's inventory may forget the committed quantity.
+  BOOST_CHECK(
+      o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
 }
 
@@ -204,7 +229,8 @@ BOOST_AUTO_TEST_CASE(the_older_path_reserves_authorizes_commits_captures_and_con
               commit_both(1));
   BOOST_CHECK(o.handle(commit_answer("apple", commit_outcome::committed)).empty());
   BOOST_CHECK(o.handle(commit_answer("pear", commit_outcome::committed)) == capture_and_notify);
-  BOOST_CHECK(o.handle(record_capture{true}).empty());
+  BOOST_CHECK(o.handle(record_capture{true}) ==
+              (actions{settle_stock{"apple"}, settle_stock{"pear"}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
   BOOST_CHECK(o.state.saga_completed);
   BOOST_TEST(o.terminal_events() == 1);

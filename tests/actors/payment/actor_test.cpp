@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE payment_actor
 #include <boost/test/unit_test.hpp>
 
+#include "actors/inventory/codec.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
@@ -45,7 +46,8 @@ struct payment_fixture {
   int next_message = 0;
 
   /// `client_timeout`: how long one PSP call may take before the payment counts it failed.
-  explicit payment_fixture(std::chrono::milliseconds client_timeout = 300ms) {
+  explicit payment_fixture(std::chrono::milliseconds client_timeout = 300ms,
+                           order::saga_policy policy = fast_policy()) {
     cfg.psp.port = 0;
     cfg.psp.client_timeout = client_timeout;
     cfg.psp.hang = 60s;
@@ -53,7 +55,7 @@ struct payment_fixture {
     auto err = psp_server->start();
     BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
     cfg.psp.port = psp_server->port();
-    node = start_node_actors(sys, cfg, fast_settings(), fast_policy());
+    node = start_node_actors(sys, cfg, fast_settings(), policy);
   }
 
   ~payment_fixture() {
@@ -258,6 +260,40 @@ BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_rep
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(late_answers)
+
+BOOST_AUTO_TEST_CASE(
+    a_cancelled_sales_stock_goes_back_as_soon_as_the_payment_records_the_reversal) {
+  // Steps time out only after 60 s, so the order resends nothing for 120 s: whatever returns its
+  // stock within the test's wait is the payment's report, not the stall resend.
+  auto policy = fast_policy();
+  policy.step_timeout_ms = 60'000;
+  payment_fixture f{300ms, policy};
+  // Every sale attempt fails fast, and so does the order's first reversal: the order is
+  // cancelled, its stock committed, its sale not known to be closed.
+  auto faults = f.psp_server->faults();
+  faults.failure_rate = 1.0;
+  f.psp_server->set_faults(faults);
+  f.place("o-reversed");
+  BOOST_TEST_REQUIRE(payment_fixture::eventually(
+      [&] { return f.count("order/o-reversed", order::wire::order_cancelled) == "1"; }));
+  // Three sale attempts and the reversal failed.
+  BOOST_TEST_REQUIRE(
+      payment_fixture::eventually([&] { return f.psp_server->stats().injected_failures >= 4u; }));
+  BOOST_TEST(!f.saga_completed("o-reversed"));
+  // The PSP answers again and the payment reverses the sale (asked again here, as the order's
+  // resend would); the order itself sends nothing meanwhile.
+  f.psp_server->set_faults(psp::fault_settings{});
+  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
+    BOOST_REQUIRE(f.send(f.node.hosts->payment, "o-reversed",
+                         caf::make_message(payment::reverse_sale{"o-reversed/sale"}))
+                      .accepted);
+    return f.count("payment/o-reversed", payment::wire::sale_reversed) == "1";
+  }));
+  BOOST_TEST(payment_fixture::eventually([&] { return f.saga_completed("o-reversed"); }, 20s),
+             "the stock went back only with the stall resend, or never");
+  BOOST_TEST(f.count("inventory/sku-a", inventory::wire::returned) == "1");
+  BOOST_TEST(f.count("order/o-reversed", order::wire::compensation_completed) == "1");
+}
 
 BOOST_AUTO_TEST_CASE(a_slow_sale_carried_out_after_the_order_gave_up_is_refunded) {
   // A PSP call may take 8 s; the sale's answer takes 4 s, far past the saga's 1 s step timeout.
