@@ -314,10 +314,17 @@ public:
     self->request(st.reader, std::chrono::seconds(30), persistence::recover_atom::value, st.stream)
         .then(
             [=](persistence::stream_history& history) {
+              // Empty on activation; the copy before an append answered unknown or refused.
+              auto before = self->state.state;
               if (!rebuild(self, history)) {
                 return;
               }
               self->state.recovered = true;
+              if constexpr (detail::has_committed_hook<Traits>::value) {
+                // What became durable while no append answered (its reply was lost, or another
+                // writer's append, or a killed incarnation's): the hook hears it here or never.
+                self->state.traits.committed(self, before, self->state.state);
+              }
               util::fail_point("entity.recovered_before_resume");
               queue_timer_command(self, true);
               resume(self);
