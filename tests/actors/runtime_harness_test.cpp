@@ -80,6 +80,8 @@ struct fake_store {
   std::vector<std::pair<persistence::stream_append, caf::response_promise>> held;
   int64_t next_position = 1;
   size_t appends = 0;
+  /// Recovery reads served (an entity rebuilding its copy from the stream).
+  size_t recovery_reads = 0;
   /// events_after reads served (an entity checking its copy before a rejection).
   size_t catch_up_reads = 0;
   /// Whether events_after reads answer unavailable (the database is away).
@@ -226,7 +228,10 @@ caf::behavior fake_journal(caf::event_based_actor* self, std::shared_ptr<fake_st
 
 caf::behavior fake_reader(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
   return {
-      [=](persistence::recover_atom, const std::string& stream) { return store->history(stream); },
+      [=](persistence::recover_atom, const std::string& stream) {
+        store->recovery_reads += 1;
+        return store->history(stream);
+      },
       [=](persistence::events_after_atom, const std::string& stream, int64_t version) {
         store->catch_up_reads += 1;
         if (store->catch_up_fails) {
@@ -721,6 +726,20 @@ BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answere
   // Accepted commands read nothing more.
   ok("sku-c", caf::make_message(restock{1}));
   BOOST_TEST(store->catch_up_reads == reads + 1);
+}
+
+// An unknown SKU: the command that activates its entity is rejected on a copy read after the
+// command arrived, as fresh as a catch-up would read it.
+BOOST_AUTO_TEST_CASE(a_rejection_by_the_command_that_activated_the_entity_costs_one_read) {
+  auto r = call("sku-none", env(), caf::make_message(reserve{"o-1", 1, 60000}));
+  BOOST_TEST_REQUIRE(std::holds_alternative<runtime::command_reply>(r), error_name(r));
+  BOOST_TEST(!std::get<runtime::command_reply>(r).accepted);
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(store->catch_up_reads == 0u);
+  // Once active, a rejection on the copy it holds still reads the stream first.
+  auto again = call("sku-none", env(), caf::make_message(reserve{"o-2", 1, 60000}));
+  BOOST_TEST(!accepted(again));
+  BOOST_TEST(store->catch_up_reads == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_the_stale_copy) {
