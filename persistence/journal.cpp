@@ -90,10 +90,6 @@ struct journal_state {
 // Dynamically typed inside (it also takes its own dispatch message), a journal_actor outside.
 using journal_pointer = caf::stateful_actor<journal_state>*;
 
-// A commit that has not answered within this time is reported as outcome_unknown; libpq's
-// keepalives normally notice a dead server long before.
-constexpr auto commit_timeout = std::chrono::seconds(60);
-
 /// Appends on their way to a worker, with the callers to answer.
 struct batch_part {
   std::vector<stream_append> appends;
@@ -108,7 +104,7 @@ struct batch_part {
 void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
             std::function<void()> done) {
   auto appends = part->appends; // kept in `part` to split it if it is rejected
-  self->request(worker, commit_timeout, commit_atom::value, std::move(appends))
+  self->request(worker, self->state.config.commit_timeout, commit_atom::value, std::move(appends))
       .then(
           [=](std::vector<append_result>& results) {
             util::fail_point("journal.committed_before_reply");
@@ -149,8 +145,10 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               return;
             }
             if (err == caf::sec::request_timeout) {
-              err =
-                  caf::make_error(store_errc::outcome_unknown, "commit did not answer within 60 s");
+              err = caf::make_error(store_errc::outcome_unknown,
+                                    "commit did not answer within " +
+                                        std::to_string(self->state.config.commit_timeout.count()) +
+                                        " ms");
             }
             self->state.stats.failed += size;
             for (auto& promise : part->promises) {
