@@ -56,8 +56,7 @@ struct journal_config {
   std::chrono::milliseconds reconnect_min{100};
   /// Longest delay between reconnection attempts.
   std::chrono::milliseconds reconnect_max{5000};
-  /// A commit not answered within this time is reported outcome_unknown (its connection gets no
-  /// other batch until it answers); libpq's keepalives normally notice a dead server long before.
+  /// A commit not answered within this is reported outcome_unknown (it may have happened).
   std::chrono::milliseconds commit_timeout{60000};
 };
 
