@@ -444,6 +444,30 @@ caf::behavior gauge_poller(caf::stateful_actor<gauge_poller_state>* self,
   }};
 }
 
+/// Watches the entity hosts. A host answers every command it takes or ends, and callers wait
+/// for it without a timeout (entity routes, host-to-entity commands); nothing restarts it with
+/// what it held, so a host that ends is reported (core_status::hosts, readiness) for the node to
+/// stop.
+caf::behavior host_watch(caf::event_based_actor* self, runtime::directory_ptr hosts,
+                         std::shared_ptr<core_status> status) {
+  auto kinds = std::make_shared<std::unordered_map<caf::actor_addr, std::string>>();
+  const std::pair<caf::actor, const char*> watched[] = {{hosts->order, "order"},
+                                                        {hosts->inventory, "inventory"},
+                                                        {hosts->payment, "payment"},
+                                                        {hosts->notification, "notification"}};
+  for (const auto& [host, kind] : watched) {
+    kinds->emplace(host.address(), kind);
+    self->monitor(host);
+  }
+  self->set_down_handler([self, kinds, status](caf::down_msg& dm) {
+    status->hosts = false;
+    observability::log_event(
+        spdlog::level::err, "entity host ended: the node must stop",
+        {{"host", (*kinds)[dm.source]}, {"reason", self->system().render(dm.reason)}});
+  });
+  return {[](caf::get_atom) { return true; }};
+}
+
 } // namespace
 
 std::vector<std::string> core_status::down() const {
@@ -456,6 +480,9 @@ std::vector<std::string> core_status::down() const {
   }
   if (!psp) {
     out.emplace_back("psp");
+  }
+  if (!hosts) {
+    out.emplace_back("hosts");
   }
   return out;
 }
@@ -517,6 +544,8 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
   n.hosts->payment = payment::spawn_payment_host(sys, n.journal, n.reader, settings, n.hosts, n.psp,
                                                  cfg.psp.client_timeout);
   n.hosts->order = order::spawn_order_host(sys, n.journal, n.reader, settings, n.hosts, policy);
+  n.status->hosts = true; // before the watch: a host that ends even now is reported
+  n.host_watch = sys.spawn(host_watch, n.hosts, n.status);
   n.gauge_poller =
       sys.spawn(gauge_poller, n.journal, n.hosts, n.gauges, supervision.gauge_interval);
   return n;
@@ -571,6 +600,8 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
 
 void node_actors::stop() {
   caf::anon_send_exit(gauge_poller, caf::exit_reason::user_shutdown);
+  // Ends before the hosts' down messages reach it (its mailbox is in order): a stop is no loss.
+  caf::anon_send_exit(host_watch, caf::exit_reason::user_shutdown);
   if (hosts) {
     for (const auto& h : {hosts->order, hosts->payment, hosts->notification, hosts->inventory}) {
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);

@@ -27,13 +27,18 @@ struct core_status {
   std::atomic<bool> journal{false};
   std::atomic<bool> reader{false};
   std::atomic<bool> psp{false};
+  /// Whether all four entity hosts run. One that ended is not restarted: the commands it held
+  /// (their callers wait without a timeout) are lost with it, so the node must stop
+  /// (`ordermesh standalone` exits with status 1).
+  std::atomic<bool> hosts{false};
   /// Restarts of any of them since start.
   std::atomic<uint64_t> restarts{0};
   /// The journal writer finished no batch for supervision_settings::stall_after while appends
   /// waited: its worker hangs in a statement.
   std::atomic<bool> journal_stalled{false};
 
-  /// The names of the components down now ("journal", "reader", "psp"); empty when all run.
+  /// The names of the components down now ("journal", "reader", "psp", "hosts"); empty when all
+  /// run.
   std::vector<std::string> down() const;
 
   /// The database health of the current journal writer and reader incarnations, kept current by
@@ -111,9 +116,11 @@ struct node_actors {
   std::shared_ptr<node_gauges> gauges = std::make_shared<node_gauges>();
   /// Refreshes `gauges`.
   caf::actor gauge_poller;
+  /// Monitors the hosts: sets status->hosts false when one ends.
+  caf::actor host_watch;
 
-  /// Stops the gauge poller and the hosts (and so their entities), then the gateway, reader and
-  /// journal.
+  /// Stops the gauge poller, the host watch and the hosts (and so their entities), then the
+  /// gateway, reader and journal.
   void stop();
 };
 

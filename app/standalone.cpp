@@ -204,12 +204,16 @@ int run_standalone(const config::loaded_config& loaded) {
                             {"database", cfg.pg.dbname}});
   std::cout << "ordermesh standalone: serving " << url << " (Ctrl-C stops)" << std::endl;
 
-  while (!stop_requested) {
+  // An entity host that ended took the commands it held with it (their callers wait without a
+  // timeout): the node stops, for its supervisor to start a fresh one.
+  while (!stop_requested && node.status->hosts) {
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
+  const bool host_lost = !node.status->hosts;
   // Reverse order of dependencies: no new requests, then no more blocking work, then no more
   // projection callbacks, then the actors.
-  observability::log_event(spdlog::level::info, "standalone stopping", {});
+  observability::log_event(spdlog::level::info, "standalone stopping",
+                           {{"entity_host_lost", host_lost}});
   serving = false;
   api.release_waiters();
   server.stop();
@@ -220,6 +224,10 @@ int run_standalone(const config::loaded_config& loaded) {
   node.hosts->order_completions->remove(completions);
   stop_and_wait(sys, completions);
   node.stop();
+  if (host_lost) {
+    std::cerr << "ordermesh standalone: stopped because an entity host ended (see the log)\n";
+    return 1;
+  }
   std::cout << "ordermesh standalone: stopped" << std::endl;
   return 0;
 }

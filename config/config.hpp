@@ -56,6 +56,8 @@ struct journal_config {
   std::chrono::milliseconds reconnect_min{100};
   /// Longest delay between reconnection attempts.
   std::chrono::milliseconds reconnect_max{5000};
+  /// A commit not answered within this is reported outcome_unknown (it may have happened).
+  std::chrono::milliseconds commit_timeout{60000};
 };
 
 /// The read-model projection run by `ordermesh standalone`.

@@ -510,6 +510,10 @@ const std::vector<field>& fields() {
           [](auto& c) -> auto& { return c.journal.reconnect_max; },
           "Longest delay between reconnection attempts."),
       make_field(
+          "journal.commit_timeout", as_duration,
+          [](auto& c) -> auto& { return c.journal.commit_timeout; },
+          "A commit not answered within this is reported outcome_unknown (it may have happened)."),
+      make_field(
           "projection.enabled", as_flag, [](auto& c) -> auto& { return c.projection.enabled; },
           "Run the projection; off only to measure or test the write path alone (reads go stale)."),
       make_field(

@@ -18,10 +18,13 @@ namespace ordermesh::persistence {
 namespace {
 
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
-/// The blocking half: owns the connection, runs on its own thread.
+/// The blocking half: owns the connection, runs on its own thread. `ready` is answered once
+/// what it was sent before is done (a commit that timed out at the journal has ended).
 using journal_worker = caf::typed_actor<
-    caf::replies_to<commit_atom, std::vector<stream_append>>::with<std::vector<append_result>>>;
+    caf::replies_to<commit_atom, std::vector<stream_append>>::with<std::vector<append_result>>,
+    caf::replies_to<ready_atom>::with<ready_atom>>;
 
 struct worker_state {
   std::unique_ptr<pg_event_store> store;
@@ -60,6 +63,7 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
         }
         return std::move(*results);
       },
+      [](ready_atom r) { return r; },
   };
 }
 
@@ -74,8 +78,10 @@ struct journal_state {
   config::journal_config config;
   /// One per connection; each commits one batch at a time.
   std::vector<journal_worker> workers;
-  /// Indexes into `workers` of those with no batch in flight.
-  std::vector<size_t> idle;
+  /// Indexes into `workers` of those with no batch in flight, longest idle first (taken from the
+  /// front: work goes round all connections). One whose commit timed out is not among them
+  /// until it answered: it may still be blocked in that statement.
+  std::deque<size_t> idle;
   std::deque<waiting_append> waiting;
   /// Streams with an append in flight: a stream's next append waits for its outcome (its
   /// expected version depends on it), so a stream's appends commit one after another, in order.
@@ -90,10 +96,6 @@ struct journal_state {
 // Dynamically typed inside (it also takes its own dispatch message), a journal_actor outside.
 using journal_pointer = caf::stateful_actor<journal_state>*;
 
-// A commit that has not answered within this time is reported as outcome_unknown; libpq's
-// keepalives normally notice a dead server long before.
-constexpr auto commit_timeout = std::chrono::seconds(60);
-
 /// Appends on their way to a worker, with the callers to answer.
 struct batch_part {
   std::vector<stream_append> appends;
@@ -104,11 +106,12 @@ struct batch_part {
 // statement error, so nothing of it was written: e.g. one payload that is not JSON) is split in
 // halves and each half sent again, so a bad append fails alone, like a version conflict, after
 // about log2(n) more round trips, while every other append of the batch commits. `done` runs
-// once, after every caller of `part` is answered.
+// once, after every caller of `part` is answered, with whether any commit of it timed out (the
+// worker may still be blocked in it).
 void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
-            std::function<void()> done) {
+            std::function<void(bool timed_out)> done) {
   auto appends = part->appends; // kept in `part` to split it if it is rejected
-  self->request(worker, commit_timeout, commit_atom::value, std::move(appends))
+  self->request(worker, self->state.config.commit_timeout, commit_atom::value, std::move(appends))
       .then(
           [=](std::vector<append_result>& results) {
             util::fail_point("journal.committed_before_reply");
@@ -122,7 +125,7 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               s.events += part->appends[i].events.size();
               part->promises[i].deliver(results[i]);
             }
-            done();
+            done(false);
           },
           [=](caf::error& err) {
             auto size = part->appends.size();
@@ -139,24 +142,29 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               first->promises.assign(p.begin(), p.begin() + half);
               second->promises.assign(p.begin() + half, p.end());
               auto remaining = std::make_shared<int>(2);
-              auto both_done = [remaining, done] {
+              auto any_timed_out = std::make_shared<bool>(false);
+              auto both_done = [remaining, any_timed_out, done](bool timed_out) {
+                *any_timed_out = *any_timed_out || timed_out;
                 if (--*remaining == 0) {
-                  done();
+                  done(*any_timed_out);
                 }
               };
               commit(self, worker, std::move(first), both_done);
               commit(self, worker, std::move(second), both_done);
               return;
             }
-            if (err == caf::sec::request_timeout) {
-              err =
-                  caf::make_error(store_errc::outcome_unknown, "commit did not answer within 60 s");
+            const bool timed_out = err == caf::sec::request_timeout;
+            if (timed_out) {
+              err = caf::make_error(store_errc::outcome_unknown,
+                                    "commit did not answer within " +
+                                        std::to_string(self->state.config.commit_timeout.count()) +
+                                        " ms");
             }
             self->state.stats.failed += size;
             for (auto& promise : part->promises) {
               promise.deliver(err);
             }
-            done();
+            done(timed_out);
           });
 }
 
@@ -192,8 +200,8 @@ void dispatch(journal_pointer self) {
     if (part->appends.empty()) {
       return; // every waiting append's stream has one in flight
     }
-    auto worker = st.idle.back();
-    st.idle.pop_back();
+    auto worker = st.idle.front();
+    st.idle.pop_front();
     auto started = std::chrono::steady_clock::now();
     auto size = static_cast<uint32_t>(part->appends.size());
     st.in_flight_appends += size;
@@ -203,7 +211,7 @@ void dispatch(journal_pointer self) {
       streams.push_back(a.stream_id);
     }
     commit(self, st.workers[worker], std::move(part),
-           [self, worker, started, size, streams = std::move(streams)] {
+           [self, worker, started, size, streams = std::move(streams)](bool timed_out) {
              auto& s = self->state;
              auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                  std::chrono::steady_clock::now() - started)
@@ -216,8 +224,21 @@ void dispatch(journal_pointer self) {
                s.in_flight_streams.erase(stream);
              }
              s.in_flight_appends -= size;
-             s.idle.push_back(worker);
-             dispatch(self);
+             if (!timed_out) {
+               s.idle.push_back(worker);
+               dispatch(self);
+               return;
+             }
+             // Its thread may still be blocked in the statement: the next batch would wait
+             // behind it and time out too. Back among the idle once it answers (no timeout:
+             // the worker is linked, if it dies so does the journal).
+             self->request(s.workers[worker], caf::infinite, ready_atom::value)
+                 .then(
+                     [self, worker](ready_atom) {
+                       self->state.idle.push_back(worker);
+                       dispatch(self);
+                     },
+                     [](caf::error&) {});
            });
   }
 }

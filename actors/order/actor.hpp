@@ -66,7 +66,8 @@ struct order_traits {
   /// its timers; their answers come back as record_* commands to this order.
   void execute(caf::event_based_actor* self, const order_state& s,
                const std::vector<saga_action>& actions, const envelope& cause);
-  /// Once the order's terminal event is durable, tells the node's completion listeners.
+  /// Once the order's terminal event is durable, tells the node's completion listeners (again
+  /// after each recovery that finds the order ended: a lost append reply must not lose it).
   void committed(caf::event_based_actor* self, const order_state& before,
                  const order_state& after) const;
   /// A saga with no commit for two step timeouts sends its pending steps again.

@@ -163,9 +163,9 @@ struct entity_state {
     caf::response_promise promise;
     envelope env;
     command_type command;
-    /// Set once the entity's copy was brought up to date for it: a rejection is answered only
-    /// then (see entity_runtime::catch_up).
-    bool copy_checked = false;
+    /// entity_state::journal_reads when the entity took it: a read numbered higher was sent
+    /// after it arrived (see entity_runtime::catch_up).
+    uint64_t reads_before = 0;
   };
 
   struct batch {
@@ -190,6 +190,13 @@ struct entity_state {
   int64_t version = 0;
   int64_t events_since_snapshot = 0;
   bool recovered = false;
+  /// The first recovery's recover_atom waits in the mailbox (not a command: max_queue counts
+  /// commands).
+  bool recovery_queued = false;
+  /// Reads of the stream sent so far (recoveries and catch-ups), and the number of the one the
+  /// copy was last brought up to date by.
+  uint64_t journal_reads = 0;
+  uint64_t copy_read = 0;
   bool appending = false;
   /// A rejected command waits here while the stream's newer events are read (catch_up).
   std::optional<waiting> catching_up;
@@ -311,13 +318,22 @@ public:
   static void recover(pointer self) {
     auto& st = self->state;
     st.recovered = false;
+    auto read = ++st.journal_reads;
     self->request(st.reader, std::chrono::seconds(30), persistence::recover_atom::value, st.stream)
         .then(
             [=](persistence::stream_history& history) {
+              // Empty on activation; the copy before an append answered unknown or refused.
+              auto before = self->state.state;
               if (!rebuild(self, history)) {
                 return;
               }
               self->state.recovered = true;
+              self->state.copy_read = read;
+              if constexpr (detail::has_committed_hook<Traits>::value) {
+                // What became durable while no append answered (its reply was lost, or another
+                // writer's append, or a killed incarnation's): the hook hears it here or never.
+                self->state.traits.committed(self, before, self->state.state);
+              }
               util::fail_point("entity.recovered_before_resume");
               queue_timer_command(self, true);
               resume(self);
@@ -389,15 +405,24 @@ public:
     return true;
   }
 
+  /// Whether the copy was read from the stream after `w` arrived (no later than a catch-up
+  /// for `w` would read it): then another writer's append before `w` arrived is in it. Appends
+  /// since that read keep it so: each commits only if the stream moved by nothing else.
+  static bool read_since_arrival(pointer self, const waiting& w) {
+    return self->state.copy_read > w.reads_before;
+  }
+
   /// A rejection writes nothing, so no version check tells the entity that its copy is stale
   /// (another process hosting the same entity appended meanwhile). Before `w`'s rejection is
-  /// answered, the stream's events after the entity's version are read and applied; `w` then
-  /// goes back to the front of the queue to be decided again on the current copy. One read per
-  /// rejection; accepted commands never read. If the read fails the rejection cannot be
-  /// confirmed: `w` is answered journal_unavailable (its sender retries).
+  /// answered, unless the copy was read after `w` arrived (read_since_arrival: e.g. `w`
+  /// activated the entity), the stream's events after the entity's version are read and
+  /// applied; `w` then goes back to the front of the queue to be decided again on the current
+  /// copy. At most one read per rejection; accepted commands never read. If the read fails the
+  /// rejection cannot be confirmed: `w` is answered journal_unavailable (its sender retries).
   static void catch_up(pointer self, waiting w) {
     auto& st = self->state;
     st.catching_up = std::move(w);
+    auto read = ++st.journal_reads;
     self->request(st.reader, std::chrono::seconds(30), persistence::events_after_atom::value,
                   st.stream, st.version)
         .then(
@@ -416,7 +441,7 @@ public:
                 }
                 s.events_since_snapshot += 1;
               }
-              checked.copy_checked = true;
+              s.copy_read = std::max(s.copy_read, read);
               s.queue.push_front(std::move(checked));
               drain(self);
             },
@@ -506,7 +531,7 @@ public:
           continue; // answered with its own error; the rest of the batch goes on
         }
         auto& [d, stored_events] = *decided;
-        if (d.rejected && !w.copy_checked) {
+        if (d.rejected && !read_since_arrival(self, w)) {
           if (b->commands.empty()) {
             catch_up(self, std::move(w));
           } else {
@@ -670,7 +695,7 @@ public:
     auto& st = self->state;
     if (auto cmd = st.traits.on_tick(st.state)) {
       envelope env; // timer commands are not deduplicated: no message id
-      waiting w{caf::response_promise{}, env, std::move(*cmd)};
+      waiting w{caf::response_promise{}, env, std::move(*cmd), st.journal_reads};
       if (first) {
         st.queue.push_front(std::move(w));
       } else {
@@ -740,7 +765,10 @@ public:
     self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
       return on_crash(static_cast<pointer>(ptr), eptr);
     });
-    recover(self);
+    // Read once the commands already in the mailbox (the one that activated it) were taken: the
+    // read then follows their arrival, and their rejections need no second read (catch_up).
+    st.recovery_queued = true;
+    self->send(self, persistence::recover_atom::value);
     schedule_tick(self);
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
@@ -753,7 +781,8 @@ public:
                                 "not a " + s.traits.kind() + " command: " + caf::to_string(raw)));
             return promise;
           }
-          if (s.queue.size() + self->mailbox().size() >= s.settings.max_queue) {
+          if (s.queue.size() + self->mailbox().size() - (s.recovery_queued ? 1 : 0) >=
+              s.settings.max_queue) {
             promise.deliver(caf::make_error(entity_errc::overloaded,
                                             s.stream + " has " + std::to_string(s.queue.size()) +
                                                 " commands waiting"));
@@ -761,12 +790,15 @@ public:
           }
           s.last_command = self->clock().now();
           s.asked_to_passivate = false;
-          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd)});
+          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), s.journal_reads});
           drain(self);
           schedule_tick(self);
           return promise;
         },
-        [=](persistence::recover_atom) { recover(self); },
+        [=](persistence::recover_atom) {
+          self->state.recovery_queued = false;
+          recover(self);
+        },
         // Answers to the commands the entity sent itself (results, timers) need no handling.
         [=](const command_reply&) {},
         [=](const caf::error&) {},

@@ -20,7 +20,9 @@
 //   bool may_passivate(const state_type&);
 // `passive_hooks` gives the last seven to an aggregate that only answers. Optional:
 //   void committed(caf::event_based_actor*, const state_type& before, const state_type& after);
-//                                      // after each durable append (tell others what changed)
+//                                      // after each durable append and each recovery (before:
+//                                      // the copy it replaced, empty on activation): what
+//                                      // became durable unanswered is heard too, maybe twice
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"

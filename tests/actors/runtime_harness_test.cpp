@@ -80,6 +80,8 @@ struct fake_store {
   std::vector<std::pair<persistence::stream_append, caf::response_promise>> held;
   int64_t next_position = 1;
   size_t appends = 0;
+  /// Recovery reads served (an entity rebuilding its copy from the stream).
+  size_t recovery_reads = 0;
   /// events_after reads served (an entity checking its copy before a rejection).
   size_t catch_up_reads = 0;
   /// Whether events_after reads answer unavailable (the database is away).
@@ -226,7 +228,10 @@ caf::behavior fake_journal(caf::event_based_actor* self, std::shared_ptr<fake_st
 
 caf::behavior fake_reader(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
   return {
-      [=](persistence::recover_atom, const std::string& stream) { return store->history(stream); },
+      [=](persistence::recover_atom, const std::string& stream) {
+        store->recovery_reads += 1;
+        return store->history(stream);
+      },
       [=](persistence::events_after_atom, const std::string& stream, int64_t version) {
         store->catch_up_reads += 1;
         if (store->catch_up_fails) {
@@ -254,8 +259,17 @@ struct faults {
   int apply_throws = 0;
 };
 
+/// What the traits' committed hook heard: on_hand (before, after), in order.
+using heard_commits = std::vector<std::pair<int64_t, int64_t>>;
+
 struct faulty_inventory_traits : inventory_traits {
   std::shared_ptr<faults> bugs;
+  std::shared_ptr<heard_commits> heard;
+
+  void committed(caf::event_based_actor*, const inventory_state& before,
+                 const inventory_state& after) const {
+    heard->emplace_back(before.on_hand, after.on_hand);
+  }
 
   inventory_decision decide(const inventory_state& s, const command& c,
                             const decide_context& ctx) const {
@@ -298,6 +312,7 @@ struct harness {
   caf::actor_clock::time_point start = sched.clock().now();
   std::shared_ptr<fake_store> store = std::make_shared<fake_store>();
   std::shared_ptr<faults> bugs = std::make_shared<faults>();
+  std::shared_ptr<heard_commits> heard = std::make_shared<heard_commits>();
   caf::actor journal;
   caf::actor reader;
   caf::actor host;
@@ -328,9 +343,11 @@ struct harness {
     auto j = caf::actor_cast<persistence::journal_actor>(journal);
     auto r = caf::actor_cast<persistence::reader_actor>(reader);
     auto b = bugs;
+    auto c = heard;
     auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
       faulty_inventory_traits traits;
       traits.bugs = b;
+      traits.heard = c;
       return runtime::spawn_entity(system, traits, id, std::move(h), j, r, s);
     };
     return runtime::spawn_host(sys, "inventory", factory, s);
@@ -711,6 +728,20 @@ BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answere
   BOOST_TEST(store->catch_up_reads == reads + 1);
 }
 
+// An unknown SKU: the command that activates its entity is rejected on a copy read after the
+// command arrived, as fresh as a catch-up would read it.
+BOOST_AUTO_TEST_CASE(a_rejection_by_the_command_that_activated_the_entity_costs_one_read) {
+  auto r = call("sku-none", env(), caf::make_message(reserve{"o-1", 1, 60000}));
+  BOOST_TEST_REQUIRE(std::holds_alternative<runtime::command_reply>(r), error_name(r));
+  BOOST_TEST(!std::get<runtime::command_reply>(r).accepted);
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(store->catch_up_reads == 0u);
+  // Once active, a rejection on the copy it holds still reads the stream first.
+  auto again = call("sku-none", env(), caf::make_message(reserve{"o-2", 1, 60000}));
+  BOOST_TEST(!accepted(again));
+  BOOST_TEST(store->catch_up_reads == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_the_stale_copy) {
   ok("sku-f", caf::make_message(restock{5}));
   store->write_foreign("inventory/sku-f", reserved{"o-1", 2, now_us() + 60'000'000});
@@ -719,6 +750,28 @@ BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_
   BOOST_TEST(error_name(r) == "journal_unavailable");
   store->catch_up_fails = false;
   BOOST_TEST(ok("sku-f", caf::make_message(commit{"o-1"})).accepted);
+}
+
+// The order's ?wait answer rides on the committed hook: an append whose reply is lost (or a
+// killed incarnation's) must still be heard, from the recovery that finds it in the stream.
+BOOST_AUTO_TEST_CASE(an_append_answered_outcome_unknown_that_committed_is_heard_by_the_hook) {
+  ok("sku-o", caf::make_message(restock{10}));
+  BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{0, 10}));
+  store->script = {journal_answer::unknown_committed};
+  auto r = call("sku-o", env(), caf::make_message(restock{1}));
+  BOOST_TEST(error_name(r) == "outcome_unknown");
+  BOOST_TEST_REQUIRE(!heard->empty());
+  BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{10, 11}));
+}
+
+BOOST_AUTO_TEST_CASE(an_entity_activated_on_a_written_stream_tells_the_hook_what_it_rebuilt) {
+  // Written by an incarnation that died before its append was answered.
+  store->write(persistence::stream_append{
+      "inventory/sku-a", 0, {runtime::to_new_event(encode(event{restocked{7}}))}});
+  caf::anon_send(host, runtime::wake_atom::value, std::string{"sku-a"});
+  settle();
+  BOOST_TEST_REQUIRE(heard->size() == 1u);
+  BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{0, 7}));
 }
 
 BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
@@ -788,8 +841,8 @@ BOOST_AUTO_TEST_CASE(an_idle_entity_is_woken_by_no_timer_until_it_may_passivate)
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
   // Written while no entity was active (a passivated or crashed node): a hold that has expired.
   auto held = runtime::to_new_event(encode(event{reserved{"o-old", 5, now_us() - 1'000'000}}));
-  store->write(
-      persistence::stream_append{"inventory/sku-a", 0, {runtime::to_new_event(encode(event{restocked{5}})), held}});
+  store->write(persistence::stream_append{
+      "inventory/sku-a", 0, {runtime::to_new_event(encode(event{restocked{5}})), held}});
   auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
   BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
   auto state = store->replay("inventory/sku-a");

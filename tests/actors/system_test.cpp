@@ -201,6 +201,35 @@ BOOST_AUTO_TEST_CASE(a_killed_psp_gateway_restarts_and_answers_again) {
   BOOST_TEST(answered);
 }
 
+// A host is not restarted (its callers wait for it without a timeout): one that ends is
+// reported, for the node to stop, not only logged.
+BOOST_AUTO_TEST_CASE(a_killed_entity_host_is_reported_down) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  self->monitor(node.hosts->payment);
+  caf::anon_send_exit(node.hosts->payment, caf::exit_reason::kill);
+  bool gone = false;
+  self->receive([&](caf::down_msg& dm) { gone = dm.source == node.hosts->payment.address(); },
+                caf::after(10s) >> [] {});
+  BOOST_TEST_REQUIRE(gone);
+  BOOST_TEST(eventually([&] { return down("hosts"); }));
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_stops_loses_no_host) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  const caf::actor watched[] = {node.hosts->order, node.hosts->inventory, node.hosts->payment,
+                                node.hosts->notification, node.host_watch};
+  for (const auto& a : watched) {
+    self->monitor(a);
+  }
+  node.stop();
+  size_t ended = 0;
+  for (size_t i = 0; i < std::size(watched); ++i) {
+    self->receive([&](caf::down_msg&) { ++ended; }, caf::after(10s) >> [] {});
+  }
+  BOOST_TEST_REQUIRE(ended == std::size(watched));
+  BOOST_TEST(node.status->hosts.load()); // stopped on purpose: nothing to report
+}
+
 BOOST_AUTO_TEST_CASE(the_gauges_are_kept_current_without_anyone_asking) {
   BOOST_TEST_REQUIRE(restock("sku-g") == "accepted");
   BOOST_TEST(eventually([&] { return node.gauges->journal_events.load() >= 1u; }));

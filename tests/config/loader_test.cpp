@@ -538,6 +538,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "journal.writers = 4  (default)\n"
                                "journal.reconnect_min = 100ms  (default)\n"
                                "journal.reconnect_max = 5s  (default)\n"
+                               "journal.commit_timeout = 1m  (default)\n"
                                "projection.enabled = true  (default)\n"
                                "log.level = debug  (command line --log.level)\n"
                                "psp.host = 127.0.0.1  (default)\n"

@@ -342,6 +342,46 @@ BOOST_AUTO_TEST_CASE(an_append_stuck_in_flight_counts_as_not_answered_in_the_sta
   BOOST_TEST(stats_of(self, j).waiting == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_writer_whose_commit_timed_out_gets_no_batch_until_it_answers) {
+  auto jc = db.config().journal;
+  jc.writers = 2;
+  jc.commit_timeout = 300ms;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "stuck"};
+  self->send(j, append_atom::value, one_event("stuck", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  auto timed_out = next_reply(self, 10s);
+  BOOST_TEST_REQUIRE(timed_out.has_value());
+  BOOST_TEST_REQUIRE(std::holds_alternative<caf::error>(*timed_out));
+  BOOST_TEST((std::get<caf::error>(*timed_out) == store_errc::outcome_unknown));
+  // Its worker is still blocked in the statement: both go to the other writer and commit.
+  auto [results, errors] =
+      send_all(self, j, {one_event("free-1", no_stream, 1), one_event("free-2", no_stream, 1)});
+  for (const auto& e : errors) {
+    BOOST_TEST_MESSAGE("error: " << to_string(e));
+  }
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(results.size() == 2u);
+  // Once its statement ends (it commits late: outcome_unknown was right), the writer takes
+  // batches again: with the other one blocked in turn, an append still commits.
+  held.tx.abort();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (db.query_value("SELECT count(*) FROM events WHERE stream_id = 'stuck'") != "1" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST_REQUIRE(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'stuck'") ==
+                     "1");
+  held_stream second{db.pg(), "stuck-2"};
+  self->send(j, append_atom::value, one_event("stuck-2", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  self->request(j, 10s, append_atom::value, one_event("free-3", no_stream, 1))
+      .receive([&](append_result& r) { BOOST_TEST((r.status == append_status::committed)); },
+               [&](caf::error& e) { BOOST_FAIL("free-3: " << to_string(e)); });
+  second.tx.abort();
+}
+
 BOOST_AUTO_TEST_CASE(a_streams_second_append_waits_for_its_first_while_a_writer_is_free) {
   auto jc = db.config().journal;
   jc.writers = 4;
