@@ -163,23 +163,6 @@ struct saga_fixture {
     return "saga did not finish within the limit";
   }
 
-  /// Appends `events` to `stream` as a node of the older binary wrote them (the same wire names
-  /// and payloads), straight into the journal's table.
-  template <class Event, class Encode>
-  void recorded_earlier(const std::string& stream, const std::vector<Event>& events,
-                        Encode encode) {
-    auto version = std::stoll(
-        db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream + "'"));
-    for (const auto& ev : events) {
-      auto e = encode(ev);
-      db.query_value("INSERT INTO events (stream_id, stream_version, event_type, schema_version, "
-                     "payload) VALUES ('" +
-                     stream + "', " + std::to_string(++version) + ", '" + e.type + "', " +
-                     std::to_string(e.schema_version) + ", '" + e.payload +
-                     "'::jsonb) RETURNING 1");
-    }
-  }
-
   /// Wakes every unfinished order as a node does at start.
   void woken_from_the_journal() {
     auto woken = resume_unfinished_orders(sys, node);
@@ -193,20 +176,21 @@ struct saga_fixture {
     auto in_a_minute = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::system_clock::now().time_since_epoch() + ttl)
                            .count();
-    recorded_earlier("inventory/" + sku,
-                     std::vector<inventory::event>{inventory::restocked{on_hand},
-                                                   inventory::reserved{order_id, qty, in_a_minute}},
-                     [](const inventory::event& e) { return inventory::encode(e); });
+    testing::recorded_earlier(
+        db, "inventory/" + sku,
+        std::vector<inventory::event>{inventory::restocked{on_hand},
+                                      inventory::reserved{order_id, qty, in_a_minute}},
+        [](const inventory::event& e) { return inventory::encode(e); });
   }
 
   void order_recorded_earlier(const std::string& oid, const std::vector<order::event>& events) {
-    recorded_earlier("order/" + oid, events,
-                     [](const order::event& e) { return order::encode(e); });
+    testing::recorded_earlier(db, "order/" + oid, events,
+                              [](const order::event& e) { return order::encode(e); });
   }
 
   void payment_recorded_earlier(const std::string& oid, const std::vector<payment::event>& events) {
-    recorded_earlier("payment/" + oid, events,
-                     [](const payment::event& e) { return payment::encode(e); });
+    testing::recorded_earlier(db, "payment/" + oid, events,
+                              [](const payment::event& e) { return payment::encode(e); });
   }
 
   int64_t available(const std::string& sku) {

@@ -105,22 +105,6 @@ struct payment_fixture {
            count("order/" + oid, order::wire::payment_captured) != "0";
   }
 
-  /// Appends `events` to `stream` as a node of the older binary wrote them.
-  template <class Event, class Encode>
-  void recorded_earlier(const std::string& stream, const std::vector<Event>& events,
-                        Encode encode) {
-    auto version = std::stoll(
-        db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream + "'"));
-    for (const auto& ev : events) {
-      auto e = encode(ev);
-      db.query_value("INSERT INTO events (stream_id, stream_version, event_type, schema_version, "
-                     "payload) VALUES ('" +
-                     stream + "', " + std::to_string(++version) + ", '" + e.type + "', " +
-                     std::to_string(e.schema_version) + ", '" + e.payload +
-                     "'::jsonb) RETURNING 1");
-    }
-  }
-
   /// Once the PSP answers again: every authorization it made was captured or voided, and nothing
   /// is held or charged.
   void expect_no_money_left_at_the_psp() {
@@ -237,8 +221,8 @@ BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_rep
   BOOST_REQUIRE(
       send(node.hosts->payment, "o-uncaptured", caf::make_message(payment::capture{})).accepted);
   BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().captures == 1u; }));
-  recorded_earlier(
-      "order/o-uncaptured",
+  testing::recorded_earlier(
+      db, "order/o-uncaptured",
       std::vector<order::event>{
           order::order_placed{"o-uncaptured", "customer-1", {{"sku-a", 1}}, "tok_visa", 1000},
           order::stock_reserved{"sku-a"}, order::payment_requested{1},
