@@ -444,27 +444,31 @@ namespace {
 
 using actions = std::vector<saga_action>;
 
-actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
+/// One request per line not decided yet (`request(line)`), and the reservation step's timer.
+template <class Request>
+actions request_pending_lines(const order_state& s, const saga_policy& policy, Request request) {
   actions result;
   for (const auto& line : s.lines) {
     if (line.reservation == line_reservation::pending) {
-      result.emplace_back(reserve_stock{line.sku, line.qty, policy.reservation_ttl_ms});
+      result.emplace_back(request(line));
     }
   }
   result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
   return result;
 }
 
+/// The older path: reserve every pending line for reservation_ttl_ms.
+actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
+  return request_pending_lines(s, policy, [&](const line_state& line) {
+    return reserve_stock{line.sku, line.qty, policy.reservation_ttl_ms};
+  });
+}
+
 /// Take every line not decided yet (reserve and commit in one inventory step), and time it.
 actions take_pending_lines(const order_state& s, const saga_policy& policy) {
-  actions result;
-  for (const auto& line : s.lines) {
-    if (line.reservation == line_reservation::pending) {
-      result.emplace_back(take_stock{line.sku, line.qty, policy.step_timeout_ms});
-    }
-  }
-  result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
-  return result;
+  return request_pending_lines(s, policy, [&](const line_state& line) {
+    return take_stock{line.sku, line.qty, policy.step_timeout_ms};
+  });
 }
 
 actions request_sale(const order_state& s, const saga_policy& policy) {
