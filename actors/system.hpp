@@ -71,7 +71,8 @@ struct node_gauges {
   std::atomic<uint64_t> journal_failed{0};
   std::atomic<uint64_t> journal_commit_us{0};
   std::atomic<uint64_t> journal_largest_batch{0};
-  /// Commands waiting at the active entities of each kind.
+  /// Commands each kind's host holds for its entities: handed on and not answered yet (in the
+  /// entities' mailboxes and queues, or being decided), or kept for a restart.
   std::atomic<uint64_t> mailbox_order{0};
   std::atomic<uint64_t> mailbox_inventory{0};
   std::atomic<uint64_t> mailbox_payment{0};

@@ -9,6 +9,10 @@
                                        per order: order_id status sent_us answered_us
   report <idle file> <events file>     idle p50/p99, and the critical path of a typical order from
                                        its journal events (order_id position xid stream type us)
+  tail <events file> <wrk p50> <wrk p99>
+                                       where the load run's latency goes: each order's own
+                                       journal steps (stream type us, its order stream only), their
+                                       p50/p99, and which step the slowest 1% of orders spent on
 
 Times are the system clock in microseconds since the epoch on both sides: the client's before
 sending and after the whole answer, PostgreSQL's clock_timestamp() at each event's insert.
@@ -222,6 +226,72 @@ def report(idle_file, events_file):
           f" ms per commit between the first and the last")
 
 
+# The steps of an order's own stream under load, each timed from the event before it. An order
+# on the new path records placed, its takes' outcome (stock_committed per line) with
+# sale_requested, then confirmed with payment_captured (or rejected/cancelled).
+TAIL_STEPS = [
+    ("placed -> stock taken", "order.placed.v1", "order.sale_requested.v1",
+     "hops to each line's inventory, their appends, the answers back, the order's append"),
+    ("stock taken -> ended", "order.sale_requested.v1", None,
+     "hop to the payment, the PSP sale, the payment's append, the report back, the order's append"),
+]
+TERMINAL = ("order.confirmed.v1", "order.rejected.v1", "order.cancelled.v1")
+
+
+def tail(events_file, wrk_p50, wrk_p99):
+    orders = defaultdict(dict)
+    for line in open(events_file):
+        stream, etype, us = line.rstrip("\n").split("|")
+        steps = orders[stream]
+        steps.setdefault(etype, int(us))  # the first of a type (stock_committed: per line)
+    spans, parts = [], defaultdict(list)
+    slow_parts = []
+    for steps in orders.values():
+        if "order.placed.v1" not in steps:
+            continue
+        end = next((steps[t] for t in TERMINAL if t in steps), None)
+        if end is None:
+            continue
+        span = (end - steps["order.placed.v1"]) / 1000
+        mine = {}
+        for name, a, b, _ in TAIL_STEPS:
+            if a in steps:
+                stop = steps[b] if b else end
+                if stop >= steps[a]:
+                    mine[name] = (stop - steps[a]) / 1000
+                    parts[name].append(mine[name])
+        spans.append(span)
+        slow_parts.append((span, mine))
+    if not spans:
+        print("load tail: no order of the load run ended in the journal")
+        return
+    p50, p99 = percentile(spans, 0.5), percentile(spans, 0.99)
+    print()
+    print(f"where the load run's latency goes ({len(spans)} orders that ended, their order stream's "
+          f"events; recorded_at is clock_timestamp() at each insert):")
+    print(f"  {'':<34} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"  {'request sent -> answer (wrk)':<34} {float(wrk_p50):8.2f} {float(wrk_p99):8.2f}")
+    print(f"  {'order.placed -> terminal event':<34} {p50:8.2f} {p99:8.2f}")
+    for name, _, _, what in TAIL_STEPS:
+        v = parts.get(name, [])
+        if v:
+            print(f"  {name:<34} {percentile(v, 0.5):8.2f} {percentile(v, 0.99):8.2f}  [{what}]")
+    print(f"  outside the journal span (HTTP in, admission, hop to the order, its first append; the "
+          f"answer back): p50 about {float(wrk_p50) - p50:.2f} ms, p99 about "
+          f"{float(wrk_p99) - p99:.2f} ms (differences of percentiles, not per request)")
+    slow_parts.sort(key=lambda x: x[0])
+    slowest = slow_parts[-max(1, len(slow_parts) // 100):]
+    share = defaultdict(float)
+    for span, mine in slowest:
+        for name, ms in mine.items():
+            share[name] += ms
+    total = sum(s for s, _ in slowest) or 1.0
+    print(f"  the slowest 1% ({len(slowest)} orders, placed -> terminal {slowest[0][0]:.1f}-"
+          f"{slowest[-1][0]:.1f} ms) spent: "
+          + ", ".join(f"{name} {100 * ms / total:.0f}%" for name, ms in share.items()))
+    print(f"load_span_p50_ms={p50:.2f} load_span_p99_ms={p99:.2f}")
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "seed":
@@ -230,6 +300,8 @@ def main():
         idle(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif cmd == "report":
         report(sys.argv[2], sys.argv[3])
+    elif cmd == "tail":
+        tail(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
 

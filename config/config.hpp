@@ -52,6 +52,8 @@ struct journal_config {
   uint32_t max_pending = 65536;
   /// Connections committing batches at once (at most one append per stream in flight).
   uint32_t writers = 4;
+  /// Connections reading streams for entity activation and catch-up at once.
+  uint32_t readers = 4;
   /// First delay before reconnecting to a lost database; doubles up to reconnect_max.
   std::chrono::milliseconds reconnect_min{100};
   /// Longest delay between reconnection attempts.

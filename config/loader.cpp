@@ -502,6 +502,9 @@ const std::vector<field>& fields() {
           "journal.writers", as_count, [](auto& c) -> auto& { return c.journal.writers; },
           "Connections committing batches at once (at most one append per stream in flight)."),
       make_field(
+          "journal.readers", as_count, [](auto& c) -> auto& { return c.journal.readers; },
+          "Connections reading streams for entity activation and catch-up at once."),
+      make_field(
           "journal.reconnect_min", as_duration,
           [](auto& c) -> auto& { return c.journal.reconnect_min; },
           "First delay before reconnecting to a lost database; doubles up to reconnect_max."),

@@ -6,7 +6,11 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace ordermesh::persistence {
 
@@ -37,12 +41,12 @@ caf::result<stream_history> read_after(pg_event_store& store, const std::string&
   }
 }
 
-reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_state> self,
-                                        config::pg_config pg, config::journal_config journal,
-                                        std::shared_ptr<store_health> health) {
+/// One connection: a detached actor that runs each request to the end before the next.
+reader_actor::behavior_type connection_impl(reader_actor::stateful_pointer<reader_state> self,
+                                            config::pg_config pg, config::journal_config journal,
+                                            std::shared_ptr<store_health> health) {
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
   if (health) {
-    self->attach_functor([health] { health->record_stopped(); });
     self->state.store->report_health_to(std::move(health));
   }
   return {
@@ -81,12 +85,97 @@ reader_actor::behavior_type reader_impl(reader_actor::stateful_pointer<reader_st
   };
 }
 
+struct front_state {
+  std::vector<reader_actor> connections;
+  /// Connections without a request, longest idle first.
+  std::deque<size_t> idle;
+  /// Requests waiting for a connection, oldest first: each one sends itself to the connection
+  /// it is given and hands it back once answered.
+  std::deque<std::function<void(size_t)>> waiting;
+};
+
+using front_pointer = reader_actor::stateful_pointer<front_state>;
+
+void run_waiting(front_pointer self) {
+  auto& st = self->state;
+  while (!st.waiting.empty() && !st.idle.empty()) {
+    auto job = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    auto connection = st.idle.front();
+    st.idle.pop_front();
+    job(connection);
+  }
+}
+
+void hand_back(front_pointer self, size_t connection) {
+  self->state.idle.push_back(connection);
+  run_waiting(self);
+}
+
+/// Queues `args` for the next idle connection; its answer (or error) goes to the caller.
+template <class Answer, class... Args>
+caf::typed_response_promise<Answer> enqueue(front_pointer self, Args... args) {
+  auto promise = self->make_response_promise<Answer>();
+  self->state.waiting.push_back([self, promise, args...](size_t connection) mutable {
+    self->request(self->state.connections[connection], caf::infinite, args...)
+        .then(
+            [self, promise, connection](Answer& answer) mutable {
+              promise.deliver(std::move(answer));
+              hand_back(self, connection);
+            },
+            [self, promise, connection](caf::error& err) mutable {
+              promise.deliver(std::move(err));
+              hand_back(self, connection);
+            });
+  });
+  run_waiting(self);
+  return promise;
+}
+
+/// Spreads requests over `journal.readers` connections, each taken by one request at a time
+/// (the longest idle first), so that one slow read waits for no other.
+reader_actor::behavior_type front_impl(front_pointer self, config::pg_config pg,
+                                       config::journal_config journal,
+                                       std::shared_ptr<store_health> health) {
+  if (health) {
+    // The connections are linked: whichever ends first, all end.
+    self->attach_functor([health] { health->record_stopped(); });
+  }
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, journal.readers); ++i) {
+    auto connection = self->system().spawn<caf::detached>(connection_impl, pg, journal, health);
+    self->link_to(connection);
+    self->state.idle.push_back(self->state.connections.size());
+    self->state.connections.push_back(std::move(connection));
+  }
+  return {
+      [=](recover_atom a, std::string& stream_id) -> caf::result<stream_history> {
+        return enqueue<stream_history>(self, a, std::move(stream_id));
+      },
+      [=](events_after_atom a, std::string& stream_id,
+          int64_t version) -> caf::result<stream_history> {
+        return enqueue<stream_history>(self, a, std::move(stream_id), version);
+      },
+      [=](unfinished_atom a, std::string& prefix, std::string& started,
+          std::vector<std::string>& finished) -> caf::result<std::vector<std::string>> {
+        return enqueue<std::vector<std::string>>(self, a, std::move(prefix), std::move(started),
+                                                 std::move(finished));
+      },
+      [=](snapshot_atom a, snapshot& s) {
+        // Best effort, like the connection's own: to the connection idle longest, queued behind
+        // what it has.
+        auto& st = self->state;
+        auto connection = st.idle.empty() ? 0 : st.idle.front();
+        self->send(st.connections[connection], a, std::move(s));
+      },
+  };
+}
+
 } // namespace
 
 reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
                           const config::journal_config& journal,
                           std::shared_ptr<store_health> health) {
-  return sys.spawn<caf::detached>(reader_impl, pg, journal, std::move(health));
+  return sys.spawn(front_impl, pg, journal, std::move(health));
 }
 
 } // namespace ordermesh::persistence

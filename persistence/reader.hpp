@@ -31,8 +31,10 @@ using reader_actor =
                                      std::vector<std::string>>::with<std::vector<std::string>>,
                      caf::reacts_to<snapshot_atom, snapshot>>;
 
-/// Spawns a detached reader owning one connection (one OS thread). `health`, if given, is kept
-/// current by it (store_health) and says running() == false once the reader ended.
+/// Spawns a reader owning journal.readers connections (each a detached actor on its own OS
+/// thread, linked to it), each taken by one request at a time, the longest idle first; requests
+/// wait in arrival order for a free one. `health`, if given, is kept current by the connections
+/// (store_health) and says running() == false once the reader ended.
 reader_actor spawn_reader(caf::actor_system& sys, const config::pg_config& pg,
                           const config::journal_config& journal,
                           std::shared_ptr<store_health> health = nullptr);

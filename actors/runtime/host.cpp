@@ -384,6 +384,13 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           self->send_exit(found->second.handle, caf::exit_reason::kill);
         }
       },
+      [=](caf::get_atom, queued_atom) {
+        uint64_t queued = 0;
+        for (const auto& [id, entry] : self->state.entities) {
+          queued += entry.kept.size() + entry.in_flight.size();
+        }
+        return queued;
+      },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second
         // are listed with what the host knows.

@@ -71,6 +71,7 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using entities_atom = caf::atom_constant<caf::atom("entities")>;
+using queued_atom = caf::atom_constant<caf::atom("queued")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;

@@ -703,6 +703,43 @@ BOOST_AUTO_TEST_CASE(
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_queued_count_comes_from_the_hosts_books_without_asking_an_entity) {
+  ok("sku-q", caf::make_message(restock{10}));
+  ok("sku-idle", caf::make_message(restock{10})); // a live entity with nothing waiting
+  store->script = {journal_answer::hold};
+  auto& in_append = send("sku-q", env(), caf::make_message(restock{1}));
+  auto& behind = send("sku-q", env(), caf::make_message(restock{2}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  BOOST_TEST(in_append.answers.empty());
+  BOOST_TEST(behind.answers.empty());
+  auto asked =
+      probe->request(host, caf::infinite, caf::get_atom::value, runtime::queued_atom::value);
+  // Only the host runs: the answer cannot depend on any entity's.
+  BOOST_REQUIRE(sched.prioritize(host));
+  sched.run_once();
+  uint64_t queued = 0;
+  bool answered = false;
+  asked.receive(
+      [&](uint64_t n) {
+        queued = n;
+        answered = true;
+      },
+      [&](caf::error& e) { BOOST_FAIL("no queued count: " << sys.render(e)); });
+  BOOST_TEST(answered);
+  BOOST_TEST(queued == 2u);
+  release_held(journal_answer::committed);
+  settle(2s);
+  BOOST_TEST(in_append.answers.size() == 1u);
+  BOOST_TEST(behind.answers.size() == 1u);
+  auto after =
+      probe->request(host, caf::infinite, caf::get_atom::value, runtime::queued_atom::value);
+  sched.run();
+  after.receive([&](uint64_t n) { queued = n; },
+                [&](caf::error& e) { BOOST_FAIL("no queued count: " << sys.render(e)); });
+  BOOST_TEST(queued == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catching_up) {
   ok("sku-s", caf::make_message(restock{5}));
   // Another process hosting the same SKU records the reservation: this entity's copy has none.
