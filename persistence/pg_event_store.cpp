@@ -73,6 +73,23 @@ const std::string read_stream_sql = std::string{"SELECT "} + event_columns + R"s
 FROM events e WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3
 )sql";
 
+// The stream's snapshot (a row whose first column is set) and the first $2 events after it
+// (rows whose first columns are NULL), in one round trip.
+const std::string recover_sql = std::string{R"sql(
+WITH s AS (SELECT stream_version, snapshot_type, schema_version, payload::text AS payload
+           FROM snapshots WHERE stream_id = $1)
+SELECT s.stream_version, s.snapshot_type, s.schema_version, s.payload,
+       NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::integer, NULL::text, NULL::text,
+       NULL::bigint, NULL::text
+FROM s
+UNION ALL
+(SELECT NULL::bigint, NULL::text, NULL::integer, NULL::text, )sql"} +
+                                event_columns + R"sql(
+ FROM events e
+ WHERE e.stream_id = $1 AND e.stream_version > coalesce((SELECT stream_version FROM s), 0)
+ ORDER BY e.stream_version LIMIT $2)
+)sql";
+
 // Only transactions below the statement's own snapshot xmin (pg_current_snapshot() is the active
 // snapshot, the one the rows are read in): they have all ended, and any later writer's id is at
 // least that xmin. So the rows taken are final and no row can later appear before them.
@@ -184,6 +201,7 @@ store_error pg_event_store::connect_if_needed() {
     conn->connection.prepare("append", append_sql);
     conn->connection.prepare("stream_versions", stream_versions_sql);
     conn->connection.prepare("read_stream", read_stream_sql);
+    conn->connection.prepare("recover", recover_sql);
     conn->connection.prepare("read_log", read_log_sql);
     conn->connection.prepare("log_end", log_end_sql);
     conn_ = std::move(conn);
@@ -398,6 +416,30 @@ pg_event_store::read_stream(const std::string& stream_id, int64_t from_version, 
         }
         return events;
       });
+}
+
+store_result<stream_history> pg_event_store::recover(const std::string& stream_id,
+                                                     int32_t max_count) {
+  return with_connection<stream_history>("recover stream", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    stream_history history;
+    for (const auto& row : tx.exec_prepared("recover", stream_id, max_count)) {
+      if (!row[0].is_null()) {
+        history.has_snapshot = true;
+        history.latest_snapshot =
+            snapshot{stream_id, row[0].as<int64_t>(), row[1].as<std::string>(),
+                     row[2].as<int32_t>(), row[3].as<std::string>()};
+      } else {
+        history.events.push_back(to_event(row, 4));
+      }
+    }
+    // UNION ALL keeps no order between its parts: the events sorted by version, whatever came.
+    std::sort(history.events.begin(), history.events.end(),
+              [](const recorded_event& a, const recorded_event& b) {
+                return a.stream_version < b.stream_version;
+              });
+    return history;
+  });
 }
 
 store_result<int64_t> pg_event_store::stream_version(const std::string& stream_id) {

@@ -45,6 +45,10 @@ public:
   store_result<std::vector<recorded_event>> read_stream(const std::string& stream_id,
                                                         int64_t from_version, int32_t max_count);
 
+  /// The stream's latest snapshot, if any, and its first `max_count` events after it
+  /// (ascending): one statement. Fewer than max_count events: the whole stream was read.
+  store_result<stream_history> recover(const std::string& stream_id, int32_t max_count);
+
   /// The stream's last version (no_stream if it has no events).
   store_result<int64_t> stream_version(const std::string& stream_id);
 

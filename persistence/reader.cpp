@@ -52,17 +52,15 @@ reader_actor::behavior_type connection_impl(reader_actor::stateful_pointer<reade
   return {
       [=](recover_atom, const std::string& stream_id) -> caf::result<stream_history> {
         auto& store = *self->state.store;
-        stream_history history;
-        auto snap = store.load_snapshot(stream_id);
-        if (!snap) {
-          return caf::make_error(snap.error().code, snap.error().detail);
+        auto first = store.recover(stream_id, page_size);
+        if (!first) {
+          return caf::make_error(first.error().code, first.error().detail);
         }
-        if (snap->has_value()) {
-          history.has_snapshot = true;
-          history.latest_snapshot = std::move(**snap);
+        if (first->events.size() < static_cast<size_t>(page_size)) {
+          return std::move(*first);
         }
-        auto after = history.has_snapshot ? history.latest_snapshot.stream_version : 0;
-        return read_after(store, stream_id, after, std::move(history));
+        auto version = first->events.back().stream_version;
+        return read_after(store, stream_id, version, std::move(*first));
       },
       [=](events_after_atom, const std::string& stream_id,
           int64_t version) -> caf::result<stream_history> {

@@ -337,6 +337,31 @@ BOOST_AUTO_TEST_CASE(recovery_from_snapshot_and_later_events_equals_replaying_ev
   BOOST_TEST(recovered.total == replayed.total);
   BOOST_TEST(recovered.version == replayed.version);
   BOOST_TEST(!store.load_snapshot("counter/none").value().has_value());
+
+  // recover: the same snapshot and later events in one statement, also in pages.
+  auto history = store.recover("counter/s", 100);
+  BOOST_REQUIRE(history);
+  BOOST_TEST(history->has_snapshot);
+  BOOST_TEST(history->latest_snapshot.stream_version == 6);
+  BOOST_TEST(history->latest_snapshot.payload == (*snap)->payload);
+  BOOST_REQUIRE_EQUAL(history->events.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(history->events[i].stream_version == static_cast<int64_t>(7 + i));
+    BOOST_TEST(history->events[i].payload == (*later)[i].payload);
+  }
+  auto first_page = store.recover("counter/s", 3);
+  BOOST_REQUIRE(first_page);
+  BOOST_TEST(first_page->events.size() == 3u);
+  BOOST_TEST(first_page->events.back().stream_version == 9);
+  auto none = store.recover("counter/none", 100);
+  BOOST_REQUIRE(none);
+  BOOST_TEST(!none->has_snapshot);
+  BOOST_TEST(none->events.empty());
+  append_one(store, append_to("counter/plain", no_stream, {1, 2, 3}));
+  auto plain = store.recover("counter/plain", 100);
+  BOOST_REQUIRE(plain);
+  BOOST_TEST(!plain->has_snapshot);
+  BOOST_TEST(plain->events.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(subscription_waits_for_a_late_commit_and_delivers_everything_once_in_order) {
