@@ -48,6 +48,9 @@ struct record_capture_confirmed {};
 
 struct refund {};
 
+/// The PSP confirmed the refund recorded before: the money went back.
+struct record_refund_confirmed {};
+
 /// Gives up an authorization (or a pending request) that will not be captured.
 struct void_authorization {};
 
@@ -82,9 +85,10 @@ struct record_sale_reversed {
   std::string idempotency_key;
 };
 
-using command = std::variant<authorize, record_psp_result, record_hold_released, capture,
-                             record_capture_confirmed, refund, void_authorization, sell,
-                             record_sale_result, reverse_sale, record_sale_reversed>;
+using command =
+    std::variant<authorize, record_psp_result, record_hold_released, capture,
+                 record_capture_confirmed, refund, void_authorization, sell, record_sale_result,
+                 reverse_sale, record_sale_reversed, record_refund_confirmed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -133,6 +137,9 @@ struct refunded {
   int64_t amount_cents = 0;
 };
 
+/// The PSP confirmed the refund recorded before.
+struct refund_confirmed {};
+
 struct voided {};
 
 /// The sale sent with `idempotency_key` was carried out: the money moved (authorized and captured).
@@ -153,9 +160,9 @@ struct sale_reversed {
   std::string idempotency_key;
 };
 
-using event =
-    std::variant<authorization_requested, authorized, declined, authorization_failed, hold_released,
-                 captured, capture_confirmed, refunded, voided, sold, sale_declined, sale_reversed>;
+using event = std::variant<authorization_requested, authorized, declined, authorization_failed,
+                           hold_released, captured, capture_confirmed, refunded, voided, sold,
+                           sale_declined, sale_reversed, refund_confirmed>;
 
 // -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) ----------
 
@@ -165,6 +172,7 @@ OM_FIELDS(record_hold_released, idempotency_key)
 OM_NO_FIELDS(capture)
 OM_NO_FIELDS(record_capture_confirmed)
 OM_NO_FIELDS(refund)
+OM_NO_FIELDS(record_refund_confirmed)
 OM_NO_FIELDS(void_authorization)
 OM_FIELDS(sell, amount_cents, card_token, idempotency_key, attempt)
 OM_FIELDS(record_sale_result, idempotency_key, outcome, psp_reference, reason, attempt,
@@ -179,6 +187,7 @@ OM_FIELDS(hold_released, idempotency_key)
 OM_FIELDS(captured, amount_cents)
 OM_NO_FIELDS(capture_confirmed)
 OM_FIELDS(refunded, amount_cents)
+OM_NO_FIELDS(refund_confirmed)
 OM_NO_FIELDS(voided)
 OM_FIELDS(sold, idempotency_key, psp_reference, amount_cents)
 OM_FIELDS(sale_declined, idempotency_key, reason)

@@ -241,6 +241,39 @@ BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_rep
   BOOST_TEST(stats.open_holds == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(
+    a_refund_whose_psp_call_failed_is_made_by_the_payment_restarted_from_its_journal) {
+  // Captured and confirmed; the refund is recorded while every call to the PSP fails.
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund",
+           caf::make_message(payment::authorize{1000, "tok_visa", "o-refund/authorize/1"}))
+          .accepted);
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return count("payment/o-refund", payment::wire::authorized) == "1"; }));
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund", caf::make_message(payment::capture{})).accepted);
+  BOOST_TEST_REQUIRE(eventually(
+      [&] { return count("payment/o-refund", payment::wire::capture_confirmed) == "1"; }));
+  auto faults = psp_server->faults();
+  faults.failure_rate = 1.0;
+  psp_server->set_faults(faults);
+  const auto failures = psp_server->stats().injected_failures;
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_failures > failures; }));
+  // The payment stops (as in a crash) and the PSP is back; the next command recovers it from its
+  // journal, and it must owe the PSP what a payment that never stopped owes: the refund.
+  self->send(node.hosts->payment, runtime::kill_atom::value, std::string{"o-refund"});
+  psp_server->set_faults(psp::fault_settings{});
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_TEST(eventually([&] { return psp_server->stats().refunds == 1u; }, 10s),
+             "the refund was never made");
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.open_charges == 0u);
+  BOOST_TEST(stats.open_holds == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(late_answers)
