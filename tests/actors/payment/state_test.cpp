@@ -636,36 +636,18 @@ BOOST_AUTO_TEST_CASE(a_payment_restarted_from_its_journal_owes_the_psp_what_a_li
     const int steps = 3 + static_cast<int>(rng.next(14));
     for (int i = 0; i < steps; ++i) {
       const auto key = "o/" + std::to_string(1 + rng.next(3));
-      switch (rng.next(10)) {
-        case 0:
-          run(authorize{100, "tok", key});
-          break;
-        case 1:
-        case 2:
-          run(record_psp_result{key, static_cast<psp_outcome>(rng.next(3)), "psp-" + key, "r"});
-          break;
-        case 3:
-          run(record_hold_released{key});
-          break;
-        case 4:
-          run(capture{});
-          break;
-        case 5:
-          run(record_capture_confirmed{});
-          break;
-        case 6:
-          run(refund{});
-          break;
-        case 8:
-          run(record_refund_confirmed{});
-          break;
-        case 7:
-          run(void_authorization{});
-          break;
-        default:
-          run(authorize{100, "tok", key});
-          break;
-      }
+      const std::vector<command> choices{
+          authorize{100, "tok", key},
+          authorize{100, "tok", key},
+          record_psp_result{key, static_cast<psp_outcome>(rng.next(3)), "psp-" + key, "r"},
+          record_psp_result{key, static_cast<psp_outcome>(rng.next(3)), "psp-" + key, "r"},
+          record_hold_released{key},
+          capture{},
+          record_capture_confirmed{},
+          refund{},
+          record_refund_confirmed{},
+          void_authorization{}};
+      run(choices[rng.next(static_cast<uint32_t>(choices.size()))]);
       auto owed = unanswered(journal);
       auto recovered = given(journal);
       auto resent = calls_in(resume(recovered, "o1"));
