@@ -91,9 +91,9 @@ std::vector<std::string> holds_to_release(const payment_state& s);
 /// refunded, confirmed. Its order's saga is done with it only then.
 bool settled(const payment_state& s);
 
-/// Whether the payment waits on the PSP: an authorization pending, or not settled (a capture
-/// unconfirmed, a hold still to release). Its entity sends again what it owes (resume) when that
-/// stalls, and does not passivate meanwhile.
+/// Whether the payment waits on the PSP: an authorization pending, or not settled (a capture or
+/// refund unconfirmed, a hold still to release). Its entity sends again what it owes (resume) when
+/// that stalls, and does not passivate meanwhile.
 bool waiting_on_psp(const payment_state& s);
 
 /// The attempt whose hold the payment uses (authorized, captured or refunded), or nullptr.
