@@ -68,5 +68,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::record_sale_reversed))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::settle))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_sale_reversed))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::record_refund_confirmed))
 CAF_END_TYPE_ID_BLOCK(ordermesh)
 // clang-format on

@@ -1,7 +1,10 @@
 #pragma once
 
 // What the journal and the reader send besides the events of event.hpp: plain structs and their
-// inspect(), listed in the type-ID block (core/type_ids.hpp), which includes message headers only.
+// field lists (OM_FIELDS: inspect(), operator==), listed in the type-ID block (core/type_ids.hpp),
+// which includes message headers only.
+
+#include "util/fields.hpp"
 
 #include <cstdint>
 
@@ -25,10 +28,9 @@ struct journal_stats {
   uint64_t commit_us_max = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
-  return f(x.batches, x.appends, x.events, x.conflicts, x.failed, x.largest_batch, x.waiting,
-           x.commit_us_total, x.commit_us_max);
-}
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) ----------
+
+OM_FIELDS(journal_stats, batches, appends, events, conflicts, failed, largest_batch, waiting,
+          commit_us_total, commit_us_max)
 
 } // namespace ordermesh::persistence

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/common/fields.hpp"
+#include "util/fields.hpp"
 
 #include <cstdint>
 #include <string>
@@ -109,7 +109,7 @@ struct settled {
 using event = std::variant<restocked, reserved, reservation_rejected, released, committed,
                            reservation_expired, returned, settled>;
 
-// -- field lists: inspect() (CAF serialization) and operator==/!= (actors/common/fields.hpp) --
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) --
 
 OM_FIELDS(restock, qty)
 OM_FIELDS(reserve, order_id, qty, ttl_ms)

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/common/fields.hpp"
+#include "util/fields.hpp"
 
 #include <cstdint>
 #include <string>
@@ -30,7 +30,7 @@ struct notification_recorded {
 
 using event = std::variant<notification_recorded>;
 
-// -- field lists: inspect() (CAF serialization) and operator==/!= (actors/common/fields.hpp) --
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) --
 
 OM_FIELDS(record_notification, order_id, status)
 OM_FIELDS(notification_recorded, order_id, status)

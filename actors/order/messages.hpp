@@ -1,5 +1,7 @@
 #pragma once
 
+#include "util/fields.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -324,263 +326,7 @@ using saga_action =
                  capture_payment, void_or_refund_payment, notify, schedule_timeout, take_stock,
                  sell_payment, reverse_sale_payment, settle_stock>;
 
-// -- inspection (CAF serialization) ---------------------------------------------------------------
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_line& x) {
-  return f(x.sku, x.qty);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, payment_details& x) {
-  return f(x.card_token, x.amount_cents);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, place_order& x) {
-  return f(x.order_id, x.customer_id, x.lines, x.payment);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_reservation& x) {
-  return f(x.sku, x.ok, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_authorization& x) {
-  return f(x.attempt, x.outcome, x.reason, x.psp_reference);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_stock_commit& x) {
-  return f(x.sku, x.attempt, x.outcome, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_capture& x) {
-  return f(x.ok);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_timeout& x) {
-  return f(x.step, x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_compensated&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_sale_reversed&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_placed& x) {
-  return f(x.order_id, x.customer_id, x.lines, x.card_token, x.amount_cents);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_reserved& x) {
-  return f(x.sku);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_reservation_failed& x) {
-  return f(x.sku, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, payment_requested& x) {
-  return f(x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, sale_requested& x) {
-  return f(x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, payment_authorized& x) {
-  return f(x.psp_reference);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, payment_attempt_failed& x) {
-  return f(x.attempt, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_commit_requested& x) {
-  return f(x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_committed& x) {
-  return f(x.sku);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_commit_failed& x) {
-  return f(x.attempt, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stock_commit_refused& x) {
-  return f(x.sku, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_confirmed&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_rejected& x) {
-  return f(x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_cancelled& x) {
-  return f(x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, payment_captured&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, compensation_completed&) {
-  return f();
-}
-
-// -- equality -------------------------------------------------------------------------------------
-
-inline bool operator==(const order_line& x, const order_line& y) {
-  return x.sku == y.sku && x.qty == y.qty;
-}
-
-inline bool operator==(const order_placed& x, const order_placed& y) {
-  return x.order_id == y.order_id && x.customer_id == y.customer_id && x.lines == y.lines &&
-         x.card_token == y.card_token && x.amount_cents == y.amount_cents;
-}
-
-inline bool operator==(const stock_reserved& x, const stock_reserved& y) {
-  return x.sku == y.sku;
-}
-
-inline bool operator==(const stock_reservation_failed& x, const stock_reservation_failed& y) {
-  return x.sku == y.sku && x.reason == y.reason;
-}
-
-inline bool operator==(const payment_requested& x, const payment_requested& y) {
-  return x.attempt == y.attempt;
-}
-
-inline bool operator==(const sale_requested& x, const sale_requested& y) {
-  return x.attempt == y.attempt;
-}
-
-inline bool operator==(const payment_authorized& x, const payment_authorized& y) {
-  return x.psp_reference == y.psp_reference;
-}
-
-inline bool operator==(const payment_attempt_failed& x, const payment_attempt_failed& y) {
-  return x.attempt == y.attempt && x.reason == y.reason;
-}
-
-inline bool operator==(const stock_commit_requested& x, const stock_commit_requested& y) {
-  return x.attempt == y.attempt;
-}
-
-inline bool operator==(const stock_committed& x, const stock_committed& y) {
-  return x.sku == y.sku;
-}
-
-inline bool operator==(const stock_commit_failed& x, const stock_commit_failed& y) {
-  return x.attempt == y.attempt && x.reason == y.reason;
-}
-
-inline bool operator==(const stock_commit_refused& x, const stock_commit_refused& y) {
-  return x.sku == y.sku && x.reason == y.reason;
-}
-
-inline bool operator==(const order_confirmed&, const order_confirmed&) {
-  return true;
-}
-
-inline bool operator==(const order_rejected& x, const order_rejected& y) {
-  return x.reason == y.reason;
-}
-
-inline bool operator==(const order_cancelled& x, const order_cancelled& y) {
-  return x.reason == y.reason;
-}
-
-inline bool operator==(const payment_captured&, const payment_captured&) {
-  return true;
-}
-
-inline bool operator==(const compensation_completed&, const compensation_completed&) {
-  return true;
-}
-
-inline bool operator==(const reserve_stock& x, const reserve_stock& y) {
-  return x.sku == y.sku && x.qty == y.qty && x.ttl_ms == y.ttl_ms;
-}
-
-inline bool operator==(const release_stock& x, const release_stock& y) {
-  return x.sku == y.sku;
-}
-
-inline bool operator==(const commit_stock& x, const commit_stock& y) {
-  return x.sku == y.sku && x.attempt == y.attempt;
-}
-
-inline bool operator==(const return_stock& x, const return_stock& y) {
-  return x.sku == y.sku && x.qty == y.qty;
-}
-
-inline bool operator==(const settle_stock& x, const settle_stock& y) {
-  return x.sku == y.sku;
-}
-
-inline bool operator==(const reverse_sale_payment& x, const reverse_sale_payment& y) {
-  return x.then_return == y.then_return;
-}
-
-inline bool operator==(const authorize_payment& x, const authorize_payment& y) {
-  return x.amount_cents == y.amount_cents && x.card_token == y.card_token && x.attempt == y.attempt;
-}
-
-inline bool operator==(const capture_payment&, const capture_payment&) {
-  return true;
-}
-
-inline bool operator==(const void_or_refund_payment&, const void_or_refund_payment&) {
-  return true;
-}
-
-inline bool operator==(const notify& x, const notify& y) {
-  return x.status == y.status;
-}
-
-inline bool operator==(const take_stock& x, const take_stock& y) {
-  return x.sku == y.sku && x.qty == y.qty && x.deadline_ms == y.deadline_ms;
-}
-
-inline bool operator==(const sell_payment& x, const sell_payment& y) {
-  return x.amount_cents == y.amount_cents && x.card_token == y.card_token && x.attempt == y.attempt;
-}
-
-inline bool operator==(const schedule_timeout& x, const schedule_timeout& y) {
-  return x.step == y.step && x.attempt == y.attempt && x.delay_ms == y.delay_ms;
-}
-
-// -- what the node is told
-// --------------------------------------------------------------------------
+// -- what the node is told ----------------------------------------------------------------------
 
 /// An order reached its terminal state (confirmed, rejected or cancelled) and that event is
 /// durable. The order entity sends it once, right after the commit, to the node's completion
@@ -594,9 +340,47 @@ struct order_completed {
   std::string reason;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, order_completed& x) {
-  return f(x.order_id, x.status, x.reason);
-}
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) ----------
+
+OM_FIELDS(order_line, sku, qty)
+OM_FIELDS(payment_details, card_token, amount_cents)
+OM_FIELDS(place_order, order_id, customer_id, lines, payment)
+OM_FIELDS(record_reservation, sku, ok, reason)
+OM_FIELDS(record_authorization, attempt, outcome, reason, psp_reference)
+OM_FIELDS(record_stock_commit, sku, attempt, outcome, reason)
+OM_FIELDS(record_capture, ok)
+OM_FIELDS(record_timeout, step, attempt)
+OM_NO_FIELDS(record_compensated)
+OM_NO_FIELDS(record_sale_reversed)
+OM_FIELDS(order_placed, order_id, customer_id, lines, card_token, amount_cents)
+OM_FIELDS(stock_reserved, sku)
+OM_FIELDS(stock_reservation_failed, sku, reason)
+OM_FIELDS(payment_requested, attempt)
+OM_FIELDS(sale_requested, attempt)
+OM_FIELDS(payment_authorized, psp_reference)
+OM_FIELDS(payment_attempt_failed, attempt, reason)
+OM_FIELDS(stock_commit_requested, attempt)
+OM_FIELDS(stock_committed, sku)
+OM_FIELDS(stock_commit_failed, attempt, reason)
+OM_FIELDS(stock_commit_refused, sku, reason)
+OM_NO_FIELDS(order_confirmed)
+OM_FIELDS(order_rejected, reason)
+OM_FIELDS(order_cancelled, reason)
+OM_NO_FIELDS(payment_captured)
+OM_NO_FIELDS(compensation_completed)
+OM_FIELDS(reserve_stock, sku, qty, ttl_ms)
+OM_FIELDS(release_stock, sku)
+OM_FIELDS(commit_stock, sku, attempt)
+OM_FIELDS(take_stock, sku, qty, deadline_ms)
+OM_FIELDS(sell_payment, amount_cents, card_token, attempt)
+OM_FIELDS(return_stock, sku, qty)
+OM_FIELDS(settle_stock, sku)
+OM_FIELDS(reverse_sale_payment, then_return)
+OM_FIELDS(authorize_payment, amount_cents, card_token, attempt)
+OM_NO_FIELDS(capture_payment)
+OM_NO_FIELDS(void_or_refund_payment)
+OM_FIELDS(notify, status)
+OM_FIELDS(schedule_timeout, step, attempt, delay_ms)
+OM_FIELDS(order_completed, order_id, status, reason)
 
 } // namespace ordermesh::actors::order

@@ -36,44 +36,6 @@ std::optional<command> payment_traits::from_message(const caf::message& msg) con
 
 namespace {
 
-psp_request authorization_call(const payment_state& s) {
-  return psp_request{
-      psp_operation::authorize, s.amount_cents, s.card_token, "", s.idempotency_key, ""};
-}
-
-/// Calls that release every hold the state says must go (receivers deduplicate repeats).
-std::vector<payment_action> releases(const payment_state& s) {
-  std::vector<payment_action> out;
-  for (const auto& key : holds_to_release(s)) {
-    out.emplace_back(psp_request{psp_operation::void_hold, 0, "", "", key + "/void", key});
-  }
-  return out;
-}
-
-/// The report of the attempt keyed `key` (an empty key: the latest), plus the releases due.
-std::vector<payment_action> result_reactions(const payment_state& s, const std::string& key) {
-  auto out = releases(s);
-  const auto* a = find_attempt(s, key.empty() ? s.idempotency_key : key);
-  if (a != nullptr) {
-    if (auto r = report_of(s, *a)) {
-      out.emplace_back(std::move(*r));
-    }
-  }
-  return out;
-}
-
-psp_request capture_call(const payment_state& s, const std::string& order_id) {
-  return psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture", ""};
-}
-
-/// Once a captured payment is settled, its order's capture step is done.
-std::vector<payment_action> report_if_settled(const payment_state& s) {
-  if (s.status == payment_status::captured && s.capture_confirmed && settled(s)) {
-    return {report_capture{}};
-  }
-  return {};
-}
-
 order::payment_outcome to_order(psp_outcome x) {
   switch (x) {
     case psp_outcome::authorized:
@@ -90,103 +52,17 @@ order::payment_outcome to_order(psp_outcome x) {
 
 std::vector<payment_action> payment_traits::reactions(const payment_state& s, const event& e,
                                                       const decide_context&) const {
-  return std::visit(
-      overloaded{
-          [&](const authorization_requested&) -> std::vector<payment_action> {
-            return {authorization_call(s)};
-          },
-          [&](const authorized& x) { return result_reactions(s, x.idempotency_key); },
-          [&](const declined& x) { return result_reactions(s, x.idempotency_key); },
-          [&](const authorization_failed& x) { return result_reactions(s, x.idempotency_key); },
-          [&](const hold_released&) { return report_if_settled(s); },
-          [&](const captured&) -> std::vector<payment_action> {
-            return {capture_call(s, order_id)};
-          },
-          [&](const capture_confirmed&) { return report_if_settled(s); },
-          [&](const refunded&) -> std::vector<payment_action> {
-            return {psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund",
-                                ""}};
-          },
-          [&](const voided&) { return releases(s); },
-          [&](const sold& x) -> std::vector<payment_action> {
-            return {report_authorization{0, x.idempotency_key, psp_outcome::authorized, "",
-                                         x.psp_reference}};
-          },
-          [&](const sale_declined& x) -> std::vector<payment_action> {
-            return {
-                report_authorization{0, x.idempotency_key, psp_outcome::declined, x.reason, ""}};
-          },
-          [&](const sale_reversed&) -> std::vector<payment_action> {
-            return {report_sale_reversed{}};
-          },
-      },
-      e);
+  return payment::reactions(s, e, order_id);
 }
 
 std::vector<payment_action> payment_traits::effects(const payment_state& s, const command& c,
                                                     const decide_context&) const {
-  std::vector<payment_action> out;
-  for (auto& effect : sale_effects(s, c)) {
-    std::visit(overloaded{
-                   [&](sale_call& x) {
-                     out.emplace_back(
-                         psp_request{x.sale ? psp_operation::sale : psp_operation::reverse,
-                                     x.amount_cents, std::move(x.card_token), "",
-                                     x.sale ? x.idempotency_key : x.idempotency_key + "/reverse",
-                                     x.sale ? std::string{} : x.idempotency_key, x.attempt});
-                   },
-                   [&](report_authorization& x) { out.emplace_back(std::move(x)); },
-               },
-               effect);
-  }
-  return out;
+  return sale_effects(s, c);
 }
 
 std::vector<payment_action> payment_traits::resume(const payment_state& s,
                                                    const decide_context&) const {
-  if (!s.sale_key.empty()) {
-    // A sale reports its outcome again (the order may have missed it); nothing else is pending.
-    if (s.status == payment_status::captured || s.status == payment_status::declined) {
-      return {report_authorization{0, s.sale_key,
-                                   s.status == payment_status::captured ? psp_outcome::authorized
-                                                                        : psp_outcome::declined,
-                                   s.reason, s.psp_reference}};
-    }
-    return {};
-  }
-  auto out = releases(s);
-  switch (s.status) {
-    case payment_status::requested:
-      out.emplace_back(authorization_call(s));
-      break;
-    case payment_status::authorized:
-      if (const auto* a = find_attempt(s, s.authorized_key)) {
-        if (auto r = report_of(s, *a)) {
-          out.emplace_back(std::move(*r));
-        }
-      }
-      break;
-    case payment_status::declined:
-    case payment_status::failed:
-      if (const auto* a = find_attempt(s, s.idempotency_key)) {
-        if (auto r = report_of(s, *a)) {
-          out.emplace_back(std::move(*r));
-        }
-      }
-      break;
-    case payment_status::captured:
-      if (!s.capture_confirmed) {
-        // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key.
-        out.emplace_back(capture_call(s, order_id));
-      }
-      for (auto& r : report_if_settled(s)) {
-        out.emplace_back(std::move(r));
-      }
-      break;
-    default:
-      break;
-  }
-  return out;
+  return payment::resume(s, order_id);
 }
 
 void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
@@ -245,6 +121,12 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                           runtime::tell_self(self,
                                              runtime::caused_by(cause, oid + "/psp/" + key, oid),
                                              caf::make_message(record_capture_confirmed{}));
+                        } else if (operation == psp_operation::refund) {
+                          // The money went back: recorded, so that a restart does not refund
+                          // again, nor forget a refund never made.
+                          runtime::tell_self(self,
+                                             runtime::caused_by(cause, oid + "/psp/" + key, oid),
+                                             caf::make_message(record_refund_confirmed{}));
                         }
                       },
                       [=](caf::error& err) {

@@ -19,18 +19,10 @@
 
 namespace ordermesh::actors::payment {
 
-/// Tells the order that its payment is captured and settled (record_capture).
-struct report_capture {};
-
-/// Tell the order that its sale was reversed (recorded): its stock may go back.
-struct report_sale_reversed {};
-
-using payment_action =
-    std::variant<psp_request, report_authorization, report_capture, report_sale_reversed>;
-
-/// One order's payment ("payment/<order id>") as the generic entity runtime needs it. Calls to the
-/// PSP are reactions to recorded events (authorization_requested, captured, refunded), made through
-/// the PSP gateway; their answers come back as record_psp_result commands.
+/// One order's payment ("payment/<order id>") as the generic entity runtime needs it. What to do
+/// is decided by the pure core (payment::reactions, payment::resume, payment::sale_effects in
+/// state.hpp); execute() carries the actions out: PSP calls through the PSP gateway, whose answers
+/// come back as record_* commands, and reports to the order.
 struct payment_traits {
   using state_type = payment_state;
   using command_type = command;
@@ -65,10 +57,12 @@ struct payment_traits {
   std::string summary(const payment_state& s) const { return encode_summary(s); }
   std::optional<command> from_message(const caf::message& msg) const;
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
+  /// payment::reactions.
   std::vector<payment_action> reactions(const payment_state& s, const event& e,
                                         const decide_context&) const;
+  /// payment::resume.
   std::vector<payment_action> resume(const payment_state& s, const decide_context&) const;
-  /// The PSP call of a sale or reversal (sale_effects), or the report of a known outcome.
+  /// payment::sale_effects: the PSP call of a sale or reversal, or the report of a known outcome.
   std::vector<payment_action> effects(const payment_state& after, const command& c,
                                       const decide_context&) const;
   void execute(caf::event_based_actor* self, const payment_state& s,
@@ -77,10 +71,6 @@ struct payment_traits {
     return waiting_on_psp(s) && since > 2 * psp_timeout;
   }
   bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
-  /// An authorization pending, a capture unconfirmed, or a hold still to release.
-  bool waiting_on_psp(const payment_state& s) const {
-    return s.status == payment_status::requested || !settled(s);
-  }
 };
 
 /// "requested", "authorized", ...

@@ -36,6 +36,12 @@ void to_json(nlohmann::json& j, const capture_confirmed&) {
 void from_json(const nlohmann::json& j, capture_confirmed&) {
   j.get<nlohmann::json::object_t>();
 }
+void to_json(nlohmann::json& j, const refund_confirmed&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json& j, refund_confirmed&) {
+  j.get<nlohmann::json::object_t>();
+}
 
 NLOHMANN_JSON_SERIALIZE_ENUM(payment_status, {{payment_status::none, "none"},
                                               {payment_status::requested, "requested"},
@@ -63,6 +69,7 @@ void to_json(nlohmann::json& j, const payment_state& s) {
                      {"reason", s.reason},
                      {"attempts", s.attempts},
                      {"capture_confirmed", s.capture_confirmed},
+                     {"refund_confirmed", s.refund_confirmed},
                      {"sale_key", s.sale_key}};
 }
 
@@ -120,6 +127,11 @@ void from_json(const nlohmann::json& j, payment_state& s) {
   if (j.contains("capture_confirmed")) {
     j.at("capture_confirmed").get_to(s.capture_confirmed);
   }
+  // Absent from snapshots written before it was recorded: false, so a recorded refund is made again
+  // (the PSP deduplicates it).
+  if (j.contains("refund_confirmed")) {
+    j.at("refund_confirmed").get_to(s.refund_confirmed);
+  }
   if (j.contains("sale_key")) { // absent from snapshots written before sales
     j.at("sale_key").get_to(s.sale_key);
   }
@@ -174,6 +186,7 @@ const event_parsers<event> parsers = {
     {wire::captured, parse_as<event, captured>},
     {wire::capture_confirmed, parse_as<event, capture_confirmed>},
     {wire::refunded, parse_as<event, refunded>},
+    {wire::refund_confirmed, parse_as<event, refund_confirmed>},
     {wire::voided, parse_as<event, voided>},
     {wire::sold, parse_as<event, sold>},
     {wire::sale_declined, parse_as<event, sale_declined>},
@@ -198,6 +211,7 @@ encoded_event encode(const event& ev) {
           [](const captured& x) { return encode_as(wire::captured, x); },
           [](const capture_confirmed& x) { return encode_as(wire::capture_confirmed, x); },
           [](const refunded& x) { return encode_as(wire::refunded, x); },
+          [](const refund_confirmed& x) { return encode_as(wire::refund_confirmed, x); },
           [](const voided& x) { return encode_as(wire::voided, x); },
           [](const sold& x) { return encode_as(wire::sold, x); },
           [](const sale_declined& x) { return encode_as(wire::sale_declined, x); },

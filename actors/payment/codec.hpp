@@ -25,6 +25,7 @@ inline constexpr const char* authorization_failed_v1 = "payment.authorization_fa
 inline constexpr const char* captured = "payment.captured.v1";
 inline constexpr const char* capture_confirmed = "payment.capture_confirmed.v1";
 inline constexpr const char* refunded = "payment.refunded.v1";
+inline constexpr const char* refund_confirmed = "payment.refund_confirmed.v1";
 inline constexpr const char* voided = "payment.voided.v1";
 inline constexpr const char* sold = "payment.sold.v1";
 inline constexpr const char* sale_declined = "payment.sale_declined.v1";

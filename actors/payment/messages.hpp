@@ -1,5 +1,7 @@
 #pragma once
 
+#include "util/fields.hpp"
+
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -46,6 +48,9 @@ struct record_capture_confirmed {};
 
 struct refund {};
 
+/// The PSP confirmed the refund recorded before: the money went back.
+struct record_refund_confirmed {};
+
 /// Gives up an authorization (or a pending request) that will not be captured.
 struct void_authorization {};
 
@@ -80,9 +85,10 @@ struct record_sale_reversed {
   std::string idempotency_key;
 };
 
-using command = std::variant<authorize, record_psp_result, record_hold_released, capture,
-                             record_capture_confirmed, refund, void_authorization, sell,
-                             record_sale_result, reverse_sale, record_sale_reversed>;
+using command =
+    std::variant<authorize, record_psp_result, record_hold_released, capture,
+                 record_capture_confirmed, refund, void_authorization, sell, record_sale_result,
+                 reverse_sale, record_sale_reversed, record_refund_confirmed>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -131,6 +137,9 @@ struct refunded {
   int64_t amount_cents = 0;
 };
 
+/// The PSP confirmed the refund recorded before.
+struct refund_confirmed {};
+
 struct voided {};
 
 /// The sale sent with `idempotency_key` was carried out: the money moved (authorized and captured).
@@ -151,162 +160,37 @@ struct sale_reversed {
   std::string idempotency_key;
 };
 
-using event =
-    std::variant<authorization_requested, authorized, declined, authorization_failed, hold_released,
-                 captured, capture_confirmed, refunded, voided, sold, sale_declined, sale_reversed>;
+using event = std::variant<authorization_requested, authorized, declined, authorization_failed,
+                           hold_released, captured, capture_confirmed, refunded, voided, sold,
+                           sale_declined, sale_reversed, refund_confirmed>;
 
-// -- inspection (CAF serialization) ---------------------------------------------------------------
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) ----------
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, authorize& x) {
-  return f(x.amount_cents, x.card_token, x.idempotency_key);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_psp_result& x) {
-  return f(x.idempotency_key, x.outcome, x.psp_reference, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_hold_released& x) {
-  return f(x.idempotency_key);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, capture&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_capture_confirmed&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, refund&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, void_authorization&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, sell& x) {
-  return f(x.amount_cents, x.card_token, x.idempotency_key, x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_sale_result& x) {
-  return f(x.idempotency_key, x.outcome, x.psp_reference, x.reason, x.attempt, x.amount_cents);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reverse_sale& x) {
-  return f(x.idempotency_key);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_sale_reversed& x) {
-  return f(x.idempotency_key);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, authorization_requested& x) {
-  return f(x.amount_cents, x.card_token, x.idempotency_key, x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, authorized& x) {
-  return f(x.idempotency_key, x.psp_reference);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, declined& x) {
-  return f(x.idempotency_key, x.reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, authorization_failed& x) {
-  return f(x.idempotency_key, x.reason, x.attempt);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, hold_released& x) {
-  return f(x.idempotency_key);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, captured& x) {
-  return f(x.amount_cents);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, capture_confirmed&) {
-  return f();
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, refunded& x) {
-  return f(x.amount_cents);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, voided&) {
-  return f();
-}
-
-// -- equality -------------------------------------------------------------------------------------
-
-inline bool operator==(const authorization_requested& x, const authorization_requested& y) {
-  return x.amount_cents == y.amount_cents && x.card_token == y.card_token &&
-         x.idempotency_key == y.idempotency_key && x.attempt == y.attempt;
-}
-
-inline bool operator==(const authorized& x, const authorized& y) {
-  return x.idempotency_key == y.idempotency_key && x.psp_reference == y.psp_reference;
-}
-
-inline bool operator==(const declined& x, const declined& y) {
-  return x.idempotency_key == y.idempotency_key && x.reason == y.reason;
-}
-
-inline bool operator==(const authorization_failed& x, const authorization_failed& y) {
-  return x.idempotency_key == y.idempotency_key && x.reason == y.reason && x.attempt == y.attempt;
-}
-
-inline bool operator==(const hold_released& x, const hold_released& y) {
-  return x.idempotency_key == y.idempotency_key;
-}
-
-inline bool operator==(const captured& x, const captured& y) {
-  return x.amount_cents == y.amount_cents;
-}
-
-inline bool operator==(const capture_confirmed&, const capture_confirmed&) {
-  return true;
-}
-
-inline bool operator==(const refunded& x, const refunded& y) {
-  return x.amount_cents == y.amount_cents;
-}
-
-inline bool operator==(const voided&, const voided&) {
-  return true;
-}
-
-inline bool operator==(const sold& x, const sold& y) {
-  return x.idempotency_key == y.idempotency_key && x.psp_reference == y.psp_reference &&
-         x.amount_cents == y.amount_cents;
-}
-
-inline bool operator==(const sale_declined& x, const sale_declined& y) {
-  return x.idempotency_key == y.idempotency_key && x.reason == y.reason;
-}
-
-inline bool operator==(const sale_reversed& x, const sale_reversed& y) {
-  return x.idempotency_key == y.idempotency_key;
-}
+OM_FIELDS(authorize, amount_cents, card_token, idempotency_key)
+OM_FIELDS(record_psp_result, idempotency_key, outcome, psp_reference, reason)
+OM_FIELDS(record_hold_released, idempotency_key)
+OM_NO_FIELDS(capture)
+OM_NO_FIELDS(record_capture_confirmed)
+OM_NO_FIELDS(refund)
+OM_NO_FIELDS(record_refund_confirmed)
+OM_NO_FIELDS(void_authorization)
+OM_FIELDS(sell, amount_cents, card_token, idempotency_key, attempt)
+OM_FIELDS(record_sale_result, idempotency_key, outcome, psp_reference, reason, attempt,
+          amount_cents)
+OM_FIELDS(reverse_sale, idempotency_key)
+OM_FIELDS(record_sale_reversed, idempotency_key)
+OM_FIELDS(authorization_requested, amount_cents, card_token, idempotency_key, attempt)
+OM_FIELDS(authorized, idempotency_key, psp_reference)
+OM_FIELDS(declined, idempotency_key, reason)
+OM_FIELDS(authorization_failed, idempotency_key, reason, attempt)
+OM_FIELDS(hold_released, idempotency_key)
+OM_FIELDS(captured, amount_cents)
+OM_NO_FIELDS(capture_confirmed)
+OM_FIELDS(refunded, amount_cents)
+OM_NO_FIELDS(refund_confirmed)
+OM_NO_FIELDS(voided)
+OM_FIELDS(sold, idempotency_key, psp_reference, amount_cents)
+OM_FIELDS(sale_declined, idempotency_key, reason)
+OM_FIELDS(sale_reversed, idempotency_key)
 
 } // namespace ordermesh::actors::payment

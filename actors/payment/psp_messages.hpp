@@ -1,9 +1,11 @@
 #pragma once
 
 // What the payment entities and the PSP gateway (psp_gateway.hpp) tell each other: plain structs
-// and their inspect(), listed in the type-ID block (core/type_ids.hpp).
+// and their field lists (OM_FIELDS: inspect(), operator==), listed in the type-ID block
+// (core/type_ids.hpp).
 
 #include "actors/payment/messages.hpp"
+#include "util/fields.hpp"
 
 #include <cstdint>
 #include <string>
@@ -38,23 +40,12 @@ struct psp_request {
   int32_t attempt = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, psp_request& x) {
-  return f(x.operation, x.amount_cents, x.card_token, x.reference, x.idempotency_key,
-           x.authorization_key, x.attempt);
-}
-
 /// The PSP's answer, or `failed` with the reason (timeout, connection, 5xx, circuit open).
 struct psp_reply {
   psp_outcome outcome = psp_outcome::failed;
   std::string reference;
   std::string reason;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, psp_reply& x) {
-  return f(x.outcome, x.reference, x.reason);
-}
 
 /// The circuit breaker as the console shows it.
 struct breaker_report {
@@ -69,9 +60,11 @@ struct breaker_report {
   bool lets_calls_through = true;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, breaker_report& x) {
-  return f(x.state, x.calls, x.failures, x.short_circuited, x.lets_calls_through);
-}
+// -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) ----------
+
+OM_FIELDS(psp_request, operation, amount_cents, card_token, reference, idempotency_key,
+          authorization_key, attempt)
+OM_FIELDS(psp_reply, outcome, reference, reason)
+OM_FIELDS(breaker_report, state, calls, failures, short_circuited, lets_calls_through)
 
 } // namespace ordermesh::actors::payment

@@ -19,7 +19,8 @@ bool same_attempt(const attempt_record& x, const attempt_record& y) {
 bool operator==(const payment_state& x, const payment_state& y) {
   auto fields = [](const payment_state& s) {
     return std::tie(s.status, s.amount_cents, s.card_token, s.idempotency_key, s.attempt,
-                    s.psp_reference, s.authorized_key, s.reason, s.capture_confirmed, s.sale_key);
+                    s.psp_reference, s.authorized_key, s.reason, s.capture_confirmed, s.sale_key,
+                    s.refund_confirmed);
   };
   return fields(x) == fields(y) && std::equal(x.attempts.begin(), x.attempts.end(),
                                               y.attempts.begin(), y.attempts.end(), same_attempt);
@@ -39,6 +40,18 @@ using status = payment_status;
 
 bool is_open(const payment_state& s) {
   return s.status == status::none || s.status == status::requested || s.status == status::failed;
+}
+
+/// A capture recorded (the payment may have been refunded since) that the PSP has not confirmed.
+/// A sale's capture is confirmed by its outcome (sold).
+bool capture_owed(const payment_state& s) {
+  return (s.status == status::captured || s.status == status::refunded) && !s.capture_confirmed;
+}
+
+/// A refund recorded that the PSP has not confirmed. A sale's reversal is recorded only once the
+/// PSP confirmed it.
+bool refund_owed(const payment_state& s) {
+  return s.status == status::refunded && s.sale_key.empty() && !s.refund_confirmed;
 }
 
 /// Whether the payment still uses the hold of `a` (to capture it, or it was captured).
@@ -129,6 +142,13 @@ outcome decide_capture(const payment_state& s) {
 outcome decide_capture_confirmed(const payment_state& s) {
   if ((s.status == status::captured || s.status == status::refunded) && !s.capture_confirmed) {
     return accept<event>({capture_confirmed{}});
+  }
+  return accept<event>();
+}
+
+outcome decide_refund_confirmed(const payment_state& s) {
+  if (s.status == status::refunded && s.sale_key.empty() && !s.refund_confirmed) {
+    return accept<event>({refund_confirmed{}});
   }
   return accept<event>();
 }
@@ -273,7 +293,11 @@ std::vector<std::string> holds_to_release(const payment_state& s) {
 }
 
 bool settled(const payment_state& s) {
-  return holds_to_release(s).empty() && (s.status != status::captured || s.capture_confirmed);
+  return holds_to_release(s).empty() && !capture_owed(s) && !refund_owed(s);
+}
+
+bool waiting_on_psp(const payment_state& s) {
+  return s.status == status::requested || !settled(s);
 }
 
 const attempt_record* authorization_in_use(const payment_state& s) {
@@ -290,6 +314,7 @@ payment_decision decide(const payment_state& state, const command& cmd, const de
           [&](const capture&) { return decide_capture(state); },
           [&](const record_capture_confirmed&) { return decide_capture_confirmed(state); },
           [&](const refund&) { return decide_refund(state); },
+          [&](const record_refund_confirmed&) { return decide_refund_confirmed(state); },
           [&](const void_authorization&) { return decide_void(state); },
           [&](const sell& x) { return decide_sell(state, x); },
           [&](const record_sale_result& x) { return decide_sale_result(state, x); },
@@ -304,12 +329,149 @@ bool sale_closed(const payment_state& s) {
                                  s.status == status::refunded);
 }
 
-std::vector<sale_effect> sale_effects(const payment_state& s, const command& cmd) {
-  std::vector<sale_effect> out;
+namespace {
+
+psp_request authorization_call(const payment_state& s) {
+  return psp_request{
+      psp_operation::authorize, s.amount_cents, s.card_token, "", s.idempotency_key, ""};
+}
+
+psp_request capture_call(const payment_state& s, const std::string& order_id) {
+  return psp_request{psp_operation::capture, 0, "", s.psp_reference, order_id + "/capture", ""};
+}
+
+psp_request refund_call(const payment_state& s, const std::string& order_id) {
+  return psp_request{psp_operation::refund, 0, "", s.psp_reference, order_id + "/refund", ""};
+}
+
+/// Calls that release every hold the state says must go (the PSP deduplicates repeats).
+std::vector<payment_action> releases(const payment_state& s) {
+  std::vector<payment_action> out;
+  for (const auto& key : holds_to_release(s)) {
+    out.emplace_back(psp_request{psp_operation::void_hold, 0, "", "", key + "/void", key});
+  }
+  return out;
+}
+
+/// The report of how the attempt keyed `key` ended, if that moved the payment.
+void report_attempt(const payment_state& s, const std::string& key,
+                    std::vector<payment_action>& out) {
+  if (const auto* a = find_attempt(s, key)) {
+    if (auto r = report_of(s, *a)) {
+      out.emplace_back(std::move(*r));
+    }
+  }
+}
+
+/// The releases due, plus the report of the attempt keyed `key` (an empty key, from an event
+/// stored as v1: the latest).
+std::vector<payment_action> result_reactions(const payment_state& s, const std::string& key) {
+  auto out = releases(s);
+  report_attempt(s, key.empty() ? s.idempotency_key : key, out);
+  return out;
+}
+
+/// Once a captured payment is settled, its order's capture step is done.
+std::vector<payment_action> report_if_settled(const payment_state& s) {
+  if (s.status == status::captured && s.capture_confirmed && settled(s)) {
+    return {report_capture{}};
+  }
+  return {};
+}
+
+} // namespace
+
+std::vector<payment_action> reactions(const payment_state& s, const event& ev,
+                                      const std::string& order_id) {
+  return std::visit(
+      overloaded{
+          [&](const authorization_requested&) -> std::vector<payment_action> {
+            return {authorization_call(s)};
+          },
+          [&](const authorized& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const declined& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const authorization_failed& x) { return result_reactions(s, x.idempotency_key); },
+          [&](const hold_released&) { return report_if_settled(s); },
+          [&](const captured&) -> std::vector<payment_action> {
+            return {capture_call(s, order_id)};
+          },
+          [&](const capture_confirmed&) -> std::vector<payment_action> {
+            if (refund_owed(s)) {
+              return {refund_call(s, order_id)};
+            }
+            return report_if_settled(s);
+          },
+          [&](const refunded&) -> std::vector<payment_action> {
+            if (capture_owed(s)) {
+              return {}; // the capture is on its way: the refund follows its confirmation
+            }
+            return {refund_call(s, order_id)};
+          },
+          [&](const refund_confirmed&) -> std::vector<payment_action> { return {}; },
+          [&](const voided&) { return releases(s); },
+          [&](const sold& x) -> std::vector<payment_action> {
+            return {report_authorization{0, x.idempotency_key, psp_outcome::authorized, "",
+                                         x.psp_reference}};
+          },
+          [&](const sale_declined& x) -> std::vector<payment_action> {
+            return {
+                report_authorization{0, x.idempotency_key, psp_outcome::declined, x.reason, ""}};
+          },
+          [&](const sale_reversed&) -> std::vector<payment_action> {
+            return {report_sale_reversed{}};
+          },
+      },
+      ev);
+}
+
+std::vector<payment_action> resume(const payment_state& s, const std::string& order_id) {
+  if (!s.sale_key.empty()) {
+    // A sale reports its outcome again (the order may have missed it); nothing else is pending.
+    if (s.status == status::captured || s.status == status::declined) {
+      return {report_authorization{0, s.sale_key,
+                                   s.status == status::captured ? psp_outcome::authorized
+                                                                : psp_outcome::declined,
+                                   s.reason, s.psp_reference}};
+    }
+    return {};
+  }
+  auto out = releases(s);
+  switch (s.status) {
+    case status::requested:
+      out.emplace_back(authorization_call(s));
+      break;
+    case status::authorized:
+      report_attempt(s, s.authorized_key, out);
+      break;
+    case status::declined:
+    case status::failed:
+      report_attempt(s, s.idempotency_key, out);
+      break;
+    case status::captured:
+    case status::refunded:
+      // Recorded, but maybe never sent: the PSP deduplicates by the idempotency key. A refund
+      // waits for its capture.
+      if (capture_owed(s)) {
+        out.emplace_back(capture_call(s, order_id));
+      } else if (refund_owed(s)) {
+        out.emplace_back(refund_call(s, order_id));
+      }
+      for (auto& r : report_if_settled(s)) {
+        out.emplace_back(std::move(r));
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+std::vector<payment_action> sale_effects(const payment_state& s, const command& cmd) {
+  std::vector<payment_action> out;
   if (const auto* x = std::get_if<sell>(&cmd)) {
     if (s.status == status::none && !authorizes_first(s)) {
-      out.emplace_back(
-          sale_call{true, x->amount_cents, x->card_token, x->idempotency_key, x->attempt});
+      out.emplace_back(psp_request{psp_operation::sale, x->amount_cents, x->card_token, "",
+                                   x->idempotency_key, "", x->attempt});
     } else if (sold_already(s)) {
       out.emplace_back(report_authorization{x->attempt, s.sale_key, psp_outcome::authorized, "",
                                             s.psp_reference});
@@ -324,7 +486,8 @@ std::vector<sale_effect> sale_effects(const payment_state& s, const command& cmd
     }
   } else if (const auto* v = std::get_if<reverse_sale>(&cmd)) {
     if (!authorizes_first(s) && (s.status == status::none || sold_already(s))) {
-      out.emplace_back(sale_call{false, 0, "", v->idempotency_key, 0});
+      out.emplace_back(psp_request{psp_operation::reverse, 0, "", "",
+                                   v->idempotency_key + "/reverse", v->idempotency_key, 0});
     }
   }
   return out;
@@ -380,6 +543,7 @@ payment_state apply(payment_state s, const event& ev) {
                  [&](const captured&) { s.status = status::captured; },
                  [&](const capture_confirmed&) { s.capture_confirmed = true; },
                  [&](const refunded&) { s.status = status::refunded; },
+                 [&](const refund_confirmed&) { s.refund_confirmed = true; },
                  [&](const voided&) { s.status = status::voided; },
                  [&](const sold& x) {
                    s.status = status::captured;

@@ -4,6 +4,7 @@
 #include "actors/common/outcome.hpp"
 #include "actors/payment/errors.hpp"
 #include "actors/payment/messages.hpp"
+#include "actors/payment/psp_messages.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -66,8 +67,11 @@ struct payment_state {
   std::string reason;
   /// Every attempt so far, oldest first.
   std::vector<attempt_record> attempts;
-  /// The PSP confirmed the capture (recorded as capture_confirmed).
+  /// The PSP confirmed the capture (recorded as capture_confirmed; a sale's with sold).
   bool capture_confirmed = false;
+  /// The PSP confirmed the refund (recorded as refund_confirmed; a sale's reversal is recorded
+  /// only once confirmed, as sale_reversed).
+  bool refund_confirmed = false;
   /// The key of the order's sale (authorize and capture in one call) once one was recorded (sold,
   /// sale_declined, sale_reversed); empty for a payment that authorizes first.
   std::string sale_key;
@@ -83,8 +87,14 @@ const attempt_record* find_attempt(const payment_state& s, const std::string& id
 std::vector<std::string> holds_to_release(const payment_state& s);
 
 /// Whether the payment owes the PSP nothing more: no hold left to release (holds_to_release),
-/// and its capture, if it captured, confirmed. Its order's saga is done with it only then.
+/// its capture, if it captured (also if it refunded since), confirmed, and its refund, if it
+/// refunded, confirmed. Its order's saga is done with it only then.
 bool settled(const payment_state& s);
+
+/// Whether the payment waits on the PSP: an authorization pending, or not settled (a capture or
+/// refund unconfirmed, a hold still to release). Its entity sends again what it owes (resume) when
+/// that stalls, and does not passivate meanwhile.
+bool waiting_on_psp(const payment_state& s);
 
 /// The attempt whose hold the payment uses (authorized, captured or refunded), or nullptr.
 const attempt_record* authorization_in_use(const payment_state& s);
@@ -124,8 +134,9 @@ using payment_decision = decision<event>;
 ///   before any request; no event for an unknown key or a repeated result.
 /// - record_hold_released: hold_released for a known attempt not released yet; else no event.
 /// - capture: captured; no event if already captured or refunded; not_authorized otherwise.
-/// - record_capture_confirmed: capture_confirmed once, after captured; else no event.
+/// - record_capture_confirmed: capture_confirmed once, after captured (also once refunded since).
 /// - refund: refunded; no event if already refunded; not_captured otherwise.
+/// - record_refund_confirmed: refund_confirmed once, after refunded; else no event.
 /// - void_authorization: voided (the payment closes, every hold is released); no event if
 ///   voided; already_captured after capture.
 /// - sell: no event (the PSP call is the command's effect, sale_effects); no event either once
@@ -141,18 +152,42 @@ payment_decision decide(const payment_state& state, const command& cmd, const de
 /// order's compensation waits for.
 bool sale_closed(const payment_state& s);
 
-/// What the payment does for an accepted sale command besides recording events: the PSP call of
-/// a sale or reversal not yet done, or the report of an outcome known already.
-struct sale_call {
-  /// true: POST /v1/sales; false: POST /v1/reversals of `idempotency_key`.
-  bool sale = true;
-  int64_t amount_cents = 0;
-  std::string card_token;
-  std::string idempotency_key;
-  int32_t attempt = 0;
-};
-using sale_effect = std::variant<sale_call, report_authorization>;
-std::vector<sale_effect> sale_effects(const payment_state& after, const command& cmd);
+/// Tells the order that its payment is captured and settled (order::record_capture).
+struct report_capture {};
+
+/// Tells the order that its sale was reversed (recorded): its stock may go back.
+struct report_sale_reversed {};
+
+/// What the payment does besides recording events: a call to the PSP (its answer comes back as a
+/// record_* command), or a report to its order. Every action may be sent again: the PSP
+/// deduplicates by the idempotency key, the order by the report's message id.
+using payment_action =
+    std::variant<psp_request, report_authorization, report_capture, report_sale_reversed>;
+
+/// What to do now that `ev` is recorded (`after` includes it) for the payment of `order_id`:
+/// - authorization_requested: authorize the attempt at the PSP.
+/// - authorized, declined, authorization_failed: release the holds now due (holds_to_release);
+///   report the attempt if that moved the payment (report_of).
+/// - captured: capture at the PSP under "<order_id>/capture"; voided: release the holds.
+/// - refunded: refund at the PSP under "<order_id>/refund" once the capture is confirmed (a
+///   refund before the capture reached the PSP would find nothing to refund).
+/// - capture_confirmed: the refund, if one was recorded meanwhile; else, like hold_released:
+///   report_capture once a captured payment is settled.
+/// - sold, sale_declined: report the sale's outcome; sale_reversed: report_sale_reversed.
+std::vector<payment_action> reactions(const payment_state& after, const event& ev,
+                                      const std::string& order_id);
+
+/// What a payment recovered from its journal (or stalled: waiting on the PSP too long) sends
+/// again, so that it ends as one that never stopped: the holds due for release, the authorization
+/// of a requested attempt, the report of a decided attempt, the capture until it is confirmed, then
+/// the refund (if recorded) until it is confirmed, the report of a settled capture; a sale reports
+/// its outcome again.
+std::vector<payment_action> resume(const payment_state& s, const std::string& order_id);
+
+/// What the payment does for an accepted sale command besides recording events (`after` is the
+/// state once its events are recorded): the PSP call of a sale (under its key) or of a reversal
+/// (under "<key>/reverse") not yet done, or the report of an outcome known already.
+std::vector<payment_action> sale_effects(const payment_state& after, const command& cmd);
 
 /// Folds one event into the state; handles every event and cannot fail.
 payment_state apply(payment_state state, const event& ev);

@@ -57,6 +57,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(payment::record_psp_result{"k", payment::psp_outcome::authorized, "auth_1", ""});
   round_trips(payment::record_hold_released{"order-1/authorize/1"});
   round_trips(payment::record_capture_confirmed{});
+  round_trips(payment::record_refund_confirmed{});
   round_trips(payment::capture{});
   round_trips(payment::refund{});
   round_trips(payment::void_authorization{});

@@ -88,6 +88,20 @@ struct payment_fixture {
                           "' AND event_type = '" + type + "'");
   }
 
+  /// Authorizes the payment of `oid` (no order asked for it) and captures it: returns once the
+  /// PSP confirmed the capture and the payment recorded that.
+  void authorize_and_capture(const std::string& oid) {
+    BOOST_REQUIRE(
+        send(node.hosts->payment, oid,
+             caf::make_message(payment::authorize{1000, "tok_visa", oid + "/authorize/1"}))
+            .accepted);
+    BOOST_TEST_REQUIRE(
+        eventually([&] { return count("payment/" + oid, payment::wire::authorized) == "1"; }));
+    BOOST_REQUIRE(send(node.hosts->payment, oid, caf::make_message(payment::capture{})).accepted);
+    BOOST_TEST_REQUIRE(eventually(
+        [&] { return count("payment/" + oid, payment::wire::capture_confirmed) == "1"; }));
+  }
+
   /// Waits, bounded by `limit`, until `done` holds; returns whether it did.
   static bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -212,15 +226,7 @@ BOOST_AUTO_TEST_CASE(an_order_learns_a_sale_whose_report_was_lost) {
 BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_report_was_lost) {
   // Authorized and captured; the order (recorded by the older binary: confirmed, capture not yet
   // recorded) refused the capture's report, as if lost.
-  BOOST_REQUIRE(
-      send(node.hosts->payment, "o-uncaptured",
-           caf::make_message(payment::authorize{1000, "tok_visa", "o-uncaptured/authorize/1"}))
-          .accepted);
-  BOOST_TEST_REQUIRE(
-      eventually([&] { return count("payment/o-uncaptured", payment::wire::authorized) == "1"; }));
-  BOOST_REQUIRE(
-      send(node.hosts->payment, "o-uncaptured", caf::make_message(payment::capture{})).accepted);
-  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().captures == 1u; }));
+  authorize_and_capture("o-uncaptured");
   testing::recorded_earlier(
       db, "order/o-uncaptured",
       std::vector<order::event>{
@@ -238,6 +244,30 @@ BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_rep
   BOOST_TEST(count("order/o-uncaptured", order::wire::payment_captured) == "1");
   const auto stats = psp_server->stats();
   BOOST_TEST(stats.captures == 1u);
+  BOOST_TEST(stats.open_holds == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_refund_whose_psp_call_failed_is_made_by_the_payment_restarted_from_its_journal) {
+  // Captured and confirmed; the refund is recorded while every call to the PSP fails.
+  authorize_and_capture("o-refund");
+  auto faults = psp_server->faults();
+  faults.failure_rate = 1.0;
+  psp_server->set_faults(faults);
+  const auto failures = psp_server->stats().injected_failures;
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_failures > failures; }));
+  // The payment stops (as in a crash) and the PSP is back; the next command recovers it from its
+  // journal, and it must owe the PSP what a payment that never stopped owes: the refund.
+  self->send(node.hosts->payment, runtime::kill_atom::value, std::string{"o-refund"});
+  psp_server->set_faults(psp::fault_settings{});
+  BOOST_REQUIRE(
+      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_TEST(eventually([&] { return psp_server->stats().refunds == 1u; }, 10s),
+             "the refund was never made");
+  const auto stats = psp_server->stats();
+  BOOST_TEST(stats.open_charges == 0u);
   BOOST_TEST(stats.open_holds == 0u);
 }
 

@@ -24,6 +24,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::captured, captured{1250}},
         {wire::capture_confirmed, capture_confirmed{}},
         {wire::refunded, refunded{1250}},
+        {wire::refund_confirmed, refund_confirmed{}},
         {wire::voided, voided{}},
         {wire::sold, sold{"order-1/sale", "auth_42", 1250}},
         {wire::sale_declined, sale_declined{"order-1/sale", "insufficient_funds"}},

@@ -1,9 +1,13 @@
 #define BOOST_TEST_MODULE payment_state
 #include <boost/test/unit_test.hpp>
 
+#include "actors/common/overloaded.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/state.hpp"
 
+#include <algorithm>
+#include <set>
+#include <utility>
 #include <vector>
 
 using namespace ordermesh::actors;
@@ -33,6 +37,15 @@ bool accepted_with(const payment_decision& d, const std::vector<event>& events) 
 
 const std::vector<event> authorized_payment{requested1, authorized{"o1/1", "psp-1"}};
 const std::vector<event> captured_payment{requested1, authorized{"o1/1", "psp-1"}, captured{1250}};
+
+/// A small deterministic generator (no clock, no std::random_device): one seed, one run.
+struct lcg {
+  uint64_t x;
+  uint32_t next(uint32_t n) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>((x >> 33) % n);
+  }
+};
 
 } // namespace
 
@@ -265,15 +278,6 @@ BOOST_AUTO_TEST_CASE(the_summary_names_the_authorization_in_use_and_whether_it_i
   BOOST_CHECK(!decode_summary("not json"));
 }
 
-/// A small deterministic generator (no clock, no std::random_device): one seed, one run.
-struct lcg {
-  uint64_t x;
-  uint32_t next(uint32_t n) {
-    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<uint32_t>((x >> 33) % n);
-  }
-};
-
 BOOST_AUTO_TEST_CASE(after_any_interleaving_a_voided_payment_ends_holding_nothing) {
   // Random interleavings of authorize, answers (any attempt, any outcome, late and repeated) and
   // void; then the releases the state asks for are carried out by a PSP that answers them all.
@@ -354,10 +358,11 @@ BOOST_AUTO_TEST_CASE(a_sell_records_nothing_and_calls_the_psp_as_its_effect) {
   BOOST_CHECK(accepted_with(when({}, sell1), {}));
   auto effects = sale_effects(payment_state{}, sell1);
   BOOST_REQUIRE(effects.size() == 1u);
-  const auto* call = std::get_if<sale_call>(&effects.front());
+  const auto* call = std::get_if<psp_request>(&effects.front());
   BOOST_REQUIRE(call != nullptr);
-  BOOST_TEST(call->sale);
+  BOOST_CHECK(call->operation == psp_operation::sale);
   BOOST_TEST(call->idempotency_key == "o1/sale");
+  BOOST_TEST(call->amount_cents == 1250);
   BOOST_TEST(call->attempt == 1);
 }
 
@@ -411,13 +416,253 @@ BOOST_AUTO_TEST_CASE(a_declined_sale_needs_no_reversal_and_an_open_one_is_revers
   BOOST_TEST(sale_effects(declined_sale, reverse_sale{"o1/sale"}).empty());
   auto effects = sale_effects(payment_state{}, reverse_sale{"o1/sale"});
   BOOST_REQUIRE(effects.size() == 1u);
-  BOOST_TEST(!std::get<sale_call>(effects.front()).sale);
+  const auto* call = std::get_if<psp_request>(&effects.front());
+  BOOST_REQUIRE(call != nullptr);
+  BOOST_CHECK(call->operation == psp_operation::reverse);
+  BOOST_TEST(call->idempotency_key == "o1/sale/reverse");
+  BOOST_TEST(call->authorization_key == "o1/sale");
   BOOST_CHECK(accepted_with(when({}, record_sale_reversed{"o1/sale"}), {sale_reversed{"o1/sale"}}));
 }
 
 BOOST_AUTO_TEST_CASE(a_payment_that_authorizes_first_never_sells) {
   BOOST_CHECK(rejected_with(when(authorized_payment, sell1), payment_errc::payment_closed));
   BOOST_TEST(sale_effects(given(authorized_payment), sell1).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reacting_and_resuming)
+
+/// The PSP calls among `actions`, as (operation, idempotency key).
+std::set<std::pair<psp_operation, std::string>>
+calls_in(const std::vector<payment_action>& actions) {
+  std::set<std::pair<psp_operation, std::string>> out;
+  for (const auto& a : actions) {
+    if (const auto* r = std::get_if<psp_request>(&a)) {
+      out.emplace(r->operation, r->idempotency_key);
+    }
+  }
+  return out;
+}
+
+template <class T>
+size_t count_of(const std::vector<payment_action>& actions) {
+  return static_cast<size_t>(std::count_if(
+      actions.begin(), actions.end(), [](const auto& a) { return std::holds_alternative<T>(a); }));
+}
+
+/// The reactions to the last of `history` (the state includes it).
+std::vector<payment_action> reacting_to(const std::vector<event>& history) {
+  return reactions(given(history), history.back(), "o1");
+}
+
+BOOST_AUTO_TEST_CASE(a_requested_attempt_is_sent_to_the_psp_under_its_own_key) {
+  auto actions = reacting_to({requested1});
+  BOOST_REQUIRE(actions.size() == 1u);
+  const auto& call = std::get<psp_request>(actions.front());
+  BOOST_CHECK(call.operation == psp_operation::authorize);
+  BOOST_TEST(call.idempotency_key == "o1/1");
+  BOOST_TEST(call.amount_cents == 1250);
+  BOOST_TEST(call.card_token == "tok");
+}
+
+BOOST_AUTO_TEST_CASE(a_decided_attempt_is_reported_and_the_holds_it_makes_surplus_are_released) {
+  std::vector<event> history{requested1, authorization_failed{"o1/1", "t", 1},
+                             authorization_requested{1250, "tok", "o1/2", 2},
+                             authorized{"o1/2", "psp-2"}};
+  auto actions = reacting_to(history);
+  BOOST_CHECK((calls_in(actions) == std::set<std::pair<psp_operation, std::string>>{
+                                        {psp_operation::void_hold, "o1/1/void"}}));
+  BOOST_REQUIRE(count_of<report_authorization>(actions) == 1u);
+  const auto& report = std::get<report_authorization>(actions.back());
+  BOOST_TEST(report.attempt == 2);
+  BOOST_CHECK(report.outcome == psp_outcome::authorized);
+  BOOST_TEST(report.psp_reference == "psp-2");
+}
+
+BOOST_AUTO_TEST_CASE(a_recorded_capture_is_made_at_the_psp_and_reported_once_confirmed) {
+  auto actions = reacting_to(captured_payment);
+  BOOST_REQUIRE(actions.size() == 1u);
+  const auto& call = std::get<psp_request>(actions.front());
+  BOOST_CHECK(call.operation == psp_operation::capture);
+  BOOST_TEST(call.idempotency_key == "o1/capture");
+  BOOST_TEST(call.reference == "psp-1");
+  auto confirmed = captured_payment;
+  confirmed.emplace_back(capture_confirmed{});
+  BOOST_TEST(count_of<report_capture>(reacting_to(confirmed)) == 1u);
+  // With a spare hold, the capture is reported once that hold is released.
+  std::vector<event> spare{requested1,
+                           authorization_failed{"o1/1", "t", 1},
+                           authorization_requested{1250, "tok", "o1/2", 2},
+                           authorized{"o1/2", "psp-2"},
+                           captured{1250},
+                           capture_confirmed{}};
+  BOOST_TEST(count_of<report_capture>(reacting_to(spare)) == 0u);
+  spare.emplace_back(hold_released{"o1/1"});
+  BOOST_TEST(count_of<report_capture>(reacting_to(spare)) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_sales_outcome_and_its_reversal_are_reported_to_the_order) {
+  auto sold_actions = reacting_to({sold{"o1/sale", "psp-1", 1250}});
+  BOOST_REQUIRE(sold_actions.size() == 1u);
+  BOOST_CHECK(std::get<report_authorization>(sold_actions.front()).outcome ==
+              psp_outcome::authorized);
+  auto declined_actions = reacting_to({sale_declined{"o1/sale", "nsf"}});
+  BOOST_REQUIRE(declined_actions.size() == 1u);
+  BOOST_TEST(std::get<report_authorization>(declined_actions.front()).reason == "nsf");
+  BOOST_TEST(count_of<report_sale_reversed>(reacting_to({sale_reversed{"o1/sale"}})) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_recovered_payment_sends_again_what_it_waits_for_and_reports_what_it_decided) {
+  BOOST_CHECK(
+      (calls_in(resume(given({requested1}), "o1")) ==
+       std::set<std::pair<psp_operation, std::string>>{{psp_operation::authorize, "o1/1"}}));
+  BOOST_CHECK(
+      (calls_in(resume(given(captured_payment), "o1")) ==
+       std::set<std::pair<psp_operation, std::string>>{{psp_operation::capture, "o1/capture"}}));
+  auto confirmed = captured_payment;
+  confirmed.emplace_back(capture_confirmed{});
+  BOOST_TEST(calls_in(resume(given(confirmed), "o1")).empty());
+  BOOST_TEST(count_of<report_capture>(resume(given(confirmed), "o1")) == 1u);
+  BOOST_TEST(count_of<report_authorization>(resume(given(authorized_payment), "o1")) == 1u);
+  auto sale = resume(given({sold{"o1/sale", "psp-1", 1250}}), "o1");
+  BOOST_REQUIRE(sale.size() == 1u);
+  BOOST_CHECK(std::get<report_authorization>(sale.front()).outcome == psp_outcome::authorized);
+  BOOST_TEST(resume(payment_state{}, "o1").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_refund_is_sent_again_until_the_psp_confirms_it) {
+  auto refunding = captured_payment;
+  refunding.emplace_back(capture_confirmed{});
+  refunding.emplace_back(refunded{1250});
+  auto s = given(refunding);
+  BOOST_TEST(waiting_on_psp(s));
+  BOOST_CHECK((calls_in(resume(s, "o1")) == std::set<std::pair<psp_operation, std::string>>{
+                                                {psp_operation::refund, "o1/refund"}}));
+  BOOST_CHECK(accepted_with(decide(s, record_refund_confirmed{}, ctx), {refund_confirmed{}}));
+  s = apply(s, refund_confirmed{});
+  BOOST_TEST(!waiting_on_psp(s));
+  BOOST_TEST(calls_in(resume(s, "o1")).empty());
+  BOOST_CHECK(accepted_with(decide(s, record_refund_confirmed{}, ctx), {}));
+  BOOST_CHECK(accepted_with(decide(given(captured_payment), record_refund_confirmed{}, ctx), {}));
+}
+
+BOOST_AUTO_TEST_CASE(a_capture_refunded_before_the_psp_confirmed_it_is_made_first_then_refunded) {
+  auto refunding = captured_payment;
+  refunding.emplace_back(refunded{1250});
+  // The capture may never have reached the PSP: it is made (again) before the refund.
+  BOOST_CHECK(calls_in(reacting_to(refunding)).empty());
+  BOOST_CHECK(
+      (calls_in(resume(given(refunding), "o1")) ==
+       std::set<std::pair<psp_operation, std::string>>{{psp_operation::capture, "o1/capture"}}));
+  BOOST_TEST(waiting_on_psp(given(refunding)));
+  refunding.emplace_back(capture_confirmed{});
+  BOOST_CHECK((calls_in(reacting_to(refunding)) == std::set<std::pair<psp_operation, std::string>>{
+                                                       {psp_operation::refund, "o1/refund"}}));
+  BOOST_TEST(count_of<report_capture>(reacting_to(refunding)) == 0u);
+}
+
+/// "0 1 6": which alternative of `event` each one is, for failure messages.
+std::string event_indices(const std::vector<event>& journal) {
+  std::string out;
+  for (const auto& ev : journal) {
+    out += std::to_string(ev.index()) + " ";
+  }
+  return out;
+}
+
+/// The PSP calls that a payment living through `journal` made (its reactions) and whose answer
+/// the journal does not hold: what the same payment restarted from that journal owes the PSP.
+/// An authorization superseded by a newer attempt or by its own release is owed no more (an
+/// attempt is released once the payment is decided).
+std::set<std::pair<psp_operation, std::string>> unanswered(const std::vector<event>& journal) {
+  std::set<std::pair<psp_operation, std::string>> calls;
+  payment_state s;
+  for (const auto& ev : journal) {
+    s = apply(s, ev);
+    std::visit(overloaded{
+                   [&](const authorization_requested&) {
+                     for (auto i = calls.begin(); i != calls.end();) {
+                       i = i->first == psp_operation::authorize ? calls.erase(i) : std::next(i);
+                     }
+                   },
+                   [&](const authorized& x) {
+                     calls.erase({psp_operation::authorize, x.idempotency_key});
+                   },
+                   [&](const declined& x) { // nothing held: nothing to release either
+                     calls.erase({psp_operation::authorize, x.idempotency_key});
+                     calls.erase({psp_operation::void_hold, x.idempotency_key + "/void"});
+                   },
+                   [&](const authorization_failed& x) {
+                     calls.erase({psp_operation::authorize, x.idempotency_key});
+                   },
+                   [&](const hold_released& x) { // holds nothing, never will
+                     calls.erase({psp_operation::authorize, x.idempotency_key});
+                     calls.erase({psp_operation::void_hold, x.idempotency_key + "/void"});
+                   },
+                   [&](const capture_confirmed&) {
+                     calls.erase({psp_operation::capture, "o1/capture"});
+                   },
+                   [&](const refund_confirmed&) {
+                     calls.erase({psp_operation::refund, "o1/refund"});
+                   },
+                   [&](const auto&) {},
+               },
+               ev);
+    for (const auto& call : calls_in(reactions(s, ev, "o1"))) {
+      calls.insert(call);
+      if (call.first == psp_operation::void_hold) { // the release supersedes the authorization
+        calls.erase({psp_operation::authorize, call.second.substr(0, call.second.size() - 5)});
+      }
+    }
+  }
+  return calls;
+}
+
+BOOST_AUTO_TEST_CASE(a_payment_restarted_from_its_journal_owes_the_psp_what_a_live_one_does) {
+  // Random histories of the authorize-first path: attempts and their answers (late, repeated),
+  // capture, capture confirmations, refund, void, releases. After every command, a payment
+  // recovered from the journal so far must send again every call the live payment made and never
+  // saw answered (resume), and must count as waiting on the PSP while one is owed (so that a
+  // stalled call is sent again while it lives).
+  for (uint64_t seed = 1; seed <= 2000; ++seed) {
+    lcg rng{seed};
+    std::vector<event> journal;
+    auto run = [&](const command& c) {
+      auto d = decide(given(journal), c, ctx);
+      journal.insert(journal.end(), d.events.begin(), d.events.end());
+    };
+    const int steps = 3 + static_cast<int>(rng.next(14));
+    for (int i = 0; i < steps; ++i) {
+      const auto key = "o/" + std::to_string(1 + rng.next(3));
+      const std::vector<command> choices{
+          authorize{100, "tok", key},
+          authorize{100, "tok", key},
+          record_psp_result{key, static_cast<psp_outcome>(rng.next(3)), "psp-" + key, "r"},
+          record_psp_result{key, static_cast<psp_outcome>(rng.next(3)), "psp-" + key, "r"},
+          record_hold_released{key},
+          capture{},
+          record_capture_confirmed{},
+          refund{},
+          record_refund_confirmed{},
+          void_authorization{}};
+      run(choices[rng.next(static_cast<uint32_t>(choices.size()))]);
+      auto owed = unanswered(journal);
+      auto recovered = given(journal);
+      auto resent = calls_in(resume(recovered, "o1"));
+      for (const auto& call : owed) {
+        BOOST_TEST_REQUIRE(resent.count(call) == 1u,
+                           "seed " << seed << " step " << i << ": call "
+                                   << static_cast<int>(call.first) << " " << call.second
+                                   << " not sent again by a payment "
+                                   << static_cast<int>(recovered.status) << " after events "
+                                   << event_indices(journal));
+      }
+      BOOST_TEST_REQUIRE((owed.empty() || waiting_on_psp(recovered)),
+                         "seed " << seed << " step " << i << ": owes the PSP, not waiting");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,14 +2,16 @@
 
 // The field list of a message struct, written once: OM_FIELDS generates its CAF inspect() (what
 // travels between actors and nodes) and its operator==/!= from that one list, instead of two
-// hand-written copies per struct. No CAF here: inspect() is a template over CAF's Inspector.
+// hand-written copies per struct. No CAF here: inspect() is a template over CAF's Inspector. It
+// sits in util/ because the aggregates' messages and persistence/'s (journal_stats) both use it.
 //
 //   struct reserved { std::string order_id; int64_t qty = 0; int64_t expires_at_us = 0; };
 //   OM_FIELDS(reserved, order_id, qty, expires_at_us)      // in the struct's namespace
 //
 // The list names every member, in declaration order: it is a structured binding of the struct,
-// so a list with a member too few or too many does not compile. A struct without members uses
-// OM_NO_FIELDS(type).
+// so a list with a member too few or too many does not compile. The wire order is the
+// declaration order (a binding is positional): reordering members changes what CAF sends. A
+// struct without members uses OM_NO_FIELDS(type).
 
 #include <tuple>
 
