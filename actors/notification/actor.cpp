@@ -5,10 +5,6 @@
 
 namespace ordermesh::actors::notification {
 
-std::string notification_traits::summary(const notification_state& s) const {
-  return nlohmann::json{{"order_id", s.order_id}, {"notified", s.notified}}.dump();
-}
-
 std::optional<command> notification_traits::from_message(const caf::message& msg) const {
   return runtime::command_from_message<command>(msg);
 }

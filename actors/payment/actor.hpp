@@ -36,6 +36,8 @@ struct payment_traits {
   using command_type = command;
   using event_type = event;
   using action_type = payment_action;
+  using reply_type = payment_reply;
+  using errc_type = payment_errc;
 
   runtime::directory_ptr hosts;
   psp_gateway_actor psp;
@@ -61,8 +63,12 @@ struct payment_traits {
   std::optional<payment_state> decode_snapshot(const std::string& payload) const {
     return payment::decode_snapshot(payload);
   }
-  /// encode_summary(s): what the order learns from every reply.
-  std::string summary(const payment_state& s) const { return encode_summary(s); }
+  /// What the order learns from every reply.
+  payment_summary summary(const payment_state& s) const;
+  payment_reply reply(const payment_state& s, const std::vector<std::string>&,
+                      int64_t version) const {
+    return {version, summary(s)};
+  }
   std::optional<command> from_message(const caf::message& msg) const;
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
   std::vector<payment_action> reactions(const payment_state& s, const event& e,
@@ -82,9 +88,6 @@ struct payment_traits {
     return s.status == payment_status::requested || !settled(s);
   }
 };
-
-/// "requested", "authorized", ...
-std::string to_string(payment_status x);
 
 /// Spawns the host of the payment entities.
 caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,

@@ -4,6 +4,7 @@
 #include "actors/common/outcome.hpp"
 #include "actors/payment/errors.hpp"
 #include "actors/payment/messages.hpp"
+#include "actors/payment/replies.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,19 +13,6 @@
 #include <vector>
 
 namespace ordermesh::actors::payment {
-
-enum class payment_status : uint8_t {
-  none,
-  /// Waiting for the PSP's answer to the latest attempt.
-  requested,
-  /// The latest attempt failed; another authorize starts the next one.
-  failed,
-  authorized,
-  declined,
-  captured,
-  refunded,
-  voided,
-};
 
 /// Where one authorization attempt (one idempotency key at the PSP) stands.
 enum class attempt_status : uint8_t {
