@@ -9,18 +9,6 @@
 
 namespace ordermesh::actors::payment {
 
-payment_summary payment_traits::summary(const payment_state& s) const {
-  const auto* in_use = authorization_in_use(s);
-  return {s.status,
-          s.amount_cents,
-          s.attempt,
-          in_use != nullptr ? in_use->number : 0,
-          s.psp_reference,
-          s.reason,
-          s.capture_confirmed,
-          settled(s)};
-}
-
 std::optional<command> payment_traits::from_message(const caf::message& msg) const {
   return runtime::command_from_message<command>(msg);
 }

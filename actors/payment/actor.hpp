@@ -63,8 +63,8 @@ struct payment_traits {
   std::optional<payment_state> decode_snapshot(const std::string& payload) const {
     return payment::decode_snapshot(payload);
   }
-  /// What the order learns from every reply.
-  payment_summary summary(const payment_state& s) const;
+  /// What the order learns from every reply (summary_of).
+  payment_summary summary(const payment_state& s) const { return summary_of(s); }
   payment_reply reply(const payment_state& s, const std::vector<std::string>&,
                       int64_t version) const {
     return {version, summary(s)};

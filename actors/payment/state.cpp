@@ -281,6 +281,18 @@ const attempt_record* authorization_in_use(const payment_state& s) {
   return a != nullptr && in_use(s, *a) ? a : nullptr;
 }
 
+payment_summary summary_of(const payment_state& s) {
+  const auto* in_use = authorization_in_use(s);
+  return {s.status,
+          s.amount_cents,
+          s.attempt,
+          in_use != nullptr ? in_use->number : 0,
+          s.psp_reference,
+          s.reason,
+          s.capture_confirmed,
+          settled(s)};
+}
+
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context&) {
   return std::visit(
       overloaded{

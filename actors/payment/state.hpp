@@ -77,6 +77,9 @@ bool settled(const payment_state& s);
 /// The attempt whose hold the payment uses (authorized, captured or refunded), or nullptr.
 const attempt_record* authorization_in_use(const payment_state& s);
 
+/// What every reply of the payment tells its order (payment_reply::summary).
+payment_summary summary_of(const payment_state& s);
+
 bool operator==(const payment_state& x, const payment_state& y);
 
 /// What to tell the order about how one attempt ended.

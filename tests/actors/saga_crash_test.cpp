@@ -4,6 +4,7 @@
 #include "actors/inventory/messages.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
@@ -98,9 +99,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
                 std::string{"crash-sku"}, env,
                 caf::make_message(actors::inventory::release{"nobody"}))
       .receive(
-          [&](actors::runtime::command_reply& r) {
-            available = nlohmann::json::parse(r.summary).at("available").get<int64_t>();
-          },
+          [&](actors::inventory::inventory_reply& r) { available = r.summary.available; },
           [](caf::error&) {});
   BOOST_TEST(available == stock - confirmed);
   // No double charge, and no hold outlives its order: at the PSP every authorization was captured
