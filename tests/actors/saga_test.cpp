@@ -199,9 +199,10 @@ struct saga_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    // A release for an order that holds nothing changes nothing and reports the stock.
+    // A settle for an order never committed here is accepted, records nothing and reports the
+    // stock.
     return send<inventory::inventory_reply>(node.hosts->inventory, sku,
-                                            caf::make_message(inventory::release{"stock-probe"}),
+                                            caf::make_message(inventory::settle{"stock-probe"}),
                                             env())
         .summary.available;
   }

@@ -88,8 +88,9 @@ struct inventory_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    // A release for an order that holds nothing changes nothing and reports the stock.
-    return ok(sku, caf::make_message(release{"stock-probe"})).summary.available;
+    // A settle for an order never committed here is accepted, records nothing and reports the
+    // stock.
+    return ok(sku, caf::make_message(settle{"stock-probe"})).summary.available;
   }
 
   std::string count_events(const std::string& type) {
