@@ -2,8 +2,9 @@
 
 // The project's one type-ID block (caf-0.17.md §3): every type that travels in a message.
 // Loaded once per actor system by core::configure (core/actor_system.hpp). It includes message
-// headers only (messages, replies, errors), so it sits above every folder that has messages and below the code that builds
-// an actor system (scripts/check-layering); nothing needs it to compile a send.
+// headers only (messages, replies, errors), so it sits above every folder that has messages and
+// below the code that builds an actor system (scripts/check-layering); nothing needs it to compile
+// a send.
 
 #include "actors/common/envelope.hpp"
 #include "actors/inventory/messages.hpp"
@@ -13,8 +14,8 @@
 #include "actors/order/messages.hpp"
 #include "actors/order/replies.hpp"
 #include "actors/payment/messages.hpp"
-#include "actors/payment/replies.hpp"
 #include "actors/payment/psp_messages.hpp"
+#include "actors/payment/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/messages.hpp"

@@ -146,10 +146,10 @@ std::optional<http_answer> row_of(const caf::error& err) {
 } // namespace
 
 response answer_for_error(const caf::error& err, const std::string& instance) {
-  for (auto row : {row_of<entity_errc>(err), row_of<actors::order::order_errc>(err),
-                   row_of<actors::inventory::inventory_errc>(err),
-                   row_of<actors::payment::payment_errc>(err),
-                   row_of<actors::notification::notification_errc>(err)}) {
+  for (auto row :
+       {row_of<entity_errc>(err), row_of<actors::order::order_errc>(err),
+        row_of<actors::inventory::inventory_errc>(err), row_of<actors::payment::payment_errc>(err),
+        row_of<actors::notification::notification_errc>(err)}) {
     if (row) {
       return answer_with(*row, actors::runtime::reason_of(err), instance);
     }

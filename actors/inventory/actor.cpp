@@ -36,7 +36,7 @@ caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_act
                                 persistence::reader_actor reader, runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     return runtime::spawn_entity(s, inventory_traits{}, id, std::move(host), journal, reader,
-                               settings);
+                                 settings);
   };
   return runtime::spawn_host(sys, "inventory", factory, settings);
 }

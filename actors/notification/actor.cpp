@@ -14,7 +14,7 @@ caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_
                                    runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     return runtime::spawn_entity(s, notification_traits{}, id, std::move(host), journal, reader,
-                               settings);
+                                 settings);
   };
   return runtime::spawn_host(sys, "notification", factory, settings);
 }

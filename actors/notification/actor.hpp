@@ -57,6 +57,7 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
 };
 
 caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
-                                   persistence::reader_actor reader, runtime::host_settings settings);
+                                   persistence::reader_actor reader,
+                                   runtime::host_settings settings);
 
 } // namespace ordermesh::actors::notification

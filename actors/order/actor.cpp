@@ -34,8 +34,8 @@ using payment::payment_reply;
 /// Sends a compensation step whose answer, reply or rejection, completes it (`done`): a rejection
 /// says that there is nothing (more) to give back.
 template <class Reply, class Errc, class Done>
-void route_compensation(caf::event_based_actor* self, const caf::actor& host,
-                        const std::string& id, envelope env, caf::message command, Done done) {
+void route_compensation(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
+                        envelope env, caf::message command, Done done) {
   runtime::route<Reply, Errc>(
       self, host, id, std::move(env), std::move(command), [=](Reply&) { done(); },
       [=](Errc, const std::string&) { done(); });
@@ -122,9 +122,9 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // still queued cannot land after the order gave up.
               e.deadline_us = runtime::unix_now_us() + a.deadline_ms * 1000;
               auto report = [=](record_stock_commit result) {
-                runtime::tell_self(
-                    self, runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
-                    caf::make_message(std::move(result)));
+                runtime::tell_self(self,
+                                   runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
+                                   caf::make_message(std::move(result)));
               };
               runtime::route<inventory_reply, inventory_errc>(
                   self, dir.inventory, sku, std::move(e),
@@ -163,15 +163,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // No message id: the payment records nothing before its PSP call, so every resend
               // must reach it to call again (the reversal is idempotent by the sale key).
               // Until the sale is closed the saga stays open and asks again.
-              runtime::route<payment_reply>(self, dir.payment, oid,
-                                            runtime::caused_by(cause, "", oid),
-                                            caf::make_message(payment::reverse_sale{oid + "/sale"}),
-                                            [=](payment_reply& r) {
-                                              if (sale_closed(r.summary)) {
-                                                compensation_done();
-                                                give_back_stock();
-                                              }
-                                            });
+              runtime::route<payment_reply>(
+                  self, dir.payment, oid, runtime::caused_by(cause, "", oid),
+                  caf::make_message(payment::reverse_sale{oid + "/sale"}), [=](payment_reply& r) {
+                    if (sale_closed(r.summary)) {
+                      compensation_done();
+                      give_back_stock();
+                    }
+                  });
             },
             [&](const release_stock& a) {
               util::fail_point("order.compensation_before_release");

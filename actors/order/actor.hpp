@@ -51,8 +51,7 @@ struct order_traits {
     return order::decode_snapshot(payload);
   }
   order_summary summary(const order_state& s) const {
-    return {s.order_id, s.status,          s.reason,
-            s.amount_cents, s.payment_attempt, s.saga_completed};
+    return {s.order_id, s.status, s.reason, s.amount_cents, s.payment_attempt, s.saga_completed};
   }
   order_reply reply(const order_state& s, const std::vector<std::string>&, int64_t version) const {
     return {version, summary(s)};

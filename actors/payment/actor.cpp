@@ -240,10 +240,10 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
             },
             [&](const report_capture&) {
               // If this report is lost, the order's repeated capture learns it from the reply.
-              runtime::route<order::order_reply>(self, hosts->order, order_id,
-                             runtime::caused_by(cause, order_id + "/capture/result", order_id),
-                             caf::make_message(order::record_capture{true}),
-                             [](order::order_reply&) {});
+              runtime::route<order::order_reply>(
+                  self, hosts->order, order_id,
+                  runtime::caused_by(cause, order_id + "/capture/result", order_id),
+                  caf::make_message(order::record_capture{true}), [](order::order_reply&) {});
             },
             [&](const report_sale_reversed&) {
               // If this report is lost, the order's resent reverse_sale learns it from the reply.
@@ -254,10 +254,11 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
             },
             [&](const report_authorization& r) {
               auto env = runtime::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
-              runtime::route<order::order_reply>(self, hosts->order, order_id, env,
-                             caf::make_message(order::record_authorization{
-                                 r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
-                             [](order::order_reply&) {});
+              runtime::route<order::order_reply>(
+                  self, hosts->order, order_id, env,
+                  caf::make_message(order::record_authorization{r.attempt, to_order(r.outcome),
+                                                                r.reason, r.psp_reference}),
+                  [](order::order_reply&) {});
             },
         },
         action);

@@ -285,9 +285,8 @@ public:
       answer(w, caf::make_error(static_cast<typename Traits::errc_type>(done.rejected->code),
                                 done.rejected->reason));
     } else {
-      answer(w, caf::make_message(
-                    reply_atom::value,
-                    caf::make_message(st.traits.reply(st.state, done.events, done.version))));
+      answer(w, caf::make_message(reply_atom::value, caf::make_message(st.traits.reply(
+                                                         st.state, done.events, done.version))));
     }
   }
 
@@ -423,7 +422,8 @@ public:
       auto found = st.handled.find(mid);
       if (found == st.handled.end()) {
         auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
-        remember(self, mid, handled_command{at, std::nullopt, {recorded.type}, recorded.stream_version});
+        remember(self, mid,
+                 handled_command{at, std::nullopt, {recorded.type}, recorded.stream_version});
       } else {
         found->second.events.push_back(recorded.type);
         found->second.version = recorded.stream_version;
@@ -835,8 +835,9 @@ public:
         },
         [=](caf::get_atom, inspect_atom) {
           auto& s = self->state;
-          return entity_report{s.id,       s.version, s.queue.size() + self->mailbox().size(),
-                               s.commands, s.appends, caf::deep_to_string(s.traits.summary(s.state))};
+          return entity_report{
+              s.id,       s.version, s.queue.size() + self->mailbox().size(),
+              s.commands, s.appends, caf::deep_to_string(s.traits.summary(s.state))};
         },
     };
   }

@@ -6,8 +6,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/actor.hpp"
-#include "actors/inventory/replies.hpp"
 #include "actors/inventory/codec.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "core/actor_system.hpp"
@@ -785,8 +785,8 @@ BOOST_AUTO_TEST_CASE(a_redelivered_rejected_command_gets_the_same_rejection_and_
   for (const auto* r : {&first, &again}) {
     BOOST_TEST_REQUIRE(rejected(*r), error_name(*r));
     const auto& err = std::get<caf::error>(*r);
-    BOOST_TEST((runtime::rejection_code<inventory_errc>(err) ==
-                inventory_errc::unknown_reservation));
+    BOOST_TEST(
+        (runtime::rejection_code<inventory_errc>(err) == inventory_errc::unknown_reservation));
     BOOST_TEST(runtime::reason_of(err) == runtime::reason_of(std::get<caf::error>(first)));
   }
   BOOST_TEST(store->version("inventory/sku-rj") == 1);
@@ -1006,8 +1006,7 @@ void check_run(const interleaving& run) {
   }
   // The entity's state is a replay of its journal.
   auto probe = h.call(sku, h.env("probe-1"), caf::make_message(settle{"nobody"}));
-  BOOST_REQUIRE_MESSAGE(accepted(probe),
-                        run << " probe: " << error_name(probe));
+  BOOST_REQUIRE_MESSAGE(accepted(probe), run << " probe: " << error_name(probe));
   auto replayed = h.store->replay(stream);
   BOOST_TEST((stock_of(std::get<inventory_reply>(probe).summary) ==
               std::pair{replayed.on_hand, replayed.reserved_qty}),

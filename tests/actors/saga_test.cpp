@@ -9,9 +9,9 @@
 #include "actors/order/replies.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
+#include "actors/payment/psp_gateway.hpp"
 #include "actors/payment/replies.hpp"
 #include "actors/payment/state.hpp"
-#include "actors/payment/psp_gateway.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
@@ -92,15 +92,16 @@ struct saga_fixture {
   }
 
   order::order_reply place(const std::string& oid, std::vector<order::order_line> lines,
-                               std::string card = "tok_visa", std::string message_id = "") {
+                           std::string card = "tok_visa", std::string message_id = "") {
     int64_t amount = 0;
     for (const auto& l : lines) {
       amount += 1000 * l.qty;
     }
-    return send<order::order_reply>(node.hosts->order, oid,
-                caf::make_message(order::place_order{oid, "customer-1", std::move(lines),
-                                                     order::payment_details{card, amount}}),
-                env(message_id.empty() ? "place-" + oid : message_id));
+    return send<order::order_reply>(
+        node.hosts->order, oid,
+        caf::make_message(order::place_order{oid, "customer-1", std::move(lines),
+                                             order::payment_details{card, amount}}),
+        env(message_id.empty() ? "place-" + oid : message_id));
   }
 
   std::string count(const std::string& stream, const std::string& type) {
@@ -466,8 +467,8 @@ BOOST_AUTO_TEST_CASE(
                 oid, "customer-" + std::to_string(t), {{"flash", 1}}, {"tok_visa", 1000}}));
       }
       for (int i = 0; i < mine; ++i) {
-        client->receive([&](order::order_reply&) { placed += 1; },
-                        [&](caf::error&) {}, caf::after(60s) >> [] {});
+        client->receive([&](order::order_reply&) { placed += 1; }, [&](caf::error&) {},
+                        caf::after(60s) >> [] {});
       }
     });
   }

@@ -6,9 +6,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/runtime/messages.hpp"
-#include "actors/inventory/replies.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
 #include "persistence/pg_event_store.hpp"

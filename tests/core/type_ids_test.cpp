@@ -24,8 +24,8 @@ struct serialization_fixture {
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
     auto err = sink(msg);
-    BOOST_TEST_REQUIRE(!err, "serializing " << caf::deep_to_string(value) << ": "
-                                            << sys.render(err));
+    BOOST_TEST_REQUIRE(!err,
+                       "serializing " << caf::deep_to_string(value) << ": " << sys.render(err));
     caf::message out;
     caf::binary_deserializer source{sys, buf};
     err = source(out);
@@ -48,7 +48,8 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(inventory::commit{"order-1"});
   round_trips(inventory::return_committed{"order-1", 3});
   round_trips(inventory::expire_reservations{});
-  round_trips(order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});
+  round_trips(
+      order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});
   round_trips(order::record_reservation{"sku-1", false, "out_of_stock"});
   round_trips(order::record_authorization{2, order::payment_outcome::declined, "no", "auth_1"});
   round_trips(order::record_stock_commit{"sku-1", 2, order::commit_outcome::refused, "expired"});
@@ -62,11 +63,12 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(payment::capture{});
   round_trips(payment::refund{});
   round_trips(payment::void_authorization{});
-  round_trips(notification::record_notification{"order-1", notification::terminal_status::confirmed});
-  round_trips(inventory::inventory_reply{
-      {inventory::inventory_recorded::reservation_expired, inventory::inventory_recorded::committed},
-      7,
-      {10, 2, 8, 1}});
+  round_trips(
+      notification::record_notification{"order-1", notification::terminal_status::confirmed});
+  round_trips(inventory::inventory_reply{{inventory::inventory_recorded::reservation_expired,
+                                          inventory::inventory_recorded::committed},
+                                         7,
+                                         {10, 2, 8, 1}});
   round_trips(order::order_reply{
       3, {"order-1", order::order_status::rejected, "unknown_sku: pear", 3000, 1, true}});
   round_trips(payment::payment_reply{

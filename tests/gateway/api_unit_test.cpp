@@ -352,13 +352,14 @@ BOOST_AUTO_TEST_CASE(every_error_code_of_every_aggregate_has_an_http_row) {
       answer_for_error(caf::make_error(order_errc::invalid_order, "no lines"), "/orders").body);
   BOOST_TEST(doc.at("detail") == "no lines");
   BOOST_TEST(doc.at("instance") == "/orders");
-  auto unknown = answer_for_error(
-      caf::make_error(inventory_errc::unknown_sku, "unknown_sku"), "/inventory/pear/restock");
+  auto unknown = answer_for_error(caf::make_error(inventory_errc::unknown_sku, "unknown_sku"),
+                                  "/inventory/pear/restock");
   BOOST_TEST(unknown.status == 422u);
   BOOST_TEST(json::parse(unknown.body).at("type") == problem_type::unknown_sku);
   // A payment's rejection never reaches a client as a decision it could act on: 500.
-  BOOST_TEST(answer_for_error(caf::make_error(actors::payment::payment_errc::not_captured), "/x")
-                 .status == 500u);
+  BOOST_TEST(
+      answer_for_error(caf::make_error(actors::payment::payment_errc::not_captured), "/x").status ==
+      500u);
 }
 
 BOOST_AUTO_TEST_CASE(an_order_that_ended_unconfirmed_is_told_by_why) {

@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(two_thousand_concurrent_buyers_of_one_hundred_units_never_o
               if (r.recorded == std::vector<inventory_recorded>{inventory_recorded::reserved}) {
                 ++reserved;
               } else if (r.recorded == std::vector<inventory_recorded>{
-                                            inventory_recorded::reservation_rejected}) {
+                                           inventory_recorded::reservation_rejected}) {
                 ++rejected;
               } else {
                 ++failed;
@@ -286,9 +286,10 @@ BOOST_AUTO_TEST_CASE(a_full_entity_queue_answers_overloaded_and_loses_nothing_it
   int accepted = 0;
   int overloaded = 0;
   for (int i = 0; i < 200; ++i) {
-    self->receive([&](inventory_reply&) { accepted += 1; },
-                  [&](caf::error& e) { overloaded += e == runtime::entity_errc::overloaded ? 1 : 0; },
-                  caf::after(30s) >> [] {});
+    self->receive(
+        [&](inventory_reply&) { accepted += 1; },
+        [&](caf::error& e) { overloaded += e == runtime::entity_errc::overloaded ? 1 : 0; },
+        caf::after(30s) >> [] {});
   }
   BOOST_TEST(overloaded > 0);
   BOOST_TEST(accepted + overloaded == 200);

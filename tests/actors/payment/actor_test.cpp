@@ -81,12 +81,12 @@ struct payment_fixture {
   }
 
   void place(const std::string& oid) {
-    BOOST_REQUIRE(
-        send<inventory::inventory_reply>(node.hosts->inventory, "sku-a", caf::make_message(inventory::restock{5})));
-    BOOST_REQUIRE(
-        send<order::order_reply>(node.hosts->order, oid,
-             caf::make_message(order::place_order{
-                 oid, "customer-1", {{"sku-a", 1}}, order::payment_details{"tok_visa", 1000}})));
+    BOOST_REQUIRE(send<inventory::inventory_reply>(node.hosts->inventory, "sku-a",
+                                                   caf::make_message(inventory::restock{5})));
+    BOOST_REQUIRE(send<order::order_reply>(
+        node.hosts->order, oid,
+        caf::make_message(order::place_order{
+            oid, "customer-1", {{"sku-a", 1}}, order::payment_details{"tok_visa", 1000}})));
   }
 
   std::string count(const std::string& stream, const std::string& type) {
@@ -201,8 +201,9 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_reversal_failed_is_reversed_after_a_node_resta
 BOOST_AUTO_TEST_CASE(an_order_learns_a_sale_whose_report_was_lost) {
   // The payment sells before its order asked: the order refuses the report (it was never
   // placed), as if it had been lost on the way.
-  BOOST_REQUIRE(send<payment::payment_reply>(node.hosts->payment, "o-unreported",
-                     caf::make_message(payment::sell{1000, "tok_visa", "o-unreported/sale", 1})));
+  BOOST_REQUIRE(send<payment::payment_reply>(
+      node.hosts->payment, "o-unreported",
+      caf::make_message(payment::sell{1000, "tok_visa", "o-unreported/sale", 1})));
   BOOST_TEST_REQUIRE(
       eventually([&] { return count("payment/o-unreported", payment::wire::sold) == "1"; }));
   place("o-unreported");
@@ -217,13 +218,13 @@ BOOST_AUTO_TEST_CASE(an_order_learns_a_sale_whose_report_was_lost) {
 BOOST_AUTO_TEST_CASE(an_older_binarys_confirmed_order_learns_a_capture_whose_report_was_lost) {
   // Authorized and captured; the order (recorded by the older binary: confirmed, capture not yet
   // recorded) refused the capture's report, as if lost.
-  BOOST_REQUIRE(
-      send<payment::payment_reply>(node.hosts->payment, "o-uncaptured",
-           caf::make_message(payment::authorize{1000, "tok_visa", "o-uncaptured/authorize/1"})));
+  BOOST_REQUIRE(send<payment::payment_reply>(
+      node.hosts->payment, "o-uncaptured",
+      caf::make_message(payment::authorize{1000, "tok_visa", "o-uncaptured/authorize/1"})));
   BOOST_TEST_REQUIRE(
       eventually([&] { return count("payment/o-uncaptured", payment::wire::authorized) == "1"; }));
-  BOOST_REQUIRE(
-      send<payment::payment_reply>(node.hosts->payment, "o-uncaptured", caf::make_message(payment::capture{})));
+  BOOST_REQUIRE(send<payment::payment_reply>(node.hosts->payment, "o-uncaptured",
+                                             caf::make_message(payment::capture{})));
   BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().captures == 1u; }));
   testing::recorded_earlier(
       db, "order/o-uncaptured",
@@ -272,8 +273,9 @@ BOOST_AUTO_TEST_CASE(
   // resend would); the order itself sends nothing meanwhile.
   f.psp_server->set_faults(psp::fault_settings{});
   BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
-    BOOST_REQUIRE(f.send<payment::payment_reply>(f.node.hosts->payment, "o-reversed",
-                         caf::make_message(payment::reverse_sale{"o-reversed/sale"})));
+    BOOST_REQUIRE(f.send<payment::payment_reply>(
+        f.node.hosts->payment, "o-reversed",
+        caf::make_message(payment::reverse_sale{"o-reversed/sale"})));
     return f.count("payment/o-reversed", payment::wire::sale_reversed) == "1";
   }));
   BOOST_TEST(payment_fixture::eventually([&] { return f.saga_completed("o-reversed"); }, 20s),
