@@ -7,7 +7,9 @@
 // millisecond: latencies are from sending place_order to that moment.
 
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "config/loader.hpp"
@@ -73,7 +75,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
     self->request(node.hosts->inventory, 30s, actors::runtime::route_atom::value,
                   "sku-" + std::to_string(s), e,
                   caf::make_message(actors::inventory::restock{1'000'000}))
-        .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
+        .receive([](actors::inventory::inventory_reply&) {}, [](caf::error&) {});
   }
 
   std::mutex mtx;
@@ -131,7 +133,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
                    oid, "bench", {{"sku-" + std::to_string(sent % skus), 1}}, {"tok_visa", 1000}}));
     ++sent;
     // The placement acknowledgements are not needed: drop them as they come.
-    self->receive([](actors::runtime::command_reply&) {}, [](caf::error&) {},
+    self->receive([](actors::order::order_reply&) {}, [](caf::error&) {},
                   caf::after(std::chrono::seconds(0)) >> [] {});
   }
   while (done.load() < sent && clock_type::now() < deadline) {
@@ -166,7 +168,7 @@ double hot_sku_reservations(const config::app_config& cfg, int commands, int win
   restock_env.message_id = "restock-hot";
   self->request(node.hosts->inventory, 30s, actors::runtime::route_atom::value, std::string{"hot"},
                 restock_env, caf::make_message(actors::inventory::restock{1'000'000}))
-      .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
+      .receive([](actors::inventory::inventory_reply&) {}, [](caf::error&) {});
   int sent = 0;
   int answered = 0;
   auto send_one = [&] {
@@ -183,7 +185,7 @@ double hot_sku_reservations(const config::app_config& cfg, int commands, int win
     send_one();
   }
   while (answered < sent && clock_type::now() < deadline) {
-    self->receive([&](actors::runtime::command_reply&) { ++answered; },
+    self->receive([&](actors::inventory::inventory_reply&) { ++answered; },
                   [&](caf::error&) { ++answered; }, caf::after(std::chrono::seconds(5)) >> [] {});
     if (sent < commands && clock_type::now() < deadline) {
       send_one();

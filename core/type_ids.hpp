@@ -2,15 +2,20 @@
 
 // The project's one type-ID block (caf-0.17.md §3): every type that travels in a message.
 // Loaded once per actor system by core::configure (core/actor_system.hpp). It includes message
-// headers only, so it sits above every folder that has messages and below the code that builds
-// an actor system (scripts/check-layering); nothing needs it to compile a send.
+// headers only (messages, replies, errors), so it sits above every folder that has messages and
+// below the code that builds an actor system (scripts/check-layering); nothing needs it to compile
+// a send.
 
 #include "actors/common/envelope.hpp"
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/notification/messages.hpp"
+#include "actors/notification/replies.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_messages.hpp"
+#include "actors/payment/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "persistence/event.hpp"
 #include "persistence/messages.hpp"
@@ -31,7 +36,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::persistence::snapshot))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::persistence::stream_history))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::envelope))
-  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::command_reply))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::entity_info))
   CAF_ADD_TYPE_ID(ordermesh, (std::vector<ordermesh::actors::runtime::entity_info>))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::runtime::entity_report))
@@ -69,5 +73,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::settle))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_sale_reversed))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::record_refund_confirmed))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::inventory_summary))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::inventory_reply))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::order_summary))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::order_reply))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::payment_summary))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::payment::payment_reply))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::notification::notification_summary))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::notification::notification_reply))
 CAF_END_TYPE_ID_BLOCK(ordermesh)
 // clang-format on

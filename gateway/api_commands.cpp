@@ -1,7 +1,9 @@
 #include "gateway/api_impl.hpp"
 
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "gateway/command_errors.hpp"
 
@@ -18,7 +20,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-using actors::runtime::command_reply;
 using actors::runtime::route_atom;
 
 using done_atom = caf::atom_constant<caf::atom("done")>;
@@ -138,16 +139,10 @@ void gateway_api::impl::place(placement pl) {
         ->request(self->hosts->order, deadline, route_atom::value, pl.order_id, env,
                   caf::make_message(std::move(cmd)))
         .then(
-            [=](command_reply& reply) {
-              if (!reply.accepted) {
-                pl.answer(answer_for_order_rejection(reply, "/orders"));
-                return actor->quit();
-              }
-              auto summary = json::parse(reply.summary, nullptr, false);
-              const auto placed = actors::order::to_string(actors::order::order_status::placed);
-              auto status = summary.is_object() ? summary.value("status", placed) : placed;
-              auto reason = summary.is_object() ? summary.value("reason", "") : "";
-              if (pl.wait.count() == 0 || terminal(status)) {
+            [=](actors::order::order_reply& reply) {
+              const auto status = actors::order::to_string(reply.summary.status);
+              const auto& reason = reply.summary.reason;
+              if (pl.wait.count() == 0 || actors::order::is_terminal(reply.summary.status)) {
                 self->answer_placed(pl, status, reason, pl.wait.count() > 0);
                 return actor->quit();
               }
@@ -233,18 +228,15 @@ void gateway_api::impl::restock(const request& req, const responder& answer) {
           ->request(self->hosts->inventory, self->cfg.gateway.command_timeout, route_atom::value,
                     sku, env, caf::make_message(actors::inventory::restock{qty}))
           .then(
-              [=](command_reply& reply) {
-                if (!reply.accepted) {
-                  answer(answer_for_inventory_rejection(reply, instance));
-                } else {
-                  auto body = json::parse(reply.summary, nullptr, false);
-                  if (!body.is_object()) {
-                    body = json::object();
-                  }
-                  body["sku"] = sku;
-                  body["version"] = reply.version;
-                  answer(make_json(200, body.dump()));
-                }
+              [=](actors::inventory::inventory_reply& reply) {
+                const auto& stock = reply.summary;
+                answer(make_json(200, json{{"on_hand", stock.on_hand},
+                                           {"reserved", stock.reserved},
+                                           {"available", stock.available},
+                                           {"reservations", stock.reservations},
+                                           {"sku", sku},
+                                           {"version", reply.version}}
+                                          .dump()));
                 actor->quit();
               },
               [=](caf::error& err) {

@@ -83,6 +83,33 @@ http_answer http_for(actors::order::order_errc code) {
   return {};
 }
 
+http_answer http_for(actors::payment::payment_errc code) {
+  using actors::payment::payment_errc;
+  switch (code) {
+    case payment_errc::nil:
+    case payment_errc::invalid_payment:
+    case payment_errc::unknown_payment:
+    case payment_errc::payment_declined:
+    case payment_errc::payment_closed:
+    case payment_errc::not_authorized:
+    case payment_errc::not_captured:
+    case payment_errc::already_captured:
+      return internal("the payment refused the command");
+  }
+  return {};
+}
+
+http_answer http_for(actors::notification::notification_errc code) {
+  using actors::notification::notification_errc;
+  switch (code) {
+    case notification_errc::nil:
+    case notification_errc::invalid_notification:
+    case notification_errc::conflicting_notification:
+      return internal("the notification refused the command");
+  }
+  return {};
+}
+
 http_answer http_for(actors::inventory::inventory_errc code) {
   using actors::inventory::inventory_errc;
   switch (code) {
@@ -103,11 +130,28 @@ http_answer http_for(actors::inventory::inventory_errc code) {
 
 // -- answers --------------------------------------------------------------------------------------
 
+namespace {
+
+/// The row of `err` if it is a caf::error of `Errc` that the table knows.
+template <class Errc>
+std::optional<http_answer> row_of(const caf::error& err) {
+  if (auto code = actors::runtime::rejection_code<Errc>(err)) {
+    if (auto row = http_for(*code); row.status != 0) {
+      return row;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 response answer_for_error(const caf::error& err, const std::string& instance) {
-  if (err.category() == caf::detail::error_factory<entity_errc>::category) {
-    const auto row = http_for(static_cast<entity_errc>(err.code()));
-    if (row.status != 0) {
-      return answer_with(row, "", instance);
+  for (auto row :
+       {row_of<entity_errc>(err), row_of<actors::order::order_errc>(err),
+        row_of<actors::inventory::inventory_errc>(err), row_of<actors::payment::payment_errc>(err),
+        row_of<actors::notification::notification_errc>(err)}) {
+    if (row) {
+      return answer_with(*row, actors::runtime::reason_of(err), instance);
     }
   }
   if (err == caf::sec::request_timeout) {
@@ -117,20 +161,6 @@ response answer_for_error(const caf::error& err, const std::string& instance) {
     return answer_with(http_for(entity_errc::crashed), "", instance);
   }
   return answer_with(http_for(entity_errc::nil), "", instance);
-}
-
-response answer_for_order_rejection(const actors::runtime::command_reply& reply,
-                                    const std::string& instance) {
-  const auto row = http_for(static_cast<actors::order::order_errc>(reply.code));
-  return answer_with(row.status != 0 ? row : internal("the order refused the command"),
-                     reply.reason, instance);
-}
-
-response answer_for_inventory_rejection(const actors::runtime::command_reply& reply,
-                                        const std::string& instance) {
-  const auto row = http_for(static_cast<actors::inventory::inventory_errc>(reply.code));
-  return answer_with(row.status != 0 ? row : internal("the inventory refused the command"),
-                     reply.reason, instance);
 }
 
 problem_details finished_order_problem(const std::string& order_id, const std::string& status,

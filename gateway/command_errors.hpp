@@ -4,7 +4,9 @@
 // aggregate's error codes to HTTP (http_for), and the answers built from it. Pure: no I/O.
 
 #include "actors/inventory/errors.hpp"
+#include "actors/notification/errors.hpp"
 #include "actors/order/errors.hpp"
+#include "actors/payment/errors.hpp"
 #include "actors/runtime/messages.hpp"
 #include "gateway/problem.hpp"
 
@@ -28,27 +30,23 @@ struct http_answer {
 };
 
 /// The table, one overload per error-code enum an answer can carry: the entity hosts'
-/// (entity_errc), the order's and the inventory's. Every value of each enum has a row.
+/// (entity_errc) and every aggregate's. Every value of each enum has a row.
 http_answer http_for(actors::runtime::entity_errc code);
 http_answer http_for(actors::order::order_errc code);
 http_answer http_for(actors::inventory::inventory_errc code);
+http_answer http_for(actors::payment::payment_errc code);
+http_answer http_for(actors::notification::notification_errc code);
 
-/// The answer when an entity gave no decision (caf::error from the request): its entity_errc's
-/// row (overloaded -> 503, parked / journal down / outcome unknown / crashed -> 503, all with
-/// Retry-After: retrying with the same Idempotency-Key is always safe; deadline passed -> 504;
-/// unrecordable -> 422), CAF's request timeout -> 504, receiver down -> 503; anything else -> 500.
+/// The answer to a command that got an error instead of a reply, by the error's category:
+/// - a rejection (an aggregate's errc): its row, with the entity's reason where the row has no
+///   detail of its own (invalid_order / invalid_quantity -> 422 invalid-request, conflicting_order
+///   -> 422 idempotency-key-reused, unknown_sku -> 422 unknown-sku, the rest 500);
+/// - no decision (entity_errc): its row (overloaded -> 503, parked / journal down / outcome
+///   unknown / crashed -> 503, all with Retry-After: retrying with the same Idempotency-Key is
+///   always safe; deadline passed -> 504; unrecordable -> 422);
+/// - CAF's request timeout -> 504, receiver down -> 503; anything else -> 500.
 /// The detail says what the client can do, never internals.
 response answer_for_error(const caf::error& err, const std::string& instance);
-
-/// The answer to an order command the order entity rejected (reply.accepted == false): its
-/// order_errc's row (invalid_order -> 422 invalid-request with the order's reason,
-/// conflicting_order -> 422 idempotency-key-reused, the rest 500).
-response answer_for_order_rejection(const actors::runtime::command_reply& reply,
-                                    const std::string& instance);
-
-/// The same for an inventory command: its inventory_errc's row (invalid_quantity -> 422).
-response answer_for_inventory_rejection(const actors::runtime::command_reply& reply,
-                                        const std::string& instance);
 
 /// The problem for an order that ended within a ?wait without being confirmed, with members
 /// order_id, order_status and reason: rejected for an SKU the inventory never stocked -> the

@@ -5,12 +5,20 @@
 
 namespace ordermesh::actors::inventory {
 
-std::string inventory_traits::summary(const inventory_state& s) const {
-  return nlohmann::json{{"on_hand", s.on_hand},
-                        {"reserved", s.reserved_qty},
-                        {"available", s.available()},
-                        {"reservations", s.reservations.size()}}
-      .dump();
+inventory_summary inventory_traits::summary(const inventory_state& s) const {
+  return {s.on_hand, s.reserved_qty, s.available(), s.reservations.size()};
+}
+
+inventory_reply inventory_traits::reply(const inventory_state& s,
+                                        const std::vector<std::string>& recorded_types,
+                                        int64_t version) const {
+  inventory_reply r{{}, version, summary(s)};
+  for (const auto& type : recorded_types) {
+    if (auto kind = recorded_of(type)) {
+      r.recorded.push_back(*kind);
+    }
+  }
+  return r;
 }
 
 std::optional<command> inventory_traits::from_message(const caf::message& msg) const {
@@ -28,7 +36,7 @@ caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_act
                                 persistence::reader_actor reader, runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     return runtime::spawn_entity(s, inventory_traits{}, id, std::move(host), journal, reader,
-                               settings);
+                                 settings);
   };
   return runtime::spawn_host(sys, "inventory", factory, settings);
 }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "actors/inventory/codec.hpp"
+#include "actors/inventory/errors.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/inventory/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
@@ -13,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::actors::inventory {
 
@@ -21,6 +24,8 @@ struct inventory_traits : runtime::passive_hooks<inventory_state, command, event
   using state_type = inventory_state;
   using command_type = command;
   using event_type = event;
+  using reply_type = inventory_reply;
+  using errc_type = inventory_errc;
 
   std::string kind() const { return "inventory"; }
   std::string snapshot_type() const { return "inventory.state.v1"; }
@@ -43,8 +48,10 @@ struct inventory_traits : runtime::passive_hooks<inventory_state, command, event
   std::optional<inventory_state> decode_snapshot(const std::string& payload) const {
     return inventory::decode_snapshot(payload);
   }
-  /// {"on_hand":..,"reserved":..,"available":..,"reservations":..}
-  std::string summary(const inventory_state& s) const;
+  inventory_summary summary(const inventory_state& s) const;
+  /// The summary and what the command recorded (recorded_of each wire name).
+  inventory_reply reply(const inventory_state& s, const std::vector<std::string>& recorded_types,
+                        int64_t version) const;
   /// The command in a message routed to an inventory entity, if it is one.
   std::optional<command> from_message(const caf::message& msg) const;
   /// expire_reservations when any reservation is held.

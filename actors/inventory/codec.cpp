@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string_view>
+#include <unordered_map>
 
 namespace ordermesh::actors::inventory {
 
@@ -84,6 +85,23 @@ encoded_event encode(const event& ev) {
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json) {
   return decode_with(parsers, type, schema_version, payload_json);
+}
+
+std::optional<inventory_recorded> recorded_of(const std::string& type) {
+  static const std::unordered_map<std::string, inventory_recorded> kinds{
+      {wire::restocked, inventory_recorded::restocked},
+      {wire::reserved, inventory_recorded::reserved},
+      {wire::reservation_rejected, inventory_recorded::reservation_rejected},
+      {wire::released, inventory_recorded::released},
+      {wire::committed, inventory_recorded::committed},
+      {wire::reservation_expired, inventory_recorded::reservation_expired},
+      {wire::returned, inventory_recorded::returned},
+      {wire::settled, inventory_recorded::settled},
+  };
+  if (auto i = kinds.find(type); i != kinds.end()) {
+    return i->second;
+  }
+  return std::nullopt;
 }
 
 std::string encode_snapshot(const inventory_state& state) {

@@ -2,6 +2,7 @@
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/inventory/state.hpp"
 
 #include <cstdint>
@@ -30,6 +31,10 @@ encoded_event encode(const event& ev);
 /// version or a malformed payload.
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json);
+
+/// Which event a stored type names (what a reply tells of it); nullopt for a type not of the
+/// inventory.
+std::optional<inventory_recorded> recorded_of(const std::string& type);
 
 /// The state as a JSON snapshot payload.
 std::string encode_snapshot(const inventory_state& state);

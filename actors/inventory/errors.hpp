@@ -1,11 +1,17 @@
 #pragma once
 
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
 #include <cstdint>
 #include <string>
 
 namespace ordermesh::actors::inventory {
 
 /// Why an inventory command was rejected (nothing recorded).
+/// A rejection travels as a caf::error of category "inventory" (registered below; rendered by
+/// core::configure), its context the reason text.
 enum class inventory_errc : uint8_t {
   nil = 0,
   /// qty <= 0 or above max_quantity.
@@ -47,3 +53,5 @@ inline std::string to_string(inventory_errc x) {
 }
 
 } // namespace ordermesh::actors::inventory
+
+CAF_ERROR_CODE_ENUM(ordermesh::actors::inventory::inventory_errc, "inventory")

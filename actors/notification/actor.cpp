@@ -5,10 +5,6 @@
 
 namespace ordermesh::actors::notification {
 
-std::string notification_traits::summary(const notification_state& s) const {
-  return nlohmann::json{{"order_id", s.order_id}, {"notified", s.notified}}.dump();
-}
-
 std::optional<command> notification_traits::from_message(const caf::message& msg) const {
   return runtime::command_from_message<command>(msg);
 }
@@ -18,7 +14,7 @@ caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_
                                    runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     return runtime::spawn_entity(s, notification_traits{}, id, std::move(host), journal, reader,
-                               settings);
+                                 settings);
   };
   return runtime::spawn_host(sys, "notification", factory, settings);
 }

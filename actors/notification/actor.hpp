@@ -1,6 +1,8 @@
 #pragma once
 
 #include "actors/notification/codec.hpp"
+#include "actors/notification/errors.hpp"
+#include "actors/notification/replies.hpp"
 #include "actors/notification/state.hpp"
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
@@ -10,6 +12,9 @@
 
 #include <caf/fwd.hpp>
 
+#include <string>
+#include <vector>
+
 namespace ordermesh::actors::notification {
 
 /// One order's customer notification ("notification/<order id>"): recorded once per terminal order.
@@ -17,6 +22,8 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
   using state_type = notification_state;
   using command_type = command;
   using event_type = event;
+  using reply_type = notification_reply;
+  using errc_type = notification_errc;
 
   std::string kind() const { return "notification"; }
   std::string snapshot_type() const { return "notification.state.v1"; }
@@ -39,11 +46,18 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
   std::optional<notification_state> decode_snapshot(const std::string& payload) const {
     return notification::decode_snapshot(payload);
   }
-  std::string summary(const notification_state& s) const;
+  notification_summary summary(const notification_state& s) const {
+    return {s.order_id, s.notified};
+  }
+  notification_reply reply(const notification_state& s, const std::vector<std::string>&,
+                           int64_t version) const {
+    return {version, summary(s)};
+  }
   std::optional<command> from_message(const caf::message& msg) const;
 };
 
 caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
-                                   persistence::reader_actor reader, runtime::host_settings settings);
+                                   persistence::reader_actor reader,
+                                   runtime::host_settings settings);
 
 } // namespace ordermesh::actors::notification

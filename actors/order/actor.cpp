@@ -1,13 +1,16 @@
 #include "actors/order/actor.hpp"
 
 #include "actors/common/overloaded.hpp"
-#include "actors/inventory/codec.hpp"
 #include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
+#include "actors/notification/errors.hpp"
 #include "actors/notification/messages.hpp"
+#include "actors/notification/replies.hpp"
 #include "actors/order/messages.hpp"
-#include "actors/payment/codec.hpp"
+#include "actors/payment/errors.hpp"
 #include "actors/payment/messages.hpp"
+#include "actors/payment/replies.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
@@ -16,21 +19,27 @@
 
 namespace ordermesh::actors::order {
 
-std::string order_traits::summary(const order_state& s) const {
-  return nlohmann::json{{"order_id", s.order_id},
-                        {"status", to_string(s.status)},
-                        {"reason", s.reason},
-                        {"amount_cents", s.amount_cents},
-                        {"payment_attempt", s.payment_attempt},
-                        {"saga_completed", s.saga_completed}}
-      .dump();
-}
-
 std::optional<command> order_traits::from_message(const caf::message& msg) const {
   return runtime::command_from_message<command>(msg);
 }
 
 namespace {
+
+using inventory::inventory_errc;
+using inventory::inventory_reply;
+using notification::notification_reply;
+using payment::payment_errc;
+using payment::payment_reply;
+
+/// Sends a compensation step whose answer, reply or rejection, completes it (`done`): a rejection
+/// says that there is nothing (more) to give back.
+template <class Reply, class Errc, class Done>
+void route_compensation(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
+                        envelope env, caf::message command, Done done) {
+  runtime::route<Reply, Errc>(
+      self, host, id, std::move(env), std::move(command), [=](Reply&) { done(); },
+      [=](Errc, const std::string&) { done(); });
+}
 
 std::string step_name(saga_step step) {
   switch (step) {
@@ -92,16 +101,17 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
         overloaded{
             [&](const reserve_stock& a) {
               auto sku = a.sku;
-              runtime::route(
+              auto report = [=](record_reservation result) {
+                runtime::tell_self(
+                    self, runtime::caused_by(cause, oid + "/reserve/" + sku + "/result", oid),
+                    caf::make_message(std::move(result)));
+              };
+              runtime::route<inventory_reply, inventory_errc>(
                   self, dir.inventory, sku, env("reserve/" + sku),
                   caf::make_message(inventory::reserve{oid, a.qty, a.ttl_ms}),
-                  [=](runtime::command_reply& r) {
-                    bool ok = r.accepted &&
-                              (r.events.empty() || r.events.front() == inventory::wire::reserved);
-                    auto reason = ok ? std::string{} : r.accepted ? "out_of_stock" : r.reason;
-                    runtime::tell_self(
-                        self, runtime::caused_by(cause, oid + "/reserve/" + sku + "/result", oid),
-                        caf::make_message(record_reservation{sku, ok, reason}));
+                  [=](inventory_reply& r) { report(reservation_answer(sku, r)); },
+                  [=](inventory_errc, const std::string& reason) {
+                    report(reservation_refusal(sku, reason));
                   });
             },
             [&](const take_stock& a) {
@@ -111,22 +121,17 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // Past the order's own reservation timeout the take is dropped unexecuted, so a take
               // still queued cannot land after the order gave up.
               e.deadline_us = runtime::unix_now_us() + a.deadline_ms * 1000;
-              runtime::route(
+              auto report = [=](record_stock_commit result) {
+                runtime::tell_self(self,
+                                   runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
+                                   caf::make_message(std::move(result)));
+              };
+              runtime::route<inventory_reply, inventory_errc>(
                   self, dir.inventory, sku, std::move(e),
-                  caf::make_message(inventory::commit{oid, a.qty}), [=](runtime::command_reply& r) {
-                    // A take whose own older hold expired records that expiry first.
-                    bool taken =
-                        r.accepted && (r.events.empty() ||
-                                       std::find(r.events.begin(), r.events.end(),
-                                                 inventory::wire::committed) != r.events.end());
-                    auto reason = taken        ? std::string{}
-                                  : r.accepted ? std::string{"out_of_stock"}
-                                               : r.reason;
-                    runtime::tell_self(
-                        self, runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
-                        caf::make_message(record_stock_commit{
-                            sku, 0, taken ? commit_outcome::committed : commit_outcome::refused,
-                            reason}));
+                  caf::make_message(inventory::commit{oid, a.qty}),
+                  [=](inventory_reply& r) { report(take_answer(sku, r)); },
+                  [=](inventory_errc, const std::string& reason) {
+                    report(take_refusal(sku, reason));
                   });
             },
             [&](const sell_payment& a) {
@@ -134,10 +139,11 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // One message id per attempt; the payment records nothing before its PSP call, so
               // it remembers the id only while it lives: after its crash a resend calls the PSP
               // again with the order's one sale key, which the PSP answers with its first answer.
-              runtime::route(self, dir.payment, oid, env("sell/" + std::to_string(a.attempt)),
-                             caf::make_message(payment::sell{a.amount_cents, a.card_token,
-                                                             oid + "/sale", a.attempt}),
-                             [](runtime::command_reply&) {});
+              runtime::route<payment_reply>(
+                  self, dir.payment, oid, env("sell/" + std::to_string(a.attempt)),
+                  caf::make_message(
+                      payment::sell{a.amount_cents, a.card_token, oid + "/sale", a.attempt}),
+                  [](payment_reply&) {});
             },
             [&](const reverse_sale_payment& a) {
               util::fail_point("order.compensation_before_void");
@@ -148,34 +154,29 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               auto give_back_stock = [=, inventory = dir.inventory, order_id = oid] {
                 for (const auto& [line, e] : returns) {
                   util::fail_point("order.compensation_before_release");
-                  runtime::route(self, inventory, line.sku, e,
-                                 caf::make_message(inventory::return_committed{order_id, line.qty}),
-                                 [=](runtime::command_reply&) { compensation_done(); });
+                  route_compensation<inventory_reply, inventory_errc>(
+                      self, inventory, line.sku, e,
+                      caf::make_message(inventory::return_committed{order_id, line.qty}),
+                      compensation_done);
                 }
               };
               // No message id: the payment records nothing before its PSP call, so every resend
               // must reach it to call again (the reversal is idempotent by the sale key).
-              runtime::route(self, dir.payment, oid, runtime::caused_by(cause, "", oid),
-                             caf::make_message(payment::reverse_sale{oid + "/sale"}),
-                             [=](runtime::command_reply& r) {
-                               // Closed once the sale holds and charges nothing and never will
-                               // (declined or reversed); only then is its stock given back.
-                               // Until then the saga stays open and asks again.
-                               auto p = payment::decode_summary(r.summary);
-                               if (r.accepted && p &&
-                                   (p->status == payment::payment_status::declined ||
-                                    p->status == payment::payment_status::voided ||
-                                    p->status == payment::payment_status::refunded)) {
-                                 compensation_done();
-                                 give_back_stock();
-                               }
-                             });
+              // Until the sale is closed the saga stays open and asks again.
+              runtime::route<payment_reply>(
+                  self, dir.payment, oid, runtime::caused_by(cause, "", oid),
+                  caf::make_message(payment::reverse_sale{oid + "/sale"}), [=](payment_reply& r) {
+                    if (sale_closed(r.summary)) {
+                      compensation_done();
+                      give_back_stock();
+                    }
+                  });
             },
             [&](const release_stock& a) {
               util::fail_point("order.compensation_before_release");
-              runtime::route(self, dir.inventory, a.sku, env("release/" + a.sku),
-                             caf::make_message(inventory::release{oid}),
-                             [=](runtime::command_reply&) { compensation_done(); });
+              route_compensation<inventory_reply, inventory_errc>(
+                  self, dir.inventory, a.sku, env("release/" + a.sku),
+                  caf::make_message(inventory::release{oid}), compensation_done);
             },
             [&](const commit_stock& a) {
               util::fail_point("order.confirmed_before_stock_commit");
@@ -193,54 +194,44 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               };
               self->request(dir.inventory, runtime::route_timeout, runtime::route_atom::value, sku,
                             env("commit/" + sku), caf::make_message(inventory::commit{oid}))
-                  .then(
-                      [=](runtime::command_reply& r) {
-                        if (r.accepted) {
-                          report(commit_outcome::committed, "");
-                        } else {
-                          report(
-                              commit_outcome::refused,
-                              inventory::to_string(static_cast<inventory::inventory_errc>(r.code)) +
-                                  ": " + r.reason);
-                        }
-                      },
-                      [=](caf::error& err) {
-                        report(commit_outcome::failed, self->system().render(err));
-                      });
+                  .then([=](inventory_reply&) { report(commit_outcome::committed, ""); },
+                        [=](caf::error& err) {
+                          if (auto code = runtime::rejection_code<inventory_errc>(err)) {
+                            auto refused =
+                                commit_refusal(sku, attempt, *code, runtime::reason_of(err));
+                            report(refused.outcome, std::move(refused.reason));
+                          } else {
+                            report(commit_outcome::failed, self->system().render(err));
+                          }
+                        });
             },
             [&](const return_stock& a) {
               util::fail_point("order.compensation_before_release");
               // Idempotent by the order id at the inventory (not by this message id, which its
               // dedupe window forgets): units go back once however often this is resent.
-              runtime::route(self, dir.inventory, a.sku, env("return/" + a.sku),
-                             caf::make_message(inventory::return_committed{oid, a.qty}),
-                             [=](runtime::command_reply&) { compensation_done(); });
+              route_compensation<inventory_reply, inventory_errc>(
+                  self, dir.inventory, a.sku, env("return/" + a.sku),
+                  caf::make_message(inventory::return_committed{oid, a.qty}), compensation_done);
             },
             [&](const settle_stock& a) {
               // Fire and forget: idempotent at the inventory; if it is lost (a crash right after
               // the capture was recorded), the inventory only keeps one quantity it no longer
               // needs.
-              runtime::route(self, dir.inventory, a.sku, env("settle/" + a.sku),
-                             caf::make_message(inventory::settle{oid}),
-                             [](runtime::command_reply&) {});
+              runtime::route<inventory_reply>(self, dir.inventory, a.sku, env("settle/" + a.sku),
+                                              caf::make_message(inventory::settle{oid}),
+                                              [](inventory_reply&) {});
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);
-              runtime::route(
+              runtime::route<payment_reply>(
                   self, dir.payment, oid, env(step),
                   caf::make_message(
                       payment::authorize{a.amount_cents, a.card_token, oid + "/" + step}),
-                  [=](runtime::command_reply& r) {
-                    // The payment reports each outcome itself, but that report may be
-                    // lost: a payment that answers as authorized already is taken as its
-                    // report.
-                    auto p = payment::decode_summary(r.summary);
-                    if (r.accepted && p && p->authorized_attempt > 0) {
+                  [=](payment_reply& r) {
+                    if (auto authorized = authorization_answer(r.summary)) {
                       runtime::tell_self(
                           self, runtime::caused_by(cause, oid + "/" + step + "/answered", oid),
-                          caf::make_message(record_authorization{p->authorized_attempt,
-                                                                 payment_outcome::authorized, "",
-                                                                 p->psp_reference}));
+                          caf::make_message(std::move(*authorized)));
                     }
                   });
             },
@@ -248,43 +239,41 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               util::fail_point("order.stock_commit_sent_before_capture");
               // The payment reports record_capture once the PSP has captured and no surplus hold
               // is left; that report may be lost, so an answer that shows it is taken as one.
-              runtime::route(self, dir.payment, oid, env("capture"),
-                             caf::make_message(payment::capture{}), [=](runtime::command_reply& r) {
-                               auto p = payment::decode_summary(r.summary);
-                               if (r.accepted && p && p->capture_confirmed && p->settled) {
-                                 runtime::tell_self(
-                                     self,
-                                     runtime::caused_by(cause, oid + "/capture/answered", oid),
-                                     caf::make_message(record_capture{true}));
-                               }
-                             });
+              runtime::route<payment_reply>(
+                  self, dir.payment, oid, env("capture"), caf::make_message(payment::capture{}),
+                  [=](payment_reply& r) {
+                    if (auto captured = capture_answer(r.summary)) {
+                      runtime::tell_self(self,
+                                         runtime::caused_by(cause, oid + "/capture/answered", oid),
+                                         caf::make_message(*captured));
+                    }
+                  });
             },
             [&](const void_or_refund_payment&) {
               util::fail_point("order.compensation_before_void");
-              runtime::route(
+              auto payment_host = dir.payment;
+              runtime::route<payment_reply, payment_errc>(
                   self, dir.payment, oid, env("void"),
-                  caf::make_message(payment::void_authorization{}), [=](runtime::command_reply& r) {
-                    if (r.accepted) {
-                      // Done only once the PSP released every hold: until then the saga
-                      // stays open, so it is resumed (also at start) and asks again.
-                      auto p = payment::decode_summary(r.summary);
-                      if (p && p->settled) {
-                        compensation_done();
-                      }
-                      return;
+                  caf::make_message(payment::void_authorization{}),
+                  [=](payment_reply& r) {
+                    // Until then the saga stays open, so it is resumed (also at start) and asks
+                    // again.
+                    if (void_done(r.summary)) {
+                      compensation_done();
                     }
+                  },
+                  [=](payment_errc, const std::string&) {
                     // Captured already: give the money back instead.
-                    runtime::route(self, dir.payment, oid,
-                                   runtime::caused_by(cause, oid + "/refund", oid),
-                                   caf::make_message(payment::refund{}),
-                                   [=](runtime::command_reply&) { compensation_done(); });
+                    route_compensation<payment_reply, payment_errc>(
+                        self, payment_host, oid, runtime::caused_by(cause, oid + "/refund", oid),
+                        caf::make_message(payment::refund{}), compensation_done);
                   });
             },
             [&](const notify& a) {
-              runtime::route(
+              runtime::route<notification_reply>(
                   self, dir.notification, oid, env("notify"),
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
-                  [](runtime::command_reply&) {});
+                  [](notification_reply&) {});
             },
             [&](const schedule_timeout& a) {
               auto timer = env("timeout/" + step_name(a.step) + "/" + std::to_string(a.attempt));

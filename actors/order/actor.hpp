@@ -1,6 +1,8 @@
 #pragma once
 
 #include "actors/order/codec.hpp"
+#include "actors/order/errors.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/order/state.hpp"
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/entity_traits.hpp"
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::actors::order {
 
@@ -25,6 +28,8 @@ struct order_traits {
   using command_type = command;
   using event_type = event;
   using action_type = saga_action;
+  using reply_type = order_reply;
+  using errc_type = order_errc;
 
   runtime::directory_ptr hosts;
   saga_policy policy;
@@ -45,8 +50,12 @@ struct order_traits {
   std::optional<order_state> decode_snapshot(const std::string& payload) const {
     return order::decode_snapshot(payload);
   }
-  /// {"order_id":..,"status":..,"reason":..,"amount_cents":..,"saga_completed":..}
-  std::string summary(const order_state& s) const;
+  order_summary summary(const order_state& s) const {
+    return {s.order_id, s.status, s.reason, s.amount_cents, s.payment_attempt, s.saga_completed};
+  }
+  order_reply reply(const order_state& s, const std::vector<std::string>&, int64_t version) const {
+    return {version, summary(s)};
+  }
   std::optional<command> from_message(const caf::message& msg) const;
   std::optional<command> on_tick(const order_state&) const { return std::nullopt; }
   std::vector<saga_action> reactions(const order_state& s, const event& e,

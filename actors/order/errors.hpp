@@ -1,11 +1,17 @@
 #pragma once
 
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
 #include <cstdint>
 #include <string>
 
 namespace ordermesh::actors::order {
 
 /// Why an order command was rejected (nothing recorded).
+/// A rejection travels as a caf::error of category "order" (registered below; rendered by
+/// core::configure), its context the reason text.
 enum class order_errc : uint8_t {
   nil = 0,
   /// place_order breaks a rule: no or too many lines, bad qty, duplicate sku, no customer, ...
@@ -43,3 +49,5 @@ inline std::string to_string(order_errc x) {
 }
 
 } // namespace ordermesh::actors::order
+
+CAF_ERROR_CODE_ENUM(ordermesh::actors::order::order_errc, "order")

@@ -677,4 +677,57 @@ std::vector<saga_action> saga_resume(const order_state& state, const saga_policy
   return {};
 }
 
+record_reservation reservation_answer(const std::string& sku,
+                                      const inventory::inventory_reply& reply) {
+  const bool reserved =
+      reply.recorded.empty() || reply.recorded.front() == inventory::inventory_recorded::reserved;
+  return {sku, reserved, reserved ? "" : "out_of_stock"};
+}
+
+record_reservation reservation_refusal(const std::string& sku, const std::string& reason) {
+  return {sku, false, reason};
+}
+
+record_stock_commit take_answer(const std::string& sku, const inventory::inventory_reply& reply) {
+  const bool taken = reply.recorded.empty() ||
+                     std::find(reply.recorded.begin(), reply.recorded.end(),
+                               inventory::inventory_recorded::committed) != reply.recorded.end();
+  return {sku, 0, taken ? commit_outcome::committed : commit_outcome::refused,
+          taken ? "" : "out_of_stock"};
+}
+
+record_stock_commit take_refusal(const std::string& sku, const std::string& reason) {
+  return {sku, 0, commit_outcome::refused, reason};
+}
+
+record_stock_commit commit_refusal(const std::string& sku, int32_t attempt,
+                                   inventory::inventory_errc code, const std::string& reason) {
+  return {sku, attempt, commit_outcome::refused, inventory::to_string(code) + ": " + reason};
+}
+
+std::optional<record_authorization> authorization_answer(const payment::payment_summary& summary) {
+  if (summary.authorized_attempt <= 0) {
+    return std::nullopt;
+  }
+  return record_authorization{summary.authorized_attempt, payment_outcome::authorized, "",
+                              summary.psp_reference};
+}
+
+std::optional<record_capture> capture_answer(const payment::payment_summary& summary) {
+  if (!summary.capture_confirmed || !summary.settled) {
+    return std::nullopt;
+  }
+  return record_capture{true};
+}
+
+bool void_done(const payment::payment_summary& summary) {
+  return summary.settled;
+}
+
+bool sale_closed(const payment::payment_summary& summary) {
+  using actors::payment::payment_status;
+  return summary.status == payment_status::declined || summary.status == payment_status::voided ||
+         summary.status == payment_status::refunded;
+}
+
 } // namespace ordermesh::actors::order

@@ -2,12 +2,16 @@
 
 #include "actors/common/envelope.hpp"
 #include "actors/common/outcome.hpp"
+#include "actors/inventory/errors.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/errors.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/payment/replies.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -171,6 +175,46 @@ std::vector<saga_action> saga_on_sale_reversed(const order_state& state);
 /// the receivers are idempotent, so resending is safe. Nothing for a completed saga.
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
                                      const decide_context& ctx);
+
+// -- what the saga makes of its steps' answers (the actor sends the steps and reports these) -----
+
+/// A reserve (reserve_stock) the inventory accepted: reserved unless it recorded the reservation
+/// rejected (a lack of stock: reason "out_of_stock"); a repeat that recorded nothing is reserved.
+record_reservation reservation_answer(const std::string& sku,
+                                      const inventory::inventory_reply& reply);
+
+/// A reserve the inventory rejected: not reserved, for the inventory's reason.
+record_reservation reservation_refusal(const std::string& sku, const std::string& reason);
+
+/// A take (take_stock: inventory::commit with a quantity) the inventory accepted: committed if it
+/// recorded the commit (a take whose own older hold expired records that expiry first) or nothing
+/// (a repeat), else refused ("out_of_stock": it recorded the reservation rejected).
+record_stock_commit take_answer(const std::string& sku, const inventory::inventory_reply& reply);
+
+/// A take the inventory rejected: refused, for the inventory's reason.
+record_stock_commit take_refusal(const std::string& sku, const std::string& reason);
+
+/// A commit of a held reservation (commit_stock, round `attempt`) the inventory rejected: refused,
+/// "<inventory_errc>: <reason>" (accepted: committed; no answer: failed, retried).
+record_stock_commit commit_refusal(const std::string& sku, int32_t attempt,
+                                   inventory::inventory_errc code, const std::string& reason);
+
+/// An authorize's reply: the authorization it shows (the payment reports each outcome itself, but
+/// that report may be lost), if the payment uses one.
+std::optional<record_authorization> authorization_answer(const payment::payment_summary& summary);
+
+/// A capture's reply: record_capture once the capture is confirmed and no surplus hold is left
+/// (the payment's own report may be lost).
+std::optional<record_capture> capture_answer(const payment::payment_summary& summary);
+
+/// A void's reply: the compensation step is done only once the PSP released every hold; until
+/// then the saga stays open and asks again. (A void the payment rejects, a captured payment, is
+/// refunded instead.)
+bool void_done(const payment::payment_summary& summary);
+
+/// A reverse_sale's reply: the sale holds and charges nothing and never will (declined, voided or
+/// refunded); only then is its stock given back.
+bool sale_closed(const payment::payment_summary& summary);
 
 /// Backoff before the retry that follows failed attempt `failed_attempt` (1-based):
 /// base = min(retry_base_ms * 2^(failed_attempt-1), retry_max_ms), plus base/2 * jitter_fraction.

@@ -2,33 +2,12 @@
 
 #include "actors/common/overloaded.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "util/fail_point.hpp"
 
 namespace ordermesh::actors::payment {
-
-std::string to_string(payment_status x) {
-  switch (x) {
-    case payment_status::none:
-      return "none";
-    case payment_status::requested:
-      return "requested";
-    case payment_status::failed:
-      return "failed";
-    case payment_status::authorized:
-      return "authorized";
-    case payment_status::declined:
-      return "declined";
-    case payment_status::captured:
-      return "captured";
-    case payment_status::refunded:
-      return "refunded";
-    case payment_status::voided:
-      return "voided";
-  }
-  return "?";
-}
 
 std::optional<command> payment_traits::from_message(const caf::message& msg) const {
   return runtime::command_from_message<command>(msg);
@@ -143,24 +122,25 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
             },
             [&](const report_capture&) {
               // If this report is lost, the order's repeated capture learns it from the reply.
-              runtime::route(self, hosts->order, order_id,
-                             runtime::caused_by(cause, order_id + "/capture/result", order_id),
-                             caf::make_message(order::record_capture{true}),
-                             [](runtime::command_reply&) {});
+              runtime::route<order::order_reply>(
+                  self, hosts->order, order_id,
+                  runtime::caused_by(cause, order_id + "/capture/result", order_id),
+                  caf::make_message(order::record_capture{true}), [](order::order_reply&) {});
             },
             [&](const report_sale_reversed&) {
               // If this report is lost, the order's resent reverse_sale learns it from the reply.
-              runtime::route(
+              runtime::route<order::order_reply>(
                   self, hosts->order, order_id,
                   runtime::caused_by(cause, order_id + "/payment/sale_reversed", order_id),
-                  caf::make_message(order::record_sale_reversed{}), [](runtime::command_reply&) {});
+                  caf::make_message(order::record_sale_reversed{}), [](order::order_reply&) {});
             },
             [&](const report_authorization& r) {
               auto env = runtime::caused_by(cause, order_id + "/payment/" + r.identity(), order_id);
-              runtime::route(self, hosts->order, order_id, env,
-                             caf::make_message(order::record_authorization{
-                                 r.attempt, to_order(r.outcome), r.reason, r.psp_reference}),
-                             [](runtime::command_reply&) {});
+              runtime::route<order::order_reply>(
+                  self, hosts->order, order_id, env,
+                  caf::make_message(order::record_authorization{r.attempt, to_order(r.outcome),
+                                                                r.reason, r.psp_reference}),
+                  [](order::order_reply&) {});
             },
         },
         action);

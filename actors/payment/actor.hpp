@@ -28,6 +28,8 @@ struct payment_traits {
   using command_type = command;
   using event_type = event;
   using action_type = payment_action;
+  using reply_type = payment_reply;
+  using errc_type = payment_errc;
 
   runtime::directory_ptr hosts;
   psp_gateway_actor psp;
@@ -53,8 +55,12 @@ struct payment_traits {
   std::optional<payment_state> decode_snapshot(const std::string& payload) const {
     return payment::decode_snapshot(payload);
   }
-  /// encode_summary(s): what the order learns from every reply.
-  std::string summary(const payment_state& s) const { return encode_summary(s); }
+  /// What the order learns from every reply (summary_of).
+  payment_summary summary(const payment_state& s) const { return summary_of(s); }
+  payment_reply reply(const payment_state& s, const std::vector<std::string>&,
+                      int64_t version) const {
+    return {version, summary(s)};
+  }
   std::optional<command> from_message(const caf::message& msg) const;
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
   /// payment::reactions.
@@ -72,9 +78,6 @@ struct payment_traits {
   }
   bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
 };
-
-/// "requested", "authorized", ...
-std::string to_string(payment_status x);
 
 /// Spawns the host of the payment entities.
 caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,

@@ -233,32 +233,4 @@ std::optional<payment_state> decode_snapshot(const std::string& payload_json) {
   return parse_json_as<payment_state>(payload_json);
 }
 
-std::string encode_summary(const payment_state& s) {
-  const auto* in_use = authorization_in_use(s);
-  return nlohmann::json{{"status", s.status},
-                        {"amount_cents", s.amount_cents},
-                        {"attempt", s.attempt},
-                        {"psp_reference", s.psp_reference},
-                        {"reason", s.reason},
-                        {"authorized_attempt", in_use != nullptr ? in_use->number : 0},
-                        {"capture_confirmed", s.capture_confirmed},
-                        {"settled", settled(s)}}
-      .dump();
-}
-
-std::optional<payment_summary> decode_summary(const std::string& summary_json) {
-  const auto j = nlohmann::json::parse(summary_json, nullptr, false);
-  try {
-    payment_summary out;
-    j.at("status").get_to(out.status);
-    j.at("authorized_attempt").get_to(out.authorized_attempt);
-    j.at("psp_reference").get_to(out.psp_reference);
-    j.at("capture_confirmed").get_to(out.capture_confirmed);
-    j.at("settled").get_to(out.settled);
-    return out;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
-  }
-}
-
 } // namespace ordermesh::actors::payment

@@ -48,22 +48,4 @@ std::string encode_snapshot(const payment_state& state);
 /// attempts were kept (payment.state.v1) gets its latest attempt back from the old fields.
 std::optional<payment_state> decode_snapshot(const std::string& payload_json);
 
-/// What a payment's command replies tell its order (command_reply::summary).
-struct payment_summary {
-  payment_status status = payment_status::none;
-  /// The number of the attempt whose hold the payment uses (0: none), and its PSP reference.
-  int32_t authorized_attempt = 0;
-  std::string psp_reference;
-  bool capture_confirmed = false;
-  /// Nothing more is owed to the PSP (see settled()).
-  bool settled = false;
-};
-
-/// The summary JSON object of `state`: status, amount_cents, attempt, psp_reference, reason,
-/// authorized_attempt, capture_confirmed, settled.
-std::string encode_summary(const payment_state& state);
-
-/// The summary from encode_summary's output; nullopt if it is not one.
-std::optional<payment_summary> decode_summary(const std::string& summary_json);
-
 } // namespace ordermesh::actors::payment

@@ -1,11 +1,17 @@
 #pragma once
 
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
 #include <cstdint>
 #include <string>
 
 namespace ordermesh::actors::payment {
 
 /// Why a payment command was rejected (nothing recorded).
+/// A rejection travels as a caf::error of category "payment" (registered below; rendered by
+/// core::configure), its context the reason text.
 enum class payment_errc : uint8_t {
   nil = 0,
   /// authorize without a positive amount, a card token or an idempotency key.
@@ -47,3 +53,5 @@ inline std::string to_string(payment_errc x) {
 }
 
 } // namespace ordermesh::actors::payment
+
+CAF_ERROR_CODE_ENUM(ordermesh::actors::payment::payment_errc, "payment")

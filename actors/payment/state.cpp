@@ -305,6 +305,21 @@ const attempt_record* authorization_in_use(const payment_state& s) {
   return a != nullptr && in_use(s, *a) ? a : nullptr;
 }
 
+payment_summary summary_of(const payment_state& s) {
+  payment_summary out;
+  out.status = s.status;
+  out.amount_cents = s.amount_cents;
+  out.attempt = s.attempt;
+  if (const auto* in_use = authorization_in_use(s)) {
+    out.authorized_attempt = in_use->number;
+  }
+  out.psp_reference = s.psp_reference;
+  out.reason = s.reason;
+  out.capture_confirmed = s.capture_confirmed;
+  out.settled = settled(s);
+  return out;
+}
+
 payment_decision decide(const payment_state& state, const command& cmd, const decide_context&) {
   return std::visit(
       overloaded{

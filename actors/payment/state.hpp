@@ -5,6 +5,7 @@
 #include "actors/payment/errors.hpp"
 #include "actors/payment/messages.hpp"
 #include "actors/payment/psp_messages.hpp"
+#include "actors/payment/replies.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -13,19 +14,6 @@
 #include <vector>
 
 namespace ordermesh::actors::payment {
-
-enum class payment_status : uint8_t {
-  none,
-  /// Waiting for the PSP's answer to the latest attempt.
-  requested,
-  /// The latest attempt failed; another authorize starts the next one.
-  failed,
-  authorized,
-  declined,
-  captured,
-  refunded,
-  voided,
-};
 
 /// Where one authorization attempt (one idempotency key at the PSP) stands.
 enum class attempt_status : uint8_t {
@@ -98,6 +86,9 @@ bool waiting_on_psp(const payment_state& s);
 
 /// The attempt whose hold the payment uses (authorized, captured or refunded), or nullptr.
 const attempt_record* authorization_in_use(const payment_state& s);
+
+/// What every reply of the payment tells its order (payment_reply::summary).
+payment_summary summary_of(const payment_state& s);
 
 bool operator==(const payment_state& x, const payment_state& y);
 

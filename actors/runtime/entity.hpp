@@ -5,6 +5,7 @@
 // pure cores).
 
 #include "actors/common/envelope.hpp"
+#include "actors/common/outcome.hpp"
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
@@ -115,15 +116,30 @@ inline envelope caused_by(const envelope& cause, std::string message_id,
   return env;
 }
 
-/// Sends `command` to entity `id` behind `host`; `on_reply` gets its command_reply. Errors are
-/// dropped: the sender's saga timers and resume cover them. No timeout: the host answers every
-/// command (or dies, and then so does the node), and a CAF request timeout is never cancelled in
-/// 0.17 (two clock-thread events and a late message per request, for nothing).
-template <class OnReply>
+/// Sends `command` to entity `id` behind `host`; `on_reply` gets its reply (`Reply`: the
+/// aggregate's reply type, e.g. inventory::inventory_reply), `on_rejection` the aggregate's error
+/// code (`Errc`) and reason when the entity rejected the command. Other errors are dropped: the
+/// sender's saga timers and resume cover them. No timeout: the host answers every command (or
+/// dies, and then so does the node), and a CAF request timeout is never cancelled in 0.17 (two
+/// clock-thread events and a late message per request, for nothing).
+template <class Reply, class Errc, class OnReply, class OnRejection>
+void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
+           envelope env, caf::message command, OnReply on_reply, OnRejection on_rejection) {
+  self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
+      .then([=](Reply& reply) mutable { on_reply(reply); },
+            [=](caf::error& err) mutable {
+              if (auto code = rejection_code<Errc>(err)) {
+                on_rejection(*code, reason_of(err));
+              }
+            });
+}
+
+/// The same without a rejection handler: rejections are dropped like any error.
+template <class Reply, class OnReply>
 void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
            envelope env, caf::message command, OnReply on_reply) {
   self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
-      .then([=](command_reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
+      .then([=](Reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
 }
 
 /// Sends a command to the entity itself, through its mailbox like any other (deduplicated by the
@@ -146,12 +162,18 @@ constexpr size_t max_remembered_messages = 100000;
 /// alone; its dedupe record is rebuilt from the events after it only.
 constexpr int32_t snapshot_with_dedupe = 2;
 
-/// What an entity remembers of a command it handled, to answer its redelivery the same way.
+/// What an entity remembers of a command it handled, to answer its redelivery the same way: the
+/// reply (the traits' reply_type, made from the recorded event types, the version and the current
+/// summary) or the rejection (a caf::error of the traits' errc_type).
 struct handled_command {
   /// When it was decided (Unix microseconds); forgotten dedupe_window later.
   int64_t at_us = 0;
-  /// The reply without its summary (a redelivery gets the current one).
-  command_reply reply;
+  /// Set: rejected (the aggregate's errc value and reason), nothing recorded.
+  std::optional<rejection> rejected;
+  /// Wire names of the events the command recorded (none for an idempotent repeat).
+  std::vector<std::string> events;
+  /// The stream's version after the command.
+  int64_t version = 0;
 };
 
 template <class Traits>
@@ -170,7 +192,7 @@ struct entity_state {
 
   struct batch {
     std::vector<waiting> commands;
-    std::vector<command_reply> replies;
+    std::vector<handled_command> replies;
     state_type next_state;
     /// The decide_context's now_us of its commands.
     int64_t decided_at_us = 0;
@@ -228,14 +250,11 @@ public:
   using waiting = typename state::waiting;
   using batch = typename state::batch;
 
-  /// Records `reply` (without its summary) as the answer to `message_id`, decided at `at_us`,
-  /// and forgets what is older than dedupe_window or beyond max_remembered_messages.
-  static void remember(pointer self, const std::string& message_id, command_reply reply,
-                       int64_t at_us) {
+  /// Records `done` as the answer to `message_id`, decided at `done.at_us`, and forgets what is
+  /// older than dedupe_window or beyond max_remembered_messages.
+  static void remember(pointer self, const std::string& message_id, handled_command done) {
     auto& st = self->state;
-    reply.summary.clear();
-    if (!message_id.empty() &&
-        st.handled.emplace(message_id, handled_command{at_us, std::move(reply)}).second) {
+    if (!message_id.empty() && st.handled.emplace(message_id, std::move(done)).second) {
       st.handled_order.push_back(message_id);
     }
     forget_expired(self);
@@ -258,11 +277,17 @@ public:
     }
   }
 
-  /// The remembered answer to a redelivered command, with the current summary.
-  static command_reply repeat_reply(pointer self, const handled_command& done) {
-    auto reply = done.reply;
-    reply.summary = self->state.traits.summary(self->state.state);
-    return reply;
+  /// Answers `w` with `done`: the aggregate's reply (with the current summary) wrapped for the
+  /// host (reply_atom), or the rejection as a caf::error of the aggregate's errc.
+  static void answer(pointer self, waiting& w, const handled_command& done) {
+    auto& st = self->state;
+    if (done.rejected) {
+      answer(w, caf::make_error(static_cast<typename Traits::errc_type>(done.rejected->code),
+                                done.rejected->reason));
+    } else {
+      answer(w, caf::make_message(reply_atom::value, caf::make_message(st.traits.reply(
+                                                         st.state, done.events, done.version))));
+    }
   }
 
   /// The snapshot payload (schema snapshot_with_dedupe) of the current state.
@@ -271,8 +296,8 @@ public:
     auto handled = nlohmann::json::array();
     for (const auto& id : st.handled_order) {
       const auto& h = st.handled.at(id);
-      handled.push_back({id, h.at_us, h.reply.accepted, h.reply.code, h.reply.reason,
-                         h.reply.events, h.reply.version});
+      handled.push_back({id, h.at_us, !h.rejected, h.rejected ? h.rejected->code : uint8_t{0},
+                         h.rejected ? h.rejected->reason : std::string{}, h.events, h.version});
     }
     return R"({"handled":)" + dump_lenient(handled) + R"(,"state":)" +
            st.traits.encode_snapshot(st.state) + "}";
@@ -292,10 +317,12 @@ public:
         return std::nullopt;
       }
       for (const auto& h : j.at("handled")) {
-        command_reply reply{h.at(2).get<bool>(),        h.at(3).get<uint8_t>(),
-                            h.at(4).get<std::string>(), h.at(5).get<std::vector<std::string>>(),
-                            h.at(6).get<int64_t>(),     ""};
-        remember(self, h.at(0).get<std::string>(), std::move(reply), h.at(1).get<int64_t>());
+        handled_command done{h.at(1).get<int64_t>(), std::nullopt,
+                             h.at(5).get<std::vector<std::string>>(), h.at(6).get<int64_t>()};
+        if (!h.at(2).get<bool>()) {
+          done.rejected = rejection{h.at(3).get<uint8_t>(), h.at(4).get<std::string>()};
+        }
+        remember(self, h.at(0).get<std::string>(), std::move(done));
       }
       return state;
     } catch (const nlohmann::json::exception&) {
@@ -396,10 +423,10 @@ public:
       if (found == st.handled.end()) {
         auto at = recorded.recorded_at_us != 0 ? recorded.recorded_at_us : now;
         remember(self, mid,
-                 command_reply{true, 0, "", {recorded.type}, recorded.stream_version, ""}, at);
+                 handled_command{at, std::nullopt, {recorded.type}, recorded.stream_version});
       } else {
-        found->second.reply.events.push_back(recorded.type);
-        found->second.reply.version = recorded.stream_version;
+        found->second.events.push_back(recorded.type);
+        found->second.version = recorded.stream_version;
       }
     }
     return true;
@@ -514,7 +541,7 @@ public:
         st.queue.pop_front();
         // A repeat learns its first outcome even past its deadline: it was executed.
         if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
-          answer(w, caf::make_message(repeat_reply(self, done->second)));
+          answer(self, w, done->second);
           continue;
         }
         if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
@@ -540,12 +567,7 @@ public:
           break;
         }
         st.deciding.push_back(w.promise);
-        command_reply reply;
-        reply.accepted = d.accepted();
-        if (d.rejected) {
-          reply.code = d.rejected->code;
-          reply.reason = d.rejected->reason;
-        }
+        handled_command reply{now, d.rejected, {}, 0};
         for (size_t i = 0; i < d.events.size(); ++i) {
           const auto& ev = d.events[i];
           b->next_state = st.traits.apply(std::move(b->next_state), ev);
@@ -641,16 +663,15 @@ public:
 
   static void finish(pointer self, batch& b, std::vector<std::pair<waiting, size_t>>& repeats) {
     auto& st = self->state;
-    auto summary = st.traits.summary(st.state);
     for (size_t i = 0; i < b.commands.size(); ++i) {
       auto& reply = b.replies[i];
       reply.version = st.version;
-      reply.summary = summary;
-      remember(self, b.commands[i].env.message_id, reply, b.decided_at_us);
-      answer(b.commands[i], caf::make_message(reply));
+      reply.at_us = b.decided_at_us;
+      remember(self, b.commands[i].env.message_id, reply);
+      answer(self, b.commands[i], reply);
     }
     for (auto& [w, index] : repeats) {
-      answer(w, caf::make_message(b.replies[index]));
+      answer(self, w, b.replies[index]);
     }
     for (const auto& [actions, cause] : b.actions) {
       st.traits.execute(self, st.state, actions, cause);
@@ -800,7 +821,7 @@ public:
           recover(self);
         },
         // Answers to the commands the entity sent itself (results, timers) need no handling.
-        [=](const command_reply&) {},
+        [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
         [=](tick_atom, uint64_t seq) {
           if (seq == self->state.tick_seq) {
@@ -814,8 +835,9 @@ public:
         },
         [=](caf::get_atom, inspect_atom) {
           auto& s = self->state;
-          return entity_report{s.id,       s.version, s.queue.size() + self->mailbox().size(),
-                               s.commands, s.appends, s.traits.summary(s.state)};
+          return entity_report{
+              s.id,       s.version, s.queue.size() + self->mailbox().size(),
+              s.commands, s.appends, caf::deep_to_string(s.traits.summary(s.state))};
         },
     };
   }

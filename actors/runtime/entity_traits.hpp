@@ -3,13 +3,20 @@
 // What the generic entity runtime (entity.hpp) asks of an aggregate's traits object `T`, one per
 // entity instance:
 //   using state_type, command_type, event_type, action_type;
+//   using reply_type;   // what an accepted command answers (e.g. order::order_reply), in the
+//                       // type-ID block; the host forwards it to the caller unchanged
+//   using errc_type;    // the aggregate's errc (CAF_ERROR_CODE_ENUM): a rejection is answered
+//                       // caf::make_error(errc_type{decision.rejected->code}, reason)
 //   std::string kind(), snapshot_type();
 //   decision<event_type> decide(const state_type&, const command_type&, const decide_context&);
 //   state_type apply(state_type, const event_type&);
 //   persistence::new_event encode(const event_type&);              // to_new_event(codec's encode)
 //   std::optional<event_type> decode(const persistence::recorded_event&);
 //   std::string encode_snapshot(const state_type&); std::optional<state_type> decode_snapshot(...);
-//   std::string summary(const state_type&);                       // short JSON for replies
+//   Summary summary(const state_type&);                           // typed, e.g. order_summary
+//   reply_type reply(const state_type&, const std::vector<std::string>& recorded_types,
+//                    int64_t version);  // the reply; recorded_types: wire names of the events
+//                                       // the command recorded (what the runtime remembers)
 //   std::optional<command_type> from_message(const caf::message&);
 //   std::optional<command_type> on_tick(const state_type&);       // timer-driven command
 //   std::vector<action_type> reactions(const state_type& after, const event_type&, ctx);

@@ -203,9 +203,9 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
       entry.in_flight.emplace(ticket, std::move(k));
       self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
           .then(
-              [=](command_reply& reply) {
+              [=](reply_atom, caf::message& reply) {
                 if (auto mine = take_in_flight(self, id, ticket)) {
-                  mine->promise.deliver(std::move(reply));
+                  mine->promise.deliver(std::move(reply)); // the aggregate's reply, as it is
                 }
               },
               [=](caf::error& err) {

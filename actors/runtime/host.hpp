@@ -15,7 +15,9 @@ using entity_factory =
     std::function<caf::actor(caf::actor_system&, const std::string& id, caf::actor host)>;
 
 /// Spawns the host (entity region) of one entity kind. Callers address entities by id only:
-///   request(host, t, route_atom, id, envelope, make_message(command)) -> command_reply | error
+///   request(host, t, route_atom, id, envelope, make_message(command))
+///     -> the aggregate's reply (e.g. order::order_reply) | error (a rejection: the aggregate's
+///        errc; no decision: entity_errc or CAF's)
 /// The host activates an entity on its first message (the entity recovers snapshot + events),
 /// passivates it when it reports itself idle, and supervises it: an entity that crashes restarts
 /// from its events after an exponential back-off, with the commands meant for it kept meanwhile;

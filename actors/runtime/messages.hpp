@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/envelope.hpp"
+#include "util/fields.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -8,13 +9,14 @@
 #include <caf/message.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ordermesh::actors::runtime {
 
-/// Why a command got no decision from its entity (a decision, even a rejection, is a
-/// command_reply).
+/// Why a command got no decision from its entity. A decision is the aggregate's reply type
+/// (e.g. order::order_reply), a rejection a caf::error of the aggregate's errc.
 enum class entity_errc : uint8_t {
   nil = 0,
   /// The entity's or the host's queue is full: retry later (HTTP 429/503).
@@ -76,24 +78,28 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// An entity's answer to its host: (reply_atom, message holding the aggregate's reply), which the
+/// host forwards as it is, whatever the aggregate.
+using reply_atom = caf::atom_constant<caf::atom("reply")>;
 
-/// An entity's answer to a command it decided.
-struct command_reply {
-  /// False: rejected, nothing recorded (code and reason say why, in the aggregate's errc).
-  bool accepted = false;
-  uint8_t code = 0;
-  std::string reason;
-  /// Wire names of the events the command recorded (none for an idempotent repeat).
-  std::vector<std::string> events;
-  /// The stream's version after the command.
-  int64_t version = 0;
-  /// The entity's state after the command, as a short JSON object.
-  std::string summary;
-};
+/// A rejection's aggregate error code: `err` is a caf::error of category `Errc` (each
+/// aggregate's errors.hpp registers its errc with CAF_ERROR_CODE_ENUM); nullopt for any other
+/// error (entity_errc, CAF's own).
+template <class Errc>
+std::optional<Errc> rejection_code(const caf::error& err) {
+  if (!err || err.category() != caf::detail::error_factory<Errc>::category) {
+    return std::nullopt;
+  }
+  return static_cast<Errc>(err.code());
+}
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, command_reply& x) {
-  return f(x.accepted, x.code, x.reason, x.events, x.version, x.summary);
+/// The reason text an entity gave with an error (its context's string), or "".
+inline std::string reason_of(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0)) {
+    return ctx.get_as<std::string>(0);
+  }
+  return {};
 }
 
 /// One entity as its host sees it.
@@ -108,10 +114,7 @@ struct entity_info {
   int64_t version = -1;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, entity_info& x) {
-  return f(x.id, x.status, x.crashes, x.mailbox_depth, x.version);
-}
+OM_FIELDS(entity_info, id, status, crashes, mailbox_depth, version)
 
 /// What an entity reports about itself (the console shows it).
 struct entity_report {
@@ -121,13 +124,11 @@ struct entity_report {
   uint64_t mailbox_depth = 0;
   uint64_t commands = 0;
   uint64_t appends = 0;
+  /// The aggregate's summary, as text.
   std::string summary;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, entity_report& x) {
-  return f(x.id, x.version, x.mailbox_depth, x.commands, x.appends, x.summary);
-}
+OM_FIELDS(entity_report, id, version, mailbox_depth, commands, appends, summary)
 
 } // namespace ordermesh::actors::runtime
 

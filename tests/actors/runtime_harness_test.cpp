@@ -7,6 +7,7 @@
 
 #include "actors/inventory/actor.hpp"
 #include "actors/inventory/codec.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "core/actor_system.hpp"
@@ -289,7 +290,7 @@ struct faulty_inventory_traits : inventory_traits {
   }
 };
 
-using answer_type = std::variant<runtime::command_reply, caf::error>;
+using answer_type = std::variant<inventory_reply, caf::error>;
 
 /// One caller: its own actor, so that its answers can be counted.
 struct caller {
@@ -401,7 +402,7 @@ struct harness {
     for (auto& c : callers) {
       bool more = true;
       while (more) {
-        (*c->self)->receive([&](runtime::command_reply& r) { c->answers.emplace_back(r); },
+        (*c->self)->receive([&](inventory_reply& r) { c->answers.emplace_back(r); },
                             [&](caf::error& e) { c->answers.emplace_back(e); },
                             caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
       }
@@ -426,14 +427,14 @@ struct harness {
     return c.answers.front();
   }
 
-  runtime::command_reply ok(const std::string& sku, caf::message cmd, envelope e) {
+  inventory_reply ok(const std::string& sku, caf::message cmd, envelope e) {
     auto r = call(sku, std::move(e), std::move(cmd));
     if (auto* err = std::get_if<caf::error>(&r)) {
       BOOST_FAIL("command failed: " << sys.render(*err));
     }
-    return std::get<runtime::command_reply>(r);
+    return std::get<inventory_reply>(r);
   }
-  runtime::command_reply ok(const std::string& sku, caf::message cmd) {
+  inventory_reply ok(const std::string& sku, caf::message cmd) {
     return ok(sku, std::move(cmd), env());
   }
 
@@ -472,8 +473,13 @@ std::string error_name(const answer_type& a) {
 }
 
 bool accepted(const answer_type& a) {
-  auto* r = std::get_if<runtime::command_reply>(&a);
-  return r != nullptr && r->accepted;
+  return std::holds_alternative<inventory_reply>(a);
+}
+
+/// Whether `a` is the inventory's rejection (a caf::error of inventory_errc).
+bool rejected(const answer_type& a) {
+  const auto* e = std::get_if<caf::error>(&a);
+  return e != nullptr && runtime::rejection_code<inventory_errc>(*e).has_value();
 }
 
 } // namespace
@@ -533,7 +539,7 @@ BOOST_AUTO_TEST_CASE(a_command_whose_decide_throws_fails_alone_and_never_parks_t
   BOOST_TEST(entities().at(0).status == "running");
   BOOST_TEST(store->replay("inventory/sku-b").on_hand == 10 + 6 * 6);
   auto later = ok("sku-b", caf::make_message(restock{1}));
-  BOOST_TEST(later.accepted);
+  BOOST_TEST((later.recorded == std::vector<inventory_recorded>{inventory_recorded::restocked}));
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -744,20 +750,19 @@ BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catchi
   ok("sku-s", caf::make_message(restock{5}));
   // Another process hosting the same SKU records the reservation: this entity's copy has none.
   store->write_foreign("inventory/sku-s", reserved{"o-1", 2, now_us() + 60'000'000});
-  auto r = ok("sku-s", caf::make_message(commit{"o-1"}));
-  BOOST_TEST(r.accepted, r.reason);
+  ok("sku-s", caf::make_message(commit{"o-1"}));
   BOOST_TEST(store->version("inventory/sku-s") == 3);
   BOOST_TEST(store->replay("inventory/sku-s").on_hand == 3);
   // The caught-up copy is the entity's state from now on: the next decision appends after it.
-  BOOST_TEST(ok("sku-s", caf::make_message(restock{1})).accepted);
+  ok("sku-s", caf::make_message(restock{1}));
   BOOST_TEST(store->version("inventory/sku-s") == 4);
 }
 
 BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answered) {
   ok("sku-c", caf::make_message(restock{1}));
   auto reads = store->catch_up_reads;
-  auto r = ok("sku-c", caf::make_message(commit{"o-unknown"}));
-  BOOST_TEST(!r.accepted);
+  auto r = call("sku-c", env(), caf::make_message(commit{"o-unknown"}));
+  BOOST_TEST(rejected(r), error_name(r));
   BOOST_TEST(store->catch_up_reads == reads + 1);
   BOOST_TEST(store->version("inventory/sku-c") == 1);
   // Accepted commands read nothing more.
@@ -769,8 +774,7 @@ BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answere
 // command arrived, as fresh as a catch-up would read it.
 BOOST_AUTO_TEST_CASE(a_rejection_by_the_command_that_activated_the_entity_costs_one_read) {
   auto r = call("sku-none", env(), caf::make_message(reserve{"o-1", 1, 60000}));
-  BOOST_TEST_REQUIRE(std::holds_alternative<runtime::command_reply>(r), error_name(r));
-  BOOST_TEST(!std::get<runtime::command_reply>(r).accepted);
+  BOOST_TEST(rejected(r), error_name(r));
   BOOST_TEST(store->recovery_reads == 1u);
   BOOST_TEST(store->catch_up_reads == 0u);
   // Once active, a rejection on the copy it holds still reads the stream first.
@@ -786,7 +790,7 @@ BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_
   auto r = call("sku-f", env(), caf::make_message(commit{"o-1"}));
   BOOST_TEST(error_name(r) == "journal_unavailable");
   store->catch_up_fails = false;
-  BOOST_TEST(ok("sku-f", caf::make_message(commit{"o-1"})).accepted);
+  ok("sku-f", caf::make_message(commit{"o-1"}));
 }
 
 // The order's ?wait answer rides on the committed hook: an append whose reply is lost (or a
@@ -811,9 +815,23 @@ BOOST_AUTO_TEST_CASE(an_entity_activated_on_a_written_stream_tells_the_hook_what
   BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{0, 7}));
 }
 
+BOOST_AUTO_TEST_CASE(a_redelivered_rejected_command_gets_the_same_rejection_and_records_nothing) {
+  ok("sku-rj", caf::make_message(restock{1}));
+  auto first = call("sku-rj", env("commit-unknown"), caf::make_message(commit{"o-unknown"}));
+  auto again = call("sku-rj", env("commit-unknown"), caf::make_message(commit{"o-unknown"}));
+  for (const auto* r : {&first, &again}) {
+    BOOST_TEST_REQUIRE(rejected(*r), error_name(*r));
+    const auto& err = std::get<caf::error>(*r);
+    BOOST_TEST(
+        (runtime::rejection_code<inventory_errc>(err) == inventory_errc::unknown_reservation));
+    BOOST_TEST(runtime::reason_of(err) == runtime::reason_of(std::get<caf::error>(first)));
+  }
+  BOOST_TEST(store->version("inventory/sku-rj") == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied_once) {
   auto first = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
-  BOOST_TEST(first.events.size() == 1u);
+  BOOST_TEST(first.recorded.size() == 1u);
   for (int i = 0; i < 5; ++i) { // snapshot_every = 3: a snapshot now covers restock-key-1
     ok("sku-s", caf::make_message(restock{1}));
   }
@@ -824,8 +842,7 @@ BOOST_AUTO_TEST_CASE(a_restock_retried_after_a_snapshot_and_a_restart_is_applied
   settle(1s);
   auto retried = ok("sku-s", caf::make_message(restock{5}), env("restock-key-1"));
   // The first outcome again (its events and version), nothing new recorded.
-  BOOST_TEST(retried.accepted);
-  BOOST_TEST(retried.events == first.events);
+  BOOST_TEST((retried.recorded == first.recorded));
   BOOST_TEST(retried.version == first.version);
   BOOST_TEST(store->replay("inventory/sku-s").on_hand == 10);
   // Passivation, then another retry: the same.
@@ -881,7 +898,7 @@ BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command
   store->write(persistence::stream_append{
       "inventory/sku-a", 0, {runtime::to_new_event(encode(event{restocked{5}})), held}});
   auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
-  BOOST_TEST(r.events == std::vector<std::string>{wire::reserved});
+  BOOST_TEST((r.recorded == std::vector<inventory_recorded>{inventory_recorded::reserved}));
   auto state = store->replay("inventory/sku-a");
   BOOST_TEST(state.reservations.count("o-old") == 0u);
   BOOST_TEST(state.reserved_qty == 5);
@@ -892,7 +909,7 @@ BOOST_AUTO_TEST_CASE(a_recorded_command_resent_after_its_deadline_gets_its_first
   // recorded, so the retry learns that, not "deadline passed, not executed".
   auto first = env("restock-late-retry");
   first.deadline_us = now_us() + 500'000;
-  BOOST_TEST(ok("sku-late", caf::make_message(restock{3}), first).accepted);
+  ok("sku-late", caf::make_message(restock{3}), first);
   settle(1s);
   auto& again = send("sku-late", first, caf::make_message(restock{3}));
   settle();
@@ -983,10 +1000,9 @@ std::map<std::string, size_t> events_by_message(const fake_store& store) {
   return out;
 }
 
-/// {"on_hand", "reserved"} of a summary, to compare an entity with a replay of its journal.
-std::pair<int64_t, int64_t> stock_of(const std::string& summary) {
-  auto j = nlohmann::json::parse(summary);
-  return {j.at("on_hand").get<int64_t>(), j.at("reserved").get<int64_t>()};
+/// {on_hand, reserved} of a summary, to compare an entity with a replay of its journal.
+std::pair<int64_t, int64_t> stock_of(const inventory_summary& summary) {
+  return {summary.on_hand, summary.reserved};
 }
 
 void check_run(const interleaving& run) {
@@ -1021,16 +1037,15 @@ void check_run(const interleaving& run) {
   // An accepted command's events are in the journal.
   for (auto* c : callers) {
     if (c->answers.size() == 1u && accepted(c->answers[0])) {
-      auto& reply = std::get<runtime::command_reply>(c->answers[0]);
-      BOOST_TEST(counts[c->message_id] == reply.events.size(), run << " " << c->message_id);
+      auto& reply = std::get<inventory_reply>(c->answers[0]);
+      BOOST_TEST(counts[c->message_id] == reply.recorded.size(), run << " " << c->message_id);
     }
   }
   // The entity's state is a replay of its journal.
-  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(release{"nobody"}));
-  BOOST_REQUIRE_MESSAGE(accepted(probe) || std::holds_alternative<runtime::command_reply>(probe),
-                        run << " probe: " << error_name(probe));
+  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(settle{"nobody"}));
+  BOOST_REQUIRE_MESSAGE(accepted(probe), run << " probe: " << error_name(probe));
   auto replayed = h.store->replay(stream);
-  BOOST_TEST((stock_of(std::get<runtime::command_reply>(probe).summary) ==
+  BOOST_TEST((stock_of(std::get<inventory_reply>(probe).summary) ==
               std::pair{replayed.on_hand, replayed.reserved_qty}),
              run << " entity differs from its journal");
 

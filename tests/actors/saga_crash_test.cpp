@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
@@ -96,12 +97,9 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   int64_t available = -1;
   self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env,
-                caf::make_message(actors::inventory::release{"nobody"}))
-      .receive(
-          [&](actors::runtime::command_reply& r) {
-            available = nlohmann::json::parse(r.summary).at("available").get<int64_t>();
-          },
-          [](caf::error&) {});
+                caf::make_message(actors::inventory::settle{"nobody"}))
+      .receive([&](actors::inventory::inventory_reply& r) { available = r.summary.available; },
+               [](caf::error&) {});
   BOOST_TEST(available == stock - confirmed);
   // No double charge, and no hold outlives its order: at the PSP every authorization was captured
   // or voided once the sagas settled (voids of surplus holds may follow an order's end).

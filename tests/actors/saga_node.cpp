@@ -2,6 +2,7 @@
 // database in the environment, restocks one SKU, places N one-unit orders on it, and then runs
 // until it is killed. Usage: saga_node <psp port> <orders> <stock>
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   env.message_id = "restock-crash-sku";
   self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env, caf::make_message(actors::inventory::restock{stock}))
-      .receive([](actors::runtime::command_reply&) {}, [](caf::error&) {});
+      .receive([](actors::inventory::inventory_reply&) {}, [](caf::error&) {});
   for (int i = 0; i < orders; ++i) {
     auto oid = "crash-" + std::to_string(i);
     actors::envelope e;

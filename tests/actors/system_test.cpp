@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
@@ -79,7 +80,7 @@ struct node_fixture {
     std::string out;
     who->request(node.hosts->inventory, 10s, runtime::route_atom::value, sku, e,
                  caf::make_message(inventory::restock{5}))
-        .receive([&](runtime::command_reply& r) { out = r.accepted ? "accepted" : "rejected"; },
+        .receive([&](inventory::inventory_reply&) { out = "accepted"; },
                  [&](caf::error& err) { out = sys.render(err); });
     return out;
   }

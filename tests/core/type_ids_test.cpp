@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE type_ids
 #include <boost/test/unit_test.hpp>
 
+#include "actors/inventory/errors.hpp"
+#include "actors/order/errors.hpp"
 #include "core/actor_system.hpp"
 #include "core/type_ids.hpp"
 
@@ -22,8 +24,8 @@ struct serialization_fixture {
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
     auto err = sink(msg);
-    BOOST_TEST_REQUIRE(!err, "serializing " << caf::deep_to_string(value) << ": "
-                                            << sys.render(err));
+    BOOST_TEST_REQUIRE(!err,
+                       "serializing " << caf::deep_to_string(value) << ": " << sys.render(err));
     caf::message out;
     caf::binary_deserializer source{sys, buf};
     err = source(out);
@@ -46,7 +48,8 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(inventory::commit{"order-1"});
   round_trips(inventory::return_committed{"order-1", 3});
   round_trips(inventory::expire_reservations{});
-  round_trips(order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});
+  round_trips(
+      order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});
   round_trips(order::record_reservation{"sku-1", false, "out_of_stock"});
   round_trips(order::record_authorization{2, order::payment_outcome::declined, "no", "auth_1"});
   round_trips(order::record_stock_commit{"sku-1", 2, order::commit_outcome::refused, "expired"});
@@ -61,11 +64,40 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(payment::capture{});
   round_trips(payment::refund{});
   round_trips(payment::void_authorization{});
-  round_trips(notification::record_notification{"order-1", notification::terminal_status::confirmed});
-  round_trips(runtime::command_reply{true, 0, "", {"inventory.reserved.v1"}, 7, R"({"a":1})"});
+  round_trips(
+      notification::record_notification{"order-1", notification::terminal_status::confirmed});
+  round_trips(inventory::inventory_reply{{inventory::inventory_recorded::reservation_expired,
+                                          inventory::inventory_recorded::committed},
+                                         7,
+                                         {10, 2, 8, 1}});
+  round_trips(order::order_reply{
+      3, {"order-1", order::order_status::rejected, "unknown_sku: pear", 3000, 1, true}});
+  round_trips(payment::payment_reply{
+      2, {payment::payment_status::captured, 3000, 1, 1, "auth_1", "", true, true}});
+  round_trips(notification::notification_reply{1, {"order-1", true}});
   round_trips(runtime::entity_info{"sku-1", "running", 1, 3, 9});
   round_trips(persistence::stream_append{"s", 3, {{"t.v1", 1, "{}", "{}"}}});
   round_trips(persistence::append_result{persistence::append_status::version_conflict, 4, 0, 0});
+}
+
+BOOST_FIXTURE_TEST_CASE(rejections_keep_their_aggregate_code_and_reason_across_nodes,
+                        serialization_fixture) {
+  auto err = caf::make_error(inventory::inventory_errc::unknown_sku, "unknown_sku");
+  auto msg = caf::make_message(err);
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  BOOST_TEST_REQUIRE(!sink(msg));
+  caf::message out;
+  caf::binary_deserializer source{sys, buf};
+  BOOST_TEST_REQUIRE(!source(out));
+  auto back = out.get_as<caf::error>(0);
+  BOOST_TEST((runtime::rejection_code<inventory::inventory_errc>(back) ==
+              inventory::inventory_errc::unknown_sku));
+  BOOST_TEST(!runtime::rejection_code<order::order_errc>(back).has_value());
+  BOOST_TEST(runtime::reason_of(back) == "unknown_sku");
+  BOOST_TEST(sys.render(back).find("inventory_errc::unknown_sku") != std::string::npos);
+  BOOST_TEST(sys.render(caf::make_error(order::order_errc::invalid_order, "no lines"))
+                 .find("order_errc::invalid_order") != std::string::npos);
 }
 
 BOOST_FIXTURE_TEST_CASE(entity_errors_keep_their_category_and_render_readably,

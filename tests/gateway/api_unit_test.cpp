@@ -301,9 +301,9 @@ BOOST_AUTO_TEST_CASE(entity_errors_map_to_statuses_a_client_can_act_on) {
   auto unrecordable = answer_for_error(caf::make_error(entity_errc::unrecordable_command), "/x");
   BOOST_TEST(unrecordable.status == 422u);
   BOOST_TEST(json::parse(unrecordable.body).at("type") == problem_type::invalid_request);
-  actors::runtime::command_reply conflict;
-  conflict.code = static_cast<uint8_t>(actors::order::order_errc::conflicting_order);
-  auto r = answer_for_order_rejection(conflict, "/orders");
+  // A rejection is a caf::error of its aggregate's errc, answered by the same table.
+  auto r = answer_for_error(
+      caf::make_error(actors::order::order_errc::conflicting_order, "other contents"), "/orders");
   BOOST_TEST(r.status == 422u);
   BOOST_TEST(json::parse(r.body).at("type") == problem_type::idempotency_key_reused);
 }
@@ -335,6 +335,8 @@ BOOST_AUTO_TEST_CASE(every_error_code_of_every_aggregate_has_an_http_row) {
   BOOST_TEST(check_every_code_has_a_row<actors::runtime::entity_errc>() > 1);
   BOOST_TEST(check_every_code_has_a_row<actors::order::order_errc>() > 1);
   BOOST_TEST(check_every_code_has_a_row<actors::inventory::inventory_errc>() > 1);
+  BOOST_TEST(check_every_code_has_a_row<actors::payment::payment_errc>() > 1);
+  BOOST_TEST(check_every_code_has_a_row<actors::notification::notification_errc>() > 1);
   // The rows a client meets.
   using actors::inventory::inventory_errc;
   using actors::order::order_errc;
@@ -346,12 +348,18 @@ BOOST_AUTO_TEST_CASE(every_error_code_of_every_aggregate_has_an_http_row) {
              problem_type::idempotency_key_reused);
   BOOST_TEST(http_for(order_errc::unexpected_reply).status == 500u);
   // A rejection whose detail is the entity's reason carries it; the others their own words.
-  actors::runtime::command_reply invalid;
-  invalid.code = static_cast<uint8_t>(order_errc::invalid_order);
-  invalid.reason = "no lines";
-  auto doc = json::parse(answer_for_order_rejection(invalid, "/orders").body);
+  auto doc = json::parse(
+      answer_for_error(caf::make_error(order_errc::invalid_order, "no lines"), "/orders").body);
   BOOST_TEST(doc.at("detail") == "no lines");
   BOOST_TEST(doc.at("instance") == "/orders");
+  auto unknown = answer_for_error(caf::make_error(inventory_errc::unknown_sku, "unknown_sku"),
+                                  "/inventory/pear/restock");
+  BOOST_TEST(unknown.status == 422u);
+  BOOST_TEST(json::parse(unknown.body).at("type") == problem_type::unknown_sku);
+  // A payment's rejection never reaches a client as a decision it could act on: 500.
+  BOOST_TEST(
+      answer_for_error(caf::make_error(actors::payment::payment_errc::not_captured), "/x").status ==
+      500u);
 }
 
 BOOST_AUTO_TEST_CASE(an_order_that_ended_unconfirmed_is_told_by_why) {

@@ -8,6 +8,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace ordermesh::actors;
@@ -433,4 +434,84 @@ BOOST_AUTO_TEST_CASE(a_snapshot_written_before_the_stock_commit_step_still_loads
   auto snapshot = decode_snapshot(old.dump());
   BOOST_REQUIRE(snapshot);
   BOOST_CHECK(*snapshot == given(all_reserved));
+}
+
+// -- what the saga makes of its steps' typed answers
+// ------------------------------------------------
+
+namespace {
+
+// Field by field: these commands have no operator== of their own.
+bool same(const record_reservation& x, const record_reservation& y) {
+  return std::tie(x.sku, x.ok, x.reason) == std::tie(y.sku, y.ok, y.reason);
+}
+bool same(const record_stock_commit& x, const record_stock_commit& y) {
+  return std::tie(x.sku, x.attempt, x.outcome, x.reason) ==
+         std::tie(y.sku, y.attempt, y.outcome, y.reason);
+}
+bool same(const record_authorization& x, const record_authorization& y) {
+  return std::tie(x.attempt, x.outcome, x.reason, x.psp_reference) ==
+         std::tie(y.attempt, y.outcome, y.reason, y.psp_reference);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_reserve_answer_is_read_from_what_the_inventory_recorded) {
+  using inventory::inventory_recorded;
+  using inventory::inventory_reply;
+  BOOST_CHECK(
+      same(reservation_answer("apple", inventory_reply{{inventory_recorded::reserved}, 2, {}}),
+           record_reservation{"apple", true, ""}));
+  // A repeat recorded nothing: its reservation stands.
+  BOOST_CHECK(same(reservation_answer("apple", inventory_reply{{}, 2, {}}),
+                   record_reservation{"apple", true, ""}));
+  BOOST_CHECK(same(reservation_answer(
+                       "apple", inventory_reply{{inventory_recorded::reservation_rejected}, 3, {}}),
+                   record_reservation{"apple", false, "out_of_stock"}));
+  BOOST_CHECK(same(reservation_refusal("pear", "unknown_sku"),
+                   record_reservation{"pear", false, "unknown_sku"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_is_committed_when_the_inventory_recorded_the_commit) {
+  using inventory::inventory_recorded;
+  using inventory::inventory_reply;
+  // A take whose own older hold expired records that expiry first.
+  BOOST_CHECK(same(take_answer("apple", inventory_reply{{inventory_recorded::reservation_expired,
+                                                         inventory_recorded::committed},
+                                                        4,
+                                                        {}}),
+                   record_stock_commit{"apple", 0, commit_outcome::committed, ""}));
+  BOOST_CHECK(take_answer("apple", inventory_reply{{}, 4, {}}).outcome ==
+              commit_outcome::committed);
+  BOOST_CHECK(
+      same(take_answer("apple", inventory_reply{{inventory_recorded::reservation_rejected}, 4, {}}),
+           record_stock_commit{"apple", 0, commit_outcome::refused, "out_of_stock"}));
+  BOOST_CHECK(same(take_refusal("apple", "unknown_sku"),
+                   record_stock_commit{"apple", 0, commit_outcome::refused, "unknown_sku"}));
+  BOOST_CHECK(
+      same(commit_refusal("apple", 2, inventory::inventory_errc::reservation_expired, "late"),
+           record_stock_commit{"apple", 2, commit_outcome::refused, "reservation_expired: late"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_payment_reply_is_taken_as_its_report_only_when_it_shows_the_outcome) {
+  payment::payment_summary p;
+  BOOST_CHECK(!authorization_answer(p));
+  p.status = payment::payment_status::authorized;
+  p.authorized_attempt = 2;
+  p.psp_reference = "psp-2";
+  BOOST_CHECK(authorization_answer(p) &&
+              same(*authorization_answer(p),
+                   record_authorization{2, payment_outcome::authorized, "", "psp-2"}));
+  p.capture_confirmed = true;
+  BOOST_CHECK(!capture_answer(p)); // a surplus hold is still to release
+  BOOST_CHECK(!void_done(p));
+  p.settled = true;
+  BOOST_CHECK(capture_answer(p) && capture_answer(p)->ok);
+  BOOST_CHECK(void_done(p));
+  BOOST_CHECK(!sale_closed(p));
+  for (auto closed : {payment::payment_status::declined, payment::payment_status::voided,
+                      payment::payment_status::refunded}) {
+    p.status = closed;
+    BOOST_CHECK(sale_closed(p));
+  }
 }

@@ -3,10 +3,13 @@
 
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/messages.hpp"
+#include "actors/inventory/replies.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
+#include "actors/order/replies.hpp"
 #include "actors/payment/codec.hpp"
 #include "actors/payment/messages.hpp"
+#include "actors/payment/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
@@ -17,6 +20,7 @@
 #include <caf/all.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,24 +67,26 @@ struct payment_fixture {
     psp_server->stop();
   }
 
-  runtime::command_reply send(const caf::actor& host, const std::string& id, caf::message cmd) {
+  /// Sends one command and waits for its reply (`Reply`: the entity's reply type); nullopt (and
+  /// a test error) for any error, a rejection too.
+  template <class Reply>
+  std::optional<Reply> send(const caf::actor& host, const std::string& id, caf::message cmd) {
     envelope e;
     e.message_id = "test-" + std::to_string(next_message++);
-    runtime::command_reply out;
+    std::optional<Reply> out;
     self->request(host, 10s, runtime::route_atom::value, id, std::move(e), std::move(cmd))
-        .receive([&](runtime::command_reply& r) { out = r; },
-                 [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
+        .receive([&](Reply& r) { out = r; },
+                 [&](caf::error& err) { BOOST_ERROR("command failed: " << sys.render(err)); });
     return out;
   }
 
   void place(const std::string& oid) {
-    BOOST_REQUIRE(
-        send(node.hosts->inventory, "sku-a", caf::make_message(inventory::restock{5})).accepted);
-    BOOST_REQUIRE(
-        send(node.hosts->order, oid,
-             caf::make_message(order::place_order{
-                 oid, "customer-1", {{"sku-a", 1}}, order::payment_details{"tok_visa", 1000}}))
-            .accepted);
+    BOOST_REQUIRE(send<inventory::inventory_reply>(node.hosts->inventory, "sku-a",
+                                                   caf::make_message(inventory::restock{5})));
+    BOOST_REQUIRE(send<order::order_reply>(
+        node.hosts->order, oid,
+        caf::make_message(order::place_order{
+            oid, "customer-1", {{"sku-a", 1}}, order::payment_details{"tok_visa", 1000}})));
   }
 
   std::string count(const std::string& stream, const std::string& type) {
@@ -91,13 +97,13 @@ struct payment_fixture {
   /// Authorizes the payment of `oid` (no order asked for it) and captures it: returns once the
   /// PSP confirmed the capture and the payment recorded that.
   void authorize_and_capture(const std::string& oid) {
-    BOOST_REQUIRE(
-        send(node.hosts->payment, oid,
-             caf::make_message(payment::authorize{1000, "tok_visa", oid + "/authorize/1"}))
-            .accepted);
+    BOOST_REQUIRE(send<payment::payment_reply>(
+        node.hosts->payment, oid,
+        caf::make_message(payment::authorize{1000, "tok_visa", oid + "/authorize/1"})));
     BOOST_TEST_REQUIRE(
         eventually([&] { return count("payment/" + oid, payment::wire::authorized) == "1"; }));
-    BOOST_REQUIRE(send(node.hosts->payment, oid, caf::make_message(payment::capture{})).accepted);
+    BOOST_REQUIRE(
+        send<payment::payment_reply>(node.hosts->payment, oid, caf::make_message(payment::capture{})));
     BOOST_TEST_REQUIRE(eventually(
         [&] { return count("payment/" + oid, payment::wire::capture_confirmed) == "1"; }));
   }
@@ -209,9 +215,9 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_reversal_failed_is_reversed_after_a_node_resta
 BOOST_AUTO_TEST_CASE(an_order_learns_a_sale_whose_report_was_lost) {
   // The payment sells before its order asked: the order refuses the report (it was never
   // placed), as if it had been lost on the way.
-  BOOST_REQUIRE(send(node.hosts->payment, "o-unreported",
-                     caf::make_message(payment::sell{1000, "tok_visa", "o-unreported/sale", 1}))
-                    .accepted);
+  BOOST_REQUIRE(send<payment::payment_reply>(
+      node.hosts->payment, "o-unreported",
+      caf::make_message(payment::sell{1000, "tok_visa", "o-unreported/sale", 1})));
   BOOST_TEST_REQUIRE(
       eventually([&] { return count("payment/o-unreported", payment::wire::sold) == "1"; }));
   place("o-unreported");
@@ -255,15 +261,15 @@ BOOST_AUTO_TEST_CASE(
   faults.failure_rate = 1.0;
   psp_server->set_faults(faults);
   const auto failures = psp_server->stats().injected_failures;
-  BOOST_REQUIRE(
-      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_REQUIRE(send<payment::payment_reply>(node.hosts->payment, "o-refund",
+                                             caf::make_message(payment::refund{})));
   BOOST_TEST_REQUIRE(eventually([&] { return psp_server->stats().injected_failures > failures; }));
   // The payment stops (as in a crash) and the PSP is back; the next command recovers it from its
   // journal, and it must owe the PSP what a payment that never stopped owes: the refund.
   self->send(node.hosts->payment, runtime::kill_atom::value, std::string{"o-refund"});
   psp_server->set_faults(psp::fault_settings{});
-  BOOST_REQUIRE(
-      send(node.hosts->payment, "o-refund", caf::make_message(payment::refund{})).accepted);
+  BOOST_REQUIRE(send<payment::payment_reply>(node.hosts->payment, "o-refund",
+                                             caf::make_message(payment::refund{})));
   BOOST_TEST(eventually([&] { return psp_server->stats().refunds == 1u; }, 10s),
              "the refund was never made");
   const auto stats = psp_server->stats();
@@ -298,9 +304,9 @@ BOOST_AUTO_TEST_CASE(
   // resend would); the order itself sends nothing meanwhile.
   f.psp_server->set_faults(psp::fault_settings{});
   BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
-    BOOST_REQUIRE(f.send(f.node.hosts->payment, "o-reversed",
-                         caf::make_message(payment::reverse_sale{"o-reversed/sale"}))
-                      .accepted);
+    BOOST_REQUIRE(f.send<payment::payment_reply>(
+        f.node.hosts->payment, "o-reversed",
+        caf::make_message(payment::reverse_sale{"o-reversed/sale"})));
     return f.count("payment/o-reversed", payment::wire::sale_reversed) == "1";
   }));
   BOOST_TEST(payment_fixture::eventually([&] { return f.saga_completed("o-reversed"); }, 20s),
