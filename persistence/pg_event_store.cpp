@@ -18,9 +18,11 @@ namespace {
 // One statement appends the whole batch; its parameters are one array per column, sent in binary
 // (no literal to parse), one element per event: stream ids, versions, types, schema versions,
 // payloads, metadata, the stream's expected version and whether that version is known to be
-// committed (written_versions). Events come sorted by stream id and go in in that order (`n`):
-// every writer takes the streams' index entries in the same order, so two batches sharing
-// streams queue on each other and never deadlock.
+// committed (written_versions). The arrays are unnested in the select list (zipped in lockstep, in
+// array order, with no tuplestore in between, unlike unnest() in FROM) and nothing in the plan
+// reorders them: events come sorted by stream id and go in in that order, so every writer takes
+// the streams' index entries in the same order, and two batches sharing streams queue on each
+// other and never deadlock (one that still does is run again).
 //
 // append_sql, the usual case: a plain INSERT. Per stream, its events go in only if the stream is
 // at the expected version: version 1, or its predecessor is known to be committed, or it exists
@@ -42,10 +44,10 @@ SELECT e.stream_id, e.stream_version, e.event_type, e.schema_version, e.payload,
 )sql";
 
 const std::string batch_events = R"sql(
-unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::jsonb[], $6::jsonb[],
-       $7::bigint[], $8::boolean[]) WITH ORDINALITY
-  AS e(stream_id, stream_version, event_type, schema_version, payload, metadata, expected,
-       predecessor_known, n)
+(SELECT unnest($1::text[]) AS stream_id, unnest($2::bigint[]) AS stream_version,
+        unnest($3::text[]) AS event_type, unnest($4::integer[]) AS schema_version,
+        unnest($5::jsonb[]) AS payload, unnest($6::jsonb[]) AS metadata,
+        unnest($7::bigint[]) AS expected, unnest($8::boolean[]) AS predecessor_known) AS e
 )sql";
 
 const std::string at_expected_version = R"sql(
@@ -55,15 +57,13 @@ const std::string at_expected_version = R"sql(
 )sql";
 
 const std::string append_sql = insert_events + "FROM " + batch_events + "WHERE " +
-                               at_expected_version +
-                               "ORDER BY e.n RETURNING stream_id, global_position";
+                               at_expected_version + "RETURNING stream_id, global_position";
 
 const std::string append_checked_sql = "WITH ev AS (SELECT * FROM " + batch_events + R"sql(),
 first_inserted AS ()sql" + insert_events +
                                        R"sql(
   FROM ev e WHERE e.stream_version = e.expected + 1 AND )sql" +
                                        at_expected_version + R"sql(
-  ORDER BY e.n
   ON CONFLICT (stream_id, stream_version) DO NOTHING
   RETURNING stream_id, global_position
 ),
@@ -71,7 +71,6 @@ rest_inserted AS ()sql" + insert_events +
                                        R"sql(
   FROM ev e
   WHERE e.stream_version > e.expected + 1 AND e.stream_id IN (SELECT stream_id FROM first_inserted)
-  ORDER BY e.n
   RETURNING stream_id, global_position
 )
 SELECT * FROM first_inserted UNION ALL SELECT * FROM rest_inserted
