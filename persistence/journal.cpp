@@ -9,22 +9,34 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <iterator>
 #include <memory>
+#include <string_view>
 #include <unordered_set>
+
+namespace ordermesh::persistence::journal_detail {
+
+/// A batch on its way to a worker: shared with the journal, never copied, read-only once sent
+/// (the journal still needs it to split it, the worker to write it).
+using shared_batch = std::shared_ptr<const std::vector<stream_append>>;
+
+} // namespace ordermesh::persistence::journal_detail
+
+// Only ever sent to a worker of the same process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ordermesh::persistence::journal_detail::shared_batch)
 
 namespace ordermesh::persistence {
 
 namespace {
 
+using journal_detail::shared_batch;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
 /// The blocking half: owns the connection, runs on its own thread. `ready` is answered once
 /// what it was sent before is done (a commit that timed out at the journal has ended).
-using journal_worker = caf::typed_actor<
-    caf::replies_to<commit_atom, std::vector<stream_append>>::with<std::vector<append_result>>,
-    caf::replies_to<ready_atom>::with<ready_atom>>;
+using journal_worker =
+    caf::typed_actor<caf::replies_to<commit_atom, shared_batch>::with<std::vector<append_result>>,
+                     caf::replies_to<ready_atom>::with<ready_atom>>;
 
 struct worker_state {
   std::unique_ptr<pg_event_store> store;
@@ -43,16 +55,15 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
     self->state.store->report_health_to(std::move(health));
   }
   return {
-      [=](commit_atom,
-          const std::vector<stream_append>& batch) -> caf::result<std::vector<append_result>> {
+      [=](commit_atom, const shared_batch& batch) -> caf::result<std::vector<append_result>> {
         auto& st = self->state;
-        auto results = st.store->append(batch);
+        auto results = st.store->append(*batch);
         if (!results) {
           if (st.failed_batches++ == 0) {
             observability::log_event(spdlog::level::warn, "journal commits failing",
                                      {{"error", to_string(results.error().code)},
                                       {"detail", results.error().detail},
-                                      {"batch", batch.size()}});
+                                      {"batch", batch->size()}});
           }
           return caf::make_error(results.error().code, results.error().detail);
         }
@@ -85,7 +96,8 @@ struct journal_state {
   std::deque<waiting_append> waiting;
   /// Streams with an append in flight: a stream's next append waits for its outcome (its
   /// expected version depends on it), so a stream's appends commit one after another, in order.
-  std::unordered_set<std::string> in_flight_streams;
+  /// Each names the stream id of an append in a batch in flight, which outlives its entry.
+  std::unordered_set<std::string_view> in_flight_streams;
   /// Appends in the batches in flight.
   size_t in_flight_appends = 0;
   /// A dispatch message is on its way: appends already in the mailbox join the next batch.
@@ -98,7 +110,7 @@ using journal_pointer = caf::stateful_actor<journal_state>*;
 
 /// Appends on their way to a worker, with the callers to answer.
 struct batch_part {
-  std::vector<stream_append> appends;
+  shared_batch appends;
   std::vector<caf::typed_response_promise<append_result>> promises;
 };
 
@@ -110,8 +122,7 @@ struct batch_part {
 // worker may still be blocked in it).
 void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
             std::function<void(bool timed_out)> done) {
-  auto appends = part->appends; // kept in `part` to split it if it is rejected
-  self->request(worker, self->state.config.commit_timeout, commit_atom::value, std::move(appends))
+  self->request(worker, self->state.config.commit_timeout, commit_atom::value, part->appends)
       .then(
           [=](std::vector<append_result>& results) {
             util::fail_point("journal.committed_before_reply");
@@ -122,25 +133,24 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               } else {
                 s.conflicts += 1;
               }
-              s.events += part->appends[i].events.size();
+              s.events += (*part->appends)[i].events.size();
               part->promises[i].deliver(results[i]);
             }
             done(false);
           },
           [=](caf::error& err) {
-            auto size = part->appends.size();
+            auto size = part->appends->size();
             if (err == store_errc::rejected && size > 1) {
+              // Copies: the worker may still hold the batch (rare, one per bad append's halving).
               auto half = static_cast<std::ptrdiff_t>(size / 2);
-              auto first = std::make_shared<batch_part>();
-              auto second = std::make_shared<batch_part>();
-              auto& a = part->appends;
-              auto& p = part->promises;
-              first->appends.assign(std::make_move_iterator(a.begin()),
-                                    std::make_move_iterator(a.begin() + half));
-              second->appends.assign(std::make_move_iterator(a.begin() + half),
-                                     std::make_move_iterator(a.end()));
-              first->promises.assign(p.begin(), p.begin() + half);
-              second->promises.assign(p.begin() + half, p.end());
+              const auto& a = *part->appends;
+              const auto& p = part->promises;
+              auto first = std::make_shared<batch_part>(batch_part{
+                  std::make_shared<const std::vector<stream_append>>(a.begin(), a.begin() + half),
+                  {p.begin(), p.begin() + half}});
+              auto second = std::make_shared<batch_part>(batch_part{
+                  std::make_shared<const std::vector<stream_append>>(a.begin() + half, a.end()),
+                  {p.begin() + half, p.end()}});
               auto remaining = std::make_shared<int>(2);
               auto any_timed_out = std::make_shared<bool>(false);
               auto both_done = [remaining, any_timed_out, done](bool timed_out) {
@@ -173,18 +183,23 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
 // its expected version depends on the earlier one's outcome). Scanning is bounded so a hot
 // stream cannot make it O(n^2).
 std::shared_ptr<batch_part> next_batch(journal_state& st, size_t limit) {
+  auto appends = std::make_shared<std::vector<stream_append>>();
+  // Never reallocated: in_flight_streams names the stream ids in it.
+  appends->reserve(std::min(limit, st.waiting.size()));
   auto part = std::make_shared<batch_part>();
   size_t scan_limit = static_cast<size_t>(st.config.max_batch) * 4;
   for (auto it = st.waiting.begin();
-       it != st.waiting.end() && part->appends.size() < limit && scan_limit > 0; --scan_limit) {
-    if (!st.in_flight_streams.insert(it->request.stream_id).second) {
+       it != st.waiting.end() && appends->size() < limit && scan_limit > 0; --scan_limit) {
+    if (st.in_flight_streams.count(it->request.stream_id) > 0) {
       ++it;
       continue;
     }
-    part->appends.push_back(std::move(it->request));
+    appends->push_back(std::move(it->request));
+    st.in_flight_streams.insert(appends->back().stream_id);
     part->promises.push_back(std::move(it->promise));
     it = st.waiting.erase(it);
   }
+  part->appends = std::move(appends);
   return part;
 }
 
@@ -197,21 +212,16 @@ void dispatch(journal_pointer self) {
   while (!st.idle.empty() && !st.waiting.empty()) {
     auto share = (st.waiting.size() + st.idle.size() - 1) / st.idle.size();
     auto part = next_batch(st, std::min<size_t>(share, st.config.max_batch));
-    if (part->appends.empty()) {
+    if (part->appends->empty()) {
       return; // every waiting append's stream has one in flight
     }
     auto worker = st.idle.front();
     st.idle.pop_front();
     auto started = std::chrono::steady_clock::now();
-    auto size = static_cast<uint32_t>(part->appends.size());
+    auto size = static_cast<uint32_t>(part->appends->size());
     st.in_flight_appends += size;
-    std::vector<std::string> streams;
-    streams.reserve(part->appends.size());
-    for (const auto& a : part->appends) {
-      streams.push_back(a.stream_id);
-    }
-    commit(self, st.workers[worker], std::move(part),
-           [self, worker, started, size, streams = std::move(streams)](bool timed_out) {
+    commit(self, st.workers[worker], part,
+           [self, worker, started, size, batch = part->appends](bool timed_out) {
              auto& s = self->state;
              auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                  std::chrono::steady_clock::now() - started)
@@ -220,8 +230,8 @@ void dispatch(journal_pointer self) {
              s.stats.commit_us_total += us;
              s.stats.commit_us_max = std::max(s.stats.commit_us_max, us);
              s.stats.largest_batch = std::max(s.stats.largest_batch, size);
-             for (const auto& stream : streams) {
-               s.in_flight_streams.erase(stream);
+             for (const auto& a : *batch) {
+               s.in_flight_streams.erase(a.stream_id);
              }
              s.in_flight_appends -= size;
              if (!timed_out) {

@@ -15,48 +15,65 @@ namespace ordermesh::persistence {
 
 namespace {
 
-// One statement appends the whole batch. Per stream, the first event decides: it is inserted only
-// if the stream is at the expected version (version 1, or its predecessor exists) and nobody else
-// inserted that version (the unique index makes a concurrent writer wait, then do nothing). The
-// stream's later events follow only if its first event went in, so a stream is all or nothing.
-// Rows go in by stream_id: every writer takes the streams' index entries in the same order, so
-// two batches sharing streams queue on each other and never deadlock.
-// Prepared once per connection, so its plan may be a generic one, made once whatever the table
-// holds then: the predecessor check is an EXISTS with OFFSET 0, which PostgreSQL can neither turn
-// into a hashed scan of the whole table nor a join, so it stays one index probe per stream
-// however the table grows ($7 says which event is its stream's first: no sort to find it). $8
-// says whose predecessor is known to be committed (written_versions): those skip the probe.
-constexpr const char* append_sql = R"sql(
-WITH ev AS (
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::text[], $6::text[],
-                       $7::boolean[], $8::boolean[])
-    AS e(stream_id, stream_version, event_type, schema_version, payload, metadata, first,
-         predecessor_known)
-),
-first_inserted AS (
-  INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
-  SELECT f.stream_id, f.stream_version, f.event_type, f.schema_version, f.payload::jsonb, f.metadata::jsonb
-  FROM ev f
-  WHERE f.first
-    AND (f.stream_version = 1 OR f.predecessor_known
-         OR EXISTS (SELECT FROM events x
-                    WHERE x.stream_id = f.stream_id AND x.stream_version = f.stream_version - 1
-                    OFFSET 0))
-  ORDER BY f.stream_id
+// One statement appends the whole batch; its parameters are one array per column, sent in binary
+// (no literal to parse), one element per event: stream ids, versions, types, schema versions,
+// payloads, metadata, the stream's expected version and whether that version is known to be
+// committed (written_versions). The arrays are unnested in the select list (zipped in lockstep, in
+// array order, with no tuplestore in between, unlike unnest() in FROM) and nothing in the plan
+// reorders them: events come sorted by stream id and go in in that order, so every writer takes
+// the streams' index entries in the same order, and two batches sharing streams queue on each
+// other and never deadlock (one that still does is run again).
+//
+// append_sql, the usual case: a plain INSERT. Per stream, its events go in only if the stream is
+// at the expected version: version 1, or its predecessor is known to be committed, or it exists
+// (one index probe). A stream already past the expected version (a stale append, or another
+// writer that got there first) makes the unique index refuse the whole statement, and nothing is
+// written; the batch then runs as append_checked_sql.
+// append_checked_sql: per stream, the first event is inserted only under the same condition and
+// if nobody holds that version (ON CONFLICT DO NOTHING, which probes the unique index once more
+// per stream and makes a concurrent writer wait, then do nothing); the stream's later events
+// follow only if its first went in. So each stale append gets its version conflict alone and the
+// rest of the batch commits.
+// Both answer one row (stream id, position) per event written. Prepared once per connection, so
+// their plan may be a generic one, made once whatever the table holds then: the predecessor check
+// is an EXISTS with OFFSET 0, which PostgreSQL can neither turn into a hashed scan of the whole
+// table nor a join, so it stays one index probe per event however the table grows.
+const std::string insert_events = R"sql(
+INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
+SELECT e.stream_id, e.stream_version, e.event_type, e.schema_version, e.payload, e.metadata
+)sql";
+
+const std::string batch_events = R"sql(
+(SELECT unnest($1::text[]) AS stream_id, unnest($2::bigint[]) AS stream_version,
+        unnest($3::text[]) AS event_type, unnest($4::integer[]) AS schema_version,
+        unnest($5::jsonb[]) AS payload, unnest($6::jsonb[]) AS metadata,
+        unnest($7::bigint[]) AS expected, unnest($8::boolean[]) AS predecessor_known) AS e
+)sql";
+
+const std::string at_expected_version = R"sql(
+(e.expected = 0 OR e.predecessor_known
+ OR EXISTS (SELECT FROM events x
+            WHERE x.stream_id = e.stream_id AND x.stream_version = e.expected OFFSET 0))
+)sql";
+
+const std::string append_sql = insert_events + "FROM " + batch_events + "WHERE " +
+                               at_expected_version + "RETURNING stream_id, global_position";
+
+const std::string append_checked_sql = "WITH ev AS (SELECT * FROM " + batch_events + R"sql(),
+first_inserted AS ()sql" + insert_events +
+                                       R"sql(
+  FROM ev e WHERE e.stream_version = e.expected + 1 AND )sql" +
+                                       at_expected_version + R"sql(
   ON CONFLICT (stream_id, stream_version) DO NOTHING
   RETURNING stream_id, global_position
 ),
-rest_inserted AS (
-  INSERT INTO events (stream_id, stream_version, event_type, schema_version, payload, metadata)
-  SELECT e.stream_id, e.stream_version, e.event_type, e.schema_version, e.payload::jsonb, e.metadata::jsonb
+rest_inserted AS ()sql" + insert_events +
+                                       R"sql(
   FROM ev e
-  WHERE NOT e.first AND e.stream_id IN (SELECT stream_id FROM first_inserted)
-  ORDER BY e.stream_id, e.stream_version
+  WHERE e.stream_version > e.expected + 1 AND e.stream_id IN (SELECT stream_id FROM first_inserted)
   RETURNING stream_id, global_position
 )
-SELECT stream_id, min(global_position), max(global_position)
-FROM (SELECT * FROM first_inserted UNION ALL SELECT * FROM rest_inserted) AS inserted
-GROUP BY stream_id
+SELECT * FROM first_inserted UNION ALL SELECT * FROM rest_inserted
 )sql";
 
 constexpr const char* stream_versions_sql = R"sql(
@@ -166,8 +183,12 @@ std::string pg_event_store::connection_string(const config::pg_config& pg) {
   return s;
 }
 
-const char* pg_event_store::append_statement() {
+const std::string& pg_event_store::append_statement() {
   return append_sql;
+}
+
+const std::string& pg_event_store::checked_append_statement() {
+  return append_checked_sql;
 }
 
 bool pg_event_store::connected() const {
@@ -199,6 +220,7 @@ store_error pg_event_store::connect_if_needed() {
       tx.exec0("SET plan_cache_mode = force_generic_plan");
     }
     conn->connection.prepare("append", append_sql);
+    conn->connection.prepare("append_checked", append_checked_sql);
     conn->connection.prepare("stream_versions", stream_versions_sql);
     conn->connection.prepare("read_stream", read_stream_sql);
     conn->connection.prepare("recover", recover_sql);
@@ -328,55 +350,93 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
   if (batch.empty()) {
     return results;
   }
-  std::unordered_map<std::string, size_t> index_of;
-  std::vector<std::string> stream_ids, types, payloads, metadata;
-  std::vector<int64_t> versions, schema_versions;
-  std::string firsts = "{";
-  std::string known = "{";
+  // The appends in stream id order (the order the statement inserts in, and where a row's
+  // stream is looked up).
+  std::vector<size_t> order(batch.size());
+  size_t events = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const auto& req = batch[i];
-    if (!index_of.emplace(req.stream_id, i).second) {
-      return store_error{store_errc::invalid_request,
-                         "append: stream " + req.stream_id + " appears twice in one batch"};
-    }
-    if (auto why = invalid_append(req); !why.empty()) {
+    if (auto why = invalid_append(batch[i]); !why.empty()) {
       return store_error{store_errc::invalid_request, std::move(why)};
     }
-    int64_t version = req.expected_version;
-    bool predecessor_known = version > 0 && written_->known(req.stream_id, version);
-    for (const auto& e : req.events) {
-      firsts += firsts.size() == 1 ? "" : ",";
-      firsts += version == req.expected_version ? 't' : 'f';
-      known += known.size() == 1 ? "" : ",";
-      known += predecessor_known ? 't' : 'f';
-      stream_ids.push_back(req.stream_id);
-      versions.push_back(++version);
-      types.push_back(e.type);
-      schema_versions.push_back(e.schema_version);
-      payloads.push_back(e.payload);
-      metadata.push_back(e.metadata);
+    order[i] = i;
+    events += batch[i].events.size();
+  }
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return batch[a].stream_id < batch[b].stream_id; });
+  for (size_t k = 1; k < order.size(); ++k) {
+    if (batch[order[k]].stream_id == batch[order[k - 1]].stream_id) {
+      return store_error{store_errc::invalid_request, "append: stream " +
+                                                          batch[order[k]].stream_id +
+                                                          " appears twice in one batch"};
     }
   }
-  firsts += '}';
-  known += '}';
-  auto written = with_connection<pqxx::result>("append", true, [&](pqxx::connection& c) {
+  using element = binary_array::element;
+  binary_array stream_ids{element::text, events}, versions{element::int8, events},
+      types{element::text, events}, schema_versions{element::int4, events},
+      payloads{element::jsonb, events}, metadata{element::jsonb, events},
+      expected{element::int8, events}, known{element::boolean, events};
+  for (size_t i : order) {
+    const auto& req = batch[i];
+    const bool predecessor_known =
+        req.expected_version > 0 && written_->known(req.stream_id, req.expected_version);
+    int64_t version = req.expected_version;
+    for (const auto& e : req.events) {
+      stream_ids.add(req.stream_id);
+      versions.add_int8(++version);
+      types.add(e.type);
+      schema_versions.add_int4(e.schema_version);
+      payloads.add(e.payload);
+      metadata.add(e.metadata);
+      expected.add_int8(req.expected_version);
+      known.add_bool(predecessor_known);
+    }
+  }
+  auto param = [](const binary_array& a) {
+    return pqxx::binarystring{a.bytes().data(), a.bytes().size()};
+  };
+  const std::vector<pqxx::binarystring> params{
+      param(stream_ids), param(versions), param(types),    param(schema_versions),
+      param(payloads),   param(metadata), param(expected), param(known)};
+  auto run = [&](pqxx::connection& c, const char* statement) {
     pqxx::nontransaction tx{c};
-    return tx.exec_prepared("append", sql_text_array(stream_ids), sql_int_array(versions),
-                            sql_text_array(types), sql_int_array(schema_versions),
-                            sql_text_array(payloads), sql_text_array(metadata), firsts, known);
+    return tx.exec_prepared(statement, params[0], params[1], params[2], params[3], params[4],
+                            params[5], params[6], params[7]);
+  };
+  auto written = with_connection<pqxx::result>("append", true, [&](pqxx::connection& c) {
+    try {
+      return run(c, "append");
+    } catch (const pqxx::unique_violation&) {
+      // A stream is past its expected version: nothing was written. Again, stream by stream.
+    }
+    return run(c, "append_checked");
   });
   if (!written) {
     return written.error();
   }
+  // One row per event written, a stream's in version order.
   std::vector<bool> committed(batch.size(), false);
   for (const auto& row : *written) {
-    auto i = index_of.at(row[0].as<std::string>());
-    committed[i] = true;
-    results[i] =
-        append_result{append_status::committed,
-                      batch[i].expected_version + static_cast<int64_t>(batch[i].events.size()),
-                      row[1].as<int64_t>(), row[2].as<int64_t>()};
-    written_->record(batch[i].stream_id, results[i].stream_version);
+    const std::string_view stream{row[0].c_str(), row[0].size()};
+    auto at =
+        std::lower_bound(order.begin(), order.end(), stream,
+                         [&](size_t i, std::string_view s) { return batch[i].stream_id < s; });
+    if (at == order.end() || batch[*at].stream_id != stream) {
+      return store_error{store_errc::outcome_unknown,
+                         "append: the database answered a stream not in the batch: " +
+                             std::string{stream}};
+    }
+    const size_t i = *at;
+    const auto position = row[1].as<int64_t>();
+    auto& r = results[i];
+    if (!committed[i]) {
+      committed[i] = true;
+      r = append_result{append_status::committed,
+                        batch[i].expected_version + static_cast<int64_t>(batch[i].events.size()),
+                        position, position};
+      written_->record(batch[i].stream_id, r.stream_version);
+    }
+    r.first_position = std::min(r.first_position, position);
+    r.last_position = std::max(r.last_position, position);
   }
   std::vector<std::string> conflicted;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -394,6 +454,10 @@ pg_event_store::append(const std::vector<stream_append>& batch) {
     return tx.exec_prepared("stream_versions", sql_text_array(conflicted));
   });
   if (actual) {
+    std::unordered_map<std::string, size_t> index_of;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      index_of.emplace(batch[i].stream_id, i);
+    }
     for (auto& name : conflicted) {
       results[index_of.at(name)].stream_version = no_stream;
     }

@@ -32,8 +32,9 @@ public:
   /// own transaction under an advisory lock, so that processes starting together apply each once.
   store_result<std::vector<int>> migrate();
 
-  /// Appends every request in one statement and one transaction (one round trip). Each request
-  /// commits or conflicts on its own; results are in request order. Streams must be distinct.
+  /// Appends every request in one statement and one transaction (one round trip; a second one
+  /// only if a stream is past its expected version). Each request commits or conflicts on its
+  /// own; results are in request order. Streams must be distinct.
   /// Rows are locked in stream_id order, so concurrent batches never deadlock each other; a
   /// batch the server still rolls back (deadlock, serialization failure) is run again a few
   /// times (as is any statement), then answered unavailable.
@@ -90,7 +91,7 @@ public:
 
   /// Makes its connections keep one generic plan per prepared statement instead of planning each
   /// execution (plan_cache_mode = force_generic_plan): for a writer that only appends, whose
-  /// append statement is built to have a good generic plan (append_statement()). Call it before
+  /// append statements are built to have a good generic plan (append_statement()). Call it before
   /// the first statement.
   void plan_statements_once() { plan_once_ = true; }
 
@@ -101,10 +102,17 @@ public:
     written_ = std::move(versions);
   }
 
-  /// The statement append() prepares on each connection (its parameters: stream ids, versions,
-  /// types, schema versions, payloads, metadata, whether each event is its stream's first, and
-  /// whether its predecessor is known to be committed), for tests that look at its plan.
-  static const char* append_statement();
+  /// The statement append() prepares on each connection and runs first (a plain INSERT), for
+  /// tests that look at its plan. Its parameters, arrays with one element per event: stream ids
+  /// (text[]), versions (bigint[]), types (text[]), schema versions (integer[]), payloads and
+  /// metadata (jsonb[]), the stream's expected version (bigint[]), and whether that version is
+  /// known to be committed (boolean[]).
+  static const std::string& append_statement();
+
+  /// The statement append() runs instead when append_statement() found a stream past its
+  /// expected version (nothing written): the same parameters, each stale stream a version
+  /// conflict alone.
+  static const std::string& checked_append_statement();
 
   /// The libpq connection string for `pg` (password included: never log it).
   static std::string connection_string(const config::pg_config& pg);
