@@ -11,6 +11,7 @@
 
 #include <pqxx/pqxx>
 
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -395,6 +396,54 @@ BOOST_AUTO_TEST_CASE(the_lookup_queries_use_their_primary_keys) {
       BOOST_TEST(plan.find(index) != std::string::npos, plan);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_page_costs_a_fixed_number_of_statements_whatever_its_size) {
+  std::map<std::string, int64_t> inventory_versions;
+  // Each order as in a run: placed, its lines reserved, paid, confirmed; each line's SKU holds
+  // and then sells its units.
+  auto page_of_orders = [&](const std::string& prefix, int count) {
+    std::vector<stream_append> batch;
+    for (int i = 0; i < count; ++i) {
+      auto id = prefix + std::to_string(i);
+      auto a = "A" + std::to_string(i % 7);
+      auto b = "B" + std::to_string(i % 5);
+      batch.push_back({"order/" + id, no_stream,
+                       order_events({order::order_placed{
+                                         id, "c" + std::to_string(i), {{a, 1}, {b, 2}}, "t", 300},
+                                     order::stock_reserved{a}, order::stock_reserved{b},
+                                     order::payment_requested{1}, order::order_confirmed{}})});
+    }
+    BOOST_REQUIRE(store.append(batch));
+    batch.clear();
+    for (int i = 0; i < count; ++i) {
+      auto id = prefix + std::to_string(i);
+      for (auto sku : {"A" + std::to_string(i % 7), "B" + std::to_string(i % 5)}) {
+        batch.push_back({"inventory/" + sku, inventory_versions[sku],
+                         inventory_events({inventory::restocked{10}, inventory::reserved{id, 1, 0},
+                                           inventory::committed{id, 1}})});
+        inventory_versions[sku] += 3;
+        BOOST_REQUIRE(store.append(batch));
+        batch.clear();
+      }
+    }
+  };
+  projector p{db.pg(), "read-models"};
+  page_of_orders("small", 3);
+  BOOST_TEST(run_page(p, 10000).applied == 3u * 5 + 6 * 3);
+  auto small = p.last_page_statements();
+  page_of_orders("large", 60);
+  BOOST_TEST(run_page(p, 10000).applied == 60u * 5 + 120 * 3);
+  auto large = p.last_page_statements();
+  BOOST_TEST_MESSAGE("statements: " << small << " for 3 orders, " << large << " for 60");
+  BOOST_TEST(large == small);
+  BOOST_TEST(large <= 12u);
+  // The rows are right for all that.
+  BOOST_TEST(value("SELECT count(*) FILTER (WHERE status = 'confirmed') || '/' || count(*) FROM "
+                   "read_orders") == "63/63");
+  BOOST_TEST(value("SELECT sum(on_hand) || '/' || sum(reserved) || '/' || sum(available) FROM "
+                   "read_inventory") ==
+             std::to_string(126 * 10 - 126) + "/0/" + std::to_string(126 * 10 - 126));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
