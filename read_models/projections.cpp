@@ -50,8 +50,7 @@ const char* const clear_holds = "om_rm_clear_holds";
 const char* const checkpoint = "om_rm_checkpoint";
 
 const std::vector<std::pair<const char*, std::string>> statements{
-    // Any constant shared by every projector: the key of the read models' page lock.
-    {lock, "SELECT pg_advisory_xact_lock(4242010010)"},
+    {lock, "SELECT pg_advisory_xact_lock($1)"},
     {read_orders,
      "SELECT o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(
          "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty, "
@@ -130,7 +129,7 @@ public:
       return out;
     }
     auto keys = keys_of(decoded);
-    exec(page_sql::lock);
+    exec(page_sql::lock, projector::page_lock_key);
     auto rows = fold_page(decoded, read_rows(keys));
     write(rows);
     out.applied = rows.applied;

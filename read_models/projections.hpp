@@ -137,6 +137,10 @@ public:
   /// how far the read models lag. One index lookup.
   persistence::store_result<int64_t> newest_position();
 
+  /// The key of the advisory lock (pg_advisory_xact_lock) each page's transaction takes before
+  /// it reads the rows it folds: the page writers of one database take turns.
+  static constexpr int64_t page_lock_key = 4242010010;
+
   /// The statements the last run_once that read events sent in its page's transaction (BEGIN and
   /// COMMIT not counted): for tests that the cost of a page does not grow with its size.
   size_t last_page_statements() const { return last_page_statements_; }

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
 using namespace ordermesh;
@@ -457,6 +458,56 @@ BOOST_AUTO_TEST_CASE(a_projected_line_is_not_checked_against_read_orders_by_a_fo
   BOOST_TEST(run(p) == 1u);
   BOOST_TEST(value("SELECT count(*) FROM read_orders o JOIN read_order_lines l USING (order_id)") ==
              "2");
+}
+
+BOOST_AUTO_TEST_CASE(a_page_waits_for_another_writers_page_and_folds_the_rows_it_left) {
+  append("inventory/A", no_stream,
+         inventory_events({inventory::restocked{10}, inventory::reserved{"o1", 2, 0}}));
+  wait_until_every_event_is_readable();
+  projector p{db.pg(), "read-models"};
+  std::optional<store_result<projection_changes>> result;
+  std::thread page;
+  // Declared before the other writer's transaction, so that on a failure that one ends first.
+  struct joined {
+    std::thread& t;
+    ~joined() {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+  } join_page{page};
+
+  // Another page writer (here by hand) holds the lock while it writes the same two events' rows.
+  pqxx::connection other{pg_event_store::connection_string(db.pg())};
+  pqxx::work other_page{other};
+  other_page.exec_params("SELECT pg_advisory_xact_lock($1)", projector::page_lock_key);
+
+  page = std::thread{[&] { result = p.run_once(500); }};
+  bool waiting = false;
+  for (int round = 0; round < 3000 && !waiting; ++round) {
+    waiting =
+        value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == "1";
+    if (!waiting) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  other_page.exec("INSERT INTO read_inventory (sku, on_hand, reserved, available, version, "
+                  "updated_at) VALUES ('A', 10, 2, 8, 2, now())");
+  other_page.exec("INSERT INTO read_inventory_holds (sku, order_id, qty) VALUES ('A', 'o1', 2)");
+  other_page.commit();
+  page.join();
+
+  BOOST_TEST(waiting);
+  BOOST_REQUIRE(result);
+  BOOST_REQUIRE_MESSAGE(*result, (*result ? "" : result->error().detail));
+  // It read the rows after the other page: both events are already in them.
+  BOOST_TEST((*result)->read == 2u);
+  BOOST_TEST((*result)->applied == 0u);
+  BOOST_TEST((*result)->empty());
+  BOOST_TEST(value("SELECT on_hand || '/' || reserved || '/' || available || '/' || version "
+                   "FROM read_inventory") == "10/2/8/2");
+  BOOST_TEST(value("SELECT string_agg(order_id || 'x' || qty, ',') FROM read_inventory_holds") ==
+             "o1x2");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
