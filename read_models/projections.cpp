@@ -1,16 +1,12 @@
 #include "read_models/projections.hpp"
 
-#include "actors/common/overloaded.hpp"
-#include "actors/inventory/codec.hpp"
-#include "actors/order/codec.hpp"
 #include "persistence/sql_array.hpp"
+#include "read_models/page_fold.hpp"
 
 #include <pqxx/pqxx>
 
 #include <algorithm>
 #include <stdexcept>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace ordermesh::read_models {
 
@@ -26,40 +22,100 @@ using persistence::store_result;
 namespace {
 
 namespace order = actors::order;
-namespace inventory = actors::inventory;
-
-const std::string order_prefix = "order/";
-const std::string inventory_prefix = "inventory/";
 
 // Microseconds since the Unix epoch <-> timestamptz, exactly.
 #define OM_TS(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
 #define OM_US(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
 
-/// An event of a projected stream that its codec cannot decode: the page must not commit.
-struct undecodable_event : std::runtime_error {
+/// A stored row the fold cannot take (a value no projection writes): the page must not commit.
+struct invalid_stored_row : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
+// The page's statements, prepared once per connection (prepare_page_statements): a page runs each
+// at most once whatever its size, the rows of a table going in arrays (unnest).
+namespace page_sql {
 
-/// Keys in the order they were first added, each once.
-class ordered_keys {
-public:
-  void add(const std::string& key) {
-    if (seen_.insert(key).second) {
-      keys_.push_back(key);
-    }
-  }
-  const std::vector<std::string>& keys() const { return keys_; }
+// Page writers wait for each other here, so that each reads the rows as the previous page left
+// them; FOR UPDATE could not lock the rows a page is about to create.
+const char* const lock = "om_rm_lock";
+const char* const read_orders = "om_rm_read_orders";
+const char* const read_inventory = "om_rm_read_inventory";
+const char* const read_holds = "om_rm_read_holds";
+const char* const write_orders = "om_rm_write_orders";
+const char* const write_lines = "om_rm_write_lines";
+const char* const write_inventory = "om_rm_write_inventory";
+const char* const set_holds = "om_rm_set_holds";
+const char* const clear_holds = "om_rm_clear_holds";
+const char* const checkpoint = "om_rm_checkpoint";
 
-private:
-  std::unordered_set<std::string> seen_;
-  std::vector<std::string> keys_;
+const std::vector<std::pair<const char*, std::string>> statements{
+    {lock, "SELECT pg_advisory_xact_lock($1)"},
+    {read_orders,
+     "SELECT o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(
+         "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty, "
+                                                   "l.reservation FROM read_orders o LEFT JOIN "
+                                                   "read_order_lines l USING (order_id) WHERE "
+                                                   "o.order_id = ANY($1::text[])"},
+    {read_inventory, "SELECT sku, on_hand, reserved, version, " OM_US(
+                         "updated_at") " FROM read_inventory WHERE sku = ANY($1::text[])"},
+    {read_holds, "SELECT h.sku, h.order_id, h.qty FROM unnest($1::text[], $2::text[]) AS "
+                 "k(sku, order_id) JOIN read_inventory_holds h ON h.sku = k.sku AND "
+                 "h.order_id = k.order_id"},
+    // Guarded by version as well, although the lock already keeps a page from going backwards.
+    {write_orders,
+     "INSERT INTO read_orders (order_id, customer_id, status, reason, amount_cents, placed_at, "
+     "updated_at, version) SELECT r.order_id, r.customer_id, r.status, r.reason, "
+     "r.amount_cents, " OM_TS("r.placed_at_us") ", " OM_TS(
+         "r.updated_at_us") ", r.version FROM unnest($1::text[], "
+                            "$2::text[], $3::text[], $4::text[], "
+                            "$5::bigint[], $6::bigint[], "
+                            "$7::bigint[], $8::bigint[]) AS "
+                            "r(order_id, customer_id, status, "
+                            "reason, amount_cents, placed_at_us, "
+                            "updated_at_us, version) ON CONFLICT "
+                            "(order_id) DO UPDATE SET status = "
+                            "EXCLUDED.status, reason = "
+                            "EXCLUDED.reason, updated_at = "
+                            "EXCLUDED.updated_at, version = "
+                            "EXCLUDED.version WHERE "
+                            "read_orders.version < "
+                            "EXCLUDED.version"},
+    {write_lines, "INSERT INTO read_order_lines (order_id, line_no, sku, qty, reservation) "
+                  "SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::integer[], "
+                  "$5::text[]) ON CONFLICT (order_id, line_no) DO UPDATE SET reservation = "
+                  "EXCLUDED.reservation"},
+    {write_inventory,
+     "INSERT INTO read_inventory (sku, on_hand, reserved, available, version, updated_at) "
+     "SELECT r.sku, r.on_hand, r.reserved, r.on_hand - r.reserved, r.version, " OM_TS(
+         "r.updated_at_us") " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
+                            "$5::bigint[]) AS r(sku, on_hand, reserved, version, updated_at_us) "
+                            "ON CONFLICT (sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
+                            "reserved = EXCLUDED.reserved, available = EXCLUDED.available, "
+                            "version = EXCLUDED.version, updated_at = EXCLUDED.updated_at "
+                            "WHERE read_inventory.version < EXCLUDED.version"},
+    {set_holds, "INSERT INTO read_inventory_holds (sku, order_id, qty) SELECT * FROM "
+                "unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (sku, order_id) DO "
+                "UPDATE SET qty = EXCLUDED.qty"},
+    {clear_holds, "DELETE FROM read_inventory_holds h USING unnest($1::text[], $2::text[]) AS "
+                  "k(sku, order_id) WHERE h.sku = k.sku AND h.order_id = k.order_id"},
+    {checkpoint, "INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
+                 " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
+                 " transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,"
+                 " updated_at = clock_timestamp()"},
 };
 
-/// Applies one page of events inside the caller's transaction and remembers which rows changed.
+} // namespace page_sql
+
+void prepare_page_statements(pqxx::connection& c) {
+  for (const auto& [name, sql] : page_sql::statements) {
+    c.prepare(name, sql);
+  }
+}
+
+/// Applies one page of events inside the caller's transaction: reads the rows the page touches,
+/// folds the page into them (fold_page) and writes the rows that changed, with a fixed number of
+/// statements whatever the page's size.
 class page_writer {
 public:
   explicit page_writer(pqxx::work& tx) : tx_(tx) {}
@@ -68,188 +124,168 @@ public:
   projection_changes apply_page(const std::vector<recorded_event>& events) {
     projection_changes out;
     out.read = events.size();
-    for (const auto& e : events) {
-      out.applied += apply(e) ? 1 : 0;
+    auto decoded = decode_page(events);
+    if (decoded.empty()) {
+      return out;
     }
-    out.orders = changed_orders();
-    out.skus = skus_.keys();
+    auto keys = keys_of(decoded);
+    exec(page_sql::lock, projector::page_lock_key);
+    auto rows = fold_page(decoded, read_rows(keys));
+    write(rows);
+    out.applied = rows.applied;
+    for (auto& row : rows.orders) {
+      out.orders.push_back({std::move(row.order_id), std::move(row.customer_id),
+                            order::to_string(row.status), std::move(row.reason)});
+    }
+    for (auto& row : rows.inventory) {
+      out.skus.push_back(std::move(row.sku));
+    }
     return out;
   }
+
+  /// Stores the checkpoint after the page.
+  void store_checkpoint(const std::string& name, const log_checkpoint& checkpoint) {
+    exec(page_sql::checkpoint, name, std::to_string(checkpoint.transaction_id),
+         checkpoint.position);
+  }
+
+  /// The statements run so far.
+  size_t statements() const { return statements_; }
 
 private:
-  /// Whether the event changed a read model.
-  bool apply(const recorded_event& e) {
-    if (starts_with(e.stream_id, order_prefix)) {
-      auto ev = order::decode(e.type, e.schema_version, e.payload);
-      if (!ev) {
-        throw undecodable_event{"cannot decode " + e.type + " at position " +
-                                std::to_string(e.global_position)};
-      }
-      auto id = e.stream_id.substr(order_prefix.size());
-      if (!apply_order(e, id, *ev)) {
-        return false;
-      }
-      orders_.add(id);
-      return true;
-    }
-    if (starts_with(e.stream_id, inventory_prefix)) {
-      auto ev = inventory::decode(e.type, e.schema_version, e.payload);
-      if (!ev) {
-        throw undecodable_event{"cannot decode " + e.type + " at position " +
-                                std::to_string(e.global_position)};
-      }
-      auto sku = e.stream_id.substr(inventory_prefix.size());
-      if (!apply_inventory(e, sku, *ev)) {
-        return false;
-      }
-      skus_.add(sku);
-      return true;
-    }
-    return false;
+  template <class... Args>
+  pqxx::result exec(const char* statement, Args&&... args) {
+    ++statements_;
+    return tx_.exec_prepared(statement, std::forward<Args>(args)...);
   }
 
-  // The changed orders' rows after the page, in one statement.
-  std::vector<order_change> changed_orders() {
-    const auto& ids = orders_.keys();
-    if (ids.empty()) {
-      return {};
+  stored_rows read_rows(const page_keys& keys) {
+    stored_rows out;
+    if (!keys.order_ids.empty()) {
+      for (const auto& row : exec(page_sql::read_orders, sql_text_array(keys.order_ids))) {
+        auto id = row[0].as<std::string>();
+        auto [at, first_row] = out.orders.try_emplace(id);
+        auto& o = at->second;
+        if (first_row) {
+          auto status = order::order_status_from(row[2].as<std::string>());
+          if (!status) {
+            throw invalid_stored_row{"read_orders row " + id + " has status " +
+                                     row[2].as<std::string>()};
+          }
+          o.order_id = id;
+          o.customer_id = row[1].as<std::string>();
+          o.status = *status;
+          o.reason = row[3].as<std::string>();
+          o.amount_cents = row[4].as<int64_t>();
+          o.placed_at_us = row[5].as<int64_t>();
+          o.updated_at_us = row[6].as<int64_t>();
+          o.version = row[7].as<int64_t>();
+        }
+        if (!row[8].is_null()) {
+          auto reservation = line_reservation_from(row[11].as<std::string>());
+          if (!reservation) {
+            throw invalid_stored_row{"read_order_lines row of " + id + " has reservation " +
+                                     row[11].as<std::string>()};
+          }
+          o.lines.push_back({row[8].as<int32_t>(), row[9].as<std::string>(), row[10].as<int32_t>(),
+                             *reservation});
+        }
+      }
+      for (auto& [id, o] : out.orders) {
+        std::sort(o.lines.begin(), o.lines.end(),
+                  [](const auto& a, const auto& b) { return a.line_no < b.line_no; });
+      }
     }
-    std::unordered_map<std::string, order_change> rows;
-    for (const auto& row :
-         tx_.exec_params("SELECT order_id, customer_id, status, reason FROM read_orders "
-                         "WHERE order_id = ANY($1::text[])",
-                         sql_text_array(ids))) {
-      order_change c{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                     row[3].as<std::string>()};
-      auto id = c.order_id;
-      rows.emplace(std::move(id), std::move(c));
+    if (!keys.skus.empty()) {
+      for (const auto& row : exec(page_sql::read_inventory, sql_text_array(keys.skus))) {
+        auto sku = row[0].as<std::string>();
+        out.inventory[sku] = inventory_row{sku, row[1].as<int64_t>(), row[2].as<int64_t>(),
+                                           row[3].as<int64_t>(), row[4].as<int64_t>()};
+      }
     }
-    std::vector<order_change> out;
-    out.reserve(ids.size());
-    for (const auto& id : ids) {
-      // Every id here had its row inserted or updated in this transaction.
-      out.push_back(std::move(rows.at(id)));
+    if (!keys.holds.empty()) {
+      std::vector<std::string> skus;
+      std::vector<std::string> order_ids;
+      for (const auto& key : keys.holds) {
+        skus.push_back(key.sku);
+        order_ids.push_back(key.order_id);
+      }
+      for (const auto& row :
+           exec(page_sql::read_holds, sql_text_array(skus), sql_text_array(order_ids))) {
+        out.holds[hold_key{row[0].as<std::string>(), row[1].as<std::string>()}] =
+            row[2].as<int64_t>();
+      }
     }
     return out;
   }
 
-  bool apply_order(const recorded_event& e, const std::string& id, const order::event& ev) {
-    if (auto placed = std::get_if<order::order_placed>(&ev)) {
-      return insert_order(e, id, *placed);
+  void write(const page_rows& rows) {
+    if (!rows.orders.empty()) {
+      std::vector<std::string> ids, customers, statuses, reasons;
+      std::vector<int64_t> amounts, placed, updated, versions;
+      for (const auto& o : rows.orders) {
+        ids.push_back(o.order_id);
+        customers.push_back(o.customer_id);
+        statuses.push_back(order::to_string(o.status));
+        reasons.push_back(o.reason);
+        amounts.push_back(o.amount_cents);
+        placed.push_back(o.placed_at_us);
+        updated.push_back(o.updated_at_us);
+        versions.push_back(o.version);
+      }
+      exec(page_sql::write_orders, sql_text_array(ids), sql_text_array(customers),
+           sql_text_array(statuses), sql_text_array(reasons), sql_int_array(amounts),
+           sql_int_array(placed), sql_int_array(updated), sql_int_array(versions));
     }
-    // Claims the stream version first: an event already applied changes nothing.
-    auto claimed = tx_.exec_params("UPDATE read_orders SET version = $2, updated_at = " OM_TS(
-                                       "$3") " WHERE order_id = $1 AND version < $2",
-                                   id, e.stream_version, e.recorded_at_us);
-    if (claimed.affected_rows() == 0) {
-      return false;
+    if (!rows.lines.empty()) {
+      std::vector<std::string> ids, skus, reservations;
+      std::vector<int64_t> line_nos, qtys;
+      for (const auto& [id, line] : rows.lines) {
+        ids.push_back(id);
+        line_nos.push_back(line.line_no);
+        skus.push_back(line.sku);
+        qtys.push_back(line.qty);
+        reservations.emplace_back(to_string(line.reservation));
+      }
+      exec(page_sql::write_lines, sql_text_array(ids), sql_int_array(line_nos),
+           sql_text_array(skus), sql_int_array(qtys), sql_text_array(reservations));
     }
-    std::visit(actors::overloaded{
-                   [&](const order::stock_reserved& x) { set_line(id, x.sku, "reserved"); },
-                   // A take (reserve and commit at once): the line holds its stock.
-                   [&](const order::stock_committed& x) { set_line(id, x.sku, "reserved"); },
-                   [&](const order::stock_reservation_failed& x) { set_line(id, x.sku, "failed"); },
-                   [&](const order::order_confirmed&) {
-                     set_status(id, order::order_status::confirmed, "");
-                   },
-                   [&](const order::order_rejected& x) {
-                     set_status(id, order::order_status::rejected, x.reason);
-                   },
-                   [&](const order::order_cancelled& x) {
-                     set_status(id, order::order_status::cancelled, x.reason);
-                   },
-                   // The rest move the saga, not what a reader of the order sees.
-                   [](const auto&) {},
-               },
-               ev);
-    return true;
-  }
-
-  bool insert_order(const recorded_event& e, const std::string& id, const order::order_placed& x) {
-    auto inserted = tx_.exec_params(
-        "INSERT INTO read_orders (order_id, customer_id, status, amount_cents, placed_at, "
-        "updated_at, version) VALUES ($1, $2, $6, $3, " OM_TS("$4") ", " OM_TS(
-            "$4") ", $5) "
-                  "ON CONFLICT (order_id) DO NOTHING",
-        id, x.customer_id, x.amount_cents, e.recorded_at_us, e.stream_version,
-        order::to_string(order::order_status::placed));
-    if (inserted.affected_rows() == 0) {
-      return false;
+    if (!rows.inventory.empty()) {
+      std::vector<std::string> skus;
+      std::vector<int64_t> on_hand, reserved, versions, updated;
+      for (const auto& i : rows.inventory) {
+        skus.push_back(i.sku);
+        on_hand.push_back(i.on_hand);
+        reserved.push_back(i.reserved);
+        versions.push_back(i.version);
+        updated.push_back(i.updated_at_us);
+      }
+      exec(page_sql::write_inventory, sql_text_array(skus), sql_int_array(on_hand),
+           sql_int_array(reserved), sql_int_array(versions), sql_int_array(updated));
     }
-    for (size_t i = 0; i < x.lines.size(); ++i) {
-      tx_.exec_params("INSERT INTO read_order_lines (order_id, line_no, sku, qty) "
-                      "VALUES ($1, $2, $3, $4)",
-                      id, static_cast<int32_t>(i + 1), x.lines[i].sku, x.lines[i].qty);
+    if (!rows.holds_set.empty()) {
+      std::vector<std::string> skus, order_ids;
+      std::vector<int64_t> qtys;
+      for (const auto& [key, qty] : rows.holds_set) {
+        skus.push_back(key.sku);
+        order_ids.push_back(key.order_id);
+        qtys.push_back(qty);
+      }
+      exec(page_sql::set_holds, sql_text_array(skus), sql_text_array(order_ids),
+           sql_int_array(qtys));
     }
-    return true;
-  }
-
-  // As the aggregate: the order is reserved once every line is.
-  void set_line(const std::string& id, const std::string& sku, const char* reservation) {
-    tx_.exec_params("UPDATE read_order_lines SET reservation = $3 WHERE order_id = $1 AND sku = $2",
-                    id, sku, reservation);
-    tx_.exec_params("UPDATE read_orders SET status = $2 WHERE order_id = $1 "
-                    "AND status = $3 AND NOT EXISTS (SELECT 1 FROM read_order_lines "
-                    "WHERE order_id = $1 AND reservation <> 'reserved')",
-                    id, order::to_string(order::order_status::reserved),
-                    order::to_string(order::order_status::placed));
-  }
-
-  void set_status(const std::string& id, order::order_status status, const std::string& reason) {
-    tx_.exec_params("UPDATE read_orders SET status = $2, reason = $3 WHERE order_id = $1", id,
-                    order::to_string(status), reason);
-  }
-
-  bool apply_inventory(const recorded_event& e, const std::string& sku,
-                       const inventory::event& ev) {
-    tx_.exec_params(
-        "INSERT INTO read_inventory (sku, on_hand, reserved, available, version, "
-        "updated_at) VALUES ($1, 0, 0, 0, 0, " OM_TS("$2") ") "
-                                                           "ON CONFLICT (sku) DO NOTHING",
-        sku, e.recorded_at_us);
-    auto claimed = tx_.exec_params("UPDATE read_inventory SET version = $2, updated_at = " OM_TS(
-                                       "$3") " WHERE sku = $1 AND version < $2",
-                                   sku, e.stream_version, e.recorded_at_us);
-    if (claimed.affected_rows() == 0) {
-      return false;
+    if (!rows.holds_cleared.empty()) {
+      std::vector<std::string> skus, order_ids;
+      for (const auto& key : rows.holds_cleared) {
+        skus.push_back(key.sku);
+        order_ids.push_back(key.order_id);
+      }
+      exec(page_sql::clear_holds, sql_text_array(skus), sql_text_array(order_ids));
     }
-    int64_t on_hand_delta = 0;
-    std::visit(actors::overloaded{
-                   [&](const inventory::restocked& x) { on_hand_delta = x.qty; },
-                   [&](const inventory::reserved& x) { hold(sku, x.order_id, x.qty); },
-                   [](const inventory::reservation_rejected&) {},
-                   [&](const inventory::released& x) { unhold(sku, x.order_id); },
-                   [&](const inventory::committed& x) {
-                     unhold(sku, x.order_id);
-                     on_hand_delta = -x.qty;
-                   },
-                   [&](const inventory::reservation_expired& x) { unhold(sku, x.order_id); },
-                   [&](const inventory::returned& x) { on_hand_delta = x.qty; },
-                   [](const inventory::settled&) {}, // stock unchanged
-               },
-               ev);
-    tx_.exec_params(
-        "UPDATE read_inventory i SET on_hand = i.on_hand + $2, reserved = h.total, "
-        "available = i.on_hand + $2 - h.total FROM (SELECT coalesce(sum(qty), 0)::bigint AS total "
-        "FROM read_inventory_holds WHERE sku = $1) h WHERE i.sku = $1",
-        sku, on_hand_delta);
-    return true;
-  }
-
-  void hold(const std::string& sku, const std::string& order_id, int64_t qty) {
-    tx_.exec_params("INSERT INTO read_inventory_holds (sku, order_id, qty) VALUES ($1, $2, $3) "
-                    "ON CONFLICT (sku, order_id) DO UPDATE SET qty = EXCLUDED.qty",
-                    sku, order_id, qty);
-  }
-
-  void unhold(const std::string& sku, const std::string& order_id) {
-    tx_.exec_params("DELETE FROM read_inventory_holds WHERE sku = $1 AND order_id = $2", sku,
-                    order_id);
   }
 
   pqxx::work& tx_;
-  ordered_keys orders_;
-  ordered_keys skus_;
+  size_t statements_ = 0;
 };
 
 // One page of orders (limit + 1, to know whether more follow) joined with their lines: one row per
@@ -337,9 +373,12 @@ store_result<T> projector::with_connection(const char* what, Body&& body) {
     if (!conn_ || !conn_->connection.is_open()) {
       conn_.reset();
       conn_.reset(new session{pqxx::connection{pg_event_store::connection_string(pg_)}});
+      prepare_page_statements(conn_->connection);
     }
     return body(conn_->connection);
   } catch (const undecodable_event& e) {
+    return store_error{store_errc::rejected, std::string{what} + ": " + e.what()};
+  } catch (const invalid_stored_row& e) {
     return store_error{store_errc::rejected, std::string{what} + ": " + e.what()};
   } catch (const pqxx::in_doubt_error& e) {
     conn_.reset();
@@ -382,17 +421,14 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
   }
   auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
     pqxx::work tx{c};
-    auto changes = page_writer{tx}.apply_page(*events);
+    page_writer writer{tx};
+    auto changes = writer.apply_page(*events);
     changes.checkpoint = sub_->checkpoint();
     for (const auto& e : *events) {
       changes.highest_position = std::max(changes.highest_position, e.global_position);
     }
-    tx.exec_params("INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
-                   " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
-                   " transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,"
-                   " updated_at = clock_timestamp()",
-                   name_, std::to_string(changes.checkpoint.transaction_id),
-                   changes.checkpoint.position);
+    writer.store_checkpoint(name_, changes.checkpoint);
+    last_page_statements_ = writer.statements();
     tx.commit();
     return changes;
   });

@@ -137,6 +137,14 @@ public:
   /// how far the read models lag. One index lookup.
   persistence::store_result<int64_t> newest_position();
 
+  /// The key of the advisory lock (pg_advisory_xact_lock) each page's transaction takes before
+  /// it reads the rows it folds: the page writers of one database take turns.
+  static constexpr int64_t page_lock_key = 4242010010;
+
+  /// The statements the last run_once that read events sent in its page's transaction (BEGIN and
+  /// COMMIT not counted): for tests that the cost of a page does not grow with its size.
+  size_t last_page_statements() const { return last_page_statements_; }
+
   /// The listing statement ($1 customer, [$2 placed_at_us, $3 order_id,] last: limit), for EXPLAIN.
   static const std::string& list_orders_sql(bool with_cursor);
 
@@ -156,6 +164,7 @@ private:
   std::optional<persistence::subscription> sub_;
   struct session; // the open pqxx connection for the read models
   std::unique_ptr<session> conn_;
+  size_t last_page_statements_ = 0;
 };
 
 } // namespace ordermesh::read_models

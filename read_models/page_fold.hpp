@@ -1,0 +1,156 @@
+#pragma once
+
+#include "actors/inventory/messages.hpp"
+#include "actors/order/messages.hpp"
+#include "persistence/event.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace ordermesh::read_models {
+
+// The pure core of the projection: what one page of events does to the read-model rows, given
+// the rows as they stood. No I/O; projections.cpp reads the rows and writes the result.
+
+/// Where an order line's stock stands; an order is reserved once every line is.
+enum class line_reservation : uint8_t { pending, reserved, failed };
+
+/// "pending" | "reserved" | "failed", as read_order_lines.reservation stores it.
+std::string_view to_string(line_reservation x);
+
+/// The reservation a stored name stands for; nullopt for an unknown name.
+std::optional<line_reservation> line_reservation_from(std::string_view name);
+
+/// A row of read_order_lines.
+struct order_line_row {
+  int32_t line_no = 0;
+  std::string sku;
+  int32_t qty = 0;
+  line_reservation reservation = line_reservation::pending;
+};
+
+/// A row of read_orders with its lines (by line_no).
+struct order_row {
+  std::string order_id;
+  std::string customer_id;
+  actors::order::order_status status = actors::order::order_status::placed;
+  std::string reason;
+  int64_t amount_cents = 0;
+  /// Microseconds since the Unix epoch.
+  int64_t placed_at_us = 0;
+  int64_t updated_at_us = 0;
+  /// Last applied version of the stream "order/<order_id>".
+  int64_t version = 0;
+  std::vector<order_line_row> lines;
+};
+
+/// A row of read_inventory; available is on_hand - reserved.
+struct inventory_row {
+  std::string sku;
+  int64_t on_hand = 0;
+  /// The sum of the SKU's holds.
+  int64_t reserved = 0;
+  /// Last applied version of the stream "inventory/<sku>".
+  int64_t version = 0;
+  int64_t updated_at_us = 0;
+
+  int64_t available() const { return on_hand - reserved; }
+};
+
+/// The key of a row of read_inventory_holds: the units an open reservation holds.
+struct hold_key {
+  std::string sku;
+  std::string order_id;
+
+  bool operator<(const hold_key& other) const {
+    return std::tie(sku, order_id) < std::tie(other.sku, other.order_id);
+  }
+  bool operator==(const hold_key& other) const {
+    return sku == other.sku && order_id == other.order_id;
+  }
+};
+
+/// A decoded event of the stream "order/<order_id>".
+struct order_event_at {
+  std::string order_id;
+  int64_t version = 0;
+  /// Commit time, microseconds since the Unix epoch.
+  int64_t recorded_at_us = 0;
+  actors::order::event event;
+};
+
+/// A decoded event of the stream "inventory/<sku>".
+struct inventory_event_at {
+  std::string sku;
+  int64_t version = 0;
+  int64_t recorded_at_us = 0;
+  actors::inventory::event event;
+};
+
+using projected_event = std::variant<order_event_at, inventory_event_at>;
+
+/// An event of a projected stream (order/*, inventory/*) that its codec cannot decode: its page
+/// must not commit.
+struct undecodable_event : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// The page's events of projected streams, decoded, in the page's order; events of other streams
+/// are left out. Throws undecodable_event.
+std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events);
+
+/// The keys whose stored rows fold_page needs, each once: the orders and SKUs the events name,
+/// and the holds the inventory events of a reservation touch.
+struct page_keys {
+  std::vector<std::string> order_ids;
+  std::vector<std::string> skus;
+  std::vector<hold_key> holds;
+};
+
+page_keys keys_of(const std::vector<projected_event>& events);
+
+/// The rows of (some of) a page's keys as they stood before it; a key without a row has none yet.
+struct stored_rows {
+  std::unordered_map<std::string, order_row> orders;
+  std::unordered_map<std::string, inventory_row> inventory;
+  std::map<hold_key, int64_t> holds;
+};
+
+/// What a page changes: only rows that changed, each once, as the page leaves them.
+struct page_rows {
+  /// Events that changed a row (a replayed one, at or below its row's version, changes nothing).
+  size_t applied = 0;
+  /// Each order whose row changed, in the order of its first change (lines included).
+  std::vector<order_row> orders;
+  /// The lines to write: new ones, or whose reservation moved; (order_id, line).
+  std::vector<std::pair<std::string, order_line_row>> lines;
+  /// Each SKU whose row changed, in the order of its first change.
+  std::vector<inventory_row> inventory;
+  /// Holds to store (new or with a new quantity) and holds to remove.
+  std::vector<std::pair<hold_key, int64_t>> holds_set;
+  std::vector<hold_key> holds_cleared;
+};
+
+/// Applies the events in order to `stored`, as the projection has always done per event:
+/// - an order row appears with order.placed (placed, lines pending) and a placed event for an
+///   existing row changes nothing; any other event changes the row only above its version, and
+///   then sets version and updated_at;
+/// - a line reserved (stock_reserved, or stock_committed: a take) or failed sets every line of
+///   that SKU, and a placed order becomes reserved once every line is reserved; confirmed,
+///   rejected, cancelled set the status (and reason); other order events move only the version;
+/// - an inventory row appears (zeros) with the SKU's first event; an event above its version moves
+///   on_hand (restocked, returned: +qty; committed: -qty) and the holds: reserved stores the
+///   order's hold (replacing an earlier one), released, expired and committed remove it; reserved
+///   is the sum of the SKU's holds.
+/// `stored` must hold every row of keys_of(events) that exists (holds included).
+page_rows fold_page(const std::vector<projected_event>& events, stored_rows stored);
+
+} // namespace ordermesh::read_models
