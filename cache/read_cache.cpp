@@ -1,5 +1,7 @@
 #include "cache/read_cache.hpp"
 
+#include <algorithm>
+
 #include <exception>
 
 namespace ordermesh::cache {
@@ -34,17 +36,22 @@ end
 return 0
 )lua";
 
-/// KEYS[1] value, KEYS[2] generation; ARGV generation ttl ms, channel ('' for none), key.
-/// Voids loads in flight, drops the value, tells the other processes.
+/// KEYS: (value, generation) pairs; ARGV[1] generation ttl ms, ARGV[2] channel ('' for none),
+/// then each pair's key. Voids loads in flight, drops the values, tells the other processes.
 const std::string bump_and_drop = R"lua(
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1])
-if ARGV[2] ~= '' then
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+for i = 1, #KEYS, 2 do
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
+  redis.call('DEL', KEYS[i])
+  if ARGV[2] ~= '' then
+    redis.call('PUBLISH', ARGV[2], ARGV[2 + (i + 1) / 2])
+  end
 end
 return 1
 )lua";
+
+/// Keys per script call: a page of changes is one round trip, a huge one a few.
+constexpr size_t keys_per_call = 256;
 
 } // namespace
 
@@ -132,17 +139,32 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
 }
 
 cache_result<done> read_cache::invalidate(const std::string& key) {
-  cache_result<redis_reply> r = cache_error{};
-  {
-    // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
-    const auto keep = options_.ttl * 3;
-    std::lock_guard<std::mutex> guard{client_mutex_};
-    r = client_.eval(bump_and_drop, {redis_key(key), generation_key(key)},
-                     {std::to_string(keep.count()), options_.invalidation_channel, key});
-  }
-  if (!r) {
-    ++redis_errors_;
-    return r.error();
+  return invalidate(std::vector<std::string>{key});
+}
+
+cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
+  // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
+  const auto keep = std::to_string((options_.ttl * 3).count());
+  for (size_t from = 0; from < keys.size(); from += keys_per_call) {
+    auto to = std::min(keys.size(), from + keys_per_call);
+    std::vector<std::string> redis_keys;
+    std::vector<std::string> args{keep, options_.invalidation_channel};
+    redis_keys.reserve(2 * (to - from));
+    args.reserve(2 + to - from);
+    for (size_t i = from; i < to; ++i) {
+      redis_keys.push_back(redis_key(keys[i]));
+      redis_keys.push_back(generation_key(keys[i]));
+      args.push_back(keys[i]);
+    }
+    cache_result<redis_reply> r = cache_error{};
+    {
+      std::lock_guard<std::mutex> guard{client_mutex_};
+      r = client_.eval(bump_and_drop, redis_keys, args);
+    }
+    if (!r) {
+      ++redis_errors_;
+      return r.error();
+    }
   }
   return done{};
 }

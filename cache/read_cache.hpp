@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ordermesh::cache {
 
@@ -69,6 +70,10 @@ public:
   /// afterwards (each key has a generation, bumped here and checked atomically when storing).
   /// An error means the old value may stay until its TTL runs out.
   cache_result<done> invalidate(const std::string& key);
+
+  /// invalidate() of every key in one round trip (a few for thousands of keys). An error means
+  /// the keys of that round trip and those after it may keep their old values until their TTL.
+  cache_result<done> invalidate(const std::vector<std::string>& keys);
 
   /// The TTL to give a value now: ttl * (1 + jitter_fraction * U[0,1)).
   std::chrono::milliseconds jittered_ttl();

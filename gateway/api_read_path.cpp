@@ -113,20 +113,25 @@ response gateway_api::impl::unavailable(const std::string& instance, const std::
 }
 
 void gateway_api::impl::on_projection(const read_models::projection_changes& changes) {
+  std::vector<std::string> keys;
+  keys.reserve(changes.orders.size() + changes.skus.size());
   for (const auto& o : changes.orders) {
-    // Redis first: a near-cache fill that starts after the near invalidation then reads the
-    // new row, and one that started before is voided by it.
-    (void)cache.invalidate("order:" + o.order_id);
-    near.invalidate("order:" + o.order_id);
+    keys.push_back("order:" + o.order_id);
+  }
+  for (const auto& sku : changes.skus) {
+    keys.push_back("inventory:" + sku);
+  }
+  // Redis first, the whole page in one round trip: a near-cache fill that starts after the near
+  // invalidation then reads the new row, and one that started before is voided by it.
+  (void)cache.invalidate(keys);
+  for (const auto& key : keys) {
+    near.invalidate(key);
     invalidations.inc();
+  }
+  for (const auto& o : changes.orders) {
     if (terminal(o.status)) {
       watch.finished(o.order_id, {o.status, o.reason});
     }
-  }
-  for (const auto& sku : changes.skus) {
-    (void)cache.invalidate("inventory:" + sku);
-    near.invalidate("inventory:" + sku);
-    invalidations.inc();
   }
 }
 

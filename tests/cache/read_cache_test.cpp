@@ -82,6 +82,38 @@ BOOST_AUTO_TEST_CASE(invalidate_makes_the_next_read_load_again) {
   BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "v2");
 }
 
+BOOST_AUTO_TEST_CASE(invalidating_many_keys_at_once_makes_each_load_again_and_voids_its_loads) {
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("many")};
+  // More keys than one script call takes.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("k" + std::to_string(i));
+  }
+  for (const auto& key : keys) {
+    cache.get_or_load(key, [] { return std::optional<std::string>{"old"}; });
+  }
+  BOOST_TEST(static_cast<bool>(cache.invalidate(keys)));
+  for (const auto& key : keys) {
+    BOOST_TEST(
+        cache.get_or_load(key, [] { return std::optional<std::string>{"new"}; }).value_or("") ==
+            "new",
+        key);
+  }
+  // A load in flight of a key in the second script call is voided like one of a lone key.
+  auto racing_loader = [&] {
+    BOOST_TEST(static_cast<bool>(cache.invalidate(keys)));
+    return std::optional<std::string>{"stale"};
+  };
+  cache.get_or_load("fresh", [] { return std::optional<std::string>{"x"}; });
+  keys.push_back("late");
+  BOOST_TEST(cache.get_or_load("late", racing_loader).value_or("") == "stale");
+  BOOST_TEST(cache.stats().stale_fills == 1u);
+  BOOST_TEST(
+      cache.get_or_load("late", [] { return std::optional<std::string>{"now"}; }).value_or("") ==
+      "now");
+  BOOST_TEST(static_cast<bool>(cache.invalidate(std::vector<std::string>{})));
+}
+
 BOOST_AUTO_TEST_CASE(a_value_loaded_before_an_invalidation_is_not_stored_after_it) {
   // The race of cache-aside: a reader loads the old row, the writer commits and invalidates, and
   // then the reader stores what it loaded. Without a guard the old row stays cached for a TTL.

@@ -92,4 +92,10 @@ BOOST_AUTO_TEST_CASE(read_cache_publishes_what_it_invalidates) {
   cache::read_cache cache{redis, options};
   BOOST_TEST(static_cast<bool>(cache.invalidate("order:o1")));
   BOOST_TEST(eventually([&] { return got.all() == std::vector<std::string>{"order:o1"}; }));
+  // Many at once: each key published once, in order.
+  BOOST_TEST(static_cast<bool>(
+      cache.invalidate(std::vector<std::string>{"order:o2", "inventory:A", "order:o3"})));
+  BOOST_TEST(eventually([&] {
+    return got.all() == std::vector<std::string>{"order:o1", "order:o2", "inventory:A", "order:o3"};
+  }));
 }
