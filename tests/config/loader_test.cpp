@@ -536,6 +536,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "journal.max_batch = 512  (default)\n"
                                "journal.max_pending = 65536  (default)\n"
                                "journal.writers = 4  (default)\n"
+                               "journal.readers = 4  (default)\n"
                                "journal.reconnect_min = 100ms  (default)\n"
                                "journal.reconnect_max = 5s  (default)\n"
                                "journal.commit_timeout = 1m  (default)\n"
