@@ -69,6 +69,8 @@ struct host_state {
   uint64_t next_ticket = 0;
   /// Commands kept by all entities together; new ones are refused beyond max_host_queue.
   size_t kept_total = 0;
+  /// Commands handed to entities and not answered yet, all entities together.
+  size_t in_flight_total = 0;
 };
 
 using host_pointer = caf::stateful_actor<host_state>*;
@@ -139,6 +141,7 @@ std::optional<kept_command> take_in_flight(host_pointer self, const std::string&
   }
   auto k = std::move(i->second);
   in_flight.erase(i);
+  self->state.in_flight_total -= 1;
   return k;
 }
 
@@ -201,6 +204,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
       auto command = k.command;
       k.handed_on = true;
       entry.in_flight.emplace(ticket, std::move(k));
+      st.in_flight_total += 1;
       self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
           .then(
               [=](command_reply& reply) {
@@ -250,6 +254,7 @@ void fail_kept(host_state& st, hosted_entity& entry, const caf::error& err) {
   for (auto& [ticket, k] : entry.in_flight) {
     k.promise.deliver(err);
   }
+  st.in_flight_total -= entry.in_flight.size();
   entry.in_flight.clear();
   for (auto& k : entry.kept) {
     k.promise.deliver(err);
@@ -265,6 +270,7 @@ void take_back_unanswered(host_pointer self, const std::string& id, hosted_entit
   for (auto i = entry.in_flight.rbegin(); i != entry.in_flight.rend(); ++i) {
     keep(self, id, entry, std::move(i->second), true);
   }
+  self->state.in_flight_total -= entry.in_flight.size();
   entry.in_flight.clear();
 }
 
@@ -383,6 +389,9 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         if (found != self->state.entities.end() && found->second.handle) {
           self->send_exit(found->second.handle, caf::exit_reason::kill);
         }
+      },
+      [=](caf::get_atom, waiting_atom) {
+        return static_cast<uint64_t>(self->state.kept_total + self->state.in_flight_total);
       },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second

@@ -75,6 +75,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using waiting_atom = caf::atom_constant<caf::atom("waiting")>;
 
 /// An entity's answer to a command it decided.
 struct command_reply {

@@ -864,6 +864,42 @@ BOOST_AUTO_TEST_CASE(a_recorded_command_resent_after_its_deadline_gets_its_first
   BOOST_TEST(store->replay("inventory/sku-late").on_hand == 3);
 }
 
+// The node's gauge poller reads every host each second while thousands of entities are active
+// (an order's entities stay 30 s): asking each entity for its report cost a message, a reply and
+// a timer per entity and second. The host answers from its own bookkeeping.
+BOOST_AUTO_TEST_CASE(reading_a_hosts_waiting_commands_wakes_no_entity_and_arms_no_timer) {
+  for (const auto* id : {"sku-1", "sku-2", "sku-3"}) {
+    ok(id, caf::make_message(restock{1}));
+  }
+  store->script = {journal_answer::hold};
+  send("sku-1", env(), caf::make_message(restock{1}));
+  settle();
+  send("sku-1", env(), caf::make_message(restock{2}));
+  send("sku-2", env(), caf::make_message(restock{3}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // sku-2 committed, sku-1's second waits
+  // What the gauge poller asks, and what it costs: actors run and timers armed.
+  auto read_waiting = [&](size_t& jobs, size_t& timers) {
+    auto before = sched.clock().schedule().size();
+    auto rh =
+        probe->request(host, caf::infinite, caf::get_atom::value, runtime::waiting_atom::value);
+    jobs = sched.run();
+    timers = sched.clock().schedule().size() - before;
+    uint64_t waiting = 0;
+    rh.receive([&](uint64_t n) { waiting = n; },
+               [&](caf::error& e) { BOOST_FAIL("no count: " << sys.render(e)); });
+    return waiting;
+  };
+  size_t jobs = 0;
+  size_t timers = 0;
+  BOOST_TEST(read_waiting(jobs, timers) == 2u); // the held append's command, the one behind it
+  BOOST_TEST(jobs == 1u);                       // the host alone
+  BOOST_TEST(timers == 0u);
+  release_held(journal_answer::committed);
+  settle(1s);
+  BOOST_TEST(read_waiting(jobs, timers) == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- every interleaving
