@@ -8,6 +8,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/routing.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -115,15 +116,17 @@ inline envelope caused_by(const envelope& cause, std::string message_id,
   return env;
 }
 
-/// Sends `command` to entity `id` behind `host`; `on_reply` gets its command_reply. Errors are
-/// dropped: the sender's saga timers and resume cover them. No timeout: the host answers every
-/// command (or dies, and then so does the node), and a CAF request timeout is never cancelled in
-/// 0.17 (two clock-thread events and a late message per request, for nothing).
+/// Sends `command` to entity `id` behind `host` (send_command: directly while it runs);
+/// `on_reply` gets its command_reply. Errors are dropped: the sender's saga timers and resume
+/// cover them. No timeout: every command is answered (by its entity, or by the host that takes
+/// it back when the entity ends; or the host dies, and then so does the node), and a CAF request
+/// timeout is never cancelled in 0.17 (two clock-thread events and a late message per request,
+/// for nothing).
 template <class OnReply>
 void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
            envelope env, caf::message command, OnReply on_reply) {
-  self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
-      .then([=](command_reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
+  send_command(self, host, id, caf::infinite, std::move(env), std::move(command),
+               std::move(on_reply), [](caf::error&) {});
 }
 
 /// Sends a command to the entity itself, through its mailbox like any other (deduplicated by the
@@ -166,6 +169,11 @@ struct entity_state {
     /// entity_state::journal_reads when the entity took it: a read numbered higher was sent
     /// after it arrived (see entity_runtime::catch_up).
     uint64_t reads_before = 0;
+    /// The message it came as, and whether it came straight from its caller (not through the
+    /// host, which takes back what it handed on itself): what the entity hands to its host if it
+    /// ends before answering.
+    caf::message raw;
+    bool direct = false;
   };
 
   struct batch {
@@ -177,6 +185,42 @@ struct entity_state {
     /// What the recorded events ask the entity to send once they are durable (the saga's steps).
     std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
+
+  entity_state() = default;
+  entity_state(const entity_state&) = delete;
+  entity_state& operator=(const entity_state&) = delete;
+
+  /// Runs when the entity ends, however it ends (passivated, crashed, killed, unreadable
+  /// history): hands the commands its callers sent it directly and that it did not answer to the
+  /// host, for the next incarnation (a passivating entity answers all it took before it stops).
+  ~entity_state() {
+    auto returned = std::make_shared<returned_commands>();
+    auto take = [&](waiting& w) {
+      if (w.direct && w.promise.pending()) {
+        returned->commands.push_back(
+            returned_command{std::move(w.promise), std::move(w.env), std::move(w.raw)});
+      }
+    };
+    if (in_append) {
+      for (auto& w : in_append->commands) {
+        take(w);
+      }
+    }
+    if (in_append_repeats) {
+      for (auto& r : *in_append_repeats) {
+        take(r.first);
+      }
+    }
+    if (catching_up) {
+      take(*catching_up);
+    }
+    for (auto& w : queue) {
+      take(w);
+    }
+    if (!returned->commands.empty() && host) {
+      caf::anon_send(host, take_back_atom::value, id, std::move(returned));
+    }
+  }
 
   Traits traits;
   std::string id;
@@ -198,6 +242,9 @@ struct entity_state {
   uint64_t journal_reads = 0;
   uint64_t copy_read = 0;
   bool appending = false;
+  /// The batch whose append is in flight, and the repeats answered with it.
+  std::shared_ptr<batch> in_append;
+  std::shared_ptr<std::vector<std::pair<waiting, size_t>>> in_append_repeats;
   /// A rejected command waits here while the stream's newer events are read (catch_up).
   std::optional<waiting> catching_up;
   bool stopping = false;
@@ -580,12 +627,16 @@ public:
       st.appending = true;
       auto event_count = static_cast<int64_t>(events.size());
       auto rest = std::make_shared<std::vector<std::pair<waiting, size_t>>>(std::move(repeats));
+      st.in_append = b;
+      st.in_append_repeats = rest;
       self->request(st.journal, std::chrono::seconds(60), persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
               [=](persistence::append_result& r) {
                 auto& s = self->state;
                 s.appending = false;
+                s.in_append.reset();
+                s.in_append_repeats.reset();
                 if (r.status == persistence::append_status::version_conflict) {
                   // Another writer moved the stream (a stale owner elsewhere): re-read, decide
                   // again.
@@ -616,6 +667,8 @@ public:
               [=](caf::error& err) {
                 auto& s = self->state;
                 s.appending = false;
+                s.in_append.reset();
+                s.in_append_repeats.reset();
                 auto unknown = err == persistence::store_errc::outcome_unknown ||
                                err == caf::sec::request_timeout;
                 auto code =
@@ -790,7 +843,9 @@ public:
           }
           s.last_command = self->clock().now();
           s.asked_to_passivate = false;
-          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), s.journal_reads});
+          auto direct = self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(s.host);
+          s.queue.push_back(
+              waiting{promise, std::move(env), std::move(*cmd), s.journal_reads, raw, direct});
           drain(self);
           schedule_tick(self);
           return promise;

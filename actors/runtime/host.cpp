@@ -1,5 +1,7 @@
 #include "actors/runtime/host.hpp"
 
+#include "actors/runtime/entity_handles.hpp"
+
 #include "observability/log.hpp"
 
 #include <caf/all.hpp>
@@ -71,6 +73,8 @@ struct host_state {
   size_t kept_total = 0;
   /// Commands handed to entities and not answered yet, all entities together.
   size_t in_flight_total = 0;
+  /// The running entities, for callers to send to directly.
+  std::shared_ptr<entity_handles> handles = std::make_shared<entity_handles>();
 };
 
 using host_pointer = caf::stateful_actor<host_state>*;
@@ -95,6 +99,7 @@ void start_entity(host_pointer self, const std::string& id) {
   entry.status = entity_status::running;
   st.ids[entry.handle.address()] = id;
   self->monitor(entry.handle);
+  st.handles->put(id, entry.handle);
   auto kept = std::move(entry.kept);
   entry.kept.clear();
   st.kept_total -= kept.size();
@@ -282,6 +287,7 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   }
   auto id = found->second;
   st.ids.erase(found);
+  st.handles->erase(id, dm.source);
   auto& entry = st.entities[id];
   entry.handle = nullptr;
   take_back_unanswered(self, id, entry);
@@ -327,8 +333,11 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
   st.kind = std::move(kind);
   st.factory = std::move(factory);
   st.settings = settings;
+  entity_handles::register_host(caf::actor_cast<caf::actor>(self), st.handles);
+  self->attach_functor([host = self->address()] { entity_handles::forget_host(host); });
   self->set_down_handler([=](caf::down_msg& dm) { on_entity_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
+    self->state.handles->clear();
     for (auto& [id, entry] : self->state.entities) {
       if (entry.handle) {
         self->send_exit(entry.handle, em.reason);
@@ -359,6 +368,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           return;
         }
         found->second.status = entity_status::passivating;
+        s.handles->erase(id, found->second.handle.address());
         self->send(found->second.handle, stop_atom::value);
       },
       [=](stop_atom, const std::string& id) {
@@ -367,10 +377,24 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         if (found != self->state.entities.end() && found->second.status == entity_status::running &&
             found->second.handle) {
           found->second.status = entity_status::passivating;
+          self->state.handles->erase(id, found->second.handle.address());
           self->send(found->second.handle, stop_atom::value);
         }
       },
       [=](kept_due_atom, const std::string& id, uint64_t ticket) { expire_kept(self, id, ticket); },
+      [=](take_back_atom, const std::string& id, returned_commands_ptr& returned) {
+        // Taken directly by an incarnation that ended before answering: like the commands the
+        // host had handed on itself, they go to the next incarnation (which answers one that was
+        // recorded from its dedupe record), or are answered at their deadline.
+        for (auto& c : returned->commands) {
+          if (c.promise.pending()) {
+            dispatch(self, id,
+                     kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
+                                  true});
+          }
+        }
+        returned->commands.clear();
+      },
       [=](restart_atom, const std::string& id) {
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&
@@ -391,7 +415,9 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         }
       },
       [=](caf::get_atom, waiting_atom) {
-        return static_cast<uint64_t>(self->state.kept_total + self->state.in_flight_total);
+        const auto& s = self->state;
+        return static_cast<uint64_t>(s.kept_total + s.in_flight_total +
+                                     s.handles->direct_in_flight.load());
       },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second

@@ -76,6 +76,7 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using waiting_atom = caf::atom_constant<caf::atom("waiting")>;
+using take_back_atom = caf::atom_constant<caf::atom("take_back")>;
 
 /// An entity's answer to a command it decided.
 struct command_reply {
