@@ -428,12 +428,12 @@ caf::behavior gauge_poller(caf::stateful_actor<gauge_poller_state>* self,
         {hosts->payment, &self->state.gauges->mailbox_payment},
         {hosts->notification, &self->state.gauges->mailbox_notification}};
     for (const auto& [host, depth] : kinds) {
-      // The host's own count: asking each live entity (entities_atom) every second stalled the
-      // hosts, which serve every command, for 100-200 ms under load.
-      self->request(host, interval, caf::get_atom::value, runtime::queued_atom::value)
+      // From the host's bookkeeping: asking each active entity (thousands under load, each
+      // order's stay 30 s) cost a message, a reply and a timer per entity and second.
+      self->request(host, interval, caf::get_atom::value, runtime::waiting_atom::value)
           .then(
-              [=, depth = depth](uint64_t queued) {
-                depth->store(queued);
+              [=, depth = depth](uint64_t waiting) {
+                depth->store(waiting);
                 answered();
               },
               [=](caf::error&) { answered(); });

@@ -71,8 +71,8 @@ struct node_gauges {
   std::atomic<uint64_t> journal_failed{0};
   std::atomic<uint64_t> journal_commit_us{0};
   std::atomic<uint64_t> journal_largest_batch{0};
-  /// Commands each kind's host holds for its entities: handed on and not answered yet (in the
-  /// entities' mailboxes and queues, or being decided), or kept for a restart.
+  /// Commands waiting for the entities of each kind (their host's count: handed on and not
+  /// answered yet, or kept while they restart or passivate).
   std::atomic<uint64_t> mailbox_order{0};
   std::atomic<uint64_t> mailbox_inventory{0};
   std::atomic<uint64_t> mailbox_payment{0};

@@ -59,8 +59,8 @@ void add_node_metrics(observability::metrics_registry& metrics, const actors::no
               observability::callback_type::gauge, &actors::node_gauges::journal_largest_batch);
   metrics.add_callback_family(
       "ordermesh_entity_mailbox_depth",
-      "Commands waiting at the active entities of a kind (mailboxes, queues, kept by the host; "
-      "refreshed every second).",
+      "Commands waiting for the entities of a kind: handed to them and not answered yet, or kept "
+      "by their host while they restart or passivate (refreshed every second).",
       observability::callback_type::gauge, {"kind"}, [gauges = node.gauges] {
         return samples{{{"order"}, double(gauges->mailbox_order.load())},
                        {{"inventory"}, double(gauges->mailbox_inventory.load())},

@@ -9,6 +9,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/routing.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -116,30 +117,34 @@ inline envelope caused_by(const envelope& cause, std::string message_id,
   return env;
 }
 
-/// Sends `command` to entity `id` behind `host`; `on_reply` gets its reply (`Reply`: the
-/// aggregate's reply type, e.g. inventory::inventory_reply), `on_rejection` the aggregate's error
-/// code (`Errc`) and reason when the entity rejected the command. Other errors are dropped: the
-/// sender's saga timers and resume cover them. No timeout: the host answers every command (or
-/// dies, and then so does the node), and a CAF request timeout is never cancelled in 0.17 (two
-/// clock-thread events and a late message per request, for nothing).
+/// Sends `command` to entity `id` behind `host` (send_command: directly while it runs);
+/// `on_reply` gets its reply (`Reply`: the aggregate's reply type, e.g.
+/// inventory::inventory_reply), `on_rejection` the aggregate's error code (`Errc`) and reason when
+/// the entity rejected the command. Other errors are dropped: the sender's saga timers and resume
+/// cover them. No timeout: every command is answered (by its entity, or by the host that takes it
+/// back when the entity ends; or the host dies, and then so does the node), and a CAF request
+/// timeout is never cancelled in 0.17 (two clock-thread events and a late message per request,
+/// for nothing).
 template <class Reply, class Errc, class OnReply, class OnRejection>
 void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
            envelope env, caf::message command, OnReply on_reply, OnRejection on_rejection) {
-  self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
-      .then([=](Reply& reply) mutable { on_reply(reply); },
-            [=](caf::error& err) mutable {
-              if (auto code = rejection_code<Errc>(err)) {
-                on_rejection(*code, reason_of(err));
-              }
-            });
+  send_command<Reply>(
+      self, host, id, caf::infinite, std::move(env), std::move(command),
+      [=](Reply& reply) mutable { on_reply(reply); },
+      [=](caf::error& err) mutable {
+        if (auto code = rejection_code<Errc>(err)) {
+          on_rejection(*code, reason_of(err));
+        }
+      });
 }
 
 /// The same without a rejection handler: rejections are dropped like any error.
 template <class Reply, class OnReply>
 void route(caf::event_based_actor* self, const caf::actor& host, const std::string& id,
            envelope env, caf::message command, OnReply on_reply) {
-  self->request(host, caf::infinite, route_atom::value, id, std::move(env), std::move(command))
-      .then([=](Reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
+  send_command<Reply>(
+      self, host, id, caf::infinite, std::move(env), std::move(command),
+      [=](Reply& reply) mutable { on_reply(reply); }, [](caf::error&) {});
 }
 
 /// Sends a command to the entity itself, through its mailbox like any other (deduplicated by the
@@ -188,6 +193,11 @@ struct entity_state {
     /// entity_state::journal_reads when the entity took it: a read numbered higher was sent
     /// after it arrived (see entity_runtime::catch_up).
     uint64_t reads_before = 0;
+    /// The message it came as, and whether it came straight from its caller (not through the
+    /// host, which takes back what it handed on itself): what the entity hands to its host if it
+    /// ends before answering.
+    caf::message raw;
+    bool direct = false;
   };
 
   struct batch {
@@ -199,6 +209,42 @@ struct entity_state {
     /// What the recorded events ask the entity to send once they are durable (the saga's steps).
     std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
+
+  entity_state() = default;
+  entity_state(const entity_state&) = delete;
+  entity_state& operator=(const entity_state&) = delete;
+
+  /// Runs when the entity ends, however it ends (passivated, crashed, killed, unreadable
+  /// history): hands the commands its callers sent it directly and that it did not answer to the
+  /// host, for the next incarnation (a passivating entity answers all it took before it stops).
+  ~entity_state() {
+    auto returned = std::make_shared<returned_commands>();
+    auto take = [&](waiting& w) {
+      if (w.direct && w.promise.pending()) {
+        returned->commands.push_back(
+            returned_command{std::move(w.promise), std::move(w.env), std::move(w.raw)});
+      }
+    };
+    if (in_append) {
+      for (auto& w : in_append->commands) {
+        take(w);
+      }
+    }
+    if (in_append_repeats) {
+      for (auto& r : *in_append_repeats) {
+        take(r.first);
+      }
+    }
+    if (catching_up) {
+      take(*catching_up);
+    }
+    for (auto& w : queue) {
+      take(w);
+    }
+    if (!returned->commands.empty() && host) {
+      caf::anon_send(host, take_back_atom::value, id, std::move(returned));
+    }
+  }
 
   Traits traits;
   std::string id;
@@ -220,6 +266,9 @@ struct entity_state {
   uint64_t journal_reads = 0;
   uint64_t copy_read = 0;
   bool appending = false;
+  /// The batch whose append is in flight, and the repeats answered with it.
+  std::shared_ptr<batch> in_append;
+  std::shared_ptr<std::vector<std::pair<waiting, size_t>>> in_append_repeats;
   /// A rejected command waits here while the stream's newer events are read (catch_up).
   std::optional<waiting> catching_up;
   bool stopping = false;
@@ -277,16 +326,19 @@ public:
     }
   }
 
-  /// Answers `w` with `done`: the aggregate's reply (with the current summary) wrapped for the
-  /// host (reply_atom), or the rejection as a caf::error of the aggregate's errc.
+  /// Answers `w` with `done`: the aggregate's reply (with the current summary), wrapped
+  /// (reply_atom) when the host sent it, or the rejection as a caf::error of the aggregate's errc.
   static void answer(pointer self, waiting& w, const handled_command& done) {
     auto& st = self->state;
     if (done.rejected) {
       answer(w, caf::make_error(static_cast<typename Traits::errc_type>(done.rejected->code),
                                 done.rejected->reason));
     } else {
-      answer(w, caf::make_message(reply_atom::value, caf::make_message(st.traits.reply(
-                                                         st.state, done.events, done.version))));
+      auto reply = caf::make_message(st.traits.reply(st.state, done.events, done.version));
+      // A caller that sent it directly gets the reply itself; the host gets it wrapped, to
+      // forward whatever the aggregate (it cannot catch an arbitrary reply type).
+      answer(w,
+             w.direct ? std::move(reply) : caf::make_message(reply_atom::value, std::move(reply)));
     }
   }
 
@@ -602,12 +654,16 @@ public:
       st.appending = true;
       auto event_count = static_cast<int64_t>(events.size());
       auto rest = std::make_shared<std::vector<std::pair<waiting, size_t>>>(std::move(repeats));
+      st.in_append = b;
+      st.in_append_repeats = rest;
       self->request(st.journal, std::chrono::seconds(60), persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
               [=](persistence::append_result& r) {
                 auto& s = self->state;
                 s.appending = false;
+                s.in_append.reset();
+                s.in_append_repeats.reset();
                 if (r.status == persistence::append_status::version_conflict) {
                   // Another writer moved the stream (a stale owner elsewhere): re-read, decide
                   // again.
@@ -638,6 +694,8 @@ public:
               [=](caf::error& err) {
                 auto& s = self->state;
                 s.appending = false;
+                s.in_append.reset();
+                s.in_append_repeats.reset();
                 auto unknown = err == persistence::store_errc::outcome_unknown ||
                                err == caf::sec::request_timeout;
                 auto code =
@@ -811,7 +869,9 @@ public:
           }
           s.last_command = self->clock().now();
           s.asked_to_passivate = false;
-          s.queue.push_back(waiting{promise, std::move(env), std::move(*cmd), s.journal_reads});
+          auto direct = self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(s.host);
+          s.queue.push_back(
+              waiting{promise, std::move(env), std::move(*cmd), s.journal_reads, raw, direct});
           drain(self);
           schedule_tick(self);
           return promise;

@@ -1,5 +1,7 @@
 #include "actors/runtime/host.hpp"
 
+#include "actors/runtime/entity_handles.hpp"
+
 #include "observability/log.hpp"
 
 #include <caf/all.hpp>
@@ -69,6 +71,10 @@ struct host_state {
   uint64_t next_ticket = 0;
   /// Commands kept by all entities together; new ones are refused beyond max_host_queue.
   size_t kept_total = 0;
+  /// Commands handed to entities and not answered yet, all entities together.
+  size_t in_flight_total = 0;
+  /// The running entities, for callers to send to directly.
+  std::shared_ptr<entity_handles> handles = std::make_shared<entity_handles>();
 };
 
 using host_pointer = caf::stateful_actor<host_state>*;
@@ -93,6 +99,7 @@ void start_entity(host_pointer self, const std::string& id) {
   entry.status = entity_status::running;
   st.ids[entry.handle.address()] = id;
   self->monitor(entry.handle);
+  st.handles->put(id, entry.handle);
   auto kept = std::move(entry.kept);
   entry.kept.clear();
   st.kept_total -= kept.size();
@@ -139,6 +146,7 @@ std::optional<kept_command> take_in_flight(host_pointer self, const std::string&
   }
   auto k = std::move(i->second);
   in_flight.erase(i);
+  self->state.in_flight_total -= 1;
   return k;
 }
 
@@ -201,6 +209,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
       auto command = k.command;
       k.handed_on = true;
       entry.in_flight.emplace(ticket, std::move(k));
+      st.in_flight_total += 1;
       self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
           .then(
               [=](reply_atom, caf::message& reply) {
@@ -250,6 +259,7 @@ void fail_kept(host_state& st, hosted_entity& entry, const caf::error& err) {
   for (auto& [ticket, k] : entry.in_flight) {
     k.promise.deliver(err);
   }
+  st.in_flight_total -= entry.in_flight.size();
   entry.in_flight.clear();
   for (auto& k : entry.kept) {
     k.promise.deliver(err);
@@ -265,6 +275,7 @@ void take_back_unanswered(host_pointer self, const std::string& id, hosted_entit
   for (auto i = entry.in_flight.rbegin(); i != entry.in_flight.rend(); ++i) {
     keep(self, id, entry, std::move(i->second), true);
   }
+  self->state.in_flight_total -= entry.in_flight.size();
   entry.in_flight.clear();
 }
 
@@ -276,6 +287,7 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   }
   auto id = found->second;
   st.ids.erase(found);
+  st.handles->erase(id, dm.source);
   auto& entry = st.entities[id];
   entry.handle = nullptr;
   take_back_unanswered(self, id, entry);
@@ -321,8 +333,11 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
   st.kind = std::move(kind);
   st.factory = std::move(factory);
   st.settings = settings;
+  entity_handles::register_host(caf::actor_cast<caf::actor>(self), st.handles);
+  self->attach_functor([host = self->address()] { entity_handles::forget_host(host); });
   self->set_down_handler([=](caf::down_msg& dm) { on_entity_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
+    self->state.handles->clear();
     for (auto& [id, entry] : self->state.entities) {
       if (entry.handle) {
         self->send_exit(entry.handle, em.reason);
@@ -353,6 +368,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           return;
         }
         found->second.status = entity_status::passivating;
+        s.handles->erase(id, found->second.handle.address());
         self->send(found->second.handle, stop_atom::value);
       },
       [=](stop_atom, const std::string& id) {
@@ -361,10 +377,24 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         if (found != self->state.entities.end() && found->second.status == entity_status::running &&
             found->second.handle) {
           found->second.status = entity_status::passivating;
+          self->state.handles->erase(id, found->second.handle.address());
           self->send(found->second.handle, stop_atom::value);
         }
       },
       [=](kept_due_atom, const std::string& id, uint64_t ticket) { expire_kept(self, id, ticket); },
+      [=](take_back_atom, const std::string& id, returned_commands_ptr& returned) {
+        // Taken directly by an incarnation that ended before answering: like the commands the
+        // host had handed on itself, they go to the next incarnation (which answers one that was
+        // recorded from its dedupe record), or are answered at their deadline.
+        for (auto& c : returned->commands) {
+          if (c.promise.pending()) {
+            dispatch(self, id,
+                     kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
+                                  true});
+          }
+        }
+        returned->commands.clear();
+      },
       [=](restart_atom, const std::string& id) {
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&
@@ -384,12 +414,10 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           self->send_exit(found->second.handle, caf::exit_reason::kill);
         }
       },
-      [=](caf::get_atom, queued_atom) {
-        uint64_t queued = 0;
-        for (const auto& [id, entry] : self->state.entities) {
-          queued += entry.kept.size() + entry.in_flight.size();
-        }
-        return queued;
+      [=](caf::get_atom, waiting_atom) {
+        const auto& s = self->state;
+        return static_cast<uint64_t>(s.kept_total + s.in_flight_total +
+                                     s.handles->direct_in_flight.load());
       },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second

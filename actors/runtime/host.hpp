@@ -27,14 +27,12 @@ using entity_factory =
 /// envelope deadline is answered then (`deadline_exceeded`, or `outcome_unknown` if an ended
 /// incarnation had it), and never again. A command without a deadline is waited for without a
 /// timeout: its entity answers it or ends (and then it goes to the next incarnation).
-/// Also: (get_atom, queued_atom) -> uint64_t, the commands it holds for its entities (kept for
-/// a restart, or handed on and not answered yet), from its own books: it asks no entity, so it
-/// costs the same with a thousand live entities as with one (what node gauges poll);
-/// (get_atom, entities_atom) -> std::vector<entity_info>, which asks every running entity (for
-/// inspection, not for polling), and (kill_atom, id) kills the
-/// entity (exit_reason::kill) to watch it restart, (stop_atom, id) passivates it now (it answers
-/// what it holds first), and (wake_atom, id) activates an entity so that it recovers and resumes
-/// its unfinished work.
+/// Also: (get_atom, waiting_atom) -> uint64_t, the commands it holds (kept, or handed to an
+/// entity and not answered yet), answered from its own bookkeeping (a gauge, read every second);
+/// (get_atom, entities_atom) -> std::vector<entity_info>, which asks every running entity; and
+/// (kill_atom, id) kills the entity (exit_reason::kill) to watch it restart, (stop_atom, id)
+/// passivates it now (it answers what it holds first), and (wake_atom, id) activates an entity so
+/// that it recovers and resumes its unfinished work.
 caf::actor spawn_host(caf::actor_system& sys, std::string kind, entity_factory factory,
                       host_settings settings);
 

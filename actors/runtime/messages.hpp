@@ -73,7 +73,6 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using entities_atom = caf::atom_constant<caf::atom("entities")>;
-using queued_atom = caf::atom_constant<caf::atom("queued")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
@@ -81,6 +80,8 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// An entity's answer to its host: (reply_atom, message holding the aggregate's reply), which the
 /// host forwards as it is, whatever the aggregate.
 using reply_atom = caf::atom_constant<caf::atom("reply")>;
+using waiting_atom = caf::atom_constant<caf::atom("waiting")>;
+using take_back_atom = caf::atom_constant<caf::atom("take_back")>;
 
 /// A rejection's aggregate error code: `err` is a caf::error of category `Errc` (each
 /// aggregate's errors.hpp registers its errc with CAF_ERROR_CODE_ENUM); nullopt for any other

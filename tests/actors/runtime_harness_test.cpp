@@ -10,6 +10,7 @@
 #include "actors/inventory/replies.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
+#include "actors/runtime/routing.hpp"
 #include "core/actor_system.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -397,6 +398,42 @@ struct harness {
     return *callers.back();
   }
 
+  /// Sends a command the way entities and the gateway do (runtime::send_command: straight to a
+  /// running entity), from a new caller; nothing runs until the scheduler does.
+  caller& send_direct(const std::string& sku, envelope e, caf::message cmd) {
+    auto c = std::make_unique<caller>();
+    c->self = std::make_unique<caf::scoped_actor>(sys, true);
+    c->message_id = e.message_id;
+    auto to = caf::actor_cast<caf::actor>(*c->self);
+    sys.spawn([=, h = host](caf::event_based_actor* self) {
+      runtime::send_command<inventory::inventory_reply>(
+          self, h, sku, caf::infinite, e, cmd,
+          [=](inventory::inventory_reply& r) {
+            self->send(to, r);
+            self->quit();
+          },
+          [=](caf::error& err) {
+            self->send(to, err);
+            self->quit();
+          });
+    });
+    callers.push_back(std::move(c));
+    return *callers.back();
+  }
+
+  /// Runs every actor until idle; how many of the jobs were the host's.
+  size_t run_counting_host_jobs() {
+    size_t n = 0;
+    auto* h = caf::actor_cast<caf::abstract_actor*>(host);
+    while (sched.has_job()) {
+      if (dynamic_cast<caf::abstract_actor*>(&sched.next_job<caf::resumable>()) == h) {
+        ++n;
+      }
+      sched.run_once();
+    }
+    return n;
+  }
+
   /// Moves every answer that has arrived into its caller's list.
   void collect() {
     for (auto& c : callers) {
@@ -709,43 +746,6 @@ BOOST_AUTO_TEST_CASE(
   }
 }
 
-BOOST_AUTO_TEST_CASE(the_queued_count_comes_from_the_hosts_books_without_asking_an_entity) {
-  ok("sku-q", caf::make_message(restock{10}));
-  ok("sku-idle", caf::make_message(restock{10})); // a live entity with nothing waiting
-  store->script = {journal_answer::hold};
-  auto& in_append = send("sku-q", env(), caf::make_message(restock{1}));
-  auto& behind = send("sku-q", env(), caf::make_message(restock{2}));
-  settle();
-  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
-  BOOST_TEST(in_append.answers.empty());
-  BOOST_TEST(behind.answers.empty());
-  auto asked =
-      probe->request(host, caf::infinite, caf::get_atom::value, runtime::queued_atom::value);
-  // Only the host runs: the answer cannot depend on any entity's.
-  BOOST_REQUIRE(sched.prioritize(host));
-  sched.run_once();
-  uint64_t queued = 0;
-  bool answered = false;
-  asked.receive(
-      [&](uint64_t n) {
-        queued = n;
-        answered = true;
-      },
-      [&](caf::error& e) { BOOST_FAIL("no queued count: " << sys.render(e)); });
-  BOOST_TEST(answered);
-  BOOST_TEST(queued == 2u);
-  release_held(journal_answer::committed);
-  settle(2s);
-  BOOST_TEST(in_append.answers.size() == 1u);
-  BOOST_TEST(behind.answers.size() == 1u);
-  auto after =
-      probe->request(host, caf::infinite, caf::get_atom::value, runtime::queued_atom::value);
-  sched.run();
-  after.receive([&](uint64_t n) { queued = n; },
-                [&](caf::error& e) { BOOST_FAIL("no queued count: " << sys.render(e)); });
-  BOOST_TEST(queued == 0u);
-}
-
 BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catching_up) {
   ok("sku-s", caf::make_message(restock{5}));
   // Another process hosting the same SKU records the reservation: this entity's copy has none.
@@ -916,6 +916,144 @@ BOOST_AUTO_TEST_CASE(a_recorded_command_resent_after_its_deadline_gets_its_first
   BOOST_REQUIRE_EQUAL(again.answers.size(), 1u);
   BOOST_TEST(accepted(again.answers[0]), error_name(again.answers[0]));
   BOOST_TEST(store->replay("inventory/sku-late").on_hand == 3);
+}
+
+// The node's gauge poller reads every host each second while thousands of entities are active
+// (an order's entities stay 30 s): asking each entity for its report cost a message, a reply and
+// a timer per entity and second. The host answers from its own bookkeeping.
+BOOST_AUTO_TEST_CASE(reading_a_hosts_waiting_commands_wakes_no_entity_and_arms_no_timer) {
+  for (const auto* id : {"sku-1", "sku-2", "sku-3"}) {
+    ok(id, caf::make_message(restock{1}));
+  }
+  store->script = {journal_answer::hold};
+  send("sku-1", env(), caf::make_message(restock{1}));
+  settle();
+  send("sku-1", env(), caf::make_message(restock{2}));
+  send("sku-2", env(), caf::make_message(restock{3}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // sku-2 committed, sku-1's second waits
+  // What the gauge poller asks, and what it costs: actors run and timers armed.
+  auto read_waiting = [&](size_t& jobs, size_t& timers) {
+    auto before = sched.clock().schedule().size();
+    auto rh =
+        probe->request(host, caf::infinite, caf::get_atom::value, runtime::waiting_atom::value);
+    jobs = sched.run();
+    timers = sched.clock().schedule().size() - before;
+    uint64_t waiting = 0;
+    rh.receive([&](uint64_t n) { waiting = n; },
+               [&](caf::error& e) { BOOST_FAIL("no count: " << sys.render(e)); });
+    return waiting;
+  };
+  size_t jobs = 0;
+  size_t timers = 0;
+  BOOST_TEST(read_waiting(jobs, timers) == 2u); // the held append's command, the one behind it
+  BOOST_TEST(jobs == 1u);                       // the host alone
+  BOOST_TEST(timers == 0u);
+  release_held(journal_answer::committed);
+  settle(1s);
+  BOOST_TEST(read_waiting(jobs, timers) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_command_for_a_running_entity_reaches_it_without_the_host) {
+  ok("sku-r", caf::make_message(restock{10}));
+  auto& c = send_direct("sku-r", env(), caf::make_message(restock{1}));
+  BOOST_TEST(run_counting_host_jobs() == 0u);
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  // An entity not running is reached through the host, which activates it.
+  auto& cold = send_direct("sku-new", env(), caf::make_message(restock{1}));
+  BOOST_TEST(run_counting_host_jobs() > 0u);
+  collect();
+  BOOST_REQUIRE_EQUAL(cold.answers.size(), 1u);
+  BOOST_TEST(accepted(cold.answers[0]), error_name(cold.answers[0]));
+}
+
+BOOST_AUTO_TEST_CASE(commands_sent_straight_to_an_entity_that_is_killed_are_executed_once) {
+  ok("sku-k", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& in_append = send_direct("sku-k", env(), caf::make_message(restock{1}));
+  settle();
+  auto& queued = send_direct("sku-k", env(), caf::make_message(restock{2}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u); // both are inside the entity, not at the host
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-k"});
+  settle(2s);
+  for (auto* c : {&in_append, &queued}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), c->message_id << ": " << error_name(c->answers[0]));
+  }
+  // The dead incarnation's append arrives late: it can no longer commit.
+  release_held(journal_answer::committed);
+  settle(1s);
+  BOOST_TEST(store->replay("inventory/sku-k").on_hand == 13);
+  for (auto* c : {&in_append, &queued}) {
+    BOOST_TEST(c->answers.size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_command_sent_to_the_handle_of_an_entity_that_just_ended_is_executed_once) {
+  // Killed, stopped (passivating) or passivated by idleness: the caller finds the handle listed
+  // (its host has not seen it end yet) or not; either way the command is executed once.
+  struct way {
+    const char* name;
+    bool command_first;
+    bool kill;
+  };
+  int n = 0;
+  for (auto w : {way{"kill, then send", false, true}, way{"send, then kill", true, true},
+                 way{"stop, then send", false, false}, way{"send, then stop", true, false}}) {
+    auto sku = "sku-e" + std::to_string(n++);
+    ok(sku, caf::make_message(restock{10}));
+    auto end_it = [&] {
+      if (w.kill) {
+        caf::anon_send(host, runtime::kill_atom::value, sku);
+      } else {
+        caf::anon_send(host, runtime::stop_atom::value, sku);
+      }
+    };
+    if (!w.command_first) {
+      end_it();
+    }
+    auto& c = send_direct(sku, env(), caf::make_message(restock{1}));
+    if (w.command_first) {
+      end_it();
+    }
+    settle(2s);
+    BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+    BOOST_TEST(accepted(c.answers[0]), w.name << ": " << error_name(c.answers[0]));
+    BOOST_TEST(store->replay("inventory/" + sku).on_hand == 11, w.name);
+  }
+  // Passivated for idleness, then a command to it: activated again through the host.
+  settle(settings.idle_timeout + 2 * settings.tick_interval);
+  BOOST_REQUIRE(entities().empty());
+  auto& late = send_direct("sku-e0", env(), caf::make_message(restock{1}));
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(late.answers.size(), 1u);
+  BOOST_TEST(accepted(late.answers[0]), error_name(late.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-e0").on_hand == 12);
+}
+
+BOOST_AUTO_TEST_CASE(a_command_an_entity_took_directly_and_then_crashed_on_is_answered_once) {
+  ok("sku-c", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& head = send_direct("sku-c", env(), caf::make_message(restock{1}));
+  settle();
+  bugs->apply_throws_for_qty = 7;
+  bugs->apply_throws = 1;
+  auto& crashing = send_direct("sku-c", env(), caf::make_message(restock{7}));
+  auto& behind = send_direct("sku-c", env(), caf::make_message(restock{2}));
+  settle();
+  release_held(journal_answer::committed); // the batch with restock{7} is then decided: it throws
+  settle(2s);
+  for (auto* c : {&head, &crashing, &behind}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+  }
+  BOOST_TEST(accepted(head.answers[0]));
+  BOOST_TEST(error_name(crashing.answers[0]) == "crashed");
+  BOOST_TEST(accepted(behind.answers[0]), error_name(behind.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-c").on_hand == 13);
+  BOOST_TEST(crashes("sku-c") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
