@@ -852,6 +852,8 @@ public:
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
           auto& s = self->state;
+          // Before make_response_promise, which takes the sender out of the current message.
+          auto direct = self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(s.host);
           auto promise = self->make_response_promise();
           auto cmd = s.traits.from_message(raw);
           if (!cmd) {
@@ -869,7 +871,6 @@ public:
           }
           s.last_command = self->clock().now();
           s.asked_to_passivate = false;
-          auto direct = self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(s.host);
           s.queue.push_back(
               waiting{promise, std::move(env), std::move(*cmd), s.journal_reads, raw, direct});
           drain(self);
