@@ -17,9 +17,9 @@ struct serialization_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{core::configure(cfg)};
 
-  /// Serializes `value` inside a message, as the middleman does between nodes, and reads it back.
+  /// `value` inside a message serialized as the middleman does between nodes, and read back.
   template <class T>
-  void round_trips(T value) {
+  T over_the_wire(const T& value) {
     auto msg = caf::make_message(value);
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
@@ -31,7 +31,13 @@ struct serialization_fixture {
     err = source(out);
     BOOST_TEST_REQUIRE(!err, "deserializing: " << sys.render(err));
     BOOST_TEST_REQUIRE(out.match_elements<T>());
-    BOOST_TEST(caf::deep_to_string(out.get_as<T>(0)) == caf::deep_to_string(value));
+    return out.get_as<T>(0);
+  }
+
+  /// `value` comes back from the wire as it went.
+  template <class T>
+  void round_trips(T value) {
+    BOOST_TEST(caf::deep_to_string(over_the_wire(value)) == caf::deep_to_string(value));
   }
 };
 
@@ -82,15 +88,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
 
 BOOST_FIXTURE_TEST_CASE(rejections_keep_their_aggregate_code_and_reason_across_nodes,
                         serialization_fixture) {
-  auto err = caf::make_error(inventory::inventory_errc::unknown_sku, "unknown_sku");
-  auto msg = caf::make_message(err);
-  std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
-  BOOST_TEST_REQUIRE(!sink(msg));
-  caf::message out;
-  caf::binary_deserializer source{sys, buf};
-  BOOST_TEST_REQUIRE(!source(out));
-  auto back = out.get_as<caf::error>(0);
+  auto back = over_the_wire(caf::make_error(inventory::inventory_errc::unknown_sku, "unknown_sku"));
   BOOST_TEST((runtime::rejection_code<inventory::inventory_errc>(back) ==
               inventory::inventory_errc::unknown_sku));
   BOOST_TEST(!runtime::rejection_code<order::order_errc>(back).has_value());
@@ -102,15 +100,8 @@ BOOST_FIXTURE_TEST_CASE(rejections_keep_their_aggregate_code_and_reason_across_n
 
 BOOST_FIXTURE_TEST_CASE(entity_errors_keep_their_category_and_render_readably,
                         serialization_fixture) {
-  auto err = caf::make_error(runtime::entity_errc::overloaded, "inventory/sku-1 has 9 waiting");
-  auto msg = caf::make_message(err);
-  std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
-  BOOST_TEST_REQUIRE(!sink(msg));
-  caf::message out;
-  caf::binary_deserializer source{sys, buf};
-  BOOST_TEST_REQUIRE(!source(out));
-  auto back = out.get_as<caf::error>(0);
+  auto back = over_the_wire(
+      caf::make_error(runtime::entity_errc::overloaded, "inventory/sku-1 has 9 waiting"));
   BOOST_TEST((back == runtime::entity_errc::overloaded));
   BOOST_TEST(sys.render(back).find("entity_errc::overloaded") != std::string::npos);
 }
