@@ -145,6 +145,7 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
   // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
   const auto keep = std::to_string((options_.ttl * 3).count());
+  std::optional<cache_error> failed;
   for (size_t from = 0; from < keys.size(); from += keys_per_call) {
     auto to = std::min(keys.size(), from + keys_per_call);
     std::vector<std::string> redis_keys;
@@ -163,8 +164,13 @@ cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) 
     }
     if (!r) {
       ++redis_errors_;
-      return r.error();
+      if (!failed) {
+        failed = r.error(); // the other calls still go: each key has its own chance
+      }
     }
+  }
+  if (failed) {
+    return *failed;
   }
   return done{};
 }

@@ -71,8 +71,9 @@ public:
   /// An error means the old value may stay until its TTL runs out.
   cache_result<done> invalidate(const std::string& key);
 
-  /// invalidate() of every key in one round trip (a few for thousands of keys). An error means
-  /// the keys of that round trip and those after it may keep their old values until their TTL.
+  /// invalidate() of every key in one round trip (a few for thousands of keys: each is tried
+  /// even if an earlier one failed). An error (the first) means the keys of a failed round trip
+  /// may keep their old values until their TTL.
   cache_result<done> invalidate(const std::vector<std::string>& keys);
 
   /// The TTL to give a value now: ttl * (1 + jitter_fraction * U[0,1)).

@@ -159,11 +159,14 @@ reader_actor::behavior_type front_impl(front_pointer self, config::pg_config pg,
                                                  std::move(finished));
       },
       [=](snapshot_atom a, snapshot& s) {
-        // Best effort, like the connection's own: to the connection idle longest, queued behind
-        // what it has.
-        auto& st = self->state;
-        auto connection = st.idle.empty() ? 0 : st.idle.front();
-        self->send(st.connections[connection], a, std::move(s));
+        // Best effort, like the connection's own (it logs a failure), but it holds a connection
+        // like a read, so that no read waits behind it on the same one.
+        self->state.waiting.push_back([self, a, s = std::move(s)](size_t connection) mutable {
+          self->request(self->state.connections[connection], caf::infinite, a, std::move(s))
+              .then([self, connection] { hand_back(self, connection); },
+                    [self, connection](caf::error&) { hand_back(self, connection); });
+        });
+        run_waiting(self);
       },
   };
 }

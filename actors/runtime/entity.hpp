@@ -507,7 +507,9 @@ public:
         .then(
             [=](persistence::stream_history& later) {
               auto& s = self->state;
-              auto checked = std::move(*s.catching_up);
+              // Back in the queue before the events are applied: if one cannot be, the entity
+              // ends and hands what it holds (this too) to its host.
+              s.queue.push_front(std::move(*s.catching_up));
               s.catching_up.reset();
               auto now = s.settings.now_us();
               for (const auto& recorded : later.events) {
@@ -521,7 +523,6 @@ public:
                 s.events_since_snapshot += 1;
               }
               s.copy_read = std::max(s.copy_read, read);
-              s.queue.push_front(std::move(checked));
               drain(self);
             },
             [=](caf::error& err) {
@@ -662,9 +663,9 @@ public:
               [=](persistence::append_result& r) {
                 auto& s = self->state;
                 s.appending = false;
-                s.in_append.reset();
-                s.in_append_repeats.reset();
                 if (r.status == persistence::append_status::version_conflict) {
+                  s.in_append.reset();
+                  s.in_append_repeats.reset();
                   // Another writer moved the stream (a stale owner elsewhere): re-read, decide
                   // again.
                   for (auto i = b->commands.rbegin(); i != b->commands.rend(); ++i) {
@@ -684,6 +685,10 @@ public:
                 s.appends += 1;
                 s.events_since_snapshot += event_count;
                 finish(self, *b, *rest);
+                // Only now: if finishing threw, the entity ends with them still listed, and what
+                // it did not answer goes to its host.
+                s.in_append.reset();
+                s.in_append_repeats.reset();
                 if constexpr (detail::has_committed_hook<Traits>::value) {
                   s.traits.committed(self, before, s.state);
                 }

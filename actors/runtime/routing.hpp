@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include <memory>
 #include <string>
 
 namespace ordermesh::actors::runtime {
@@ -34,23 +35,22 @@ void send_command(caf::event_based_actor* self, const caf::actor& host, const st
     via_host(std::move(env), std::move(command));
     return;
   }
+  // Counted while either handler lives: CAF drops both after the answer, or with the caller if
+  // it ends first (then neither runs).
   table->direct_in_flight += 1;
+  auto counted = std::shared_ptr<void>(nullptr, [table](void*) { table->direct_in_flight -= 1; });
   self->request(target, timeout, deliver_atom::value, env, command)
-      .then(
-          [=](Reply& reply) mutable {
-            table->direct_in_flight -= 1;
-            on_reply(reply);
-          },
-          [=](caf::error& err) mutable {
-            table->direct_in_flight -= 1;
-            if (err == caf::sec::request_receiver_down) {
-              // It ended before taking the command (its host has not seen it go yet, or it
-              // passivated): the host keeps it for the next incarnation.
-              via_host(env, command);
-            } else {
-              on_error(err);
-            }
-          });
+      .then([=](Reply& reply) mutable { on_reply(reply); },
+            [=](caf::error& err) mutable {
+              (void)counted;
+              if (err == caf::sec::request_receiver_down) {
+                // It ended before taking the command (its host has not seen it go yet, or it
+                // passivated): the host keeps it for the next incarnation.
+                via_host(env, command);
+              } else {
+                on_error(err);
+              }
+            });
 }
 
 } // namespace ordermesh::actors::runtime

@@ -758,6 +758,21 @@ BOOST_AUTO_TEST_CASE(a_command_rejected_on_a_stale_copy_is_accepted_after_catchi
   BOOST_TEST(store->version("inventory/sku-s") == 4);
 }
 
+BOOST_AUTO_TEST_CASE(a_direct_command_whose_catch_up_ends_the_entity_is_answered_once) {
+  ok("sku-cu", caf::make_message(restock{5}));
+  // Another writer's event that this incarnation cannot apply (once): the catch-up read of a
+  // rejection ends it, with the command it was checking.
+  bugs->apply_throws_for_qty = 13;
+  bugs->apply_throws = 1;
+  store->write_foreign("inventory/sku-cu", restocked{13});
+  auto& c = send_direct("sku-cu", env(), caf::make_message(commit{"o-unknown"}));
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  // Decided again by the next incarnation, on the whole stream.
+  BOOST_TEST(rejected(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-cu").on_hand == 18);
+}
+
 BOOST_AUTO_TEST_CASE(a_rejection_on_a_current_copy_costs_one_read_and_is_answered) {
   ok("sku-c", caf::make_message(restock{1}));
   auto reads = store->catch_up_reads;

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include <optional>
+#include <thread>
 
 using namespace ordermesh;
 using namespace ordermesh::persistence;
@@ -72,6 +73,31 @@ BOOST_AUTO_TEST_CASE(a_read_that_waits_on_the_database_holds_up_no_other_read) {
   stuck.receive([&](stream_history& h) { recovered = h.events.empty() && !h.has_snapshot; },
                 [&](caf::error& e) { BOOST_FAIL("recover: " << to_string(e)); });
   BOOST_TEST(recovered);
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_write_that_waits_on_the_database_holds_up_no_read) {
+  auto r = start(2);
+  snapshots_locked lock{db.pg()};
+  caf::scoped_actor self{sys};
+  // The upsert waits for the lock on the connection that took it.
+  self->send(r, snapshot_atom::value, snapshot{"counter/s", 1, "counter.state.v1", 1, "{}"});
+  bool caught_up = false;
+  self->request(r, 5s, events_after_atom::value, std::string{"counter/b"}, int64_t{0})
+      .receive([&](stream_history& h) { caught_up = h.events.empty(); },
+               [&](caf::error& e) { BOOST_FAIL("events_after: " << to_string(e)); });
+  BOOST_TEST(caught_up);
+  lock.release();
+  // Then the snapshot is stored.
+  bool stored = false;
+  for (int i = 0; i < 100 && !stored; ++i) {
+    self->request(r, 5s, recover_atom::value, std::string{"counter/s"})
+        .receive([&](stream_history& h) { stored = h.has_snapshot; },
+                 [&](caf::error& e) { BOOST_FAIL("recover: " << to_string(e)); });
+    if (!stored) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  BOOST_TEST(stored);
 }
 
 BOOST_AUTO_TEST_CASE(requests_beyond_the_connections_wait_their_turn_and_are_all_answered) {
