@@ -99,10 +99,14 @@ const std::vector<std::pair<const char*, std::string>> statements{
                 "UPDATE SET qty = EXCLUDED.qty"},
     {clear_holds, "DELETE FROM read_inventory_holds h USING unnest($1::text[], $2::text[]) AS "
                   "k(sku, order_id) WHERE h.sku = k.sku AND h.order_id = k.order_id"},
-    {checkpoint, "INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
-                 " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
-                 " transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,"
-                 " updated_at = clock_timestamp()"},
+    {checkpoint,
+     "INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
+     " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
+     " transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,"
+     " updated_at = clock_timestamp()"
+     // Only forward: a lagging projector of the same name does not move it back.
+     " WHERE (subscription_checkpoints.transaction_id, subscription_checkpoints.position)"
+     " < (EXCLUDED.transaction_id, EXCLUDED.position)"},
 };
 
 } // namespace page_sql

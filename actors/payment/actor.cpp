@@ -81,9 +81,15 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                           record_sale(reply.outcome, reply.reference, reply.reason);
                           return;
                         }
-                        if (reply.outcome == psp_outcome::failed) {
+                        if (reply.outcome != psp_outcome::authorized) {
+                          // Only what the PSP did is recorded as done: a refusal is not a
+                          // confirmation (no capture, void, reversal or refund is declined by the
+                          // PSP we talk to; if one ever is, it shows here, and is sent again).
                           observability::log_event(
-                              spdlog::level::warn, "psp call failed",
+                              reply.outcome == psp_outcome::declined ? spdlog::level::err
+                                                                     : spdlog::level::warn,
+                              reply.outcome == psp_outcome::declined ? "psp refused the call"
+                                                                     : "psp call failed",
                               {{"order", oid}, {"key", key}, {"reason", reply.reason}});
                           return; // stalled() resends it
                         }

@@ -99,13 +99,14 @@ void start_entity(host_pointer self, const std::string& id) {
   entry.status = entity_status::running;
   st.ids[entry.handle.address()] = id;
   self->monitor(entry.handle);
-  st.handles->put(id, entry.handle);
   auto kept = std::move(entry.kept);
   entry.kept.clear();
   st.kept_total -= kept.size();
   for (auto& k : kept) {
     dispatch(self, id, std::move(k));
   }
+  // Listed for direct sends only now: what was kept for it reaches it first.
+  st.handles->put(id, entry.handle);
 }
 
 // The host stays in the reply path (rather than delegating): a command sent to an entity that
@@ -386,11 +387,27 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         // Taken directly by an incarnation that ended before answering: like the commands the
         // host had handed on itself, they go to the next incarnation (which answers one that was
         // recorded from its dedupe record), or are answered at their deadline.
-        for (auto& c : returned->commands) {
-          if (c.promise.pending()) {
-            dispatch(self, id,
-                     kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
-                                  true});
+        auto& commands = returned->commands;
+        auto found = self->state.entities.find(id);
+        if (found != self->state.entities.end() &&
+            (found->second.status == entity_status::passivating ||
+             found->second.status == entity_status::restarting)) {
+          // In front of what waits for the next incarnation, in the order they were taken.
+          for (auto i = commands.rbegin(); i != commands.rend(); ++i) {
+            if (i->promise.pending()) {
+              keep(self, id, found->second,
+                   kept_command{std::move(i->promise), std::move(i->env), std::move(i->command), 0,
+                                true},
+                   true);
+            }
+          }
+        } else {
+          for (auto& c : commands) {
+            if (c.promise.pending()) {
+              dispatch(self, id,
+                       kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
+                                    true});
+            }
           }
         }
         returned->commands.clear();

@@ -189,6 +189,22 @@ BOOST_AUTO_TEST_CASE(a_restarted_projector_resumes_from_its_checkpoint_without_d
              "reserved/2");
 }
 
+BOOST_AUTO_TEST_CASE(a_lagging_projector_of_the_same_name_never_moves_the_checkpoint_back) {
+  place("o1", "c1", {{"A", 1}}, 100);
+  projector lagging{db.pg(), "read-models"};
+  BOOST_TEST(run(lagging) == 1u); // it now reads on after o1's placement
+  append("order/o1", 1, order_events({order::stock_reserved{"A"}}));
+  append("inventory/A", no_stream, inventory_events({inventory::restocked{10}}));
+  place("o2", "c1", {{"A", 1}}, 200);
+  projector current{db.pg(), "read-models"};
+  BOOST_TEST(run(current) == 3u);
+  const auto newest = value("SELECT max(global_position) FROM events");
+  BOOST_TEST(value("SELECT position FROM subscription_checkpoints") == newest);
+  // The lagging one's next page (one event, applied already: no row changes) ends before it.
+  BOOST_TEST(run_page(lagging, 1).read == 1u);
+  BOOST_TEST(value("SELECT position FROM subscription_checkpoints") == newest);
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_event_rolls_back_the_whole_page_and_its_checkpoint) {
   place("o1", "c1", {{"A", 1}}, 100);
   append("inventory/A", no_stream, inventory_events({inventory::restocked{10}}));
