@@ -298,6 +298,8 @@ struct caller {
   std::unique_ptr<caf::scoped_actor> self;
   std::string message_id;
   std::vector<answer_type> answers;
+  /// The actor that sent the command for send_direct (the entity answers it, not `self`).
+  caf::actor sender;
 };
 
 struct harness {
@@ -405,7 +407,7 @@ struct harness {
     c->self = std::make_unique<caf::scoped_actor>(sys, true);
     c->message_id = e.message_id;
     auto to = caf::actor_cast<caf::actor>(*c->self);
-    sys.spawn([=, h = host](caf::event_based_actor* self) {
+    c->sender = sys.spawn([=, h = host](caf::event_based_actor* self) {
       runtime::send_command<inventory::inventory_reply>(
           self, h, sku, caf::infinite, e, cmd,
           [=](inventory::inventory_reply& r) {
@@ -967,6 +969,26 @@ BOOST_AUTO_TEST_CASE(reading_a_hosts_waiting_commands_wakes_no_entity_and_arms_n
   release_held(journal_answer::committed);
   settle(1s);
   BOOST_TEST(read_waiting(jobs, timers) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_direct_command_whose_caller_ended_first_is_not_counted_as_waiting) {
+  ok("sku-gone", caf::make_message(restock{1}));
+  store->script = {journal_answer::hold};
+  auto& c = send_direct("sku-gone", env(), caf::make_message(restock{1}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  // The caller ends (an entity passivating or crashing with a step in flight) before the answer.
+  caf::anon_send_exit(c.sender, caf::exit_reason::kill);
+  settle();
+  release_held(journal_answer::committed);
+  settle(1s);
+  auto rh = probe->request(host, caf::infinite, caf::get_atom::value, runtime::waiting_atom::value);
+  sched.run();
+  uint64_t waiting = 99;
+  rh.receive([&](uint64_t n) { waiting = n; },
+             [&](caf::error& e) { BOOST_FAIL("no count: " << sys.render(e)); });
+  BOOST_TEST(waiting == 0u);
+  BOOST_TEST(store->replay("inventory/sku-gone").on_hand == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_command_for_a_running_entity_reaches_it_without_the_host) {
