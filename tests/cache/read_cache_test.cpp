@@ -114,6 +114,24 @@ BOOST_AUTO_TEST_CASE(invalidating_many_keys_at_once_makes_each_load_again_and_vo
   BOOST_TEST(static_cast<bool>(cache.invalidate(std::vector<std::string>{})));
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_script_call_does_not_keep_the_later_keys_from_being_invalidated) {
+  const auto redis = testing::config_from_environment().redis;
+  auto options = options_for("many-failing");
+  cache::read_cache cache{redis, options};
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("k" + std::to_string(i));
+  }
+  cache.get_or_load(keys.back(), [] { return std::optional<std::string>{"old"}; });
+  // The first call's script fails (its first generation key holds a list, so INCR is refused).
+  cache::redis_client client{redis};
+  BOOST_REQUIRE(client.command({"LPUSH", options.key_prefix + "gen:" + keys.front(), "x"}));
+  BOOST_TEST(!cache.invalidate(keys));
+  // The second call (keys 256 and on) still ran.
+  BOOST_TEST(cache.get_or_load(keys.back(), [] { return std::optional<std::string>{"new"}; })
+                 .value_or("") == "new");
+}
+
 BOOST_AUTO_TEST_CASE(a_value_loaded_before_an_invalidation_is_not_stored_after_it) {
   // The race of cache-aside: a reader loads the old row, the writer commits and invalidates, and
   // then the reader stores what it loaded. Without a guard the old row stays cached for a TTL.
