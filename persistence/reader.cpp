@@ -110,23 +110,32 @@ void hand_back(front_pointer self, size_t connection) {
   run_waiting(self);
 }
 
+/// Runs `send(connection, done)` once a connection is idle: it sends its request there and calls
+/// done() once answered, which frees the connection for the next one waiting.
+template <class Send>
+void on_next_connection(front_pointer self, Send send) {
+  self->state.waiting.push_back([self, send = std::move(send)](size_t connection) mutable {
+    send(self->state.connections[connection], [self, connection] { hand_back(self, connection); });
+  });
+  run_waiting(self);
+}
+
 /// Queues `args` for the next idle connection; its answer (or error) goes to the caller.
 template <class Answer, class... Args>
 caf::typed_response_promise<Answer> enqueue(front_pointer self, Args... args) {
   auto promise = self->make_response_promise<Answer>();
-  self->state.waiting.push_back([self, promise, args...](size_t connection) mutable {
-    self->request(self->state.connections[connection], caf::infinite, args...)
+  on_next_connection(self, [self, promise, args...](const reader_actor& to, auto done) mutable {
+    self->request(to, caf::infinite, args...)
         .then(
-            [self, promise, connection](Answer& answer) mutable {
+            [promise, done](Answer& answer) mutable {
               promise.deliver(std::move(answer));
-              hand_back(self, connection);
+              done();
             },
-            [self, promise, connection](caf::error& err) mutable {
+            [promise, done](caf::error& err) mutable {
               promise.deliver(std::move(err));
-              hand_back(self, connection);
+              done();
             });
   });
-  run_waiting(self);
   return promise;
 }
 
@@ -161,12 +170,11 @@ reader_actor::behavior_type front_impl(front_pointer self, config::pg_config pg,
       [=](snapshot_atom a, snapshot& s) {
         // Best effort, like the connection's own (it logs a failure), but it holds a connection
         // like a read, so that no read waits behind it on the same one.
-        self->state.waiting.push_back([self, a, s = std::move(s)](size_t connection) mutable {
-          self->request(self->state.connections[connection], caf::infinite, a, std::move(s))
-              .then([self, connection] { hand_back(self, connection); },
-                    [self, connection](caf::error&) { hand_back(self, connection); });
-        });
-        run_waiting(self);
+        on_next_connection(self,
+                           [self, a, s = std::move(s)](const reader_actor& to, auto done) mutable {
+                             self->request(to, caf::infinite, a, std::move(s))
+                                 .then([done] { done(); }, [done](caf::error&) { done(); });
+                           });
       },
   };
 }
