@@ -4,6 +4,7 @@
 #include "actors/inventory/errors.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -89,17 +90,27 @@ outcome line_refused(const std::string& sku, const std::string& reason) {
        order_rejected{unknown ? reason + ": " + sku : "not enough stock of " + sku}});
 }
 
+/// What a stock answer for `sku` decides when it changes nothing: rejected if the order has no
+/// such line, a no-op if the line is past `awaited` (late or repeated); nullopt while it awaits.
+std::optional<outcome> unless_line_awaits(const order_state& s, const std::string& sku,
+                                          line_reservation awaited) {
+  auto line = std::find_if(s.lines.begin(), s.lines.end(),
+                           [&](const line_state& l) { return l.sku == sku; });
+  if (line == s.lines.end()) {
+    return reject<event>(order_errc::unknown_line, "no line for sku " + sku);
+  }
+  if (line->reservation != awaited) {
+    return accept<event>();
+  }
+  return std::nullopt;
+}
+
 outcome decide_reservation(const order_state& s, const record_reservation& cmd) {
   if (s.status != order_status::placed || s.has_line(line_reservation::committed)) {
     return accept<event>(); // late or repeated: the order moved on (or takes its stock)
   }
-  auto line = std::find_if(s.lines.begin(), s.lines.end(),
-                           [&](const line_state& l) { return l.sku == cmd.sku; });
-  if (line == s.lines.end()) {
-    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
-  }
-  if (line->reservation != line_reservation::pending) {
-    return accept<event>();
+  if (auto unchanged = unless_line_awaits(s, cmd.sku, line_reservation::pending)) {
+    return std::move(*unchanged);
   }
   if (!cmd.ok) {
     return line_refused(cmd.sku, cmd.reason);
@@ -205,13 +216,8 @@ outcome commit_round_failed(const order_state& s, int32_t attempt, std::string r
 /// A placed order's take of one line: every line committed asks for the sale in the same append;
 /// a refused line rejects the order (compensation gives back whatever was taken).
 outcome decide_take(const order_state& s, const record_stock_commit& cmd) {
-  auto line = std::find_if(s.lines.begin(), s.lines.end(),
-                           [&](const line_state& l) { return l.sku == cmd.sku; });
-  if (line == s.lines.end()) {
-    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
-  }
-  if (line->reservation != line_reservation::pending) {
-    return accept<event>();
+  if (auto unchanged = unless_line_awaits(s, cmd.sku, line_reservation::pending)) {
+    return std::move(*unchanged);
   }
   switch (cmd.outcome) {
     case commit_outcome::committed: {
@@ -239,13 +245,8 @@ outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd
   if (!s.committing()) {
     return s.terminal() ? accept<event>() : unexpected("no stock commit was requested");
   }
-  auto line = std::find_if(s.lines.begin(), s.lines.end(),
-                           [&](const line_state& l) { return l.sku == cmd.sku; });
-  if (line == s.lines.end()) {
-    return reject<event>(order_errc::unknown_line, "no line for sku " + cmd.sku);
-  }
-  if (line->reservation != line_reservation::reserved) {
-    return accept<event>(); // this line's outcome is known already
+  if (auto unchanged = unless_line_awaits(s, cmd.sku, line_reservation::reserved)) {
+    return std::move(*unchanged); // unknown line, or its outcome is known already
   }
   switch (cmd.outcome) {
     case commit_outcome::committed: // from any round: the units are the order's
