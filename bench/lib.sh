@@ -169,6 +169,16 @@ cpu_ticks() {
 }
 
 # busy_ticks: the whole machine's non-idle CPU time (clock ticks, all cores) from /proc/stat.
+# thread_ticks <pid>: "<thread name>=<clock ticks>" per thread name of that process (user +
+# system, summed over its threads of that name), one per line.
+thread_ticks() {
+  cat "/proc/$1/task/"[0-9]*/stat 2>/dev/null | awk '
+    { name = substr($0, index($0, "(") + 1); name = substr(name, 1, index(name, ") ") - 1)
+      rest = substr($0, match($0, /\) [A-Za-z] /) + 2); split(rest, f, " ")
+      gsub(/ /, "_", name); t[name] += f[12] + f[13] }
+    END { for (n in t) print n "=" t[n] }'
+}
+
 busy_ticks() {
   awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
