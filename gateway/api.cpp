@@ -27,6 +27,10 @@ public:
     inner_(std::move(r));
   }
 
+  void on_due(std::chrono::milliseconds delay, std::function<void()> then) override {
+    inner_.on_due(delay, std::move(then));
+  }
+
 private:
   responder inner_;
   observability::counter_family& requests_;

@@ -21,6 +21,9 @@ response problem(unsigned status, std::string detail, std::string instance = {})
 struct exchange_slot final : detail::answer_slot {
   explicit exchange_slot(net::exchange e) : exchange(std::move(e)) {}
   void deliver(response r) override { exchange.answer(to_net(std::move(r))); }
+  void on_due(std::chrono::milliseconds delay, std::function<void()> then) override {
+    exchange.after(delay, std::move(then));
+  }
   net::exchange exchange;
 };
 
