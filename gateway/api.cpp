@@ -27,6 +27,10 @@ public:
     inner_(std::move(r));
   }
 
+  void on_due(std::chrono::milliseconds delay, std::function<void()> then) override {
+    inner_.on_due(delay, std::move(then));
+  }
+
 private:
   responder inner_;
   observability::counter_family& requests_;
@@ -41,7 +45,9 @@ private:
 gateway_api::gateway_api(caf::actor_system& sys, actors::runtime::directory_ptr hosts,
                          const config::app_config& cfg, observability::metrics_registry& metrics,
                          std::function<node_health()> health)
-    : impl_(std::make_shared<impl>(sys, std::move(hosts), cfg, metrics, std::move(health))) {}
+    : impl_(std::make_shared<impl>(sys, std::move(hosts), cfg, metrics, std::move(health))) {
+  impl_->start_placer();
+}
 
 gateway_api::~gateway_api() {
   stop();
@@ -123,6 +129,8 @@ void gateway_api::stop() {
   impl_->redis_health.stop();
   impl_->pool.stop();
   release_waiters(); // any that started waiting since
+  // Commands still unanswered are dropped with it; their requests end by their own timers.
+  caf::anon_send_exit(impl_->placer, caf::exit_reason::user_shutdown);
 }
 
 } // namespace ordermesh::gateway

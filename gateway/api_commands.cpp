@@ -22,8 +22,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using actors::runtime::route_atom;
 
-using done_atom = caf::atom_constant<caf::atom("done")>;
-using expired_atom = caf::atom_constant<caf::atom("expired")>;
+using place_atom = caf::atom_constant<caf::atom("gw_place")>;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -42,6 +41,20 @@ std::string traceparent_for(const request& req) {
       buf, sizeof buf, "00-%016llx%016llx-%016llx-01", static_cast<unsigned long long>(random()),
       static_cast<unsigned long long>(random()), static_cast<unsigned long long>(random()));
   return buf;
+}
+
+/// The body of 201 and 202: {"order_id":..,"status":..}, as nlohmann::json would write it (keys
+/// sorted). Both values need no escaping: an order id is "o" and hex digits, a status one of
+/// order_status's names.
+std::string accepted_body(const std::string& order_id, const std::string& status) {
+  std::string body;
+  body.reserve(32 + order_id.size() + status.size());
+  body += R"({"order_id":")";
+  body += order_id;
+  body += R"(","status":")";
+  body += status;
+  body += "\"}";
+  return body;
 }
 
 } // namespace
@@ -65,19 +78,21 @@ void gateway_api::impl::post_order(const request& req, const responder& answer) 
   if (!checked) {
     return;
   }
-  placement pl{answer};
-  pl.client = client_of(req);
-  pl.key = std::move(checked->idempotency_key);
-  pl.order = std::move(checked->order);
-  pl.order_id = order_id_for(pl.client, pl.key);
-  pl.fingerprint = fingerprint(pl.order);
-  pl.wait = checked->wait;
-  pl.traceparent = traceparent_for(req);
-  pl.admitted = admit_locally(pl.client);
+  auto pl = std::make_shared<placement>(answer);
+  pl->client = client_of(req);
+  pl->key = std::move(checked->idempotency_key);
+  pl->order = std::move(checked->order);
+  pl->order_id = order_id_for(pl->client, pl->key);
+  pl->fingerprint = fingerprint(pl->order);
+  pl->wait = checked->wait;
+  pl->traceparent = traceparent_for(req);
+  pl->admitted = admit_locally(pl->client);
   auto self = shared_from_this();
-  offload(answer, "/orders", [self, pl = std::move(pl)](read_worker&) mutable {
-    self->admit_and_place(std::move(pl));
-  });
+  if (pl->wait.count() > 0) {
+    // On the connection's own timer (it replaces the server's 504): no CAF clock event.
+    answer.on_due(wait_left(*pl), [self, pl] { self->wait_ran_out(pl); });
+  }
+  offload(answer, "/orders", [self, pl](read_worker&) { self->admit_and_place(pl); });
 }
 
 void gateway_api::impl::bad(const responder& answer, unsigned status, const char* type,
@@ -87,26 +102,26 @@ void gateway_api::impl::bad(const responder& answer, unsigned status, const char
   answer(make_problem(p));
 }
 
-void gateway_api::impl::admit_and_place(placement pl) {
+void gateway_api::impl::admit_and_place(const placement_ptr& pl) {
   const std::string instance = "/orders";
-  if (!pl.admitted && !admit(pl.client, pl.answer, instance)) {
+  if (!pl->admitted && !admit(pl->client, pl->answer, instance)) {
     return;
   }
-  if (auto first = idempotency.lookup(pl.client, pl.key)) {
-    if (first->fingerprint != pl.fingerprint) {
-      return bad(pl.answer, 422, problem_type::idempotency_key_reused,
+  if (auto first = idempotency.lookup(pl->client, pl->key)) {
+    if (first->fingerprint != pl->fingerprint) {
+      return bad(pl->answer, 422, problem_type::idempotency_key_reused,
                  "this Idempotency-Key was first used for a different order", instance);
     }
     auto r = first->answer;
     r.headers.emplace_back("Idempotent-Replayed", "true");
-    return (void)pl.answer(std::move(r));
+    return (void)pl->answer(std::move(r));
   }
-  place(std::move(pl));
+  place(pl);
 }
 
 std::chrono::milliseconds gateway_api::impl::wait_left(const placement& pl) const {
   const auto timeout = cfg.gateway.request_timeout;
-  // Room for answer_placed (it answers from the waiting actor's thread) and the network.
+  // Room for answer_placed and the network.
   const auto margin = std::min<std::chrono::milliseconds>(500ms, timeout / 4);
   const auto due = pl.arrived + timeout - margin;
   const auto left =
@@ -121,58 +136,94 @@ std::chrono::milliseconds gateway_api::impl::command_deadline(const placement& p
   return std::max(1ms, std::min(cfg.gateway.command_timeout, left));
 }
 
-void gateway_api::impl::place(placement pl) {
-  auto self = shared_from_this();
-  sys.spawn([self, pl = std::move(pl)](caf::event_based_actor* actor) -> caf::behavior {
-    actors::order::place_order cmd{pl.order_id,
-                                   pl.order.customer_id,
-                                   pl.order.lines,
-                                   {pl.order.card_token, pl.order.amount_cents}};
-    // The message id includes the body's fingerprint: a redelivery of the same order is
-    // deduplicated, while the same key with another body reaches the order's decide, which
-    // rejects it as conflicting_order.
-    const auto deadline = self->command_deadline(pl);
-    auto env = self->envelope_for("place:" + pl.order_id + ":" + pl.fingerprint, pl.order_id,
-                                  pl.traceparent, deadline);
-    auto ticket = std::make_shared<uint64_t>(0);
-    actor
-        ->request(self->hosts->order, deadline, route_atom::value, pl.order_id, env,
-                  caf::make_message(std::move(cmd)))
-        .then(
-            [=](actors::order::order_reply& reply) {
-              const auto status = actors::order::to_string(reply.summary.status);
-              const auto& reason = reply.summary.reason;
-              if (pl.wait.count() == 0 || actors::order::is_terminal(reply.summary.status)) {
-                self->answer_placed(pl, status, reason, pl.wait.count() > 0);
-                return actor->quit();
-              }
-              caf::actor handle{actor};
-              *ticket = self->watch.watch(pl.order_id, [handle](const order_outcome& o) {
-                caf::anon_send(handle, done_atom::value, o.status, o.reason);
-              });
-              actor->delayed_send(actor, self->wait_left(pl), expired_atom::value, status);
-            },
-            [=](caf::error& err) {
-              pl.answer(answer_for_error(err, "/orders"));
-              actor->quit();
-            });
+void gateway_api::impl::start_placer() {
+  std::weak_ptr<impl> weak = shared_from_this();
+  placer = sys.spawn([weak](caf::event_based_actor* actor) -> caf::behavior {
     return {
-        [=](done_atom, const std::string& status, const std::string& reason) {
-          // An empty status: the gateway is stopping and no longer waits.
-          self->answer_placed(pl,
-                              status.empty()
-                                  ? actors::order::to_string(actors::order::order_status::placed)
-                                  : status,
-                              reason, !status.empty());
-          actor->quit();
-        },
-        [=](expired_atom, const std::string& status) {
-          self->watch.cancel(pl.order_id, *ticket);
-          self->answer_placed(pl, status, "", false);
-          actor->quit();
+        [=](place_atom, const placement_ptr& pl) {
+          auto self = weak.lock();
+          if (!self) {
+            return;
+          }
+          actors::order::place_order cmd{pl->order_id,
+                                         pl->order.customer_id,
+                                         pl->order.lines,
+                                         {pl->order.card_token, pl->order.amount_cents}};
+          // The message id includes the body's fingerprint: a redelivery of the same order is
+          // deduplicated, while the same key with another body reaches the order's decide,
+          // which rejects it as conflicting_order.
+          auto env = self->envelope_for("place:" + pl->order_id + ":" + pl->fingerprint,
+                                        pl->order_id, pl->traceparent, self->command_deadline(*pl));
+          // No CAF timeout (two clock-thread events per request): the host answers every
+          // command by its deadline (deadline_exceeded) or takes it back when its entity ends,
+          // and the request itself is bounded by its connection's timer (504 at
+          // request_timeout).
+          actor
+              ->request(self->hosts->order, caf::infinite, route_atom::value, pl->order_id, env,
+                        caf::make_message(std::move(cmd)))
+              .then(
+                  [weak, pl](actors::order::order_reply& reply) {
+                    if (auto self = weak.lock()) {
+                      self->on_accepted(pl, reply.summary);
+                    }
+                  },
+                  [pl](caf::error& err) { pl->answer(answer_for_error(err, "/orders")); });
         },
     };
   });
+}
+
+void gateway_api::impl::place(const placement_ptr& pl) {
+  caf::anon_send(placer, place_atom::value, pl);
+}
+
+void gateway_api::impl::on_accepted(const placement_ptr& pl,
+                                    const actors::order::order_summary& summary) {
+  const auto status = actors::order::to_string(summary.status);
+  if (pl->wait.count() == 0 || actors::order::is_terminal(summary.status)) {
+    return answer_placed(*pl, status, summary.reason, pl->wait.count() > 0);
+  }
+  std::unique_lock<std::mutex> lock{pl->mutex};
+  pl->accepted_status = status;
+  if (pl->wait_over) {
+    lock.unlock();
+    return answer_placed(*pl, status, "", false);
+  }
+  // Registered under the lock, so that wait_ran_out finds the ticket to cancel. The callback may
+  // run at once (the order ended already); it takes no lock of the placement.
+  std::weak_ptr<impl> weak = shared_from_this();
+  pl->ticket = watch.watch(pl->order_id, [weak, pl](const order_outcome& o) {
+    auto self = weak.lock();
+    if (!self) {
+      return;
+    }
+    // An empty status: the gateway is stopping and no longer waits.
+    self->answer_placed(
+        *pl,
+        o.status.empty() ? actors::order::to_string(actors::order::order_status::placed) : o.status,
+        o.reason, !o.status.empty());
+  });
+}
+
+void gateway_api::impl::wait_ran_out(const placement_ptr& pl) {
+  std::unique_lock<std::mutex> lock{pl->mutex};
+  pl->wait_over = true;
+  if (!pl->accepted_status) {
+    lock.unlock();
+    // The order's reply answers 202 when it comes; until request_timeout, as without a wait.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        pl->arrived + cfg.gateway.request_timeout - std::chrono::steady_clock::now());
+    const auto answer = pl->answer;
+    answer.on_due(std::max(0ms, left), [answer] {
+      answer(answer_for_error(caf::make_error(caf::sec::request_timeout), "/orders"));
+    });
+    return;
+  }
+  const auto status = *pl->accepted_status;
+  const auto ticket = pl->ticket;
+  lock.unlock();
+  watch.cancel(pl->order_id, ticket);
+  answer_placed(*pl, status, "", false);
 }
 
 void gateway_api::impl::answer_placed(const placement& pl, const std::string& status,
@@ -180,25 +231,27 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
   const auto location = "/orders/" + pl.order_id;
   response r;
   if (!final_answer || !terminal(status)) {
-    r = make_json(202, json{{"order_id", pl.order_id}, {"status", status}}.dump());
+    r = make_json(202, accepted_body(pl.order_id, status));
   } else if (status == actors::order::to_string(actors::order::order_status::confirmed)) {
-    r = make_json(201, json{{"order_id", pl.order_id}, {"status", status}}.dump());
+    r = make_json(201, accepted_body(pl.order_id, status));
   } else {
     auto p = finished_order_problem(pl.order_id, status, reason);
     p.instance = location;
     r = make_problem(p);
   }
   r.headers.emplace_back("Location", location);
-  // Answered here, on the thread that learned the outcome: queued behind the workers (or a
-  // Redis write) it could miss request_timeout. The record is written off the answer path;
-  // a retry that arrives before it is still safe, since the order id comes from client and key
-  // and the order deduplicates the command (without a free worker it is not written at all).
+  auto remembered = r;
+  if (!pl.answer(std::move(r))) {
+    return; // answered otherwise (the wait's deadline, a 504): that answer is not recorded
+  }
+  // The record is written off the answer path, after it; a retry that arrives before it is
+  // still safe, since the order id comes from client and key and the order deduplicates the
+  // command (without a free worker it is not written at all).
   auto self = shared_from_this();
   (void)pool.try_post([self, client = pl.client, key = pl.key, fingerprint = pl.fingerprint,
-                       remembered = r](read_worker&) {
+                       remembered = std::move(remembered)](read_worker&) {
     self->idempotency.remember(client, key, fingerprint, remembered);
   });
-  pl.answer(std::move(r));
 }
 
 void gateway_api::impl::restock(const request& req, const responder& answer) {

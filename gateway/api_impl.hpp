@@ -9,6 +9,7 @@
 #include "gateway/api.hpp"
 
 #include "actors/common/envelope.hpp"
+#include "actors/order/replies.hpp"
 #include "cache/rate_limiter.hpp"
 #include "cache/read_cache.hpp"
 #include "cache/redis_subscriber.hpp"
@@ -22,12 +23,16 @@
 #include "gateway/worker_pool.hpp"
 #include "read_models/projections.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -50,7 +55,8 @@ struct read_worker {
   read_models::projector reads;
 };
 
-/// What POST /orders carries from the io thread to the worker and the command's actor.
+/// What POST /orders carries from the io thread to the worker, the placer actor and whoever
+/// answers (the order's reply, its watch, or the wait's deadline on the io thread).
 struct placement {
   explicit placement(responder a) : answer(std::move(a)) {}
   responder answer;
@@ -65,7 +71,18 @@ struct placement {
   std::string traceparent;
   /// Already admitted by a leased rate-limit token.
   bool admitted = false;
+
+  // -- a ?wait, shared by the order's reply, its watch and the wait's deadline -----------------
+  std::mutex mutex;
+  /// The status the order accepted the command with, once it has.
+  std::optional<std::string> accepted_status;
+  /// The wait ran out: the answer is 202 with accepted_status (now, or when the order accepts).
+  bool wait_over = false;
+  /// The order watch's ticket, once watching.
+  uint64_t ticket = 0;
 };
+
+using placement_ptr = std::shared_ptr<placement>;
 
 /// The input `checked` found, or nullopt after answering the problem it found.
 template <class Input>
@@ -150,11 +167,12 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   void bad(const responder& answer, unsigned status, const char* type, std::string detail,
            const std::string& instance);
 
-  /// POST /orders: checked on the io thread, then admit_and_place on a worker.
+  /// POST /orders: checked on the io thread (which also arms the ?wait's deadline), then
+  /// admit_and_place on a worker.
   void post_order(const request& req, const responder& answer);
 
   /// On a worker: rate limit, the idempotency record; then the command.
-  void admit_and_place(placement pl);
+  void admit_and_place(const placement_ptr& pl);
 
   /// How long an accepted order may still be waited for: the wait the client asked for, cut
   /// short so that the answer (202 with the order's state) is out before request_timeout from
@@ -166,9 +184,20 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// the request waited for a worker.
   std::chrono::milliseconds command_deadline(const placement& pl) const;
 
-  /// Sends PlaceOrder from a short-lived actor that answers the request: at once (202), or when
-  /// the order finishes or the wait runs out (at the latest shortly before request_timeout).
-  void place(placement pl);
+  /// Starts `placer`, the one actor that sends every PlaceOrder of this gateway and reads the
+  /// replies (no actor per request). Called once, by gateway_api's constructor.
+  void start_placer();
+
+  /// Hands PlaceOrder to the placer.
+  void place(const placement_ptr& pl);
+
+  /// The order accepted the command with `summary`: answers now (no wait, or the order ended, or
+  /// the wait ran out already), else watches the order until it ends.
+  void on_accepted(const placement_ptr& pl, const actors::order::order_summary& summary);
+
+  /// On the io thread when the ?wait runs out: 202 with the accepted status, or, before the
+  /// order accepted the command, that answer when it does (504 at request_timeout at the latest).
+  void wait_ran_out(const placement_ptr& pl);
 
   /// The answer to an accepted PlaceOrder: 202 while running (or when not waiting), else 201
   /// confirmed, 409 rejected (out of stock), 422 unknown-sku (rejected: the inventory never
@@ -216,6 +245,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   near_cache near;
   token_leases leases;
   order_watch watch;
+  /// See start_placer(); stopped by gateway_api::stop().
+  caf::actor placer;
   worker_pool<read_worker> pool;
   observability::counter_family& requests;
   observability::histogram_family& latency;
@@ -229,3 +260,6 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
 };
 
 } // namespace ordermesh::gateway
+
+// Local only: the placer actor is in the same process as the requests it answers.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ordermesh::gateway::placement_ptr)

@@ -21,7 +21,13 @@ response problem(unsigned status, std::string detail, std::string instance = {})
 struct exchange_slot final : detail::answer_slot {
   explicit exchange_slot(net::exchange e) : exchange(std::move(e)) {}
   void deliver(response r) override { exchange.answer(to_net(std::move(r))); }
+  void on_due(std::chrono::milliseconds delay, std::function<void()> then) override {
+    own_deadline = true;
+    exchange.after(delay, std::move(then));
+  }
   net::exchange exchange;
+  /// The handler armed its own deadline (only read and written on the request's io thread).
+  bool own_deadline = false;
 };
 
 request to_request(net::request&& in) {
@@ -70,11 +76,6 @@ http_server::http_server(config::gateway_config cfg, route_table routes)
 void http_server::on_request(net::request&& in, const net::exchange& ex) const {
   const auto req = to_request(std::move(in));
   auto slot = std::make_shared<exchange_slot>(ex);
-  ex.after(cfg_.request_timeout, [slot] {
-    if (!slot->answered.exchange(true)) {
-      slot->deliver(problem(504, "the request was not answered in time"));
-    }
-  });
   try {
     routes_.dispatch(req, responder{slot});
   } catch (const std::exception& e) {
@@ -83,6 +84,16 @@ void http_server::on_request(net::request&& in, const net::exchange& ex) const {
     if (!slot->answered.exchange(true)) {
       slot->deliver(problem(500, "internal error", req.path));
     }
+  }
+  // Armed after the handler, and only when it neither answered nor armed a deadline of its own:
+  // re-arming cancels the armed wait, one more completion for the io threads per request. An
+  // answer from another thread reaches the connection after this (on its strand).
+  if (!slot->own_deadline && !slot->answered.load()) {
+    ex.after(cfg_.request_timeout, [slot] {
+      if (!slot->answered.exchange(true)) {
+        slot->deliver(problem(504, "the request was not answered in time"));
+      }
+    });
   }
 }
 

@@ -3,6 +3,7 @@
 #include "gateway/problem.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,11 @@ namespace detail {
 struct answer_slot {
   virtual ~answer_slot() = default;
   virtual void deliver(response r) = 0;
+  /// See responder::on_due; does nothing where no server keeps a deadline (e.g. the fuzz target).
+  virtual void on_due(std::chrono::milliseconds delay, std::function<void()> then) {
+    (void)delay;
+    (void)then;
+  }
   /// Set by the first answer, whoever gives it (handler, timeout, connection loss).
   std::atomic<bool> answered{false};
 };
@@ -49,6 +55,14 @@ public:
   /// Sends `r`. True when this was the answer; false when the request was already answered (by an
   /// earlier call or the server's 504); the connection may since have closed, which is not told.
   bool operator()(response r) const;
+
+  /// Replaces the request's deadline (the server's 504 at request_timeout, or an earlier
+  /// on_due): `then` runs on the request's io thread once `delay` has passed, unless the request
+  /// was answered by then, and must answer or call on_due again. Only on that io thread: inside
+  /// the handler, or inside a `then`.
+  void on_due(std::chrono::milliseconds delay, std::function<void()> then) const {
+    slot_->on_due(delay, std::move(then));
+  }
 
 private:
   std::shared_ptr<detail::answer_slot> slot_;

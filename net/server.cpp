@@ -131,10 +131,13 @@ public:
     }
     deadline_ = std::move(then);
     deadline_ends_on_stop_ = ends_on_stop;
+    const auto armed = ++deadlines_armed_;
+    // Re-arming cancels the wait armed before: that one must not run the new deadline.
     timer_.expires_after(delay);
-    // Also runs when cancelled: the phase and seq decide (see on_stop).
-    timer_.async_wait([self = shared_from_this(), seq](beast::error_code) {
-      if (self->phase_ == phase::handling && self->seq_ == seq && self->deadline_) {
+    // Also runs when cancelled: the phase, seq and the latest arming decide (see on_stop).
+    timer_.async_wait([self = shared_from_this(), seq, armed](beast::error_code) {
+      if (self->phase_ == phase::handling && self->seq_ == seq && self->deadlines_armed_ == armed &&
+          self->deadline_) {
         std::exchange(self->deadline_, nullptr)();
       }
     });
@@ -295,6 +298,8 @@ private:
   std::shared_ptr<session> keep_;
   /// What exchange::after() armed for the request being handled.
   std::function<void()> deadline_;
+  /// Counts exchange::after() calls: only the wait armed last may run deadline_.
+  uint64_t deadlines_armed_ = 0;
   bool deadline_ends_on_stop_ = false;
   bool stop_requested_ = false;
   bool keep_alive_ = true;

@@ -60,7 +60,8 @@ public:
   void close() const;
   /// Runs `then` on the connection's strand once `delay` has passed, unless the request has been
   /// answered or closed by then. When `ends_on_stop`, stop() runs `then` at once instead of
-  /// waiting for it. Call it from inside the request handler only, at most once per request.
+  /// waiting for it. Call it on the connection's strand only: inside the request handler or inside
+  /// a `then`; a later call replaces the deadline armed before.
   void after(std::chrono::milliseconds delay, std::function<void()> then,
              bool ends_on_stop = false) const;
 

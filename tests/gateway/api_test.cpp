@@ -231,6 +231,26 @@ BOOST_FIXTURE_TEST_CASE(waiting_answers_with_the_orders_end, fresh_system) {
   }));
 }
 
+BOOST_FIXTURE_TEST_CASE(a_wait_shorter_than_the_placement_answers_202_once_the_order_accepted,
+                        fresh_system) {
+  // A 1 ms wait runs out before the order has even accepted the command: the answer is then
+  // 202 with the accepted order, never before it is durable, and the order is placed once.
+  auto c = sys().client();
+  const auto client = standalone_system::unique("shortwait");
+  auto sku = restocked_sku(*c, client, 5);
+  auto r = post_order(*c, client, "sw1", order_body("cust-sw", {{sku, 1}}).dump(), "?wait=1");
+  BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+  const auto id = r.json().at("order_id").get<std::string>();
+  BOOST_TEST(r.header("Location").value_or("") == "/orders/" + id);
+  BOOST_TEST(r.json().at("status") != "");
+  BOOST_TEST(sys().db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + id +
+                                    "' AND event_type = 'order.placed.v1'") == "1");
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/orders/" + id, "", {{"X-Client-Id", client}});
+    return g.status == 200u && g.json().at("status") == "confirmed";
+  }));
+}
+
 BOOST_FIXTURE_TEST_CASE(an_order_with_an_unknown_sku_is_rejected_by_the_inventory_not_the_gateway,
                         fresh_system) {
   auto c = sys().client();

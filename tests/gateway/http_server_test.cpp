@@ -111,6 +111,10 @@ route_table test_routes(helpers& h) {
     });
   });
   routes.add("GET", "/never", [](const request&, const responder&) {});
+  // Its own deadline (1 s) replaces the server's 504 (request_timeout, 300 ms in these tests).
+  routes.add("GET", "/due-later", [](const request&, const responder& answer) {
+    answer.on_due(1s, [answer] { answer(make_json(202, R"({"due":true})")); });
+  });
   routes.add("GET", "/peer", [](const request& req, const responder& answer) {
     answer(make_json(200, json{{"remote_address", req.remote_address}}.dump()));
   });
@@ -294,6 +298,18 @@ BOOST_AUTO_TEST_CASE(answers_504_when_a_handler_never_answers_within_request_tim
   BOOST_TEST(problem_of(res)["status"] == 504);
   // Not before the timeout (a timer never fires early); how much later is the machine's business.
   BOOST_TEST((took >= 300ms));
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_s_own_deadline_replaces_the_504_and_runs_when_due_not_before) {
+  running_gateway gw;
+  client c{gw.server.port()};
+  const auto start = std::chrono::steady_clock::now();
+  const auto res = c.call(get("/due-later"));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(res.result_int() == 202);
+  BOOST_TEST(res.body() == R"({"due":true})");
+  BOOST_TEST((took >= 1s)); // a timer never fires early
+  BOOST_TEST(c.call(get("/health/live")).result_int() == 200);
 }
 
 BOOST_AUTO_TEST_CASE(ignores_an_answer_given_after_the_504_and_keeps_the_connection) {
