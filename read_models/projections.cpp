@@ -39,9 +39,9 @@ namespace page_sql {
 // Page writers wait for each other here, so that each reads the rows as the previous page left
 // them; FOR UPDATE could not lock the rows a page is about to create.
 // Each statement that finds rows names the page's keys on every table it reads (`= ANY($1)`, the
-// leading column of its primary key), joins included: its plan, made once per connection and
-// maybe while the tables were empty, then looks the rows up by key however large the tables grow,
-// instead of hashing a scan of the whole table.
+// leading column of its primary key), joins included, and the connection plans no sequential
+// scan (projector::session_settings): its plan, made once per connection and maybe while the
+// tables were empty or tiny, then looks the rows up by key however large the tables grow.
 const char* const lock = "om_rm_lock";
 const char* const read_orders = "om_rm_read_orders";
 const char* const read_inventory = "om_rm_read_inventory";
@@ -381,12 +381,27 @@ const std::vector<std::pair<const char*, std::string>>& projector::page_statemen
   return page_sql::statements;
 }
 
+const std::vector<std::string>& projector::session_settings() {
+  // Every statement of this connection looks rows up by key (the page's keys, an order id, a
+  // customer, a SKU), and each is planned once per connection, maybe while a table was tiny and
+  // a scan of it cheapest: that plan would then scan the table as it grows, until the next
+  // ANALYZE. Without sequential scans the planner keeps to the keys' indexes at any size.
+  static const std::vector<std::string> settings{"SET enable_seqscan = off"};
+  return settings;
+}
+
 template <class T, class Body>
 store_result<T> projector::with_connection(const char* what, Body&& body) {
   try {
     if (!conn_ || !conn_->connection.is_open()) {
       conn_.reset();
       conn_.reset(new session{pqxx::connection{pg_event_store::connection_string(pg_)}});
+      {
+        pqxx::nontransaction tx{conn_->connection};
+        for (const auto& setting : session_settings()) {
+          tx.exec0(setting);
+        }
+      }
       prepare_page_statements(conn_->connection);
     }
     return body(conn_->connection);
