@@ -56,6 +56,8 @@ ROLE_OF_CLASS = [
     ("projection: read the log", "projection: log reads (its store connection)"),
     ("projection: log end", "projection: log reads (its store connection)"),
     ("projection:", "projection: page writes (its page connection)"),
+    # Only the page connection runs transaction blocks (a page and its checkpoint).
+    ("transaction:", "projection: page writes (its page connection)"),
     ("gateway:", "gateway reads"),
 ]
 
