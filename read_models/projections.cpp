@@ -38,6 +38,10 @@ namespace page_sql {
 
 // Page writers wait for each other here, so that each reads the rows as the previous page left
 // them; FOR UPDATE could not lock the rows a page is about to create.
+// Each statement that finds rows names the page's keys on every table it reads (`= ANY($1)`, the
+// leading column of its primary key), joins included, and the connection plans no sequential
+// scan (projector::session_settings): its plan, made once per connection and maybe while the
+// tables were empty or tiny, then looks the rows up by key however large the tables grow.
 const char* const lock = "om_rm_lock";
 const char* const read_orders = "om_rm_read_orders";
 const char* const read_inventory = "om_rm_read_inventory";
@@ -55,13 +59,14 @@ const std::vector<std::pair<const char*, std::string>> statements{
      "SELECT o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(
          "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty, "
                                                    "l.reservation FROM read_orders o LEFT JOIN "
-                                                   "read_order_lines l USING (order_id) WHERE "
+                                                   "read_order_lines l ON l.order_id = o.order_id "
+                                                   "AND l.order_id = ANY($1::text[]) WHERE "
                                                    "o.order_id = ANY($1::text[])"},
     {read_inventory, "SELECT sku, on_hand, reserved, version, " OM_US(
                          "updated_at") " FROM read_inventory WHERE sku = ANY($1::text[])"},
     {read_holds, "SELECT h.sku, h.order_id, h.qty FROM unnest($1::text[], $2::text[]) AS "
                  "k(sku, order_id) JOIN read_inventory_holds h ON h.sku = k.sku AND "
-                 "h.order_id = k.order_id"},
+                 "h.order_id = k.order_id AND h.sku = ANY($1::text[])"},
     // Guarded by version as well, although the lock already keeps a page from going backwards.
     {write_orders,
      "INSERT INTO read_orders (order_id, customer_id, status, reason, amount_cents, placed_at, "
@@ -98,7 +103,8 @@ const std::vector<std::pair<const char*, std::string>> statements{
                 "unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT (sku, order_id) DO "
                 "UPDATE SET qty = EXCLUDED.qty"},
     {clear_holds, "DELETE FROM read_inventory_holds h USING unnest($1::text[], $2::text[]) AS "
-                  "k(sku, order_id) WHERE h.sku = k.sku AND h.order_id = k.order_id"},
+                  "k(sku, order_id) WHERE h.sku = k.sku AND h.order_id = k.order_id AND "
+                  "h.sku = ANY($1::text[])"},
     {checkpoint,
      "INSERT INTO subscription_checkpoints (subscription, transaction_id, position)"
      " VALUES ($1, $2::xid8, $3) ON CONFLICT (subscription) DO UPDATE SET"
@@ -371,12 +377,31 @@ const std::string& projector::get_inventory_sql() {
   return inventory_sql;
 }
 
+const std::vector<std::pair<const char*, std::string>>& projector::page_statements() {
+  return page_sql::statements;
+}
+
+const std::vector<std::string>& projector::session_settings() {
+  // Every statement of this connection looks rows up by key (the page's keys, an order id, a
+  // customer, a SKU), and each is planned once per connection, maybe while a table was tiny and
+  // a scan of it cheapest: that plan would then scan the table as it grows, until the next
+  // ANALYZE. Without sequential scans the planner keeps to the keys' indexes at any size.
+  static const std::vector<std::string> settings{"SET enable_seqscan = off"};
+  return settings;
+}
+
 template <class T, class Body>
 store_result<T> projector::with_connection(const char* what, Body&& body) {
   try {
     if (!conn_ || !conn_->connection.is_open()) {
       conn_.reset();
       conn_.reset(new session{pqxx::connection{pg_event_store::connection_string(pg_)}});
+      {
+        pqxx::nontransaction tx{conn_->connection};
+        for (const auto& setting : session_settings()) {
+          tx.exec0(setting);
+        }
+      }
       prepare_page_statements(conn_->connection);
     }
     return body(conn_->connection);

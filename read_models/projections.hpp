@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ordermesh::read_models {
@@ -153,6 +154,13 @@ public:
 
   /// get_inventory's statement ($1 sku), for EXPLAIN.
   static const std::string& get_inventory_sql();
+
+  /// The statements of a page (name, SQL), as run_once prepares them on its connection, for
+  /// EXPLAIN: they are planned once per connection, maybe while the tables are empty or tiny.
+  static const std::vector<std::pair<const char*, std::string>>& page_statements();
+
+  /// The settings (SET statements) its connection runs before its first statement.
+  static const std::vector<std::string>& session_settings();
 
 private:
   template <class T, class Body>

@@ -33,7 +33,8 @@
 #   om_stop_bg                                 SIGTERM (then SIGKILL after 15 s) what om_start_bg started
 #   om_log <message...>                        "<script>: message" on stderr
 # Tunables (environment): OM_START_TIMEOUT (s, default 60), OM_STOP_TIMEOUT (s, default 60),
-#   OM_LOCK_TIMEOUT (s, default 300), OM_PG_BIN (default /usr/lib/postgresql/15/bin).
+#   OM_LOCK_TIMEOUT (s, default 300), OM_PG_BIN (default /usr/lib/postgresql/15/bin),
+#   OM_PG_STAT_STATEMENTS (1: a PostgreSQL started now preloads pg_stat_statements).
 # Script-internal names use the OM_/om_ prefix; the only ORDERMESH_* variables ever
 # exported are the six set by om_export_env.
 
@@ -348,10 +349,19 @@ unix_socket_directories = ''
 max_connections = 200
 shared_buffers = 256MB
 fsync = on
+# WAL segments a checkpoint keeps for reuse (renamed) instead of removing them; below this, a
+# writer that fills one creates and zero-fills the next itself (XLogFileInit: ~5% of the journal
+# writers' CPU under bench/orders with the default 80MB).
+min_wal_size = 512MB
 password_encryption = 'scram-sha-256'
 logging_collector = off
 log_destination = 'stderr'
 EOF
+  # A benchmark's statement-by-statement split (bench/orders with OM_BENCH_PG_SPLIT=1).
+  if [[ "${OM_PG_STAT_STATEMENTS:-0}" == 1 ]]; then
+    printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.track_planning = on\n" \
+      >>"$conf" || return 1
+  fi
   chmod 600 "$conf" || return 1
   if om__is_root; then chown postgres:postgres "$conf" || return 1; fi
 }
