@@ -950,8 +950,9 @@ public:
           s.asked_to_passivate = false;
           s.queue.push_back(
               waiting{promise, std::move(env), std::move(*cmd), s.journal_reads, raw, direct});
+          // No tick for the command itself: what it changes is committed (and then the tick is
+          // scheduled), and the append or read it waits for sets when it is overdue.
           drain(self);
-          schedule_tick(self);
           return promise;
         },
         [=](persistence::recover_atom) {

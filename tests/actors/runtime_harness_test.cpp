@@ -989,6 +989,26 @@ BOOST_AUTO_TEST_CASE(an_idle_entity_is_woken_by_no_timer_until_it_may_passivate)
   BOOST_TEST(entities().empty()); // it still passivates
 }
 
+// A command re-armed a tick within tick_interval on an entity that had only its passivation tick
+// left, and that tick armed the passivation tick again: two clock-thread events per command on
+// an idle entity (every stock take on a quiet SKU), for no check that needed them.
+BOOST_AUTO_TEST_CASE(a_command_to_an_idle_entity_arms_no_tick) {
+  ok("sku-q", caf::make_message(restock{10}));
+  auto& c = send_direct("sku-q", env(), caf::make_message(restock{1}));
+  sched.run();
+  size_t fired = 0;
+  for (int i = 0; i < 5; ++i) {
+    fired += sched.advance_time(settings.tick_interval);
+    sched.run();
+  }
+  BOOST_TEST(fired == 0u);
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  settle(settings.idle_timeout);
+  BOOST_TEST(entities().empty()); // it still passivates
+}
+
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
   // Written while no entity was active (a passivated or crashed node): a hold that has expired.
   auto held = runtime::to_new_event(encode(event{reserved{"o-old", 5, now_us() - 1'000'000}}));
