@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <random>
 #include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 namespace ordermesh::actors::runtime {
 
@@ -294,10 +296,10 @@ struct entity_state {
   std::deque<std::string> handled_order;
   /// Times on the actor clock (virtual under test_coordinator).
   caf::actor_clock::time_point last_command;
-  /// The one tick the entity waits for (older ones, superseded, are ignored) and when it is due.
+  /// The ticks on their way (number, when due): each runs on_tick when it comes (a delayed send
+  /// cannot be cancelled; one already on its way serves whatever it comes early enough for).
   uint64_t tick_seq = 0;
-  bool tick_pending = false;
-  caf::actor_clock::time_point tick_at;
+  std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> ticks_armed;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
   caf::actor_clock::time_point last_progress;
   uint64_t commands = 0;
@@ -561,7 +563,7 @@ public:
     auto& st = self->state;
     st.read_in_flight = read;
     st.read_due = self->clock().now() + read_limit;
-    tick_by(self, st.read_due);
+    tick_by(self, st.read_due, st.settings.tick_interval);
   }
 
   static void read_answered(pointer self, uint64_t read) {
@@ -718,7 +720,7 @@ public:
       st.in_append = b;
       st.in_append_repeats = rest;
       st.append_due = self->clock().now() + append_limit;
-      tick_by(self, st.append_due);
+      tick_by(self, st.append_due, st.settings.tick_interval);
       self->request(st.journal, caf::infinite, persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
@@ -867,6 +869,7 @@ public:
         now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);
+      return; // its host answers with stop_atom: no tick until then (an append arms its own)
     }
     schedule_tick(self);
   }
@@ -885,24 +888,29 @@ public:
   static void schedule_tick(pointer self) {
     auto& st = self->state;
     auto now = self->clock().now();
-    auto at = now + st.settings.tick_interval;
     if (idle(self)) {
-      at = std::max(at, st.last_command + st.settings.idle_timeout);
+      // Passivation may come a tick late: a tick already on its way then serves.
+      tick_by(self,
+              std::max(now + st.settings.tick_interval, st.last_command + st.settings.idle_timeout),
+              st.settings.tick_interval);
+    } else {
+      tick_by(self, now + st.settings.tick_interval);
     }
-    tick_by(self, at);
   }
 
-  /// Makes sure a tick comes no later than `at` (the pending one if it does).
-  static void tick_by(pointer self, caf::actor_clock::time_point at) {
+  /// Makes sure a tick comes no later than `at` + `late` (one already on its way if it does).
+  static void tick_by(pointer self, caf::actor_clock::time_point at,
+                      caf::timespan late = caf::timespan{0}) {
     auto& st = self->state;
-    if (st.tick_pending && st.tick_at <= at) {
-      return;
+    for (const auto& armed : st.ticks_armed) {
+      if (armed.second <= at + late) {
+        return;
+      }
     }
     auto now = self->clock().now();
-    st.tick_pending = true;
-    st.tick_at = at;
+    st.ticks_armed.emplace_back(++st.tick_seq, at);
     self->delayed_send(self, std::max<caf::timespan>(at - now, caf::timespan{0}), tick_atom::value,
-                       ++st.tick_seq);
+                       st.tick_seq);
   }
 
   static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
@@ -925,7 +933,10 @@ public:
     // read then follows their arrival, and their rejections need no second read (catch_up).
     st.recovery_queued = true;
     self->send(self, persistence::recover_atom::value);
-    schedule_tick(self);
+    // One tick, for when it may passivate if the command that activated it is all it gets (it
+    // also covers the recovery read while read_limit <= idle_timeout); a commit that leaves work
+    // time can move asks for an earlier one.
+    tick_by(self, st.last_command + st.settings.idle_timeout + st.settings.tick_interval);
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
           auto& s = self->state;
@@ -963,10 +974,11 @@ public:
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
         [=](tick_atom, uint64_t seq) {
-          if (seq == self->state.tick_seq) {
-            self->state.tick_pending = false;
-            on_tick(self);
-          }
+          auto& armed = self->state.ticks_armed;
+          armed.erase(std::remove_if(armed.begin(), armed.end(),
+                                     [seq](const auto& a) { return a.first == seq; }),
+                      armed.end());
+          on_tick(self);
         },
         [=](stop_atom) {
           self->state.stopping = true;

@@ -1009,6 +1009,26 @@ BOOST_AUTO_TEST_CASE(a_command_to_an_idle_entity_arms_no_tick) {
   BOOST_TEST(entities().empty()); // it still passivates
 }
 
+// Each order activates entities that get one command and then idle (its notification, its
+// payment): each armed a tick within tick_interval at activation, and that tick the passivation
+// tick; one tick, when it may passivate, does.
+BOOST_AUTO_TEST_CASE(
+    an_entity_idle_after_the_command_that_activated_it_is_woken_once_to_passivate) {
+  auto& c = send("sku-once", env(), caf::make_message(restock{3}));
+  size_t fired = 0;
+  for (auto passed = 0s; passed < settings.idle_timeout + 3 * settings.tick_interval;
+       passed += 1s) {
+    sched.run();
+    fired += sched.advance_time(1s);
+  }
+  sched.run();
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(entities().empty());
+  BOOST_TEST(fired == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
   // Written while no entity was active (a passivated or crashed node): a hold that has expired.
   auto held = runtime::to_new_event(encode(event{reserved{"o-old", 5, now_us() - 1'000'000}}));
