@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <random>
 #include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 namespace ordermesh::actors::runtime {
 
@@ -104,6 +106,14 @@ std::optional<Variant> command_from_message(const caf::message& msg) {
 
 /// How long an entity waits for another entity's answer before its own timers take over.
 constexpr auto route_timeout = std::chrono::seconds(10);
+
+/// How long an entity waits for the journal's answer to an append, and for the reader's answer to
+/// a read (recovery or catch-up), before it ends itself with an error: its host restarts it and
+/// the next incarnation recovers from the journal and answers what the ended one held. Checked
+/// on the entity's tick (end_if_overdue), not by a CAF request timeout: in 0.17 each of those
+/// is a clock-thread event, never cancelled, and fires as a late message after every answer.
+constexpr auto append_limit = std::chrono::seconds(60);
+constexpr auto read_limit = std::chrono::seconds(30);
 
 /// An envelope for a command an entity sends because of `cause`; `message_id` must be the same
 /// every time the same step is (re)sent, so that the receiver deduplicates it.
@@ -266,6 +276,11 @@ struct entity_state {
   uint64_t journal_reads = 0;
   uint64_t copy_read = 0;
   bool appending = false;
+  /// When the append in flight is overdue (append_limit after it was sent).
+  caf::actor_clock::time_point append_due;
+  /// The number (journal_reads) of the read in flight, 0 if none, and when it is overdue.
+  uint64_t read_in_flight = 0;
+  caf::actor_clock::time_point read_due;
   /// The batch whose append is in flight, and the repeats answered with it.
   std::shared_ptr<batch> in_append;
   std::shared_ptr<std::vector<std::pair<waiting, size_t>>> in_append_repeats;
@@ -281,10 +296,10 @@ struct entity_state {
   std::deque<std::string> handled_order;
   /// Times on the actor clock (virtual under test_coordinator).
   caf::actor_clock::time_point last_command;
-  /// The one tick the entity waits for (older ones, superseded, are ignored) and when it is due.
+  /// The ticks on their way (number, when due): each runs on_tick when it comes (a delayed send
+  /// cannot be cancelled; one already on its way serves whatever it comes early enough for).
   uint64_t tick_seq = 0;
-  bool tick_pending = false;
-  caf::actor_clock::time_point tick_at;
+  std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> ticks_armed;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
   caf::actor_clock::time_point last_progress;
   uint64_t commands = 0;
@@ -398,9 +413,11 @@ public:
     auto& st = self->state;
     st.recovered = false;
     auto read = ++st.journal_reads;
-    self->request(st.reader, std::chrono::seconds(30), persistence::recover_atom::value, st.stream)
+    read_sent(self, read);
+    self->request(st.reader, caf::infinite, persistence::recover_atom::value, st.stream)
         .then(
             [=](persistence::stream_history& history) {
+              read_answered(self, read);
               // Empty on activation; the copy before an append answered unknown or refused.
               auto before = self->state.state;
               if (!rebuild(self, history)) {
@@ -419,6 +436,7 @@ public:
               drain(self);
             },
             [=](caf::error& err) {
+              read_answered(self, read);
               // The database is away: fail what waits (nothing was decided) and try again soon.
               auto& s = self->state;
               for (auto& w : s.queue) {
@@ -502,10 +520,12 @@ public:
     auto& st = self->state;
     st.catching_up = std::move(w);
     auto read = ++st.journal_reads;
-    self->request(st.reader, std::chrono::seconds(30), persistence::events_after_atom::value,
-                  st.stream, st.version)
+    read_sent(self, read);
+    self->request(st.reader, caf::infinite, persistence::events_after_atom::value, st.stream,
+                  st.version)
         .then(
             [=](persistence::stream_history& later) {
+              read_answered(self, read);
               auto& s = self->state;
               // Back in the queue before the events are applied: if one cannot be, the entity
               // ends and hands what it holds (this too) to its host.
@@ -526,6 +546,7 @@ public:
               drain(self);
             },
             [=](caf::error& err) {
+              read_answered(self, read);
               auto& s = self->state;
               auto unchecked = std::move(*s.catching_up);
               s.catching_up.reset();
@@ -534,6 +555,47 @@ public:
                                                     self->system().render(err)));
               drain(self);
             });
+  }
+
+  /// Read number `read` is on its way to the reader: the tick ends the entity if it is not
+  /// answered within read_limit.
+  static void read_sent(pointer self, uint64_t read) {
+    auto& st = self->state;
+    st.read_in_flight = read;
+    st.read_due = self->clock().now() + read_limit;
+    tick_by(self, st.read_due, st.settings.tick_interval);
+  }
+
+  static void read_answered(pointer self, uint64_t read) {
+    if (self->state.read_in_flight == read) {
+      self->state.read_in_flight = 0;
+    }
+  }
+
+  /// Ends the entity if the journal has not answered its append, or the reader its read, in
+  /// time (a hung writer or connection, a lost reply): true if it did. Its host restarts it; the
+  /// next incarnation reads the stream (which holds the append if it committed after all, and
+  /// refuses it by version if it commits later) and answers the commands this one held. A late
+  /// answer reaches no one.
+  static bool end_if_overdue(pointer self, caf::actor_clock::time_point now) {
+    auto& st = self->state;
+    std::optional<caf::error> why;
+    if (st.appending && now >= st.append_due) {
+      why = caf::make_error(entity_errc::outcome_unknown,
+                            "the journal did not answer an append within " +
+                                std::to_string(append_limit.count()) + " s");
+    } else if (st.read_in_flight != 0 && now >= st.read_due) {
+      why = caf::make_error(entity_errc::journal_unavailable,
+                            "the reader did not answer a read within " +
+                                std::to_string(read_limit.count()) + " s");
+    }
+    if (!why) {
+      return false;
+    }
+    observability::log_event(spdlog::level::err, "entity ends: journal overdue",
+                             {{"entity", st.stream}, {"reason", self->system().render(*why)}});
+    self->quit(std::move(*why));
+    return true;
   }
 
   /// Whether a batch or a catch-up read is in flight (commands wait for it).
@@ -657,7 +719,9 @@ public:
       auto rest = std::make_shared<std::vector<std::pair<waiting, size_t>>>(std::move(repeats));
       st.in_append = b;
       st.in_append_repeats = rest;
-      self->request(st.journal, std::chrono::seconds(60), persistence::append_atom::value,
+      st.append_due = self->clock().now() + append_limit;
+      tick_by(self, st.append_due, st.settings.tick_interval);
+      self->request(st.journal, caf::infinite, persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
               [=](persistence::append_result& r) {
@@ -701,8 +765,7 @@ public:
                 s.appending = false;
                 s.in_append.reset();
                 s.in_append_repeats.reset();
-                auto unknown = err == persistence::store_errc::outcome_unknown ||
-                               err == caf::sec::request_timeout;
+                auto unknown = err == persistence::store_errc::outcome_unknown;
                 auto code =
                     unknown ? entity_errc::outcome_unknown : entity_errc::journal_unavailable;
                 for (auto& w : b->commands) {
@@ -790,6 +853,9 @@ public:
 
   static void on_tick(pointer self) {
     auto& st = self->state;
+    if (end_if_overdue(self, self->clock().now())) {
+      return;
+    }
     if (st.recovered) {
       queue_timer_command(self, false);
       drain(self);
@@ -803,6 +869,7 @@ public:
         now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);
+      return; // its host answers with stop_atom: no tick until then (an append arms its own)
     }
     schedule_tick(self);
   }
@@ -821,16 +888,29 @@ public:
   static void schedule_tick(pointer self) {
     auto& st = self->state;
     auto now = self->clock().now();
-    auto at = now + st.settings.tick_interval;
     if (idle(self)) {
-      at = std::max(at, st.last_command + st.settings.idle_timeout);
+      // Passivation may come a tick late: a tick already on its way then serves.
+      tick_by(self,
+              std::max(now + st.settings.tick_interval, st.last_command + st.settings.idle_timeout),
+              st.settings.tick_interval);
+    } else {
+      tick_by(self, now + st.settings.tick_interval);
     }
-    if (st.tick_pending && st.tick_at <= at) {
-      return;
+  }
+
+  /// Makes sure a tick comes no later than `at` + `late` (one already on its way if it does).
+  static void tick_by(pointer self, caf::actor_clock::time_point at,
+                      caf::timespan late = caf::timespan{0}) {
+    auto& st = self->state;
+    for (const auto& armed : st.ticks_armed) {
+      if (armed.second <= at + late) {
+        return;
+      }
     }
-    st.tick_pending = true;
-    st.tick_at = at;
-    self->delayed_send(self, at - now, tick_atom::value, ++st.tick_seq);
+    auto now = self->clock().now();
+    st.ticks_armed.emplace_back(++st.tick_seq, at);
+    self->delayed_send(self, std::max<caf::timespan>(at - now, caf::timespan{0}), tick_atom::value,
+                       st.tick_seq);
   }
 
   static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
@@ -853,7 +933,10 @@ public:
     // read then follows their arrival, and their rejections need no second read (catch_up).
     st.recovery_queued = true;
     self->send(self, persistence::recover_atom::value);
-    schedule_tick(self);
+    // One tick, for when it may passivate if the command that activated it is all it gets (it
+    // also covers the recovery read while read_limit <= idle_timeout); a commit that leaves work
+    // time can move asks for an earlier one.
+    tick_by(self, st.last_command + st.settings.idle_timeout + st.settings.tick_interval);
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
           auto& s = self->state;
@@ -878,8 +961,9 @@ public:
           s.asked_to_passivate = false;
           s.queue.push_back(
               waiting{promise, std::move(env), std::move(*cmd), s.journal_reads, raw, direct});
+          // No tick for the command itself: what it changes is committed (and then the tick is
+          // scheduled), and the append or read it waits for sets when it is overdue.
           drain(self);
-          schedule_tick(self);
           return promise;
         },
         [=](persistence::recover_atom) {
@@ -890,10 +974,11 @@ public:
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
         [=](tick_atom, uint64_t seq) {
-          if (seq == self->state.tick_seq) {
-            self->state.tick_pending = false;
-            on_tick(self);
-          }
+          auto& armed = self->state.ticks_armed;
+          armed.erase(std::remove_if(armed.begin(), armed.end(),
+                                     [seq](const auto& a) { return a.first == seq; }),
+                      armed.end());
+          on_tick(self);
         },
         [=](stop_atom) {
           self->state.stopping = true;

@@ -120,9 +120,9 @@ constexpr auto past_deadline_grace = std::chrono::seconds(1);
 
 /// How long the host waits for the entity's answer: shortly past the command's deadline, or the
 /// reply timeout if that comes earlier. A command without a deadline gets no timeout: the entity
-/// answers every command it takes (its journal append has its own timeout) or ends, and then the
-/// host takes the command back; a CAF 0.17 request timeout is never cancelled, so each one costs
-/// two clock-thread events and a late message.
+/// answers every command it takes or ends (also when the journal does not answer it in time: see
+/// append_limit), and then the host takes the command back; a CAF 0.17 request timeout is never
+/// cancelled, so each one costs a clock-thread event and a late message.
 caf::duration reply_timeout(host_pointer self, const envelope& env) {
   if (env.deadline_us == 0) {
     return caf::infinite;

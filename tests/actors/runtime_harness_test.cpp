@@ -88,6 +88,11 @@ struct fake_store {
   size_t catch_up_reads = 0;
   /// Whether events_after reads answer unavailable (the database is away).
   bool catch_up_fails = false;
+  /// How many of the next recovery and events_after reads the reader never answers (a hung
+  /// connection, a lost reply), and their promises, kept unanswered.
+  size_t recovery_reads_to_hold = 0;
+  size_t catch_up_reads_to_hold = 0;
+  std::vector<caf::response_promise> held_reads;
   /// The commit time recorded with each event.
   std::function<int64_t()> now_us;
 
@@ -228,14 +233,25 @@ caf::behavior fake_journal(caf::event_based_actor* self, std::shared_ptr<fake_st
   };
 }
 
-caf::behavior fake_reader(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
+caf::behavior fake_reader(caf::event_based_actor* self, std::shared_ptr<fake_store> store) {
   return {
-      [=](persistence::recover_atom, const std::string& stream) {
+      [=](persistence::recover_atom,
+          const std::string& stream) -> caf::result<persistence::stream_history> {
         store->recovery_reads += 1;
+        if (store->recovery_reads_to_hold > 0) {
+          store->recovery_reads_to_hold -= 1;
+          store->held_reads.push_back(self->make_response_promise());
+          return store->held_reads.back();
+        }
         return store->history(stream);
       },
       [=](persistence::events_after_atom, const std::string& stream, int64_t version) {
         store->catch_up_reads += 1;
+        if (store->catch_up_reads_to_hold > 0) {
+          store->catch_up_reads_to_hold -= 1;
+          store->held_reads.push_back(self->make_response_promise());
+          return caf::result<persistence::stream_history>{store->held_reads.back()};
+        }
         if (store->catch_up_fails) {
           return caf::result<persistence::stream_history>{
               store_error(persistence::store_errc::unavailable, "database down")};
@@ -810,6 +826,70 @@ BOOST_AUTO_TEST_CASE(a_rejection_whose_catch_up_read_fails_is_not_answered_from_
   ok("sku-f", caf::make_message(commit{"o-1"}));
 }
 
+// No CAF request timeout guards an entity's append or read (each cost clock-thread events per
+// command): the entity's tick ends it once the journal or the reader is overdue, and the next
+// incarnation answers what it held, from the stream.
+BOOST_AUTO_TEST_CASE(an_append_the_journal_never_answers_ends_the_entity_and_loses_no_command) {
+  ok("sku-h", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& via_host = send("sku-h", env(), caf::make_message(restock{5}));
+  auto& direct = send_direct("sku-h", env(), caf::make_message(restock{7}));
+  settle(runtime::append_limit + 3 * settings.tick_interval, 100ms);
+  BOOST_TEST(crashes("sku-h") == 1u);
+  for (auto* c : {&via_host, &direct}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), error_name(c->answers[0]));
+  }
+  BOOST_TEST(store->replay("inventory/sku-h").on_hand == 22);
+  // The hung append commits after all: refused by its version, nothing is recorded twice.
+  auto events = store->streams["inventory/sku-h"].size();
+  release_held(journal_answer::committed);
+  settle(2s);
+  BOOST_TEST(store->streams["inventory/sku-h"].size() == events);
+  BOOST_TEST(store->replay("inventory/sku-h").on_hand == 22);
+}
+
+BOOST_AUTO_TEST_CASE(an_append_overdue_after_it_committed_is_answered_from_the_stream_once) {
+  ok("sku-hc", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& c = send_direct("sku-hc", env(), caf::make_message(restock{4}));
+  settle(1s);
+  // Committed, but its answer never comes (lost on the way back).
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  store->write(store->held.front().first);
+  store->held.clear();
+  settle(runtime::append_limit + 3 * settings.tick_interval, 100ms);
+  BOOST_TEST(crashes("sku-hc") == 1u);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-hc").on_hand == 14);
+}
+
+BOOST_AUTO_TEST_CASE(a_recovery_read_the_reader_never_answers_ends_the_entity_and_is_read_again) {
+  store->recovery_reads_to_hold = 1;
+  auto& c = send("sku-rh", env(), caf::make_message(restock{5}));
+  settle(runtime::read_limit + 3 * settings.tick_interval, 100ms);
+  BOOST_TEST(crashes("sku-rh") == 1u);
+  BOOST_TEST(store->recovery_reads == 2u);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-rh").on_hand == 5);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_catch_up_read_the_reader_never_answers_ends_the_entity_and_is_decided_again) {
+  ok("sku-ch", caf::make_message(restock{5}));
+  store->write_foreign("inventory/sku-ch", reserved{"o-1", 2, now_us() + 600'000'000});
+  store->catch_up_reads_to_hold = 1;
+  auto& c = send_direct("sku-ch", env(), caf::make_message(commit{"o-1"}));
+  settle(runtime::read_limit + 3 * settings.tick_interval, 100ms);
+  BOOST_TEST(crashes("sku-ch") == 1u);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  // The next incarnation read the whole stream: the reservation is there, the commit accepted.
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(store->replay("inventory/sku-ch").on_hand == 3);
+}
+
 // The order's ?wait answer rides on the committed hook: an append whose reply is lost (or a
 // killed incarnation's) must still be heard, from the recovery that finds it in the stream.
 BOOST_AUTO_TEST_CASE(an_append_answered_outcome_unknown_that_committed_is_heard_by_the_hook) {
@@ -907,6 +987,46 @@ BOOST_AUTO_TEST_CASE(an_idle_entity_is_woken_by_no_timer_until_it_may_passivate)
   BOOST_TEST(fired == 0u);
   settle(settings.idle_timeout);
   BOOST_TEST(entities().empty()); // it still passivates
+}
+
+// A command re-armed a tick within tick_interval on an entity that had only its passivation tick
+// left, and that tick armed the passivation tick again: two clock-thread events per command on
+// an idle entity (every stock take on a quiet SKU), for no check that needed them.
+BOOST_AUTO_TEST_CASE(a_command_to_an_idle_entity_arms_no_tick) {
+  ok("sku-q", caf::make_message(restock{10}));
+  auto& c = send_direct("sku-q", env(), caf::make_message(restock{1}));
+  sched.run();
+  size_t fired = 0;
+  for (int i = 0; i < 5; ++i) {
+    fired += sched.advance_time(settings.tick_interval);
+    sched.run();
+  }
+  BOOST_TEST(fired == 0u);
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  settle(settings.idle_timeout);
+  BOOST_TEST(entities().empty()); // it still passivates
+}
+
+// Each order activates entities that get one command and then idle (its notification, its
+// payment): each armed a tick within tick_interval at activation, and that tick the passivation
+// tick; one tick, when it may passivate, does.
+BOOST_AUTO_TEST_CASE(
+    an_entity_idle_after_the_command_that_activated_it_is_woken_once_to_passivate) {
+  auto& c = send("sku-once", env(), caf::make_message(restock{3}));
+  size_t fired = 0;
+  for (auto passed = 0s; passed < settings.idle_timeout + 3 * settings.tick_interval;
+       passed += 1s) {
+    sched.run();
+    fired += sched.advance_time(1s);
+  }
+  sched.run();
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(entities().empty());
+  BOOST_TEST(fired == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(expired_holds_are_released_on_activation_before_any_command_is_decided) {
