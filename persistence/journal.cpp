@@ -13,7 +13,6 @@
 #include <functional>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 
 namespace ordermesh::persistence::journal_detail {
@@ -89,13 +88,6 @@ struct waiting_append {
 };
 
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
-using watch_atom = caf::atom_constant<caf::atom("watch")>;
-
-struct watched_commit {
-  std::chrono::steady_clock::time_point give_up_at;
-  /// Answers the commit's callers outcome_unknown.
-  std::function<void()> give_up;
-};
 
 struct journal_state {
   config::journal_config config;
@@ -114,13 +106,6 @@ struct journal_state {
   size_t in_flight_appends = 0;
   /// A dispatch message is on its way: appends already in the mailbox join the next batch.
   bool dispatch_scheduled = false;
-  /// Commits in flight, by number, with the time at which each is given up on (answered
-  /// outcome_unknown): one periodic check watches them all, where a timeout per request would
-  /// cost two events on CAF's clock thread per commit.
-  std::unordered_map<uint64_t, watched_commit> watched;
-  uint64_t next_commit = 0;
-  /// A watch message is on its way.
-  bool watch_scheduled = false;
   journal_stats stats;
 };
 
@@ -133,48 +118,6 @@ struct batch_part {
   std::vector<caf::typed_response_promise<append_result>> promises;
 };
 
-// Answers every caller of `part` with `err`.
-void fail(journal_pointer self, const batch_part& part, const caf::error& err) {
-  self->state.stats.failed += part.appends->size();
-  for (auto promise : part.promises) {
-    promise.deliver(err);
-  }
-}
-
-// How often the commits in flight are checked against journal.commit_timeout: a commit is given
-// up on between commit_timeout and 1.125 x commit_timeout after it was sent.
-caf::timespan watch_interval(const config::journal_config& c) {
-  return std::max<caf::timespan>(std::chrono::milliseconds(1), c.commit_timeout / 8);
-}
-
-void watch(journal_pointer self) {
-  auto& st = self->state;
-  if (!st.watch_scheduled && !st.watched.empty()) {
-    st.watch_scheduled = true;
-    self->delayed_send(self, watch_interval(st.config), watch_atom::value);
-  }
-}
-
-// Gives up on the commits past their time (their answers, if they ever come, are ignored).
-void give_up_on_late_commits(journal_pointer self) {
-  auto& st = self->state;
-  st.watch_scheduled = false;
-  auto now = std::chrono::steady_clock::now();
-  std::vector<std::function<void()>> late;
-  for (auto it = st.watched.begin(); it != st.watched.end();) {
-    if (it->second.give_up_at <= now) {
-      late.push_back(std::move(it->second.give_up));
-      it = st.watched.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& give_up : late) {
-    give_up();
-  }
-  watch(self);
-}
-
 // Sends `part` to `worker` and answers its callers. A part that the database refused as a whole (a
 // statement error, so nothing of it was written: e.g. one payload that is not JSON) is split in
 // halves and each half sent again, so a bad append fails alone, like a version conflict, after
@@ -183,26 +126,9 @@ void give_up_on_late_commits(journal_pointer self) {
 // worker may still be blocked in it).
 void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
             std::function<void(bool timed_out)> done) {
-  auto& st = self->state;
-  auto id = st.next_commit++;
-  st.watched.emplace(
-      id, watched_commit{
-              std::chrono::steady_clock::now() + st.config.commit_timeout, [self, part, done] {
-                fail(self, *part,
-                     caf::make_error(store_errc::outcome_unknown,
-                                     "commit did not answer within " +
-                                         std::to_string(self->state.config.commit_timeout.count()) +
-                                         " ms"));
-                done(true);
-              }});
-  watch(self);
-  // No timeout here: the watch above gives up on it, without a clock event per commit.
-  self->request(worker, caf::infinite, commit_atom::value, part->appends)
+  self->request(worker, self->state.config.commit_timeout, commit_atom::value, part->appends)
       .then(
           [=](std::vector<append_result>& results) {
-            if (self->state.watched.erase(id) == 0) {
-              return; // given up on already: its callers were answered outcome_unknown
-            }
             util::fail_point("journal.committed_before_reply");
             auto& s = self->state.stats;
             for (size_t i = 0; i < part->promises.size(); ++i) {
@@ -217,9 +143,6 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
             done(false);
           },
           [=](caf::error& err) {
-            if (self->state.watched.erase(id) == 0) {
-              return;
-            }
             auto size = part->appends->size();
             if (err == store_errc::rejected && size > 1) {
               // Copies: the worker may still hold the batch (rare, one per bad append's halving).
@@ -244,8 +167,18 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               commit(self, worker, std::move(second), both_done);
               return;
             }
-            fail(self, *part, err);
-            done(false);
+            const bool timed_out = err == caf::sec::request_timeout;
+            if (timed_out) {
+              err = caf::make_error(store_errc::outcome_unknown,
+                                    "commit did not answer within " +
+                                        std::to_string(self->state.config.commit_timeout.count()) +
+                                        " ms");
+            }
+            self->state.stats.failed += size;
+            for (auto& promise : part->promises) {
+              promise.deliver(err);
+            }
+            done(timed_out);
           });
 }
 
@@ -362,7 +295,6 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
         return promise;
       },
       [=](dispatch_atom) { dispatch(self); },
-      [=](watch_atom) { give_up_on_late_commits(self); },
       [=](caf::get_atom, journal_stats_atom) {
         auto stats = self->state.stats;
         stats.waiting =
