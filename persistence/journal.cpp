@@ -6,6 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include <pthread.h>
+
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -48,6 +50,8 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
                                           config::pg_config pg, config::journal_config journal,
                                           std::shared_ptr<store_health> health,
                                           std::shared_ptr<written_versions> written) {
+  // Runs on the worker's own thread: named so that a profile tells it from other detached actors.
+  pthread_setname_np(pthread_self(), "om.journal");
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
   self->state.store->share_written_versions(std::move(written));
   self->state.store->plan_statements_once();
@@ -305,8 +309,9 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
                             const config::journal_config& journal,
                             std::shared_ptr<store_health> health) {
-  return caf::actor_cast<journal_actor>(
-      sys.spawn<caf::detached>(journal_impl, pg, journal, std::move(health)));
+  // Scheduled: it only sorts appends into batches and answers callers; the blocking commits run
+  // on the detached workers.
+  return caf::actor_cast<journal_actor>(sys.spawn(journal_impl, pg, journal, std::move(health)));
 }
 
 } // namespace ordermesh::persistence

@@ -34,16 +34,16 @@ using journal_actor =
     caf::typed_actor<caf::replies_to<append_atom, stream_append>::with<append_result>,
                      caf::replies_to<caf::get_atom, journal_stats_atom>::with<journal_stats>>;
 
-/// Spawns the journal writer (on its own thread) and journal.writers detached database workers
-/// (one connection and one OS thread each). Each worker has at most one batch in flight; a lone
-/// append is sent at once, and appends arriving meanwhile are spread over the idle workers (each
-/// batch at most max_batch). A stream has at most one append in flight across all workers: its
-/// next append waits for the outcome, so a stream's appends commit in order. A commit not
-/// answered within journal.commit_timeout is answered outcome_unknown, and its worker (perhaps
-/// still blocked in the statement) gets no other batch until it answered; idle workers are taken
-/// longest idle first. The database schema must already be migrated.
-/// `health`, if given, is kept current by the workers (store_health): readiness can read it
-/// without a message to the journal, and it says running() == false once the journal ended.
+/// Spawns the journal writer (a scheduled actor: it only batches and answers) and journal.writers
+/// detached database workers (one connection and one OS thread each, named om.journal). Each worker
+/// has at most one batch in flight; a lone append is sent at once, and appends arriving meanwhile
+/// are spread over the idle workers (each batch at most max_batch). A stream has at most one append
+/// in flight across all workers: its next append waits for the outcome, so a stream's appends
+/// commit in order. A commit not answered within journal.commit_timeout is answered
+/// outcome_unknown, and its worker (perhaps still blocked in the statement) gets no other batch
+/// until it answered; idle workers are taken longest idle first. The database schema must already
+/// be migrated. `health`, if given, is kept current by the workers (store_health): readiness can
+/// read it without a message to the journal, and it says running() == false once the journal ended.
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
                             const config::journal_config& journal,
                             std::shared_ptr<store_health> health = nullptr);

@@ -6,6 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <deque>
 #include <functional>
@@ -45,6 +47,8 @@ caf::result<stream_history> read_after(pg_event_store& store, const std::string&
 reader_actor::behavior_type connection_impl(reader_actor::stateful_pointer<reader_state> self,
                                             config::pg_config pg, config::journal_config journal,
                                             std::shared_ptr<store_health> health) {
+  // Runs on the connection's own thread: named so that a profile tells it from other actors.
+  pthread_setname_np(pthread_self(), "om.reader");
   self->state.store = std::make_unique<pg_event_store>(std::move(pg), journal);
   if (health) {
     self->state.store->report_health_to(std::move(health));

@@ -8,6 +8,9 @@
 
 #include <caf/all.hpp>
 
+#include <memory>
+#include <unordered_map>
+
 namespace ordermesh::actors::payment {
 
 namespace {
@@ -24,28 +27,39 @@ std::string to_string(breaker_state s) {
   return "?";
 }
 
-psp_reply call(psp::psp_client& client, const psp_request& r) {
-  psp::psp_outcome out;
+psp::psp_call to_call(psp_request r) {
+  psp::psp_call c;
+  c.idempotency_key = std::move(r.idempotency_key);
+  c.amount_cents = r.amount_cents;
+  c.card_token = std::move(r.card_token);
   switch (r.operation) {
     case psp_operation::authorize:
-      out = client.authorize(r.amount_cents, r.card_token, r.idempotency_key);
-      break;
-    case psp_operation::capture:
-      out = client.capture(r.reference, r.idempotency_key);
-      break;
-    case psp_operation::refund:
-      out = client.refund(r.reference, r.idempotency_key);
-      break;
-    case psp_operation::void_hold:
-      out = client.void_authorization(r.authorization_key, r.idempotency_key);
+      c.operation = psp::psp_operation::authorize;
       break;
     case psp_operation::sale:
-      out = client.sale(r.amount_cents, r.card_token, r.idempotency_key);
+      c.operation = psp::psp_operation::sale;
+      break;
+    case psp_operation::capture:
+      c.operation = psp::psp_operation::capture;
+      c.authorization = std::move(r.reference);
+      break;
+    case psp_operation::refund:
+      c.operation = psp::psp_operation::refund;
+      c.authorization = std::move(r.reference);
+      break;
+    case psp_operation::void_hold:
+      c.operation = psp::psp_operation::void_authorization;
+      c.authorization = std::move(r.authorization_key);
       break;
     case psp_operation::reverse:
-      out = client.reverse(r.authorization_key, r.idempotency_key);
+      c.operation = psp::psp_operation::reverse;
+      c.authorization = std::move(r.authorization_key);
       break;
   }
+  return c;
+}
+
+psp_reply to_reply(const psp::psp_outcome& out) {
   return std::visit(overloaded{
                         [](const psp::psp_ok& ok) {
                           return psp_reply{psp_outcome::authorized, ok.id, ok.status};
@@ -61,23 +75,19 @@ psp_reply call(psp::psp_client& client, const psp_request& r) {
                     out);
 }
 
-struct worker_state {
-  std::unique_ptr<psp::psp_client> client;
-};
-
-caf::behavior worker_impl(caf::stateful_actor<worker_state>* self, config::psp_config psp) {
-  self->state.client = std::make_unique<psp::psp_client>(psp);
-  return {[=](psp_call_atom, const psp_request& r) { return call(*self->state.client, r); }};
-}
+using answered_atom = caf::atom_constant<caf::atom("pspanswer")>;
 
 struct gateway_state {
   circuit_breaker breaker;
-  caf::actor pool;
+  std::shared_ptr<psp::psp_async_client> client;
   breaker_report report;
-  std::chrono::milliseconds timeout{0};
+  uint64_t next_call = 0;
+  /// Calls on their way, by number: answered when the client hands their outcome back.
+  std::unordered_map<uint64_t, caf::typed_response_promise<psp_reply>> in_flight;
 };
 
-using gateway_pointer = psp_gateway_actor::stateful_pointer<gateway_state>;
+// Dynamically typed inside (it also takes the client's answers), a psp_gateway_actor outside.
+using gateway_pointer = caf::stateful_actor<gateway_state>*;
 
 void observe(gateway_pointer self, breaker_state before) {
   auto after = self->state.breaker.state();
@@ -88,17 +98,14 @@ void observe(gateway_pointer self, breaker_state before) {
   }
 }
 
-psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_config psp,
-                                              circuit_breaker_policy policy, size_t workers) {
+caf::behavior gateway_impl(gateway_pointer self, config::psp_config psp,
+                           circuit_breaker_policy policy, size_t connections) {
   auto& st = self->state;
   st.breaker = circuit_breaker{policy};
-  st.timeout = psp.client_timeout + std::chrono::seconds(2);
-  auto& sys = self->system();
-  st.pool = caf::actor_pool::make(
-      sys.dummy_execution_unit(), workers,
-      [&sys, psp] { return sys.spawn<caf::detached>(worker_impl, psp); },
-      caf::actor_pool::round_robin());
-  self->link_to(st.pool);
+  st.client = std::make_shared<psp::psp_async_client>(psp, connections);
+  // Its thread ends with the gateway; answers still on their way are dropped with their callers'
+  // promises.
+  self->attach_functor([client = st.client] { client->stop(); });
   return {
       [=](psp_call_atom, psp_request& r) -> caf::result<psp_reply> {
         auto& s = self->state;
@@ -110,30 +117,36 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
           return psp_reply{psp_outcome::failed, "", "circuit open"};
         }
         observe(self, before);
+        auto id = s.next_call++;
         auto promise = self->make_response_promise<psp_reply>();
-        self->request(s.pool, s.timeout, psp_call_atom::value, std::move(r))
-            .then(
-                [=](psp_reply& reply) mutable {
-                  auto& g = self->state;
-                  auto was = g.breaker.state();
-                  if (reply.outcome == psp_outcome::failed) {
-                    g.report.failures += 1;
-                    g.breaker.on_failure(runtime::unix_now_us());
-                  } else {
-                    g.breaker.on_success(runtime::unix_now_us());
-                  }
-                  observe(self, was);
-                  promise.deliver(std::move(reply));
-                },
-                [=](caf::error& err) mutable {
-                  auto& g = self->state;
-                  auto was = g.breaker.state();
-                  g.report.failures += 1;
-                  g.breaker.on_failure(runtime::unix_now_us());
-                  observe(self, was);
-                  promise.deliver(psp_reply{psp_outcome::failed, "", self->system().render(err)});
-                });
+        s.in_flight.emplace(id, promise);
+        // The client answers on its own thread, within psp.client_timeout: back through the
+        // mailbox (weakly held: a pending call does not keep the gateway alive).
+        s.client->call(to_call(std::move(r)),
+                       [gateway = self->address(), id](psp::psp_outcome out) {
+                         if (auto to = caf::actor_cast<caf::actor>(gateway)) {
+                           caf::anon_send(to, answered_atom::value, id, to_reply(out));
+                         }
+                       });
         return promise;
+      },
+      [=](answered_atom, uint64_t id, psp_reply& reply) {
+        auto& g = self->state;
+        auto it = g.in_flight.find(id);
+        if (it == g.in_flight.end()) {
+          return;
+        }
+        auto promise = std::move(it->second);
+        g.in_flight.erase(it);
+        auto was = g.breaker.state();
+        if (reply.outcome == psp_outcome::failed) {
+          g.report.failures += 1;
+          g.breaker.on_failure(runtime::unix_now_us());
+        } else {
+          g.breaker.on_success(runtime::unix_now_us());
+        }
+        observe(self, was);
+        promise.deliver(std::move(reply));
       },
       [=](caf::get_atom, breaker_atom) {
         auto r = self->state.report;
@@ -148,11 +161,11 @@ psp_gateway_actor::behavior_type gateway_impl(gateway_pointer self, config::psp_
 
 psp_gateway_actor spawn_psp_gateway(caf::actor_system& sys, const config::psp_config& psp,
                                     int32_t failure_threshold, int64_t open_for_ms,
-                                    size_t workers) {
+                                    size_t connections) {
   circuit_breaker_policy policy;
   policy.failure_threshold = failure_threshold;
   policy.open_for_ms = open_for_ms;
-  return sys.spawn(gateway_impl, psp, policy, workers);
+  return caf::actor_cast<psp_gateway_actor>(sys.spawn(gateway_impl, psp, policy, connections));
 }
 
 } // namespace ordermesh::actors::payment

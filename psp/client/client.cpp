@@ -1,16 +1,25 @@
 #include "psp/client/client.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <optional>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
 
 namespace ordermesh::psp {
 
@@ -139,195 +148,375 @@ const char* to_string(failure_kind kind) {
   return "unknown";
 }
 
-struct psp_client::impl {
-  explicit impl(config::psp_config c) : cfg(std::move(c)) {}
+namespace {
 
-  /// Runs the io_context until the started operation has completed (on this thread).
-  void run() {
-    ioc.restart();
-    ioc.run();
+/// A request ready to send, or why it cannot be sent.
+struct prepared {
+  http::request<http::string_body> req;
+  /// The id an answer without one refers to.
+  std::string fallback_id;
+};
+
+std::variant<prepared, psp_failed> prepare(const psp_call& call, const std::string& host) {
+  const auto refused = [](const char* why) { return psp_failed{failure_kind::rejected, 0, why}; };
+  std::string target;
+  std::string body;
+  std::string fallback_id;
+  switch (call.operation) {
+    case psp_operation::authorize:
+    case psp_operation::sale:
+      target = call.operation == psp_operation::sale ? "/v1/sales" : "/v1/authorizations";
+      body = json{{"amount_cents", call.amount_cents},
+                  {"currency", call.currency},
+                  {"card_token", call.card_token}}
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
+      break;
+    case psp_operation::capture:
+    case psp_operation::refund:
+      if (!is_safe_id(call.authorization)) {
+        return refused("not an authorization id");
+      }
+      target = "/v1/authorizations/" + call.authorization +
+               (call.operation == psp_operation::capture ? "/capture" : "/refund");
+      body = "{}";
+      fallback_id = call.authorization;
+      break;
+    case psp_operation::void_authorization:
+    case psp_operation::reverse:
+      if (!is_safe_key(call.authorization)) {
+        return refused("not an authorization's idempotency key");
+      }
+      target = call.operation == psp_operation::reverse ? "/v1/reversals" : "/v1/voids";
+      body = json{{"authorization_key", call.authorization}}.dump();
+      fallback_id = call.authorization;
+      break;
+  }
+  if (!is_safe_key(call.idempotency_key)) {
+    return refused("the idempotency key must be 1 to 255 printable ASCII characters");
+  }
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, "ordermesh-psp-client");
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set("Idempotency-Key", call.idempotency_key);
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return prepared{std::move(req), std::move(fallback_id)};
+}
+
+} // namespace
+
+/// One keep-alive connection to the PSP, re-opened when it breaks, driven by an io_context: an
+/// exchange runs as asynchronous steps on the context's thread and ends with exactly one call of
+/// its handler, within the call's deadline (resolve, connect, send, answer).
+class psp_connection {
+public:
+  using handler = std::function<void(psp_outcome)>;
+
+  psp_connection(asio::io_context& ioc, config::psp_config cfg)
+      : ioc_(ioc), cfg_(std::move(cfg)), resolver_(ioc), resolve_timer_(ioc) {}
+
+  /// Sends `call` and answers `done` once, on the io_context's thread, by `deadline` (a call whose
+  /// deadline passed before it started is not sent: timeout). One exchange at a time.
+  void exchange(const psp_call& call, steady::time_point deadline, handler done) {
+    deadline_ = deadline;
+    done_ = std::move(done);
+    try {
+      auto ready = prepare(call, cfg_.host);
+      if (auto* failed = std::get_if<psp_failed>(&ready)) {
+        return finish(std::move(*failed));
+      }
+      auto& p = std::get<prepared>(ready);
+      req_ = std::move(p.req);
+      fallback_id_ = std::move(p.fallback_id);
+      attempt();
+    } catch (const std::exception& e) {
+      fail_with_exception(e);
+    }
   }
 
+  std::chrono::milliseconds timeout() const { return cfg_.client_timeout; }
+
+  /// Closes the connection; the next exchange opens a new one.
   void close() {
-    if (stream) {
+    if (stream_) {
       beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->close();
-      stream.reset();
+      stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_->close();
+      stream_.reset();
     }
-    buffer.clear();
+    buffer_.clear();
   }
 
-  std::optional<psp_failed> connect(steady::time_point deadline) {
-    beast::error_code ec;
-    tcp::resolver resolver{ioc};
-    const auto endpoints = resolver.resolve(cfg.host, std::to_string(cfg.port), ec);
-    if (ec) {
-      return psp_failed{failure_kind::connection, 0,
-                        "cannot resolve " + cfg.host + ": " + ec.message()};
+private:
+  // A reused connection that turns out closed by the server is re-opened once; that is safe
+  // because every POST carries an idempotency key.
+  void attempt() {
+    if (steady::now() >= deadline_) {
+      return finish(psp_failed{failure_kind::timeout, 0, "no free connection in time: not sent"});
     }
-    stream.emplace(ioc);
-    stream->expires_at(deadline);
-    stream->async_connect(endpoints, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
-    run();
-    if (ec) {
-      close();
-      const auto where = cfg.host + ":" + std::to_string(cfg.port);
-      if (ec == beast::error::timeout) {
-        return psp_failed{failure_kind::timeout, 0, "no connection to " + where + " in time"};
+    reused_ = stream_.has_value();
+    if (reused_) {
+      return send();
+    }
+    resolve_timer_.expires_at(deadline_);
+    resolve_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) {
+        resolver_.cancel();
       }
-      return psp_failed{failure_kind::connection, 0,
-                        "cannot connect to " + where + ": " + ec.message()};
-    }
-    stream->socket().set_option(tcp::no_delay(true), ec);
-    return std::nullopt;
+    });
+    resolver_.async_resolve(
+        cfg_.host, std::to_string(cfg_.port),
+        [this](beast::error_code ec, const tcp::resolver::results_type& endpoints) {
+          resolve_timer_.cancel();
+          if (ec) {
+            const bool late = steady::now() >= deadline_;
+            return finish(psp_failed{late ? failure_kind::timeout : failure_kind::connection, 0,
+                                     "cannot resolve " + cfg_.host + ": " + ec.message()});
+          }
+          connect(endpoints);
+        });
   }
 
-  /// Sends `req` and reads the answer within client_timeout. A reused connection that turns out
-  /// closed by the server is re-opened once; that is safe because every POST carries an
-  /// idempotency key.
-  std::variant<response, psp_failed> exchange(http::request<http::string_body>& req) {
-    const auto deadline = steady::now() + cfg.client_timeout;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const bool reused = stream.has_value();
-      if (!stream) {
-        if (auto failed = connect(deadline)) {
-          return *failed;
+  void connect(const tcp::resolver::results_type& endpoints) {
+    stream_.emplace(ioc_);
+    stream_->expires_at(deadline_);
+    stream_->async_connect(endpoints, [this](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) {
+        close();
+        const auto where = cfg_.host + ":" + std::to_string(cfg_.port);
+        if (ec == beast::error::timeout) {
+          return finish(
+              psp_failed{failure_kind::timeout, 0, "no connection to " + where + " in time"});
         }
+        return finish(psp_failed{failure_kind::connection, 0,
+                                 "cannot connect to " + where + ": " + ec.message()});
       }
-      beast::error_code ec;
-      stream->expires_at(deadline);
-      http::async_write(*stream, req, [&ec](beast::error_code e, std::size_t) { ec = e; });
-      run();
-      std::optional<http::response_parser<http::string_body>> parser;
-      if (!ec) {
-        parser.emplace();
-        parser->body_limit(max_answer_body);
-        http::async_read(*stream, buffer, *parser,
-                         [&ec](beast::error_code e, std::size_t) { ec = e; });
-        run();
+      stream_->socket().set_option(tcp::no_delay(true), ec);
+      send();
+    });
+  }
+
+  void send() {
+    stream_->expires_at(deadline_);
+    parser_.reset();
+    http::async_write(*stream_, req_, [this](beast::error_code ec, std::size_t) {
+      if (ec) {
+        return broke(ec);
       }
-      if (!ec) {
-        stream->expires_never();
-        auto res = parser->release();
+      parser_.emplace();
+      parser_->body_limit(max_answer_body);
+      http::async_read(*stream_, buffer_, *parser_, [this](beast::error_code ec, std::size_t) {
+        if (ec) {
+          return broke(ec);
+        }
+        stream_->expires_never();
+        auto res = parser_->release();
+        parser_.reset();
         if (!res.keep_alive()) {
           close();
         }
-        return res;
-      }
-      // Whatever happened, the connection's state is unknown now: never reuse it.
-      const bool nothing_read = !parser || !parser->got_some();
-      close();
-      if (ec == beast::error::timeout) {
-        return psp_failed{failure_kind::timeout, 0,
-                          "no answer within " + std::to_string(cfg.client_timeout.count()) + " ms"};
-      }
-      if (reused && nothing_read && is_stale_connection(ec) && steady::now() < deadline) {
-        continue;
-      }
-      if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        return psp_failed{failure_kind::bad_response, 0, "not an HTTP answer: " + ec.message()};
-      }
-      return psp_failed{failure_kind::connection, 0, "connection broke: " + ec.message()};
-    }
-    return psp_failed{failure_kind::connection, 0, "connection closed by the PSP twice"};
+        try {
+          finish(interpret(res, fallback_id_));
+        } catch (const std::exception& e) {
+          fail_with_exception(e);
+        }
+      });
+    });
   }
 
-  psp_outcome call(const std::string& target, std::string body, const std::string& key,
-                   const std::string& fallback_id) {
-    if (!is_safe_key(key)) {
-      return psp_failed{failure_kind::rejected, 0,
-                        "the idempotency key must be 1 to 255 printable ASCII characters"};
+  // Whatever happened, the connection's state is unknown now: never reuse it.
+  void broke(const beast::error_code& ec) {
+    const bool nothing_read = !parser_ || !parser_->got_some();
+    parser_.reset();
+    close();
+    if (ec == beast::error::timeout) {
+      return finish(
+          psp_failed{failure_kind::timeout, 0,
+                     "no answer within " + std::to_string(cfg_.client_timeout.count()) + " ms"});
     }
-    try {
-      http::request<http::string_body> req{http::verb::post, target, 11};
-      req.set(http::field::host, cfg.host);
-      req.set(http::field::user_agent, "ordermesh-psp-client");
-      req.set(http::field::content_type, "application/json");
-      req.set(http::field::accept, "application/json");
-      req.set("Idempotency-Key", key);
-      req.keep_alive(true);
-      req.body() = std::move(body);
-      req.prepare_payload();
-      auto answer = exchange(req);
-      if (auto* failed = std::get_if<psp_failed>(&answer)) {
-        return std::move(*failed);
-      }
-      return interpret(std::get<response>(answer), fallback_id);
-    } catch (const std::exception& e) {
-      close();
-      return psp_failed{failure_kind::connection, 0, std::string{"client error: "} + e.what()};
+    if (reused_ && nothing_read && is_stale_connection(ec) && steady::now() < deadline_) {
+      return attempt();
     }
+    if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return finish(
+          psp_failed{failure_kind::bad_response, 0, "not an HTTP answer: " + ec.message()});
+    }
+    finish(psp_failed{failure_kind::connection, 0, "connection broke: " + ec.message()});
   }
 
-  config::psp_config cfg;
+  void fail_with_exception(const std::exception& e) {
+    close();
+    finish(psp_failed{failure_kind::connection, 0, std::string{"client error: "} + e.what()});
+  }
+
+  void finish(psp_outcome outcome) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(outcome));
+  }
+
+  asio::io_context& ioc_;
+  config::psp_config cfg_;
+  tcp::resolver resolver_;
+  asio::steady_timer resolve_timer_;
+  std::optional<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  http::request<http::string_body> req_;
+  std::string fallback_id_;
+  steady::time_point deadline_;
+  bool reused_ = false;
+  handler done_;
+};
+
+struct psp_client::impl {
+  explicit impl(config::psp_config c) : connection(ioc, std::move(c)) {}
+
+  /// Runs the exchange on this thread until it answered.
+  psp_outcome call(const psp_call& call) {
+    std::optional<psp_outcome> outcome;
+    connection.exchange(call, steady::now() + connection.timeout(),
+                        [&outcome](psp_outcome o) { outcome = std::move(o); });
+    ioc.restart();
+    ioc.run();
+    if (!outcome) {
+      connection.close();
+      return psp_failed{failure_kind::connection, 0, "client error: the exchange did not end"};
+    }
+    return std::move(*outcome);
+  }
+
   asio::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
-  beast::flat_buffer buffer;
+  psp_connection connection;
 };
 
 psp_client::psp_client(config::psp_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
 
 psp_client::~psp_client() {
-  impl_->close();
+  impl_->connection.close();
+}
+
+psp_outcome psp_client::call(const psp_call& call) {
+  return impl_->call(call);
 }
 
 psp_outcome psp_client::authorize(int64_t amount_cents, const std::string& card_token,
                                   const std::string& idempotency_key, const std::string& currency) {
-  const json body{
-      {"amount_cents", amount_cents}, {"currency", currency}, {"card_token", card_token}};
-  return impl_->call("/v1/authorizations",
-                     body.dump(-1, ' ', false, json::error_handler_t::replace), idempotency_key,
-                     {});
+  return call({psp_operation::authorize, idempotency_key, amount_cents, card_token, currency, {}});
 }
 
 psp_outcome psp_client::sale(int64_t amount_cents, const std::string& card_token,
                              const std::string& idempotency_key, const std::string& currency) {
-  const json body{
-      {"amount_cents", amount_cents}, {"currency", currency}, {"card_token", card_token}};
-  return impl_->call("/v1/sales", body.dump(-1, ' ', false, json::error_handler_t::replace),
-                     idempotency_key, {});
+  return call({psp_operation::sale, idempotency_key, amount_cents, card_token, currency, {}});
 }
 
 psp_outcome psp_client::capture(const std::string& authorization_id,
                                 const std::string& idempotency_key) {
-  if (!is_safe_id(authorization_id)) {
-    return psp_failed{failure_kind::rejected, 0, "not an authorization id"};
-  }
-  return impl_->call("/v1/authorizations/" + authorization_id + "/capture", "{}", idempotency_key,
-                     authorization_id);
+  return call({psp_operation::capture, idempotency_key, 0, {}, {}, authorization_id});
 }
 
 psp_outcome psp_client::refund(const std::string& authorization_id,
                                const std::string& idempotency_key) {
-  if (!is_safe_id(authorization_id)) {
-    return psp_failed{failure_kind::rejected, 0, "not an authorization id"};
-  }
-  return impl_->call("/v1/authorizations/" + authorization_id + "/refund", "{}", idempotency_key,
-                     authorization_id);
+  return call({psp_operation::refund, idempotency_key, 0, {}, {}, authorization_id});
 }
 
 psp_outcome psp_client::void_authorization(const std::string& authorization_key,
                                            const std::string& idempotency_key) {
-  if (!is_safe_key(authorization_key)) {
-    return psp_failed{failure_kind::rejected, 0, "not an authorization's idempotency key"};
-  }
-  const json body{{"authorization_key", authorization_key}};
-  return impl_->call("/v1/voids", body.dump(), idempotency_key, authorization_key);
+  return call({psp_operation::void_authorization, idempotency_key, 0, {}, {}, authorization_key});
 }
 
 psp_outcome psp_client::reverse(const std::string& authorization_key,
                                 const std::string& idempotency_key) {
-  if (!is_safe_key(authorization_key)) {
-    return psp_failed{failure_kind::rejected, 0, "not an authorization's idempotency key"};
-  }
-  const json body{{"authorization_key", authorization_key}};
-  return impl_->call("/v1/reversals", body.dump(), idempotency_key, authorization_key);
+  return call({psp_operation::reverse, idempotency_key, 0, {}, {}, authorization_key});
 }
 
 void psp_client::close() {
-  impl_->close();
+  impl_->connection.close();
+}
+
+struct psp_async_client::impl {
+  struct pending {
+    psp_call call;
+    steady::time_point deadline;
+    std::function<void(psp_outcome)> done;
+  };
+
+  impl(config::psp_config cfg, size_t connections) : work(asio::make_work_guard(ioc)) {
+    for (size_t i = 0; i < std::max<size_t>(1, connections); ++i) {
+      pool.push_back(std::make_unique<psp_connection>(ioc, cfg));
+      idle.push_back(i);
+    }
+    thread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "om.psp.io");
+      for (;;) {
+        try {
+          ioc.run();
+          return;
+        } catch (const std::exception&) {
+          // An answer handler threw; the others still run.
+        }
+      }
+    });
+  }
+
+  // On the io thread: starts waiting calls on idle connections, oldest first.
+  void run_waiting() {
+    while (!waiting.empty() && !idle.empty()) {
+      auto next = std::move(waiting.front());
+      waiting.pop_front();
+      auto connection = idle.back();
+      idle.pop_back();
+      pool[connection]->exchange(
+          next.call, next.deadline,
+          [this, connection, done = std::move(next.done)](psp_outcome outcome) {
+            idle.push_back(connection);
+            // Posted: the exchange has fully ended before its connection is reused.
+            asio::post(ioc, [this] { run_waiting(); });
+            done(std::move(outcome));
+          });
+    }
+  }
+
+  void stop() {
+    if (thread.joinable()) {
+      work.reset();
+      ioc.stop();
+      thread.join();
+    }
+  }
+
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::unique_ptr<psp_connection>> pool;
+  /// Indexes into `pool` of connections without an exchange; the last freed is taken first
+  /// (it is the most likely still open).
+  std::vector<size_t> idle;
+  std::deque<pending> waiting;
+  std::thread thread;
+};
+
+psp_async_client::psp_async_client(config::psp_config cfg, size_t connections)
+    : impl_(std::make_unique<impl>(std::move(cfg), connections)) {}
+
+psp_async_client::~psp_async_client() {
+  stop();
+}
+
+void psp_async_client::call(psp_call call, std::function<void(psp_outcome)> done) {
+  auto deadline = steady::now() + impl_->pool.front()->timeout();
+  asio::post(impl_->ioc,
+             [i = impl_.get(), deadline, call = std::move(call), done = std::move(done)]() mutable {
+               i->waiting.push_back({std::move(call), deadline, std::move(done)});
+               i->run_waiting();
+             });
+}
+
+void psp_async_client::stop() {
+  impl_->stop();
 }
 
 } // namespace ordermesh::psp

@@ -2,7 +2,9 @@
 
 #include "config/config.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -52,6 +54,42 @@ struct psp_failed {
 /// The outcome of one call: done, declined, or failed. Never an exception.
 using psp_outcome = std::variant<psp_ok, psp_declined, psp_failed>;
 
+/// What a call asks the PSP to do.
+enum class psp_operation : uint8_t {
+  /// POST /v1/authorizations: psp_ok{id, "authorized"} on 201, psp_declined on 402.
+  authorize,
+  /// POST /v1/sales: authorizes and captures at once: psp_ok{id, "captured"} on 201 (the money
+  /// moved), psp_declined on 402. Resending with the same key never charges twice.
+  sale,
+  /// POST /v1/authorizations/{authorization}/capture: psp_ok{id, "captured"} on 200, also when
+  /// captured already; rejected 404 for an unknown id, 409 for a declined or refunded one.
+  capture,
+  /// POST /v1/authorizations/{authorization}/refund: psp_ok{id, "refunded"} on 200, also when
+  /// refunded already; rejected 409 when not captured.
+  refund,
+  /// POST /v1/voids {"authorization_key": authorization}: releases the hold of the authorization
+  /// created with Idempotency-Key `authorization`, or makes sure none is ever created with it.
+  /// psp_ok{id or key, "voided" | "declined"} on 200; rejected 409 when it was captured.
+  void_authorization,
+  /// POST /v1/reversals {"authorization_key": authorization}: like void_authorization, and a
+  /// captured one (a sale) is refunded: psp_ok{id or key, "voided" | "declined" | "refunded"}.
+  reverse,
+};
+
+/// One request to the PSP. An unsafe key or id is refused (failed, rejected) without sending.
+struct psp_call {
+  psp_operation operation = psp_operation::authorize;
+  /// Sent as Idempotency-Key: 1 to 255 printable ASCII characters.
+  std::string idempotency_key;
+  /// authorize and sale only.
+  int64_t amount_cents = 0;
+  std::string card_token;
+  std::string currency = "EUR";
+  /// capture and refund: the authorization's id; void_authorization and reverse: the
+  /// authorization's idempotency key.
+  std::string authorization;
+};
+
 /// A BLOCKING HTTP/1.1 client of the PSP stand-in: one keep-alive connection, re-opened when it
 /// breaks. Each call takes at most psp.client_timeout in all (connect, send, answer), enforced with
 /// asio deadlines. Not thread-safe: one client per caller. It blocks, so it belongs in a detached
@@ -93,8 +131,38 @@ public:
   /// "refunded"} on 200: nothing is held or charged for that key afterwards, none ever will be.
   psp_outcome reverse(const std::string& authorization_key, const std::string& idempotency_key);
 
+  /// Any of the above, described by `call`.
+  psp_outcome call(const psp_call& call);
+
   /// Closes the connection; the next call opens a new one.
   void close();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// An ASYNCHRONOUS client of the PSP: `connections` keep-alive connections (each one exchange
+/// at a time, re-opened when it breaks), driven by one thread of its own (named om.psp.io), so a
+/// call blocks no caller and wakes no thread of its own. The exchange, its deadlines and the
+/// mapping of answers are the blocking client's (psp_client): each call is answered within
+/// psp.client_timeout of being made; a call still waiting for a free connection at its deadline
+/// is not sent and fails with timeout. Thread-safe.
+class psp_async_client {
+public:
+  psp_async_client(config::psp_config cfg, size_t connections);
+  /// Stops (see stop()).
+  ~psp_async_client();
+  psp_async_client(const psp_async_client&) = delete;
+  psp_async_client& operator=(const psp_async_client&) = delete;
+
+  /// Starts `call`; `done` is called exactly once with its outcome, on the client's thread (keep
+  /// it short and non-blocking: hand the outcome on), unless the client is stopped first.
+  void call(psp_call call, std::function<void(psp_outcome)> done);
+
+  /// Ends the client's thread; calls not answered yet are never answered. Idempotent; not from
+  /// within a `done`.
+  void stop();
 
 private:
   struct impl;

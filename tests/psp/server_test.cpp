@@ -12,10 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace ordermesh;
 using namespace ordermesh::psp;
@@ -578,6 +583,140 @@ BOOST_AUTO_TEST_CASE(a_taken_port_is_reported_by_start) {
   const auto problem = second.start();
   BOOST_TEST_REQUIRE(problem.has_value());
   BOOST_TEST(problem->find("cannot listen") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(async_client)
+
+namespace {
+
+/// Outcomes handed back by an async client's thread, taken on the test's thread.
+struct answers {
+  std::function<void(psp_outcome)> collect() {
+    return [this](psp_outcome o) {
+      std::lock_guard<std::mutex> lock{mutex};
+      got.push_back(std::move(o));
+      changed.notify_all();
+    };
+  }
+  /// Waits until `n` answers came (at most `limit`); all that came.
+  std::vector<psp_outcome> wait_for(size_t n, std::chrono::milliseconds limit = 20s) {
+    std::unique_lock<std::mutex> lock{mutex};
+    changed.wait_for(lock, limit, [&] { return got.size() >= n; });
+    return got;
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<psp_outcome> got;
+};
+
+psp_call sale_call(const std::string& key, int64_t amount = 100) {
+  psp_call c;
+  c.operation = psp_operation::sale;
+  c.idempotency_key = key;
+  c.amount_cents = amount;
+  c.card_token = "tok_visa";
+  return c;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(more_calls_than_connections_wait_their_turn_and_each_is_answered_once) {
+  running_psp psp;
+  psp_async_client client{psp.client_config(), 2};
+  answers a;
+  for (int i = 0; i < 20; ++i) {
+    client.call(sale_call("s" + std::to_string(i)), a.collect());
+  }
+  auto got = a.wait_for(20);
+  BOOST_TEST_REQUIRE(got.size() == 20u);
+  std::set<std::string> ids;
+  for (const auto& o : got) {
+    BOOST_TEST(expect_ok(o).status == "captured");
+    ids.insert(std::get<psp_ok>(o).id);
+  }
+  BOOST_TEST(ids.size() == 20u);
+  BOOST_TEST(psp.server.stats().distinct_charges == 20u);
+  // Nothing more comes: each call was answered once.
+  BOOST_TEST(a.wait_for(21, 200ms).size() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(the_async_client_maps_answers_like_the_blocking_one) {
+  running_psp psp;
+  psp_async_client client{psp.client_config(), 1};
+  answers a;
+  psp_call auth;
+  auth.operation = psp_operation::authorize;
+  auth.idempotency_key = "a1";
+  auth.amount_cents = 500;
+  auth.card_token = "tok_visa";
+  client.call(auth, a.collect());
+  auto id = expect_ok(a.wait_for(1).at(0)).id;
+  psp_call capture;
+  capture.operation = psp_operation::capture;
+  capture.idempotency_key = "c1";
+  capture.authorization = id;
+  client.call(capture, a.collect());
+  psp_call refund_unknown;
+  refund_unknown.operation = psp_operation::refund;
+  refund_unknown.idempotency_key = "r1";
+  refund_unknown.authorization = "auth_nope";
+  client.call(refund_unknown, a.collect());
+  psp_call bad_key = sale_call("bad\nkey");
+  client.call(bad_key, a.collect());
+  auto got = a.wait_for(4);
+  BOOST_TEST_REQUIRE(got.size() == 4u);
+  BOOST_TEST(expect_ok(got[1]).status == "captured");
+  BOOST_TEST(expect_failed(got[2]).kind == failure_kind::rejected);
+  BOOST_TEST(expect_failed(got[2]).http_status == 404u);
+  BOOST_TEST(expect_failed(got[3]).kind == failure_kind::rejected);
+  BOOST_TEST(psp.server.stats().distinct_charges == 1u); // not the refused sale
+}
+
+BOOST_AUTO_TEST_CASE(a_hung_psp_answers_every_call_with_a_timeout_by_its_deadline) {
+  auto cfg = test_config();
+  cfg.timeout_rate = 1.0;
+  cfg.hang = 60s;
+  running_psp psp{cfg};
+  psp_async_client client{psp.client_config(300ms), 1};
+  answers a;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    client.call(sale_call("h" + std::to_string(i)), a.collect());
+  }
+  auto got = a.wait_for(3);
+  BOOST_TEST_REQUIRE(got.size() == 3u);
+  // One connection: the first is held by the server until the client's deadline; the two
+  // waiting behind it have passed theirs by then and are not sent at all.
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 20s));
+  for (const auto& o : got) {
+    BOOST_TEST(expect_failed(o).kind == failure_kind::timeout);
+  }
+  BOOST_TEST(psp.server.stats().injected_timeouts == 1u);
+  // The connection that timed out is not reused: the next call opens a new one and succeeds.
+  psp.server.set_faults(fault_settings{});
+  client.call(sale_call("h0"), a.collect());
+  BOOST_TEST(expect_ok(a.wait_for(4).at(3)).status == "captured");
+}
+
+BOOST_AUTO_TEST_CASE(stopping_the_async_client_ends_its_thread_with_a_call_in_flight) {
+  auto cfg = test_config();
+  cfg.timeout_rate = 1.0;
+  cfg.hang = 60s;
+  running_psp psp{cfg};
+  answers a;
+  {
+    psp_async_client client{psp.client_config(60s), 1};
+    client.call(sale_call("held"), a.collect());
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (psp.server.stats().injected_timeouts < 1 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(5ms);
+    }
+    BOOST_TEST_REQUIRE(psp.server.stats().injected_timeouts == 1u);
+    client.stop();
+  }
+  BOOST_TEST(a.wait_for(1, 100ms).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
