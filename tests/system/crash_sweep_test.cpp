@@ -63,6 +63,7 @@ const std::vector<armed_point>& known_points() {
   static const std::vector<armed_point> points{
       {"journal.committed_before_reply", 60},
       {"order.placed_before_take", 6},
+      {"order.taken_before_record", 6},
       {"order.sale_requested_before_sell", 6},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
