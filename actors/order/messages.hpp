@@ -272,8 +272,9 @@ struct commit_stock {
   int32_t attempt = 0;
 };
 
-/// Takes the line's units at once (reserve and commit in one inventory step); the answer comes
-/// back as record_stock_commit{attempt 0}. The inventory drops it past `deadline_ms` from now.
+/// Takes the line's units at once (reserve and commit in one inventory step); the answers of one
+/// batch of takes come back together (take_tally): record_stock_taken, or the first refusal as
+/// record_stock_commit{attempt 0}. The inventory drops it past `deadline_ms` from now.
 struct take_stock {
   std::string sku;
   int32_t qty = 0;
