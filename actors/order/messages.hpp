@@ -160,10 +160,9 @@ struct record_compensated {};
 /// will, so a cancelled order's stock may go back now.
 struct record_sale_reversed {};
 
-using command =
-    std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
-                 record_capture, record_timeout, record_compensated, record_sale_reversed,
-                 record_stock_taken>;
+using command = std::variant<place_order, record_reservation, record_authorization,
+                             record_stock_commit, record_capture, record_timeout,
+                             record_compensated, record_sale_reversed, record_stock_taken>;
 
 // -- events ---------------------------------------------------------------------------------------
 

@@ -576,8 +576,7 @@ private:
                                                        : ord::commit_outcome::refused;
                       auto decided = takes->add(ord::record_stock_commit{sku, 0, outcome, "r"});
                       if (decided) {
-                        send("take answer " + sku + " of " + oid,
-                             [=] { to_order(oid, *decided); });
+                        send("take answer " + sku + " of " + oid, [=] { to_order(oid, *decided); });
                       }
                     },
                     now_ms_ + a.deadline_ms);

@@ -537,8 +537,8 @@ BOOST_AUTO_TEST_CASE(every_line_taken_is_one_sale_request_that_records_every_lin
 }
 
 BOOST_AUTO_TEST_CASE(a_stream_of_the_earlier_binary_with_a_commit_per_line_folds_the_same) {
-  BOOST_CHECK(given({placed, stock_committed{"apple"}, stock_committed{"pear"}, sale_requested{1}}) ==
-              given({placed, sale_requested{1}}));
+  BOOST_CHECK(given({placed, stock_committed{"apple"}, stock_committed{"pear"},
+                     sale_requested{1}}) == given({placed, sale_requested{1}}));
   // Its order, recovered with one line recorded, takes the other and records only the sale.
   auto one_recorded = with(placed_now, {stock_committed{"apple"}});
   BOOST_CHECK(accepted_with(when(one_recorded, record_stock_taken{{"pear"}}), {sale_requested{1}}));
