@@ -61,11 +61,17 @@ struct sweep_run {
 /// reached only by orders an older binary left mid-saga).
 const std::vector<armed_point>& known_points() {
   static const std::vector<armed_point> points{
-      {"journal.committed_before_reply", 60},     {"order.placed_before_take", 6},
-      {"order.taken_before_record", 6},           {"order.sale_requested_before_sell", 6},
-      {"order.compensation_before_release", 3},   {"order.compensation_before_void", 2},
-      {"order.compensated_before_record", 3},     {"payment.before_psp_call", 10},
+      // clang-format off
+      {"journal.committed_before_reply", 60},
+      {"order.placed_before_take", 6},
+      {"order.taken_before_record", 6},
+      {"order.sale_requested_before_sell", 6},
+      {"order.compensation_before_release", 3},
+      {"order.compensation_before_void", 2},
+      {"order.compensated_before_record", 3},
+      {"payment.before_psp_call", 10},
       {"payment.psp_answered_before_record", 10},
+      // clang-format on
   };
   return points;
 }
