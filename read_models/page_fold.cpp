@@ -80,6 +80,12 @@ public:
                    [&](const order::stock_committed& x) {
                      set_line(row, x.sku, line_reservation::reserved);
                    },
+                   // Every line taken (the current binary records no event per line).
+                   [&](const order::sale_requested&) {
+                     for (const auto& line : row.lines) {
+                       set_line(row, line.sku, line_reservation::reserved);
+                     }
+                   },
                    [&](const order::stock_reservation_failed& x) {
                      set_line(row, x.sku, line_reservation::failed);
                    },

@@ -144,7 +144,8 @@ struct page_rows {
 ///   existing row changes nothing; any other event changes the row only above its version, and
 ///   then sets version and updated_at;
 /// - a line reserved (stock_reserved, or stock_committed: a take) or failed sets every line of
-///   that SKU, and a placed order becomes reserved once every line is reserved; confirmed,
+///   that SKU, sale_requested sets every line reserved (each was taken), and a placed order
+///   becomes reserved once every line is reserved; confirmed,
 ///   rejected, cancelled set the status (and reason); other order events move only the version;
 /// - an inventory row appears (zeros) with the SKU's first event; an event above its version moves
 ///   on_hand (restocked, returned: +qty; committed: -qty) and the holds: reserved stores the

@@ -96,6 +96,8 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                          caf::make_message(record_compensated{}));
     }
   };
+  // The takes of this batch are recorded together, once all are answered (take_tally).
+  auto takes = std::make_shared<take_tally>(actions);
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -121,10 +123,20 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // Past the order's own reservation timeout the take is dropped unexecuted, so a take
               // still queued cannot land after the order gave up.
               e.deadline_us = runtime::unix_now_us() + a.deadline_ms * 1000;
-              auto report = [=](record_stock_commit result) {
-                runtime::tell_self(self,
-                                   runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
-                                   caf::make_message(std::move(result)));
+              auto report = [=](const record_stock_commit& answer) {
+                auto decided = takes->add(answer);
+                if (!decided) {
+                  return;
+                }
+                if (auto* taken = std::get_if<record_stock_taken>(&*decided)) {
+                  util::fail_point("order.taken_before_record");
+                  runtime::tell_self(self, runtime::caused_by(cause, oid + "/taken", oid),
+                                     caf::make_message(std::move(*taken)));
+                } else {
+                  runtime::tell_self(
+                      self, runtime::caused_by(cause, oid + "/take/" + sku + "/result", oid),
+                      caf::make_message(std::get<record_stock_commit>(std::move(*decided))));
+                }
               };
               runtime::route<inventory_reply, inventory_errc>(
                   self, dir.inventory, sku, std::move(e),

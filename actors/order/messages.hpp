@@ -141,6 +141,12 @@ struct record_capture {
   bool ok = false;
 };
 
+/// Every line in `skus` was taken (the inventory committed its units to the order and answers a
+/// repeat the same): the take_tally of one batch of takes reports this once all of them answered.
+struct record_stock_taken {
+  std::vector<std::string> skus;
+};
+
 /// A timer the saga scheduled has fired.
 struct record_timeout {
   saga_step step = saga_step::reservation;
@@ -154,9 +160,9 @@ struct record_compensated {};
 /// will, so a cancelled order's stock may go back now.
 struct record_sale_reversed {};
 
-using command =
-    std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
-                 record_capture, record_timeout, record_compensated, record_sale_reversed>;
+using command = std::variant<place_order, record_reservation, record_authorization,
+                             record_stock_commit, record_capture, record_timeout,
+                             record_compensated, record_sale_reversed, record_stock_taken>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -184,7 +190,8 @@ struct payment_requested {
 
 /// Every line's stock is committed: sale attempt `attempt` (1-based) starts. A sale authorizes and
 /// captures at once; every attempt is sent with the order's one sale key, so the PSP charges at
-/// most once.
+/// most once. The first one also records every line committed: the order records no event per
+/// taken line (streams of earlier binaries have a stock_committed per line before it).
 struct sale_requested {
   int32_t attempt = 0;
 };
@@ -264,8 +271,9 @@ struct commit_stock {
   int32_t attempt = 0;
 };
 
-/// Takes the line's units at once (reserve and commit in one inventory step); the answer comes
-/// back as record_stock_commit{attempt 0}. The inventory drops it past `deadline_ms` from now.
+/// Takes the line's units at once (reserve and commit in one inventory step); the answers of one
+/// batch of takes come back together (take_tally): record_stock_taken, or the first refusal as
+/// record_stock_commit{attempt 0}. The inventory drops it past `deadline_ms` from now.
 struct take_stock {
   std::string sku;
   int32_t qty = 0;
@@ -348,6 +356,7 @@ OM_FIELDS(place_order, order_id, customer_id, lines, payment)
 OM_FIELDS(record_reservation, sku, ok, reason)
 OM_FIELDS(record_authorization, attempt, outcome, reason, psp_reference)
 OM_FIELDS(record_stock_commit, sku, attempt, outcome, reason)
+OM_FIELDS(record_stock_taken, skus)
 OM_FIELDS(record_capture, ok)
 OM_FIELDS(record_timeout, step, attempt)
 OM_NO_FIELDS(record_compensated)

@@ -237,6 +237,29 @@ outcome decide_take(const order_state& s, const record_stock_commit& cmd) {
   return accept<event>(); // no decision: the reservation timer covers it
 }
 
+/// Every take of a batch answered committed: the sale is requested in one event, which records
+/// every line committed.
+outcome decide_taken(const order_state& s, const record_stock_taken& cmd) {
+  for (const auto& sku : cmd.skus) {
+    auto ordered = std::any_of(s.lines.begin(), s.lines.end(),
+                               [&](const line_state& l) { return l.sku == sku; });
+    if (!ordered) {
+      return reject<event>(order_errc::unknown_line, "no line for sku " + sku);
+    }
+  }
+  if (!s.taking()) {
+    return accept<event>(); // late or repeated: the order moved on
+  }
+  auto all = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
+    return l.reservation == line_reservation::committed ||
+           std::find(cmd.skus.begin(), cmd.skus.end(), l.sku) != cmd.skus.end();
+  });
+  if (!all) {
+    return accept<event>(); // a line still awaits its take
+  }
+  return accept<event>({sale_requested{1}});
+}
+
 outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd,
                             const saga_policy& policy) {
   if (s.taking()) {
@@ -337,6 +360,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const place_order& x) { return decide_place(state, x); },
           [&](const record_reservation& x) { return decide_reservation(state, x); },
           [&](const record_authorization& x) { return decide_authorization(state, x, policy); },
+          [&](const record_stock_taken& x) { return decide_taken(state, x); },
           [&](const record_stock_commit& x) { return decide_stock_commit(state, x, policy); },
           [&](const record_capture& x) { return decide_capture(state, x); },
           [&](const record_timeout& x) { return decide_timeout(state, x, policy); },
@@ -402,6 +426,12 @@ order_state apply(order_state s, const event& ev) {
           [&](const sale_requested& x) {
             s.payment_attempt = x.attempt;
             s.sale = true;
+            for (auto& line : s.lines) {
+              line.reservation = line_reservation::committed; // taken before the sale
+            }
+            if (s.status == order_status::placed) {
+              s.status = order_status::reserved; // taken: selling
+            }
           },
           [&](const stock_commit_failed& x) { s.failed_commit_attempt = x.attempt; },
           [&](const stock_commit_refused& x) {
@@ -699,6 +729,37 @@ record_stock_commit take_answer(const std::string& sku, const inventory::invento
 
 record_stock_commit take_refusal(const std::string& sku, const std::string& reason) {
   return {sku, 0, commit_outcome::refused, reason};
+}
+
+take_tally::take_tally(const std::vector<saga_action>& actions) {
+  for (const auto& action : actions) {
+    if (const auto* take = std::get_if<take_stock>(&action)) {
+      awaited_.push_back(take->sku);
+    }
+  }
+}
+
+std::optional<command> take_tally::add(const record_stock_commit& answer) {
+  if (reported_ || std::find(awaited_.begin(), awaited_.end(), answer.sku) == awaited_.end()) {
+    return std::nullopt;
+  }
+  switch (answer.outcome) {
+    case commit_outcome::refused:
+      reported_ = true;
+      return command{answer};
+    case commit_outcome::committed:
+      if (std::find(taken_.begin(), taken_.end(), answer.sku) == taken_.end()) {
+        taken_.push_back(answer.sku);
+      }
+      if (taken_.size() == awaited_.size()) {
+        reported_ = true;
+        return command{record_stock_taken{taken_}};
+      }
+      return std::nullopt;
+    case commit_outcome::failed:
+      break;
+  }
+  return std::nullopt;
 }
 
 record_stock_commit commit_refusal(const std::string& sku, int32_t attempt,

@@ -121,9 +121,12 @@ using order_decision = decision<event>;
 /// Decides one command against `state`. After a terminal event nothing records a second one:
 /// late replies and timers are accepted with no event.
 /// - place_order: order_placed; no event if already placed; invalid_order if it breaks a rule.
-/// - record_stock_commit{attempt 0} while taking (placed): committed -> stock_committed (+
-///   sale_requested{1} once every line is committed); refused -> stock_reservation_failed +
-///   order_rejected; failed: no event (the reservation timer covers it).
+/// - record_stock_taken while taking (placed): sale_requested{1} once every line is committed or
+///   in its skus (no event before: the inventory made each take durable, and the order takes again
+///   after a crash); unknown_line for a sku not ordered; no event once the order moved on.
+/// - record_stock_commit{attempt 0} while taking (placed): refused -> stock_reservation_failed +
+///   order_rejected; committed -> stock_committed (+ sale_requested{1} once every line is
+///   committed); failed: no event (the reservation timer covers it).
 /// - record_authorization of a sale: authorized -> order_confirmed + payment_captured (from any
 ///   attempt: one key, one charge); declined -> order_cancelled (from any attempt: final for the
 ///   key); failed -> as below.
@@ -193,6 +196,29 @@ record_stock_commit take_answer(const std::string& sku, const inventory::invento
 
 /// A take the inventory rejected: refused, for the inventory's reason.
 record_stock_commit take_refusal(const std::string& sku, const std::string& reason);
+
+/// Gathers the answers to one batch of takes (the take_stock actions of one `execute`) into what
+/// the order records: the first refusal at once (record_stock_commit, refused), and
+/// record_stock_taken once every take of the batch was answered committed. A committed line is
+/// not recorded by itself: the inventory made it durable and answers a repeated take the same,
+/// so after a crash the order takes again. A transient failure decides nothing (the reservation
+/// timer covers it), and so does the batch once it reported.
+class take_tally {
+public:
+  /// The takes among `actions`.
+  explicit take_tally(const std::vector<saga_action>& actions);
+
+  /// Whether the batch has no take.
+  bool empty() const { return awaited_.empty(); }
+
+  /// What to report to the order once `answer` (to one of the batch's takes) arrived, if anything.
+  std::optional<command> add(const record_stock_commit& answer);
+
+private:
+  std::vector<std::string> awaited_;
+  std::vector<std::string> taken_;
+  bool reported_ = false;
+};
 
 /// A commit of a held reservation (commit_stock, round `attempt`) the inventory rejected: refused,
 /// "<inventory_errc>: <reason>" (accepted: committed; no answer: failed, retried).

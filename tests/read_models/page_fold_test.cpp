@@ -203,4 +203,17 @@ BOOST_AUTO_TEST_CASE(keys_name_each_touched_row_once_and_other_streams_are_left_
   BOOST_CHECK_THROW(decode_page(page), undecodable_event);
 }
 
+BOOST_AUTO_TEST_CASE(a_sale_request_with_no_taken_lines_before_it_shows_every_line_reserved) {
+  // The current binary records no event per taken line: sale_requested says every line is taken.
+  stored_rows stored;
+  stored.orders["o1"] =
+      stored_order("o1", 1, {{"A", line_reservation::pending}, {"B", line_reservation::pending}});
+  auto rows = fold_page({on_order("o1", 2, order::sale_requested{1})}, stored);
+  BOOST_REQUIRE_EQUAL(rows.orders.size(), 1u);
+  BOOST_TEST((rows.orders[0].status == order_status::reserved));
+  BOOST_REQUIRE_EQUAL(rows.lines.size(), 2u);
+  BOOST_TEST((rows.lines[0].second.reservation == line_reservation::reserved));
+  BOOST_TEST((rows.lines[1].second.reservation == line_reservation::reserved));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

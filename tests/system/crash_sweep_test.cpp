@@ -61,14 +61,17 @@ struct sweep_run {
 /// reached only by orders an older binary left mid-saga).
 const std::vector<armed_point>& known_points() {
   static const std::vector<armed_point> points{
+      // clang-format off
       {"journal.committed_before_reply", 60},
       {"order.placed_before_take", 6},
+      {"order.taken_before_record", 6},
       {"order.sale_requested_before_sell", 6},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
       {"order.compensated_before_record", 3},
       {"payment.before_psp_call", 10},
       {"payment.psp_answered_before_record", 10},
+      // clang-format on
   };
   return points;
 }
@@ -105,10 +108,12 @@ std::vector<sweep_run> parse_runs(const std::string& list) {
   return runs;
 }
 
-/// The short default of scripts/test: the commit/reply window, the confirm-to-commit window
-/// (issue item 5), the lost PSP answer (item 6) and a crash during recovery.
+/// The short default of scripts/test: the commit/reply window, every take answered but not
+/// recorded, the confirm-to-commit window (issue item 5), the lost PSP answer (item 6) and a crash
+/// during recovery.
 std::vector<sweep_run> default_runs() {
   return {{{"journal.committed_before_reply", 60}, std::nullopt, false},
+          {{"order.taken_before_record", 6}, std::nullopt, false},
           {{"order.sale_requested_before_sell", 6}, std::nullopt, false},
           {{"payment.psp_answered_before_record", 10}, std::nullopt, true},
           recovery_run(6)};

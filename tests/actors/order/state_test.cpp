@@ -515,3 +515,69 @@ BOOST_AUTO_TEST_CASE(a_payment_reply_is_taken_as_its_report_only_when_it_shows_t
     BOOST_CHECK(sale_closed(p));
   }
 }
+
+BOOST_AUTO_TEST_SUITE(taking)
+
+const std::vector<event> placed_now{placed};
+
+const std::vector<saga_action> take_both{take_stock{"apple", 2, 2000}, take_stock{"pear", 1, 2000},
+                                         schedule_timeout{saga_step::reservation, 1, 2000}};
+
+record_stock_commit take(const std::string& sku, commit_outcome outcome) {
+  return record_stock_commit{sku, 0, outcome, "r"};
+}
+
+BOOST_AUTO_TEST_CASE(every_line_taken_is_one_sale_request_that_records_every_line_committed) {
+  auto d = when(placed_now, record_stock_taken{{"pear", "apple"}});
+  BOOST_CHECK(accepted_with(d, {sale_requested{1}}));
+  auto s = given(with(placed_now, d.events));
+  BOOST_CHECK(s.status == order_status::reserved);
+  BOOST_CHECK(!s.has_line(line_reservation::pending));
+  BOOST_CHECK(s.sale);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_of_the_earlier_binary_with_a_commit_per_line_folds_the_same) {
+  BOOST_CHECK(given({placed, stock_committed{"apple"}, stock_committed{"pear"},
+                     sale_requested{1}}) == given({placed, sale_requested{1}}));
+  // Its order, recovered with one line recorded, takes the other and records only the sale.
+  auto one_recorded = with(placed_now, {stock_committed{"apple"}});
+  BOOST_CHECK(accepted_with(when(one_recorded, record_stock_taken{{"pear"}}), {sale_requested{1}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_report_that_changes_nothing_records_nothing) {
+  // A line still awaits its take.
+  BOOST_CHECK(accepted_with(when(placed_now, record_stock_taken{{"apple"}}), {}));
+  // Repeated, or the order moved on.
+  auto selling = with(placed_now, {sale_requested{1}});
+  BOOST_CHECK(accepted_with(when(selling, record_stock_taken{{"apple", "pear"}}), {}));
+  auto rejected =
+      with(placed_now, {stock_reservation_failed{"pear", "out_of_stock"}, order_rejected{"r"}});
+  BOOST_CHECK(accepted_with(when(rejected, record_stock_taken{{"apple", "pear"}}), {}));
+  BOOST_CHECK(rejected_with(when(placed_now, record_stock_taken{{"apple", "plum"}}),
+                            order_errc::unknown_line));
+}
+
+BOOST_AUTO_TEST_CASE(a_tally_reports_once_every_take_of_its_batch_is_committed) {
+  take_tally tally{take_both};
+  BOOST_CHECK(!tally.empty());
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed)));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed))); // a repeated answer
+  BOOST_CHECK(!tally.add(take("pear", commit_outcome::failed)));     // transient: no decision
+  BOOST_CHECK(!tally.add(take("plum", commit_outcome::committed)));  // not of this batch
+  auto all = tally.add(take("pear", commit_outcome::committed));
+  BOOST_REQUIRE(all.has_value());
+  BOOST_CHECK((*all == command{record_stock_taken{{"apple", "pear"}}}));
+  BOOST_CHECK(!tally.add(take("pear", commit_outcome::committed))); // reported already
+  BOOST_CHECK(take_tally{std::vector<saga_action>{notify{order_status::confirmed}}}.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_tally_reports_the_first_refusal_at_once_and_nothing_after_it) {
+  take_tally tally{take_both};
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed)));
+  auto refused = tally.add(take("pear", commit_outcome::refused));
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_CHECK((*refused == command{take("pear", commit_outcome::refused)}));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::refused)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
