@@ -54,6 +54,8 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
     return {version, summary(s)};
   }
   std::optional<command> from_message(const caf::message& msg) const;
+  /// Its only command starts its stream: a notification entity assumes its stream empty.
+  bool starts_stream(const command&) const { return true; }
 };
 
 caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,

@@ -57,6 +57,9 @@ struct order_traits {
     return {version, summary(s)};
   }
   std::optional<command> from_message(const caf::message& msg) const;
+  /// An order's stream starts with its placement (the gateway mints the order id): an order
+  /// entity activated by it assumes its stream empty and reads nothing first.
+  bool starts_stream(const command& c) const { return std::holds_alternative<place_order>(c); }
   std::optional<command> on_tick(const order_state&) const { return std::nullopt; }
   std::vector<saga_action> reactions(const order_state& s, const event& e,
                                      const decide_context& ctx) const {

@@ -62,6 +62,11 @@ struct payment_traits {
     return {version, summary(s)};
   }
   std::optional<command> from_message(const caf::message& msg) const;
+  /// A payment's stream starts with the order's first payment command (a sale, or an
+  /// authorization on the older path): a payment entity activated by it assumes its stream empty.
+  bool starts_stream(const command& c) const {
+    return std::holds_alternative<sell>(c) || std::holds_alternative<authorize>(c);
+  }
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
   /// payment::reactions.
   std::vector<payment_action> reactions(const payment_state& s, const event& e,

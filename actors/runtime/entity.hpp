@@ -96,6 +96,15 @@ struct has_committed_hook<Traits, std::void_t<decltype(std::declval<const Traits
                                       std::declval<const typename Traits::state_type&>()))>>
     : std::true_type {};
 
+/// Whether `Traits` has the optional `starts_stream(command)` (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_starts_stream : std::false_type {};
+
+template <class Traits>
+struct has_starts_stream<Traits, std::void_t<decltype(std::declval<const Traits&>().starts_stream(
+                                     std::declval<const typename Traits::command_type&>()))>>
+    : std::true_type {};
+
 } // namespace detail
 
 /// The alternative of `Variant` that `msg` holds as its only element, if any.
@@ -275,6 +284,11 @@ struct entity_state {
   /// copy was last brought up to date by.
   uint64_t journal_reads = 0;
   uint64_t copy_read = 0;
+  /// The copy is taken for an empty stream, never read (entity_runtime::activate): commands are
+  /// decided on it, but only an append at version 0 confirms it; recovered stays false.
+  bool assumed_new = false;
+  /// The first recovery was put back behind the commands in the mailbox once (activate).
+  bool recovery_deferred = false;
   bool appending = false;
   /// When the append in flight is overdue (append_limit after it was sent).
   caf::actor_clock::time_point append_due;
@@ -412,6 +426,7 @@ public:
   static void recover(pointer self) {
     auto& st = self->state;
     st.recovered = false;
+    st.assumed_new = false;
     auto read = ++st.journal_reads;
     read_sent(self, read);
     self->request(st.reader, caf::infinite, persistence::recover_atom::value, st.stream)
@@ -598,6 +613,52 @@ public:
     return true;
   }
 
+  /// The first recovery, once the commands already in the mailbox were taken (it waits behind
+  /// them once more if none was yet): nothing is read when the first of them may start the
+  /// stream (Traits::starts_stream: its id was just minted, the stream cannot exist yet). The copy
+  /// is then assumed empty (assumed_new) and commands are decided on it under rules that make a
+  /// wrong assumption cost a read, never an answer: its append is at expected version 0 (refused
+  /// if the stream exists; the entity then reads it and decides again, where a replayed message
+  /// id finds its first outcome); whatever appends nothing (a rejection, an accept that changes
+  /// nothing, a deadline passed) is answered only after a read (read_first); no timer command or
+  /// resume runs on it (recovered stays false). Any later recovery reads.
+  static void activate(pointer self) {
+    auto& st = self->state;
+    st.recovery_queued = false;
+    if (st.journal_reads == 0 && !st.assumed_new) {
+      if (st.queue.empty() && !st.recovery_deferred && self->mailbox().size() > 0) {
+        st.recovery_deferred = true;
+        st.recovery_queued = true;
+        self->send(self, persistence::recover_atom::value);
+        return;
+      }
+      if (!st.queue.empty() && starts_stream(self, st.queue.front())) {
+        st.assumed_new = true;
+        drain(self);
+        return;
+      }
+    }
+    recover(self);
+  }
+
+  static bool starts_stream([[maybe_unused]] pointer self, [[maybe_unused]] const waiting& w) {
+    if constexpr (detail::has_starts_stream<Traits>::value) {
+      return self->state.traits.starts_stream(w.command);
+    } else {
+      return false;
+    }
+  }
+
+  /// `w`, decided on an assumed copy into an answer that appends nothing, goes back to the front
+  /// of the queue; the stream is read (after `b`'s append, if it has commands: a committed
+  /// append at version 0 confirms the copy) and `w` decided again.
+  static void read_first(pointer self, const batch& b, waiting w) {
+    self->state.queue.push_front(std::move(w));
+    if (b.commands.empty()) {
+      recover(self);
+    }
+  }
+
   /// Whether a batch or a catch-up read is in flight (commands wait for it).
   static bool busy(pointer self) {
     return self->state.appending || self->state.catching_up.has_value();
@@ -642,7 +703,7 @@ public:
   /// append; answers each only after that append is durable.
   static void drain(pointer self) {
     auto& st = self->state;
-    while (st.recovered && !busy(self) && !st.queue.empty()) {
+    while ((st.recovered || st.assumed_new) && !busy(self) && !st.queue.empty()) {
       auto limit = st.settings.batch_commands ? st.settings.max_batch : 1u;
       auto now = st.settings.now_us();
       auto b = std::make_shared<batch>();
@@ -660,6 +721,10 @@ public:
           continue;
         }
         if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
+          if (st.assumed_new) { // it may have been recorded: only the stream tells
+            read_first(self, *b, std::move(w));
+            break;
+          }
           answer(w, caf::make_error(entity_errc::deadline_exceeded, "deadline passed in queue"));
           continue;
         }
@@ -673,6 +738,10 @@ public:
           continue; // answered with its own error; the rest of the batch goes on
         }
         auto& [d, stored_events] = *decided;
+        if (st.assumed_new && d.events.empty()) {
+          read_first(self, *b, std::move(w)); // no append would check the copy it was decided on
+          break;
+        }
         if (d.rejected && !read_since_arrival(self, w)) {
           if (b->commands.empty()) {
             catch_up(self, std::move(w));
@@ -744,6 +813,10 @@ public:
                 auto before = std::move(s.state);
                 s.state = std::move(b->next_state);
                 s.version = r.stream_version;
+                if (s.assumed_new) { // committed at version 0: the copy is the stream
+                  s.assumed_new = false;
+                  s.recovered = true;
+                }
                 s.last_progress =
                     self->clock().now(); // a commit is progress: stalled() waits again
                 s.appends += 1;
@@ -966,10 +1039,7 @@ public:
           drain(self);
           return promise;
         },
-        [=](persistence::recover_atom) {
-          self->state.recovery_queued = false;
-          recover(self);
-        },
+        [=](persistence::recover_atom) { activate(self); },
         // Answers to the commands the entity sent itself (results, timers) need no handling.
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},

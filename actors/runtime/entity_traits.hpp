@@ -30,6 +30,11 @@
 //                                      // after each durable append and each recovery (before:
 //                                      // the copy it replaced, empty on activation): what
 //                                      // became durable unanswered is heard too, maybe twice
+//   bool starts_stream(const command_type&); // the command may be its stream's first (it creates
+//                                      // the aggregate, under an id minted for it): an entity it
+//                                      // activates takes its stream for empty instead of reading
+//                                      // it, and an append at expected version 0 checks that
+//                                      // (entity_runtime::activate). Without it: false.
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"

@@ -8,6 +8,9 @@
 #include "actors/inventory/actor.hpp"
 #include "actors/inventory/codec.hpp"
 #include "actors/inventory/replies.hpp"
+#include "actors/notification/actor.hpp"
+#include "actors/order/actor.hpp"
+#include "actors/payment/actor.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "actors/runtime/routing.hpp"
@@ -275,6 +278,9 @@ struct faults {
   int64_t decide_throws_for_qty = -1;
   int64_t apply_throws_for_qty = -1;
   int apply_throws = 0;
+  /// The traits' starts_stream: which commands an entity they activate may take for the first of
+  /// an empty stream (unset: none, the entity reads its stream before deciding).
+  std::function<bool(const command&)> starts_stream;
 };
 
 /// What the traits' committed hook heard: on_hand (before, after), in order.
@@ -287,6 +293,10 @@ struct faulty_inventory_traits : inventory_traits {
   void committed(caf::event_based_actor*, const inventory_state& before,
                  const inventory_state& after) const {
     heard->emplace_back(before.on_hand, after.on_hand);
+  }
+
+  bool starts_stream(const command& c) const {
+    return bugs->starts_stream && bugs->starts_stream(c);
   }
 
   inventory_decision decide(const inventory_state& s, const command& c,
@@ -1055,6 +1065,150 @@ BOOST_AUTO_TEST_CASE(a_recorded_command_resent_after_its_deadline_gets_its_first
   BOOST_TEST(store->replay("inventory/sku-late").on_hand == 3);
 }
 
+// Activation without a read. Each order activates three entities whose streams cannot exist yet
+// (the gateway mints the order id): the command that may start a stream (the traits'
+// starts_stream) is decided on a copy assumed empty, which only an append, at expected version 0,
+// checks. Whatever would be answered without appending is answered only from the stream read.
+
+namespace {
+
+bool is_restock(const command& c) {
+  return std::holds_alternative<restock>(c);
+}
+
+bool every_command(const command&) {
+  return true;
+}
+
+/// The events `what`, written to `stream` by another node (the entity's copy knows nothing).
+void written_elsewhere(fake_store& store, const std::string& stream, std::vector<event> what) {
+  persistence::stream_append a{stream, store.version(stream), {}};
+  for (const auto& e : what) {
+    a.events.push_back(runtime::to_new_event(encode(e)));
+  }
+  store.write(a);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_command_that_starts_a_new_stream_is_answered_after_one_append_and_no_read) {
+  bugs->starts_stream = is_restock;
+  auto r = ok("sku-new", caf::make_message(restock{5}));
+  BOOST_TEST(r.version == 1);
+  BOOST_TEST(store->recovery_reads == 0u);
+  BOOST_TEST(store->catch_up_reads == 0u);
+  BOOST_TEST(store->appends == 1u);
+  BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{0, 5}));
+  // The appended copy is the stream: what follows is decided on it.
+  ok("sku-new", caf::make_message(reserve{"o-1", 2, 60000}));
+  BOOST_TEST(store->recovery_reads == 0u);
+  BOOST_TEST(store->replay("inventory/sku-new").reserved_qty == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_command_replayed_to_an_entity_that_assumed_its_stream_new_is_answered_once) {
+  bugs->starts_stream = is_restock;
+  auto first = ok("sku-rp", caf::make_message(restock{5}), env("restock-key"));
+  for (int i = 0; i < 4; ++i) { // snapshot_every = 3: a snapshot holds restock-key's outcome
+    ok("sku-rp", caf::make_message(restock{1}));
+  }
+  BOOST_REQUIRE(store->snapshots.count("inventory/sku-rp") == 1u);
+  settle(settings.idle_timeout + 2 * settings.tick_interval);
+  BOOST_REQUIRE(entities().empty());
+  auto appends = store->appends;
+  auto& c = send("sku-rp", env("restock-key"), caf::make_message(restock{5}));
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_REQUIRE(accepted(c.answers[0]));
+  const auto& again = std::get<inventory_reply>(c.answers[0]);
+  BOOST_TEST((again.recorded == first.recorded));
+  BOOST_TEST(again.version == first.version);
+  // The append at version 0 was refused; the read that followed found the key: nothing new.
+  BOOST_TEST(store->appends == appends + 1);
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(store->version("inventory/sku-rp") == 5);
+  BOOST_TEST(store->replay("inventory/sku-rp").on_hand == 9);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_command_to_an_entity_that_assumed_its_stream_new_is_decided_on_it) {
+  bugs->starts_stream = is_restock;
+  written_elsewhere(*store, "inventory/sku-ex",
+                    {restocked{5}, reserved{"o-1", 2, now_us() + 60'000'000}});
+  auto r = ok("sku-ex", caf::make_message(restock{1}));
+  BOOST_TEST(r.version == 3);
+  BOOST_TEST(r.summary.on_hand == 6);
+  BOOST_TEST(r.summary.reserved == 2);
+  BOOST_TEST(store->version("inventory/sku-ex") == 3);
+  BOOST_TEST(store->appends == 2u); // the one at version 0, refused
+  BOOST_TEST(store->recovery_reads == 1u);
+  // The hook heard the stream it found, then the restock.
+  BOOST_TEST((*heard == heard_commits{{0, 5}, {5, 6}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_rejection_on_a_copy_assumed_new_is_answered_only_from_the_stream_read) {
+  bugs->starts_stream = every_command;
+  written_elsewhere(*store, "inventory/sku-rj",
+                    {restocked{5}, reserved{"o-1", 2, now_us() + 60'000'000}});
+  // Refused on an empty copy (no such reservation); the stream has it.
+  auto r = ok("sku-rj", caf::make_message(commit{"o-1"}));
+  BOOST_TEST((r.recorded == std::vector<inventory_recorded>{inventory_recorded::committed}));
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(store->catch_up_reads == 0u);
+  BOOST_TEST(store->appends == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_command_changing_nothing_on_a_copy_assumed_new_is_answered_from_the_stream) {
+  bugs->starts_stream = every_command;
+  written_elsewhere(*store, "inventory/sku-st",
+                    {restocked{5}, reserved{"o-1", 2, now_us() + 60'000'000}, committed{"o-1", 2}});
+  // Nothing to settle on an empty copy; the stream has the order's committed quantity.
+  auto r = ok("sku-st", caf::make_message(inventory::settle{"o-1"}));
+  BOOST_TEST((r.recorded == std::vector<inventory_recorded>{inventory_recorded::settled}));
+  BOOST_TEST(r.version == 4);
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(store->appends == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_recorded_command_resent_late_to_a_copy_assumed_new_gets_its_first_outcome) {
+  bugs->starts_stream = is_restock;
+  auto first = env("restock-late-retry");
+  first.deadline_us = now_us() + 500'000;
+  auto r = ok("sku-late", caf::make_message(restock{3}), first);
+  settle(settings.idle_timeout + 2 * settings.tick_interval);
+  BOOST_REQUIRE(entities().empty());
+  auto& again = send("sku-late", first, caf::make_message(restock{3}));
+  settle();
+  BOOST_REQUIRE_EQUAL(again.answers.size(), 1u);
+  BOOST_REQUIRE_MESSAGE(accepted(again.answers[0]), error_name(again.answers[0]));
+  BOOST_TEST(std::get<inventory_reply>(again.answers[0]).version == r.version);
+  BOOST_TEST(store->replay("inventory/sku-late").on_hand == 3);
+}
+
+BOOST_AUTO_TEST_CASE(expired_holds_are_released_before_a_command_on_a_copy_assumed_new_decides) {
+  bugs->starts_stream = every_command;
+  written_elsewhere(*store, "inventory/sku-a",
+                    {restocked{5}, reserved{"o-old", 5, now_us() - 1'000'000}});
+  auto r = ok("sku-a", caf::make_message(reserve{"o-new", 5, 60000}));
+  BOOST_TEST((r.recorded == std::vector<inventory_recorded>{inventory_recorded::reserved}));
+  auto state = store->replay("inventory/sku-a");
+  BOOST_TEST(state.reservations.count("o-old") == 0u);
+  BOOST_TEST(state.reserved_qty == 5);
+}
+
+BOOST_AUTO_TEST_CASE(the_commands_that_create_an_order_its_payment_or_notification_start_streams) {
+  order::order_traits order_kind;
+  BOOST_TEST(order_kind.starts_stream(order::place_order{}));
+  BOOST_TEST(!order_kind.starts_stream(order::record_reservation{}));
+  BOOST_TEST(!order_kind.starts_stream(order::record_timeout{}));
+  payment::payment_traits payment_kind;
+  BOOST_TEST(payment_kind.starts_stream(payment::sell{}));
+  BOOST_TEST(payment_kind.starts_stream(payment::authorize{}));
+  BOOST_TEST(!payment_kind.starts_stream(payment::record_sale_result{}));
+  BOOST_TEST(!payment_kind.starts_stream(payment::reverse_sale{}));
+  BOOST_TEST(!payment_kind.starts_stream(payment::capture{}));
+  notification::notification_traits notification_kind;
+  BOOST_TEST(notification_kind.starts_stream(notification::record_notification{}));
+}
+
 // The node's gauge poller reads every host each second while thousands of entities are active
 // (an order's entities stay 30 s): asking each entity for its report cost a message, a reply and
 // a timer per entity and second. The host answers from its own bookkeeping.
@@ -1246,11 +1400,15 @@ struct interleaving {
   disruption what;
   /// Scheduler steps run before the disruption.
   int steps;
+  /// Whether a restock may start the stream: an entity it activates assumes the stream empty
+  /// (the stream exists: each such activation is refused its append at version 0).
+  bool assume_new = false;
 };
 
 std::ostream& operator<<(std::ostream& out, const interleaving& x) {
   return out << "[first append " << to_string(x.first_append) << ", " << to_string(x.what)
-             << " after " << x.steps << " steps]";
+             << " after " << x.steps << " steps" << (x.assume_new ? ", restock assumes new" : "")
+             << "]";
 }
 
 constexpr const char* sku = "sku-i";
@@ -1302,6 +1460,9 @@ std::pair<int64_t, int64_t> stock_of(const inventory_summary& summary) {
 
 void check_run(const interleaving& run) {
   harness h;
+  if (run.assume_new) {
+    h.bugs->starts_stream = [](const command& c) { return std::holds_alternative<restock>(c); };
+  }
   if (run.what == disruption::throw_in_decide) {
     h.bugs->decide_throws_for_qty = 3;
   }
@@ -1375,8 +1536,10 @@ BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_kee
     for (auto what : {disruption::none, disruption::stop, disruption::passivate, disruption::kill,
                       disruption::throw_in_decide, disruption::throw_in_apply}) {
       for (int steps = 0; steps <= 12; ++steps) {
-        check_run(interleaving{answer, what, steps});
-        ++runs;
+        for (bool assume_new : {false, true}) {
+          check_run(interleaving{answer, what, steps, assume_new});
+          ++runs;
+        }
       }
     }
   }
