@@ -659,9 +659,21 @@ public:
     }
   }
 
-  /// Whether a batch or a catch-up read is in flight (commands wait for it).
+  /// Whether an append or a read (recovery or catch-up) is in flight: commands wait for it, and
+  /// the entity neither passivates nor stops before it is answered or overdue.
   static bool busy(pointer self) {
-    return self->state.appending || self->state.catching_up.has_value();
+    auto& st = self->state;
+    return st.appending || st.read_in_flight != 0 || st.catching_up.has_value();
+  }
+
+  /// Whether the entity may end without losing anything: nothing in flight or waiting, and its
+  /// copy is the stream (recovered) or a never-written one (assumed_new: an append that committed
+  /// at version 0 made it recovered, one answered outcome_unknown made it read). An entity whose
+  /// recovery failed waits for its next read: the committed hook and resume hear the stream then
+  /// or never.
+  static bool settled(pointer self) {
+    auto& st = self->state;
+    return (st.recovered || st.assumed_new) && st.queue.empty() && !busy(self);
   }
 
   static void fail_history(pointer self, const std::string& what) {
@@ -855,7 +867,7 @@ public:
               });
       return;
     }
-    if (st.stopping && !busy(self) && st.queue.empty()) {
+    if (st.stopping && settled(self)) {
       self->quit();
     }
   }
@@ -938,11 +950,14 @@ public:
         st.traits.stalled(st.state, now - st.last_progress)) {
       resume(self);
     }
-    if (!st.asked_to_passivate && st.queue.empty() && !busy(self) &&
+    if (!st.asked_to_passivate && settled(self) &&
         now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);
-      return; // its host answers with stop_atom: no tick until then (an append arms its own)
+      // Its host answers with stop_atom: no tick until then. Nothing is in flight (settled); an
+      // append or read sent later arms a tick by its due time (tick_by), or finds one armed
+      // earlier, and every tick but this one arms the next while anything is in flight.
+      return;
     }
     schedule_tick(self);
   }

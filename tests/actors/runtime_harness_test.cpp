@@ -95,7 +95,9 @@ struct fake_store {
   /// connection, a lost reply), and their promises, kept unanswered.
   size_t recovery_reads_to_hold = 0;
   size_t catch_up_reads_to_hold = 0;
-  std::vector<caf::response_promise> held_reads;
+  /// The held reads: each promise with what answers it once released (release_atom).
+  std::vector<std::pair<caf::response_promise, std::function<persistence::stream_history()>>>
+      held_reads;
   /// The commit time recorded with each event.
   std::function<int64_t()> now_us;
 
@@ -243,8 +245,9 @@ caf::behavior fake_reader(caf::event_based_actor* self, std::shared_ptr<fake_sto
         store->recovery_reads += 1;
         if (store->recovery_reads_to_hold > 0) {
           store->recovery_reads_to_hold -= 1;
-          store->held_reads.push_back(self->make_response_promise());
-          return store->held_reads.back();
+          store->held_reads.emplace_back(self->make_response_promise(),
+                                         [=] { return store->history(stream); });
+          return store->held_reads.back().first;
         }
         return store->history(stream);
       },
@@ -252,14 +255,23 @@ caf::behavior fake_reader(caf::event_based_actor* self, std::shared_ptr<fake_sto
         store->catch_up_reads += 1;
         if (store->catch_up_reads_to_hold > 0) {
           store->catch_up_reads_to_hold -= 1;
-          store->held_reads.push_back(self->make_response_promise());
-          return caf::result<persistence::stream_history>{store->held_reads.back()};
+          store->held_reads.emplace_back(self->make_response_promise(),
+                                         [=] { return store->events_after(stream, version); });
+          return caf::result<persistence::stream_history>{store->held_reads.back().first};
         }
         if (store->catch_up_fails) {
           return caf::result<persistence::stream_history>{
               store_error(persistence::store_errc::unavailable, "database down")};
         }
         return caf::result<persistence::stream_history>{store->events_after(stream, version)};
+      },
+      [=](release_atom) {
+        // Answers the held reads now, from the stream as it is now.
+        auto held = std::move(store->held_reads);
+        store->held_reads.clear();
+        for (auto& [rp, history] : held) {
+          rp.deliver(history());
+        }
       },
       [=](persistence::unfinished_atom, const std::string&, const std::string&,
           const std::vector<std::string>&) { return std::vector<std::string>{}; },
@@ -505,6 +517,18 @@ struct harness {
 
   void release_held(journal_answer how) {
     caf::anon_send(journal, release_atom::value, static_cast<int32_t>(how));
+  }
+
+  void release_held_reads() { caf::anon_send(reader, release_atom::value); }
+
+  /// The status of entity `id` at its host ("" if the host holds none).
+  std::string status(const std::string& id) {
+    for (const auto& e : entities()) {
+      if (e.id == id) {
+        return e.status;
+      }
+    }
+    return "";
   }
 
   std::vector<runtime::entity_info> entities() {
@@ -1090,6 +1114,56 @@ void written_elsewhere(fake_store& store, const std::string& stream, std::vector
 }
 
 } // namespace
+
+// An order's saga starts from the committed hook: a new stream's first append answered
+// outcome_unknown after idle_timeout, with the recovery read that finds it still out, let the
+// entity ask to passivate on its pre-read copy (empty: it may) and stop; the hook never ran.
+BOOST_AUTO_TEST_CASE(an_entity_whose_recovery_read_is_out_does_not_passivate) {
+  bugs->starts_stream = is_restock;
+  store->script = {journal_answer::hold};
+  auto& c = send("sku-np", env(), caf::make_message(restock{5}));
+  settle(settings.idle_timeout + 2 * settings.tick_interval, 100ms);
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  store->recovery_reads_to_hold = 1;
+  release_held(journal_answer::unknown_committed); // committed, its answer lost
+  settle(5 * settings.tick_interval, 100ms);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(error_name(c.answers[0]) == "outcome_unknown");
+  BOOST_REQUIRE_EQUAL(store->held_reads.size(), 1u);
+  BOOST_TEST(status("sku-np") == "running");
+  BOOST_TEST(heard->empty());
+  release_held_reads();
+  settle(1s);
+  BOOST_TEST_REQUIRE(heard->size() == 1u);
+  BOOST_TEST((heard->back() == std::pair<int64_t, int64_t>{0, 5}));
+  BOOST_TEST(crashes("sku-np") == 0u);
+  settle(settings.idle_timeout + 2 * settings.tick_interval, 100ms);
+  BOOST_TEST(entities().empty()); // recovered and idle: now it passivates
+}
+
+// Stopped by its host while its recovery read was out, the entity quit at once on its unread
+// copy: the hook never heard the append the read would have found.
+BOOST_AUTO_TEST_CASE(an_entity_stopped_while_its_recovery_read_hangs_ends_by_the_read_limit) {
+  bugs->starts_stream = is_restock;
+  store->script = {journal_answer::unknown_committed};
+  store->recovery_reads_to_hold = 1;
+  auto& first = send("sku-sh", env(), caf::make_message(restock{5}));
+  settle(1s);
+  BOOST_REQUIRE_EQUAL(store->held_reads.size(), 1u);
+  caf::anon_send(host, runtime::stop_atom::value, std::string{"sku-sh"});
+  settle(1s);
+  auto& later = send("sku-sh", env(), caf::make_message(restock{2})); // kept by the host
+  settle(runtime::read_limit + 3 * settings.tick_interval, 100ms);
+  BOOST_TEST(crashes("sku-sh") == 1u);
+  BOOST_TEST(store->recovery_reads == 2u);
+  BOOST_REQUIRE_EQUAL(first.answers.size(), 1u);
+  BOOST_TEST(error_name(first.answers[0]) == "outcome_unknown");
+  BOOST_REQUIRE_EQUAL(later.answers.size(), 1u);
+  BOOST_TEST(accepted(later.answers[0]), error_name(later.answers[0]));
+  BOOST_TEST_REQUIRE(!heard->empty());
+  BOOST_TEST((heard->front() == std::pair<int64_t, int64_t>{0, 5}));
+  BOOST_TEST(store->replay("inventory/sku-sh").on_hand == 7);
+}
 
 BOOST_AUTO_TEST_CASE(a_command_that_starts_a_new_stream_is_answered_after_one_append_and_no_read) {
   bugs->starts_stream = is_restock;
