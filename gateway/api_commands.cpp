@@ -6,6 +6,7 @@
 #include "actors/order/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "gateway/command_errors.hpp"
+#include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
 
@@ -179,6 +180,7 @@ void gateway_api::impl::place(const placement_ptr& pl) {
 
 void gateway_api::impl::on_accepted(const placement_ptr& pl,
                                     const actors::order::order_summary& summary) {
+  util::throw_point("gateway.placer_accepted");
   const auto status = actors::order::to_string(summary.status);
   if (pl->wait.count() == 0 || actors::order::is_terminal(summary.status)) {
     return answer_placed(*pl, status, summary.reason, pl->wait.count() > 0);
