@@ -10,38 +10,6 @@
 
 namespace ordermesh::gateway {
 
-namespace {
-
-/// A responder that records the answer's status and latency before passing it on.
-class metered_slot final : public detail::answer_slot {
-public:
-  metered_slot(responder inner, observability::counter_family& requests,
-               observability::histogram& latency, std::string route, std::string method)
-      : inner_(std::move(inner)), requests_(requests), latency_(latency), route_(std::move(route)),
-        method_(std::move(method)), started_(std::chrono::steady_clock::now()) {}
-
-  void deliver(response r) override {
-    latency_.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-    requests_.with({method_, route_, std::to_string(r.status)}).inc();
-    inner_(std::move(r));
-  }
-
-  void on_due(std::chrono::milliseconds delay, std::function<void()> then) override {
-    inner_.on_due(delay, std::move(then));
-  }
-
-private:
-  responder inner_;
-  observability::counter_family& requests_;
-  observability::histogram& latency_;
-  std::string route_;
-  std::string method_;
-  std::chrono::steady_clock::time_point started_;
-};
-
-} // namespace
-
 gateway_api::gateway_api(caf::actor_system& sys, actors::runtime::directory_ptr hosts,
                          const config::app_config& cfg, observability::metrics_registry& metrics,
                          std::function<node_health()> health)
@@ -92,9 +60,14 @@ route_table gateway_api::routes() {
     auto& histogram = d->latency.with({route.method, route.pattern});
     t.add(
         route.method, route.pattern,
-        [d, route, answer_with, &histogram](const request& req, responder answer) {
-          responder wrapped{std::make_shared<metered_slot>(answer, d->requests, histogram,
-                                                           route.pattern, route.method)};
+        [d, &route, answer_with, &histogram](const request& req, const responder& answer) {
+          // The answer the client gets, whoever gives it (a handler, the server's 504).
+          answer.on_answer([&requests = d->requests, &histogram, &route,
+                            started = std::chrono::steady_clock::now()](const response& r) {
+            histogram.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            requests.with({route.method, route.pattern, std::to_string(r.status)}).inc();
+          });
           // A per-client request is identified first: a wrong API key is 401 and goes no further.
           if (route.per_client) {
             auto who = d->identify(req);
@@ -102,10 +75,10 @@ route_table gateway_api::routes() {
               p->instance = req.path;
               auto r = make_problem(*p);
               r.headers.emplace_back("WWW-Authenticate", "Bearer");
-              return (void)wrapped(std::move(r));
+              return (void)answer(std::move(r));
             }
           }
-          ((*d).*answer_with)(req, wrapped);
+          ((*d).*answer_with)(req, answer);
         },
         route.consumes);
   }

@@ -6,6 +6,8 @@
 #include "actors/order/replies.hpp"
 #include "actors/runtime/messages.hpp"
 #include "gateway/command_errors.hpp"
+#include "observability/log.hpp"
+#include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
 
@@ -55,6 +57,29 @@ std::string accepted_body(const std::string& order_id, const std::string& status
   body += status;
   body += "\"}";
   return body;
+}
+
+/// Runs `work` for the placement `pl`; an exception it throws is logged and answers that request
+/// 500 (problem), so that it never ends the placer every other POST /orders goes through.
+template <class Work>
+void for_this_request_only(const placement& pl, Work&& work) noexcept {
+  std::string what = "unknown exception";
+  try {
+    work();
+    return;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  try {
+    observability::log_event(spdlog::level::err, "placing an order threw",
+                             {{"order_id", pl.order_id}, {"error", what}});
+    auto p = problem(500, problem_type::internal, "the order could not be placed");
+    p.instance = "/orders";
+    pl.answer(make_problem(p));
+  } catch (...) {
+    // Nothing left to tell: the request ends by its own timer (504).
+  }
 }
 
 } // namespace
@@ -145,32 +170,38 @@ void gateway_api::impl::start_placer() {
           if (!self) {
             return;
           }
-          actors::order::place_order cmd{pl->order_id,
-                                         pl->order.customer_id,
-                                         pl->order.lines,
-                                         {pl->order.card_token, pl->order.amount_cents}};
-          // The message id includes the body's fingerprint: a redelivery of the same order is
-          // deduplicated, while the same key with another body reaches the order's decide,
-          // which rejects it as conflicting_order.
-          auto env = self->envelope_for("place:" + pl->order_id + ":" + pl->fingerprint,
-                                        pl->order_id, pl->traceparent, self->command_deadline(*pl));
-          // No CAF timeout (two clock-thread events per request): the host answers every
-          // command by its deadline (deadline_exceeded) or takes it back when its entity ends,
-          // and the request itself is bounded by its connection's timer (504 at
-          // request_timeout).
-          actor
-              ->request(self->hosts->order, caf::infinite, route_atom::value, pl->order_id, env,
-                        caf::make_message(std::move(cmd)))
-              .then(
-                  [weak, pl](actors::order::order_reply& reply) {
-                    if (auto self = weak.lock()) {
-                      self->on_accepted(pl, reply.summary);
-                    }
-                  },
-                  [pl](caf::error& err) { pl->answer(answer_for_error(err, "/orders")); });
+          for_this_request_only(*pl, [&] { self->send_place_order(actor, pl); });
         },
     };
   });
+}
+
+void gateway_api::impl::send_place_order(caf::event_based_actor* actor, const placement_ptr& pl) {
+  std::weak_ptr<impl> weak = weak_from_this();
+  actors::order::place_order cmd{pl->order_id,
+                                 pl->order.customer_id,
+                                 pl->order.lines,
+                                 {pl->order.card_token, pl->order.amount_cents}};
+  // The message id includes the body's fingerprint: a redelivery of the same order is
+  // deduplicated, while the same key with another body reaches the order's decide, which rejects
+  // it as conflicting_order.
+  auto env = envelope_for("place:" + pl->order_id + ":" + pl->fingerprint, pl->order_id,
+                          pl->traceparent, command_deadline(*pl));
+  // No CAF timeout (two clock-thread events per request): the host answers every command by its
+  // deadline (deadline_exceeded) or takes it back when its entity ends, and the request itself is
+  // bounded by its connection's timer (504 at request_timeout).
+  actor
+      ->request(hosts->order, caf::infinite, route_atom::value, pl->order_id, env,
+                caf::make_message(std::move(cmd)))
+      .then(
+          [weak, pl](actors::order::order_reply& reply) {
+            if (auto self = weak.lock()) {
+              for_this_request_only(*pl, [&] { self->on_accepted(pl, reply.summary); });
+            }
+          },
+          [pl](caf::error& err) {
+            for_this_request_only(*pl, [&] { pl->answer(answer_for_error(err, "/orders")); });
+          });
 }
 
 void gateway_api::impl::place(const placement_ptr& pl) {
@@ -179,6 +210,7 @@ void gateway_api::impl::place(const placement_ptr& pl) {
 
 void gateway_api::impl::on_accepted(const placement_ptr& pl,
                                     const actors::order::order_summary& summary) {
+  util::throw_point("gateway.placer_accepted");
   const auto status = actors::order::to_string(summary.status);
   if (pl->wait.count() == 0 || actors::order::is_terminal(summary.status)) {
     return answer_placed(*pl, status, summary.reason, pl->wait.count() > 0);
@@ -197,11 +229,15 @@ void gateway_api::impl::on_accepted(const placement_ptr& pl,
     if (!self) {
       return;
     }
-    // An empty status: the gateway is stopping and no longer waits.
-    self->answer_placed(
-        *pl,
-        o.status.empty() ? actors::order::to_string(actors::order::order_status::placed) : o.status,
-        o.reason, !o.status.empty());
+    // An empty status: the gateway is stopping and no longer waits. On the thread that learned
+    // the outcome, which must not die of this request's answer either.
+    for_this_request_only(*pl, [&] {
+      self->answer_placed(*pl,
+                          o.status.empty()
+                              ? actors::order::to_string(actors::order::order_status::placed)
+                              : o.status,
+                          o.reason, !o.status.empty());
+    });
   });
 }
 

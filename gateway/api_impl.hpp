@@ -191,6 +191,10 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// Hands PlaceOrder to the placer.
   void place(const placement_ptr& pl);
 
+  /// In the placer (`actor`): sends PlaceOrder for `pl` and handles its reply (on_accepted, or
+  /// the error's answer). An exception in any of it answers that request 500 only.
+  void send_place_order(caf::event_based_actor* actor, const placement_ptr& pl);
+
   /// The order accepted the command with `summary`: answers now (no wait, or the order ended, or
   /// the wait ran out already), else watches the order until it ends.
   void on_accepted(const placement_ptr& pl, const actors::order::order_summary& summary);

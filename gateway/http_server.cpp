@@ -76,24 +76,20 @@ http_server::http_server(config::gateway_config cfg, route_table routes)
 void http_server::on_request(net::request&& in, const net::exchange& ex) const {
   const auto req = to_request(std::move(in));
   auto slot = std::make_shared<exchange_slot>(ex);
+  const responder answer{slot};
   try {
-    routes_.dispatch(req, responder{slot});
+    routes_.dispatch(req, answer);
   } catch (const std::exception& e) {
     observability::log_event(spdlog::level::err, "gateway handler threw",
                              {{"path", req.path}, {"error", e.what()}});
-    if (!slot->answered.exchange(true)) {
-      slot->deliver(problem(500, "internal error", req.path));
-    }
+    answer(problem(500, "internal error", req.path));
   }
   // Armed after the handler, and only when it neither answered nor armed a deadline of its own:
   // re-arming cancels the armed wait, one more completion for the io threads per request. An
   // answer from another thread reaches the connection after this (on its strand).
   if (!slot->own_deadline && !slot->answered.load()) {
-    ex.after(cfg_.request_timeout, [slot] {
-      if (!slot->answered.exchange(true)) {
-        slot->deliver(problem(504, "the request was not answered in time"));
-      }
-    });
+    ex.after(cfg_.request_timeout,
+             [answer] { answer(problem(504, "the request was not answered in time")); });
   }
 }
 

@@ -83,6 +83,9 @@ bool responder::operator()(response r) const {
   if (slot_->answered.exchange(true)) {
     return false;
   }
+  if (slot_->observer) {
+    slot_->observer(r);
+  }
   slot_->deliver(std::move(r));
   return true;
 }

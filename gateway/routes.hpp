@@ -43,6 +43,8 @@ struct answer_slot {
   }
   /// Set by the first answer, whoever gives it (handler, timeout, connection loss).
   std::atomic<bool> answered{false};
+  /// See responder::on_answer; called by the one answer only, before it is delivered.
+  std::function<void(const response&)> observer;
 };
 } // namespace detail
 
@@ -55,6 +57,13 @@ public:
   /// Sends `r`. True when this was the answer; false when the request was already answered (by an
   /// earlier call or the server's 504); the connection may since have closed, which is not told.
   bool operator()(response r) const;
+
+  /// `observe` sees the request's one answer (whoever gives it: any copy of this responder or
+  /// the server's 504) just before it is delivered; never an answer that was refused. Only
+  /// inside the handler, before the request is answered or handed to another thread.
+  void on_answer(std::function<void(const response&)> observe) const {
+    slot_->observer = std::move(observe);
+  }
 
   /// Replaces the request's deadline (the server's 504 at request_timeout, or an earlier
   /// on_due): `then` runs on the request's io thread once `delay` has passed, unless the request

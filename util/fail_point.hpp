@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace ordermesh::util {
@@ -109,6 +110,23 @@ inline void fail_point(const char* name) {
   auto hit = detail::fail_point_hits().fetch_add(1) + 1;
   if (hit == armed.nth) {
     detail::die_at_fail_point(name, hit);
+  }
+}
+
+/// What throw_point throws.
+struct fail_point_thrown : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Like fail_point, but throws fail_point_thrown instead of ending the process: for code that
+/// must survive an exception (one request's failure fails that request only). Thread-safe.
+inline void throw_point(const char* name) {
+  const auto& armed = detail::armed_fail_point();
+  if (!armed.armed || std::strcmp(name, armed.name.c_str()) != 0) {
+    return;
+  }
+  if (detail::fail_point_hits().fetch_add(1) + 1 == armed.nth) {
+    throw fail_point_thrown{std::string{"fail point reached: "} + name};
   }
 }
 

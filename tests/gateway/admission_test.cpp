@@ -241,3 +241,70 @@ BOOST_AUTO_TEST_CASE(readiness_is_503_while_the_journal_cannot_reach_the_databas
   BOOST_TEST(eventually([&] { return c->request("GET", "/health/ready").status == 200u; }));
   BOOST_TEST(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status == 200u);
 }
+
+namespace {
+
+/// The value of `series` (name and labels as /metrics writes them) in `page`; 0 when absent.
+double metric(const std::string& page, const std::string& series) {
+  const auto at = page.find("\n" + series + " ");
+  return at == std::string::npos ? 0.0 : std::stod(page.substr(at + series.size() + 2));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_order_accepted_after_its_504_is_neither_replayed_nor_counted_as_202) {
+  // The command's deadline is then 1.9 s after the request's arrival, and its host answers it
+  // (with the order's reply, or past_deadline) within a second after that.
+  standalone_system sys{{"--gateway.request_timeout=2s", "--gateway.command_timeout=1900ms"}};
+  auto c = sys.client(10s);
+  const auto sku = standalone_system::unique("late");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  const std::vector<std::pair<std::string, std::string>> same_request{
+      {"X-Client-Id", standalone_system::unique("late")},
+      {"Idempotency-Key", standalone_system::unique("late")}};
+  // The journal cannot append until the lock goes: the order accepts the command only after
+  // the server has answered the request 504 (and before its host would give up on it).
+  pqxx::connection locker{persistence::pg_event_store::connection_string(sys.db().pg())};
+  pqxx::work lock{locker};
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+  const auto first = c->request("POST", "/orders", order_for(sku), same_request);
+  lock.abort();
+  BOOST_TEST_REQUIRE(first.status == 504u, first.body);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return sys.db().query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'order/%'") !=
+           "0";
+  }));
+  // The same request again: what the client gets now is the order's state, never a replay of
+  // an answer it did not get. Its reply comes after the first's (same order, one placer), so
+  // by then the first's late acceptance has been handled.
+  const auto again = c->request("POST", "/orders", order_for(sku), same_request);
+  BOOST_TEST(again.status == 202u, again.body);
+  BOOST_TEST(!again.header("Idempotent-Replayed").has_value(),
+             "replayed an answer the client never got: " << again.body);
+  const auto page = c->request("GET", "/metrics").body;
+  BOOST_TEST(metric(page, R"(ordermesh_http_requests_total{method="POST",route="/orders",)"
+                          R"(status="202"})") == 1.0,
+             "only the second request was answered 202");
+}
+
+BOOST_AUTO_TEST_CASE(an_exception_while_placing_one_order_fails_that_request_only) {
+  // The placer throws on the first order's acceptance.
+  standalone_system sys{{"--gateway.request_timeout=2s", "--gateway.command_timeout=1s"},
+                        {"--psp.latency=0ms"},
+                        {{"OM_FAIL_POINT", "gateway.placer_accepted:1"}}};
+  auto c = sys.client(10s);
+  const auto sku = standalone_system::unique("throw");
+  BOOST_TEST_REQUIRE(c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":5})").status ==
+                     200u);
+  const auto place = [&] {
+    return c->request("POST", "/orders", order_for(sku),
+                      {{"X-Client-Id", standalone_system::unique("throw")},
+                       {"Idempotency-Key", standalone_system::unique("throw")}});
+  };
+  const auto failed = place();
+  BOOST_TEST(failed.status == 500u, failed.body);
+  BOOST_TEST(failed.header("Content-Type").value_or("") == "application/problem+json");
+  const auto next = place();
+  BOOST_TEST(next.status == 202u, next.body);
+}

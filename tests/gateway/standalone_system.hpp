@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -43,10 +44,12 @@ inline std::string ordermesh_program() {
 class standalone_system {
 public:
   /// `extra_args`: more --key=value for the standalone process (limits, timeouts);
-  /// `psp_args` for the PSP stand-in (latency, faults). Both listen on a port the kernel picks
-  /// (port 0) and report it, so that parallel tests never race for a port.
+  /// `psp_args` for the PSP stand-in (latency, faults); `node_env`: more environment for the
+  /// standalone process (e.g. OM_FAIL_POINT). Both listen on a port the kernel picks (port 0)
+  /// and report it, so that parallel tests never race for a port.
   explicit standalone_system(std::vector<std::string> extra_args = {},
-                             std::vector<std::string> psp_args = {"--psp.latency=0ms"}) {
+                             std::vector<std::string> psp_args = {"--psp.latency=0ms"},
+                             std::map<std::string, std::string> node_env = {}) {
     using namespace std::chrono_literals;
     std::vector<std::string> psp_argv{ordermesh_program(), "psp", "--psp.port=0",
                                       "--log.level=info"};
@@ -56,8 +59,8 @@ public:
     std::vector<std::string> argv{ordermesh_program(), "standalone", "--gateway.port=0",
                                   "--psp.port=" + std::to_string(psp_port_), "--log.level=warn"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    node_ = std::make_unique<child_process>(
-        argv, std::map<std::string, std::string>{{"ORDERMESH_PG_DBNAME", db_.pg().dbname}});
+    node_env["ORDERMESH_PG_DBNAME"] = db_.pg().dbname;
+    node_ = std::make_unique<child_process>(argv, std::move(node_env));
     gateway_port_ = reported_port(*node_, R"re(serving http://[^ ]*:(\d+))re");
     http_client probe{"127.0.0.1", gateway_port_, 2s};
     BOOST_TEST_REQUIRE(probe.wait_until_ready("/health/ready", 30s),
