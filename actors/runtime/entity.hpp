@@ -927,7 +927,7 @@ public:
     auto& st = self->state;
     if (auto cmd = st.traits.on_tick(st.state)) {
       envelope env; // timer commands are not deduplicated: no message id
-      waiting w{caf::response_promise{}, env, std::move(*cmd), st.journal_reads};
+      waiting w{caf::response_promise{}, env, std::move(*cmd), st.journal_reads, {}, false};
       if (first) {
         st.queue.push_front(std::move(w));
       } else {
