@@ -144,21 +144,20 @@ void gateway_api::impl::admit_and_place(const placement_ptr& pl) {
   place(pl);
 }
 
+std::chrono::milliseconds gateway_api::impl::request_left(const placement& pl,
+                                                          std::chrono::milliseconds margin) const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      pl.arrived + cfg.gateway.request_timeout - margin - std::chrono::steady_clock::now());
+}
+
 std::chrono::milliseconds gateway_api::impl::wait_left(const placement& pl) const {
-  const auto timeout = cfg.gateway.request_timeout;
   // Room for answer_placed and the network.
-  const auto margin = std::min<std::chrono::milliseconds>(500ms, timeout / 4);
-  const auto due = pl.arrived + timeout - margin;
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
-  return std::max(0ms, std::min(pl.wait, left));
+  const auto margin = std::min<std::chrono::milliseconds>(500ms, cfg.gateway.request_timeout / 4);
+  return std::max(0ms, std::min(pl.wait, request_left(pl, margin)));
 }
 
 std::chrono::milliseconds gateway_api::impl::command_deadline(const placement& pl) const {
-  const auto due = pl.arrived + cfg.gateway.request_timeout - 100ms;
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
-  return std::max(1ms, std::min(cfg.gateway.command_timeout, left));
+  return std::max(1ms, std::min(cfg.gateway.command_timeout, request_left(pl, 100ms)));
 }
 
 void gateway_api::impl::start_placer() {
@@ -247,10 +246,8 @@ void gateway_api::impl::wait_ran_out(const placement_ptr& pl) {
   if (!pl->accepted_status) {
     lock.unlock();
     // The order's reply answers 202 when it comes; until request_timeout, as without a wait.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        pl->arrived + cfg.gateway.request_timeout - std::chrono::steady_clock::now());
     const auto answer = pl->answer;
-    answer.on_due(std::max(0ms, left), [answer] {
+    answer.on_due(std::max(0ms, request_left(*pl, 0ms)), [answer] {
       answer(answer_for_error(caf::make_error(caf::sec::request_timeout), "/orders"));
     });
     return;

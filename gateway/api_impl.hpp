@@ -174,6 +174,11 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// On a worker: rate limit, the idempotency record; then the command.
   void admit_and_place(const placement_ptr& pl);
 
+  /// Time from now until `margin` before the request's own deadline (its arrival plus
+  /// gateway.request_timeout, when the server answers 504); negative once that has passed.
+  std::chrono::milliseconds request_left(const placement& pl,
+                                         std::chrono::milliseconds margin) const;
+
   /// How long an accepted order may still be waited for: the wait the client asked for, cut
   /// short so that the answer (202 with the order's state) is out before request_timeout from
   /// the request's arrival, when the server would answer 504 instead.
