@@ -7,6 +7,10 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# The node's allocator (app/ links it): under load glibc's malloc and free took 17% of the actor
+# threads' CPU, many blocks freed on another thread than the one that made them (bench/README.md,
+# "Session 7").
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 
 # CAF 0.17.6 ships no CMake package and no pkg-config file (caf-0.17.md, "Build and link").
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
