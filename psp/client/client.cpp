@@ -257,6 +257,9 @@ private:
     if (steady::now() >= deadline_) {
       return finish(psp_failed{failure_kind::timeout, 0, "no free connection in time: not sent"});
     }
+    if (stream_ && holds_unasked_bytes()) {
+      close();
+    }
     reused_ = stream_.has_value();
     if (reused_) {
       return send();
@@ -315,16 +318,47 @@ private:
         stream_->expires_never();
         auto res = parser_->release();
         parser_.reset();
-        if (!res.keep_alive()) {
+        // Bytes after the answer belong to no call: the connection is not reused.
+        if (!res.keep_alive() || buffer_.size() != 0) {
           close();
         }
         try {
+          if (auto stranger = not_this_calls(res)) {
+            close();
+            return finish(psp_failed{failure_kind::bad_response, res.result_int(), *stranger});
+          }
           finish(interpret(res, fallback_id_));
         } catch (const std::exception& e) {
           fail_with_exception(e);
         }
       });
     });
+  }
+
+  // Whether an idle connection holds bytes nobody asked for (HTTP/1.1 answers in order, so they
+  // would be read as the next call's answer), or cannot tell.
+  bool holds_unasked_bytes() {
+    beast::error_code ec;
+    const auto waiting = stream_->socket().available(ec);
+    return ec || waiting != 0 || buffer_.size() != 0;
+  }
+
+  // Why `res` is not the answer to the call in flight, if it is not: the PSP echoes the call's
+  // Idempotency-Key, and a decided answer (2xx, 402) must, since it is acted upon.
+  std::optional<std::string> not_this_calls(const response& res) const {
+    const auto echoed = res.find("Idempotency-Key");
+    if (echoed == res.end()) {
+      const auto status = res.result_int();
+      if ((status >= 200 && status < 300) || status == 402) {
+        return std::string{"the answer names no Idempotency-Key"};
+      }
+      return std::nullopt;
+    }
+    if (echoed->value() != req_["Idempotency-Key"]) {
+      return shorten_detail("an answer to another call (Idempotency-Key " +
+                            std::string{echoed->value()} + ")");
+    }
+    return std::nullopt;
   }
 
   // Whatever happened, the connection's state is unknown now: never reuse it.

@@ -147,7 +147,9 @@ private:
 /// call blocks no caller and wakes no thread of its own. The exchange, its deadlines and the
 /// mapping of answers are the blocking client's (psp_client): each call is answered within
 /// psp.client_timeout of being made; a call still waiting for a free connection at its deadline
-/// is not sent and fails with timeout. Thread-safe.
+/// is not sent and fails with timeout. A call gets only its own answer: a connection is reused
+/// only when nothing but its last answer came on it, and an answer must echo the call's
+/// Idempotency-Key (else bad_response). Thread-safe.
 class psp_async_client {
 public:
   psp_async_client(config::psp_config cfg, size_t connections);
