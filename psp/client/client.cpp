@@ -239,7 +239,8 @@ public:
 
   std::chrono::milliseconds timeout() const { return cfg_.client_timeout; }
 
-  /// Closes the connection; the next exchange opens a new one.
+private:
+  // Closes the connection; the next exchange opens a new one.
   void close() {
     if (stream_) {
       beast::error_code ignored;
@@ -250,7 +251,6 @@ public:
     buffer_.clear();
   }
 
-private:
   // A reused connection that turns out closed by the server is re-opened once; that is safe
   // because every POST carries an idempotency key.
   void attempt() {
@@ -406,71 +406,6 @@ private:
   bool reused_ = false;
   handler done_;
 };
-
-struct psp_client::impl {
-  explicit impl(config::psp_config c) : connection(ioc, std::move(c)) {}
-
-  /// Runs the exchange on this thread until it answered.
-  psp_outcome call(const psp_call& call) {
-    std::optional<psp_outcome> outcome;
-    connection.exchange(call, steady::now() + connection.timeout(),
-                        [&outcome](psp_outcome o) { outcome = std::move(o); });
-    ioc.restart();
-    ioc.run();
-    if (!outcome) {
-      connection.close();
-      return psp_failed{failure_kind::connection, 0, "client error: the exchange did not end"};
-    }
-    return std::move(*outcome);
-  }
-
-  asio::io_context ioc;
-  psp_connection connection;
-};
-
-psp_client::psp_client(config::psp_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
-
-psp_client::~psp_client() {
-  impl_->connection.close();
-}
-
-psp_outcome psp_client::call(const psp_call& call) {
-  return impl_->call(call);
-}
-
-psp_outcome psp_client::authorize(int64_t amount_cents, const std::string& card_token,
-                                  const std::string& idempotency_key, const std::string& currency) {
-  return call({psp_operation::authorize, idempotency_key, amount_cents, card_token, currency, {}});
-}
-
-psp_outcome psp_client::sale(int64_t amount_cents, const std::string& card_token,
-                             const std::string& idempotency_key, const std::string& currency) {
-  return call({psp_operation::sale, idempotency_key, amount_cents, card_token, currency, {}});
-}
-
-psp_outcome psp_client::capture(const std::string& authorization_id,
-                                const std::string& idempotency_key) {
-  return call({psp_operation::capture, idempotency_key, 0, {}, {}, authorization_id});
-}
-
-psp_outcome psp_client::refund(const std::string& authorization_id,
-                               const std::string& idempotency_key) {
-  return call({psp_operation::refund, idempotency_key, 0, {}, {}, authorization_id});
-}
-
-psp_outcome psp_client::void_authorization(const std::string& authorization_key,
-                                           const std::string& idempotency_key) {
-  return call({psp_operation::void_authorization, idempotency_key, 0, {}, {}, authorization_key});
-}
-
-psp_outcome psp_client::reverse(const std::string& authorization_key,
-                                const std::string& idempotency_key) {
-  return call({psp_operation::reverse, idempotency_key, 0, {}, {}, authorization_key});
-}
-
-void psp_client::close() {
-  impl_->connection.close();
-}
 
 struct psp_async_client::impl {
   struct pending {

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "psp/client/client.hpp"
+#include "tests/support/psp_calls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +28,7 @@
 
 using namespace ordermesh;
 using namespace ordermesh::psp;
+using ordermesh::testing::call_and_wait;
 using namespace std::chrono_literals;
 
 namespace {
@@ -182,21 +184,7 @@ private:
 };
 
 psp_call sale_call(const std::string& key) {
-  psp_call c;
-  c.operation = psp_operation::sale;
-  c.idempotency_key = key;
-  c.amount_cents = 100;
-  c.card_token = "tok_visa";
-  return c;
-}
-
-/// Makes `call` on `client` and waits (at most 20 s) for its outcome.
-psp_outcome call_and_wait(psp_async_client& client, const psp_call& call) {
-  auto outcome = std::make_shared<std::promise<psp_outcome>>();
-  client.call(call, [outcome](psp_outcome o) { outcome->set_value(std::move(o)); });
-  auto answered = outcome->get_future();
-  BOOST_TEST_REQUIRE((answered.wait_for(20s) == std::future_status::ready));
-  return answered.get();
+  return testing::sale_call(100, "tok_visa", key);
 }
 
 /// The id of an ok outcome, else what the outcome was.
