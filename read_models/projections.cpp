@@ -39,9 +39,9 @@ namespace page_sql {
 // Page writers wait for each other here, so that each reads the rows as the previous page left
 // them; FOR UPDATE could not lock the rows a page is about to create.
 // Each statement that finds rows names the page's keys on every table it reads (`= ANY($1)`, the
-// leading column of its primary key), joins included, and the connection plans no sequential
-// scan (projector::session_settings): its plan, made once per connection and maybe while the
-// tables were empty or tiny, then looks the rows up by key however large the tables grow.
+// leading column of its primary key), joins included, and the connection that writes pages plans
+// no sequential scan (projector::session_settings): its plan, made once per connection and maybe
+// while the tables were empty or tiny, then looks the rows up by key however large the tables grow.
 const char* const lock = "om_rm_lock";
 const char* const read_orders = "om_rm_read_orders";
 const char* const read_inventory = "om_rm_read_inventory";
@@ -356,6 +356,9 @@ std::vector<order_view> to_orders(const pqxx::result& rows) {
 
 struct projector::session {
   pqxx::connection connection;
+  /// Whether session_settings() and the page's statements are set up on it: by its first page,
+  /// so that a connection that only answers queries plans them with every plan allowed.
+  bool writes_pages = false;
 };
 
 projector::projector(config::pg_config pg, std::string name)
@@ -382,10 +385,12 @@ const std::vector<std::pair<const char*, std::string>>& projector::page_statemen
 }
 
 const std::vector<std::string>& projector::session_settings() {
-  // Every statement of this connection looks rows up by key (the page's keys, an order id, a
-  // customer, a SKU), and each is planned once per connection, maybe while a table was tiny and
-  // a scan of it cheapest: that plan would then scan the table as it grows, until the next
-  // ANALYZE. Without sequential scans the planner keeps to the keys' indexes at any size.
+  // Every statement of a page looks rows up by the page's keys, and each is planned once per
+  // connection, maybe while a table was tiny and a scan of it cheapest: that plan would then scan
+  // the table as it grows, until the next ANALYZE. Without sequential scans the planner keeps to
+  // the keys' indexes at any size. The queries (get_order, ...) are planned afresh each time
+  // with the current statistics and need no such setting: a connection gets it with its first
+  // page, so a gateway worker's never does.
   static const std::vector<std::string> settings{"SET enable_seqscan = off"};
   return settings;
 }
@@ -396,13 +401,6 @@ store_result<T> projector::with_connection(const char* what, Body&& body) {
     if (!conn_ || !conn_->connection.is_open()) {
       conn_.reset();
       conn_.reset(new session{pqxx::connection{pg_event_store::connection_string(pg_)}});
-      {
-        pqxx::nontransaction tx{conn_->connection};
-        for (const auto& setting : session_settings()) {
-          tx.exec0(setting);
-        }
-      }
-      prepare_page_statements(conn_->connection);
     }
     return body(conn_->connection);
   } catch (const undecodable_event& e) {
@@ -449,6 +447,15 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
     return none;
   }
   auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
+    if (!conn_->writes_pages) {
+      pqxx::nontransaction settings{c};
+      for (const auto& setting : session_settings()) {
+        settings.exec0(setting);
+      }
+      settings.commit();
+      prepare_page_statements(c);
+      conn_->writes_pages = true;
+    }
     pqxx::work tx{c};
     page_writer writer{tx};
     auto changes = writer.apply_page(*events);

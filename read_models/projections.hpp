@@ -159,7 +159,8 @@ public:
   /// EXPLAIN: they are planned once per connection, maybe while the tables are empty or tiny.
   static const std::vector<std::pair<const char*, std::string>>& page_statements();
 
-  /// The settings (SET statements) its connection runs before its first statement.
+  /// The settings (SET statements) its connection runs before its first page (a connection
+  /// that only answers queries never runs them).
   static const std::vector<std::string>& session_settings();
 
 private:
