@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   BOOST_TEST((*a)->sku == "A");
   BOOST_TEST((*a)->on_hand == 8);
   BOOST_TEST((*a)->reserved == 0);
-  BOOST_TEST((*a)->available == 8);
+  BOOST_TEST((*a)->available() == 8);
   BOOST_TEST((*a)->version == 3);
   BOOST_TEST(std::to_string((*a)->updated_at_us) ==
              value("SELECT (extract(epoch FROM recorded_at) * 1000000)::bigint FROM events "
@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   auto b = p.get_inventory("B");
   BOOST_REQUIRE(b);
   BOOST_REQUIRE(b->has_value());
-  BOOST_TEST(((*b)->on_hand == 5 && (*b)->reserved == 3 && (*b)->available == 2));
+  BOOST_TEST(((*b)->on_hand == 5 && (*b)->reserved == 3 && (*b)->available() == 2));
   auto unknown = p.get_inventory("nope");
   BOOST_REQUIRE(unknown);
   BOOST_TEST(!unknown->has_value());
