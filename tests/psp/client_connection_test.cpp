@@ -198,7 +198,21 @@ std::string id_of(const psp_outcome& o) {
   return "declined";
 }
 
+/// Whether `o` is the answer to `key`, or a refusal of what came (bad_response): the two things a
+/// call may get when stray bytes are on its connection. Its own answer when the client sees them
+/// before sending (it opens another connection); refused if they arrive while its request is on
+/// the way (they then come first, and name another call). Never another call's answer.
+bool own_or_refused(const psp_outcome& o, const std::string& key) {
+  if (const auto* failed = std::get_if<psp_failed>(&o)) {
+    return failed->kind == failure_kind::bad_response;
+  }
+  return id_of(o) == "auth_" + key;
+}
+
 } // namespace
+
+// In the two cases below the stray bytes come in the same write as the answer (one segment on
+// loopback), so the client has them when the answer is read: the next call gets its own answer.
 
 BOOST_AUTO_TEST_CASE(a_second_answer_sent_after_the_first_is_not_the_next_calls_answer) {
   misbehaving_psp psp{[](const std::string& key) {
@@ -224,7 +238,9 @@ BOOST_AUTO_TEST_CASE(an_answer_sent_unasked_on_an_idle_connection_is_not_the_nex
   psp_async_client client{psp.client_config(), 1};
   BOOST_TEST(id_of(call_and_wait(client, sale_call("k1"))) == "auth_k1");
   psp.send_unasked(answer_to("k1"));
-  BOOST_TEST(id_of(call_and_wait(client, sale_call("k2"))) == "auth_k2");
+  const auto second = call_and_wait(client, sale_call("k2"));
+  BOOST_TEST(own_or_refused(second, "k2"), id_of(second));
+  BOOST_TEST(id_of(call_and_wait(client, sale_call("k3"))) == "auth_k3");
 }
 
 BOOST_AUTO_TEST_CASE(an_answer_that_comes_after_its_call_timed_out_is_not_the_next_calls_answer) {
