@@ -45,7 +45,7 @@ struct read_failed {
   std::string detail;
 };
 
-nlohmann::json order_json(const read_models::order_view& o);
+nlohmann::json order_json(const read_models::order_row& o);
 
 bool terminal(const std::string& status);
 

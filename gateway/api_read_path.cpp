@@ -22,24 +22,24 @@ std::string iso8601(int64_t micros) {
   return std::string{buf} + frac;
 }
 
-json inventory_json(const read_models::inventory_view& v) {
+json inventory_json(const read_models::inventory_row& v) {
   return {{"sku", v.sku},
           {"on_hand", v.on_hand},
           {"reserved", v.reserved},
-          {"available", v.available},
+          {"available", v.available()},
           {"version", v.version}};
 }
 
 } // namespace
 
-json order_json(const read_models::order_view& o) {
+json order_json(const read_models::order_row& o) {
   json lines = json::array();
   for (const auto& l : o.lines) {
     lines.push_back({{"sku", l.sku}, {"qty", l.qty}});
   }
   return {{"order_id", o.order_id},
           {"customer_id", o.customer_id},
-          {"status", o.status},
+          {"status", actors::order::to_string(o.status)},
           {"reason", o.reason},
           {"amount_cents", o.amount_cents},
           {"lines", std::move(lines)},

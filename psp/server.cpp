@@ -26,12 +26,15 @@ net::server_options options_of(const config::psp_config& cfg, std::size_t io_thr
 /// injected latency, or never (held for the hang, then closed; stop() closes it at once).
 void serve(psp_service& service, net::request&& in, const net::exchange& ex) {
   plan p;
+  auto key = in.header("Idempotency-Key");
   try {
-    auto key = in.header("Idempotency-Key");
-    p = service.handle(
-        {std::move(in.method), std::move(in.target), std::move(key), std::move(in.body)});
+    p = service.handle({std::move(in.method), std::move(in.target), key, std::move(in.body)});
   } catch (const std::exception& e) {
     p = plan{problem(500, "internal-error", "Internal Server Error", e.what()), {}, false};
+  }
+  if (key) {
+    // Echoed, so that a client can tell which call an answer belongs to.
+    p.answer.headers.emplace_back("Idempotency-Key", std::move(*key));
   }
   if (p.hang) {
     const auto close = [ex] { ex.close(); };

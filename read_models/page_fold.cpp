@@ -5,7 +5,6 @@
 #include "actors/order/codec.hpp"
 
 #include <algorithm>
-#include <array>
 #include <set>
 #include <unordered_set>
 
@@ -18,12 +17,6 @@ namespace {
 
 constexpr std::string_view order_prefix = "order/";
 constexpr std::string_view inventory_prefix = "inventory/";
-
-constexpr std::array<std::pair<line_reservation, std::string_view>, 3> reservation_names{{
-    {line_reservation::pending, "pending"},
-    {line_reservation::reserved, "reserved"},
-    {line_reservation::failed, "failed"},
-}};
 
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -242,24 +235,6 @@ private:
 };
 
 } // namespace
-
-std::string_view to_string(line_reservation x) {
-  for (const auto& [reservation, name] : reservation_names) {
-    if (reservation == x) {
-      return name;
-    }
-  }
-  return "pending";
-}
-
-std::optional<line_reservation> line_reservation_from(std::string_view name) {
-  for (const auto& [reservation, n] : reservation_names) {
-    if (n == name) {
-      return reservation;
-    }
-  }
-  return std::nullopt;
-}
 
 std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events) {
   std::vector<projected_event> out;

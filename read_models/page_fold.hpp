@@ -3,6 +3,7 @@
 #include "actors/inventory/messages.hpp"
 #include "actors/order/messages.hpp"
 #include "persistence/event.hpp"
+#include "read_models/rows.hpp"
 
 #include <cstdint>
 #include <map>
@@ -19,51 +20,6 @@ namespace ordermesh::read_models {
 
 // The pure core of the projection: what one page of events does to the read-model rows, given
 // the rows as they stood. No I/O; projections.cpp reads the rows and writes the result.
-
-/// Where an order line's stock stands; an order is reserved once every line is.
-enum class line_reservation : uint8_t { pending, reserved, failed };
-
-/// "pending" | "reserved" | "failed", as read_order_lines.reservation stores it.
-std::string_view to_string(line_reservation x);
-
-/// The reservation a stored name stands for; nullopt for an unknown name.
-std::optional<line_reservation> line_reservation_from(std::string_view name);
-
-/// A row of read_order_lines.
-struct order_line_row {
-  int32_t line_no = 0;
-  std::string sku;
-  int32_t qty = 0;
-  line_reservation reservation = line_reservation::pending;
-};
-
-/// A row of read_orders with its lines (by line_no).
-struct order_row {
-  std::string order_id;
-  std::string customer_id;
-  actors::order::order_status status = actors::order::order_status::placed;
-  std::string reason;
-  int64_t amount_cents = 0;
-  /// Microseconds since the Unix epoch.
-  int64_t placed_at_us = 0;
-  int64_t updated_at_us = 0;
-  /// Last applied version of the stream "order/<order_id>".
-  int64_t version = 0;
-  std::vector<order_line_row> lines;
-};
-
-/// A row of read_inventory; available is on_hand - reserved.
-struct inventory_row {
-  std::string sku;
-  int64_t on_hand = 0;
-  /// The sum of the SKU's holds.
-  int64_t reserved = 0;
-  /// Last applied version of the stream "inventory/<sku>".
-  int64_t version = 0;
-  int64_t updated_at_us = 0;
-
-  int64_t available() const { return on_hand - reserved; }
-};
 
 /// The key of a row of read_inventory_holds: the units an open reservation holds.
 struct hold_key {

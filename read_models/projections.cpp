@@ -32,6 +32,54 @@ struct invalid_stored_row : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The columns of read_orders `o` left-joined with read_order_lines `l` that order_of and line_of
+// read, by the page and by the queries alike.
+#define OM_ORDER_COLUMNS                                                                           \
+  "o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(                         \
+      "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty, "           \
+                                                "l.reservation"
+
+/// The order of a row of OM_ORDER_COLUMNS, without its lines.
+order_row order_of(const pqxx::row& row) {
+  const auto id = row[0].as<std::string>();
+  const auto status = order::order_status_from(row[2].as<std::string>());
+  if (!status) {
+    throw invalid_stored_row{"read_orders row " + id + " has status " + row[2].as<std::string>()};
+  }
+  order_row o;
+  o.order_id = id;
+  o.customer_id = row[1].as<std::string>();
+  o.status = *status;
+  o.reason = row[3].as<std::string>();
+  o.amount_cents = row[4].as<int64_t>();
+  o.placed_at_us = row[5].as<int64_t>();
+  o.updated_at_us = row[6].as<int64_t>();
+  o.version = row[7].as<int64_t>();
+  return o;
+}
+
+/// The line of a row of OM_ORDER_COLUMNS; nullopt for an order without lines.
+std::optional<order_line_row> line_of(const pqxx::row& row) {
+  if (row[8].is_null()) {
+    return std::nullopt;
+  }
+  const auto reservation = line_reservation_from(row[11].as<std::string>());
+  if (!reservation) {
+    throw invalid_stored_row{"read_order_lines row of " + row[0].as<std::string>() +
+                             " has reservation " + row[11].as<std::string>()};
+  }
+  return order_line_row{row[8].as<int32_t>(), row[9].as<std::string>(), row[10].as<int32_t>(),
+                        *reservation};
+}
+
+// The columns of read_inventory that inventory_of reads.
+#define OM_INVENTORY_COLUMNS "sku, on_hand, reserved, version, " OM_US("updated_at")
+
+inventory_row inventory_of(const pqxx::row& row) {
+  return inventory_row{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
+                       row[3].as<int64_t>(), row[4].as<int64_t>()};
+}
+
 // The page's statements, prepared once per connection (prepare_page_statements): a page runs each
 // at most once whatever its size, the rows of a table going in arrays (unnest).
 namespace page_sql {
@@ -39,9 +87,9 @@ namespace page_sql {
 // Page writers wait for each other here, so that each reads the rows as the previous page left
 // them; FOR UPDATE could not lock the rows a page is about to create.
 // Each statement that finds rows names the page's keys on every table it reads (`= ANY($1)`, the
-// leading column of its primary key), joins included, and the connection plans no sequential
-// scan (projector::session_settings): its plan, made once per connection and maybe while the
-// tables were empty or tiny, then looks the rows up by key however large the tables grow.
+// leading column of its primary key), joins included, and the connection that writes pages plans
+// no sequential scan (projector::session_settings): its plan, made once per connection and maybe
+// while the tables were empty or tiny, then looks the rows up by key however large the tables grow.
 const char* const lock = "om_rm_lock";
 const char* const read_orders = "om_rm_read_orders";
 const char* const read_inventory = "om_rm_read_inventory";
@@ -55,15 +103,11 @@ const char* const checkpoint = "om_rm_checkpoint";
 
 const std::vector<std::pair<const char*, std::string>> statements{
     {lock, "SELECT pg_advisory_xact_lock($1)"},
-    {read_orders,
-     "SELECT o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(
-         "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty, "
-                                                   "l.reservation FROM read_orders o LEFT JOIN "
-                                                   "read_order_lines l ON l.order_id = o.order_id "
-                                                   "AND l.order_id = ANY($1::text[]) WHERE "
-                                                   "o.order_id = ANY($1::text[])"},
-    {read_inventory, "SELECT sku, on_hand, reserved, version, " OM_US(
-                         "updated_at") " FROM read_inventory WHERE sku = ANY($1::text[])"},
+    {read_orders, "SELECT " OM_ORDER_COLUMNS " FROM read_orders o LEFT JOIN read_order_lines l "
+                  "ON l.order_id = o.order_id AND l.order_id = ANY($1::text[]) WHERE "
+                  "o.order_id = ANY($1::text[])"},
+    {read_inventory,
+     "SELECT " OM_INVENTORY_COLUMNS " FROM read_inventory WHERE sku = ANY($1::text[])"},
     {read_holds, "SELECT h.sku, h.order_id, h.qty FROM unnest($1::text[], $2::text[]) AS "
                  "k(sku, order_id) JOIN read_inventory_holds h ON h.sku = k.sku AND "
                  "h.order_id = k.order_id AND h.sku = ANY($1::text[])"},
@@ -174,31 +218,12 @@ private:
     if (!keys.order_ids.empty()) {
       for (const auto& row : exec(page_sql::read_orders, sql_text_array(keys.order_ids))) {
         auto id = row[0].as<std::string>();
-        auto [at, first_row] = out.orders.try_emplace(id);
-        auto& o = at->second;
-        if (first_row) {
-          auto status = order::order_status_from(row[2].as<std::string>());
-          if (!status) {
-            throw invalid_stored_row{"read_orders row " + id + " has status " +
-                                     row[2].as<std::string>()};
-          }
-          o.order_id = id;
-          o.customer_id = row[1].as<std::string>();
-          o.status = *status;
-          o.reason = row[3].as<std::string>();
-          o.amount_cents = row[4].as<int64_t>();
-          o.placed_at_us = row[5].as<int64_t>();
-          o.updated_at_us = row[6].as<int64_t>();
-          o.version = row[7].as<int64_t>();
+        auto at = out.orders.find(id);
+        if (at == out.orders.end()) {
+          at = out.orders.emplace(id, order_of(row)).first;
         }
-        if (!row[8].is_null()) {
-          auto reservation = line_reservation_from(row[11].as<std::string>());
-          if (!reservation) {
-            throw invalid_stored_row{"read_order_lines row of " + id + " has reservation " +
-                                     row[11].as<std::string>()};
-          }
-          o.lines.push_back({row[8].as<int32_t>(), row[9].as<std::string>(), row[10].as<int32_t>(),
-                             *reservation});
+        if (auto line = line_of(row)) {
+          at->second.lines.push_back(std::move(*line));
         }
       }
       for (auto& [id, o] : out.orders) {
@@ -208,9 +233,9 @@ private:
     }
     if (!keys.skus.empty()) {
       for (const auto& row : exec(page_sql::read_inventory, sql_text_array(keys.skus))) {
-        auto sku = row[0].as<std::string>();
-        out.inventory[sku] = inventory_row{sku, row[1].as<int64_t>(), row[2].as<int64_t>(),
-                                           row[3].as<int64_t>(), row[4].as<int64_t>()};
+        auto stock = inventory_of(row);
+        auto sku = stock.sku;
+        out.inventory[sku] = std::move(stock);
       }
     }
     if (!keys.holds.empty()) {
@@ -300,11 +325,6 @@ private:
 
 // One page of orders (limit + 1, to know whether more follow) joined with their lines: one row per
 // line, or one row with NULL line columns for an order without lines.
-// The columns to_orders reads, from read_orders `o` left-joined with read_order_lines `l`.
-const std::string order_columns =
-    "o.order_id, o.customer_id, o.status, o.reason, o.amount_cents, " OM_US(
-        "o.placed_at") ", " OM_US("o.updated_at") ", o.version, l.line_no, l.sku, l.qty";
-
 std::string list_sql(bool with_cursor) {
   std::string page = "SELECT * FROM read_orders WHERE customer_id = $1";
   if (with_cursor) {
@@ -312,43 +332,34 @@ std::string list_sql(bool with_cursor) {
   }
   page += " ORDER BY placed_at DESC, order_id DESC LIMIT ";
   page += with_cursor ? "$4" : "$2";
-  return "WITH o AS (" + page + ") SELECT " + order_columns +
+  return "WITH o AS (" + page + ") SELECT " OM_ORDER_COLUMNS +
          " FROM o LEFT JOIN read_order_lines l USING (order_id)"
          " ORDER BY o.placed_at DESC, o.order_id DESC, l.line_no";
 }
 
-const std::string order_sql = "SELECT " + order_columns +
+const std::string order_sql = std::string{"SELECT " OM_ORDER_COLUMNS} +
                               " FROM read_orders o LEFT JOIN read_order_lines l"
                               " USING (order_id) WHERE o.order_id = $1 ORDER BY l.line_no";
 
-const std::string inventory_sql = "SELECT sku, on_hand, reserved, available, version, " OM_US(
-    "updated_at") " FROM read_inventory WHERE sku = $1";
+const std::string inventory_sql =
+    "SELECT " OM_INVENTORY_COLUMNS " FROM read_inventory WHERE sku = $1";
 
-/// Groups rows of the shape above (sorted by order) into orders.
-std::vector<order_view> to_orders(const pqxx::result& rows) {
-  std::vector<order_view> out;
+/// Groups rows of OM_ORDER_COLUMNS (sorted by order) into orders.
+std::vector<order_row> to_orders(const pqxx::result& rows) {
+  std::vector<order_row> out;
   for (const auto& row : rows) {
-    auto id = row[0].as<std::string>();
-    if (out.empty() || out.back().order_id != id) {
-      order_view o;
-      o.order_id = id;
-      o.customer_id = row[1].as<std::string>();
-      o.status = row[2].as<std::string>();
-      o.reason = row[3].as<std::string>();
-      o.amount_cents = row[4].as<int64_t>();
-      o.placed_at_us = row[5].as<int64_t>();
-      o.updated_at_us = row[6].as<int64_t>();
-      o.version = row[7].as<int64_t>();
-      out.push_back(std::move(o));
+    if (out.empty() || out.back().order_id != row[0].as<std::string>()) {
+      out.push_back(order_of(row));
     }
-    if (!row[8].is_null()) {
-      out.back().lines.push_back(
-          {row[8].as<int32_t>(), row[9].as<std::string>(), row[10].as<int32_t>()});
+    if (auto line = line_of(row)) {
+      out.back().lines.push_back(std::move(*line));
     }
   }
   return out;
 }
 
+#undef OM_INVENTORY_COLUMNS
+#undef OM_ORDER_COLUMNS
 #undef OM_TS
 #undef OM_US
 
@@ -356,6 +367,9 @@ std::vector<order_view> to_orders(const pqxx::result& rows) {
 
 struct projector::session {
   pqxx::connection connection;
+  /// Whether session_settings() and the page's statements are set up on it: by its first page,
+  /// so that a connection that only answers queries plans them with every plan allowed.
+  bool writes_pages = false;
 };
 
 projector::projector(config::pg_config pg, std::string name)
@@ -382,10 +396,12 @@ const std::vector<std::pair<const char*, std::string>>& projector::page_statemen
 }
 
 const std::vector<std::string>& projector::session_settings() {
-  // Every statement of this connection looks rows up by key (the page's keys, an order id, a
-  // customer, a SKU), and each is planned once per connection, maybe while a table was tiny and
-  // a scan of it cheapest: that plan would then scan the table as it grows, until the next
-  // ANALYZE. Without sequential scans the planner keeps to the keys' indexes at any size.
+  // Every statement of a page looks rows up by the page's keys, and each is planned once per
+  // connection, maybe while a table was tiny and a scan of it cheapest: that plan would then scan
+  // the table as it grows, until the next ANALYZE. Without sequential scans the planner keeps to
+  // the keys' indexes at any size. The queries (get_order, ...) are planned afresh each time
+  // with the current statistics and need no such setting: a connection gets it with its first
+  // page, so a gateway worker's never does.
   static const std::vector<std::string> settings{"SET enable_seqscan = off"};
   return settings;
 }
@@ -396,13 +412,6 @@ store_result<T> projector::with_connection(const char* what, Body&& body) {
     if (!conn_ || !conn_->connection.is_open()) {
       conn_.reset();
       conn_.reset(new session{pqxx::connection{pg_event_store::connection_string(pg_)}});
-      {
-        pqxx::nontransaction tx{conn_->connection};
-        for (const auto& setting : session_settings()) {
-          tx.exec0(setting);
-        }
-      }
-      prepare_page_statements(conn_->connection);
     }
     return body(conn_->connection);
   } catch (const undecodable_event& e) {
@@ -449,6 +458,15 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
     return none;
   }
   auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
+    if (!conn_->writes_pages) {
+      pqxx::nontransaction settings{c};
+      for (const auto& setting : session_settings()) {
+        settings.exec0(setting);
+      }
+      settings.commit();
+      prepare_page_statements(c);
+      conn_->writes_pages = true;
+    }
     pqxx::work tx{c};
     page_writer writer{tx};
     auto changes = writer.apply_page(*events);
@@ -493,9 +511,9 @@ store_result<order_page> projector::list_orders(const std::string& customer_id,
   });
 }
 
-store_result<std::optional<order_view>> projector::get_order(const std::string& order_id) {
-  return with_connection<std::optional<order_view>>(
-      "get order", [&](pqxx::connection& c) -> std::optional<order_view> {
+store_result<std::optional<order_row>> projector::get_order(const std::string& order_id) {
+  return with_connection<std::optional<order_row>>(
+      "get order", [&](pqxx::connection& c) -> std::optional<order_row> {
         pqxx::nontransaction tx{c};
         auto orders = to_orders(tx.exec_params(order_sql, order_id));
         if (orders.empty()) {
@@ -505,17 +523,15 @@ store_result<std::optional<order_view>> projector::get_order(const std::string& 
       });
 }
 
-store_result<std::optional<inventory_view>> projector::get_inventory(const std::string& sku) {
-  return with_connection<std::optional<inventory_view>>(
-      "get inventory", [&](pqxx::connection& c) -> std::optional<inventory_view> {
+store_result<std::optional<inventory_row>> projector::get_inventory(const std::string& sku) {
+  return with_connection<std::optional<inventory_row>>(
+      "get inventory", [&](pqxx::connection& c) -> std::optional<inventory_row> {
         pqxx::nontransaction tx{c};
         auto rows = tx.exec_params(inventory_sql, sku);
         if (rows.empty()) {
           return std::nullopt;
         }
-        const auto& row = rows[0];
-        return inventory_view{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
-                              row[3].as<int64_t>(),     row[4].as<int64_t>(), row[5].as<int64_t>()};
+        return inventory_of(rows[0]);
       });
 }
 

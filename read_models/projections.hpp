@@ -4,6 +4,7 @@
 #include "persistence/pg_event_store.hpp"
 #include "persistence/result.hpp"
 #include "persistence/subscription.hpp"
+#include "read_models/rows.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -14,29 +15,6 @@
 
 namespace ordermesh::read_models {
 
-struct order_line_view {
-  int32_t line_no = 0;
-  std::string sku;
-  int32_t qty = 0;
-};
-
-/// One row of read_orders with its lines.
-struct order_view {
-  std::string order_id;
-  std::string customer_id;
-  /// placed | reserved | confirmed | rejected | cancelled.
-  std::string status;
-  std::string reason;
-  int64_t amount_cents = 0;
-  /// Commit time of order.placed, microseconds since the Unix epoch.
-  int64_t placed_at_us = 0;
-  /// Commit time of the last applied event, microseconds since the Unix epoch.
-  int64_t updated_at_us = 0;
-  /// Last applied version of the stream "order/<order_id>".
-  int64_t version = 0;
-  std::vector<order_line_view> lines;
-};
-
 /// Where the next page of a customer's orders starts: after this order, newest first.
 struct order_cursor {
   int64_t placed_at_us = 0;
@@ -44,24 +22,9 @@ struct order_cursor {
 };
 
 struct order_page {
-  std::vector<order_view> orders;
+  std::vector<order_row> orders;
   /// Set when more orders follow.
   std::optional<order_cursor> next;
-};
-
-/// One row of read_inventory.
-struct inventory_view {
-  std::string sku;
-  /// Units in stock, reserved ones included.
-  int64_t on_hand = 0;
-  /// Units held by open reservations.
-  int64_t reserved = 0;
-  /// on_hand - reserved.
-  int64_t available = 0;
-  /// Last applied version of the stream "inventory/<sku>".
-  int64_t version = 0;
-  /// Commit time of the last applied event, microseconds since the Unix epoch.
-  int64_t updated_at_us = 0;
 };
 
 /// An order whose read row changed in a page, as the row stands after the page.
@@ -129,10 +92,10 @@ public:
                                                     int32_t limit);
 
   /// One order with its lines; nullopt if it is not (yet) projected.
-  persistence::store_result<std::optional<order_view>> get_order(const std::string& order_id);
+  persistence::store_result<std::optional<order_row>> get_order(const std::string& order_id);
 
   /// One SKU's stock; nullopt if no inventory event of it is (yet) projected. One statement.
-  persistence::store_result<std::optional<inventory_view>> get_inventory(const std::string& sku);
+  persistence::store_result<std::optional<inventory_row>> get_inventory(const std::string& sku);
 
   /// The highest global position committed to the log (0 if it is empty): with the checkpoint,
   /// how far the read models lag. One index lookup.
@@ -159,7 +122,8 @@ public:
   /// EXPLAIN: they are planned once per connection, maybe while the tables are empty or tiny.
   static const std::vector<std::pair<const char*, std::string>>& page_statements();
 
-  /// The settings (SET statements) its connection runs before its first statement.
+  /// The settings (SET statements) its connection runs before its first page (a connection
+  /// that only answers queries never runs them).
   static const std::vector<std::string>& session_settings();
 
 private:

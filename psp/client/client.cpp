@@ -239,7 +239,8 @@ public:
 
   std::chrono::milliseconds timeout() const { return cfg_.client_timeout; }
 
-  /// Closes the connection; the next exchange opens a new one.
+private:
+  // Closes the connection; the next exchange opens a new one.
   void close() {
     if (stream_) {
       beast::error_code ignored;
@@ -250,12 +251,14 @@ public:
     buffer_.clear();
   }
 
-private:
   // A reused connection that turns out closed by the server is re-opened once; that is safe
   // because every POST carries an idempotency key.
   void attempt() {
     if (steady::now() >= deadline_) {
       return finish(psp_failed{failure_kind::timeout, 0, "no free connection in time: not sent"});
+    }
+    if (stream_ && holds_unasked_bytes()) {
+      close();
     }
     reused_ = stream_.has_value();
     if (reused_) {
@@ -315,16 +318,47 @@ private:
         stream_->expires_never();
         auto res = parser_->release();
         parser_.reset();
-        if (!res.keep_alive()) {
+        // Bytes after the answer belong to no call: the connection is not reused.
+        if (!res.keep_alive() || buffer_.size() != 0) {
           close();
         }
         try {
+          if (auto stranger = not_this_calls(res)) {
+            close();
+            return finish(psp_failed{failure_kind::bad_response, res.result_int(), *stranger});
+          }
           finish(interpret(res, fallback_id_));
         } catch (const std::exception& e) {
           fail_with_exception(e);
         }
       });
     });
+  }
+
+  // Whether an idle connection holds bytes nobody asked for (HTTP/1.1 answers in order, so they
+  // would be read as the next call's answer), or cannot tell.
+  bool holds_unasked_bytes() {
+    beast::error_code ec;
+    const auto waiting = stream_->socket().available(ec);
+    return ec || waiting != 0 || buffer_.size() != 0;
+  }
+
+  // Why `res` is not the answer to the call in flight, if it is not: the PSP echoes the call's
+  // Idempotency-Key, and a decided answer (2xx, 402) must, since it is acted upon.
+  std::optional<std::string> not_this_calls(const response& res) const {
+    const auto echoed = res.find("Idempotency-Key");
+    if (echoed == res.end()) {
+      const auto status = res.result_int();
+      if ((status >= 200 && status < 300) || status == 402) {
+        return std::string{"the answer names no Idempotency-Key"};
+      }
+      return std::nullopt;
+    }
+    if (echoed->value() != req_["Idempotency-Key"]) {
+      return shorten_detail("an answer to another call (Idempotency-Key " +
+                            std::string{echoed->value()} + ")");
+    }
+    return std::nullopt;
   }
 
   // Whatever happened, the connection's state is unknown now: never reuse it.
@@ -372,71 +406,6 @@ private:
   bool reused_ = false;
   handler done_;
 };
-
-struct psp_client::impl {
-  explicit impl(config::psp_config c) : connection(ioc, std::move(c)) {}
-
-  /// Runs the exchange on this thread until it answered.
-  psp_outcome call(const psp_call& call) {
-    std::optional<psp_outcome> outcome;
-    connection.exchange(call, steady::now() + connection.timeout(),
-                        [&outcome](psp_outcome o) { outcome = std::move(o); });
-    ioc.restart();
-    ioc.run();
-    if (!outcome) {
-      connection.close();
-      return psp_failed{failure_kind::connection, 0, "client error: the exchange did not end"};
-    }
-    return std::move(*outcome);
-  }
-
-  asio::io_context ioc;
-  psp_connection connection;
-};
-
-psp_client::psp_client(config::psp_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
-
-psp_client::~psp_client() {
-  impl_->connection.close();
-}
-
-psp_outcome psp_client::call(const psp_call& call) {
-  return impl_->call(call);
-}
-
-psp_outcome psp_client::authorize(int64_t amount_cents, const std::string& card_token,
-                                  const std::string& idempotency_key, const std::string& currency) {
-  return call({psp_operation::authorize, idempotency_key, amount_cents, card_token, currency, {}});
-}
-
-psp_outcome psp_client::sale(int64_t amount_cents, const std::string& card_token,
-                             const std::string& idempotency_key, const std::string& currency) {
-  return call({psp_operation::sale, idempotency_key, amount_cents, card_token, currency, {}});
-}
-
-psp_outcome psp_client::capture(const std::string& authorization_id,
-                                const std::string& idempotency_key) {
-  return call({psp_operation::capture, idempotency_key, 0, {}, {}, authorization_id});
-}
-
-psp_outcome psp_client::refund(const std::string& authorization_id,
-                               const std::string& idempotency_key) {
-  return call({psp_operation::refund, idempotency_key, 0, {}, {}, authorization_id});
-}
-
-psp_outcome psp_client::void_authorization(const std::string& authorization_key,
-                                           const std::string& idempotency_key) {
-  return call({psp_operation::void_authorization, idempotency_key, 0, {}, {}, authorization_key});
-}
-
-psp_outcome psp_client::reverse(const std::string& authorization_key,
-                                const std::string& idempotency_key) {
-  return call({psp_operation::reverse, idempotency_key, 0, {}, {}, authorization_key});
-}
-
-void psp_client::close() {
-  impl_->connection.close();
-}
 
 struct psp_async_client::impl {
   struct pending {

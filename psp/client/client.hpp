@@ -90,64 +90,15 @@ struct psp_call {
   std::string authorization;
 };
 
-/// A BLOCKING HTTP/1.1 client of the PSP stand-in: one keep-alive connection, re-opened when it
-/// breaks. Each call takes at most psp.client_timeout in all (connect, send, answer), enforced with
-/// asio deadlines. Not thread-safe: one client per caller. It blocks, so it belongs in a detached
-/// actor or its own thread, never on a CAF scheduler thread. No exception escapes a call.
-class psp_client {
-public:
-  /// Talks to `cfg.host`:`cfg.port` with `cfg.client_timeout` per request. Connects lazily.
-  explicit psp_client(config::psp_config cfg);
-  ~psp_client();
-  psp_client(const psp_client&) = delete;
-  psp_client& operator=(const psp_client&) = delete;
-
-  /// POST /v1/authorizations. psp_ok{id, "authorized"} on 201, psp_declined on 402, else failed.
-  psp_outcome authorize(int64_t amount_cents, const std::string& card_token,
-                        const std::string& idempotency_key, const std::string& currency = "EUR");
-
-  /// POST /v1/sales: authorizes and captures at once. psp_ok{id, "captured"} on 201 (the money
-  /// moved), psp_declined on 402, else failed. Resending with the same key never charges twice.
-  psp_outcome sale(int64_t amount_cents, const std::string& card_token,
-                   const std::string& idempotency_key, const std::string& currency = "EUR");
-
-  /// POST /v1/authorizations/{id}/capture. psp_ok{id, "captured"} on 200, also when captured
-  /// already; rejected 404 for an unknown id, 409 for a declined or refunded one.
-  psp_outcome capture(const std::string& authorization_id, const std::string& idempotency_key);
-
-  /// POST /v1/authorizations/{id}/refund. psp_ok{id, "refunded"} on 200, also when refunded
-  /// already; rejected 409 when not captured.
-  psp_outcome refund(const std::string& authorization_id, const std::string& idempotency_key);
-
-  /// POST /v1/voids {"authorization_key": authorization_key}: releases the hold of the
-  /// authorization created with Idempotency-Key `authorization_key`, or makes sure none is ever
-  /// created with it. psp_ok{id or authorization_key, "voided" | "declined"} on 200 (nothing is
-  /// held afterwards); rejected 409 when it was captured (refund it instead).
-  psp_outcome void_authorization(const std::string& authorization_key,
-                                 const std::string& idempotency_key);
-
-  /// POST /v1/reversals {"authorization_key": authorization_key}: like void_authorization, and a
-  /// captured one (a sale) is refunded. psp_ok{id or authorization_key, "voided" | "declined" |
-  /// "refunded"} on 200: nothing is held or charged for that key afterwards, none ever will be.
-  psp_outcome reverse(const std::string& authorization_key, const std::string& idempotency_key);
-
-  /// Any of the above, described by `call`.
-  psp_outcome call(const psp_call& call);
-
-  /// Closes the connection; the next call opens a new one.
-  void close();
-
-private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
-};
-
-/// An ASYNCHRONOUS client of the PSP: `connections` keep-alive connections (each one exchange
-/// at a time, re-opened when it breaks), driven by one thread of its own (named om.psp.io), so a
-/// call blocks no caller and wakes no thread of its own. The exchange, its deadlines and the
-/// mapping of answers are the blocking client's (psp_client): each call is answered within
-/// psp.client_timeout of being made; a call still waiting for a free connection at its deadline
-/// is not sent and fails with timeout. Thread-safe.
+/// The HTTP/1.1 client of the PSP, ASYNCHRONOUS: `connections` keep-alive connections (each one
+/// exchange at a time, re-opened when it breaks), driven by one thread of its own (named
+/// om.psp.io), so a call blocks no caller and wakes no thread of its own. Each call is answered
+/// within psp.client_timeout of being made (connect, send, answer, enforced with asio
+/// deadlines); a call still waiting for a free connection at its deadline is not sent and fails
+/// with timeout. A reused connection the server had closed meanwhile is re-opened and the call
+/// sent once more (safe: every POST carries an idempotency key). No exception escapes a call. A
+/// call gets only its own answer: a connection is reused only when nothing but its last answer came
+/// on it, and an answer must echo the call's Idempotency-Key (else bad_response). Thread-safe.
 class psp_async_client {
 public:
   psp_async_client(config::psp_config cfg, size_t connections);

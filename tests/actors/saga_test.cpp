@@ -19,6 +19,7 @@
 #include "psp/server.hpp"
 #include "tests/actors/fast_node.hpp"
 #include "tests/support/pg_test_database.hpp"
+#include "tests/support/psp_calls.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -583,8 +584,9 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(an_authorized_order_committing_its_stock_finishes_on_the_older_path) {
-  psp::psp_client client{cfg.psp};
-  auto held = client.authorize(2000, "tok_visa", "o-old2/authorize/1");
+  psp::psp_async_client client{cfg.psp, 1};
+  auto held = testing::call_and_wait(
+      client, testing::authorize_call(2000, "tok_visa", "o-old2/authorize/1"));
   BOOST_TEST_REQUIRE(std::holds_alternative<psp::psp_ok>(held));
   auto reference = std::get<psp::psp_ok>(held).id;
   held_earlier("sku-old2", 10, "o-old2", 2);

@@ -3,6 +3,7 @@
 
 #include "psp/client/client.hpp"
 #include "psp/server.hpp"
+#include "tests/support/psp_calls.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,7 +15,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -24,6 +24,7 @@
 
 using namespace ordermesh;
 using namespace ordermesh::psp;
+using namespace ordermesh::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -69,6 +70,7 @@ struct raw_reply {
   std::string content_type;
   std::string allow;
   std::string replayed;
+  std::string echoed_key;
   json doc() const { return json::parse(body, nullptr, false); }
 };
 
@@ -107,6 +109,7 @@ raw_reply raw(uint16_t port, http::verb method, const std::string& target,
   out.content_type = std::string{res[http::field::content_type]};
   out.allow = std::string{res[http::field::allow]};
   out.replayed = std::string{res["Idempotent-Replayed"]};
+  out.echoed_key = std::string{res["Idempotency-Key"]};
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return out;
@@ -132,6 +135,26 @@ const psp_failed& expect_failed(const psp_outcome& o) {
   return std::get<psp_failed>(o);
 }
 
+/// Outcomes handed back by an async client's thread, taken on the test's thread.
+struct answers {
+  std::function<void(psp_outcome)> collect() {
+    return [this](psp_outcome o) {
+      std::lock_guard<std::mutex> lock{mutex};
+      got.push_back(std::move(o));
+      changed.notify_all();
+    };
+  }
+  /// Waits until `n` answers came (at most `limit`); all that came.
+  std::vector<psp_outcome> wait_for(size_t n, std::chrono::milliseconds limit = 20s) {
+    std::unique_lock<std::mutex> lock{mutex};
+    changed.wait_for(lock, limit, [&] { return got.size() >= n; });
+    return got;
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<psp_outcome> got;
+};
+
 json admin_stats(uint16_t port) {
   return raw(port, http::verb::get, "/admin/stats").doc();
 }
@@ -149,14 +172,18 @@ BOOST_AUTO_TEST_SUITE(happy_path)
 
 BOOST_AUTO_TEST_CASE(authorizes_captures_and_refunds_over_one_keep_alive_connection) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto auth = expect_ok(client.authorize(1250, "tok_visa", "order-1-auth"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto auth =
+      expect_ok(call_and_wait(client, authorize_call(1250, "tok_visa", "order-1-auth")));
   BOOST_TEST(auth.status == "authorized");
   BOOST_TEST(auth.id.rfind("auth_", 0) == 0u);
-  const auto captured = expect_ok(client.capture(auth.id, "order-1-capture"));
+  const auto captured =
+      expect_ok(call_and_wait(client, call_on(psp_operation::capture, auth.id, "order-1-capture")));
   BOOST_TEST(captured.status == "captured");
   BOOST_TEST(captured.id == auth.id);
-  BOOST_TEST(expect_ok(client.refund(auth.id, "order-1-refund")).status == "refunded");
+  BOOST_TEST(
+      expect_ok(call_and_wait(client, call_on(psp_operation::refund, auth.id, "order-1-refund")))
+          .status == "refunded");
 
   const auto state = raw(psp.cfg.port, http::verb::get, "/v1/authorizations/" + auth.id).doc();
   BOOST_TEST(state["status"] == "refunded");
@@ -178,10 +205,10 @@ BOOST_AUTO_TEST_CASE(health_answers_200) {
 BOOST_AUTO_TEST_CASE(the_client_reconnects_after_the_server_went_away) {
   running_psp first;
   auto cfg = first.client_config();
-  psp_client client{cfg};
-  expect_ok(client.authorize(100, "tok_visa", "k1"));
+  psp_async_client client{cfg, 1};
+  expect_ok(call_and_wait(client, authorize_call(100, "tok_visa", "k1")));
   first.server.stop();
-  BOOST_TEST(expect_failed(client.authorize(100, "tok_visa", "k2")).kind ==
+  BOOST_TEST(expect_failed(call_and_wait(client, authorize_call(100, "tok_visa", "k2"))).kind ==
              failure_kind::connection);
   auto again = test_config();
   again.port = cfg.port;
@@ -196,7 +223,8 @@ BOOST_AUTO_TEST_CASE(the_client_reconnects_after_the_server_went_away) {
   }
   BOOST_TEST_REQUIRE(!problem.has_value(),
                      "the server could not come back on its port: " << problem.value_or(""));
-  BOOST_TEST(expect_ok(client.authorize(100, "tok_visa", "k3")).status == "authorized");
+  BOOST_TEST(expect_ok(call_and_wait(client, authorize_call(100, "tok_visa", "k3"))).status ==
+             "authorized");
   second.stop();
 }
 
@@ -213,9 +241,11 @@ BOOST_AUTO_TEST_CASE(same_key_and_body_replays_the_first_answer_and_authorizes_o
   BOOST_TEST(second.status == 201u);
   BOOST_TEST(second.body == first.body);
   BOOST_TEST(second.replayed == "true");
+  BOOST_TEST(first.echoed_key == "k-1");
+  BOOST_TEST(second.echoed_key == "k-1");
 
-  psp_client client{psp.client_config()};
-  const auto third = expect_ok(client.authorize(500, "tok_visa", "k-1"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto third = expect_ok(call_and_wait(client, authorize_call(500, "tok_visa", "k-1")));
   BOOST_TEST(third.id == first.doc()["id"].get<std::string>());
 
   const auto stats = admin_stats(psp.cfg.port);
@@ -233,16 +263,23 @@ BOOST_AUTO_TEST_CASE(same_key_with_another_body_is_422) {
   BOOST_TEST(r.status == 422u);
   BOOST_TEST(r.content_type == "application/problem+json");
   BOOST_TEST(r.doc()["type"] == "urn:ordermesh:psp:idempotency-key-reused");
+  BOOST_TEST(r.echoed_key == "k");
   BOOST_TEST(psp.server.stats().authorizations == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(capturing_twice_captures_once) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto auth = expect_ok(client.authorize(700, "tok_visa", "a"));
-  BOOST_TEST(expect_ok(client.capture(auth.id, "c1")).status == "captured");
-  BOOST_TEST(expect_ok(client.capture(auth.id, "c2")).status == "captured");
-  BOOST_TEST(expect_ok(client.capture(auth.id, "c1")).status == "captured");
+  psp_async_client client{psp.client_config(), 1};
+  const auto auth = expect_ok(call_and_wait(client, authorize_call(700, "tok_visa", "a")));
+  BOOST_TEST(
+      expect_ok(call_and_wait(client, call_on(psp_operation::capture, auth.id, "c1"))).status ==
+      "captured");
+  BOOST_TEST(
+      expect_ok(call_and_wait(client, call_on(psp_operation::capture, auth.id, "c2"))).status ==
+      "captured");
+  BOOST_TEST(
+      expect_ok(call_and_wait(client, call_on(psp_operation::capture, auth.id, "c1"))).status ==
+      "captured");
   const auto stats = admin_stats(psp.cfg.port);
   BOOST_TEST(stats["captures"] == 1);
   BOOST_TEST(stats["distinct_charges"] == 1);
@@ -261,18 +298,22 @@ BOOST_AUTO_TEST_SUITE(voids)
 
 BOOST_AUTO_TEST_CASE(a_void_by_key_releases_the_hold_once_and_the_voided_one_cannot_be_captured) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto auth = expect_ok(client.authorize(800, "tok_visa", "o1/authorize/1"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto auth =
+      expect_ok(call_and_wait(client, authorize_call(800, "tok_visa", "o1/authorize/1")));
   BOOST_TEST(psp.server.stats().open_holds == 1u);
-  const auto voided = expect_ok(client.void_authorization("o1/authorize/1", "o1/authorize/1/void"));
+  const auto voided = expect_ok(call_and_wait(
+      client, call_on(psp_operation::void_authorization, "o1/authorize/1", "o1/authorize/1/void")));
   BOOST_TEST(voided.status == "voided");
   BOOST_TEST(voided.id == auth.id);
-  BOOST_TEST(expect_ok(client.void_authorization("o1/authorize/1", "another-key")).status ==
-             "voided");
+  BOOST_TEST(expect_ok(call_and_wait(client, call_on(psp_operation::void_authorization,
+                                                     "o1/authorize/1", "another-key")))
+                 .status == "voided");
   const auto stats = psp.server.stats();
   BOOST_TEST(stats.voids == 1u);
   BOOST_TEST(stats.open_holds == 0u);
-  const auto capture = expect_failed(client.capture(auth.id, "o1/capture"));
+  const auto capture =
+      expect_failed(call_and_wait(client, call_on(psp_operation::capture, auth.id, "o1/capture")));
   BOOST_TEST(capture.http_status == 409u);
   BOOST_TEST(raw(psp.cfg.port, http::verb::get, "/v1/authorizations/" + auth.id).doc()["status"] ==
              "voided");
@@ -280,10 +321,12 @@ BOOST_AUTO_TEST_CASE(a_void_by_key_releases_the_hold_once_and_the_voided_one_can
 
 BOOST_AUTO_TEST_CASE(a_void_that_arrives_before_its_authorization_keeps_it_from_ever_holding) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  BOOST_TEST(expect_ok(client.void_authorization("late/authorize/1", "late/void")).status ==
-             "voided");
-  const auto late = expect_failed(client.authorize(800, "tok_visa", "late/authorize/1"));
+  psp_async_client client{psp.client_config(), 1};
+  BOOST_TEST(expect_ok(call_and_wait(client, call_on(psp_operation::void_authorization,
+                                                     "late/authorize/1", "late/void")))
+                 .status == "voided");
+  const auto late =
+      expect_failed(call_and_wait(client, authorize_call(800, "tok_visa", "late/authorize/1")));
   BOOST_TEST(late.http_status == 409u);
   const auto stats = psp.server.stats();
   BOOST_TEST(stats.authorizations == 0u);
@@ -292,22 +335,27 @@ BOOST_AUTO_TEST_CASE(a_void_that_arrives_before_its_authorization_keeps_it_from_
 
 BOOST_AUTO_TEST_CASE(a_captured_authorization_cannot_be_voided_and_stays_an_open_charge) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto auth = expect_ok(client.authorize(800, "tok_visa", "c/authorize/1"));
-  expect_ok(client.capture(auth.id, "c/capture"));
-  BOOST_TEST(expect_failed(client.void_authorization("c/authorize/1", "c/void")).http_status ==
-             409u);
+  psp_async_client client{psp.client_config(), 1};
+  const auto auth =
+      expect_ok(call_and_wait(client, authorize_call(800, "tok_visa", "c/authorize/1")));
+  expect_ok(call_and_wait(client, call_on(psp_operation::capture, auth.id, "c/capture")));
+  BOOST_TEST(expect_failed(call_and_wait(client, call_on(psp_operation::void_authorization,
+                                                         "c/authorize/1", "c/void")))
+                 .http_status == 409u);
   BOOST_TEST(psp.server.stats().open_charges == 1u);
-  expect_ok(client.refund(auth.id, "c/refund"));
+  expect_ok(call_and_wait(client, call_on(psp_operation::refund, auth.id, "c/refund")));
   BOOST_TEST(psp.server.stats().open_charges == 0u);
   BOOST_TEST(admin_stats(psp.cfg.port)["open_charges"] == 0);
 }
 
 BOOST_AUTO_TEST_CASE(voiding_a_declined_authorization_answers_declined_and_holds_nothing) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  BOOST_TEST(std::holds_alternative<psp_declined>(client.authorize(5, "tok_decline", "d/1")));
-  BOOST_TEST(expect_ok(client.void_authorization("d/1", "d/1/void")).status == "declined");
+  psp_async_client client{psp.client_config(), 1};
+  BOOST_TEST(std::holds_alternative<psp_declined>(
+      call_and_wait(client, authorize_call(5, "tok_decline", "d/1"))));
+  BOOST_TEST(expect_ok(call_and_wait(client,
+                                     call_on(psp_operation::void_authorization, "d/1", "d/1/void")))
+                 .status == "declined");
   BOOST_TEST(psp.server.stats().voids == 0u);
 }
 
@@ -317,30 +365,40 @@ BOOST_AUTO_TEST_SUITE(sales)
 
 BOOST_AUTO_TEST_CASE(a_sale_authorizes_and_captures_in_one_call_and_charges_once_per_key) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto sold = expect_ok(client.sale(800, "tok_visa", "o1/sale"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto sold = expect_ok(call_and_wait(client, sale_call(800, "tok_visa", "o1/sale")));
   BOOST_TEST(sold.status == "captured");
-  BOOST_TEST(expect_ok(client.sale(800, "tok_visa", "o1/sale")).id == sold.id);
+  BOOST_TEST(expect_ok(call_and_wait(client, sale_call(800, "tok_visa", "o1/sale"))).id == sold.id);
   const auto stats = psp.server.stats();
   BOOST_TEST(stats.captures == 1u);
   BOOST_TEST(stats.distinct_charges == 1u);
   BOOST_TEST(stats.open_holds == 0u);
   BOOST_TEST(stats.open_charges == 1u);
-  BOOST_TEST(std::holds_alternative<psp_declined>(client.sale(5, "tok_decline", "o2/sale")));
+  BOOST_TEST(std::holds_alternative<psp_declined>(
+      call_and_wait(client, sale_call(5, "tok_decline", "o2/sale"))));
   BOOST_TEST(psp.server.stats().distinct_charges == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reversal_refunds_a_sale_and_a_sale_after_its_reversal_never_charges) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  expect_ok(client.sale(800, "tok_visa", "o1/sale"));
-  BOOST_TEST(expect_ok(client.reverse("o1/sale", "o1/sale/reverse")).status == "refunded");
-  BOOST_TEST(expect_ok(client.reverse("o1/sale", "again")).status == "refunded");
+  psp_async_client client{psp.client_config(), 1};
+  expect_ok(call_and_wait(client, sale_call(800, "tok_visa", "o1/sale")));
+  BOOST_TEST(expect_ok(call_and_wait(client,
+                                     call_on(psp_operation::reverse, "o1/sale", "o1/sale/reverse")))
+                 .status == "refunded");
+  BOOST_TEST(expect_ok(call_and_wait(client, call_on(psp_operation::reverse, "o1/sale", "again")))
+                 .status == "refunded");
   BOOST_TEST(psp.server.stats().refunds == 1u);
   BOOST_TEST(psp.server.stats().open_charges == 0u);
-  BOOST_TEST(expect_ok(client.reverse("late/sale", "late/sale/reverse")).status == "voided");
-  BOOST_TEST(expect_failed(client.sale(800, "tok_visa", "late/sale")).http_status == 409u);
-  BOOST_TEST(expect_ok(client.reverse("held/authorize/1", "r1")).status == "voided");
+  BOOST_TEST(expect_ok(call_and_wait(client, call_on(psp_operation::reverse, "late/sale",
+                                                     "late/sale/reverse")))
+                 .status == "voided");
+  BOOST_TEST(
+      expect_failed(call_and_wait(client, sale_call(800, "tok_visa", "late/sale"))).http_status ==
+      409u);
+  BOOST_TEST(
+      expect_ok(call_and_wait(client, call_on(psp_operation::reverse, "held/authorize/1", "r1")))
+          .status == "voided");
   BOOST_TEST(psp.server.stats().open_charges == 0u);
   BOOST_TEST(psp.server.stats().distinct_charges == 1u);
 }
@@ -368,12 +426,13 @@ BOOST_AUTO_TEST_CASE(card_tokens_follow_the_rules_listed_in_the_readme) {
 
 BOOST_AUTO_TEST_CASE(a_decline_token_is_declined_with_402_and_cannot_be_captured) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto outcome = client.authorize(900, "tok_decline_any", "d1");
+  psp_async_client client{psp.client_config(), 1};
+  const auto outcome = call_and_wait(client, authorize_call(900, "tok_decline_any", "d1"));
   BOOST_TEST_REQUIRE(std::holds_alternative<psp_declined>(outcome));
   const auto& declined = std::get<psp_declined>(outcome);
   BOOST_TEST(declined.reason == "insufficient_funds");
-  const auto capture = expect_failed(client.capture(declined.id, "d1-capture"));
+  const auto capture = expect_failed(
+      call_and_wait(client, call_on(psp_operation::capture, declined.id, "d1-capture")));
   BOOST_TEST(capture.kind == failure_kind::rejected);
   BOOST_TEST(capture.http_status == 409u);
   BOOST_TEST(psp.server.stats().declines == 1u);
@@ -383,18 +442,21 @@ BOOST_AUTO_TEST_CASE(decline_rate_one_declines_every_authorization) {
   auto cfg = test_config();
   cfg.decline_rate = 1.0;
   running_psp psp{cfg};
-  psp_client client{psp.client_config()};
-  BOOST_TEST(std::holds_alternative<psp_declined>(client.authorize(1, "tok_visa", "x")));
+  psp_async_client client{psp.client_config(), 1};
+  BOOST_TEST(std::holds_alternative<psp_declined>(
+      call_and_wait(client, authorize_call(1, "tok_visa", "x"))));
 }
 
 BOOST_AUTO_TEST_CASE(refund_before_capture_is_409_and_unknown_ids_are_404) {
   running_psp psp;
-  psp_client client{psp.client_config()};
-  const auto auth = expect_ok(client.authorize(300, "tok_visa", "r1"));
-  const auto refund = expect_failed(client.refund(auth.id, "r1-refund"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto auth = expect_ok(call_and_wait(client, authorize_call(300, "tok_visa", "r1")));
+  const auto refund =
+      expect_failed(call_and_wait(client, call_on(psp_operation::refund, auth.id, "r1-refund")));
   BOOST_TEST(refund.kind == failure_kind::rejected);
   BOOST_TEST(refund.http_status == 409u);
-  const auto unknown = expect_failed(client.capture("auth_nope", "r2"));
+  const auto unknown =
+      expect_failed(call_and_wait(client, call_on(psp_operation::capture, "auth_nope", "r2")));
   BOOST_TEST(unknown.http_status == 404u);
   BOOST_TEST(raw(psp.cfg.port, http::verb::get, "/v1/authorizations/auth_nope").status == 404u);
   BOOST_TEST(psp.server.stats().refunds == 0u);
@@ -408,8 +470,8 @@ BOOST_AUTO_TEST_CASE(failure_rate_one_is_a_server_error_and_authorizes_nothing) 
   auto cfg = test_config();
   cfg.failure_rate = 1.0;
   running_psp psp{cfg};
-  psp_client client{psp.client_config()};
-  const auto failed = expect_failed(client.authorize(100, "tok_visa", "f1"));
+  psp_async_client client{psp.client_config(), 1};
+  const auto failed = expect_failed(call_and_wait(client, authorize_call(100, "tok_visa", "f1")));
   BOOST_TEST(failed.kind == failure_kind::server_error);
   BOOST_TEST(failed.http_status == 503u);
   BOOST_TEST(psp.server.stats().authorizations == 0u);
@@ -421,15 +483,16 @@ BOOST_AUTO_TEST_CASE(timeout_rate_one_makes_the_client_time_out_and_a_retry_repl
   cfg.timeout_rate = 1.0;
   cfg.hang = 60s;
   running_psp psp{cfg};
-  psp_client client{psp.client_config(200ms)};
-  const auto failed = expect_failed(client.authorize(100, "tok_visa", "t1"));
+  psp_async_client client{psp.client_config(200ms), 1};
+  const auto failed = expect_failed(call_and_wait(client, authorize_call(100, "tok_visa", "t1")));
   // The client gave up by its own deadline (timeout is only reported when it fired), not when
   // the server closed the held request after 60 s.
   BOOST_TEST(failed.kind == failure_kind::timeout);
   // The lost answer was an authorization: retried with the same key once the faults are gone,
   // the client gets it back without a second authorization.
   psp.server.set_faults(fault_settings{});
-  BOOST_TEST(expect_ok(client.authorize(100, "tok_visa", "t1")).status == "authorized");
+  BOOST_TEST(expect_ok(call_and_wait(client, authorize_call(100, "tok_visa", "t1"))).status ==
+             "authorized");
   BOOST_TEST(psp.server.stats().authorizations == 1u);
   BOOST_TEST(psp.server.stats().replays == 1u);
 }
@@ -438,9 +501,9 @@ BOOST_AUTO_TEST_CASE(latency_delays_every_payment_answer) {
   auto cfg = test_config();
   cfg.latency = 100ms;
   running_psp psp{cfg};
-  psp_client client{psp.client_config()};
+  psp_async_client client{psp.client_config(), 1};
   const auto start = std::chrono::steady_clock::now();
-  expect_ok(client.authorize(100, "tok_visa", "l1"));
+  expect_ok(call_and_wait(client, authorize_call(100, "tok_visa", "l1")));
   BOOST_TEST((std::chrono::steady_clock::now() - start >= 100ms));
 }
 
@@ -451,15 +514,16 @@ BOOST_AUTO_TEST_CASE(faults_change_at_run_time_through_admin_faults) {
   BOOST_TEST(r.status == 200u);
   BOOST_TEST(r.doc()["failure_rate"] == 1.0);
   BOOST_TEST(psp.server.faults().latency.count() == 5);
-  psp_client client{psp.client_config()};
-  BOOST_TEST(expect_failed(client.authorize(1, "tok_visa", "a")).http_status == 503u);
+  psp_async_client client{psp.client_config(), 1};
+  BOOST_TEST(expect_failed(call_and_wait(client, authorize_call(1, "tok_visa", "a"))).http_status ==
+             503u);
   BOOST_TEST(
       raw(psp.cfg.port, http::verb::post, "/admin/faults", R"({"failure_rate": 1.5})").status ==
       422u);
   BOOST_TEST(
       raw(psp.cfg.port, http::verb::post, "/admin/faults", R"({"failure_rate": 0})").status ==
       200u);
-  expect_ok(client.authorize(1, "tok_visa", "a"));
+  expect_ok(call_and_wait(client, authorize_call(1, "tok_visa", "a")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -534,18 +598,18 @@ BOOST_AUTO_TEST_CASE(stop_lets_a_request_in_flight_finish) {
   auto cfg = test_config();
   cfg.latency = 300ms;
   running_psp psp{cfg};
-  auto answer = std::async(std::launch::async, [cfg = psp.client_config()] {
-    psp_client client{cfg};
-    return client.authorize(100, "tok_visa", "in-flight");
-  });
+  psp_async_client client{psp.client_config(), 1};
+  answers in_flight;
+  client.call(authorize_call(100, "tok_visa", "in-flight"), in_flight.collect());
   const auto until = std::chrono::steady_clock::now() + 20s;
   while (psp.server.stats().requests == 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(5ms);
   }
   BOOST_TEST_REQUIRE(psp.server.stats().requests == 1u);
   psp.server.stop();
-  BOOST_TEST_REQUIRE((answer.wait_for(20s) == std::future_status::ready));
-  BOOST_TEST(expect_ok(answer.get()).status == "authorized");
+  const auto got = in_flight.wait_for(1);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(expect_ok(got[0]).status == "authorized");
 }
 
 BOOST_AUTO_TEST_CASE(stop_ends_held_requests_and_idle_connections_promptly) {
@@ -553,10 +617,9 @@ BOOST_AUTO_TEST_CASE(stop_ends_held_requests_and_idle_connections_promptly) {
   cfg.timeout_rate = 1.0;
   cfg.hang = 60s;
   running_psp psp{cfg};
-  auto held = std::async(std::launch::async, [cfg = psp.client_config(60s)] {
-    psp_client client{cfg};
-    return client.authorize(100, "tok_visa", "held");
-  });
+  psp_async_client client{psp.client_config(60s), 1};
+  answers held;
+  client.call(authorize_call(100, "tok_visa", "held"), held.collect());
   // A connection that never sends anything must not keep the server from stopping.
   asio::io_context ioc;
   tcp::socket idle{ioc};
@@ -571,8 +634,9 @@ BOOST_AUTO_TEST_CASE(stop_ends_held_requests_and_idle_connections_promptly) {
   const auto start = std::chrono::steady_clock::now();
   psp.server.stop();
   BOOST_TEST((std::chrono::steady_clock::now() - start < 20s));
-  BOOST_TEST_REQUIRE((held.wait_for(20s) == std::future_status::ready));
-  BOOST_TEST(expect_failed(held.get()).kind == failure_kind::connection);
+  const auto got = held.wait_for(1, 20s);
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(expect_failed(got[0]).kind == failure_kind::connection);
 }
 
 BOOST_AUTO_TEST_CASE(a_taken_port_is_reported_by_start) {
@@ -589,45 +653,12 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(async_client)
 
-namespace {
-
-/// Outcomes handed back by an async client's thread, taken on the test's thread.
-struct answers {
-  std::function<void(psp_outcome)> collect() {
-    return [this](psp_outcome o) {
-      std::lock_guard<std::mutex> lock{mutex};
-      got.push_back(std::move(o));
-      changed.notify_all();
-    };
-  }
-  /// Waits until `n` answers came (at most `limit`); all that came.
-  std::vector<psp_outcome> wait_for(size_t n, std::chrono::milliseconds limit = 20s) {
-    std::unique_lock<std::mutex> lock{mutex};
-    changed.wait_for(lock, limit, [&] { return got.size() >= n; });
-    return got;
-  }
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<psp_outcome> got;
-};
-
-psp_call sale_call(const std::string& key, int64_t amount = 100) {
-  psp_call c;
-  c.operation = psp_operation::sale;
-  c.idempotency_key = key;
-  c.amount_cents = amount;
-  c.card_token = "tok_visa";
-  return c;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(more_calls_than_connections_wait_their_turn_and_each_is_answered_once) {
   running_psp psp;
   psp_async_client client{psp.client_config(), 2};
   answers a;
   for (int i = 0; i < 20; ++i) {
-    client.call(sale_call("s" + std::to_string(i)), a.collect());
+    client.call(sale_call(100, "tok_visa", "s" + std::to_string(i)), a.collect());
   }
   auto got = a.wait_for(20);
   BOOST_TEST_REQUIRE(got.size() == 20u);
@@ -642,29 +673,15 @@ BOOST_AUTO_TEST_CASE(more_calls_than_connections_wait_their_turn_and_each_is_ans
   BOOST_TEST(a.wait_for(21, 200ms).size() == 20u);
 }
 
-BOOST_AUTO_TEST_CASE(the_async_client_maps_answers_like_the_blocking_one) {
+BOOST_AUTO_TEST_CASE(calls_queued_on_one_connection_each_get_their_own_outcome) {
   running_psp psp;
   psp_async_client client{psp.client_config(), 1};
   answers a;
-  psp_call auth;
-  auth.operation = psp_operation::authorize;
-  auth.idempotency_key = "a1";
-  auth.amount_cents = 500;
-  auth.card_token = "tok_visa";
-  client.call(auth, a.collect());
-  auto id = expect_ok(a.wait_for(1).at(0)).id;
-  psp_call capture;
-  capture.operation = psp_operation::capture;
-  capture.idempotency_key = "c1";
-  capture.authorization = id;
-  client.call(capture, a.collect());
-  psp_call refund_unknown;
-  refund_unknown.operation = psp_operation::refund;
-  refund_unknown.idempotency_key = "r1";
-  refund_unknown.authorization = "auth_nope";
-  client.call(refund_unknown, a.collect());
-  psp_call bad_key = sale_call("bad\nkey");
-  client.call(bad_key, a.collect());
+  client.call(authorize_call(500, "tok_visa", "a1"), a.collect());
+  const auto id = expect_ok(a.wait_for(1).at(0)).id;
+  client.call(call_on(psp_operation::capture, id, "c1"), a.collect());
+  client.call(call_on(psp_operation::refund, "auth_nope", "r1"), a.collect());
+  client.call(sale_call(100, "tok_visa", "bad\nkey"), a.collect());
   auto got = a.wait_for(4);
   BOOST_TEST_REQUIRE(got.size() == 4u);
   BOOST_TEST(expect_ok(got[1]).status == "captured");
@@ -683,7 +700,7 @@ BOOST_AUTO_TEST_CASE(a_hung_psp_answers_every_call_with_a_timeout_by_its_deadlin
   answers a;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 3; ++i) {
-    client.call(sale_call("h" + std::to_string(i)), a.collect());
+    client.call(sale_call(100, "tok_visa", "h" + std::to_string(i)), a.collect());
   }
   auto got = a.wait_for(3);
   BOOST_TEST_REQUIRE(got.size() == 3u);
@@ -696,7 +713,7 @@ BOOST_AUTO_TEST_CASE(a_hung_psp_answers_every_call_with_a_timeout_by_its_deadlin
   BOOST_TEST(psp.server.stats().injected_timeouts == 1u);
   // The connection that timed out is not reused: the next call opens a new one and succeeds.
   psp.server.set_faults(fault_settings{});
-  client.call(sale_call("h0"), a.collect());
+  client.call(sale_call(100, "tok_visa", "h0"), a.collect());
   BOOST_TEST(expect_ok(a.wait_for(4).at(3)).status == "captured");
 }
 
@@ -708,7 +725,7 @@ BOOST_AUTO_TEST_CASE(stopping_the_async_client_ends_its_thread_with_a_call_in_fl
   answers a;
   {
     psp_async_client client{psp.client_config(60s), 1};
-    client.call(sale_call("held"), a.collect());
+    client.call(sale_call(100, "tok_visa", "held"), a.collect());
     const auto until = std::chrono::steady_clock::now() + 20s;
     while (psp.server.stats().injected_timeouts < 1 && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(5ms);

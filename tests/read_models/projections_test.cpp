@@ -44,6 +44,42 @@ struct projection_fixture : testing::event_store_fixture {
   size_t run(projector& p) { return run_page(p).applied; }
 
   std::string value(const std::string& sql) { return db.query_value(sql); }
+
+  void one_analyzed_inventory_row() {
+    value("INSERT INTO read_inventory VALUES ('A', 1, 1, 0, 1, now())");
+    value("ANALYZE read_inventory");
+  }
+
+  struct scan_counts {
+    int64_t sequential = 0;
+    int64_t by_index = 0;
+    bool operator==(const scan_counts& o) const {
+      return sequential == o.sequential && by_index == o.by_index;
+    }
+  };
+
+  /// read_inventory's scan counters as the statistics system has them now.
+  scan_counts inventory_scans() {
+    value("SELECT pg_stat_clear_snapshot()");
+    const auto of = [this](const char* column) {
+      return std::stoll(value(std::string{"SELECT coalesce("} + column +
+                              ", 0) FROM pg_stat_user_tables WHERE relname = 'read_inventory'"));
+    };
+    return {of("seq_scan"), of("idx_scan")};
+  }
+
+  /// The counters once they moved from `before` (a backend reports them some time after its
+  /// statements, at the latest as it exits); fails the test if they never do.
+  scan_counts inventory_scans_after(const scan_counts& before) {
+    auto now = inventory_scans();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    while (now == before && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      now = inventory_scans();
+    }
+    BOOST_TEST_REQUIRE(!(now == before), "read_inventory's scan counters never moved");
+    return now;
+  }
 };
 
 std::vector<new_event> order_events(std::vector<order::event> evs) {
@@ -118,7 +154,7 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   BOOST_TEST((*a)->sku == "A");
   BOOST_TEST((*a)->on_hand == 8);
   BOOST_TEST((*a)->reserved == 0);
-  BOOST_TEST((*a)->available == 8);
+  BOOST_TEST((*a)->available() == 8);
   BOOST_TEST((*a)->version == 3);
   BOOST_TEST(std::to_string((*a)->updated_at_us) ==
              value("SELECT (extract(epoch FROM recorded_at) * 1000000)::bigint FROM events "
@@ -126,7 +162,7 @@ BOOST_AUTO_TEST_CASE(projects_orders_and_inventory_into_read_models_and_ignores_
   auto b = p.get_inventory("B");
   BOOST_REQUIRE(b);
   BOOST_REQUIRE(b->has_value());
-  BOOST_TEST(((*b)->on_hand == 5 && (*b)->reserved == 3 && (*b)->available == 2));
+  BOOST_TEST(((*b)->on_hand == 5 && (*b)->reserved == 3 && (*b)->available() == 2));
   auto unknown = p.get_inventory("nope");
   BOOST_REQUIRE(unknown);
   BOOST_TEST(!unknown->has_value());
@@ -413,6 +449,41 @@ BOOST_AUTO_TEST_CASE(the_lookup_queries_use_their_primary_keys) {
       BOOST_TEST(plan.find(index) != std::string::npos, plan);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(
+    the_pages_planner_settings_do_not_reach_a_projector_that_only_answers_queries) {
+  // enable_seqscan = off is for the page's statements, planned once per connection. A gateway
+  // worker's projector only answers queries, each planned afresh: its planner keeps every plan.
+  // Seen from outside through the table's scan counters: on a one-row table, analyzed, a free
+  // planner reads read_inventory by a sequential scan, one without sequential scans by its index.
+  one_analyzed_inventory_row();
+  const auto before = inventory_scans();
+  {
+    projector reads{db.pg(), "gateway-worker"};
+    const auto stock = reads.get_inventory("A");
+    BOOST_TEST_REQUIRE(bool(stock), (stock ? "" : stock.error().detail));
+    BOOST_TEST_REQUIRE(stock->has_value());
+  } // its connection closes: its backend reports its counters as it exits
+  const auto after = inventory_scans_after(before);
+  BOOST_TEST(after.sequential == before.sequential + 1);
+  BOOST_TEST(after.by_index == before.by_index);
+}
+
+BOOST_AUTO_TEST_CASE(a_projector_that_wrote_a_page_plans_no_sequential_scan) {
+  // The other side of the test above: the settings do reach the connection that writes pages.
+  one_analyzed_inventory_row();
+  const auto before = inventory_scans();
+  {
+    projector writer{db.pg(), "read-models"};
+    place("o1", "c1", {{"B", 1}}, 100);
+    BOOST_TEST_REQUIRE(run(writer) == 1u);
+    const auto stock = writer.get_inventory("A");
+    BOOST_TEST_REQUIRE(bool(stock), (stock ? "" : stock.error().detail));
+  }
+  const auto after = inventory_scans_after(before);
+  BOOST_TEST(after.sequential == before.sequential);
+  BOOST_TEST(after.by_index > before.by_index);
 }
 
 BOOST_AUTO_TEST_CASE(a_page_costs_a_fixed_number_of_statements_whatever_its_size) {
