@@ -204,18 +204,20 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                                    caf::make_message(record_stock_commit{sku, attempt, outcome,
                                                                          std::move(reason)}));
               };
-              self->request(dir.inventory, runtime::route_timeout, runtime::route_atom::value, sku,
-                            env("commit/" + sku), caf::make_message(inventory::commit{oid}))
-                  .then([=](inventory_reply&) { report(commit_outcome::committed, ""); },
-                        [=](caf::error& err) {
-                          if (auto code = runtime::rejection_code<inventory_errc>(err)) {
-                            auto refused =
-                                commit_refusal(sku, attempt, *code, runtime::reason_of(err));
-                            report(refused.outcome, std::move(refused.reason));
-                          } else {
-                            report(commit_outcome::failed, self->system().render(err));
-                          }
-                        });
+              // No CAF timeout: a lost answer fails the round on the order's tick (its
+              // stock_commit timer), like any other missing answer.
+              runtime::send_command<inventory_reply>(
+                  self, dir.inventory, sku, caf::infinite, env("commit/" + sku),
+                  caf::make_message(inventory::commit{oid}),
+                  [=](inventory_reply&) { report(commit_outcome::committed, ""); },
+                  [=](caf::error& err) {
+                    if (auto code = runtime::rejection_code<inventory_errc>(err)) {
+                      auto refused = commit_refusal(sku, attempt, *code, runtime::reason_of(err));
+                      report(refused.outcome, std::move(refused.reason));
+                    } else {
+                      report(commit_outcome::failed, self->system().render(err));
+                    }
+                  });
             },
             [&](const return_stock& a) {
               util::fail_point("order.compensation_before_release");

@@ -123,9 +123,6 @@ std::optional<Variant> command_from_message(const caf::message& msg) {
   return detail::first_match<Variant>(msg, static_cast<Variant*>(nullptr));
 }
 
-/// How long an entity waits for another entity's answer before its own timers take over.
-constexpr auto route_timeout = std::chrono::seconds(10);
-
 /// How long an entity waits for the journal's answer to an append, and for the reader's answer to
 /// a read (recovery or catch-up), before it ends itself with an error: its host restarts it and
 /// the next incarnation recovers from the journal and answers what the ended one held. Checked
