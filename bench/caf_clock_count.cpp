@@ -10,6 +10,10 @@
 //   -lpthread LD_PRELOAD=/tmp/clockcount/shim.so build/app/ordermesh standalone ...
 // The delay of an event tells its source apart (e.g. 60 s: the journal's commit timeout, 1 s: an
 // entity's tick). Interposes the clock's virtual functions by their mangled names: CAF 0.17.6 only.
+// Under bench/orders: export LD_PRELOAD for the whole run (processes without CAF never call it);
+// per order in the load run, divide a 15 s stretch's growth by its orders, which the 31 s
+// delayed sends count (each order activates three new entities, each arming one passivation tick
+// idle_timeout + tick_interval ahead). An entity's end (passivation, 30 s later) adds one cancel.
 #include <atomic>
 #include <caf/all.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>

@@ -204,18 +204,20 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                                    caf::make_message(record_stock_commit{sku, attempt, outcome,
                                                                          std::move(reason)}));
               };
-              self->request(dir.inventory, runtime::route_timeout, runtime::route_atom::value, sku,
-                            env("commit/" + sku), caf::make_message(inventory::commit{oid}))
-                  .then([=](inventory_reply&) { report(commit_outcome::committed, ""); },
-                        [=](caf::error& err) {
-                          if (auto code = runtime::rejection_code<inventory_errc>(err)) {
-                            auto refused =
-                                commit_refusal(sku, attempt, *code, runtime::reason_of(err));
-                            report(refused.outcome, std::move(refused.reason));
-                          } else {
-                            report(commit_outcome::failed, self->system().render(err));
-                          }
-                        });
+              // No CAF timeout: a lost answer fails the round on the order's tick (its
+              // stock_commit timer), like any other missing answer.
+              runtime::send_command<inventory_reply>(
+                  self, dir.inventory, sku, caf::infinite, env("commit/" + sku),
+                  caf::make_message(inventory::commit{oid}),
+                  [=](inventory_reply&) { report(commit_outcome::committed, ""); },
+                  [=](caf::error& err) {
+                    if (auto code = runtime::rejection_code<inventory_errc>(err)) {
+                      auto refused = commit_refusal(sku, attempt, *code, runtime::reason_of(err));
+                      report(refused.outcome, std::move(refused.reason));
+                    } else {
+                      report(commit_outcome::failed, self->system().render(err));
+                    }
+                  });
             },
             [&](const return_stock& a) {
               util::fail_point("order.compensation_before_release");
@@ -287,12 +289,8 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
                   [](notification_reply&) {});
             },
-            [&](const schedule_timeout& a) {
-              auto timer = env("timeout/" + step_name(a.step) + "/" + std::to_string(a.attempt));
-              caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
-                                     std::chrono::milliseconds(a.delay_ms),
-                                     runtime::deliver_atom::value, timer,
-                                     caf::make_message(record_timeout{a.step, a.attempt}));
+            [&](const schedule_timeout&) {
+              // Never here: the runtime arms it on the entity's tick (order_traits::timer).
             },
         },
         action);
@@ -303,6 +301,18 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
     ++*compensations;
     compensation_done();
   }
+}
+
+std::optional<runtime::timed_command<command>>
+order_traits::timer(const order_state& s, const saga_action& action) const {
+  const auto* a = std::get_if<schedule_timeout>(&action);
+  if (a == nullptr) {
+    return std::nullopt;
+  }
+  return runtime::timed_command<command>{std::chrono::milliseconds(a->delay_ms),
+                                         s.order_id + "/timeout/" + step_name(a->step) + "/" +
+                                             std::to_string(a->attempt),
+                                         record_timeout{a->step, a->attempt}};
 }
 
 void order_traits::committed(caf::event_based_actor*, const order_state& before,

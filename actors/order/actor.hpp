@@ -74,8 +74,12 @@ struct order_traits {
     return std::holds_alternative<record_sale_reversed>(c) ? saga_on_sale_reversed(s)
                                                            : std::vector<saga_action>{};
   }
-  /// Sends the saga's steps to the inventory, payment and notification entities and schedules
-  /// its timers; their answers come back as record_* commands to this order.
+  /// A schedule_timeout as the runtime's timer: record_timeout{step, attempt} to this order after
+  /// delay_ms, delivered by the entity's tick (dropped once it would record nothing).
+  std::optional<runtime::timed_command<command>> timer(const order_state& s,
+                                                       const saga_action& action) const;
+  /// Sends the saga's steps to the inventory, payment and notification entities (its timers are
+  /// the runtime's: timer); their answers come back as record_* commands to this order.
   void execute(caf::event_based_actor* self, const order_state& s,
                const std::vector<saga_action>& actions, const envelope& cause);
   /// Once the order's terminal event is durable, tells the node's completion listeners (again

@@ -322,7 +322,7 @@ struct notify {
   order_status status = order_status::none;
 };
 
-/// Send record_timeout{step, attempt} back to the order after delay_ms.
+/// Send record_timeout{step, attempt} back to the order after delay_ms (on its tick).
 struct schedule_timeout {
   saga_step step = saga_step::reservation;
   int32_t attempt = 0;

@@ -66,7 +66,12 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
                                                          std::move(reason), attempt, amount}));
               };
               util::fail_point("payment.before_psp_call");
-              self->request(psp, psp_timeout + std::chrono::seconds(5), psp_call_atom::value, r)
+              // No CAF timeout (in 0.17 one is a clock-thread event, never cancelled, that fires
+              // later as a message): the PSP gateway answers every call within
+              // psp.client_timeout (the client's own deadline) or at once (circuit open), and its
+              // supervisor answers the calls of a gateway that died. A lost answer is covered by
+              // the order's step timer (a sale) and by stalled() (a recorded operation).
+              self->request(psp, caf::infinite, psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
                         util::fail_point("payment.psp_answered_before_record");

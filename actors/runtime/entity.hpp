@@ -105,6 +105,16 @@ struct has_starts_stream<Traits, std::void_t<decltype(std::declval<const Traits&
                                      std::declval<const typename Traits::command_type&>()))>>
     : std::true_type {};
 
+/// Whether `Traits` has the optional `timer(state, action)` (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_timer_hook : std::false_type {};
+
+template <class Traits>
+struct has_timer_hook<Traits, std::void_t<decltype(std::declval<const Traits&>().timer(
+                                  std::declval<const typename Traits::state_type&>(),
+                                  std::declval<const typename Traits::action_type&>()))>>
+    : std::true_type {};
+
 } // namespace detail
 
 /// The alternative of `Variant` that `msg` holds as its only element, if any.
@@ -112,9 +122,6 @@ template <class Variant>
 std::optional<Variant> command_from_message(const caf::message& msg) {
   return detail::first_match<Variant>(msg, static_cast<Variant*>(nullptr));
 }
-
-/// How long an entity waits for another entity's answer before its own timers take over.
-constexpr auto route_timeout = std::chrono::seconds(10);
 
 /// How long an entity waits for the journal's answer to an append, and for the reader's answer to
 /// a read (recovery or catch-up), before it ends itself with an error: its host restarts it and
@@ -229,6 +236,14 @@ struct entity_state {
     std::vector<std::pair<std::vector<typename Traits::action_type>, envelope>> actions;
   };
 
+  /// A timer command (Traits::timer) waiting for its time: queued by the first tick at or after
+  /// `due`.
+  struct armed_timer {
+    caf::actor_clock::time_point due;
+    envelope env;
+    command_type command;
+  };
+
   entity_state() = default;
   entity_state(const entity_state&) = delete;
   entity_state& operator=(const entity_state&) = delete;
@@ -314,6 +329,8 @@ struct entity_state {
   /// cannot be cancelled; one already on its way serves whatever it comes early enough for).
   uint64_t tick_seq = 0;
   std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> ticks_armed;
+  /// The timer commands armed and still able to decide something (entity_runtime::arm_timers).
+  std::vector<armed_timer> timers;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
   caf::actor_clock::time_point last_progress;
   uint64_t commands = 0;
@@ -842,6 +859,7 @@ public:
                   s.traits.committed(self, before, s.state);
                 }
                 maybe_snapshot(self);
+                drop_stale_timers(self);
                 drain(self);
                 schedule_tick(self);
               },
@@ -884,9 +902,89 @@ public:
     for (auto& [w, index] : repeats) {
       answer(self, w, b.replies[index]);
     }
-    for (const auto& [actions, cause] : b.actions) {
-      st.traits.execute(self, st.state, actions, cause);
+    for (auto& [actions, cause] : b.actions) {
+      perform(self, std::move(actions), cause);
     }
+  }
+
+  /// Arms the timers among `actions` (arm_timers) and has the traits execute the rest.
+  static void perform(pointer self, std::vector<typename Traits::action_type> actions,
+                      const envelope& cause) {
+    auto& st = self->state;
+    auto rest = arm_timers(self, std::move(actions), cause);
+    if (!rest.empty()) {
+      st.traits.execute(self, st.state, rest, cause);
+    }
+  }
+
+  /// Takes the timers (Traits::timer) out of `actions` and arms each on the entity's own tick:
+  /// the tick comes by its due time, or within tick_interval after it when that is sooner than
+  /// the timer's delay (one tick on its way serves every timer it is not too late for). In CAF
+  /// 0.17 a delayed send per timer was a clock-thread event of its own, plus a message that
+  /// usually found its step long done. A timer armed already under the same message id keeps its
+  /// earlier time (a resumed step's timer, as a second delayed send would have been deduplicated).
+  static std::vector<typename Traits::action_type>
+  arm_timers(pointer self, std::vector<typename Traits::action_type> actions,
+             [[maybe_unused]] const envelope& cause) {
+    if constexpr (detail::has_timer_hook<Traits>::value) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      std::vector<typename Traits::action_type> rest;
+      for (auto& action : actions) {
+        auto timed = st.traits.timer(st.state, action);
+        if (!timed) {
+          rest.push_back(std::move(action));
+          continue;
+        }
+        auto same = std::find_if(st.timers.begin(), st.timers.end(), [&](const auto& t) {
+          return t.env.message_id == timed->message_id;
+        });
+        if (same != st.timers.end()) {
+          continue;
+        }
+        auto due = now + timed->delay;
+        st.timers.push_back({due, caused_by(cause, std::move(timed->message_id), st.id),
+                             std::move(timed->command)});
+        tick_by(self, due,
+                std::min<caf::timespan>(timed->delay, caf::timespan{st.settings.tick_interval}));
+      }
+      return rest;
+    } else {
+      return actions;
+    }
+  }
+
+  /// Forgets the armed timers whose command would record nothing on the current state (their
+  /// step is done): they would only keep the entity ticking. A timer's step never comes back
+  /// (each names its step and attempt), so one that decides nothing now never will.
+  static void drop_stale_timers(pointer self) {
+    auto& st = self->state;
+    if (st.timers.empty()) {
+      return;
+    }
+    decide_context ctx{st.settings.now_us(), 0.5};
+    st.timers.erase(
+        std::remove_if(st.timers.begin(), st.timers.end(),
+                       [&](const auto& t) {
+                         return st.traits.decide(st.state, t.command, ctx).events.empty();
+                       }),
+        st.timers.end());
+  }
+
+  /// Queues the armed timers whose time has come, in the order they were armed.
+  static void queue_due_timers(pointer self, caf::actor_clock::time_point now) {
+    auto& st = self->state;
+    auto due = std::stable_partition(st.timers.begin(), st.timers.end(),
+                                     [&](const auto& t) { return t.due > now; });
+    for (auto i = due; i != st.timers.end(); ++i) {
+      st.queue.push_back(waiting{caf::response_promise{},
+                                 std::move(i->env),
+                                 std::move(i->command),
+                                 st.journal_reads,
+                                 {},
+                                 false});
+    }
+    st.timers.erase(due, st.timers.end());
   }
 
   /// Sends again whatever the state says is still in progress (receivers deduplicate).
@@ -897,7 +995,7 @@ public:
     cause.correlation_id = st.id;
     auto actions = st.traits.resume(st.state, decide_context{st.settings.now_us(), 0.5});
     if (!actions.empty()) {
-      st.traits.execute(self, st.state, actions, cause);
+      perform(self, std::move(actions), cause);
     }
     st.last_progress = self->clock().now();
   }
@@ -942,6 +1040,8 @@ public:
       return;
     }
     if (st.recovered) {
+      drop_stale_timers(self);
+      queue_due_timers(self, self->clock().now());
       queue_timer_command(self, false);
       drain(self);
     }
@@ -966,13 +1066,16 @@ public:
   /// stall, nothing waiting.
   static bool idle(pointer self) {
     auto& st = self->state;
-    return st.recovered && st.queue.empty() && !busy(self) && !st.traits.on_tick(st.state) &&
+    return st.recovered && st.queue.empty() && !busy(self) && st.timers.empty() &&
+           !st.traits.on_tick(st.state) &&
            !st.traits.stalled(st.state, std::chrono::hours(24 * 365));
   }
 
-  /// Makes sure a tick comes when the entity needs one: within tick_interval while it has work
-  /// time can move, else once when it may passivate. A timer event per entity and second, for
-  /// thousands of idle entities, kept the clock thread and the workers busy for nothing.
+  /// Makes sure a tick comes when the entity needs one: every tick_interval while it has work
+  /// time can move (the first one at most a tick_interval later, when one is on its way: a
+  /// step's timer armed by the same commit), else once when it may passivate. A timer event per
+  /// entity and second, for thousands of idle entities, kept the clock thread and the workers
+  /// busy for nothing.
   static void schedule_tick(pointer self) {
     auto& st = self->state;
     auto now = self->clock().now();
@@ -982,7 +1085,7 @@ public:
               std::max(now + st.settings.tick_interval, st.last_command + st.settings.idle_timeout),
               st.settings.tick_interval);
     } else {
-      tick_by(self, now + st.settings.tick_interval);
+      tick_by(self, now + st.settings.tick_interval, st.settings.tick_interval);
     }
   }
 

@@ -35,6 +35,12 @@
 //                                      // activates takes its stream for empty instead of reading
 //                                      // it, and an append at expected version 0 checks that
 //                                      // (entity_runtime::activate). Without it: false.
+//   std::optional<timed_command<command_type>> timer(const state_type&, const action_type&);
+//                                      // the action is a timer: the runtime sends the command
+//                                      // to the entity itself `delay` after the action's commit,
+//                                      // on its tick (no clock event of its own), unless the
+//                                      // command would decide nothing by then; execute never
+//                                      // sees it. Without it: every action goes to execute.
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"
@@ -42,6 +48,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -55,6 +62,15 @@ namespace ordermesh::actors::runtime {
 inline persistence::new_event to_new_event(encoded_event e) {
   return persistence::new_event{std::move(e.type), e.schema_version, std::move(e.payload), "{}"};
 }
+
+/// A command an entity sends itself `delay` after the commit whose reaction it is (a saga step's
+/// timeout, a retry's backoff), deduplicated by `message_id` like any command.
+template <class Command>
+struct timed_command {
+  std::chrono::milliseconds delay{0};
+  std::string message_id;
+  Command command;
+};
 
 /// The action type of an aggregate that never sends anything on its own.
 struct no_action {};

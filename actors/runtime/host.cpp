@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
+#include <queue>
 #include <unordered_map>
+#include <vector>
 
 namespace ordermesh::actors::runtime {
 
@@ -35,14 +38,19 @@ std::string to_string(entity_status x) {
   return "?";
 }
 
-/// A kept command's deadline has come: (kept_due_atom, entity id, ticket).
-using kept_due_atom = caf::atom_constant<caf::atom("kept_due")>;
+/// The host's deadline sweep is due: (sweep_atom, its number).
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+/// How much later than the earliest deadline a sweep already on its way may come and still serve
+/// it, and the least time between two sweeps a busy host arms: at most this late, a host
+/// answers a command at its deadline with one timer event per sweep, not one per command.
+constexpr auto sweep_slack = std::chrono::milliseconds(100);
 
 struct kept_command {
   caf::response_promise promise;
   envelope env;
   caf::message command;
-  /// Names the command while it is kept, for its deadline timer.
+  /// Names the command while it is kept, for its deadline (host_state::deadlines).
   uint64_t ticket = 0;
   /// Handed to an incarnation that ended without answering: it may have been recorded.
   bool handed_on = false;
@@ -62,6 +70,16 @@ struct hosted_entity {
   uint32_t crashes = 0;
 };
 
+/// When the command behind `ticket` (kept, or handed to the entity `id` and in_flight) is due an
+/// answer from the host.
+struct deadline {
+  caf::actor_clock::time_point due;
+  std::string id;
+  uint64_t ticket = 0;
+  bool kept = false;
+  bool operator>(const deadline& other) const { return due > other.due; }
+};
+
 struct host_state {
   std::string kind;
   entity_factory factory;
@@ -73,6 +91,12 @@ struct host_state {
   size_t kept_total = 0;
   /// Commands handed to entities and not answered yet, all entities together.
   size_t in_flight_total = 0;
+  /// The deadlines of the commands kept or in flight, earliest first. One answered meanwhile
+  /// stays listed until its time and then finds nothing.
+  std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines;
+  /// The sweeps on their way (number, when due); a delayed send cannot be cancelled.
+  uint64_t sweep_seq = 0;
+  std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> sweeps_armed;
   /// The running entities, for callers to send to directly.
   std::shared_ptr<entity_handles> handles = std::make_shared<entity_handles>();
 };
@@ -118,18 +142,41 @@ constexpr auto entity_reply_timeout = std::chrono::minutes(2);
 /// (deadline_exceeded, or the outcome of an append already in flight).
 constexpr auto past_deadline_grace = std::chrono::seconds(1);
 
-/// How long the host waits for the entity's answer: shortly past the command's deadline, or the
-/// reply timeout if that comes earlier. A command without a deadline gets no timeout: the entity
-/// answers every command it takes or ends (also when the journal does not answer it in time: see
-/// append_limit), and then the host takes the command back; a CAF 0.17 request timeout is never
-/// cancelled, so each one costs a clock-thread event and a late message.
-caf::duration reply_timeout(host_pointer self, const envelope& env) {
+/// Makes sure a sweep comes no later than `at` + `late` (one already on its way if it does).
+void sweep_by(host_pointer self, caf::actor_clock::time_point at, caf::timespan late) {
+  auto& st = self->state;
+  for (const auto& armed : st.sweeps_armed) {
+    if (armed.second <= at + late) {
+      return;
+    }
+  }
+  auto now = self->clock().now();
+  st.sweeps_armed.emplace_back(++st.sweep_seq, at);
+  self->delayed_send(self, std::max<caf::timespan>(at - now, caf::timespan{0}), sweep_atom::value,
+                     st.sweep_seq);
+}
+
+/// Lists the command behind `ticket` for an answer from the host `in` from now, unless its
+/// entity answers first (the sweep then finds nothing).
+void watch(host_pointer self, const std::string& id, uint64_t ticket, bool kept, caf::timespan in) {
+  auto due = self->clock().now() + in;
+  self->state.deadlines.push(deadline{due, id, ticket, kept});
+  sweep_by(self, due, sweep_slack);
+}
+
+/// How long after now the host answers a command handed to its entity if the entity has not:
+/// shortly past the command's deadline, or the reply timeout if that comes earlier; never for a
+/// command without a deadline (the entity answers every command it takes or ends, also when the
+/// journal does not answer it in time: see append_limit, and then the host takes the command
+/// back). One sweep for all of them: a CAF 0.17 request timeout per command is never cancelled,
+/// so each one cost a clock-thread event and a late message.
+std::optional<caf::timespan> answer_due_in(host_pointer self, const envelope& env) {
   if (env.deadline_us == 0) {
-    return caf::infinite;
+    return std::nullopt;
   }
   auto left = std::chrono::microseconds(
       std::max<int64_t>(env.deadline_us - self->state.settings.now_us(), 0));
-  return caf::duration{std::min<caf::timespan>(entity_reply_timeout, left + past_deadline_grace)};
+  return std::min<caf::timespan>(entity_reply_timeout, left + past_deadline_grace);
 }
 
 /// The command behind `ticket` if it is still waiting for its answer (not re-dispatched after
@@ -163,9 +210,7 @@ void keep(host_pointer self, const std::string& id, hosted_entity& entry, kept_c
   }
   k.ticket = ++st.next_ticket;
   if (k.env.deadline_us != 0) {
-    // delayed_send cannot be cancelled: a timer for a command no longer kept finds nothing.
-    self->delayed_send(self, std::chrono::microseconds(k.env.deadline_us - now),
-                       kept_due_atom::value, id, k.ticket);
+    watch(self, id, k.ticket, true, std::chrono::microseconds(k.env.deadline_us - now));
   }
   if (in_front) {
     entry.kept.push_front(std::move(k));
@@ -193,6 +238,36 @@ void expire_kept(host_pointer self, const std::string& id, uint64_t ticket) {
   st.kept_total -= 1;
 }
 
+/// Answers the command behind `ticket`, handed to the entity `id`, if the entity has not: as a
+/// request timeout, the answer the host's request to it gave before (it may still be recorded).
+void expire_in_flight(host_pointer self, const std::string& id, uint64_t ticket) {
+  if (auto k = take_in_flight(self, id, ticket)) {
+    k->promise.deliver(caf::make_error(caf::sec::request_timeout));
+  }
+}
+
+/// Answers what is due, then makes sure a sweep comes for the next deadline (at least
+/// sweep_slack from now: under load, one sweep serves the commands of that stretch).
+void sweep(host_pointer self, uint64_t seq) {
+  auto& st = self->state;
+  st.sweeps_armed.erase(std::remove_if(st.sweeps_armed.begin(), st.sweeps_armed.end(),
+                                       [seq](const auto& a) { return a.first == seq; }),
+                        st.sweeps_armed.end());
+  auto now = self->clock().now();
+  while (!st.deadlines.empty() && st.deadlines.top().due <= now) {
+    auto d = st.deadlines.top();
+    st.deadlines.pop();
+    if (d.kept) {
+      expire_kept(self, d.id, d.ticket);
+    } else {
+      expire_in_flight(self, d.id, d.ticket);
+    }
+  }
+  if (!st.deadlines.empty()) {
+    sweep_by(self, std::max(st.deadlines.top().due, now + sweep_slack), sweep_slack);
+  }
+}
+
 void dispatch(host_pointer self, const std::string& id, kept_command k) {
   auto& st = self->state;
   auto found = st.entities.find(id);
@@ -205,13 +280,15 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
     case entity_status::running: {
       auto target = entry.handle;
       auto ticket = ++st.next_ticket;
-      auto timeout = reply_timeout(self, k.env);
+      if (auto due_in = answer_due_in(self, k.env)) {
+        watch(self, id, ticket, false, *due_in);
+      }
       auto env = k.env;
       auto command = k.command;
       k.handed_on = true;
       entry.in_flight.emplace(ticket, std::move(k));
       st.in_flight_total += 1;
-      self->request(target, timeout, deliver_atom::value, std::move(env), std::move(command))
+      self->request(target, caf::infinite, deliver_atom::value, std::move(env), std::move(command))
           .then(
               [=](reply_atom, caf::message& reply) {
                 if (auto mine = take_in_flight(self, id, ticket)) {
@@ -382,7 +459,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
           self->send(found->second.handle, stop_atom::value);
         }
       },
-      [=](kept_due_atom, const std::string& id, uint64_t ticket) { expire_kept(self, id, ticket); },
+      [=](sweep_atom, uint64_t seq) { sweep(self, seq); },
       [=](take_back_atom, const std::string& id, returned_commands_ptr& returned) {
         // Taken directly by an incarnation that ended before answering: like the commands the
         // host had handed on itself, they go to the next incarnation (which answers one that was

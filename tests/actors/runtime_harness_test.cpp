@@ -763,6 +763,49 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(entities().empty()); // passivated: nothing was left to wake it
 }
 
+// Each command the host handed on with a deadline armed a CAF request timeout of its own (in
+// 0.17 a clock-thread event, never cancelled, firing later as a message); one sweep now serves
+// every deadline of its stretch.
+BOOST_AUTO_TEST_CASE(
+    commands_handed_to_a_hung_entity_are_answered_past_their_deadline_by_one_host_timer) {
+  ok("sku-h", caf::make_message(restock{10}));
+  store->script = {journal_answer::hold};
+  auto& in_append = send("sku-h", env(), caf::make_message(restock{1}));
+  settle();
+  BOOST_REQUIRE_EQUAL(store->held.size(), 1u);
+  auto timers_before = sched.clock().schedule().size();
+  auto deadline = now_us() + 500'000;
+  std::vector<caller*> behind;
+  for (int i = 0; i < 20; ++i) {
+    auto e = env();
+    e.deadline_us = deadline;
+    behind.push_back(&send("sku-h", e, caf::make_message(restock{1})));
+  }
+  settle();
+  BOOST_TEST(sched.clock().schedule().size() - timers_before <= 2u); // a sweep, maybe a tick
+  // The entity holds them behind its hung append; the host answers them a grace after their
+  // deadline (1 s), at most a sweep's slack (100 ms) later.
+  settle(1480ms);
+  for (auto* c : behind) {
+    BOOST_TEST(c->answers.empty());
+  }
+  settle(150ms);
+  for (auto* c : behind) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(error_name(c->answers[0]) == "system_error(request_timeout)");
+  }
+  // The append commits late: its command is answered; the others, past their deadline in the
+  // entity's queue, are not executed and not answered again.
+  release_held(journal_answer::committed);
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(in_append.answers.size(), 1u);
+  BOOST_TEST(accepted(in_append.answers[0]));
+  for (auto* c : behind) {
+    BOOST_TEST(c->answers.size() == 1u);
+  }
+  BOOST_TEST(store->replay("inventory/sku-h").on_hand == 11);
+}
+
 BOOST_AUTO_TEST_CASE(
     commands_taken_back_from_a_killed_entity_are_answered_outcome_unknown_at_their_deadline) {
   auto s = settings;

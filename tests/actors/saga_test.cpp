@@ -290,9 +290,66 @@ caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr
   };
 }
 
+/// A payment host that never answers a sale (it keeps each one's promise, undelivered, for as
+/// long as it lives) and answers everything else as a payment whose sale was reversed.
+caf::behavior silent_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log) {
+  auto unanswered = std::make_shared<std::vector<caf::response_promise>>();
+  return {
+      [=](runtime::route_atom, const std::string& oid, const envelope& env,
+          const caf::message& cmd) -> caf::result<payment::payment_reply> {
+        {
+          std::lock_guard<std::mutex> guard{log->mutex};
+          log->commands.emplace_back(env.message_id, env.causation_id);
+        }
+        if (cmd.match_elements<payment::sell>()) {
+          unanswered->push_back(self->make_response_promise());
+          return caf::delegated<payment::payment_reply>{};
+        }
+        auto closed =
+            payment::apply(payment::payment_state{}, payment::sale_reversed{oid + "/sale"});
+        payment::payment_summary summary;
+        summary.status = closed.status;
+        summary.settled = payment::settled(closed);
+        return payment::payment_reply{0, summary};
+      },
+      [](caf::get_atom, runtime::waiting_atom) { return uint64_t{0}; },
+  };
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(order_saga, saga_fixture)
+
+// The saga's step timers are armed on the order entity's tick (no delayed send of their own): a
+// sale attempt whose answer never comes times out on it, is retried, and once the attempts are
+// spent the order is cancelled and its stock given back.
+BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tick) {
+  restock("sku-a", 10);
+  auto log = std::make_shared<received_log>();
+  auto real_payment = node.hosts->payment;
+  node.hosts->payment = sys.spawn(silent_payment_host, log);
+  auto started = std::chrono::steady_clock::now();
+  place("o-silent", {{"sku-a", 2}});
+  auto ended = wait_for_end("o-silent");
+  auto took = std::chrono::steady_clock::now() - started;
+  self->send_exit(node.hosts->payment, caf::exit_reason::user_shutdown);
+  node.hosts->payment = real_payment;
+  BOOST_TEST(ended == order::wire::order_cancelled);
+  auto attempts = fast_policy().max_payment_attempts;
+  BOOST_TEST(count("order/o-silent", order::wire::sale_requested) == std::to_string(attempts));
+  BOOST_TEST(count("order/o-silent", order::wire::payment_attempt_failed) ==
+             std::to_string(attempts));
+  BOOST_TEST(db.query_value("SELECT payload->>'reason' FROM events WHERE stream_id = "
+                            "'order/o-silent' AND event_type = 'order.cancelled.v1'") ==
+             "payment failed after " + std::to_string(attempts) + " attempts: timed out");
+  // Each attempt waited its step timeout (1 s), and no more than a tick (100 ms) and a backoff
+  // (at most 300 ms) past it.
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  BOOST_TEST(ms >= attempts * fast_policy().step_timeout_ms);
+  BOOST_TEST(ms < attempts * (fast_policy().step_timeout_ms + 400) + 1000);
+  BOOST_TEST(available("sku-a") == 10);
+  BOOST_TEST(log->copy().size() == static_cast<size_t>(attempts) + 1); // the sales, the reversal
+}
 
 BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and_notified) {
   restock("sku-a", 10);

@@ -18,7 +18,10 @@
 #include <caf/all.hpp>
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <future>
+#include <optional>
+#include <string>
 #include <thread>
 
 using namespace ordermesh;
@@ -200,6 +203,41 @@ BOOST_AUTO_TEST_CASE(a_killed_psp_gateway_restarts_and_answers_again) {
   self->request(node.psp, 5s, caf::get_atom::value, payment::breaker_atom::value)
       .receive([&](payment::breaker_report&) { answered = true; }, [](caf::error&) {});
   BOOST_TEST(answered);
+}
+
+// The payment's PSP calls have no CAF timeout: what bounds a call whose gateway dies is its
+// supervisor's answer, at once, not the client's deadline (here 1.5 s) nor a request timeout.
+BOOST_AUTO_TEST_CASE(a_psp_call_in_flight_when_the_gateway_dies_is_answered_at_once) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  auto faults = psp_server.faults();
+  faults.latency = 60s; // held by the stand-in: only the gateway's death can answer it first
+  psp_server.set_faults(faults);
+  payment::psp_request call;
+  call.operation = payment::psp_operation::sale;
+  call.amount_cents = 1000;
+  call.card_token = "tok_visa";
+  call.idempotency_key = "o-lost/sale";
+  call.attempt = 1;
+  auto answer = std::async(std::launch::async, [this, call] {
+    caf::scoped_actor who{sys};
+    std::optional<std::string> got;
+    who->request(node.psp, caf::infinite, payment::psp_call_atom::value, call)
+        .receive([&](payment::psp_reply& r) { got = "reply: " + r.reason; },
+                 [&](caf::error& err) { got = "error: " + sys.render(err); });
+    return got;
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server.stats().requests > 0; }));
+  auto killed_at = std::chrono::steady_clock::now();
+  kill(caf::actor_cast<caf::actor>(node.psp));
+  const auto answered = answer.wait_for(20s) == std::future_status::ready;
+  faults.latency = 0ms;
+  psp_server.set_faults(faults);
+  BOOST_TEST_REQUIRE(answered);
+  const auto got = answer.get();
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST(got->rfind("error: ", 0) == 0, *got);
+  const auto took = std::chrono::steady_clock::now() - killed_at;
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
 }
 
 // A host is not restarted (its callers wait for it without a timeout): one that ends is
