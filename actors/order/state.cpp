@@ -148,8 +148,9 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
     return unexpected("no authorization was requested");
   }
   if (s.sale && cmd.outcome == payment_outcome::authorized) {
-    // The money moved, and every line's stock was committed before the sale was asked for.
-    return accept<event>({order_confirmed{}, payment_captured{}});
+    // The money moved, and every line's stock was committed before the sale was asked for. The
+    // saga ends (payment_captured) only once every line's inventory settled the sale.
+    return accept<event>({order_confirmed{}});
   }
   if (s.sale && cmd.outcome == payment_outcome::declined) {
     return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
@@ -337,6 +338,16 @@ bool unsold_after_confirmation(const order_state& s) {
          s.has_line(line_reservation::commit_refused);
 }
 
+outcome decide_stock_settled(const order_state& s) {
+  if (s.saga_completed) {
+    return accept<event>();
+  }
+  if (s.status != order_status::confirmed || !s.sale) {
+    return unexpected("only a confirmed sale is settled");
+  }
+  return accept<event>({payment_captured{}});
+}
+
 outcome decide_compensated(const order_state& s) {
   if (s.status != order_status::rejected && s.status != order_status::cancelled &&
       !unsold_after_confirmation(s)) {
@@ -367,6 +378,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const record_compensated&) { return decide_compensated(state); },
           // Nothing to record: its effect (saga_on_sale_reversed) gives the stock back.
           [&](const record_sale_reversed&) { return accept<event>(); },
+          [&](const record_stock_settled&) { return decide_stock_settled(state); },
       },
       cmd);
 }
@@ -586,31 +598,6 @@ actions compensate(const order_state& s) {
   return result;
 }
 
-/// A confirmed order: commit what the old binary left reserved, then take the money once every
-/// line's stock is committed; if a line's stock is gone, give everything back instead.
-actions fulfil(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
-  if (s.committing()) {
-    return s.awaiting_commit_retry() ? schedule_commit_retry(s, policy, ctx)
-                                     : commit_round(s, policy);
-  }
-  if (unsold_after_confirmation(s)) {
-    return give_back(s);
-  }
-  if (s.sale) {
-    return {notify{order_status::confirmed}}; // the sale captured already
-  }
-  return {capture_payment{}, notify{order_status::confirmed}};
-}
-
-/// A line's commit outcome was recorded: an old-binary confirmed order goes on once all are known.
-actions after_line_settled(const order_state& s, const saga_policy& policy,
-                           const decide_context& ctx) {
-  if (s.status == order_status::confirmed && !s.committing()) {
-    return fulfil(s, policy, ctx);
-  }
-  return {};
-}
-
 /// Paid and every line committed, for good: no compensation can follow a capture (an order the old
 /// binary confirmed whose stock is gone gives back instead and never captures), so each line's
 /// inventory may forget the order's committed quantity.
@@ -622,6 +609,36 @@ actions settle_lines(const order_state& s) {
     }
   }
   return result;
+}
+
+/// A confirmed order: commit what the old binary left reserved, then take the money once every
+/// line's stock is committed; if a line's stock is gone, give everything back instead.
+actions fulfil(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
+  if (s.committing()) {
+    return s.awaiting_commit_retry() ? schedule_commit_retry(s, policy, ctx)
+                                     : commit_round(s, policy);
+  }
+  if (unsold_after_confirmation(s)) {
+    return give_back(s);
+  }
+  if (s.sale) {
+    // The sale captured already: nothing can give the stock back any more. The saga ends once
+    // every line's inventory answered its settle (record_stock_settled).
+    actions result{notify{order_status::confirmed}};
+    auto settles = settle_lines(s);
+    result.insert(result.end(), settles.begin(), settles.end());
+    return result;
+  }
+  return {capture_payment{}, notify{order_status::confirmed}};
+}
+
+/// A line's commit outcome was recorded: an old-binary confirmed order goes on once all are known.
+actions after_line_settled(const order_state& s, const saga_policy& policy,
+                           const decide_context& ctx) {
+  if (s.status == order_status::confirmed && !s.committing()) {
+    return fulfil(s, policy, ctx);
+  }
+  return {};
 }
 
 } // namespace
@@ -656,7 +673,8 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const order_confirmed&) { return fulfil(state, policy, ctx); },
           [&](const order_rejected&) { return compensate(state); },
           [&](const order_cancelled&) { return compensate(state); },
-          [&](const payment_captured&) { return settle_lines(state); },
+          // A sale settled its lines before (fulfil); the older path settles once captured.
+          [&](const payment_captured&) { return state.sale ? actions{} : settle_lines(state); },
           [&](const compensation_completed&) { return actions{}; },
       },
       just_happened);

@@ -127,9 +127,11 @@ using order_decision = decision<event>;
 /// - record_stock_commit{attempt 0} while taking (placed): refused -> stock_reservation_failed +
 ///   order_rejected; committed -> stock_committed (+ sale_requested{1} once every line is
 ///   committed); failed: no event (the reservation timer covers it).
-/// - record_authorization of a sale: authorized -> order_confirmed + payment_captured (from any
-///   attempt: one key, one charge); declined -> order_cancelled (from any attempt: final for the
-///   key); failed -> as below.
+/// - record_authorization of a sale: authorized -> order_confirmed (from any attempt: one key, one
+///   charge); declined -> order_cancelled (from any attempt: final for the key); failed -> as
+///   below.
+/// - record_stock_settled of a confirmed sale: payment_captured (the saga is done); no event once
+///   done; unexpected_reply for any other order.
 /// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
 ///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
@@ -164,7 +166,8 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
-/// After payment_captured (the saga completed as confirmed): settle_stock for every line.
+/// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open):
+/// settle_stock for every line; the older path: after payment_captured.
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
 

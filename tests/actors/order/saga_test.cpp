@@ -106,9 +106,29 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
       o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
       (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
+  // The saga ends once every line's inventory answered its settle.
+  BOOST_CHECK(!o.state.saga_completed);
+  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
   BOOST_CHECK(o.state.saga_completed);
   BOOST_TEST(o.journal.size() == 4u); // placed, sale_requested, confirmed, captured
   BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settles_were_not_answered_sends_them_again) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(record_stock_taken{{"apple", "pear"}});
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  // Recovered (a crash after the confirmation, before the settles' appends), or stalled: the
+  // settles go again; the inventory decides a repeat by the order id, once.
+  BOOST_CHECK(
+      saga_resume(o.state, policy, ctx) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  o.handle(record_stock_settled{});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
+  // A repeated report changes nothing.
+  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
+  BOOST_TEST(o.journal.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(a_line_out_of_stock_rejects_the_order_and_gives_back_every_other_line) {
@@ -210,6 +230,10 @@ BOOST_AUTO_TEST_CASE(
   o.handle(taken("pear"));
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(1));
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(
+      saga_resume(o.state, policy, ctx) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  o.handle(record_stock_settled{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
 }
 
