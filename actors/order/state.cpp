@@ -287,9 +287,22 @@ outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd
   return accept<event>(); // a stale round's failure, or the round already failed
 }
 
+/// Rounds of takes a placed order sends before its reservation timer cancels it: every take may
+/// have been answered committed while the answers, or the order's record of them
+/// (record_stock_taken, which the order sends itself), were lost; the inventory answers a
+/// repeated take the same, so asking again costs no stock.
+constexpr int32_t take_rounds = 2;
+
+bool takes_again(const order_state& s, const record_timeout& cmd) {
+  return cmd.step == saga_step::reservation && s.taking() && cmd.attempt < take_rounds;
+}
+
 outcome decide_timeout(const order_state& s, const record_timeout& cmd, const saga_policy& policy) {
   switch (cmd.step) {
     case saga_step::reservation:
+      if (takes_again(s, cmd)) {
+        return accept<event>(); // saga_effects sends the takes again
+      }
       if (s.status == order_status::placed) {
         return accept<event>({order_cancelled{"reservation timed out"}});
       }
@@ -487,16 +500,18 @@ namespace {
 
 using actions = std::vector<saga_action>;
 
-/// One request per line not decided yet (`request(line)`), and the reservation step's timer.
+/// One request per line not decided yet (`request(line)`), and the reservation step's timer for
+/// round `round`.
 template <class Request>
-actions request_pending_lines(const order_state& s, const saga_policy& policy, Request request) {
+actions request_pending_lines(const order_state& s, const saga_policy& policy, Request request,
+                              int32_t round = 1) {
   actions result;
   for (const auto& line : s.lines) {
     if (line.reservation == line_reservation::pending) {
       result.emplace_back(request(line));
     }
   }
-  result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
+  result.emplace_back(schedule_timeout{saga_step::reservation, round, policy.step_timeout_ms});
   return result;
 }
 
@@ -507,11 +522,15 @@ actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
   });
 }
 
-/// Take every line not decided yet (reserve and commit in one inventory step), and time it.
-actions take_pending_lines(const order_state& s, const saga_policy& policy) {
-  return request_pending_lines(s, policy, [&](const line_state& line) {
-    return take_stock{line.sku, line.qty, policy.step_timeout_ms};
-  });
+/// Take every line not decided yet (reserve and commit in one inventory step), and time it as
+/// round `round`.
+actions take_pending_lines(const order_state& s, const saga_policy& policy, int32_t round = 1) {
+  return request_pending_lines(
+      s, policy,
+      [&](const line_state& line) {
+        return take_stock{line.sku, line.qty, policy.step_timeout_ms};
+      },
+      round);
 }
 
 actions request_sale(const order_state& s, const saga_policy& policy) {
@@ -693,6 +712,18 @@ std::vector<saga_action> saga_on_sale_reversed(const order_state& state) {
     }
   }
   return result;
+}
+
+std::vector<saga_action> saga_effects(const order_state& state, const command& cmd,
+                                      const saga_policy& policy) {
+  if (std::holds_alternative<record_sale_reversed>(cmd)) {
+    return saga_on_sale_reversed(state);
+  }
+  if (const auto* timeout = std::get_if<record_timeout>(&cmd);
+      timeout != nullptr && takes_again(state, *timeout)) {
+    return take_pending_lines(state, policy, timeout->attempt + 1);
+  }
+  return {};
 }
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,

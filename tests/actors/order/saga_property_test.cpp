@@ -447,8 +447,8 @@ private:
     auto& o = orders_[oid];
     decide_context ctx{now_ms_ * 1000, std::uniform_real_distribution<double>{0.0, 1.0}(rng_)};
     auto d = ord::decide(o.state, cmd, ctx, policy_);
-    if (d.accepted() && std::holds_alternative<ord::record_sale_reversed>(cmd)) {
-      execute(oid, ord::saga_on_sale_reversed(o.state)); // the command's effect
+    if (d.accepted() && d.events.empty()) {
+      execute(oid, ord::saga_effects(o.state, cmd, policy_)); // the command's effects
     }
     if (!d.accepted() || d.events.empty()) {
       return;
@@ -475,6 +475,7 @@ private:
     for (const auto& actions : reactions) {
       execute(oid, actions);
     }
+    execute(oid, ord::saga_effects(o.state, cmd, policy_));
   }
 
   void crash(const std::string& oid) {
