@@ -46,6 +46,11 @@ struct kept_command {
   uint64_t ticket = 0;
   /// Handed to an incarnation that ended without answering: it may have been recorded.
   bool handed_on = false;
+  /// Held for a command an incarnation took straight from its caller and handed back
+  /// (take_back_atom): that caller counts it in entity_handles::direct_in_flight until it is
+  /// answered, so host_state::taken_back counts it while the host holds it, for the waiting
+  /// gauge to leave it out.
+  std::shared_ptr<void> counted_by_caller;
 };
 
 struct hosted_entity {
@@ -73,6 +78,9 @@ struct host_state {
   size_t kept_total = 0;
   /// Commands handed to entities and not answered yet, all entities together.
   size_t in_flight_total = 0;
+  /// Of the commands kept or in flight, those their callers count
+  /// (kept_command::counted_by_caller).
+  std::shared_ptr<size_t> taken_back = std::make_shared<size_t>(0);
   /// The running entities, for callers to send to directly.
   std::shared_ptr<entity_handles> handles = std::make_shared<entity_handles>();
 };
@@ -388,6 +396,10 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         // host had handed on itself, they go to the next incarnation (which answers one that was
         // recorded from its dedupe record), or are answered at their deadline.
         auto& commands = returned->commands;
+        auto counted_by_caller = [taken_back = self->state.taken_back] {
+          ++*taken_back;
+          return std::shared_ptr<void>(nullptr, [taken_back](void*) { --*taken_back; });
+        };
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&
             (found->second.status == entity_status::passivating ||
@@ -397,7 +409,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
             if (i->promise.pending()) {
               keep(self, id, found->second,
                    kept_command{std::move(i->promise), std::move(i->env), std::move(i->command), 0,
-                                true},
+                                true, counted_by_caller()},
                    true);
             }
           }
@@ -406,7 +418,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
             if (c.promise.pending()) {
               dispatch(self, id,
                        kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
-                                    true});
+                                    true, counted_by_caller()});
             }
           }
         }
@@ -433,8 +445,11 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
       },
       [=](caf::get_atom, waiting_atom) {
         const auto& s = self->state;
-        return static_cast<uint64_t>(s.kept_total + s.in_flight_total +
-                                     s.handles->direct_in_flight.load());
+        // A command taken back from an entity is counted by its caller (direct_in_flight) and
+        // held here too: once.
+        auto held = s.kept_total + s.in_flight_total;
+        held -= std::min<size_t>(*s.taken_back, held);
+        return static_cast<uint64_t>(held + s.handles->direct_in_flight.load());
       },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second
