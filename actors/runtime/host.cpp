@@ -336,6 +336,17 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   self->delayed_send(self, backoff, restart_atom::value, id);
 }
 
+/// Ends every entity of the ending host (with `reason`) and answers what it keeps for them.
+void end_entities(host_pointer self, const caf::error& reason) {
+  self->state.handles->clear();
+  for (auto& [id, entry] : self->state.entities) {
+    if (entry.handle) {
+      self->send_exit(entry.handle, reason);
+    }
+    fail_kept(self->state, entry, caf::make_error(caf::sec::request_receiver_down));
+  }
+}
+
 caf::behavior host_impl(host_pointer self, std::string kind, entity_factory factory,
                         host_settings settings) {
   auto& st = self->state;
@@ -346,14 +357,22 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
   self->attach_functor([host = self->address()] { entity_handles::forget_host(host); });
   self->set_down_handler([=](caf::down_msg& dm) { on_entity_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
-    self->state.handles->clear();
-    for (auto& [id, entry] : self->state.entities) {
-      if (entry.handle) {
-        self->send_exit(entry.handle, em.reason);
-      }
-      fail_kept(self->state, entry, caf::make_error(caf::sec::request_receiver_down));
-    }
+    end_entities(self, em.reason);
     self->quit(em.reason);
+  });
+  // A host ended by an exception in one of its handlers ends its entities too: one left running
+  // (an order with an open saga never passivates) would keep the node from shutting down.
+  self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    auto reason = caf::make_error(caf::sec::runtime_error, std::move(what));
+    end_entities(static_cast<host_pointer>(ptr), reason);
+    return reason;
   });
   return {
       [=](route_atom, const std::string& id, envelope& env, caf::message& command) {
