@@ -239,10 +239,13 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
             },
             [&](const settle_stock& a) {
               util::fail_point("order.confirmed_before_settle");
-              // Idempotent at the inventory by the order id (and deduplicated by the message id).
-              runtime::route<inventory_reply>(self, dir.inventory, a.sku, env("settle/" + a.sku),
-                                              caf::make_message(inventory::settle{oid}),
-                                              [=](inventory_reply&) { settle_done(); });
+              // Idempotent at the inventory by the order id (and deduplicated by the message id);
+              // a rejection (decided on a current copy) says it holds nothing of the order.
+              runtime::route<inventory_reply, inventory_errc>(
+                  self, dir.inventory, a.sku, env("settle/" + a.sku),
+                  caf::make_message(inventory::settle{oid}),
+                  [=](inventory_reply&) { settle_done(); },
+                  [=](inventory_errc, const std::string&) { settle_done(); });
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);

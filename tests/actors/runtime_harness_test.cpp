@@ -1610,7 +1610,7 @@ void check_run(const interleaving& run) {
     }
   }
   // The entity's state is a replay of its journal.
-  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(settle{"nobody"}));
+  auto probe = h.call(sku, h.env("probe-1"), caf::make_message(expire_reservations{}));
   BOOST_REQUIRE_MESSAGE(accepted(probe), run << " probe: " << error_name(probe));
   auto replayed = h.store->replay(stream);
   BOOST_TEST((stock_of(std::get<inventory_reply>(probe).summary) ==

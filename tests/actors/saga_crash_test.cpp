@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   int64_t available = -1;
   self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env,
-                caf::make_message(actors::inventory::settle{"nobody"}))
+                caf::make_message(actors::inventory::expire_reservations{}))
       .receive([&](actors::inventory::inventory_reply& r) { available = r.summary.available; },
                [](caf::error&) {});
   BOOST_TEST(available == stock - confirmed);
