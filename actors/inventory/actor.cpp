@@ -2,6 +2,7 @@
 
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
+#include "util/fail_point.hpp"
 
 namespace ordermesh::actors::inventory {
 
@@ -35,6 +36,8 @@ std::optional<command> inventory_traits::on_tick(const inventory_state& s) const
 caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
                                 persistence::reader_actor reader, runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
+    // Runs in the host: a throw here ends the host (tests of a node that loses one).
+    util::throw_point("inventory.host_starts_entity");
     return runtime::spawn_entity(s, inventory_traits{}, id, std::move(host), journal, reader,
                                  settings);
   };

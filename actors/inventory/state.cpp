@@ -166,7 +166,14 @@ outcome decide_settle(const inventory_state& s, const settle& cmd) {
   if (s.committed_qty.count(cmd.order_id) > 0) {
     return accept<event>({settled{cmd.order_id}});
   }
-  return accept<event>(); // settled already, never committed here, or returned
+  if (finished_as(s, cmd.order_id)) {
+    return accept<event>(); // settled already, or it holds nothing here any more: for good
+  }
+  // Never seen by this copy: refused, so that the runtime answers only from a current copy
+  // (another process hosting this SKU may have taken the order's units: a no-op answered from a
+  // stale copy would end the order's saga with the quantity kept).
+  return reject<event>(inventory_errc::unknown_reservation,
+                       "nothing committed to " + cmd.order_id + " here");
 }
 
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {

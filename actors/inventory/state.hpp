@@ -78,7 +78,9 @@ using inventory_decision = decision<event>;
 ///   no event if the order holds nothing here any more (released, expired, rejected, returned);
 ///   released{qty 0} for an unknown order: it is closed, so a commit or reserve that arrives later
 ///   is refused.
-/// - settle: settled for an order with committed units not returned; no event otherwise.
+/// - settle: settled for an order with committed units not returned; no event for one settled,
+///   returned or otherwise finished here; unknown_reservation for one this copy never saw (the
+///   runtime answers a rejection only from a current copy).
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

@@ -98,6 +98,18 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   };
   // The takes of this batch are recorded together, once all are answered (take_tally).
   auto takes = std::make_shared<take_tally>(actions);
+  // A confirmed sale ends once every line's inventory answered its settle; until then the order
+  // is unfinished, so a settle lost to a crash or an error is sent again (resume, stall).
+  auto settles_left = std::make_shared<int>(
+      static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const saga_action& a) {
+        return std::holds_alternative<settle_stock>(a);
+      })));
+  auto settle_done = [=, report = s.sale && !s.saga_completed] {
+    if (--*settles_left == 0 && report) {
+      runtime::tell_self(self, runtime::caused_by(cause, oid + "/settled", oid),
+                         caf::make_message(record_stock_settled{}));
+    }
+  };
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -228,12 +240,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   caf::make_message(inventory::return_committed{oid, a.qty}), compensation_done);
             },
             [&](const settle_stock& a) {
-              // Fire and forget: idempotent at the inventory; if it is lost (a crash right after
-              // the capture was recorded), the inventory only keeps one quantity it no longer
-              // needs.
-              runtime::route<inventory_reply>(self, dir.inventory, a.sku, env("settle/" + a.sku),
-                                              caf::make_message(inventory::settle{oid}),
-                                              [](inventory_reply&) {});
+              util::fail_point("order.confirmed_before_settle");
+              // Idempotent at the inventory by the order id (and deduplicated by the message id);
+              // a rejection (decided on a current copy) says it holds nothing of the order.
+              runtime::route<inventory_reply, inventory_errc>(
+                  self, dir.inventory, a.sku, env("settle/" + a.sku),
+                  caf::make_message(inventory::settle{oid}),
+                  [=](inventory_reply&) { settle_done(); },
+                  [=](inventory_errc, const std::string&) { settle_done(); });
             },
             [&](const authorize_payment& a) {
               auto step = "authorize/" + std::to_string(a.attempt);

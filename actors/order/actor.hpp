@@ -68,11 +68,11 @@ struct order_traits {
   std::vector<saga_action> resume(const order_state& s, const decide_context& ctx) const {
     return saga_resume(s, policy, ctx);
   }
-  /// The payment's report that the sale was reversed returns the stock at once.
+  /// saga_effects: the payment's report that the sale was reversed returns the stock at once; a
+  /// first reservation timeout of an order taking its stock takes again.
   std::vector<saga_action> effects(const order_state& s, const command& c,
                                    const decide_context&) const {
-    return std::holds_alternative<record_sale_reversed>(c) ? saga_on_sale_reversed(s)
-                                                           : std::vector<saga_action>{};
+    return saga_effects(s, c, policy);
   }
   /// A schedule_timeout as the runtime's timer: record_timeout{step, attempt} to this order after
   /// delay_ms, delivered by the entity's tick (dropped once it would record nothing).

@@ -160,9 +160,14 @@ struct record_compensated {};
 /// will, so a cancelled order's stock may go back now.
 struct record_sale_reversed {};
 
-using command = std::variant<place_order, record_reservation, record_authorization,
-                             record_stock_commit, record_capture, record_timeout,
-                             record_compensated, record_sale_reversed, record_stock_taken>;
+/// Every line's inventory answered the settle of the order's sale (forgot its committed
+/// quantity): the last step of a confirmed sale.
+struct record_stock_settled {};
+
+using command =
+    std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
+                 record_capture, record_timeout, record_compensated, record_sale_reversed,
+                 record_stock_taken, record_stock_settled>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -241,7 +246,9 @@ struct order_cancelled {
   std::string reason;
 };
 
-/// After order_confirmed: the payment is captured; the saga is done.
+/// After order_confirmed: the payment is captured; the saga is done. A sale's payment is captured
+/// with its authorization (order_confirmed); its order records this once every line's inventory
+/// settled the sale (record_stock_settled), so that an order whose settle was lost is unfinished.
 struct payment_captured {};
 
 /// After order_rejected or order_cancelled: compensation is done; the saga is done.
@@ -295,7 +302,8 @@ struct return_stock {
 };
 
 /// The order completed as confirmed (paid, every line committed): no return can follow, so the
-/// line's inventory stops keeping the order's committed quantity (inventory::settle).
+/// line's inventory stops keeping the order's committed quantity (inventory::settle). Once every
+/// line of a sale answered, the order is told record_stock_settled.
 struct settle_stock {
   std::string sku;
 };
@@ -361,6 +369,7 @@ OM_FIELDS(record_capture, ok)
 OM_FIELDS(record_timeout, step, attempt)
 OM_NO_FIELDS(record_compensated)
 OM_NO_FIELDS(record_sale_reversed)
+OM_NO_FIELDS(record_stock_settled)
 OM_FIELDS(order_placed, order_id, customer_id, lines, card_token, amount_cents)
 OM_FIELDS(stock_reserved, sku)
 OM_FIELDS(stock_reservation_failed, sku, reason)

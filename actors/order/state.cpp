@@ -148,8 +148,9 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
     return unexpected("no authorization was requested");
   }
   if (s.sale && cmd.outcome == payment_outcome::authorized) {
-    // The money moved, and every line's stock was committed before the sale was asked for.
-    return accept<event>({order_confirmed{}, payment_captured{}});
+    // The money moved, and every line's stock was committed before the sale was asked for. The
+    // saga ends (payment_captured) only once every line's inventory settled the sale.
+    return accept<event>({order_confirmed{}});
   }
   if (s.sale && cmd.outcome == payment_outcome::declined) {
     return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
@@ -286,9 +287,22 @@ outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd
   return accept<event>(); // a stale round's failure, or the round already failed
 }
 
+/// Rounds of takes a placed order sends before its reservation timer cancels it: every take may
+/// have been answered committed while the answers, or the order's record of them
+/// (record_stock_taken, which the order sends itself), were lost; the inventory answers a
+/// repeated take the same, so asking again costs no stock.
+constexpr int32_t take_rounds = 2;
+
+bool takes_again(const order_state& s, const record_timeout& cmd) {
+  return cmd.step == saga_step::reservation && s.taking() && cmd.attempt < take_rounds;
+}
+
 outcome decide_timeout(const order_state& s, const record_timeout& cmd, const saga_policy& policy) {
   switch (cmd.step) {
     case saga_step::reservation:
+      if (takes_again(s, cmd)) {
+        return accept<event>(); // saga_effects sends the takes again
+      }
       if (s.status == order_status::placed) {
         return accept<event>({order_cancelled{"reservation timed out"}});
       }
@@ -337,6 +351,16 @@ bool unsold_after_confirmation(const order_state& s) {
          s.has_line(line_reservation::commit_refused);
 }
 
+outcome decide_stock_settled(const order_state& s) {
+  if (s.saga_completed) {
+    return accept<event>();
+  }
+  if (s.status != order_status::confirmed || !s.sale) {
+    return unexpected("only a confirmed sale is settled");
+  }
+  return accept<event>({payment_captured{}});
+}
+
 outcome decide_compensated(const order_state& s) {
   if (s.status != order_status::rejected && s.status != order_status::cancelled &&
       !unsold_after_confirmation(s)) {
@@ -367,6 +391,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           [&](const record_compensated&) { return decide_compensated(state); },
           // Nothing to record: its effect (saga_on_sale_reversed) gives the stock back.
           [&](const record_sale_reversed&) { return accept<event>(); },
+          [&](const record_stock_settled&) { return decide_stock_settled(state); },
       },
       cmd);
 }
@@ -475,16 +500,18 @@ namespace {
 
 using actions = std::vector<saga_action>;
 
-/// One request per line not decided yet (`request(line)`), and the reservation step's timer.
+/// One request per line not decided yet (`request(line)`), and the reservation step's timer for
+/// round `round`.
 template <class Request>
-actions request_pending_lines(const order_state& s, const saga_policy& policy, Request request) {
+actions request_pending_lines(const order_state& s, const saga_policy& policy, Request request,
+                              int32_t round = 1) {
   actions result;
   for (const auto& line : s.lines) {
     if (line.reservation == line_reservation::pending) {
       result.emplace_back(request(line));
     }
   }
-  result.emplace_back(schedule_timeout{saga_step::reservation, 1, policy.step_timeout_ms});
+  result.emplace_back(schedule_timeout{saga_step::reservation, round, policy.step_timeout_ms});
   return result;
 }
 
@@ -495,11 +522,15 @@ actions reserve_pending_lines(const order_state& s, const saga_policy& policy) {
   });
 }
 
-/// Take every line not decided yet (reserve and commit in one inventory step), and time it.
-actions take_pending_lines(const order_state& s, const saga_policy& policy) {
-  return request_pending_lines(s, policy, [&](const line_state& line) {
-    return take_stock{line.sku, line.qty, policy.step_timeout_ms};
-  });
+/// Take every line not decided yet (reserve and commit in one inventory step), and time it as
+/// round `round`.
+actions take_pending_lines(const order_state& s, const saga_policy& policy, int32_t round = 1) {
+  return request_pending_lines(
+      s, policy,
+      [&](const line_state& line) {
+        return take_stock{line.sku, line.qty, policy.step_timeout_ms};
+      },
+      round);
 }
 
 actions request_sale(const order_state& s, const saga_policy& policy) {
@@ -586,31 +617,6 @@ actions compensate(const order_state& s) {
   return result;
 }
 
-/// A confirmed order: commit what the old binary left reserved, then take the money once every
-/// line's stock is committed; if a line's stock is gone, give everything back instead.
-actions fulfil(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
-  if (s.committing()) {
-    return s.awaiting_commit_retry() ? schedule_commit_retry(s, policy, ctx)
-                                     : commit_round(s, policy);
-  }
-  if (unsold_after_confirmation(s)) {
-    return give_back(s);
-  }
-  if (s.sale) {
-    return {notify{order_status::confirmed}}; // the sale captured already
-  }
-  return {capture_payment{}, notify{order_status::confirmed}};
-}
-
-/// A line's commit outcome was recorded: an old-binary confirmed order goes on once all are known.
-actions after_line_settled(const order_state& s, const saga_policy& policy,
-                           const decide_context& ctx) {
-  if (s.status == order_status::confirmed && !s.committing()) {
-    return fulfil(s, policy, ctx);
-  }
-  return {};
-}
-
 /// Paid and every line committed, for good: no compensation can follow a capture (an order the old
 /// binary confirmed whose stock is gone gives back instead and never captures), so each line's
 /// inventory may forget the order's committed quantity.
@@ -622,6 +628,36 @@ actions settle_lines(const order_state& s) {
     }
   }
   return result;
+}
+
+/// A confirmed order: commit what the old binary left reserved, then take the money once every
+/// line's stock is committed; if a line's stock is gone, give everything back instead.
+actions fulfil(const order_state& s, const saga_policy& policy, const decide_context& ctx) {
+  if (s.committing()) {
+    return s.awaiting_commit_retry() ? schedule_commit_retry(s, policy, ctx)
+                                     : commit_round(s, policy);
+  }
+  if (unsold_after_confirmation(s)) {
+    return give_back(s);
+  }
+  if (s.sale) {
+    // The sale captured already: nothing can give the stock back any more. The saga ends once
+    // every line's inventory answered its settle (record_stock_settled).
+    actions result{notify{order_status::confirmed}};
+    auto settles = settle_lines(s);
+    result.insert(result.end(), settles.begin(), settles.end());
+    return result;
+  }
+  return {capture_payment{}, notify{order_status::confirmed}};
+}
+
+/// A line's commit outcome was recorded: an old-binary confirmed order goes on once all are known.
+actions after_line_settled(const order_state& s, const saga_policy& policy,
+                           const decide_context& ctx) {
+  if (s.status == order_status::confirmed && !s.committing()) {
+    return fulfil(s, policy, ctx);
+  }
+  return {};
 }
 
 } // namespace
@@ -656,7 +692,8 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const order_confirmed&) { return fulfil(state, policy, ctx); },
           [&](const order_rejected&) { return compensate(state); },
           [&](const order_cancelled&) { return compensate(state); },
-          [&](const payment_captured&) { return settle_lines(state); },
+          // A sale settled its lines before (fulfil); the older path settles once captured.
+          [&](const payment_captured&) { return state.sale ? actions{} : settle_lines(state); },
           [&](const compensation_completed&) { return actions{}; },
       },
       just_happened);
@@ -675,6 +712,18 @@ std::vector<saga_action> saga_on_sale_reversed(const order_state& state) {
     }
   }
   return result;
+}
+
+std::vector<saga_action> saga_effects(const order_state& state, const command& cmd,
+                                      const saga_policy& policy) {
+  if (std::holds_alternative<record_sale_reversed>(cmd)) {
+    return saga_on_sale_reversed(state);
+  }
+  if (const auto* timeout = std::get_if<record_timeout>(&cmd);
+      timeout != nullptr && takes_again(state, *timeout)) {
+    return take_pending_lines(state, policy, timeout->attempt + 1);
+  }
+  return {};
 }
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,

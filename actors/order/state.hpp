@@ -127,9 +127,11 @@ using order_decision = decision<event>;
 /// - record_stock_commit{attempt 0} while taking (placed): refused -> stock_reservation_failed +
 ///   order_rejected; committed -> stock_committed (+ sale_requested{1} once every line is
 ///   committed); failed: no event (the reservation timer covers it).
-/// - record_authorization of a sale: authorized -> order_confirmed + payment_captured (from any
-///   attempt: one key, one charge); declined -> order_cancelled (from any attempt: final for the
-///   key); failed -> as below.
+/// - record_authorization of a sale: authorized -> order_confirmed (from any attempt: one key, one
+///   charge); declined -> order_cancelled (from any attempt: final for the key); failed -> as
+///   below.
+/// - record_stock_settled of a confirmed sale: payment_captured (the saga is done); no event once
+///   done; unexpected_reply for any other order.
 /// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
 ///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
@@ -142,7 +144,8 @@ using order_decision = decision<event>;
 ///   the current round (a retry follows), plus order_cancelled once policy.max_commit_rounds are
 ///   spent (compensation gives back every line, committed or not); unknown_line;
 ///   unexpected_reply before authorization.
-/// - record_timeout: reservation -> order_cancelled; payment -> like a failed attempt;
+/// - record_timeout: reservation -> order_cancelled (an order taking its stock: no event on the
+///   first round's timeout, it takes again: saga_effects); payment -> like a failed attempt;
 ///   payment_retry -> payment_requested{attempt + 1} (sale_requested for a sale); stock_commit ->
 ///   like a failed round;
 ///   stock_commit_retry -> stock_commit_requested{attempt + 1} (round 0 for an order the old
@@ -164,7 +167,8 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
-/// After payment_captured (the saga completed as confirmed): settle_stock for every line.
+/// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open):
+/// settle_stock for every line; the older path: after payment_captured.
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
 
@@ -173,6 +177,14 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
 /// (return_stock), without waiting for the reversal's reply or a resend. Nothing for any other
 /// order, or once its saga completed.
 std::vector<saga_action> saga_on_sale_reversed(const order_state& state);
+
+/// What an accepted command sends besides its events' reactions (`state` includes its events):
+/// record_sale_reversed -> saga_on_sale_reversed; the first reservation timeout of an order taking
+/// its stock -> every pending line's take again, timed as round 2 (the takes may all have been
+/// answered committed while the answers or the order's record of them were lost; the inventory
+/// answers a repeated take the same); nothing for any other command.
+std::vector<saga_action> saga_effects(const order_state& state, const command& cmd,
+                                      const saga_policy& policy);
 
 /// What to (re)send for an order recovered from its journal, so that a crash at any step resumes:
 /// the receivers are idempotent, so resending is safe. Nothing for a completed saga.

@@ -54,6 +54,11 @@ struct kept_command {
   uint64_t ticket = 0;
   /// Handed to an incarnation that ended without answering: it may have been recorded.
   bool handed_on = false;
+  /// Held for a command an incarnation took straight from its caller and handed back
+  /// (take_back_atom): that caller counts it in entity_handles::direct_in_flight until it is
+  /// answered, so host_state::taken_back counts it while the host holds it, for the waiting
+  /// gauge to leave it out.
+  std::shared_ptr<void> counted_by_caller;
 };
 
 struct hosted_entity {
@@ -97,6 +102,9 @@ struct host_state {
   /// The sweeps on their way (number, when due); a delayed send cannot be cancelled.
   uint64_t sweep_seq = 0;
   std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> sweeps_armed;
+  /// Of the commands kept or in flight, those their callers count
+  /// (kept_command::counted_by_caller).
+  std::shared_ptr<size_t> taken_back = std::make_shared<size_t>(0);
   /// The running entities, for callers to send to directly.
   std::shared_ptr<entity_handles> handles = std::make_shared<entity_handles>();
 };
@@ -405,6 +413,17 @@ void on_entity_down(host_pointer self, caf::down_msg& dm) {
   self->delayed_send(self, backoff, restart_atom::value, id);
 }
 
+/// Ends every entity of the ending host (with `reason`) and answers what it keeps for them.
+void end_entities(host_pointer self, const caf::error& reason) {
+  self->state.handles->clear();
+  for (auto& [id, entry] : self->state.entities) {
+    if (entry.handle) {
+      self->send_exit(entry.handle, reason);
+    }
+    fail_kept(self->state, entry, caf::make_error(caf::sec::request_receiver_down));
+  }
+}
+
 caf::behavior host_impl(host_pointer self, std::string kind, entity_factory factory,
                         host_settings settings) {
   auto& st = self->state;
@@ -415,14 +434,22 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
   self->attach_functor([host = self->address()] { entity_handles::forget_host(host); });
   self->set_down_handler([=](caf::down_msg& dm) { on_entity_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
-    self->state.handles->clear();
-    for (auto& [id, entry] : self->state.entities) {
-      if (entry.handle) {
-        self->send_exit(entry.handle, em.reason);
-      }
-      fail_kept(self->state, entry, caf::make_error(caf::sec::request_receiver_down));
-    }
+    end_entities(self, em.reason);
     self->quit(em.reason);
+  });
+  // A host ended by an exception in one of its handlers ends its entities too: one left running
+  // (an order with an open saga never passivates) would keep the node from shutting down.
+  self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    auto reason = caf::make_error(caf::sec::runtime_error, std::move(what));
+    end_entities(static_cast<host_pointer>(ptr), reason);
+    return reason;
   });
   return {
       [=](route_atom, const std::string& id, envelope& env, caf::message& command) {
@@ -465,6 +492,10 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
         // host had handed on itself, they go to the next incarnation (which answers one that was
         // recorded from its dedupe record), or are answered at their deadline.
         auto& commands = returned->commands;
+        auto counted_by_caller = [taken_back = self->state.taken_back] {
+          ++*taken_back;
+          return std::shared_ptr<void>(nullptr, [taken_back](void*) { --*taken_back; });
+        };
         auto found = self->state.entities.find(id);
         if (found != self->state.entities.end() &&
             (found->second.status == entity_status::passivating ||
@@ -474,7 +505,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
             if (i->promise.pending()) {
               keep(self, id, found->second,
                    kept_command{std::move(i->promise), std::move(i->env), std::move(i->command), 0,
-                                true},
+                                true, counted_by_caller()},
                    true);
             }
           }
@@ -483,7 +514,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
             if (c.promise.pending()) {
               dispatch(self, id,
                        kept_command{std::move(c.promise), std::move(c.env), std::move(c.command), 0,
-                                    true});
+                                    true, counted_by_caller()});
             }
           }
         }
@@ -510,8 +541,11 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
       },
       [=](caf::get_atom, waiting_atom) {
         const auto& s = self->state;
-        return static_cast<uint64_t>(s.kept_total + s.in_flight_total +
-                                     s.handles->direct_in_flight.load());
+        // A command taken back from an entity is counted by its caller (direct_in_flight) and
+        // held here too: once.
+        auto held = s.kept_total + s.in_flight_total;
+        held -= std::min<size_t>(*s.taken_back, held);
+        return static_cast<uint64_t>(held + s.handles->direct_in_flight.load());
       },
       [=](caf::get_atom, entities_atom) {
         // Asks every running entity for its report; those that do not answer within a second

@@ -10,6 +10,7 @@
 #include "psp/server.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/pg_test_database.hpp"
+#include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -97,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   int64_t available = -1;
   self->request(node.hosts->inventory, 10s, actors::runtime::route_atom::value,
                 std::string{"crash-sku"}, env,
-                caf::make_message(actors::inventory::settle{"nobody"}))
+                caf::make_message(actors::inventory::expire_reservations{}))
       .receive([&](actors::inventory::inventory_reply& r) { available = r.summary.available; },
                [](caf::error&) {});
   BOOST_TEST(available == stock - confirmed);
@@ -112,6 +113,67 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   auto psp = psp_server.stats();
   BOOST_TEST(psp.open_holds == 0u);
   BOOST_TEST(psp.authorizations == psp.captures + psp.voids);
+  node.stop();
+  psp_server.stop();
+}
+
+// A confirmed order tells each line's inventory to settle it (forget the sale's committed
+// quantity). A node that dies between the order's end and the settle's append must not leave the
+// quantity behind for good: after the restart the settle is sent again, and decided once.
+BOOST_AUTO_TEST_CASE(a_settle_lost_to_a_crash_is_sent_again) {
+  testing::pg_test_database db;
+  auto cfg = db.config();
+  cfg.psp.port = 0;
+  psp::psp_server psp_server{cfg.psp};
+  BOOST_REQUIRE(!psp_server.start());
+  cfg.psp.port = psp_server.port();
+  constexpr int orders = 5;
+  constexpr int stock = 30;
+
+  auto count = [&](const std::string& where) {
+    return std::stoi(db.query_value("SELECT count(*) FROM events WHERE " + where));
+  };
+  {
+    // Ends (like a power cut) right before the first confirmed order sends its first settle.
+    auto env = environment_for(cfg.pg);
+    env["OM_FAIL_POINT"] = "order.confirmed_before_settle";
+    testing::child_process node{{OM_SAGA_NODE_PATH, std::to_string(cfg.psp.port),
+                                 std::to_string(orders), std::to_string(stock)},
+                                env};
+    auto ended = node.wait_exit(30s);
+    BOOST_REQUIRE_MESSAGE(ended.has_value(), "the node never reached its fail point");
+    BOOST_REQUIRE_MESSAGE(ended->code == util::fail_point_exit_code,
+                          "the node ended otherwise: " << ended->describe());
+  }
+  BOOST_REQUIRE_GE(count("event_type = 'order.confirmed.v1'"), 1);
+
+  caf::actor_system_config caf_cfg;
+  core::configure(caf_cfg);
+  caf::actor_system sys{caf_cfg};
+  auto node = actors::start_node_actors(sys, cfg);
+  BOOST_REQUIRE(actors::resume_unfinished_orders(sys, node));
+  auto placed = count("event_type = 'order.placed.v1'");
+  auto settled_as_confirmed = [&] {
+    // Every confirmed order settled at its inventory, and no other order.
+    return std::stoi(db.query_value(
+        "SELECT count(*) FROM events c WHERE c.event_type = 'order.confirmed.v1' AND EXISTS ("
+        " SELECT 1 FROM events s WHERE s.stream_id = 'inventory/crash-sku'"
+        " AND s.event_type = 'inventory.settled.v1'"
+        " AND s.payload->>'order_id' = substr(c.stream_id, 7))"));
+  };
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") <
+              placed ||
+          settled_as_confirmed() < count("event_type = 'order.confirmed.v1'")) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  auto confirmed = count("event_type = 'order.confirmed.v1'");
+  BOOST_TEST(confirmed >= 1);
+  BOOST_TEST(settled_as_confirmed() == confirmed);
+  // Decided once: one settled event per confirmed order, however often it was sent.
+  BOOST_TEST(count("stream_id = 'inventory/crash-sku' AND event_type = 'inventory.settled.v1'") ==
+             confirmed);
   node.stop();
   psp_server.stop();
 }

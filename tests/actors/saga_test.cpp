@@ -201,10 +201,9 @@ struct saga_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    // A settle for an order never committed here is accepted, records nothing and reports the
-    // stock.
+    // Expires what is past due (nothing, once the sagas ended) and reports the stock.
     return send<inventory::inventory_reply>(node.hosts->inventory, sku,
-                                            caf::make_message(inventory::settle{"stock-probe"}),
+                                            caf::make_message(inventory::expire_reservations{}),
                                             env())
         .summary.available;
   }

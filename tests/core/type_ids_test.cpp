@@ -63,6 +63,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(order::record_timeout{order::saga_step::payment, 3});
   round_trips(order::record_compensated{});
   round_trips(order::record_stock_taken{{"sku-1", "sku-2"}});
+  round_trips(order::record_stock_settled{});
   round_trips(payment::authorize{3000, "tok_visa", "order-1/authorize/1"});
   round_trips(payment::record_psp_result{"k", payment::psp_outcome::authorized, "auth_1", ""});
   round_trips(payment::record_hold_released{"order-1/authorize/1"});

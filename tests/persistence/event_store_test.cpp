@@ -176,6 +176,39 @@ BOOST_AUTO_TEST_CASE(a_conflict_in_one_stream_fails_only_that_stream_of_the_batc
   BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "4");
 }
 
+// A batch whose one stream is stale runs twice: the plain INSERT (the usual case, no second
+// index probe per stream) is refused as a whole by the unique index and writes nothing, then the
+// checked statement commits every other append, once, and gives the stale one its conflict. The
+// first statement's only trace is the positions it drew (a sequence is not rolled back).
+BOOST_AUTO_TEST_CASE(
+    a_batch_with_one_stale_stream_commits_the_others_once_in_its_second_statement) {
+  append_one(store, append_to("counter/x", no_stream, {1}));
+  auto drawn = [&] {
+    return std::stoll(db.query_value("SELECT last_value FROM events_position_seq"));
+  };
+  const auto before = drawn();
+  auto r = store.append({append_to("counter/w", no_stream, {1, 1}),
+                         append_to("counter/x", no_stream, {7, 7, 7}), // stale: x is at 1
+                         append_to("counter/y", no_stream, {2})});
+  BOOST_REQUIRE(r);
+  BOOST_TEST(((*r)[0].status == append_status::committed));
+  BOOST_TEST(((*r)[1].status == append_status::version_conflict));
+  BOOST_TEST(((*r)[2].status == append_status::committed));
+  // Committed once: w's two events and y's one, nothing of x's three.
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events") == "4");
+  BOOST_TEST(db.query_value("SELECT string_agg(stream_id || ':' || stream_version, ',' ORDER BY "
+                            "stream_id, stream_version) FROM events") ==
+             "counter/w:1,counter/w:2,counter/x:1,counter/y:1");
+  // Two statements: the refused one drew positions (w's two rows and x's first, in stream id
+  // order) before the unique index refused x's; the committed rows start after them.
+  const auto first_statement = (*r)[0].first_position - before - 1;
+  BOOST_TEST_MESSAGE("positions drawn by the refused statement: " << first_statement);
+  BOOST_TEST(first_statement == 3);
+  // The checked statement draws one for each stream's first event (x's is then refused by ON
+  // CONFLICT DO NOTHING) and one for each later event of a stream whose first went in.
+  BOOST_TEST(drawn() - before == 3 + 4);
+}
+
 BOOST_AUTO_TEST_CASE(text_with_quotes_backslashes_braces_and_non_ascii_comes_back_as_written) {
   // The batch travels as arrays: nothing in a stream id, type, payload or metadata may be read
   // as an array's syntax.

@@ -66,6 +66,7 @@ const std::vector<armed_point>& known_points() {
       {"order.placed_before_take", 6},
       {"order.taken_before_record", 6},
       {"order.sale_requested_before_sell", 6},
+      {"order.confirmed_before_settle", 6},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
       {"order.compensated_before_record", 3},

@@ -27,6 +27,8 @@ constexpr const char* released = "inventory.released.v1";
 constexpr const char* committed = "inventory.committed.v1";
 constexpr const char* expired = "inventory.reservation_expired.v1";
 constexpr const char* returned = "inventory.returned.v1";
+constexpr const char* inventory_settled = "inventory.settled.v1";
+constexpr const char* sale_requested = "order.sale_requested.v1";
 constexpr const char* authorized_v1 = "payment.authorized.v1";
 constexpr const char* authorized = "payment.authorized.v2";
 constexpr const char* hold_released = "payment.hold_released.v1";
@@ -54,6 +56,8 @@ struct sku_stock {
   std::set<std::string> ended;
   /// Units committed per order.
   std::map<std::string, int64_t> committed;
+  /// Orders settled here (their committed quantity forgotten), and how often.
+  std::map<std::string, int> settled;
 };
 
 struct order_history {
@@ -61,6 +65,8 @@ struct order_history {
   std::vector<std::pair<std::string, int64_t>> lines;
   std::vector<std::string> terminal;
   int saga_ends = 0;
+  /// Sold in one PSP call (order.sale_requested): its lines are settled before its saga ends.
+  bool sale = false;
 };
 
 struct payment_history {
@@ -158,6 +164,9 @@ private:
     };
     if (row.type == wire::restocked) {
       s.on_hand += qty_of(row);
+    } else if (row.type == wire::inventory_settled) {
+      ++report_.counts["settled"];
+      s.settled[order] += 1;
     } else if (row.type == wire::returned) {
       // An order that ends unsold gives its committed units back, at most once.
       ++report_.counts["returned"];
@@ -227,6 +236,8 @@ private:
         violation(row, "second terminal event",
                   "order " + id + " has a second terminal event after " + o.terminal.front());
       }
+    } else if (row.type == wire::sale_requested) {
+      o.sale = true;
     } else if (row.type == wire::payment_captured || row.type == wire::compensation_completed) {
       ++o.saga_ends;
       if (o.saga_ends > 1) {
@@ -318,6 +329,13 @@ private:
                             "order " + id + " is confirmed but " + std::to_string(committed) +
                                 " of its " + std::to_string(qty) + " " + sku +
                                 " were committed (confirmed without committed stock)",
+                            id);
+        }
+        if (confirmed && o.sale && stock_[sku].settled[id] != 1) {
+          settled_violation("confirmed sale not settled once",
+                            "order " + id + " is a confirmed sale settled " +
+                                std::to_string(stock_[sku].settled[id]) + " times at " + sku +
+                                " (confirmed sale not settled once)",
                             id);
         }
         if (!confirmed && committed != 0) {

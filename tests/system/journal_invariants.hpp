@@ -72,8 +72,10 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
 /// - when settled: every order has exactly one terminal event and an ended saga
 ///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
 ///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
-///   none; per payment, authorizations = captures + voids (a void counts when it releases an
-///   open authorization: voiding a payment that was never authorized releases nothing).
+///   none; a confirmed sale (`order.sale_requested`) each line settled once at its inventory
+///   (`inventory.settled`: "confirmed sale not settled once"); per payment, authorizations =
+///   captures + voids (a void counts when it releases an open authorization: voiding a payment that
+///   was never authorized releases nothing).
 invariant_report check_journal(const std::vector<journal_row>& history,
                                const invariant_options& options = {});
 

@@ -203,7 +203,8 @@ BOOST_AUTO_TEST_CASE(a_sale_path_history_takes_sells_and_reverses_without_violat
   h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
   h.add("order/o1", "order.sale_requested.v1", {{"attempt", 1}});
   h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
-  h.add("order/o1", "order.confirmed.v1").add("order/o1", "order.payment_captured.v1");
+  h.add("order/o1", "order.confirmed.v1").inventory("a", "settled", "o1", 0);
+  h.add("order/o1", "order.payment_captured.v1");
   // Cancelled after a sale that was carried out unseen: reversed (refunded), then stock returned.
   h.place("o2", "a", 1).inventory("a", "committed", "o2", 1);
   h.add("payment/o2", "payment.sold.v1", {{"idempotency_key", "o2/sale"}});
@@ -215,6 +216,18 @@ BOOST_AUTO_TEST_CASE(a_sale_path_history_takes_sells_and_reverses_without_violat
   h.add("order/o3", "order.rejected.v1").add("order/o3", "order.compensation_completed.v1");
   auto report = check_journal(h.rows);
   BOOST_TEST(report.ok(), report.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settle_was_lost_is_named_once_settled) {
+  history h;
+  h.restock("a", 2);
+  h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
+  h.add("order/o1", "order.sale_requested.v1", {{"attempt", 1}});
+  h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
+  h.add("order/o1", "order.confirmed.v1").add("order/o1", "order.payment_captured.v1");
+  BOOST_TEST(check_journal(h.rows, {false}).ok());
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.has("order o1 is a confirmed sale settled 0 times at a"), report.describe());
 }
 
 BOOST_AUTO_TEST_CASE(a_sale_kept_by_a_cancelled_order_and_a_take_after_its_close_are_named) {

@@ -88,9 +88,8 @@ struct inventory_fixture {
   }
 
   int64_t available(const std::string& sku) {
-    // A settle for an order never committed here is accepted, records nothing and reports the
-    // stock.
-    return ok(sku, caf::make_message(settle{"stock-probe"})).summary.available;
+    // Expires what is past due (the entity's own tick does the same) and reports the stock.
+    return ok(sku, caf::make_message(expire_reservations{})).summary.available;
   }
 
   std::string count_events(const std::string& type) {

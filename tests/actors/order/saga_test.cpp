@@ -106,9 +106,69 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
       o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
       (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
+  // The saga ends once every line's inventory answered its settle.
+  BOOST_CHECK(!o.state.saga_completed);
+  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
   BOOST_CHECK(o.state.saga_completed);
   BOOST_TEST(o.journal.size() == 4u); // placed, sale_requested, confirmed, captured
   BOOST_TEST(o.terminal_events() == 1);
+}
+
+// Every take was answered committed, but the order's record of it (record_stock_taken, sent to
+// itself) was lost: its append answered journal_unavailable, say, and nobody sends it again. The
+// reservation timer must not cancel an order whose stock is taken: it asks again first.
+BOOST_AUTO_TEST_CASE(a_lost_record_of_taken_stock_makes_the_order_ask_again_instead_of_cancelling) {
+  order_under_test o;
+  o.handle(two_lines());
+  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 1}).empty());
+  BOOST_CHECK(o.state.status == order_status::placed);
+  BOOST_TEST(o.terminal_events() == 0);
+  // It takes every line again (the inventory answers a repeat the same), timed as round 2.
+  BOOST_CHECK(saga_effects(o.state, record_timeout{saga_step::reservation, 1}, policy) ==
+              (actions{take_stock{"apple", 2, 2000}, take_stock{"pear", 1, 2000},
+                       schedule_timeout{saga_step::reservation, 2, 2000}}));
+  BOOST_CHECK(o.handle(record_stock_taken{{"apple", "pear"}}) == sell(1));
+  // The second round's timer finds the order selling: nothing.
+  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 2}).empty());
+  BOOST_TEST(o.terminal_events() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(takes_unanswered_in_a_second_round_cancel_the_order) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(record_timeout{saga_step::reservation, 1});
+  // Cancelled, and every line given back: a take still queued is dropped at its deadline, and a
+  // return closes the order at an inventory that never saw it.
+  o.handle(record_timeout{saga_step::reservation, 2});
+  BOOST_CHECK(o.state.status == order_status::cancelled);
+  BOOST_CHECK(saga_effects(o.state, record_timeout{saga_step::reservation, 2}, policy).empty());
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_older_path_cancels_at_its_first_reservation_timeout) {
+  order_under_test o;
+  o.handle(two_lines()); // placed by the older binary, which reserved its lines
+  o.handle(record_reservation{"apple", true, ""});
+  BOOST_CHECK(saga_effects(o.state, record_timeout{saga_step::reservation, 1}, policy).empty());
+  o.handle(record_timeout{saga_step::reservation, 1});
+  BOOST_CHECK(o.state.status == order_status::cancelled);
+}
+
+BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settles_were_not_answered_sends_them_again) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(record_stock_taken{{"apple", "pear"}});
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  // Recovered (a crash after the confirmation, before the settles' appends), or stalled: the
+  // settles go again; the inventory decides a repeat by the order id, once.
+  BOOST_CHECK(
+      saga_resume(o.state, policy, ctx) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  o.handle(record_stock_settled{});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
+  // A repeated report changes nothing.
+  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
+  BOOST_TEST(o.journal.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(a_line_out_of_stock_rejects_the_order_and_gives_back_every_other_line) {
@@ -210,6 +270,10 @@ BOOST_AUTO_TEST_CASE(
   o.handle(taken("pear"));
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(1));
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(
+      saga_resume(o.state, policy, ctx) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  o.handle(record_stock_settled{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
 }
 
