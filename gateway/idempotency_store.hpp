@@ -4,7 +4,9 @@
 #include "config/config.hpp"
 #include "gateway/problem.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,10 +36,19 @@ public:
   void remember(const std::string& client, const std::string& key, const std::string& fingerprint,
                 const response& answer);
 
+  /// The calls made so far (for /metrics).
+  struct calls {
+    uint64_t lookups = 0;
+    uint64_t remembers = 0;
+  };
+  calls stats() const { return {lookups_.load(), remembers_.load()}; }
+
 private:
   std::string redis_key(const std::string& client, const std::string& key) const;
 
   std::chrono::milliseconds ttl_;
+  std::atomic<uint64_t> lookups_{0};
+  std::atomic<uint64_t> remembers_{0};
   std::mutex mutex_; // guards client_
   cache::redis_client client_;
 };
