@@ -374,7 +374,7 @@ BOOST_FIXTURE_TEST_CASE(the_first_post_of_a_key_does_not_read_the_idempotency_st
   BOOST_TEST(metric_value(*c, idempotency_lookups) == 1.0);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_retry_after_the_store_lost_its_record_gets_the_same_order_not_a_second,
+BOOST_FIXTURE_TEST_CASE(a_retry_after_the_store_lost_its_record_gets_the_same_order_placed_once,
                         fresh_system) {
   auto c = sys().client();
   const auto client = standalone_system::unique("lost");
