@@ -117,7 +117,13 @@ void gateway_api::impl::post_order(const request& req, const responder& answer) 
     // On the connection's own timer (it replaces the server's 504): no CAF clock event.
     answer.on_due(wait_left(*pl), [self, pl] { self->wait_ran_out(pl); });
   }
-  offload(answer, "/orders", [self, pl](read_worker&) { self->admit_and_place(pl); });
+  if (pl->admitted) {
+    // Nothing here blocks: no worker. The idempotency record is not read before the command:
+    // the order id comes from (client, key) and the order deduplicates the command, so only
+    // the order's reply says whether this is a retry (send_place_order).
+    return place(pl);
+  }
+  offload(answer, "/orders", [self, pl](read_worker&) { self->admit_then_place(pl); });
 }
 
 void gateway_api::impl::bad(const responder& answer, unsigned status, const char* type,
@@ -127,21 +133,33 @@ void gateway_api::impl::bad(const responder& answer, unsigned status, const char
   answer(make_problem(p));
 }
 
-void gateway_api::impl::admit_and_place(const placement_ptr& pl) {
-  const std::string instance = "/orders";
-  if (!pl->admitted && !admit(pl->client, pl->answer, instance)) {
-    return;
+void gateway_api::impl::admit_then_place(const placement_ptr& pl) {
+  if (admit(pl->client, pl->answer, "/orders")) {
+    place(pl);
   }
-  if (auto first = idempotency.lookup(pl->client, pl->key)) {
-    if (first->fingerprint != pl->fingerprint) {
-      return bad(pl->answer, 422, problem_type::idempotency_key_reused,
-                 "this Idempotency-Key was first used for a different order", instance);
-    }
-    auto r = first->answer;
-    r.headers.emplace_back("Idempotent-Replayed", "true");
-    return (void)pl->answer(std::move(r));
+}
+
+void gateway_api::impl::replay_or(const placement_ptr& pl, std::function<void()> otherwise) {
+  auto self = shared_from_this();
+  auto fallback = [pl, otherwise] { for_this_request_only(*pl, otherwise); };
+  const bool posted = pool.try_post([self, pl, fallback](read_worker&) {
+    for_this_request_only(*pl, [&] {
+      auto first = self->idempotency.lookup(pl->client, pl->key);
+      if (!first) {
+        return fallback();
+      }
+      if (first->fingerprint != pl->fingerprint) {
+        return self->bad(pl->answer, 422, problem_type::idempotency_key_reused,
+                         "this Idempotency-Key was first used for a different order", "/orders");
+      }
+      auto r = first->answer;
+      r.headers.emplace_back("Idempotent-Replayed", "true");
+      pl->answer(std::move(r));
+    });
+  });
+  if (!posted) {
+    fallback(); // no worker free: answered as without a record
   }
-  place(pl);
 }
 
 std::chrono::milliseconds gateway_api::impl::request_left(const placement& pl,
@@ -194,12 +212,27 @@ void gateway_api::impl::send_place_order(caf::event_based_actor* actor, const pl
                 caf::make_message(std::move(cmd)))
       .then(
           [weak, pl](actors::order::order_reply& reply) {
-            if (auto self = weak.lock()) {
-              for_this_request_only(*pl, [&] { self->on_accepted(pl, reply.summary); });
+            auto self = weak.lock();
+            if (!self) {
+              return;
             }
+            if (!reply.repeated) {
+              return for_this_request_only(*pl, [&] { self->on_accepted(pl, reply.summary); });
+            }
+            // A retry of a placement the order has: the answer its key got first, if recorded.
+            self->replay_or(pl, [self, pl, summary = std::move(reply.summary)] {
+              self->on_accepted(pl, summary);
+            });
           },
-          [pl](caf::error& err) {
-            for_this_request_only(*pl, [&] { pl->answer(answer_for_error(err, "/orders")); });
+          [weak, pl](caf::error& err) {
+            auto answer_error = [pl, err] { pl->answer(answer_for_error(err, "/orders")); };
+            auto self = weak.lock();
+            if (!self || actors::runtime::rejection_code<actors::order::order_errc>(err)) {
+              return for_this_request_only(*pl, answer_error); // the order decided
+            }
+            // Not decided (overloaded, deadline, journal away): a retry whose first answer is
+            // recorded still gets it, as when the record was read before the command.
+            self->replay_or(pl, answer_error);
           });
 }
 
@@ -279,7 +312,9 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
   }
   // The record is written off the answer path, after it; a retry that arrives before it is
   // still safe, since the order id comes from client and key and the order deduplicates the
-  // command (without a free worker it is not written at all).
+  // command (without a free worker it is not written at all). It is read only for a retry
+  // (replay_or): the answer the client got first, which the order cannot tell (the status of a
+  // ?wait answer depends on when it was given), replayed the same for the record's 24 h.
   auto self = shared_from_this();
   (void)pool.try_post([self, client = pl.client, key = pl.key, fingerprint = pl.fingerprint,
                        remembered = std::move(remembered)](read_worker&) {

@@ -72,6 +72,15 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
                                                            {{"degraded"}, double(s.degraded)}};
       });
   metrics.add_callback_family(
+      "ordermesh_idempotency_store_calls_total",
+      "Calls to the Redis record of first answers to POST /orders: lookups (for a command the "
+      "order said it had seen before, or that failed) and records written.",
+      observability::callback_type::counter, {"call"}, [this] {
+        auto s = idempotency.stats();
+        return std::vector<observability::callback_sample>{{{"lookup"}, double(s.lookups)},
+                                                           {{"remember"}, double(s.remembers)}};
+      });
+  metrics.add_callback_family(
       "ordermesh_gateway_queued_work", "Blocking tasks waiting for a gateway worker thread.",
       observability::callback_type::gauge, {}, [this] {
         return std::vector<observability::callback_sample>{{{}, double(pool.queued())}};

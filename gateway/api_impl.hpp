@@ -167,12 +167,19 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   void bad(const responder& answer, unsigned status, const char* type, std::string detail,
            const std::string& instance);
 
-  /// POST /orders: checked on the io thread (which also arms the ?wait's deadline), then
-  /// admit_and_place on a worker.
+  /// POST /orders: checked on the io thread (which also arms the ?wait's deadline); placed from
+  /// there when a leased token admits it, else admit_then_place on a worker. The idempotency
+  /// record is read only when the order's reply says the command repeats one it had, or when
+  /// the command failed (replay_or).
   void post_order(const request& req, const responder& answer);
 
-  /// On a worker: rate limit, the idempotency record; then the command.
-  void admit_and_place(const placement_ptr& pl);
+  /// On a worker: the rate limit (Redis), then the command.
+  void admit_then_place(const placement_ptr& pl);
+
+  /// On a worker: replays the first answer recorded for `pl`'s key (Idempotent-Replayed), or
+  /// answers 422 idempotency-key-reused when it was for another body; runs `otherwise` when
+  /// nothing is recorded (never written, expired, Redis flushed or down) or no worker is free.
+  void replay_or(const placement_ptr& pl, std::function<void()> otherwise);
 
   /// Time from now until `margin` before the request's own deadline (its arrival plus
   /// gateway.request_timeout, when the server answers 504); negative once that has passed.
@@ -196,8 +203,10 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   /// Hands PlaceOrder to the placer.
   void place(const placement_ptr& pl);
 
-  /// In the placer (`actor`): sends PlaceOrder for `pl` and handles its reply (on_accepted, or
-  /// the error's answer). An exception in any of it answers that request 500 only.
+  /// In the placer (`actor`): sends PlaceOrder for `pl` and handles its reply: on_accepted, or
+  /// for a repeat (order_reply::repeated) replay_or with on_accepted, or the error's answer
+  /// (after replay_or unless the order rejected the command). An exception in any of it
+  /// answers that request 500 only.
   void send_place_order(caf::event_based_actor* actor, const placement_ptr& pl);
 
   /// The order accepted the command with `summary`: answers now (no wait, or the order ended, or

@@ -16,6 +16,7 @@ std::string idempotency_store::redis_key(const std::string& client, const std::s
 
 std::optional<first_answer> idempotency_store::lookup(const std::string& client,
                                                       const std::string& key) {
+  lookups_.fetch_add(1, std::memory_order_relaxed);
   cache::cache_result<std::optional<std::string>> stored = [&] {
     std::lock_guard<std::mutex> lock{mutex_};
     return client_.get(redis_key(client, key));
@@ -44,6 +45,7 @@ std::optional<first_answer> idempotency_store::lookup(const std::string& client,
 
 void idempotency_store::remember(const std::string& client, const std::string& key,
                                  const std::string& fingerprint, const response& answer) {
+  remembers_.fetch_add(1, std::memory_order_relaxed);
   json headers = json::array();
   for (const auto& [name, value] : answer.headers) {
     headers.push_back({name, value});

@@ -4,7 +4,9 @@
 #include "config/config.hpp"
 #include "gateway/problem.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,11 +19,13 @@ struct first_answer {
   response answer;
 };
 
-/// Remembers first answers in Redis for `ttl`, so that a retry gets the same answer without
-/// touching the entities. Only an accelerator: when Redis is down or was flushed, lookup() finds
-/// nothing and the retry goes to the order entity, whose id is derived from the same client and
-/// key, so it is still the same order (and a different body is still refused). Thread-safe;
-/// blocking.
+/// Remembers first answers in Redis for `ttl`, so that a retry gets the same answer as the
+/// first: the order knows the order, not the answer given (a ?wait answer's status depends on
+/// when it was given). Read only for a command the order says it had (or that failed), never
+/// before a first placement. Not the truth: when Redis is down or was flushed, lookup() finds
+/// nothing and the retry is answered from the order entity, whose id is derived from the same
+/// client and key, so it is still the same order (and a different body is still refused).
+/// Thread-safe; blocking.
 class idempotency_store {
 public:
   explicit idempotency_store(config::redis_config redis,
@@ -34,10 +38,19 @@ public:
   void remember(const std::string& client, const std::string& key, const std::string& fingerprint,
                 const response& answer);
 
+  /// The calls made so far (for /metrics).
+  struct calls {
+    uint64_t lookups = 0;
+    uint64_t remembers = 0;
+  };
+  calls stats() const { return {lookups_.load(), remembers_.load()}; }
+
 private:
   std::string redis_key(const std::string& client, const std::string& key) const;
 
   std::chrono::milliseconds ttl_;
+  std::atomic<uint64_t> lookups_{0};
+  std::atomic<uint64_t> remembers_{0};
   std::mutex mutex_; // guards client_
   cache::redis_client client_;
 };

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "util/fields.hpp"
 #include "actors/order/messages.hpp"
+#include "util/fields.hpp"
 
 #include <cstdint>
 #include <string>
@@ -27,9 +27,13 @@ struct order_reply {
   /// The stream's version after the command.
   int64_t version = 0;
   order_summary summary;
+  /// The command recorded nothing this time: it was handled before (a redelivery of its message
+  /// id), or it repeats what the order holds already (the same placement after the entity forgot
+  /// the message id). Set by the entity runtime (entity_traits.hpp).
+  bool repeated = false;
 };
 
 OM_FIELDS(order_summary, order_id, status, reason, amount_cents, payment_attempt, saga_completed)
-OM_FIELDS(order_reply, version, summary)
+OM_FIELDS(order_reply, version, summary, repeated)
 
 } // namespace ordermesh::actors::order

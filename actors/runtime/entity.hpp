@@ -85,6 +85,14 @@ struct has_effects<T, std::void_t<decltype(std::declval<const T&>().effects(
                           std::declval<const typename T::command_type&>(),
                           std::declval<const decide_context&>()))>> : std::true_type {};
 
+/// Whether reply type `R` has the optional `bool repeated` member (entity_traits.hpp).
+template <class R, class = void>
+struct has_repeated_flag : std::false_type {};
+
+template <class R>
+struct has_repeated_flag<R, std::void_t<decltype(std::declval<R&>().repeated = true)>>
+    : std::true_type {};
+
 /// Whether `Traits` has the optional `committed(self, before, after)` hook (entity_traits.hpp).
 template <class Traits, class = void>
 struct has_committed_hook : std::false_type {};
@@ -374,13 +382,18 @@ public:
 
   /// Answers `w` with `done`: the aggregate's reply (with the current summary), wrapped
   /// (reply_atom) when the host sent it, or the rejection as a caf::error of the aggregate's errc.
-  static void answer(pointer self, waiting& w, const handled_command& done) {
+  /// `redelivered`: `done` was decided for an earlier delivery of `w`'s message id.
+  static void answer(pointer self, waiting& w, const handled_command& done, bool redelivered) {
     auto& st = self->state;
     if (done.rejected) {
       answer(w, caf::make_error(static_cast<typename Traits::errc_type>(done.rejected->code),
                                 done.rejected->reason));
     } else {
-      auto reply = caf::make_message(st.traits.reply(st.state, done.events, done.version));
+      auto typed = st.traits.reply(st.state, done.events, done.version);
+      if constexpr (detail::has_repeated_flag<decltype(typed)>::value) {
+        typed.repeated = redelivered || done.events.empty();
+      }
+      auto reply = caf::make_message(std::move(typed));
       // A caller that sent it directly gets the reply itself; the host gets it wrapped, to
       // forward whatever the aggregate (it cannot catch an arbitrary reply type).
       answer(w,
@@ -746,7 +759,7 @@ public:
         st.queue.pop_front();
         // A repeat learns its first outcome even past its deadline: it was executed.
         if (auto done = st.handled.find(w.env.message_id); done != st.handled.end()) {
-          answer(self, w, done->second);
+          answer(self, w, done->second, true);
           continue;
         }
         if (w.env.deadline_us != 0 && w.env.deadline_us < now) {
@@ -897,10 +910,10 @@ public:
       reply.version = st.version;
       reply.at_us = b.decided_at_us;
       remember(self, b.commands[i].env.message_id, reply);
-      answer(self, b.commands[i], reply);
+      answer(self, b.commands[i], reply, false);
     }
     for (auto& [w, index] : repeats) {
-      answer(self, w, b.replies[index]);
+      answer(self, w, b.replies[index], true);
     }
     for (auto& [actions, cause] : b.actions) {
       perform(self, std::move(actions), cause);

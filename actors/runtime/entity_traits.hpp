@@ -16,7 +16,11 @@
 //   Summary summary(const state_type&);                           // typed, e.g. order_summary
 //   reply_type reply(const state_type&, const std::vector<std::string>& recorded_types,
 //                    int64_t version);  // the reply; recorded_types: wire names of the events
-//                                       // the command recorded (what the runtime remembers)
+//                                       // the command recorded (what the runtime remembers).
+//                                       // A reply_type with a `bool repeated` member has it set
+//                                       // by the runtime: the command recorded nothing this time
+//                                       // (a redelivery of a message id it handled, answered
+//                                       // with that outcome, or accepted without an event)
 //   std::optional<command_type> from_message(const caf::message&);
 //   std::optional<command_type> on_tick(const state_type&);       // timer-driven command
 //   std::vector<action_type> reactions(const state_type& after, const event_type&, ctx);

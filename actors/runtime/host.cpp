@@ -462,7 +462,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
                                                                        " commands waiting"));
           return promise;
         }
-        dispatch(self, id, kept_command{promise, std::move(env), std::move(command)});
+        dispatch(self, id, kept_command{promise, std::move(env), std::move(command), 0, false, nullptr});
         return promise;
       },
       [=](passivate_atom, const std::string& id) {

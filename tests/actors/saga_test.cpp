@@ -12,6 +12,7 @@
 #include "actors/payment/psp_gateway.hpp"
 #include "actors/payment/replies.hpp"
 #include "actors/payment/state.hpp"
+#include "actors/runtime/entity.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/system.hpp"
 #include "core/actor_system.hpp"
@@ -24,6 +25,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -57,12 +59,13 @@ struct saga_fixture {
   std::atomic<int> next_message{0};
 
   explicit saga_fixture(order::saga_policy policy = fast_policy(),
-                        std::chrono::milliseconds psp_client_timeout = 300ms)
+                        std::chrono::milliseconds psp_client_timeout = 300ms,
+                        runtime::host_settings settings = fast_settings())
       : cfg(with_psp(db.config(), psp_client_timeout)), psp_server(cfg.psp) {
     auto err = psp_server.start();
     BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
     cfg.psp.port = psp_server.port();
-    node = start_node_actors(sys, cfg, fast_settings(), policy);
+    node = start_node_actors(sys, cfg, std::move(settings), policy);
   }
 
   ~saga_fixture() {
@@ -246,6 +249,42 @@ struct long_progressing_saga_fixture : saga_fixture {
   long_progressing_saga_fixture() : saga_fixture(policy()) {}
 };
 
+/// How far ahead of the wall clock the entities' clock runs (a base of forgetful_fixture, so
+/// that it exists before saga_fixture starts the node).
+struct clock_ahead {
+  std::shared_ptr<std::atomic<int64_t>> ahead_us = std::make_shared<std::atomic<int64_t>>(0);
+};
+
+/// Entities passivate after 300 ms idle, and the wall clock they decide by can be moved ahead
+/// (`later`), e.g. past the dedupe window.
+struct forgetful_fixture : clock_ahead, saga_fixture {
+  static runtime::host_settings settings(std::shared_ptr<std::atomic<int64_t>> ahead_us) {
+    auto s = fast_settings();
+    s.idle_timeout = 300ms;
+    auto wall = s.now_us;
+    s.now_us = [wall, ahead_us] { return wall() + ahead_us->load(); };
+    return s;
+  }
+  forgetful_fixture() : saga_fixture(fast_policy(), 300ms, settings(ahead_us)) {}
+
+  void later(std::chrono::hours h) {
+    ahead_us->fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(h).count());
+  }
+
+  /// Whether `host` has entity `id` running (not passivated).
+  bool active(const caf::actor& host, const std::string& id) {
+    bool out = true;
+    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
+        .receive(
+            [&](std::vector<runtime::entity_info>& entities) {
+              out = std::any_of(entities.begin(), entities.end(),
+                                [&](const runtime::entity_info& e) { return e.id == id; });
+            },
+            [](caf::error&) {});
+    return out;
+  }
+};
+
 /// What a fake payment host received: each command's message id and causation id.
 struct received_log {
   std::mutex mutex;
@@ -401,14 +440,34 @@ BOOST_AUTO_TEST_CASE(a_declined_card_cancels_the_order_and_releases_the_stock) {
   BOOST_TEST(psp_server.stats().captures == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_redelivered_place_order_appends_nothing) {
+BOOST_AUTO_TEST_CASE(a_redelivered_place_order_appends_nothing_and_says_it_repeats) {
   restock("sku-a", 10);
   auto first = place("o-dup", {{"sku-a", 1}}, "tok_visa", "same-message");
   auto again = place("o-dup", {{"sku-a", 1}}, "tok_visa", "same-message");
+  BOOST_TEST(!first.repeated);
+  BOOST_TEST(again.repeated);
   BOOST_TEST(again.version == first.version);
   BOOST_TEST(again.summary.order_id == first.summary.order_id);
   BOOST_TEST(wait_for_end("o-dup") == order::wire::order_confirmed);
   BOOST_TEST(count("order/o-dup", order::wire::order_placed) == "1");
+  // Sent twice at once: one placement, the other its repeat.
+  restock("sku-b", 10);
+  auto c1 = self->request(node.hosts->order, 10s, runtime::route_atom::value, std::string{"o-two"},
+                          env("twice"),
+                          caf::make_message(order::place_order{
+                              "o-two", "customer-1", {{"sku-b", 1}}, {"tok_visa", 1000}}));
+  auto c2 = self->request(node.hosts->order, 10s, runtime::route_atom::value, std::string{"o-two"},
+                          env("twice"),
+                          caf::make_message(order::place_order{
+                              "o-two", "customer-1", {{"sku-b", 1}}, {"tok_visa", 1000}}));
+  int repeats = 0;
+  for (auto* r : {&c1, &c2}) {
+    r->receive([&](order::order_reply& reply) { repeats += reply.repeated ? 1 : 0; },
+               [&](caf::error& err) { BOOST_FAIL("command failed: " << sys.render(err)); });
+  }
+  BOOST_TEST(repeats == 1);
+  BOOST_TEST(wait_for_end("o-two") == order::wire::order_confirmed);
+  BOOST_TEST(count("order/o-two", order::wire::order_placed) == "1");
 }
 
 BOOST_AUTO_TEST_CASE(psp_timeouts_are_retried_and_the_order_confirms_when_the_psp_recovers) {
@@ -676,5 +735,32 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_CASE(a_placement_retried_after_the_dedupe_window_is_a_repeat_and_places_nothing,
+                        forgetful_fixture) {
+  restock("sku-a", 10);
+  auto first = place("o-late", {{"sku-a", 1}}, "tok_visa", "place-late");
+  BOOST_TEST(!first.repeated);
+  BOOST_TEST(wait_for_end("o-late") == order::wire::order_confirmed);
+  // Passivated, then asked again within the window: the next incarnation read the message id
+  // back from the stream.
+  BOOST_REQUIRE(wait_until([&] { return !active(node.hosts->order, "o-late"); }));
+  auto inside = place("o-late", {{"sku-a", 1}}, "tok_visa", "place-late");
+  BOOST_TEST(inside.repeated);
+  BOOST_TEST(inside.version == first.version);
+  // Passivated again, and a day later: the message id is forgotten. The placement takes the
+  // stream for new, its append at version 0 conflicts, the entity reads the stream and finds the
+  // same order: it answers a repeat, with the order as it is, and records nothing.
+  BOOST_REQUIRE(wait_until([&] { return !active(node.hosts->order, "o-late"); }));
+  later(runtime::dedupe_window + std::chrono::hours{1});
+  auto outside = place("o-late", {{"sku-a", 1}}, "tok_visa", "place-late");
+  BOOST_TEST(outside.repeated);
+  BOOST_TEST((outside.summary.status == order::order_status::confirmed));
+  BOOST_TEST(count("order/o-late", order::wire::order_placed) == "1");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-late'") ==
+             std::to_string(outside.version));
+  BOOST_TEST(available("sku-a") == 9);
+  BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -79,7 +79,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
                                          7,
                                          {10, 2, 8, 1}});
   round_trips(order::order_reply{
-      3, {"order-1", order::order_status::rejected, "unknown_sku: pear", 3000, 1, true}});
+      3, {"order-1", order::order_status::rejected, "unknown_sku: pear", 3000, 1, true}, true});
   round_trips(payment::payment_reply{
       2, {payment::payment_status::captured, 3000, 1, 1, "auth_1", "", true, true}});
   round_trips(notification::notification_reply{1, {"order-1", true}});

@@ -342,6 +342,75 @@ BOOST_FIXTURE_TEST_CASE(an_idempotency_key_replays_the_first_answer_and_refuses_
   BOOST_TEST(sys().events() > before);
 }
 
+/// The value of the sample line `sample` (e.g. `name{label="x"}`) on /metrics; 0 if absent.
+double metric_value(http_client& c, const std::string& sample) {
+  const auto body = c.request("GET", "/metrics").body;
+  const auto at = body.find("\n" + sample + " "); // a sample line, not its # HELP
+  return at == std::string::npos ? 0.0 : std::stod(body.substr(at + sample.size() + 2));
+}
+
+const std::string idempotency_lookups = R"(ordermesh_idempotency_store_calls_total{call="lookup"})";
+const std::string idempotency_records =
+    R"(ordermesh_idempotency_store_calls_total{call="remember"})";
+
+BOOST_FIXTURE_TEST_CASE(the_first_post_of_a_key_does_not_read_the_idempotency_store, fresh_system) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("first");
+  auto sku = restocked_sku(*c, client, 100);
+  const auto body = order_body("cust-f", {{sku, 1}}).dump();
+  for (const auto* key : {"first-1", "first-2"}) {
+    BOOST_TEST_REQUIRE(post_order(*c, client, key, body).status == 202u);
+  }
+  const auto waited = post_order(*c, client, "first-3", body, "?wait=10000");
+  BOOST_TEST_REQUIRE(waited.status == 201u, waited.body);
+  // Every first answer is recorded (after it was sent), and none was looked up first.
+  BOOST_TEST_REQUIRE(eventually([&] { return metric_value(*c, idempotency_records) == 3.0; }));
+  BOOST_TEST(metric_value(*c, idempotency_lookups) == 0.0);
+  // A retry is the order's repeat: the record is read then, and the first answer replayed.
+  const auto again = post_order(*c, client, "first-3", body, "?wait=10000");
+  BOOST_TEST(again.status == 201u, again.body);
+  BOOST_TEST(again.body == waited.body);
+  BOOST_TEST(again.header("Idempotent-Replayed").value_or("") == "true");
+  BOOST_TEST(metric_value(*c, idempotency_lookups) == 1.0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_retry_after_the_store_lost_its_record_gets_the_same_order_placed_once,
+                        fresh_system) {
+  auto c = sys().client();
+  const auto client = standalone_system::unique("lost");
+  auto sku = restocked_sku(*c, client, 100);
+  const auto body = order_body("cust-l", {{sku, 2}}).dump();
+  const auto first = post_order(*c, client, "lost-key", body, "?wait=10000");
+  BOOST_TEST_REQUIRE(first.status == 201u, first.body);
+  // The record written just after the answer, then lost (Redis flushed, evicted or restarted).
+  BOOST_TEST_REQUIRE(eventually([&] { return metric_value(*c, idempotency_records) == 1.0; }));
+  auto cfg = config_from_environment();
+  cache::redis_client redis{cfg.redis};
+  auto keys = redis.command({"KEYS", "om:idem:*" + client + "*"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(keys));
+  BOOST_TEST_REQUIRE(keys->elements.size() == 1u);
+  BOOST_TEST_REQUIRE(static_cast<bool>(redis.del({keys->elements[0].str})));
+  // The order answers the retry: the same order, ended as before, neither placed nor paid twice.
+  const auto again = post_order(*c, client, "lost-key", body, "?wait=10000");
+  BOOST_TEST(again.status == 201u, again.body);
+  BOOST_TEST(again.json() == first.json());
+  BOOST_TEST(!again.header("Idempotent-Replayed").has_value());
+  const auto id = first.json().at("order_id").get<std::string>();
+  BOOST_TEST(sys().db().query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + id +
+                                    "' AND event_type = 'order.placed.v1'") == "1");
+  BOOST_TEST(sys().db().query_value("SELECT count(*) FROM events WHERE stream_id LIKE 'order/%' "
+                                    "AND event_type = 'order.placed.v1'") == "1");
+  BOOST_TEST(eventually([&] {
+    auto g = c->request("GET", "/inventory/" + sku, "", {{"X-Client-Id", client}});
+    return g.status == 200u && g.json().at("on_hand") == 98 && g.json().at("available") == 98;
+  }));
+  // The retry's answer is recorded in turn: the next one is a replay again.
+  BOOST_TEST_REQUIRE(eventually([&] { return metric_value(*c, idempotency_records) == 2.0; }));
+  const auto third = post_order(*c, client, "lost-key", body, "?wait=10000");
+  BOOST_TEST(third.status == 201u, third.body);
+  BOOST_TEST(third.header("Idempotent-Replayed").value_or("") == "true");
+}
+
 BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_problem_and_never_reaches_the_journal,
                         fresh_system) {
   auto c = sys().client();

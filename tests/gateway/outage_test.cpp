@@ -176,3 +176,35 @@ BOOST_AUTO_TEST_CASE(without_postgresql_the_system_is_not_ready_and_serves_again
   BOOST_TEST(eventually([&] { return post("during").status == 201u; }, std::chrono::seconds{30}));
   BOOST_TEST(post("after").status == 201u);
 }
+
+BOOST_AUTO_TEST_CASE(without_postgresql_a_retry_of_an_answered_order_is_replayed_from_its_record) {
+  const auto client = standalone_system::unique("replay");
+  const header_list as_client{{"X-Client-Id", client}};
+  const header_list same_request{{"X-Client-Id", client}, {"Idempotency-Key", "answered"}};
+  std::string body;
+  http_response first;
+  {
+    standalone_system node{{"--gateway.trusted_proxy=true"}};
+    auto c = node.client();
+    const auto sku = standalone_system::unique("sku");
+    BOOST_TEST_REQUIRE(
+        c->request("POST", "/inventory/" + sku + "/restock", R"({"qty":10})", as_client).status ==
+        200u);
+    body = order(sku, 1);
+    first = c->request("POST", "/orders?wait=10000", body, same_request);
+    BOOST_TEST_REQUIRE(first.status == 201u, first.body);
+    BOOST_TEST_REQUIRE(eventually([&] {
+      return metric(*c, R"(ordermesh_idempotency_store_calls_total{call="remember"})") == 1.0;
+    }));
+  }
+  // Another node on the same Redis, whose order entity for this key is not in memory (as after a
+  // restart or a passivation; its journal is another database, which does not matter here):
+  // without PostgreSQL the retry's command cannot be decided, and the record still answers it.
+  standalone_system other{{"--gateway.trusted_proxy=true"}};
+  auto c = other.client();
+  outage pg{"pg"};
+  const auto again = c->request("POST", "/orders?wait=10000", body, same_request);
+  BOOST_TEST(again.status == 201u, again.body);
+  BOOST_TEST(again.body == first.body);
+  BOOST_TEST(again.header("Idempotent-Replayed").value_or("") == "true");
+}
