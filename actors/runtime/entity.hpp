@@ -967,21 +967,30 @@ public:
     }
   }
 
-  /// Forgets the armed timers whose command would record nothing on the current state (their
-  /// step is done): they would only keep the entity ticking. A timer's step never comes back
-  /// (each names its step and attempt), so one that decides nothing now never will.
+  /// Forgets the armed timers whose command would do nothing on the current state, neither
+  /// record an event nor cause an effect (their step is done): they would only keep the entity
+  /// ticking. A timer's step never comes back (each names its step and attempt), so one that does
+  /// nothing now never will. A timer that records nothing but acts (the order's first reservation
+  /// timeout takes again) is kept.
   static void drop_stale_timers(pointer self) {
     auto& st = self->state;
     if (st.timers.empty()) {
       return;
     }
     decide_context ctx{st.settings.now_us(), 0.5};
-    st.timers.erase(
-        std::remove_if(st.timers.begin(), st.timers.end(),
-                       [&](const auto& t) {
-                         return st.traits.decide(st.state, t.command, ctx).events.empty();
-                       }),
-        st.timers.end());
+    auto does_nothing = [&](const auto& t) {
+      auto d = st.traits.decide(st.state, t.command, ctx);
+      if (!d.events.empty()) {
+        return false;
+      }
+      if constexpr (detail::has_effects<Traits>::value) {
+        return !d.accepted() || st.traits.effects(st.state, t.command, ctx).empty();
+      } else {
+        return true;
+      }
+    };
+    st.timers.erase(std::remove_if(st.timers.begin(), st.timers.end(), does_nothing),
+                    st.timers.end());
   }
 
   /// Queues the armed timers whose time has come, in the order they were armed.
@@ -1063,7 +1072,8 @@ public:
         st.traits.stalled(st.state, now - st.last_progress)) {
       resume(self);
     }
-    if (!st.asked_to_passivate && settled(self) &&
+    // An armed timer is not in the journal: passivating would lose it.
+    if (!st.asked_to_passivate && settled(self) && st.timers.empty() &&
         now - st.last_command >= st.settings.idle_timeout && st.traits.may_passivate(st.state)) {
       st.asked_to_passivate = true;
       self->send(st.host, passivate_atom::value, st.id);

@@ -462,7 +462,15 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
                                                                        " commands waiting"));
           return promise;
         }
-        dispatch(self, id, kept_command{promise, std::move(env), std::move(command), 0, false, nullptr});
+        try {
+          dispatch(self, id,
+                   kept_command{promise, std::move(env), std::move(command), 0, false, nullptr});
+        } catch (const std::exception& e) {
+          // The host ends (its exception handler); this command is in none of its lists yet.
+          promise.deliver(caf::make_error(caf::sec::runtime_error,
+                                          s.kind + " host failed: " + std::string{e.what()}));
+          throw;
+        }
         return promise;
       },
       [=](passivate_atom, const std::string& id) {

@@ -288,6 +288,8 @@ caf::behavior fake_reader(caf::event_based_actor* self, std::shared_ptr<fake_sto
 /// apply (the next `apply_throws` times).
 struct faults {
   int64_t decide_throws_for_qty = -1;
+  /// The host's entity factory throws when it starts the entity of this SKU.
+  std::string factory_throws_for;
   int64_t apply_throws_for_qty = -1;
   int apply_throws = 0;
   /// The traits' starts_stream: which commands an entity they activate may take for the first of
@@ -387,6 +389,9 @@ struct harness {
     auto b = bugs;
     auto c = heard;
     auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
+      if (id == b->factory_throws_for) {
+        throw std::runtime_error("factory bug");
+      }
       faulty_inventory_traits traits;
       traits.bugs = b;
       traits.heard = c;
@@ -629,6 +634,19 @@ BOOST_AUTO_TEST_CASE(a_command_whose_decide_throws_fails_alone_and_never_parks_t
   BOOST_TEST(store->replay("inventory/sku-b").on_hand == 10 + 6 * 6);
   auto later = ok("sku-b", caf::make_message(restock{1}));
   BOOST_TEST((later.recorded == std::vector<inventory_recorded>{inventory_recorded::restocked}));
+}
+
+// The host ends when starting an entity throws (the node must stop), and the command that made
+// it start the entity is answered with the error, not left to a caller that waits without a
+// timeout.
+BOOST_AUTO_TEST_CASE(the_command_whose_entity_fails_to_start_is_answered_when_its_host_ends) {
+  bugs->factory_throws_for = "sku-f";
+  auto& first = send("sku-f", env(), caf::make_message(restock{1}));
+  settle(1s);
+  BOOST_REQUIRE_EQUAL(first.answers.size(), 1u);
+  BOOST_TEST(!accepted(first.answers[0]));
+  BOOST_TEST(error_name(first.answers[0]).find("runtime_error") != std::string::npos,
+             error_name(first.answers[0]));
 }
 
 BOOST_AUTO_TEST_CASE(

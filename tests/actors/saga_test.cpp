@@ -354,6 +354,28 @@ caf::behavior silent_payment_host(caf::event_based_actor* self, std::shared_ptr<
   };
 }
 
+/// An inventory host that never answers a take (a commit: it keeps each one's promise,
+/// undelivered, for as long as it lives) and answers everything else (a return) as released.
+caf::behavior silent_inventory_host(caf::event_based_actor* self,
+                                    std::shared_ptr<received_log> log) {
+  auto unanswered = std::make_shared<std::vector<caf::response_promise>>();
+  return {
+      [=](runtime::route_atom, const std::string&, const envelope& env,
+          const caf::message& cmd) -> caf::result<inventory::inventory_reply> {
+        {
+          std::lock_guard<std::mutex> guard{log->mutex};
+          log->commands.emplace_back(env.message_id, env.causation_id);
+        }
+        if (cmd.match_elements<inventory::commit>()) {
+          unanswered->push_back(self->make_response_promise());
+          return caf::delegated<inventory::inventory_reply>{};
+        }
+        return inventory::inventory_reply{{inventory::inventory_recorded::released}, 0, {}};
+      },
+      [](caf::get_atom, runtime::waiting_atom) { return uint64_t{0}; },
+  };
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(order_saga, saga_fixture)
@@ -387,6 +409,34 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tic
   BOOST_TEST(ms < attempts * (fast_policy().step_timeout_ms + 400) + 1000);
   BOOST_TEST(available("sku-a") == 10);
   BOOST_TEST(log->copy().size() == static_cast<size_t>(attempts) + 1); // the sales, the reversal
+}
+
+// A take whose answer never comes (the line's inventory is parked, overloaded or lost the
+// command): the order's first reservation timeout takes again, records nothing, and the second
+// cancels the order. The first timeout must fire although it records no event.
+BOOST_AUTO_TEST_CASE(a_take_whose_answer_never_comes_is_asked_again_then_the_order_is_cancelled) {
+  auto log = std::make_shared<received_log>();
+  auto real_inventory = node.hosts->inventory;
+  node.hosts->inventory = sys.spawn(silent_inventory_host, log);
+  auto started = std::chrono::steady_clock::now();
+  place("o-untaken", {{"sku-a", 2}});
+  auto ended = wait_for_end("o-untaken");
+  auto took = std::chrono::steady_clock::now() - started;
+  self->send_exit(node.hosts->inventory, caf::exit_reason::user_shutdown);
+  node.hosts->inventory = real_inventory;
+  BOOST_TEST(ended == order::wire::order_cancelled);
+  BOOST_TEST(db.query_value("SELECT payload->>'reason' FROM events WHERE stream_id = "
+                            "'order/o-untaken' AND event_type = 'order.cancelled.v1'") ==
+             "reservation timed out");
+  auto takes = 0;
+  for (const auto& [message_id, causation] : log->copy()) {
+    takes += message_id.find("/take") != std::string::npos ? 1 : 0;
+  }
+  BOOST_TEST(takes == 2); // the first round and the one its timeout asked again
+  // Two step timeouts (1 s each), each at most a tick (100 ms) late.
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  BOOST_TEST(ms >= 2 * fast_policy().step_timeout_ms);
+  BOOST_TEST(ms < 2 * (fast_policy().step_timeout_ms + 400) + 1000);
 }
 
 BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and_notified) {
