@@ -10,6 +10,7 @@
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/runtime/routing.hpp"
+#include "actors/runtime/wakeups.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -333,10 +334,8 @@ struct entity_state {
   std::deque<std::string> handled_order;
   /// Times on the actor clock (virtual under test_coordinator).
   caf::actor_clock::time_point last_command;
-  /// The ticks on their way (number, when due): each runs on_tick when it comes (a delayed send
-  /// cannot be cancelled; one already on its way serves whatever it comes early enough for).
-  uint64_t tick_seq = 0;
-  std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> ticks_armed;
+  /// The ticks on their way: each runs on_tick when it comes.
+  wakeups ticks;
   /// The timer commands armed and still able to decide something (entity_runtime::arm_timers).
   std::vector<armed_timer> timers;
   /// Last commit or resume: a process manager whose step stalls longer than its timeout resumes.
@@ -1115,16 +1114,7 @@ public:
   /// Makes sure a tick comes no later than `at` + `late` (one already on its way if it does).
   static void tick_by(pointer self, caf::actor_clock::time_point at,
                       caf::timespan late = caf::timespan{0}) {
-    auto& st = self->state;
-    for (const auto& armed : st.ticks_armed) {
-      if (armed.second <= at + late) {
-        return;
-      }
-    }
-    auto now = self->clock().now();
-    st.ticks_armed.emplace_back(++st.tick_seq, at);
-    self->delayed_send(self, std::max<caf::timespan>(at - now, caf::timespan{0}), tick_atom::value,
-                       st.tick_seq);
+    self->state.ticks.template arm_by<tick_atom>(self, at, late);
   }
 
   static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
@@ -1185,10 +1175,7 @@ public:
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
         [=](tick_atom, uint64_t seq) {
-          auto& armed = self->state.ticks_armed;
-          armed.erase(std::remove_if(armed.begin(), armed.end(),
-                                     [seq](const auto& a) { return a.first == seq; }),
-                      armed.end());
+          self->state.ticks.arrived(seq);
           on_tick(self);
         },
         [=](stop_atom) {

@@ -1,6 +1,7 @@
 #include "actors/runtime/host.hpp"
 
 #include "actors/runtime/entity_handles.hpp"
+#include "actors/runtime/wakeups.hpp"
 
 #include "observability/log.hpp"
 
@@ -99,9 +100,8 @@ struct host_state {
   /// The deadlines of the commands kept or in flight, earliest first. One answered meanwhile
   /// stays listed until its time and then finds nothing.
   std::priority_queue<deadline, std::vector<deadline>, std::greater<>> deadlines;
-  /// The sweeps on their way (number, when due); a delayed send cannot be cancelled.
-  uint64_t sweep_seq = 0;
-  std::vector<std::pair<uint64_t, caf::actor_clock::time_point>> sweeps_armed;
+  /// The sweeps on their way.
+  wakeups sweeps;
   /// Of the commands kept or in flight, those their callers count
   /// (kept_command::counted_by_caller).
   std::shared_ptr<size_t> taken_back = std::make_shared<size_t>(0);
@@ -152,16 +152,7 @@ constexpr auto past_deadline_grace = std::chrono::seconds(1);
 
 /// Makes sure a sweep comes no later than `at` + `late` (one already on its way if it does).
 void sweep_by(host_pointer self, caf::actor_clock::time_point at, caf::timespan late) {
-  auto& st = self->state;
-  for (const auto& armed : st.sweeps_armed) {
-    if (armed.second <= at + late) {
-      return;
-    }
-  }
-  auto now = self->clock().now();
-  st.sweeps_armed.emplace_back(++st.sweep_seq, at);
-  self->delayed_send(self, std::max<caf::timespan>(at - now, caf::timespan{0}), sweep_atom::value,
-                     st.sweep_seq);
+  self->state.sweeps.arm_by<sweep_atom>(self, at, late);
 }
 
 /// Lists the command behind `ticket` for an answer from the host `in` from now, unless its
@@ -258,9 +249,7 @@ void expire_in_flight(host_pointer self, const std::string& id, uint64_t ticket)
 /// sweep_slack from now: under load, one sweep serves the commands of that stretch).
 void sweep(host_pointer self, uint64_t seq) {
   auto& st = self->state;
-  st.sweeps_armed.erase(std::remove_if(st.sweeps_armed.begin(), st.sweeps_armed.end(),
-                                       [seq](const auto& a) { return a.first == seq; }),
-                        st.sweeps_armed.end());
+  st.sweeps.arrived(seq);
   auto now = self->clock().now();
   while (!st.deadlines.empty() && st.deadlines.top().due <= now) {
     auto d = st.deadlines.top();
