@@ -173,6 +173,27 @@ struct saga_fixture {
     return "saga did not finish within the limit";
   }
 
+  struct ended_order {
+    std::string terminal_event;
+    int64_t after_ms = 0;
+  };
+
+  /// Places order `oid` while the node's host in `slot` is replaced by `stand_in`, waits for its
+  /// end and puts the real host back.
+  ended_order place_with_stand_in(caf::actor& slot, caf::actor stand_in, const std::string& oid,
+                                  std::vector<order::order_line> lines) {
+    auto real = std::exchange(slot, std::move(stand_in));
+    auto started = std::chrono::steady_clock::now();
+    place(oid, std::move(lines));
+    ended_order ended{wait_for_end(oid), 0};
+    ended.after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+    self->send_exit(slot, caf::exit_reason::user_shutdown);
+    slot = real;
+    return ended;
+  }
+
   /// Wakes every unfinished order as a node does at start.
   void woken_from_the_journal() {
     auto woken = resume_unfinished_orders(sys, node);
@@ -386,15 +407,9 @@ BOOST_FIXTURE_TEST_SUITE(order_saga, saga_fixture)
 BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tick) {
   restock("sku-a", 10);
   auto log = std::make_shared<received_log>();
-  auto real_payment = node.hosts->payment;
-  node.hosts->payment = sys.spawn(silent_payment_host, log);
-  auto started = std::chrono::steady_clock::now();
-  place("o-silent", {{"sku-a", 2}});
-  auto ended = wait_for_end("o-silent");
-  auto took = std::chrono::steady_clock::now() - started;
-  self->send_exit(node.hosts->payment, caf::exit_reason::user_shutdown);
-  node.hosts->payment = real_payment;
-  BOOST_TEST(ended == order::wire::order_cancelled);
+  auto ended = place_with_stand_in(node.hosts->payment, sys.spawn(silent_payment_host, log),
+                                   "o-silent", {{"sku-a", 2}});
+  BOOST_TEST(ended.terminal_event == order::wire::order_cancelled);
   auto attempts = fast_policy().max_payment_attempts;
   BOOST_TEST(count("order/o-silent", order::wire::sale_requested) == std::to_string(attempts));
   BOOST_TEST(count("order/o-silent", order::wire::payment_attempt_failed) ==
@@ -404,9 +419,8 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tic
              "payment failed after " + std::to_string(attempts) + " attempts: timed out");
   // Each attempt waited its step timeout (1 s), and no more than a tick (100 ms) and a backoff
   // (at most 300 ms) past it.
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
-  BOOST_TEST(ms >= attempts * fast_policy().step_timeout_ms);
-  BOOST_TEST(ms < attempts * (fast_policy().step_timeout_ms + 400) + 1000);
+  BOOST_TEST(ended.after_ms >= attempts * fast_policy().step_timeout_ms);
+  BOOST_TEST(ended.after_ms < attempts * (fast_policy().step_timeout_ms + 400) + 1000);
   BOOST_TEST(available("sku-a") == 10);
   BOOST_TEST(log->copy().size() == static_cast<size_t>(attempts) + 1); // the sales, the reversal
 }
@@ -416,15 +430,9 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tic
 // cancels the order. The first timeout must fire although it records no event.
 BOOST_AUTO_TEST_CASE(a_take_whose_answer_never_comes_is_asked_again_then_the_order_is_cancelled) {
   auto log = std::make_shared<received_log>();
-  auto real_inventory = node.hosts->inventory;
-  node.hosts->inventory = sys.spawn(silent_inventory_host, log);
-  auto started = std::chrono::steady_clock::now();
-  place("o-untaken", {{"sku-a", 2}});
-  auto ended = wait_for_end("o-untaken");
-  auto took = std::chrono::steady_clock::now() - started;
-  self->send_exit(node.hosts->inventory, caf::exit_reason::user_shutdown);
-  node.hosts->inventory = real_inventory;
-  BOOST_TEST(ended == order::wire::order_cancelled);
+  auto ended = place_with_stand_in(node.hosts->inventory, sys.spawn(silent_inventory_host, log),
+                                   "o-untaken", {{"sku-a", 2}});
+  BOOST_TEST(ended.terminal_event == order::wire::order_cancelled);
   BOOST_TEST(db.query_value("SELECT payload->>'reason' FROM events WHERE stream_id = "
                             "'order/o-untaken' AND event_type = 'order.cancelled.v1'") ==
              "reservation timed out");
@@ -434,9 +442,8 @@ BOOST_AUTO_TEST_CASE(a_take_whose_answer_never_comes_is_asked_again_then_the_ord
   }
   BOOST_TEST(takes == 2); // the first round and the one its timeout asked again
   // Two step timeouts (1 s each), each at most a tick (100 ms) late.
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
-  BOOST_TEST(ms >= 2 * fast_policy().step_timeout_ms);
-  BOOST_TEST(ms < 2 * (fast_policy().step_timeout_ms + 400) + 1000);
+  BOOST_TEST(ended.after_ms >= 2 * fast_policy().step_timeout_ms);
+  BOOST_TEST(ended.after_ms < 2 * (fast_policy().step_timeout_ms + 400) + 1000);
 }
 
 BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and_notified) {
