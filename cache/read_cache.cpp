@@ -26,25 +26,43 @@ std::optional<std::optional<std::string>> read_cache::lookup(const std::string& 
 
 namespace {
 
-/// KEYS[1] value, KEYS[2] generation; ARGV value, ttl ms, generation seen before loading.
-/// Stores the value only if no invalidation happened since the loader started.
+/// KEYS[1] generation; ARGV[1] keep ms. Marks the key as possibly cached for keep ms (so that
+/// invalidations of it bump and announce it) and returns its generation.
+const std::string mark_and_read_generation = R"lua(
+local generation = redis.call('GET', KEYS[1])
+if generation then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return generation
+end
+redis.call('SET', KEYS[1], '0', 'PX', ARGV[1])
+return '0'
+)lua";
+
+/// KEYS[1] value, KEYS[2] generation; ARGV value, ttl ms, generation seen before loading, keep
+/// ms. Stores the value only if no invalidation happened since the loader started (and its mark
+/// did not lapse), and keeps the mark for longer than the value.
 const std::string store_if_current = R"lua(
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
+if redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
   return 1
 end
 return 0
 )lua";
 
 /// KEYS: (value, generation) pairs; ARGV[1] generation ttl ms, ARGV[2] channel ('' for none),
-/// then each pair's key. Voids loads in flight, drops the values, tells the other processes.
+/// then each pair's key. For each key that may be cached somewhere (marked by a load, or holding
+/// a value): voids loads in flight, drops the value, tells the other processes. A key with
+/// neither was not loaded within the keep period: no one holds it, nothing to do.
 const std::string bump_and_drop = R"lua(
 for i = 1, #KEYS, 2 do
-  redis.call('INCR', KEYS[i + 1])
-  redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
-  redis.call('DEL', KEYS[i])
-  if ARGV[2] ~= '' then
-    redis.call('PUBLISH', ARGV[2], ARGV[2 + (i + 1) / 2])
+  if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) > 0 then
+    redis.call('INCR', KEYS[i + 1])
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
+    redis.call('DEL', KEYS[i])
+    if ARGV[2] ~= '' then
+      redis.call('PUBLISH', ARGV[2], ARGV[2 + (i + 1) / 2])
+    end
   end
 end
 return 1
@@ -55,14 +73,18 @@ constexpr size_t keys_per_call = 256;
 
 } // namespace
 
-std::optional<std::string> read_cache::generation(const std::string& key) {
+std::optional<std::string> read_cache::begin_load(const std::string& key) {
   std::lock_guard<std::mutex> guard{client_mutex_};
-  auto r = client_.get(generation_key(key));
+  auto r = client_.eval(mark_and_read_generation, {generation_key(key)}, {keep()});
   if (!r) {
     ++redis_errors_;
     return std::nullopt;
   }
-  return r->value_or("0");
+  if (r->type != redis_reply::kind::string) {
+    ++redis_errors_;
+    return std::nullopt;
+  }
+  return r->str;
 }
 
 void read_cache::store(const std::string& key, const std::string& value,
@@ -70,7 +92,7 @@ void read_cache::store(const std::string& key, const std::string& value,
   auto ttl = jittered_ttl();
   std::lock_guard<std::mutex> guard{client_mutex_};
   auto r = client_.eval(store_if_current, {redis_key(key), generation_key(key)},
-                        {value, std::to_string(ttl.count()), generation_before_load});
+                        {value, std::to_string(ttl.count()), generation_before_load, keep()});
   if (!r) {
     ++redis_errors_;
   } else if (r->integer == 0) {
@@ -88,13 +110,14 @@ std::chrono::milliseconds read_cache::jittered_ttl() {
   return std::chrono::milliseconds{std::max<int64_t>(1, static_cast<int64_t>(ms))};
 }
 
-std::optional<std::string> read_cache::get_or_load(const std::string& key, const loader& load) {
+cache_read read_cache::read(const std::string& key, const loader& load) {
   if (auto cached = lookup(key); cached && *cached) {
     ++hits_;
-    return **cached;
+    // A stored value keeps its key marked for longer than it lives.
+    return cache_read{std::move(**cached), true};
   }
   ++misses_;
-  std::promise<std::optional<std::string>> promise;
+  std::promise<cache_read> promise;
   {
     std::unique_lock<std::mutex> guard{flights_mutex_};
     if (auto it = flights_.find(key); it != flights_.end()) {
@@ -107,18 +130,19 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
   }
   // This caller leads the flight. A previous leader may have filled the key between our GET and
   // our registration: look again before loading, so a burst of callers loads at most once.
-  std::optional<std::string> value;
+  cache_read result;
   bool loaded = false;
-  // Read before loading: an invalidation between here and the store bumps it, and the store then
-  // keeps the (possibly stale) value out of Redis.
-  auto generation_before_load = generation(key);
+  // Mark and read before loading: an invalidation between here and the store sees the mark,
+  // bumps the generation, and the store then keeps the (possibly stale) value out of Redis.
+  auto generation_before_load = begin_load(key);
+  result.announced = generation_before_load.has_value();
   try {
     if (auto cached = lookup(key); cached && *cached) {
-      value = std::move(*cached);
+      result.value = std::move(*cached);
     } else {
       ++loads_;
       loaded = true;
-      value = load();
+      result.value = load();
     }
   } catch (...) {
     promise.set_exception(std::current_exception());
@@ -126,16 +150,16 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
     flights_.erase(key);
     throw;
   }
-  if (loaded && value && generation_before_load) {
-    store(key, *value, *generation_before_load);
+  if (loaded && result.value && generation_before_load) {
+    store(key, *result.value, *generation_before_load);
   }
   // Fill Redis before ending the flight, so later callers find the value there.
-  promise.set_value(value);
+  promise.set_value(result);
   {
     std::lock_guard<std::mutex> guard{flights_mutex_};
     flights_.erase(key);
   }
-  return value;
+  return result;
 }
 
 cache_result<done> read_cache::invalidate(const std::string& key) {
@@ -143,8 +167,8 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
 }
 
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
-  // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
-  const auto keep = std::to_string((options_.ttl * 3).count());
+  // The generation outlives any value filled before it and the copies kept of it.
+  const auto keep = this->keep();
   std::optional<cache_error> failed;
   for (size_t from = 0; from < keys.size(); from += keys_per_call) {
     auto to = std::min(keys.size(), from + keys_per_call);

@@ -28,6 +28,19 @@ struct read_cache_options {
   /// When not empty, invalidate(key) also publishes `key` on this Redis channel (in the same
   /// script as the delete), so that other processes can drop their own copies of it.
   std::string invalidation_channel;
+  /// How long a caller may keep its own copy of a value read() announced (e.g. an in-process
+  /// cache): the key stays marked, and so announced on invalidation_channel, at least that long.
+  std::chrono::milliseconds copies_kept_for{0};
+};
+
+/// What read() found.
+struct cache_read {
+  /// The cached or loaded value; nullopt when the loader found nothing.
+  std::optional<std::string> value;
+  /// The key is marked as possibly cached, so every invalidate() of it for the next ttl * 3 +
+  /// copies_kept_for is announced on invalidation_channel: a copy of `value` may be kept that
+  /// long. False when Redis failed: a copy kept would miss the invalidations of other processes.
+  bool announced = false;
 };
 
 /// Counters for /metrics; each is monotonic.
@@ -63,12 +76,21 @@ public:
              redis_client_options client_options = {});
 
   /// The cached value of `key`, or else the loader's (which is then cached with the jittered TTL).
-  std::optional<std::string> get_or_load(const std::string& key, const loader& load);
+  std::optional<std::string> get_or_load(const std::string& key, const loader& load) {
+    return read(key, load).value;
+  }
+
+  /// get_or_load(), also saying whether the caller may keep a copy of the value (see cache_read).
+  /// Before loading, the key is marked as possibly cached (its generation key is created, or its
+  /// expiry renewed): only marked keys cost invalidate() more than a look.
+  cache_read read(const std::string& key, const loader& load);
 
   /// Removes `key` from Redis (after a write to the source of truth), and voids every load of it
   /// in flight: a loader that read the source before the write cannot store its stale value
   /// afterwards (each key has a generation, bumped here and checked atomically when storing).
-  /// An error means the old value may stay until its TTL runs out.
+  /// A key not marked (no load of it began within ttl * 3 + copies_kept_for, so no one can hold
+  /// it) costs one EXISTS and is neither bumped nor announced. An error means the old value may
+  /// stay until its TTL runs out.
   cache_result<done> invalidate(const std::string& key);
 
   /// invalidate() of every key in one round trip (a few for thousands of keys: each is tried
@@ -86,14 +108,20 @@ public:
   std::string redis_key(const std::string& key) const { return options_.key_prefix + key; }
 
 private:
-  using flight = std::shared_future<std::optional<std::string>>;
+  using flight = std::shared_future<cache_read>;
 
   std::optional<std::optional<std::string>> lookup(const std::string& key);
-  /// The key's generation now ("0" if never invalidated); nullopt if Redis failed.
-  std::optional<std::string> generation(const std::string& key);
-  /// Stores `value` unless the key was invalidated since `generation_before_load` was read.
+  /// Marks `key` as possibly cached for keep() and returns its generation now; nullopt if Redis
+  /// failed.
+  std::optional<std::string> begin_load(const std::string& key);
+  /// Stores `value` unless the key was invalidated (or its mark lapsed) since begin_load().
   void store(const std::string& key, const std::string& value,
              const std::string& generation_before_load);
+  /// How long a key stays marked after a load or an invalidation: longer than any value stored
+  /// (ttl * (1 + jitter)) plus the copies callers keep of it.
+  std::string keep() const {
+    return std::to_string((options_.ttl * 3 + options_.copies_kept_for).count());
+  }
   std::string generation_key(const std::string& key) const {
     return options_.key_prefix + "gen:" + key;
   }

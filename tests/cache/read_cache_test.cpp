@@ -2,12 +2,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include "cache/read_cache.hpp"
+#include "cache/redis_subscriber.hpp"
 #include "tests/cache/test_keys.hpp"
 #include "tests/support/pg_test_database.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -24,7 +27,127 @@ cache::read_cache_options options_for(const std::string& what) {
   return o;
 }
 
+/// The messages published on one channel, in order, heard from the moment the constructor returns.
+class heard_on {
+public:
+  heard_on(const config::redis_config& redis, const std::string& channel)
+      : subscriber_{redis, channel, [this](const std::string& m) {
+                      std::lock_guard<std::mutex> lock{mutex_};
+                      messages_.push_back(m);
+                      changed_.notify_all();
+                    }} {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!subscriber_.subscribed() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms); // polls a condition
+    }
+    BOOST_TEST_REQUIRE(subscriber_.subscribed());
+  }
+
+  /// Every message up to and including `last`, once it arrives (empty after 5 s without it).
+  std::vector<std::string> until(const std::string& last) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    auto arrived = [&] {
+      return std::find(messages_.begin(), messages_.end(), last) != messages_.end();
+    };
+    if (!changed_.wait_for(lock, 5s, arrived)) {
+      return {};
+    }
+    return {messages_.begin(), std::find(messages_.begin(), messages_.end(), last) + 1};
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> messages_;
+  cache::redis_subscriber subscriber_;
+};
+
+cache::read_cache_options announcing(const std::string& what) {
+  auto o = options_for(what);
+  o.invalidation_channel = o.key_prefix + "invalidations";
+  return o;
+}
+
+std::optional<std::string> value(const std::string& v) {
+  return v;
+}
+
 } // namespace
+
+BOOST_AUTO_TEST_CASE(invalidating_keys_no_one_read_neither_bumps_nor_drops_nor_announces_them) {
+  // The projection invalidates every row it changes, most of which no one reads: those must cost
+  // Redis a look, not an INCR, PEXPIRE, DEL and PUBLISH each.
+  const auto redis = testing::config_from_environment().redis;
+  const auto options = announcing("never-read");
+  cache::read_cache cache{redis, options};
+  heard_on channel{redis, options.invalidation_channel};
+  cache.get_or_load("read", [] { return value("v"); });
+  BOOST_TEST(static_cast<bool>(
+      cache.invalidate(std::vector<std::string>{"unread-1", "read", "unread-2"})));
+  cache::redis_client client{redis};
+  BOOST_TEST_REQUIRE(static_cast<bool>(client.publish(options.invalidation_channel, "end")));
+  BOOST_TEST((channel.until("end") == std::vector<std::string>{"read", "end"}));
+  auto generations = client.command(
+      {"EXISTS", options.key_prefix + "gen:unread-1", options.key_prefix + "gen:unread-2"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(generations));
+  BOOST_TEST(generations->integer == 0); // never bumped
+  auto read = client.get(options.key_prefix + "gen:read");
+  BOOST_TEST_REQUIRE(static_cast<bool>(read));
+  BOOST_TEST(read->value_or("") == "1"); // bumped once
+  BOOST_TEST(cache.get_or_load("read", [] { return value("v2"); }).value_or("") == "v2");
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_load_in_flight_when_another_process_invalidates_its_key_is_voided_and_announced) {
+  // The key was never read before this load: its first load marks it before reading the source,
+  // so the writer's invalidation (another process) still bumps it and tells the near caches.
+  const auto redis = testing::config_from_environment().redis;
+  const auto options = announcing("in-flight");
+  cache::read_cache reader{redis, options};
+  cache::read_cache writer{redis, options};
+  heard_on channel{redis, options.invalidation_channel};
+  std::string source = "old";
+  auto racing_loader = [&] {
+    auto read = source;
+    source = "new";
+    BOOST_TEST(static_cast<bool>(writer.invalidate("k")));
+    return value(read);
+  };
+  auto first = reader.read("k", racing_loader);
+  BOOST_TEST(first.value.value_or("") == "old");
+  BOOST_TEST(first.announced);
+  BOOST_TEST(reader.stats().stale_fills == 1u);
+  BOOST_TEST((channel.until("k") == std::vector<std::string>{"k"}));
+  BOOST_TEST(reader.get_or_load("k", [&] { return value(source); }).value_or("") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_kept_after_its_redis_value_expired_is_still_announced) {
+  // A near cache may keep a value for copies_kept_for after Redis dropped it: the key stays
+  // marked that long, so its invalidations still reach the copy.
+  const auto redis = testing::config_from_environment().redis;
+  auto options = announcing("kept-copy");
+  options.ttl = 100ms;
+  options.jitter_fraction = 0;
+  options.copies_kept_for = 5s;
+  cache::read_cache cache{redis, options};
+  heard_on channel{redis, options.invalidation_channel};
+  BOOST_TEST(cache.read("k", [] { return value("v"); }).announced);
+  cache::redis_client client{redis};
+  auto mark_ttl = client.pttl(options.key_prefix + "gen:k");
+  BOOST_TEST_REQUIRE(static_cast<bool>(mark_ttl));
+  BOOST_TEST(*mark_ttl > 1000); // ttl * 3 + copies_kept_for
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  auto gone = [&] {
+    auto v = client.get(options.key_prefix + "k");
+    return v && !*v;
+  };
+  while (!gone() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms); // polls a condition: the value's TTL runs out
+  }
+  BOOST_TEST_REQUIRE(gone());
+  BOOST_TEST(static_cast<bool>(cache.invalidate("k")));
+  BOOST_TEST((channel.until("k") == std::vector<std::string>{"k"}));
+}
 
 BOOST_AUTO_TEST_CASE(loads_a_cold_key_once_and_then_answers_from_redis) {
   const auto redis = testing::config_from_environment().redis;
@@ -223,5 +346,7 @@ BOOST_AUTO_TEST_CASE(reads_through_the_loader_when_redis_is_unreachable) {
   auto s = cache.stats();
   BOOST_TEST(s.redis_errors >= 100u);
   BOOST_TEST(s.hits == 0u);
+  // Not marked in Redis, so other processes would not announce its invalidations: no copy kept.
+  BOOST_TEST(!cache.read("k", loader).announced);
   BOOST_TEST(!cache.invalidate("k"));
 }
