@@ -26,21 +26,23 @@ std::optional<std::optional<std::string>> read_cache::lookup(const std::string& 
 
 namespace {
 
-/// KEYS[1] generation; ARGV[1] keep ms. Marks the key as possibly cached for keep ms (so that
-/// invalidations of it bump and announce it) and returns its generation.
-const std::string mark_and_read_generation = R"lua(
-local generation = redis.call('GET', KEYS[1])
-if generation then
+/// KEYS[1] mark; ARGV[1] keep ms, ARGV[2] a new random token. Marks the key as possibly cached
+/// for keep ms (so that invalidations of it drop and announce it): renews the mark, or makes one
+/// with the new token. Returns the mark's token.
+const std::string mark_for_load = R"lua(
+local token = redis.call('GET', KEYS[1])
+if token then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return generation
+  return token
 end
-redis.call('SET', KEYS[1], '0', 'PX', ARGV[1])
-return '0'
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+return ARGV[2]
 )lua";
 
-/// KEYS[1] value, KEYS[2] generation; ARGV value, ttl ms, generation seen before loading, keep
-/// ms. Stores the value only if no invalidation happened since the loader started (and its mark
-/// did not lapse), and keeps the mark for longer than the value.
+/// KEYS[1] value, KEYS[2] mark; ARGV value, ttl ms, the mark's token before loading, keep ms.
+/// Stores the value only if the mark the load made or renewed is still there (no invalidation
+/// removed it since; a later mark has another token), and keeps the mark for longer than the
+/// value.
 const std::string store_if_current = R"lua(
 if redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -50,19 +52,14 @@ end
 return 0
 )lua";
 
-/// KEYS: (value, generation) pairs; ARGV[1] generation ttl ms, ARGV[2] channel ('' for none),
-/// then each pair's key. For each key that may be cached somewhere (marked by a load, or holding
-/// a value): voids loads in flight, drops the value, tells the other processes. A key with
-/// neither was not loaded within the keep period: no one holds it, nothing to do.
-const std::string bump_and_drop = R"lua(
+/// KEYS: (value, mark) pairs; ARGV[1] channel ('' for none), then each pair's key. Drops each
+/// key's value and mark, which voids the loads in flight; a key that had either may be held
+/// elsewhere, so it is announced. A key with neither was not loaded within the keep period: no
+/// one holds it, and it costs one DEL.
+const std::string drop_and_announce = R"lua(
 for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) > 0 then
-    redis.call('INCR', KEYS[i + 1])
-    redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
-    redis.call('DEL', KEYS[i])
-    if ARGV[2] ~= '' then
-      redis.call('PUBLISH', ARGV[2], ARGV[2 + (i + 1) / 2])
-    end
+  if redis.call('DEL', KEYS[i], KEYS[i + 1]) > 0 and ARGV[1] ~= '' then
+    redis.call('PUBLISH', ARGV[1], ARGV[1 + (i + 1) / 2])
   end
 end
 return 1
@@ -74,8 +71,13 @@ constexpr size_t keys_per_call = 256;
 } // namespace
 
 std::optional<std::string> read_cache::begin_load(const std::string& key) {
+  uint64_t token = 0;
+  {
+    std::lock_guard<std::mutex> guard{flights_mutex_};
+    token = random_();
+  }
   std::lock_guard<std::mutex> guard{client_mutex_};
-  auto r = client_.eval(mark_and_read_generation, {generation_key(key)}, {keep()});
+  auto r = client_.eval(mark_for_load, {mark_key(key)}, {keep(), std::to_string(token)});
   if (!r) {
     ++redis_errors_;
     return std::nullopt;
@@ -88,11 +90,11 @@ std::optional<std::string> read_cache::begin_load(const std::string& key) {
 }
 
 void read_cache::store(const std::string& key, const std::string& value,
-                       const std::string& generation_before_load) {
+                       const std::string& mark_before_load) {
   auto ttl = jittered_ttl();
   std::lock_guard<std::mutex> guard{client_mutex_};
-  auto r = client_.eval(store_if_current, {redis_key(key), generation_key(key)},
-                        {value, std::to_string(ttl.count()), generation_before_load, keep()});
+  auto r = client_.eval(store_if_current, {redis_key(key), mark_key(key)},
+                        {value, std::to_string(ttl.count()), mark_before_load, keep()});
   if (!r) {
     ++redis_errors_;
   } else if (r->integer == 0) {
@@ -132,10 +134,10 @@ cache_read read_cache::read(const std::string& key, const loader& load) {
   // our registration: look again before loading, so a burst of callers loads at most once.
   cache_read result;
   bool loaded = false;
-  // Mark and read before loading: an invalidation between here and the store sees the mark,
-  // bumps the generation, and the store then keeps the (possibly stale) value out of Redis.
-  auto generation_before_load = begin_load(key);
-  result.announced = generation_before_load.has_value();
+  // Mark before loading: an invalidation between here and the store finds the mark (so it is
+  // announced) and removes it, and the store then keeps the (possibly stale) value out of Redis.
+  auto mark_before_load = begin_load(key);
+  result.announced = mark_before_load.has_value();
   try {
     if (auto cached = lookup(key); cached && *cached) {
       result.value = std::move(*cached);
@@ -150,8 +152,8 @@ cache_read read_cache::read(const std::string& key, const loader& load) {
     flights_.erase(key);
     throw;
   }
-  if (loaded && result.value && generation_before_load) {
-    store(key, *result.value, *generation_before_load);
+  if (loaded && result.value && mark_before_load) {
+    store(key, *result.value, *mark_before_load);
   }
   // Fill Redis before ending the flight, so later callers find the value there.
   promise.set_value(result);
@@ -167,24 +169,22 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
 }
 
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
-  // The generation outlives any value filled before it and the copies kept of it.
-  const auto keep = this->keep();
   std::optional<cache_error> failed;
   for (size_t from = 0; from < keys.size(); from += keys_per_call) {
     auto to = std::min(keys.size(), from + keys_per_call);
     std::vector<std::string> redis_keys;
-    std::vector<std::string> args{keep, options_.invalidation_channel};
+    std::vector<std::string> args{options_.invalidation_channel};
     redis_keys.reserve(2 * (to - from));
-    args.reserve(2 + to - from);
+    args.reserve(1 + to - from);
     for (size_t i = from; i < to; ++i) {
       redis_keys.push_back(redis_key(keys[i]));
-      redis_keys.push_back(generation_key(keys[i]));
+      redis_keys.push_back(mark_key(keys[i]));
       args.push_back(keys[i]);
     }
     cache_result<redis_reply> r = cache_error{};
     {
       std::lock_guard<std::mutex> guard{client_mutex_};
-      r = client_.eval(bump_and_drop, redis_keys, args);
+      r = client_.eval(drop_and_announce, redis_keys, args);
     }
     if (!r) {
       ++redis_errors_;
