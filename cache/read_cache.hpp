@@ -26,7 +26,8 @@ struct read_cache_options {
   /// expire together.
   double jitter_fraction = 0.1;
   /// When not empty, invalidate(key) also publishes `key` on this Redis channel (in the same
-  /// script as the delete), so that other processes can drop their own copies of it.
+  /// script as the delete) when a copy of it may be held (it was marked by a read or held a
+  /// value), so that other processes can drop their own copies of it.
   std::string invalidation_channel;
   /// How long a caller may keep its own copy of a value read() announced (e.g. an in-process
   /// cache): the key stays marked, and so announced on invalidation_channel, at least that long.
