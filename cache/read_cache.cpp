@@ -26,25 +26,40 @@ std::optional<std::optional<std::string>> read_cache::lookup(const std::string& 
 
 namespace {
 
-/// KEYS[1] value, KEYS[2] generation; ARGV value, ttl ms, generation seen before loading.
-/// Stores the value only if no invalidation happened since the loader started.
+/// KEYS[1] mark; ARGV[1] keep ms, ARGV[2] a new random token. Marks the key as possibly cached
+/// for keep ms (so that invalidations of it drop and announce it): renews the mark, or makes one
+/// with the new token. Returns the mark's token.
+const std::string mark_for_load = R"lua(
+local token = redis.call('GET', KEYS[1])
+if token then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return token
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+return ARGV[2]
+)lua";
+
+/// KEYS[1] value, KEYS[2] mark; ARGV value, ttl ms, the mark's token before loading, keep ms.
+/// Stores the value only if the mark the load made or renewed is still there (no invalidation
+/// removed it since; a later mark has another token), and keeps the mark for longer than the
+/// value.
 const std::string store_if_current = R"lua(
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
+if redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
   return 1
 end
 return 0
 )lua";
 
-/// KEYS: (value, generation) pairs; ARGV[1] generation ttl ms, ARGV[2] channel ('' for none),
-/// then each pair's key. Voids loads in flight, drops the values, tells the other processes.
-const std::string bump_and_drop = R"lua(
+/// KEYS: (value, mark) pairs; ARGV[1] channel ('' for none), then each pair's key. Drops each
+/// key's value and mark, which voids the loads in flight; a key that had either may be held
+/// elsewhere, so it is announced. A key with neither was not loaded within the keep period: no
+/// one holds it, and it costs one DEL.
+const std::string drop_and_announce = R"lua(
 for i = 1, #KEYS, 2 do
-  redis.call('INCR', KEYS[i + 1])
-  redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
-  redis.call('DEL', KEYS[i])
-  if ARGV[2] ~= '' then
-    redis.call('PUBLISH', ARGV[2], ARGV[2 + (i + 1) / 2])
+  if redis.call('DEL', KEYS[i], KEYS[i + 1]) > 0 and ARGV[1] ~= '' then
+    redis.call('PUBLISH', ARGV[1], ARGV[1 + (i + 1) / 2])
   end
 end
 return 1
@@ -55,22 +70,31 @@ constexpr size_t keys_per_call = 256;
 
 } // namespace
 
-std::optional<std::string> read_cache::generation(const std::string& key) {
+std::optional<std::string> read_cache::begin_load(const std::string& key) {
+  uint64_t token = 0;
+  {
+    std::lock_guard<std::mutex> guard{flights_mutex_};
+    token = random_();
+  }
   std::lock_guard<std::mutex> guard{client_mutex_};
-  auto r = client_.get(generation_key(key));
+  auto r = client_.eval(mark_for_load, {mark_key(key)}, {keep(), std::to_string(token)});
   if (!r) {
     ++redis_errors_;
     return std::nullopt;
   }
-  return r->value_or("0");
+  if (r->type != redis_reply::kind::string) {
+    ++redis_errors_;
+    return std::nullopt;
+  }
+  return r->str;
 }
 
 void read_cache::store(const std::string& key, const std::string& value,
-                       const std::string& generation_before_load) {
+                       const std::string& mark_before_load) {
   auto ttl = jittered_ttl();
   std::lock_guard<std::mutex> guard{client_mutex_};
-  auto r = client_.eval(store_if_current, {redis_key(key), generation_key(key)},
-                        {value, std::to_string(ttl.count()), generation_before_load});
+  auto r = client_.eval(store_if_current, {redis_key(key), mark_key(key)},
+                        {value, std::to_string(ttl.count()), mark_before_load, keep()});
   if (!r) {
     ++redis_errors_;
   } else if (r->integer == 0) {
@@ -88,13 +112,14 @@ std::chrono::milliseconds read_cache::jittered_ttl() {
   return std::chrono::milliseconds{std::max<int64_t>(1, static_cast<int64_t>(ms))};
 }
 
-std::optional<std::string> read_cache::get_or_load(const std::string& key, const loader& load) {
+cache_read read_cache::read(const std::string& key, const loader& load) {
   if (auto cached = lookup(key); cached && *cached) {
     ++hits_;
-    return **cached;
+    // A stored value keeps its key marked for longer than it lives.
+    return cache_read{std::move(**cached), true};
   }
   ++misses_;
-  std::promise<std::optional<std::string>> promise;
+  std::promise<cache_read> promise;
   {
     std::unique_lock<std::mutex> guard{flights_mutex_};
     if (auto it = flights_.find(key); it != flights_.end()) {
@@ -107,18 +132,19 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
   }
   // This caller leads the flight. A previous leader may have filled the key between our GET and
   // our registration: look again before loading, so a burst of callers loads at most once.
-  std::optional<std::string> value;
+  cache_read result;
   bool loaded = false;
-  // Read before loading: an invalidation between here and the store bumps it, and the store then
-  // keeps the (possibly stale) value out of Redis.
-  auto generation_before_load = generation(key);
+  // Mark before loading: an invalidation between here and the store finds the mark (so it is
+  // announced) and removes it, and the store then keeps the (possibly stale) value out of Redis.
+  auto mark_before_load = begin_load(key);
+  result.announced = mark_before_load.has_value();
   try {
     if (auto cached = lookup(key); cached && *cached) {
-      value = std::move(*cached);
+      result.value = std::move(*cached);
     } else {
       ++loads_;
       loaded = true;
-      value = load();
+      result.value = load();
     }
   } catch (...) {
     promise.set_exception(std::current_exception());
@@ -126,16 +152,16 @@ std::optional<std::string> read_cache::get_or_load(const std::string& key, const
     flights_.erase(key);
     throw;
   }
-  if (loaded && value && generation_before_load) {
-    store(key, *value, *generation_before_load);
+  if (loaded && result.value && mark_before_load) {
+    store(key, *result.value, *mark_before_load);
   }
   // Fill Redis before ending the flight, so later callers find the value there.
-  promise.set_value(value);
+  promise.set_value(result);
   {
     std::lock_guard<std::mutex> guard{flights_mutex_};
     flights_.erase(key);
   }
-  return value;
+  return result;
 }
 
 cache_result<done> read_cache::invalidate(const std::string& key) {
@@ -143,24 +169,22 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
 }
 
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
-  // The generation outlives any value filled before it (at most ttl * (1 + jitter)).
-  const auto keep = std::to_string((options_.ttl * 3).count());
   std::optional<cache_error> failed;
   for (size_t from = 0; from < keys.size(); from += keys_per_call) {
     auto to = std::min(keys.size(), from + keys_per_call);
     std::vector<std::string> redis_keys;
-    std::vector<std::string> args{keep, options_.invalidation_channel};
+    std::vector<std::string> args{options_.invalidation_channel};
     redis_keys.reserve(2 * (to - from));
-    args.reserve(2 + to - from);
+    args.reserve(1 + to - from);
     for (size_t i = from; i < to; ++i) {
       redis_keys.push_back(redis_key(keys[i]));
-      redis_keys.push_back(generation_key(keys[i]));
+      redis_keys.push_back(mark_key(keys[i]));
       args.push_back(keys[i]);
     }
     cache_result<redis_reply> r = cache_error{};
     {
       std::lock_guard<std::mutex> guard{client_mutex_};
-      r = client_.eval(bump_and_drop, redis_keys, args);
+      r = client_.eval(drop_and_announce, redis_keys, args);
     }
     if (!r) {
       ++redis_errors_;

@@ -26,8 +26,23 @@ struct read_cache_options {
   /// expire together.
   double jitter_fraction = 0.1;
   /// When not empty, invalidate(key) also publishes `key` on this Redis channel (in the same
-  /// script as the delete), so that other processes can drop their own copies of it.
+  /// script as the delete) when a copy of it may be held (it was marked by a read or held a
+  /// value), so that other processes can drop their own copies of it.
   std::string invalidation_channel;
+  /// How long a caller may keep its own copy of a value read() announced (e.g. an in-process
+  /// cache): the key stays marked, and so announced on invalidation_channel, at least that long.
+  std::chrono::milliseconds copies_kept_for{0};
+};
+
+/// What read() found.
+struct cache_read {
+  /// The cached or loaded value; nullopt when the loader found nothing.
+  std::optional<std::string> value;
+  /// The key is marked as possibly cached for the next ttl * 3 + copies_kept_for, so its next
+  /// invalidate() within that time is announced on invalidation_channel: a copy of `value` may
+  /// be kept that long (until it hears that announcement). False when Redis failed: a copy kept
+  /// would miss the invalidations of other processes.
+  bool announced = false;
 };
 
 /// Counters for /metrics; each is monotonic.
@@ -63,12 +78,22 @@ public:
              redis_client_options client_options = {});
 
   /// The cached value of `key`, or else the loader's (which is then cached with the jittered TTL).
-  std::optional<std::string> get_or_load(const std::string& key, const loader& load);
+  std::optional<std::string> get_or_load(const std::string& key, const loader& load) {
+    return read(key, load).value;
+  }
+
+  /// get_or_load(), also saying whether the caller may keep a copy of the value (see cache_read).
+  /// Before loading, the key is marked as possibly cached (a mark key with a random token is
+  /// created, or its expiry renewed): only marked keys cost invalidate() more than one DEL.
+  cache_read read(const std::string& key, const loader& load);
 
   /// Removes `key` from Redis (after a write to the source of truth), and voids every load of it
   /// in flight: a loader that read the source before the write cannot store its stale value
-  /// afterwards (each key has a generation, bumped here and checked atomically when storing).
-  /// An error means the old value may stay until its TTL runs out.
+  /// afterwards (a load marks the key first; this removes the mark, and a store succeeds only
+  /// while the mark it began with is there). A key that was marked or held a value is announced
+  /// on invalidation_channel; one that had neither (not read since its last invalidation or
+  /// within ttl * 3 + copies_kept_for, so no one can hold it) costs one DEL. An error means the
+  /// old value may stay until its TTL runs out.
   cache_result<done> invalidate(const std::string& key);
 
   /// invalidate() of every key in one round trip (a few for thousands of keys: each is tried
@@ -86,22 +111,25 @@ public:
   std::string redis_key(const std::string& key) const { return options_.key_prefix + key; }
 
 private:
-  using flight = std::shared_future<std::optional<std::string>>;
+  using flight = std::shared_future<cache_read>;
 
   std::optional<std::optional<std::string>> lookup(const std::string& key);
-  /// The key's generation now ("0" if never invalidated); nullopt if Redis failed.
-  std::optional<std::string> generation(const std::string& key);
-  /// Stores `value` unless the key was invalidated since `generation_before_load` was read.
-  void store(const std::string& key, const std::string& value,
-             const std::string& generation_before_load);
-  std::string generation_key(const std::string& key) const {
-    return options_.key_prefix + "gen:" + key;
+  /// Marks `key` as possibly cached for keep() and returns the mark's token; nullopt if Redis
+  /// failed.
+  std::optional<std::string> begin_load(const std::string& key);
+  /// Stores `value` unless the key was invalidated (or its mark lapsed) since begin_load().
+  void store(const std::string& key, const std::string& value, const std::string& mark_before_load);
+  /// How long a key stays marked after a load or a store: longer than any value stored (ttl *
+  /// (1 + jitter)) plus the copies callers keep of it.
+  std::string keep() const {
+    return std::to_string((options_.ttl * 3 + options_.copies_kept_for).count());
   }
+  std::string mark_key(const std::string& key) const { return options_.key_prefix + "mark:" + key; }
 
   read_cache_options options_;
   std::mutex client_mutex_; // guards client_ (not thread-safe)
   redis_client client_;
-  std::mutex flights_mutex_; // guards flights_ and random_
+  std::mutex flights_mutex_; // guards flights_ and random_ (jitter and mark tokens)
   std::unordered_map<std::string, flight> flights_;
   std::mt19937_64 random_;
   std::atomic<uint64_t> hits_{0};

@@ -12,7 +12,7 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
                         std::function<node_health()> health)
     : sys(sys), hosts(std::move(hosts)), cfg(cfg), metrics(metrics), health(std::move(health)),
       cache(cfg.redis, cache::read_cache_options{"om:cache:", cfg.gateway.cache_ttl, 0.1,
-                                                 invalidation_channel}),
+                                                 invalidation_channel, near_cache_ttl}),
       limiter(cfg.redis,
               cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                         static_cast<double>(cfg.gateway.rate_limit_per_s)}),

@@ -132,7 +132,8 @@ struct gateway_api::impl : std::enable_shared_from_this<gateway_api::impl> {
   static constexpr std::chrono::milliseconds near_cache_ttl{2000};
 
   /// The JSON of `key` from Redis, or else from `load` (which throws read_failed when PostgreSQL
-  /// fails), kept in the near cache too; nullopt when the row does not exist.
+  /// fails), kept in the near cache too (unless Redis failed to mark the key, so other processes
+  /// would not announce its invalidations); nullopt when the row does not exist.
   std::optional<std::string> layered(const std::string& key,
                                      const std::function<std::optional<std::string>()>& load);
 

@@ -58,9 +58,10 @@ gateway_api::impl::layered(const std::string& key,
                            const std::function<std::optional<std::string>()>& load) {
   const auto ticket = near.begin_fill(key);
   try {
-    auto value = cache.get_or_load(key, load);
-    near.fill(key, ticket, value);
-    return value;
+    auto read = cache.read(key, load);
+    // A copy that other processes' invalidations would not be announced for is not kept.
+    near.fill(key, ticket, read.announced ? read.value : std::nullopt);
+    return std::move(read.value);
   } catch (...) {
     near.fill(key, ticket, std::nullopt);
     throw;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 namespace ordermesh::persistence::journal_detail {
 
@@ -88,6 +89,9 @@ struct waiting_append {
 };
 
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+
+struct batch_part;
 
 struct journal_state {
   config::journal_config config;
@@ -106,6 +110,12 @@ struct journal_state {
   size_t in_flight_appends = 0;
   /// A dispatch message is on its way: appends already in the mailbox join the next batch.
   bool dispatch_scheduled = false;
+  /// The commits in flight (in no order; each knows its index). One periodic watch gives up on
+  /// the late ones, where a request timeout per commit would cost an event on CAF's clock thread
+  /// (allocated, locked, usually waking it) and a timeout message to this actor for every commit.
+  std::vector<std::shared_ptr<batch_part>> watched;
+  /// A watch message is on its way.
+  bool watch_scheduled = false;
   journal_stats stats;
 };
 
@@ -116,19 +126,98 @@ using journal_pointer = caf::stateful_actor<journal_state>*;
 struct batch_part {
   shared_batch appends;
   std::vector<caf::typed_response_promise<append_result>> promises;
+  /// Runs once, after every caller is answered, with whether the commit was given up on.
+  std::function<void(bool timed_out)> done;
+  /// When the watch gives up on the commit (answers its callers outcome_unknown).
+  std::chrono::steady_clock::time_point give_up_at;
+  /// Its index in journal_state::watched while the commit is in flight.
+  size_t watch_index = 0;
+  /// Answered, by the worker or by the watch: whatever comes later is ignored.
+  bool settled = false;
 };
+
+// Answers every caller of `part` with `err`.
+void fail(journal_pointer self, const batch_part& part, const caf::error& err) {
+  self->state.stats.failed += part.appends->size();
+  for (auto promise : part.promises) {
+    promise.deliver(err);
+  }
+}
+
+// Marks `part` answered and stops watching it; false if it was answered already (given up on).
+bool settle(journal_state& st, batch_part& part) {
+  if (part.settled) {
+    return false;
+  }
+  part.settled = true;
+  const auto i = part.watch_index;
+  if (i + 1 != st.watched.size()) {
+    st.watched[i] = std::move(st.watched.back());
+    st.watched[i]->watch_index = i;
+  }
+  st.watched.pop_back();
+  return true;
+}
+
+// How often the commits in flight are checked against journal.commit_timeout: a commit is given
+// up on between commit_timeout and 1.125 x commit_timeout after it was sent.
+caf::timespan watch_interval(const config::journal_config& c) {
+  return std::max<caf::timespan>(std::chrono::milliseconds(1), c.commit_timeout / 8);
+}
+
+// Arms the watch while commits are in flight (one delayed message at a time).
+void watch(journal_pointer self) {
+  auto& st = self->state;
+  if (!st.watch_scheduled && !st.watched.empty()) {
+    st.watch_scheduled = true;
+    self->delayed_send(self, watch_interval(st.config), watch_atom::value);
+  }
+}
+
+// Gives up on the commits past their time: their callers get outcome_unknown (the commit may
+// still happen), and their answers, if they ever come, are ignored.
+void give_up_on_late_commits(journal_pointer self) {
+  auto& st = self->state;
+  st.watch_scheduled = false;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<batch_part>> late;
+  for (const auto& part : st.watched) {
+    if (part->give_up_at <= now) {
+      late.push_back(part);
+    }
+  }
+  for (const auto& part : late) {
+    settle(st, *part);
+    fail(self, *part,
+         caf::make_error(store_errc::outcome_unknown,
+                         "commit did not answer within " +
+                             std::to_string(st.config.commit_timeout.count()) + " ms"));
+    part->done(true);
+  }
+  watch(self);
+}
 
 // Sends `part` to `worker` and answers its callers. A part that the database refused as a whole (a
 // statement error, so nothing of it was written: e.g. one payload that is not JSON) is split in
 // halves and each half sent again, so a bad append fails alone, like a version conflict, after
 // about log2(n) more round trips, while every other append of the batch commits. `done` runs
-// once, after every caller of `part` is answered, with whether any commit of it timed out (the
-// worker may still be blocked in it).
+// once, after every caller of `part` is answered, with whether any commit of it was given up on
+// (the worker may still be blocked in it).
 void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<batch_part> part,
             std::function<void(bool timed_out)> done) {
-  self->request(worker, self->state.config.commit_timeout, commit_atom::value, part->appends)
+  auto& st = self->state;
+  part->done = std::move(done);
+  part->give_up_at = std::chrono::steady_clock::now() + st.config.commit_timeout;
+  part->watch_index = st.watched.size();
+  st.watched.push_back(part);
+  watch(self);
+  // No timeout here: the watch gives up on it, without a clock event per commit.
+  self->request(worker, caf::infinite, commit_atom::value, part->appends)
       .then(
-          [=](std::vector<append_result>& results) {
+          [self, part](std::vector<append_result>& results) {
+            if (!settle(self->state, *part)) {
+              return; // given up on already: its callers were answered outcome_unknown
+            }
             util::fail_point("journal.committed_before_reply");
             auto& s = self->state.stats;
             for (size_t i = 0; i < part->promises.size(); ++i) {
@@ -140,9 +229,12 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               s.events += (*part->appends)[i].events.size();
               part->promises[i].deliver(results[i]);
             }
-            done(false);
+            part->done(false);
           },
-          [=](caf::error& err) {
+          [self, worker, part](caf::error& err) {
+            if (!settle(self->state, *part)) {
+              return;
+            }
             auto size = part->appends->size();
             if (err == store_errc::rejected && size > 1) {
               // Copies: the worker may still hold the batch (rare, one per bad append's halving).
@@ -157,7 +249,7 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
                   {p.begin() + half, p.end()}});
               auto remaining = std::make_shared<int>(2);
               auto any_timed_out = std::make_shared<bool>(false);
-              auto both_done = [remaining, any_timed_out, done](bool timed_out) {
+              auto both_done = [remaining, any_timed_out, done = part->done](bool timed_out) {
                 *any_timed_out = *any_timed_out || timed_out;
                 if (--*remaining == 0) {
                   done(*any_timed_out);
@@ -167,18 +259,8 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               commit(self, worker, std::move(second), both_done);
               return;
             }
-            const bool timed_out = err == caf::sec::request_timeout;
-            if (timed_out) {
-              err = caf::make_error(store_errc::outcome_unknown,
-                                    "commit did not answer within " +
-                                        std::to_string(self->state.config.commit_timeout.count()) +
-                                        " ms");
-            }
-            self->state.stats.failed += size;
-            for (auto& promise : part->promises) {
-              promise.deliver(err);
-            }
-            done(timed_out);
+            fail(self, *part, err);
+            part->done(false);
           });
 }
 
@@ -295,6 +377,7 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
         return promise;
       },
       [=](dispatch_atom) { dispatch(self); },
+      [=](watch_atom) { give_up_on_late_commits(self); },
       [=](caf::get_atom, journal_stats_atom) {
         auto stats = self->state.stats;
         stats.waiting =

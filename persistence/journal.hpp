@@ -39,11 +39,13 @@ using journal_actor =
 /// has at most one batch in flight; a lone append is sent at once, and appends arriving meanwhile
 /// are spread over the idle workers (each batch at most max_batch). A stream has at most one append
 /// in flight across all workers: its next append waits for the outcome, so a stream's appends
-/// commit in order. A commit not answered within journal.commit_timeout is answered
-/// outcome_unknown, and its worker (perhaps still blocked in the statement) gets no other batch
-/// until it answered; idle workers are taken longest idle first. The database schema must already
-/// be migrated. `health`, if given, is kept current by the workers (store_health): readiness can
-/// read it without a message to the journal, and it says running() == false once the journal ended.
+/// commit in order. A commit not answered within journal.commit_timeout (checked every eighth of
+/// it, by one timer for all commits in flight: given up on at most 1.125 x commit_timeout after it
+/// was sent) is answered outcome_unknown, and its worker (perhaps still blocked in the statement)
+/// gets no other batch until it answered; idle workers are taken longest idle first. The database
+/// schema must already be migrated. `health`, if given, is kept current by the workers
+/// (store_health): readiness can read it without a message to the journal, and it says running() ==
+/// false once the journal ended.
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,
                             const config::journal_config& journal,
                             std::shared_ptr<store_health> health = nullptr);
