@@ -243,10 +243,14 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
               const auto& p = part->promises;
               auto first = std::make_shared<batch_part>(batch_part{
                   std::make_shared<const std::vector<stream_append>>(a.begin(), a.begin() + half),
-                  {p.begin(), p.begin() + half}});
+                  {p.begin(), p.begin() + half},
+                  nullptr,
+                  {}});
               auto second = std::make_shared<batch_part>(batch_part{
                   std::make_shared<const std::vector<stream_append>>(a.begin() + half, a.end()),
-                  {p.begin() + half, p.end()}});
+                  {p.begin() + half, p.end()},
+                  nullptr,
+                  {}});
               auto remaining = std::make_shared<int>(2);
               auto any_timed_out = std::make_shared<bool>(false);
               auto both_done = [remaining, any_timed_out, done = part->done](bool timed_out) {
