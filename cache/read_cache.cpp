@@ -52,6 +52,15 @@ end
 return 0
 )lua";
 
+/// KEYS[1] mark; ARGV[1] the token a load got. Removes the mark if it is still that load's: a
+/// load that found nothing leaves no key behind (a scan of absent ids must not fill Redis).
+const std::string unmark_if_mine = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+)lua";
+
 /// KEYS: (value, mark) pairs; ARGV[1] channel ('' for none), then each pair's key. Drops each
 /// key's value and mark, which voids the loads in flight; a key that had either may be held
 /// elsewhere, so it is announced. A key with neither was not loaded within the keep period: no
@@ -89,7 +98,7 @@ std::optional<std::string> read_cache::begin_load(const std::string& key) {
   return r->str;
 }
 
-void read_cache::store(const std::string& key, const std::string& value,
+bool read_cache::store(const std::string& key, const std::string& value,
                        const std::string& mark_before_load) {
   auto ttl = jittered_ttl();
   std::lock_guard<std::mutex> guard{client_mutex_};
@@ -97,8 +106,19 @@ void read_cache::store(const std::string& key, const std::string& value,
                         {value, std::to_string(ttl.count()), mark_before_load, keep()});
   if (!r) {
     ++redis_errors_;
-  } else if (r->integer == 0) {
+    return false;
+  }
+  if (r->integer == 0) {
     ++stale_fills_;
+    return false;
+  }
+  return true;
+}
+
+void read_cache::unmark(const std::string& key, const std::string& mark_before_load) {
+  std::lock_guard<std::mutex> guard{client_mutex_};
+  if (!client_.eval(unmark_if_mine, {mark_key(key)}, {mark_before_load})) {
+    ++redis_errors_;
   }
 }
 
@@ -120,16 +140,26 @@ cache_read read_cache::read(const std::string& key, const loader& load) {
   }
   ++misses_;
   std::promise<cache_read> promise;
+  uint64_t mine = 0;
   {
     std::unique_lock<std::mutex> guard{flights_mutex_};
     if (auto it = flights_.find(key); it != flights_.end()) {
-      auto shared = it->second;
+      auto shared = it->second.result;
       guard.unlock();
       ++coalesced_;
       return shared.get();
     }
-    flights_.emplace(key, promise.get_future().share());
+    mine = ++flights_started_;
+    flights_.emplace(key, flight{promise.get_future().share(), mine});
   }
+  // Ends this flight for later callers, unless forget_flights() already did (another may be
+  // listed under the key since).
+  auto end_flight = [&] {
+    std::lock_guard<std::mutex> guard{flights_mutex_};
+    if (auto it = flights_.find(key); it != flights_.end() && it->second.number == mine) {
+      flights_.erase(it);
+    }
+  };
   // This caller leads the flight. A previous leader may have filled the key between our GET and
   // our registration: look again before loading, so a burst of callers loads at most once.
   cache_read result;
@@ -148,19 +178,19 @@ cache_read read_cache::read(const std::string& key, const loader& load) {
     }
   } catch (...) {
     promise.set_exception(std::current_exception());
-    std::lock_guard<std::mutex> guard{flights_mutex_};
-    flights_.erase(key);
+    end_flight();
     throw;
   }
   if (loaded && result.value && mark_before_load) {
-    store(key, *result.value, *mark_before_load);
+    // A value not stored (invalidated meanwhile, its mark lapsed, Redis failed) may have no mark
+    // for the next invalidation to find and announce: no one may keep a copy of it.
+    result.announced = store(key, *result.value, *mark_before_load);
+  } else if (loaded && !result.value && mark_before_load) {
+    unmark(key, *mark_before_load);
   }
   // Fill Redis before ending the flight, so later callers find the value there.
   promise.set_value(result);
-  {
-    std::lock_guard<std::mutex> guard{flights_mutex_};
-    flights_.erase(key);
-  }
+  end_flight();
   return result;
 }
 
@@ -168,7 +198,15 @@ cache_result<done> read_cache::invalidate(const std::string& key) {
   return invalidate(std::vector<std::string>{key});
 }
 
+void read_cache::forget_flights(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> guard{flights_mutex_};
+  for (const auto& key : keys) {
+    flights_.erase(key);
+  }
+}
+
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
+  forget_flights(keys);
   std::optional<cache_error> failed;
   for (size_t from = 0; from < keys.size(); from += keys_per_call) {
     auto to = std::min(keys.size(), from + keys_per_call);

@@ -101,6 +101,12 @@ public:
   /// may keep their old values until their TTL.
   cache_result<done> invalidate(const std::vector<std::string>& keys);
 
+  /// Lets the loads of `keys` in flight in this process finish for their callers, but no later
+  /// caller joins them: each may have read the source before a change, so a caller that arrives
+  /// after the change (announced by another process, or invalidate() here, which calls it)
+  /// starts a load of its own.
+  void forget_flights(const std::vector<std::string>& keys);
+
   /// The TTL to give a value now: ttl * (1 + jitter_fraction * U[0,1)).
   std::chrono::milliseconds jittered_ttl();
 
@@ -111,14 +117,21 @@ public:
   std::string redis_key(const std::string& key) const { return options_.key_prefix + key; }
 
 private:
-  using flight = std::shared_future<cache_read>;
+  struct flight {
+    std::shared_future<cache_read> result;
+    /// Tells a leader whether the flight listed under its key is still its own.
+    uint64_t number = 0;
+  };
 
   std::optional<std::optional<std::string>> lookup(const std::string& key);
   /// Marks `key` as possibly cached for keep() and returns the mark's token; nullopt if Redis
   /// failed.
   std::optional<std::string> begin_load(const std::string& key);
   /// Stores `value` unless the key was invalidated (or its mark lapsed) since begin_load().
-  void store(const std::string& key, const std::string& value, const std::string& mark_before_load);
+  /// Removes the mark begin_load() made for a load that found nothing (unless it is another's).
+  void unmark(const std::string& key, const std::string& mark_before_load);
+  /// Whether it stored.
+  bool store(const std::string& key, const std::string& value, const std::string& mark_before_load);
   /// How long a key stays marked after a load or a store: longer than any value stored (ttl *
   /// (1 + jitter)) plus the copies callers keep of it.
   std::string keep() const {
@@ -129,8 +142,9 @@ private:
   read_cache_options options_;
   std::mutex client_mutex_; // guards client_ (not thread-safe)
   redis_client client_;
-  std::mutex flights_mutex_; // guards flights_ and random_ (jitter and mark tokens)
+  std::mutex flights_mutex_; // guards flights_, flights_started_ and random_ (jitter, tokens)
   std::unordered_map<std::string, flight> flights_;
+  uint64_t flights_started_ = 0;
   std::mt19937_64 random_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};

@@ -46,6 +46,9 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
       invalidation_listener(
           cfg.redis, invalidation_channel,
           [this](const std::string& key) {
+            // A load in flight here may have read the row before the change: no later read
+            // joins it (the near cache refuses the fills it began before this).
+            cache.forget_flights({key});
             near.invalidate(key);
             invalidations_heard.inc();
           },

@@ -129,7 +129,7 @@ struct batch_part {
   /// Runs once, after every caller is answered, with whether the commit was given up on.
   std::function<void(bool timed_out)> done;
   /// When the watch gives up on the commit (answers its callers outcome_unknown).
-  std::chrono::steady_clock::time_point give_up_at;
+  caf::actor_clock::time_point give_up_at;
   /// Its index in journal_state::watched while the commit is in flight.
   size_t watch_index = 0;
   /// Answered, by the worker or by the watch: whatever comes later is ignored.
@@ -179,7 +179,8 @@ void watch(journal_pointer self) {
 void give_up_on_late_commits(journal_pointer self) {
   auto& st = self->state;
   st.watch_scheduled = false;
-  const auto now = std::chrono::steady_clock::now();
+  // The actor clock, like the watch's delayed message (virtual under test_coordinator).
+  const auto now = self->clock().now();
   std::vector<std::shared_ptr<batch_part>> late;
   for (const auto& part : st.watched) {
     if (part->give_up_at <= now) {
@@ -207,7 +208,7 @@ void commit(journal_pointer self, const journal_worker& worker, std::shared_ptr<
             std::function<void(bool timed_out)> done) {
   auto& st = self->state;
   part->done = std::move(done);
-  part->give_up_at = std::chrono::steady_clock::now() + st.config.commit_timeout;
+  part->give_up_at = self->clock().now() + st.config.commit_timeout;
   part->watch_index = st.watched.size();
   st.watched.push_back(part);
   watch(self);

@@ -269,7 +269,14 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
   auto& st = self->state;
   auto found = st.entities.find(id);
   if (found == st.entities.end()) {
-    start_entity(self, id); // dispatches what is kept, including nothing yet
+    try {
+      start_entity(self, id); // dispatches what is kept, including nothing yet
+    } catch (...) {
+      // The host ends (its exception handler answers what it keeps); `k` is in none of its lists.
+      k.promise.deliver(
+          caf::make_error(caf::sec::runtime_error, st.kind + " host failed to start " + id));
+      throw;
+    }
     found = st.entities.find(id);
   }
   auto& entry = found->second;
@@ -451,15 +458,8 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
                                                                        " commands waiting"));
           return promise;
         }
-        try {
-          dispatch(self, id,
-                   kept_command{promise, std::move(env), std::move(command), 0, false, nullptr});
-        } catch (const std::exception& e) {
-          // The host ends (its exception handler); this command is in none of its lists yet.
-          promise.deliver(caf::make_error(caf::sec::runtime_error,
-                                          s.kind + " host failed: " + std::string{e.what()}));
-          throw;
-        }
+        dispatch(self, id,
+                 kept_command{promise, std::move(env), std::move(command), 0, false, nullptr});
         return promise;
       },
       [=](passivate_atom, const std::string& id) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -112,7 +113,8 @@ BOOST_AUTO_TEST_CASE(
   };
   auto first = reader.read("k", racing_loader);
   BOOST_TEST(first.value.value_or("") == "old");
-  BOOST_TEST(first.announced);
+  // Voided: not stored, and not to be kept (the invalidation it missed was announced already).
+  BOOST_TEST(!first.announced);
   BOOST_TEST(reader.stats().stale_fills == 1u);
   BOOST_TEST((channel.until("k") == std::vector<std::string>{"k"}));
   BOOST_TEST(reader.get_or_load("k", [&] { return value(source); }).value_or("") == "new");
@@ -277,7 +279,8 @@ BOOST_AUTO_TEST_CASE(a_value_loaded_before_an_invalidation_is_not_stored_after_i
 }
 
 BOOST_AUTO_TEST_CASE(does_not_cache_an_absent_value) {
-  cache::read_cache cache{testing::config_from_environment().redis, options_for("absent")};
+  const auto options = options_for("absent");
+  cache::read_cache cache{testing::config_from_environment().redis, options};
   int calls = 0;
   auto loader = [&]() -> std::optional<std::string> {
     ++calls;
@@ -286,6 +289,11 @@ BOOST_AUTO_TEST_CASE(does_not_cache_an_absent_value) {
   BOOST_TEST(!cache.get_or_load("k", loader).has_value());
   BOOST_TEST(!cache.get_or_load("k", loader).has_value());
   BOOST_TEST(calls == 2);
+  // Nor a mark: reads of ids that do not exist leave no key in Redis.
+  cache::redis_client client{testing::config_from_environment().redis};
+  auto left = client.command({"KEYS", options.key_prefix + "*"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(left));
+  BOOST_TEST(left->elements.size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_stampede_on_a_cold_key_runs_the_loader_once) {
@@ -351,4 +359,45 @@ BOOST_AUTO_TEST_CASE(reads_through_the_loader_when_redis_is_unreachable) {
   // Not marked in Redis, so other processes would not announce its invalidations: no copy kept.
   BOOST_TEST(!cache.read("k", loader).announced);
   BOOST_TEST(!cache.invalidate("k"));
+}
+
+BOOST_AUTO_TEST_CASE(a_read_that_starts_after_an_invalidation_does_not_join_a_load_from_before_it) {
+  // A load reads the old row; the change is projected and invalidated here; a read that starts
+  // only then must not be given the load's old value (it would keep it as a current copy).
+  cache::read_cache cache{testing::config_from_environment().redis, options_for("late-joiner")};
+  std::string source = "old";
+  std::future<cache::cache_read> later;
+  auto slow_loader = [&] {
+    auto read = source;
+    source = "new";
+    BOOST_TEST(static_cast<bool>(cache.invalidate("k")));
+    later = std::async(std::launch::async,
+                       [&] { return cache.read("k", [&] { return value(source); }); });
+    // Joined to this load, it could only finish after it: bounded, so that the old code fails
+    // instead of hanging.
+    BOOST_TEST((later.wait_for(5s) == std::future_status::ready),
+               "the later read waited for the load that began before the invalidation");
+    return value(read);
+  };
+  BOOST_TEST(cache.read("k", slow_loader).value.value_or("") == "old");
+  auto after = later.get();
+  BOOST_TEST(after.value.value_or("") == "new");
+  BOOST_TEST(after.announced);
+}
+
+BOOST_AUTO_TEST_CASE(a_loaded_value_whose_store_failed_may_not_be_kept) {
+  // The load outlives the key's mark (ttl * 3 + copies_kept_for): its store is refused, and no
+  // invalidation will find a mark to announce, so no caller may keep a copy of the value.
+  auto options = announcing("mark-lapsed");
+  options.ttl = 10ms;
+  options.copies_kept_for = 0ms;
+  cache::read_cache cache{testing::config_from_environment().redis, options};
+  auto slow_loader = [] {
+    std::this_thread::sleep_for(300ms); // a slow query, ten times the mark's life
+    return value("v");
+  };
+  auto r = cache.read("k", slow_loader);
+  BOOST_TEST(r.value.value_or("") == "v");
+  BOOST_TEST(cache.stats().stale_fills == 1u);
+  BOOST_TEST(!r.announced);
 }
