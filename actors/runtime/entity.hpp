@@ -14,6 +14,7 @@
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
+#include "util/exceptions.hpp"
 #include "util/fail_point.hpp"
 
 #include <caf/all.hpp>
@@ -1193,13 +1194,7 @@ public:
 
   static caf::error on_crash(pointer self, std::exception_ptr& eptr) {
     auto& st = self->state;
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
+    std::string what = util::what_of(eptr);
     std::string failing = "?";
     if (auto* current = self->current_mailbox_element()) {
       failing = caf::to_string(current->content());

@@ -4,6 +4,7 @@
 #include "actors/runtime/wakeups.hpp"
 
 #include "observability/log.hpp"
+#include "util/exceptions.hpp"
 
 #include <caf/all.hpp>
 
@@ -436,13 +437,7 @@ caf::behavior host_impl(host_pointer self, std::string kind, entity_factory fact
   // A host ended by an exception in one of its handlers ends its entities too: one left running
   // (an order with an open saga never passivates) would keep the node from shutting down.
   self->set_exception_handler([](caf::scheduled_actor* ptr, std::exception_ptr& eptr) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
+    std::string what = util::what_of(eptr);
     auto reason = caf::make_error(caf::sec::runtime_error, std::move(what));
     end_entities(static_cast<host_pointer>(ptr), reason);
     return reason;
