@@ -77,39 +77,53 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
   auto env = [&](const std::string& step) {
     return runtime::caused_by(cause, oid + "/" + step, oid);
   };
+  // A callback that tells the order `command` (message id <order>/<step>) at its `answers`-th
+  // call: once every step of this batch of actions was acknowledged. Counted per batch, so a
+  // resend is a new count.
+  auto once_all_answered = [&](int answers, const std::string& step, caf::message command,
+                               const char* crash_point) -> std::function<void()> {
+    auto left = std::make_shared<int>(answers);
+    auto e = runtime::caused_by(cause, oid + "/" + step, oid);
+    return [=] {
+      if (--*left == 0) {
+        if (crash_point != nullptr) {
+          util::fail_point(crash_point);
+        }
+        runtime::tell_self(self, e, command);
+      }
+    };
+  };
   // Compensation (releases, void or refund) is done when each of its steps is acknowledged; then
-  // the order records compensation_completed. Counted per batch of actions: a resend is a new
-  // count.
-  auto compensations = std::make_shared<int>(0);
+  // the order records compensation_completed.
+  int compensations = 0;
   for (const auto& a : actions) {
     if (std::holds_alternative<release_stock>(a) || std::holds_alternative<return_stock>(a) ||
         std::holds_alternative<void_or_refund_payment>(a)) {
-      ++*compensations;
+      ++compensations;
     } else if (const auto* r = std::get_if<reverse_sale_payment>(&a)) {
-      *compensations += 1 + static_cast<int>(r->then_return.size());
+      compensations += 1 + static_cast<int>(r->then_return.size());
     }
   }
-  auto compensation_done = [=] {
-    if (--*compensations == 0) {
-      util::fail_point("order.compensated_before_record");
-      runtime::tell_self(self, runtime::caused_by(cause, oid + "/compensated", oid),
-                         caf::make_message(record_compensated{}));
-    }
-  };
+  // An ended order with nothing to give back records its compensation done at once.
+  const bool nothing_to_compensate =
+      compensations == 0 &&
+      (s.status == order_status::rejected || s.status == order_status::cancelled) &&
+      !s.saga_completed && !actions.empty();
+  auto compensation_done =
+      once_all_answered(nothing_to_compensate ? 1 : compensations, "compensated",
+                        caf::make_message(record_compensated{}), "order.compensated_before_record");
   // The takes of this batch are recorded together, once all are answered (take_tally).
   auto takes = std::make_shared<take_tally>(actions);
   // A confirmed sale ends once every line's inventory answered its settle; until then the order
   // is unfinished, so a settle lost to a crash or an error is sent again (resume, stall).
-  auto settles_left = std::make_shared<int>(
+  const auto settles =
       static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const saga_action& a) {
         return std::holds_alternative<settle_stock>(a);
-      })));
-  auto settle_done = [=, report = s.sale && !s.saga_completed] {
-    if (--*settles_left == 0 && report) {
-      runtime::tell_self(self, runtime::caused_by(cause, oid + "/settled", oid),
-                         caf::make_message(record_stock_settled{}));
-    }
-  };
+      }));
+  auto settle_done = s.sale && !s.saga_completed
+                         ? once_all_answered(settles, "settled",
+                                             caf::make_message(record_stock_settled{}), nullptr)
+                         : std::function<void()>{[] {}};
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -309,10 +323,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
         },
         action);
   }
-  if (*compensations == 0 &&
-      (s.status == order_status::rejected || s.status == order_status::cancelled) &&
-      !s.saga_completed && !actions.empty()) {
-    ++*compensations;
+  if (nothing_to_compensate) {
     compensation_done();
   }
 }

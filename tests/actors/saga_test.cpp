@@ -311,11 +311,26 @@ struct received_log {
   std::mutex mutex;
   std::vector<std::pair<std::string, std::string>> commands;
 
+  void record(const envelope& env) {
+    std::lock_guard<std::mutex> guard{mutex};
+    commands.emplace_back(env.message_id, env.causation_id);
+  }
+
   std::vector<std::pair<std::string, std::string>> copy() {
     std::lock_guard<std::mutex> guard{mutex};
     return commands;
   }
 };
+
+/// What the payment entity answers for a payment whose sale was reversed: it holds and charges
+/// nothing.
+payment::payment_reply reversed_payment(const std::string& oid) {
+  auto closed = payment::apply(payment::payment_state{}, payment::sale_reversed{oid + "/sale"});
+  payment::payment_summary summary;
+  summary.status = closed.status;
+  summary.settled = payment::settled(closed);
+  return payment::payment_reply{0, summary};
+}
 
 /// A payment host that fails every sale attempt `answer_after` after receiving it
 /// (reporting to the order like the payment entity does) and accepts everything else, answering
@@ -325,10 +340,7 @@ caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr
   return {
       [=](runtime::route_atom, const std::string& oid, const envelope& env,
           const caf::message& cmd) {
-        {
-          std::lock_guard<std::mutex> guard{log->mutex};
-          log->commands.emplace_back(env.message_id, env.causation_id);
-        }
+        log->record(env);
         if (cmd.match_elements<payment::sell>()) {
           auto attempt = cmd.get_as<payment::sell>(0).attempt;
           envelope result;
@@ -337,64 +349,36 @@ caf::behavior failing_payment_host(caf::event_based_actor* self, std::shared_ptr
                              caf::make_message(order::record_authorization{
                                  attempt, order::payment_outcome::failed, "503", ""}));
         }
-        auto closed =
-            payment::apply(payment::payment_state{}, payment::sale_reversed{oid + "/sale"});
-        payment::payment_summary summary;
-        summary.status = closed.status;
-        summary.settled = payment::settled(closed);
-        return payment::payment_reply{0, summary};
+        return reversed_payment(oid);
       },
       [](const order::order_reply&) {},
       [](const caf::error&) {},
   };
 }
 
-/// A payment host that never answers a sale (it keeps each one's promise, undelivered, for as
-/// long as it lives) and answers everything else as a payment whose sale was reversed.
-caf::behavior silent_payment_host(caf::event_based_actor* self, std::shared_ptr<received_log> log) {
+/// A host that never answers a `Unanswered` command (it keeps each one's promise, undelivered, for
+/// as long as it lives) and answers every other command with `answer_others(id)`.
+template <class Unanswered, class Reply>
+caf::behavior silent_host(caf::event_based_actor* self, std::shared_ptr<received_log> log,
+                          Reply (*answer_others)(const std::string&)) {
   auto unanswered = std::make_shared<std::vector<caf::response_promise>>();
   return {
-      [=](runtime::route_atom, const std::string& oid, const envelope& env,
-          const caf::message& cmd) -> caf::result<payment::payment_reply> {
-        {
-          std::lock_guard<std::mutex> guard{log->mutex};
-          log->commands.emplace_back(env.message_id, env.causation_id);
-        }
-        if (cmd.match_elements<payment::sell>()) {
+      [=](runtime::route_atom, const std::string& id, const envelope& env,
+          const caf::message& cmd) -> caf::result<Reply> {
+        log->record(env);
+        if (cmd.match_elements<Unanswered>()) {
           unanswered->push_back(self->make_response_promise());
-          return caf::delegated<payment::payment_reply>{};
+          return caf::delegated<Reply>{};
         }
-        auto closed =
-            payment::apply(payment::payment_state{}, payment::sale_reversed{oid + "/sale"});
-        payment::payment_summary summary;
-        summary.status = closed.status;
-        summary.settled = payment::settled(closed);
-        return payment::payment_reply{0, summary};
+        return answer_others(id);
       },
       [](caf::get_atom, runtime::waiting_atom) { return uint64_t{0}; },
   };
 }
 
-/// An inventory host that never answers a take (a commit: it keeps each one's promise,
-/// undelivered, for as long as it lives) and answers everything else (a return) as released.
-caf::behavior silent_inventory_host(caf::event_based_actor* self,
-                                    std::shared_ptr<received_log> log) {
-  auto unanswered = std::make_shared<std::vector<caf::response_promise>>();
-  return {
-      [=](runtime::route_atom, const std::string&, const envelope& env,
-          const caf::message& cmd) -> caf::result<inventory::inventory_reply> {
-        {
-          std::lock_guard<std::mutex> guard{log->mutex};
-          log->commands.emplace_back(env.message_id, env.causation_id);
-        }
-        if (cmd.match_elements<inventory::commit>()) {
-          unanswered->push_back(self->make_response_promise());
-          return caf::delegated<inventory::inventory_reply>{};
-        }
-        return inventory::inventory_reply{{inventory::inventory_recorded::released}, 0, {}};
-      },
-      [](caf::get_atom, runtime::waiting_atom) { return uint64_t{0}; },
-  };
+/// What an inventory answers a return of stock it never committed: released.
+inventory::inventory_reply released_stock(const std::string&) {
+  return inventory::inventory_reply{{inventory::inventory_recorded::released}, 0, {}};
 }
 
 } // namespace
@@ -407,8 +391,10 @@ BOOST_FIXTURE_TEST_SUITE(order_saga, saga_fixture)
 BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tick) {
   restock("sku-a", 10);
   auto log = std::make_shared<received_log>();
-  auto ended = place_with_stand_in(node.hosts->payment, sys.spawn(silent_payment_host, log),
-                                   "o-silent", {{"sku-a", 2}});
+  auto ended = place_with_stand_in(
+      node.hosts->payment,
+      sys.spawn(silent_host<payment::sell, payment::payment_reply>, log, reversed_payment),
+      "o-silent", {{"sku-a", 2}});
   BOOST_TEST(ended.terminal_event == order::wire::order_cancelled);
   auto attempts = fast_policy().max_payment_attempts;
   BOOST_TEST(count("order/o-silent", order::wire::sale_requested) == std::to_string(attempts));
@@ -430,8 +416,10 @@ BOOST_AUTO_TEST_CASE(a_sale_whose_answer_never_comes_times_out_on_the_orders_tic
 // cancels the order. The first timeout must fire although it records no event.
 BOOST_AUTO_TEST_CASE(a_take_whose_answer_never_comes_is_asked_again_then_the_order_is_cancelled) {
   auto log = std::make_shared<received_log>();
-  auto ended = place_with_stand_in(node.hosts->inventory, sys.spawn(silent_inventory_host, log),
-                                   "o-untaken", {{"sku-a", 2}});
+  auto ended = place_with_stand_in(
+      node.hosts->inventory,
+      sys.spawn(silent_host<inventory::commit, inventory::inventory_reply>, log, released_stock),
+      "o-untaken", {{"sku-a", 2}});
   BOOST_TEST(ended.terminal_event == order::wire::order_cancelled);
   BOOST_TEST(db.query_value("SELECT payload->>'reason' FROM events WHERE stream_id = "
                             "'order/o-untaken' AND event_type = 'order.cancelled.v1'") ==
