@@ -1172,6 +1172,7 @@ public:
           return promise;
         },
         [=](persistence::recover_atom) { activate(self); },
+        [=](wake_atom) {}, // its first message when its host has no command for it
         // Answers to the commands the entity sent itself (results, timers) need no handling.
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
@@ -1212,12 +1213,15 @@ public:
   }
 };
 
-/// Spawns one entity of `Traits` for `id` (used by its host).
+/// Spawns one entity of `Traits` for `id` (used by its host). It starts when its first message
+/// arrives (lazy_init), so that the command its host hands it is in its mailbox before it decides
+/// whether to read its stream: a worker that ran it earlier would find its mailbox empty and read
+/// a stream its command may start. A host with nothing to hand it sends wake_atom.
 template <class Traits>
 caf::actor spawn_entity(caf::actor_system& sys, Traits traits, const std::string& id,
                         caf::actor host, persistence::journal_actor journal,
                         persistence::reader_actor reader, host_settings settings) {
-  return sys.spawn(
+  return sys.spawn<caf::lazy_init>(
       [](caf::stateful_actor<entity_state<Traits>>* self, Traits t, std::string i, caf::actor h,
          persistence::journal_actor j, persistence::reader_actor r, host_settings s) {
         return entity_runtime<Traits>::make(self, std::move(t), std::move(i), std::move(h),

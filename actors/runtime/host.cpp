@@ -125,7 +125,10 @@ caf::error past_deadline(const kept_command& k) {
                          "deadline passed while its entity was passivating or restarting");
 }
 
-void start_entity(host_pointer self, const std::string& id) {
+/// Starts entity `id` and hands it what is kept for it. An entity starts at its first message
+/// (spawn_entity): one that gets none here is woken, unless `command_follows` (dispatch hands it
+/// one right after).
+void start_entity(host_pointer self, const std::string& id, bool command_follows = false) {
   auto& st = self->state;
   auto& entry = st.entities[id];
   entry.handle = st.factory(self->system(), id, caf::actor_cast<caf::actor>(self));
@@ -135,6 +138,9 @@ void start_entity(host_pointer self, const std::string& id) {
   auto kept = std::move(entry.kept);
   entry.kept.clear();
   st.kept_total -= kept.size();
+  if (kept.empty() && !command_follows) {
+    self->send(entry.handle, wake_atom::value);
+  }
   for (auto& k : kept) {
     dispatch(self, id, std::move(k));
   }
@@ -271,7 +277,7 @@ void dispatch(host_pointer self, const std::string& id, kept_command k) {
   auto found = st.entities.find(id);
   if (found == st.entities.end()) {
     try {
-      start_entity(self, id); // dispatches what is kept, including nothing yet
+      start_entity(self, id, true); // dispatches what is kept, including nothing yet
     } catch (...) {
       // The host ends (its exception handler answers what it keeps); `k` is in none of its lists.
       k.promise.deliver(

@@ -443,6 +443,17 @@ struct harness {
     return *callers.back();
   }
 
+  /// Sends `cmd` straight to the entity `to` as a direct caller, from a new caller; nothing runs
+  /// until the scheduler does.
+  caller& send(runtime::deliver_atom, const caf::actor& to, envelope e, caf::message cmd) {
+    auto c = std::make_unique<caller>();
+    c->self = std::make_unique<caf::scoped_actor>(sys, true);
+    c->message_id = e.message_id;
+    (*c->self)->send(to, runtime::deliver_atom::value, std::move(e), std::move(cmd));
+    callers.push_back(std::move(c));
+    return *callers.back();
+  }
+
   /// Sends a command the way entities and the gateway do (runtime::send_command: straight to a
   /// running entity), from a new caller; nothing runs until the scheduler does.
   caller& send_direct(const std::string& sku, envelope e, caf::message cmd) {
@@ -1238,6 +1249,38 @@ BOOST_AUTO_TEST_CASE(a_command_that_starts_a_new_stream_is_answered_after_one_ap
   ok("sku-new", caf::make_message(reserve{"o-1", 2, 60000}));
   BOOST_TEST(store->recovery_reads == 0u);
   BOOST_TEST(store->replay("inventory/sku-new").reserved_qty == 2);
+}
+
+// The race between a host's spawn and its first command: a worker may run the new entity before
+// the host has handed it anything. It must still wait for that command to decide whether to read.
+BOOST_AUTO_TEST_CASE(
+    an_entity_run_before_its_first_command_arrives_reads_nothing_for_a_new_stream) {
+  bugs->starts_stream = is_restock;
+  faulty_inventory_traits traits;
+  traits.bugs = bugs;
+  traits.heard = heard;
+  auto entity = runtime::spawn_entity(sys, traits, "sku-early", host,
+                                      caf::actor_cast<persistence::journal_actor>(journal),
+                                      caf::actor_cast<persistence::reader_actor>(reader), settings);
+  sched.run(); // the scheduler gets to the entity before anyone sends it a command
+  auto& c = send(runtime::deliver_atom::value, entity, env(), caf::make_message(restock{5}));
+  settle(2s);
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers.front()));
+  BOOST_TEST(store->recovery_reads == 0u);
+  BOOST_TEST(store->appends == 1u);
+  caf::anon_send_exit(entity, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+BOOST_AUTO_TEST_CASE(an_entity_restarted_with_no_command_waiting_recovers_and_expires_its_holds) {
+  ok("sku-back", caf::make_message(restock{5}));
+  ok("sku-back", caf::make_message(reserve{"o-1", 2, 3000}));
+  caf::anon_send(host, runtime::kill_atom::value, std::string{"sku-back"});
+  settle(settings.idle_timeout + 3 * settings.tick_interval, 100ms);
+  // Checked before asking the host anything: its entity list asks each running entity too.
+  BOOST_TEST(store->replay("inventory/sku-back").reserved_qty == 0);
+  BOOST_TEST(store->streams["inventory/sku-back"].back().type == wire::reservation_expired);
 }
 
 BOOST_AUTO_TEST_CASE(a_command_replayed_to_an_entity_that_assumed_its_stream_new_is_answered_once) {
