@@ -7,8 +7,9 @@
 // Orders take the current path (take every line's stock, then one sale: authorize and capture in
 // one PSP call under one key per order; the order's first sell is carried out by a payment that
 // has not read its journal, and may be delivered again after the outcome was recorded), and some
-// start from a journal the older binary wrote mid-saga (reserved, payment requested, authorized, committing, confirmed before capture), with
-// the inventory and PSP as that binary left them: they must finish on the older path.
+// start from a journal the older binary wrote mid-saga (reserved, payment requested, authorized,
+// committing, confirmed before capture), with the inventory and PSP as that binary left them:
+// they must finish on the older path.
 // Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
