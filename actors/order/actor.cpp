@@ -177,10 +177,12 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // One message id per attempt; the payment records nothing before its PSP call, so
               // it remembers the id only while it lives: after its crash a resend calls the PSP
               // again with the order's one sale key, which the PSP answers with its first answer.
+              // The reply tells nothing (the first sell's is decided on a copy the payment never
+              // read): the outcome comes as record_authorization.
               runtime::route<payment_reply>(
                   self, dir.payment, oid, env("sell/" + std::to_string(a.attempt)),
-                  caf::make_message(
-                      payment::sell{a.amount_cents, a.card_token, oid + "/sale", a.attempt}),
+                  caf::make_message(payment::sell{a.amount_cents, a.card_token, oid + "/sale",
+                                                  a.attempt, a.first}),
                   [](payment_reply&) {});
             },
             [&](const reverse_sale_payment& a) {

@@ -293,6 +293,9 @@ struct sell_payment {
   int64_t amount_cents = 0;
   std::string card_token;
   int32_t attempt = 0;
+  /// Sent as the reaction to recording sale_requested{1}: the order's first payment command ever
+  /// (payment::sell::first). A resend (resume, a later attempt) says false.
+  bool first = false;
 };
 
 /// Gives back units committed to an order that was then cancelled (a compensating restock).
@@ -390,7 +393,7 @@ OM_FIELDS(reserve_stock, sku, qty, ttl_ms)
 OM_FIELDS(release_stock, sku)
 OM_FIELDS(commit_stock, sku, attempt)
 OM_FIELDS(take_stock, sku, qty, deadline_ms)
-OM_FIELDS(sell_payment, amount_cents, card_token, attempt)
+OM_FIELDS(sell_payment, amount_cents, card_token, attempt, first)
 OM_FIELDS(return_stock, sku, qty)
 OM_FIELDS(settle_stock, sku)
 OM_FIELDS(reverse_sale_payment, then_return)

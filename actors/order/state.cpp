@@ -533,8 +533,9 @@ actions take_pending_lines(const order_state& s, const saga_policy& policy, int3
       round);
 }
 
-actions request_sale(const order_state& s, const saga_policy& policy) {
-  return {sell_payment{s.amount_cents, s.card_token, s.payment_attempt},
+/// `first`: the reaction to recording sale_requested{1}, the order's first payment command.
+actions request_sale(const order_state& s, const saga_policy& policy, bool first = false) {
+  return {sell_payment{s.amount_cents, s.card_token, s.payment_attempt, first},
           schedule_timeout{saga_step::payment, s.payment_attempt, policy.step_timeout_ms}};
 }
 
@@ -670,7 +671,7 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const stock_reserved&) { return actions{}; },
           [&](const stock_reservation_failed&) { return actions{}; },
           [&](const payment_requested&) { return request_authorization(state, policy); },
-          [&](const sale_requested&) { return request_sale(state, policy); },
+          [&](const sale_requested& x) { return request_sale(state, policy, x.attempt == 1); },
           [&](const payment_authorized&) { return actions{}; },
           [&](const stock_commit_requested&) { return commit_round(state, policy); },
           [&](const stock_committed&) { return after_line_settled(state, policy, ctx); },

@@ -168,7 +168,8 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
 /// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open):
-/// settle_stock for every line; the older path: after payment_captured.
+/// settle_stock for every line; the older path: after payment_captured. sale_requested{1}'s
+/// sell_payment is marked first (the order's first payment command); every other is not.
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
 

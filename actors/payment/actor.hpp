@@ -67,6 +67,19 @@ struct payment_traits {
   bool starts_stream(const command& c) const {
     return std::holds_alternative<sell>(c) || std::holds_alternative<authorize>(c);
   }
+  /// The order's first sell (sell::first) calls the PSP on a copy assumed new, unread. Safe when
+  /// the stream exists after all (a sell::first redelivered late): the PSP answers the sale key
+  /// with its first answer (sold or declined, no second charge; a key reversed before the sale
+  /// arrived is refused), and its outcome is recorded at expected version 0, refused; the entity
+  /// reads and decides the outcome again on the stream (a late answer: nothing recorded) and
+  /// reports what the stream holds (resume). The reply (version 0, nothing sold) is not read by
+  /// the order, which learns the outcome from the report only. Resent sells read first: the PSP
+  /// keeps a key for a window only, and one resent past it (a node down for a day) would charge
+  /// again a sale the stream already holds.
+  bool acts_on_assumed_copy(const command& c) const {
+    const auto* s = std::get_if<sell>(&c);
+    return s != nullptr && s->first;
+  }
   std::optional<command> on_tick(const payment_state&) const { return std::nullopt; }
   /// payment::reactions.
   std::vector<payment_action> reactions(const payment_state& s, const event& e,

@@ -62,6 +62,10 @@ struct sell {
   std::string card_token;
   std::string idempotency_key;
   int32_t attempt = 0;
+  /// The order's first payment command (its reaction to recording sale_requested{1}): no command
+  /// reached the payment before it, so its stream cannot exist yet and the entity calls the PSP
+  /// without reading it (payment_traits::acts_on_assumed_copy). Every resend says false.
+  bool first = false;
 };
 
 /// The PSP's answer to the sale sent with `idempotency_key` in the order's attempt `attempt`.
@@ -174,7 +178,7 @@ OM_NO_FIELDS(record_capture_confirmed)
 OM_NO_FIELDS(refund)
 OM_NO_FIELDS(record_refund_confirmed)
 OM_NO_FIELDS(void_authorization)
-OM_FIELDS(sell, amount_cents, card_token, idempotency_key, attempt)
+OM_FIELDS(sell, amount_cents, card_token, idempotency_key, attempt, first)
 OM_FIELDS(record_sale_result, idempotency_key, outcome, psp_reference, reason, attempt,
           amount_cents)
 OM_FIELDS(reverse_sale, idempotency_key)

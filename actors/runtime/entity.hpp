@@ -115,6 +115,15 @@ struct has_starts_stream<Traits, std::void_t<decltype(std::declval<const Traits&
                                      std::declval<const typename Traits::command_type&>()))>>
     : std::true_type {};
 
+/// Whether `Traits` has the optional `acts_on_assumed_copy(command)` (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_acts_on_assumed_copy : std::false_type {};
+
+template <class Traits>
+struct has_acts_on_assumed_copy<
+    Traits, std::void_t<decltype(std::declval<const Traits&>().acts_on_assumed_copy(
+                std::declval<const typename Traits::command_type&>()))>> : std::true_type {};
+
 /// Whether `Traits` has the optional `timer(state, action)` (entity_traits.hpp).
 template <class Traits, class = void>
 struct has_timer_hook : std::false_type {};
@@ -650,8 +659,9 @@ public:
   /// wrong assumption cost a read, never an answer: its append is at expected version 0 (refused
   /// if the stream exists; the entity then reads it and decides again, where a replayed message
   /// id finds its first outcome); whatever appends nothing (a rejection, an accept that changes
-  /// nothing, a deadline passed) is answered only after a read (read_first); no timer command or
-  /// resume runs on it (recovered stays false). Any later recovery reads.
+  /// nothing, a deadline passed) is answered only after a read (read_first), unless the traits
+  /// let it act on the assumed copy (needs_read_first); no timer command or resume runs on it
+  /// (recovered stays false). Any later recovery reads.
   static void activate(pointer self) {
     auto& st = self->state;
     st.recovery_queued = false;
@@ -676,6 +686,23 @@ public:
       return self->state.traits.starts_stream(w.command);
     } else {
       return false;
+    }
+  }
+
+  /// Whether `d`, `w`'s decision on an assumed copy, appends nothing and may not be carried out
+  /// on that copy: it is then read_first. Only an accepted command the traits let act on an
+  /// assumed copy (Traits::acts_on_assumed_copy) goes on without a read: what it causes is
+  /// idempotent by key, and is recorded by a later append at version 0, which the stream refuses
+  /// if it exists (the entity then reads it and decides again).
+  template <class Decision>
+  static bool needs_read_first(pointer self, const waiting& w, const Decision& d) {
+    if (!self->state.assumed_new || !d.events.empty()) {
+      return false;
+    }
+    if constexpr (detail::has_acts_on_assumed_copy<Traits>::value) {
+      return !(d.accepted() && self->state.traits.acts_on_assumed_copy(w.command));
+    } else {
+      return true;
     }
   }
 
@@ -780,7 +807,7 @@ public:
           continue; // answered with its own error; the rest of the batch goes on
         }
         auto& [d, stored_events] = *decided;
-        if (st.assumed_new && d.events.empty()) {
+        if (needs_read_first(self, w, d)) {
           read_first(self, *b, std::move(w)); // no append would check the copy it was decided on
           break;
         }

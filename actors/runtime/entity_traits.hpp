@@ -39,6 +39,15 @@
 //                                      // activates takes its stream for empty instead of reading
 //                                      // it, and an append at expected version 0 checks that
 //                                      // (entity_runtime::activate). Without it: false.
+//   bool acts_on_assumed_copy(const command_type&); // an accepted decision of the command that
+//                                      // records nothing is carried out on a copy assumed
+//                                      // empty (starts_stream), without reading the stream
+//                                      // first. Only for a command whose effects are idempotent
+//                                      // by a key at their receiver, whose outcome is recorded
+//                                      // later by an append at expected version 0 (refused if
+//                                      // the stream exists: the entity reads and decides again)
+//                                      // and whose reply tells its caller nothing it relies on.
+//                                      // Without it: false (such a decision reads first).
 //   std::optional<timed_command<command_type>> timer(const state_type&, const action_type&);
 //                                      // the action is a timer: the runtime sends the command
 //                                      // to the entity itself `delay` after the action's commit,

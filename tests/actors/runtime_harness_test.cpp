@@ -11,6 +11,7 @@
 #include "actors/notification/actor.hpp"
 #include "actors/order/actor.hpp"
 #include "actors/payment/actor.hpp"
+#include "actors/payment/codec.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/runtime/host.hpp"
 #include "actors/runtime/routing.hpp"
@@ -25,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -1761,3 +1763,250 @@ BOOST_AUTO_TEST_CASE(every_interleaving_answers_once_matches_the_journal_and_kee
   }
   BOOST_TEST_MESSAGE(runs << " interleavings");
 }
+
+// -- the payment entity on a stream it assumes new: the order's first sale -----------------------
+
+namespace {
+
+/// A PSP for the payment harness, with the stand-in's idempotency (psp/service.cpp): a key is
+/// answered with its first answer, a sale is charged once per key, a reversal refunds a charged
+/// sale or, before its sale arrived, blocks its key (the sale is then refused: failed).
+struct fake_psp_ledger {
+  /// How a new sale key is answered.
+  payment::psp_outcome outcome = payment::psp_outcome::authorized;
+  std::map<std::string, payment::psp_reply> answers;
+  std::set<std::string> blocked;
+  size_t sales = 0;
+  size_t charges = 0;
+  size_t refunds = 0;
+};
+
+caf::behavior fake_psp(caf::event_based_actor*, std::shared_ptr<fake_psp_ledger> psp) {
+  return {
+      [=](payment::psp_call_atom, const payment::psp_request& r) {
+        if (auto known = psp->answers.find(r.idempotency_key); known != psp->answers.end()) {
+          return known->second;
+        }
+        payment::psp_reply reply{payment::psp_outcome::authorized, "ref-" + r.idempotency_key, ""};
+        if (r.operation == payment::psp_operation::sale) {
+          psp->sales += 1;
+          if (psp->blocked.count(r.idempotency_key) != 0) {
+            return payment::psp_reply{payment::psp_outcome::failed, "", "409 voided"};
+          }
+          reply.outcome = psp->outcome;
+          if (reply.outcome == payment::psp_outcome::authorized) {
+            psp->charges += 1;
+          }
+        } else if (r.operation == payment::psp_operation::reverse) {
+          auto sale = psp->answers.find(r.authorization_key);
+          if (sale == psp->answers.end()) {
+            psp->blocked.insert(r.authorization_key);
+          } else if (sale->second.outcome == payment::psp_outcome::authorized) {
+            psp->refunds += 1;
+          }
+        }
+        psp->answers.emplace(r.idempotency_key, reply);
+        return reply;
+      },
+      [](caf::get_atom, payment::breaker_atom) { return payment::breaker_report{}; },
+  };
+}
+
+/// What the order host heard from the payments: each record_authorization, by message id.
+using heard_reports = std::vector<std::pair<std::string, order::record_authorization>>;
+
+caf::behavior reports_to_order(caf::event_based_actor*, std::shared_ptr<heard_reports> heard) {
+  return {
+      [=](runtime::route_atom, const std::string&, const envelope& env, const caf::message& cmd) {
+        if (cmd.match_elements<order::record_authorization>()) {
+          heard->emplace_back(env.message_id, cmd.get_as<order::record_authorization>(0));
+        }
+        return order::order_reply{};
+      },
+  };
+}
+
+/// The harness's fake journal and reader behind a payment host, with a fake PSP and an order host
+/// that records what the payments report.
+struct payment_harness : harness {
+  std::shared_ptr<fake_psp_ledger> psp = std::make_shared<fake_psp_ledger>();
+  std::shared_ptr<heard_reports> reports = std::make_shared<heard_reports>();
+  caf::actor psp_actor = sys.spawn(fake_psp, psp);
+  caf::actor order_host = sys.spawn(reports_to_order, reports);
+  caf::actor payments;
+
+  payment_harness() {
+    auto hosts = std::make_shared<runtime::directory>();
+    hosts->order = order_host;
+    auto j = caf::actor_cast<persistence::journal_actor>(journal);
+    auto r = caf::actor_cast<persistence::reader_actor>(reader);
+    auto gateway = caf::actor_cast<payment::psp_gateway_actor>(psp_actor);
+    auto s = settings;
+    auto factory = [=](caf::actor_system& system, const std::string& id, caf::actor h) {
+      return runtime::spawn_entity(system, payment::payment_traits{hosts, gateway, id, 1500ms}, id,
+                                   std::move(h), j, r, s);
+    };
+    payments = runtime::spawn_host(sys, "payment", factory, s);
+    sched.run();
+  }
+
+  ~payment_harness() {
+    caf::anon_send_exit(payments, caf::exit_reason::user_shutdown);
+    sched.run();
+    caf::anon_send_exit(psp_actor, caf::exit_reason::kill);
+    caf::anon_send_exit(order_host, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  /// The order's sell of attempt `attempt` (its message id, as order::order_actor sends it).
+  std::vector<std::variant<payment::payment_reply, caf::error>> sell(const std::string& oid,
+                                                                     int32_t attempt, bool first) {
+    return pay(oid, oid + "/sell/" + std::to_string(attempt),
+               payment::sell{1000, "tok_visa", oid + "/sale", attempt, first});
+  }
+
+  /// Sends one payment command and runs until idle; the answers it got.
+  template <class Command>
+  std::vector<std::variant<payment::payment_reply, caf::error>>
+  pay(const std::string& oid, std::string message_id, Command cmd) {
+    caf::scoped_actor caller{sys, true};
+    caller->send(payments, runtime::route_atom::value, oid, env(std::move(message_id)),
+                 caf::make_message(std::move(cmd)));
+    settle(2s);
+    std::vector<std::variant<payment::payment_reply, caf::error>> out;
+    bool more = true;
+    while (more) {
+      caller->receive([&](payment::payment_reply& r) { out.emplace_back(r); },
+                      [&](caf::error& e) { out.emplace_back(e); },
+                      caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    }
+    return out;
+  }
+
+  std::vector<std::string> recorded(const std::string& oid) {
+    std::vector<std::string> types;
+    for (const auto& ev : store->streams["payment/" + oid]) {
+      types.push_back(ev.type);
+    }
+    return types;
+  }
+
+  /// The payment entity of `oid` passivates: the next command activates another, which takes
+  /// its stream for new if the command may start it. (One that crashed is restarted at once and
+  /// reads its stream.)
+  void passivate(const std::string& oid) {
+    settle(settings.idle_timeout + 2 * settings.tick_interval);
+    auto listed = probe->request(payments, caf::infinite, caf::get_atom::value,
+                                 runtime::entities_atom::value);
+    sched.run();
+    listed.receive(
+        [&](std::vector<runtime::entity_info>& xs) {
+          for (const auto& x : xs) {
+            BOOST_REQUIRE_MESSAGE(x.id != oid, oid << " did not passivate");
+          }
+        },
+        [&](caf::error& e) { BOOST_FAIL("no entity list: " << sys.render(e)); });
+  }
+
+  /// The outcomes the order heard, in order.
+  std::vector<order::payment_outcome> heard() const {
+    std::vector<order::payment_outcome> out;
+    for (const auto& [id, r] : *reports) {
+      out.push_back(r.outcome);
+    }
+    return out;
+  }
+};
+
+bool answered_once(const std::vector<std::variant<payment::payment_reply, caf::error>>& answers) {
+  return answers.size() == 1 && std::holds_alternative<payment::payment_reply>(answers.front());
+}
+
+using order::payment_outcome;
+using payment::psp_outcome;
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(payment_sale_on_a_stream_assumed_new, payment_harness)
+
+BOOST_AUTO_TEST_CASE(a_new_payments_first_sale_reads_no_stream_and_is_recorded_at_version_0) {
+  BOOST_TEST(answered_once(sell("o-new", 1, true)));
+  BOOST_TEST(store->recovery_reads == 0u);
+  BOOST_TEST(store->catch_up_reads == 0u);
+  BOOST_TEST(store->appends == 1u);
+  BOOST_TEST((recorded("o-new") == std::vector<std::string>{payment::wire::sold}));
+  BOOST_TEST(psp->charges == 1u);
+  BOOST_TEST((heard() == std::vector<payment_outcome>{payment_outcome::authorized}));
+}
+
+BOOST_AUTO_TEST_CASE(a_resent_sale_to_a_new_payment_reads_its_stream_first) {
+  // Not the order's first sell (a resend, a later attempt): the PSP may have forgotten its key.
+  BOOST_TEST(answered_once(sell("o-resent", 1, false)));
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST((recorded("o-resent") == std::vector<std::string>{payment::wire::sold}));
+  BOOST_TEST(psp->charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_first_sale_redelivered_after_its_payment_sold_and_passivated_charges_once) {
+  BOOST_TEST(answered_once(sell("o-sold", 1, true)));
+  passivate("o-sold");
+  // Delivered again to a payment that takes its stream for new: the PSP answers the key with its
+  // first answer; recording it at version 0 is refused, the stream read, and what it holds
+  // reported again.
+  BOOST_TEST(answered_once(sell("o-sold", 1, true)));
+  BOOST_TEST(psp->sales == 1u);
+  BOOST_TEST(psp->charges == 1u);
+  BOOST_TEST((recorded("o-sold") == std::vector<std::string>{payment::wire::sold}));
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST((heard() == std::vector<payment_outcome>{payment_outcome::authorized,
+                                                      payment_outcome::authorized}));
+  // The copy is the stream now: the order's next attempt is answered from it, without the PSP.
+  BOOST_TEST(answered_once(sell("o-sold", 2, false)));
+  BOOST_TEST(store->recovery_reads == 1u);
+  BOOST_TEST(heard().size() == 3u);
+  BOOST_TEST(reports->back().second.attempt == 2);
+  BOOST_TEST(psp->charges == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_first_sale_redelivered_after_its_payment_was_declined_is_declined_again) {
+  psp->outcome = psp_outcome::declined;
+  BOOST_TEST(answered_once(sell("o-declined", 1, true)));
+  passivate("o-declined");
+  BOOST_TEST(answered_once(sell("o-declined", 1, true)));
+  BOOST_TEST(psp->charges == 0u);
+  BOOST_TEST((recorded("o-declined") == std::vector<std::string>{payment::wire::sale_declined}));
+  BOOST_TEST((heard() ==
+              std::vector<payment_outcome>{payment_outcome::declined, payment_outcome::declined}));
+}
+
+BOOST_AUTO_TEST_CASE(a_first_sale_redelivered_after_its_sale_was_reversed_charges_nothing_more) {
+  BOOST_TEST(answered_once(sell("o-rev", 1, true)));
+  BOOST_TEST(answered_once(pay("o-rev", "o-rev/reverse", payment::reverse_sale{"o-rev/sale"})));
+  BOOST_TEST(psp->refunds == 1u);
+  BOOST_TEST((recorded("o-rev") ==
+              std::vector<std::string>{payment::wire::sold, payment::wire::sale_reversed}));
+  passivate("o-rev");
+  auto reports_before = reports->size();
+  BOOST_TEST(answered_once(sell("o-rev", 1, true)));
+  // The PSP replays the sale's first answer (no second charge); the payment, having read its
+  // stream, records nothing and tells the order nothing: its sale is reversed.
+  BOOST_TEST(psp->charges == 1u);
+  BOOST_TEST(psp->refunds == 1u);
+  BOOST_TEST((recorded("o-rev") ==
+              std::vector<std::string>{payment::wire::sold, payment::wire::sale_reversed}));
+  BOOST_TEST(reports->size() == reports_before);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_first_sale_arriving_after_its_reversal_is_refused_by_the_psp_and_records_nothing) {
+  // The order gave up before its sale reached the payment: the reversal blocked the key.
+  BOOST_TEST(answered_once(pay("o-late", "o-late/reverse", payment::reverse_sale{"o-late/sale"})));
+  BOOST_TEST((recorded("o-late") == std::vector<std::string>{payment::wire::sale_reversed}));
+  passivate("o-late");
+  BOOST_TEST(answered_once(sell("o-late", 1, true)));
+  BOOST_TEST(psp->charges == 0u);
+  BOOST_TEST((recorded("o-late") == std::vector<std::string>{payment::wire::sale_reversed}));
+  BOOST_TEST(heard().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -5,9 +5,11 @@
 // recorded events, and inventory entities that crash (forgetting what they only held in memory)
 // and forget message ids past a (scaled-down) dedupe window, as the runtime does.
 // Orders take the current path (take every line's stock, then one sale: authorize and capture in
-// one PSP call under one key per order), and some start from a journal the older binary wrote
-// mid-saga (reserved, payment requested, authorized, committing, confirmed before capture), with
-// the inventory and PSP as that binary left them: they must finish on the older path.
+// one PSP call under one key per order; the order's first sell is carried out by a payment that
+// has not read its journal, and may be delivered again after the outcome was recorded), and some
+// start from a journal the older binary wrote mid-saga (reserved, payment requested, authorized,
+// committing, confirmed before capture), with the inventory and PSP as that binary left them:
+// they must finish on the older path.
 // Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
@@ -598,8 +600,9 @@ private:
               },
               [&](const ord::sell_payment& a) {
                 auto attempt = a.attempt;
-                send("sell " + oid + " #" + std::to_string(attempt),
-                     [=] { payment_sell(oid, attempt); });
+                auto first = a.first;
+                send("sell " + oid + " #" + std::to_string(attempt) + (first ? " first" : ""),
+                     [=] { payment_sell(oid, attempt, first); });
               },
               [&](const ord::reverse_sale_payment& a) {
                 auto answered = std::make_shared<bool>(false);
@@ -872,8 +875,15 @@ private:
   }
 
   /// The payment entity's sell: an outcome it recorded is reported again; else the PSP is called
-  /// (the call may be lost: the entity crashed before making it).
-  void payment_sell(const std::string& oid, int32_t attempt) {
+  /// (the call may be lost: the entity crashed before making it). The order's first sell calls
+  /// the PSP without reading what was recorded (a copy assumed new; the network may deliver it
+  /// again after the outcome was recorded).
+  void payment_sell(const std::string& oid, int32_t attempt, bool first) {
+    if (first) {
+      send("psp sale " + oid + " #" + std::to_string(attempt),
+           [=] { psp_sell(oid, attempt, true); });
+      return;
+    }
     auto& p = payments_[oid];
     switch (p.recorded) {
       case recorded_sale::sold:
@@ -885,10 +895,13 @@ private:
       case recorded_sale::none:
         break;
     }
-    send("psp sale " + oid + " #" + std::to_string(attempt), [=] { psp_sell(oid, attempt); });
+    send("psp sale " + oid + " #" + std::to_string(attempt),
+         [=] { psp_sell(oid, attempt, false); });
   }
 
-  void psp_sell(const std::string& oid, int32_t attempt) {
+  /// `assumed`: called from a copy assumed new, which records the answer at version 0: refused if
+  /// anything was recorded, then the entity reads the stream and reports what it holds (resume).
+  void psp_sell(const std::string& oid, int32_t attempt, bool assumed) {
     auto& p = payments_[oid];
     ord::payment_outcome answer = ord::payment_outcome::failed;
     switch (p.psp) {
@@ -926,7 +939,14 @@ private:
         [=] {
           auto& q = payments_[oid];
           if (q.recorded != recorded_sale::none) {
-            return; // decided or reversed: a late answer changes nothing
+            // Decided or reversed: a late answer changes nothing. Decided on an assumed copy, it
+            // was refused by version and the stream read: the entity resumes (attempt 0).
+            if (assumed && q.recorded == recorded_sale::sold) {
+              report_sale(oid, 0, ord::payment_outcome::authorized);
+            } else if (assumed && q.recorded == recorded_sale::declined) {
+              report_sale(oid, 0, ord::payment_outcome::declined);
+            }
+            return;
           }
           if (answer == ord::payment_outcome::authorized) {
             q.recorded = recorded_sale::sold;

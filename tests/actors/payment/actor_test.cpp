@@ -19,6 +19,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -51,7 +52,8 @@ struct payment_fixture {
 
   /// `client_timeout`: how long one PSP call may take before the payment counts it failed.
   explicit payment_fixture(std::chrono::milliseconds client_timeout = 300ms,
-                           order::saga_policy policy = fast_policy()) {
+                           order::saga_policy policy = fast_policy(),
+                           runtime::host_settings settings = fast_settings()) {
     cfg.psp.port = 0;
     cfg.psp.client_timeout = client_timeout;
     cfg.psp.hang = 60s;
@@ -59,7 +61,7 @@ struct payment_fixture {
     auto err = psp_server->start();
     BOOST_REQUIRE_MESSAGE(!err, "psp: " << err.value_or(""));
     cfg.psp.port = psp_server->port();
-    node = start_node_actors(sys, cfg, fast_settings(), policy);
+    node = start_node_actors(sys, cfg, std::move(settings), policy);
   }
 
   ~payment_fixture() {
@@ -102,8 +104,8 @@ struct payment_fixture {
         caf::make_message(payment::authorize{1000, "tok_visa", oid + "/authorize/1"})));
     BOOST_TEST_REQUIRE(
         eventually([&] { return count("payment/" + oid, payment::wire::authorized) == "1"; }));
-    BOOST_REQUIRE(
-        send<payment::payment_reply>(node.hosts->payment, oid, caf::make_message(payment::capture{})));
+    BOOST_REQUIRE(send<payment::payment_reply>(node.hosts->payment, oid,
+                                               caf::make_message(payment::capture{})));
     BOOST_TEST_REQUIRE(eventually(
         [&] { return count("payment/" + oid, payment::wire::capture_confirmed) == "1"; }));
   }
@@ -313,6 +315,45 @@ BOOST_AUTO_TEST_CASE(
              "the stock went back only with the stall resend, or never");
   BOOST_TEST(f.count("inventory/sku-a", inventory::wire::returned) == "1");
   BOOST_TEST(f.count("order/o-reversed", order::wire::compensation_completed) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(
+    an_orders_first_sale_to_a_payment_that_sold_and_passivated_is_charged_once_and_confirms) {
+  // Entities passivate after 1 s idle: the payment that sold is gone when the order asks.
+  auto settings = fast_settings();
+  settings.idle_timeout = 1s;
+  payment_fixture f{300ms, fast_policy(), settings};
+  // The payment sells before its order asked (as if the order's first sell had been delivered
+  // twice, the second after the sale): the order refuses the report, it was never placed.
+  BOOST_REQUIRE(f.send<payment::payment_reply>(
+      f.node.hosts->payment, "o-twice",
+      caf::make_message(payment::sell{1000, "tok_visa", "o-twice/sale", 1, true})));
+  BOOST_TEST_REQUIRE(payment_fixture::eventually(
+      [&] { return f.count("payment/o-twice", payment::wire::sold) == "1"; }));
+  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] {
+    caf::scoped_actor probe{f.sys};
+    bool gone = false;
+    probe->request(f.node.hosts->payment, 5s, caf::get_atom::value, runtime::entities_atom::value)
+        .receive(
+            [&](std::vector<runtime::entity_info>& xs) {
+              gone = std::none_of(xs.begin(), xs.end(),
+                                  [](const runtime::entity_info& x) { return x.id == "o-twice"; });
+            },
+            [&](caf::error&) {});
+    return gone;
+  }));
+  // The order's first sell reaches a payment that takes its stream for new: the PSP answers the
+  // key with its first answer, the payment's record of it is refused by version, and the
+  // payment reads its stream and reports the sale.
+  f.place("o-twice");
+  BOOST_TEST_REQUIRE(payment_fixture::eventually([&] { return f.saga_completed("o-twice"); }));
+  BOOST_TEST(f.count("order/o-twice", order::wire::order_confirmed) == "1");
+  BOOST_TEST(f.count("order/o-twice", order::wire::order_cancelled) == "0");
+  BOOST_TEST(f.count("payment/o-twice", payment::wire::sold) == "1");
+  const auto stats = f.psp_server->stats();
+  BOOST_TEST(stats.distinct_charges == 1u);
+  BOOST_TEST(stats.replays >= 1u);
+  BOOST_TEST(stats.refunds == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_sale_carried_out_after_the_order_gave_up_is_refunded) {
