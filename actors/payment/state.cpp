@@ -516,7 +516,8 @@ payment_state apply(payment_state s, const event& ev) {
                    s.card_token = x.card_token;
                    s.idempotency_key = x.idempotency_key;
                    s.attempt = x.attempt;
-                   s.attempts.push_back(attempt_record{x.attempt, x.idempotency_key});
+                   s.attempts.push_back(
+                       attempt_record{x.attempt, x.idempotency_key, attempt_status::pending, ""});
                  },
                  [&](const authorized& x) {
                    auto* a = attempt_of(s, x.idempotency_key);

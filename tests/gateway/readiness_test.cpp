@@ -30,7 +30,7 @@ BOOST_AUTO_TEST_CASE(readiness_is_503_while_a_core_component_restarts_and_200_wh
   std::vector<std::string> down{"journal"};
   gateway::gateway_api api{sys, std::make_shared<actors::runtime::directory>(), cfg, metrics, [&] {
                              std::lock_guard<std::mutex> lock{mutex};
-                             return gateway::node_health{true, true, 0, false, down};
+                             return gateway::node_health{true, true, 0, false, down, {}};
                            }};
   gateway::http_server server{cfg.gateway, api.routes()};
   BOOST_TEST_REQUIRE(!server.start().has_value());
