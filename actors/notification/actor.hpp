@@ -54,6 +54,8 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
     return {version, summary(s)};
   }
   std::optional<command> from_message(const caf::message& msg) const;
+  /// notification::finished: the entity ends right after the commit that recorded it.
+  bool finished(const notification_state& s) const { return notification::finished(s); }
   /// Its only command starts its stream: a notification entity assumes its stream empty.
   bool starts_stream(const command&) const { return true; }
 };

@@ -42,6 +42,10 @@ notification_state apply(notification_state s, const event& ev) {
   return s;
 }
 
+bool finished(const notification_state& state) {
+  return state.notified;
+}
+
 notification_state apply_all(notification_state state, const std::vector<event>& events) {
   for (const auto& ev : events) {
     state = apply(std::move(state), ev);

@@ -30,6 +30,9 @@ notification_decision decide(const notification_state& state, const command& cmd
 /// Folds one event into the state; handles every event and cannot fail.
 notification_state apply(notification_state state, const event& ev);
 
+/// Whether the notification's work is finished: recorded. Its entity then ends at once.
+bool finished(const notification_state& state);
+
 /// Folds `events` in order, starting from `state`.
 notification_state apply_all(notification_state state, const std::vector<event>& events);
 

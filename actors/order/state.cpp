@@ -478,6 +478,10 @@ order_state apply(order_state s, const event& ev) {
   return s;
 }
 
+bool finished(const order_state& state) {
+  return state.terminal() && state.saga_completed;
+}
+
 order_state apply_all(order_state state, const std::vector<event>& events) {
   for (const auto& ev : events) {
     state = apply(std::move(state), ev);

@@ -160,6 +160,12 @@ order_decision decide(const order_state& state, const command& cmd, const decide
 /// Folds one event into the state; handles every event and cannot fail.
 order_state apply(order_state state, const event& ev);
 
+/// Whether the order's work is finished: it ended (confirmed, rejected or cancelled) and its saga
+/// has nothing left (a confirmed sale: payment_captured, recorded once every settle was answered;
+/// an order that did not confirm: compensation_completed). Its entity then ends at once; a late
+/// command activates it again from its stream.
+bool finished(const order_state& state);
+
 /// Folds `events` in order, starting from `state`.
 order_state apply_all(order_state state, const std::vector<event>& events);
 

@@ -95,6 +95,8 @@ struct payment_traits {
     return waiting_on_psp(s) && since > 2 * psp_timeout;
   }
   bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
+  /// payment::finished: the entity ends right after the commit that finished it.
+  bool finished(const payment_state& s) const { return payment::finished(s); }
 };
 
 /// Spawns the host of the payment entities.

@@ -296,6 +296,10 @@ bool settled(const payment_state& s) {
   return holds_to_release(s).empty() && !capture_owed(s) && !refund_owed(s);
 }
 
+bool finished(const payment_state& s) {
+  return !is_open(s) && s.status != status::authorized && settled(s);
+}
+
 bool waiting_on_psp(const payment_state& s) {
   return s.status == status::requested || !settled(s);
 }

@@ -79,6 +79,13 @@ std::vector<std::string> holds_to_release(const payment_state& s);
 /// refunded, confirmed. Its order's saga is done with it only then.
 bool settled(const payment_state& s);
 
+/// Whether the payment's work is finished: decided (captured, declined, refunded or voided; a
+/// sale sold, declined or reversed) and settled (nothing owed to the PSP). Its outcome is
+/// reported by the reactions to the event that decided it (sent before its entity may end). Its
+/// entity then ends at once; a later command (a reversal, a refund, a repeat) activates it again
+/// from its stream.
+bool finished(const payment_state& s);
+
 /// Whether the payment waits on the PSP: an authorization pending, or not settled (a capture or
 /// refund unconfirmed, a hold still to release). Its entity sends again what it owes (resume) when
 /// that stalls, and does not passivate meanwhile.

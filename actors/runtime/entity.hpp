@@ -134,6 +134,26 @@ struct has_timer_hook<Traits, std::void_t<decltype(std::declval<const Traits&>()
                                   std::declval<const typename Traits::action_type&>()))>>
     : std::true_type {};
 
+/// Whether `Traits` has the optional `finished(state)` (entity_traits.hpp).
+template <class Traits, class = void>
+struct has_finished_hook : std::false_type {};
+
+template <class Traits>
+struct has_finished_hook<Traits, std::void_t<decltype(std::declval<const Traits&>().finished(
+                                     std::declval<const typename Traits::state_type&>()))>>
+    : std::true_type {};
+
+/// Whether an actor waits for the answer to a request it sent (`request(...).then`: a journal
+/// append, a read, a step sent to another entity, a PSP call). CAF 0.17.6 keeps those handlers in
+/// a protected member and offers no query; a pointer to that member, named through this class,
+/// reads it. Never instantiated.
+struct awaited_answers : caf::scheduled_actor {
+  static bool any(const caf::scheduled_actor& self) {
+    return !(self.*&awaited_answers::multiplexed_responses_).empty() ||
+           !(self.*&awaited_answers::awaited_responses_).empty();
+  }
+};
+
 } // namespace detail
 
 /// The alternative of `Variant` that `msg` holds as its only element, if any.
@@ -336,6 +356,10 @@ struct entity_state {
   std::optional<waiting> catching_up;
   bool stopping = false;
   bool asked_to_passivate = false;
+  /// It ended because its work is finished (entity_runtime::end_if_finished): no tick follows.
+  bool ended = false;
+  /// A tick is being handled (on_tick arms the next one itself, or passivates).
+  bool ticking = false;
   std::deque<waiting> queue;
   /// The commands of the batch being built: answered `crashed` if applying their events throws.
   std::vector<caf::response_promise> deciding;
@@ -617,7 +641,7 @@ public:
     auto& st = self->state;
     st.read_in_flight = read;
     st.read_due = self->clock().now() + read_limit;
-    tick_by(self, st.read_due, st.settings.tick_interval);
+    tick_by_overdue(self, st.read_due);
   }
 
   static void read_answered(pointer self, uint64_t read) {
@@ -858,7 +882,7 @@ public:
       st.in_append = b;
       st.in_append_repeats = rest;
       st.append_due = self->clock().now() + append_limit;
-      tick_by(self, st.append_due, st.settings.tick_interval);
+      tick_by_overdue(self, st.append_due);
       self->request(st.journal, caf::infinite, persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
@@ -925,9 +949,44 @@ public:
               });
       return;
     }
-    if (st.stopping && settled(self)) {
-      self->quit();
+    if (!settled(self)) {
+      return;
     }
+    if (st.stopping) {
+      self->quit();
+    } else if (!end_if_finished(self) && st.ticks.size() == 0 && !st.ticking) {
+      schedule_tick(self); // an entity that may finish arms none at its start
+    }
+  }
+
+  /// Whether the aggregate says its work is finished (Traits::finished; never without it).
+  static bool finished([[maybe_unused]] pointer self) {
+    if constexpr (detail::has_finished_hook<Traits>::value) {
+      return self->state.traits.finished(self->state.state);
+    } else {
+      return false;
+    }
+  }
+
+  /// Ends the entity now if its aggregate's work is finished and nothing could still reach it:
+  /// settled (nothing queued or in flight), no timer armed, no answer to a request of its own
+  /// awaited (a step sent to another entity, a PSP call: their handlers die with it, and so does
+  /// the re-routing of a step whose receiver ended) and nothing in its mailbox. True if it ended.
+  /// It quits without asking its host (passivate_atom, two more messages): the host lists it as
+  /// running until its down message, and a command that reaches it meanwhile, directly or from
+  /// the host, comes back request_receiver_down and is kept for the next incarnation (as for a
+  /// crash: host.cpp's dispatch and on_entity_down), which recovers from the stream and answers a
+  /// repeat from its dedupe record. One that cannot end yet looks again on its next tick, within
+  /// tick_interval (schedule_tick).
+  static bool end_if_finished(pointer self) {
+    auto& st = self->state;
+    if (!finished(self) || !settled(self) || !st.timers.empty() ||
+        detail::awaited_answers::any(*self) || self->mailbox().size() != 0) {
+      return false;
+    }
+    st.ended = true;
+    self->quit();
+    return true;
   }
 
   static void finish(pointer self, batch& b, std::vector<std::pair<waiting, size_t>>& repeats) {
@@ -1093,6 +1152,9 @@ public:
       queue_due_timers(self, self->clock().now());
       queue_timer_command(self, false);
       drain(self);
+      if (st.ended) {
+        return;
+      }
     }
     auto now = self->clock().now();
     if (st.recovered && st.queue.empty() && !busy(self) &&
@@ -1128,14 +1190,36 @@ public:
   /// busy for nothing.
   static void schedule_tick(pointer self) {
     auto& st = self->state;
+    if (st.ended) {
+      return;
+    }
     auto now = self->clock().now();
-    if (idle(self)) {
+    if (finished(self)) {
+      // Finished, but an answer is awaited or a message waits (end_if_finished): no passivation
+      // tick, a look again soon.
+      tick_by(self, now + st.settings.tick_interval, st.settings.tick_interval);
+    } else if (idle(self)) {
       // Passivation may come a tick late: a tick already on its way then serves.
       tick_by(self,
               std::max(now + st.settings.tick_interval, st.last_command + st.settings.idle_timeout),
               st.settings.tick_interval);
     } else {
       tick_by(self, now + st.settings.tick_interval, st.settings.tick_interval);
+    }
+  }
+
+  /// Makes sure a tick comes once the append or read just sent is overdue (`due`:
+  /// end_if_overdue). An entity that cannot finish has its passivation tick on its way, which
+  /// serves. One that may finish (Traits::finished) arms no passivation tick and usually ends
+  /// long before `due`, and a delayed message keeps the ended actor (about 2 KB) until it fires:
+  /// it asks for a tick within tick_interval instead, and each tick asks for the next while the
+  /// work is in flight (schedule_tick).
+  static void tick_by_overdue(pointer self, caf::actor_clock::time_point due) {
+    auto& st = self->state;
+    if constexpr (detail::has_finished_hook<Traits>::value) {
+      tick_by(self, self->clock().now() + st.settings.tick_interval, st.settings.tick_interval);
+    } else {
+      tick_by(self, due, st.settings.tick_interval);
     }
   }
 
@@ -1167,8 +1251,11 @@ public:
     self->send(self, persistence::recover_atom::value);
     // One tick, for when it may passivate if the command that activated it is all it gets (it
     // also covers the recovery read while read_limit <= idle_timeout); a commit that leaves work
-    // time can move asks for an earlier one.
-    tick_by(self, st.last_command + st.settings.idle_timeout + st.settings.tick_interval);
+    // time can move asks for an earlier one. An entity that may finish arms none: it ends when
+    // its work is (end_if_finished), and asks for a tick when something needs one.
+    if constexpr (!detail::has_finished_hook<Traits>::value) {
+      tick_by(self, st.last_command + st.settings.idle_timeout + st.settings.tick_interval);
+    }
     return {
         [=](deliver_atom, envelope& env, caf::message& raw) {
           auto& s = self->state;
@@ -1204,8 +1291,11 @@ public:
         [=](reply_atom, const caf::message&) {},
         [=](const caf::error&) {},
         [=](tick_atom, uint64_t seq) {
-          self->state.ticks.arrived(seq);
+          auto& s = self->state;
+          s.ticks.arrived(seq);
+          s.ticking = true;
           on_tick(self);
+          s.ticking = false;
         },
         [=](stop_atom) {
           self->state.stopping = true;

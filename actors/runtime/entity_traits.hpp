@@ -54,6 +54,13 @@
 //                                      // on its tick (no clock event of its own), unless the
 //                                      // command would decide nothing by then; execute never
 //                                      // sees it. Without it: every action goes to execute.
+//   bool finished(const state_type&);  // pure: the aggregate's work is done (nothing left to send
+//                                      // or wait for). The entity then ends right after the
+//                                      // commit (or the answer) that left it so, when nothing is
+//                                      // queued, in flight, armed or awaited, without waiting
+//                                      // for a tick; a later command activates it again from
+//                                      // its stream. Such an entity arms no passivation tick.
+//                                      // Without it: never (it passivates when idle).
 
 #include "actors/common/encoded_event.hpp"
 #include "actors/common/envelope.hpp"

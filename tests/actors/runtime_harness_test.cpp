@@ -297,6 +297,8 @@ struct faults {
   /// The traits' starts_stream: which commands an entity they activate may take for the first of
   /// an empty stream (unset: none, the entity reads its stream before deciding).
   std::function<bool(const command&)> starts_stream;
+  /// The stock on hand at which a finishing inventory's work is finished (finishing_traits).
+  int64_t finished_on_hand = -1;
 };
 
 /// What the traits' committed hook heard: on_hand (before, after), in order.
@@ -331,6 +333,12 @@ struct faulty_inventory_traits : inventory_traits {
     }
     return inventory_traits::apply(std::move(s), e);
   }
+};
+
+/// The inventory as an aggregate whose work can finish (the real one never does, and so arms its
+/// passivation tick at start): finished once its stock on hand is bugs->finished_on_hand.
+struct finishing_inventory_traits : faulty_inventory_traits {
+  bool finished(const inventory_state& s) const { return s.on_hand == bugs->finished_on_hand; }
 };
 
 using answer_type = std::variant<inventory_reply, caf::error>;
@@ -384,8 +392,8 @@ struct harness {
     sched.run();
   }
 
-  /// A host (and its entities) running with `s`.
-  caf::actor spawn_host_with(runtime::host_settings s) {
+  /// A host (and its entities) running with `s`; of finishing_inventory_traits if `finishing`.
+  caf::actor spawn_host_with(runtime::host_settings s, bool finishing = false) {
     auto j = caf::actor_cast<persistence::journal_actor>(journal);
     auto r = caf::actor_cast<persistence::reader_actor>(reader);
     auto b = bugs;
@@ -397,17 +405,21 @@ struct harness {
       faulty_inventory_traits traits;
       traits.bugs = b;
       traits.heard = c;
+      if (finishing) {
+        return runtime::spawn_entity(system, finishing_inventory_traits{traits}, id, std::move(h),
+                                     j, r, s);
+      }
       return runtime::spawn_entity(system, traits, id, std::move(h), j, r, s);
     };
     return runtime::spawn_host(sys, "inventory", factory, s);
   }
 
-  /// Replaces the (idle) host with one running `s`.
-  void respawn_host(runtime::host_settings s) {
+  /// Replaces the (idle) host with one running `s`, of finishing entities if `finishing`.
+  void respawn_host(runtime::host_settings s, bool finishing = false) {
     caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
     sched.run();
     settings = std::move(s);
-    host = spawn_host_with(settings);
+    host = spawn_host_with(settings, finishing);
     sched.run();
   }
 
@@ -1583,6 +1595,100 @@ BOOST_AUTO_TEST_CASE(a_command_an_entity_took_directly_and_then_crashed_on_is_an
   BOOST_TEST(accepted(behind.answers[0]), error_name(behind.answers[0]));
   BOOST_TEST(store->replay("inventory/sku-c").on_hand == 13);
   BOOST_TEST(crashes("sku-c") == 1u);
+}
+
+// Every order, payment and notification stayed in memory for idle_timeout after its last
+// command (30 s: about 30 KB per order at ~1,900 orders/s) and passivated through a tick: a
+// clock-thread event and a worker wake-up each. An entity whose aggregate says its work is
+// finished ends right after the commit that finished it.
+BOOST_AUTO_TEST_CASE(a_finished_entity_ends_right_after_its_commit_without_a_tick) {
+  respawn_host(settings, true);
+  bugs->finished_on_hand = 7;
+  for (bool new_stream : {false, true}) {
+    bugs->starts_stream = new_stream ? is_restock : std::function<bool(const command&)>{};
+    auto sku = std::string{new_stream ? "sku-fin-new" : "sku-fin"};
+    auto& c = send(sku, env(), caf::make_message(restock{7}));
+    sched.run(); // no virtual time passes: no tick comes
+    collect();
+    BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+    BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+    BOOST_TEST(entities().empty(), sku);
+    // No passivation tick: whatever is armed comes within a tick_interval (the overdue checks of
+    // its read and append, which now find it gone).
+    for (const auto& armed : sched.clock().schedule()) {
+      BOOST_TEST((armed.first <= sched.clock().now() + settings.tick_interval), sku);
+    }
+    settle(settings.tick_interval);
+  }
+  // Not finished: it stays until it is idle, as before.
+  ok("sku-unfinished", caf::make_message(restock{3}));
+  BOOST_TEST(entities().size() == 1u);
+  settle(settings.idle_timeout + 2 * settings.tick_interval, 100ms);
+  BOOST_TEST(entities().empty());
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_late_duplicate_to_a_finished_entity_that_ended_is_answered_once_from_its_stream) {
+  respawn_host(settings, true);
+  bugs->finished_on_hand = 7;
+  for (bool new_stream : {false, true}) {
+    bugs->starts_stream = new_stream ? is_restock : std::function<bool(const command&)>{};
+    auto sku = std::string{new_stream ? "sku-late-new" : "sku-late"};
+    auto key = sku + "-key";
+    auto& first = send(sku, env(key), caf::make_message(restock{7}));
+    sched.run();
+    collect();
+    BOOST_REQUIRE_EQUAL(first.answers.size(), 1u);
+    BOOST_REQUIRE(accepted(first.answers[0]));
+    BOOST_REQUIRE(entities().empty());
+    auto appends = store->appends;
+    // The same message again, through the host and straight to where the entity was.
+    auto& again = send(sku, env(key), caf::make_message(restock{7}));
+    auto& direct = send_direct(sku, env(key), caf::make_message(restock{7}));
+    settle(3 * settings.tick_interval);
+    for (auto* c : {&again, &direct}) {
+      BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+      BOOST_REQUIRE(accepted(c->answers[0]));
+      const auto& r = std::get<inventory_reply>(c->answers[0]);
+      BOOST_TEST((r.recorded == std::vector<inventory_recorded>{inventory_recorded::restocked}),
+                 sku);
+      BOOST_TEST(r.version == 1, sku);
+    }
+    BOOST_TEST(store->appends - appends <= 1u, sku); // at most a refused append at version 0
+    BOOST_TEST(store->streams["inventory/" + sku].size() == 1u, sku);
+    BOOST_TEST(entities().empty(), sku); // ended again once it answered
+  }
+}
+
+// Between its end and its host's down message the finished entity is still listed: a command
+// sent straight to it then comes back (request_receiver_down), goes through the host and
+// activates a new incarnation. It is executed once.
+BOOST_AUTO_TEST_CASE(a_command_that_reaches_a_finished_entity_as_it_ends_is_executed_once) {
+  respawn_host(settings, true);
+  bugs->finished_on_hand = 7;
+  auto handles = runtime::entity_handles::of(host);
+  BOOST_REQUIRE(handles);
+  auto& first = send("sku-race", env(), caf::make_message(restock{7}));
+  auto ended = std::make_shared<bool>(false);
+  caf::actor entity;
+  while (!*ended && sched.has_job()) {
+    if (!entity) {
+      if ((entity = handles->find("sku-race"))) {
+        entity->attach_functor([ended] { *ended = true; });
+      }
+    }
+    sched.run_once();
+  }
+  BOOST_REQUIRE(*ended);
+  BOOST_REQUIRE(handles->find("sku-race") == entity); // its host has not seen it end yet
+  auto& late = send_direct("sku-race", env(), caf::make_message(restock{1}));
+  settle(3 * settings.tick_interval);
+  for (auto* c : {&first, &late}) {
+    BOOST_REQUIRE_EQUAL(c->answers.size(), 1u);
+    BOOST_TEST(accepted(c->answers[0]), error_name(c->answers[0]));
+  }
+  BOOST_TEST(store->replay("inventory/sku-race").on_hand == 8);
+  BOOST_TEST(entities().size() == 1u); // 8 on hand: not finished
 }
 
 BOOST_AUTO_TEST_SUITE_END()

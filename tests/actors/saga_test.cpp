@@ -131,6 +131,25 @@ struct saga_fixture {
     return true;
   }
 
+  /// Whether `host` has entity `id` (running, not passivated or ended).
+  bool active(const caf::actor& host, const std::string& id) {
+    bool out = true;
+    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
+        .receive(
+            [&](std::vector<runtime::entity_info>& entities) {
+              out = std::any_of(entities.begin(), entities.end(),
+                                [&](const runtime::entity_info& e) { return e.id == id; });
+            },
+            [](caf::error&) {});
+    return out;
+  }
+
+  /// Whether the order `oid`, its payment and its notification are all gone from their hosts.
+  bool gone(const std::string& oid) {
+    return !active(node.hosts->order, oid) && !active(node.hosts->payment, oid) &&
+           !active(node.hosts->notification, oid);
+  }
+
   /// How often the host has restarted entity `id` after a crash (0 if it does not know it).
   uint32_t crashes(const caf::actor& host, const std::string& id) {
     uint32_t out = 0;
@@ -291,19 +310,6 @@ struct forgetful_fixture : clock_ahead, saga_fixture {
   void later(std::chrono::hours h) {
     ahead_us->fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(h).count());
   }
-
-  /// Whether `host` has entity `id` running (not passivated).
-  bool active(const caf::actor& host, const std::string& id) {
-    bool out = true;
-    self->request(host, 5s, caf::get_atom::value, runtime::entities_atom::value)
-        .receive(
-            [&](std::vector<runtime::entity_info>& entities) {
-              out = std::any_of(entities.begin(), entities.end(),
-                                [&](const runtime::entity_info& e) { return e.id == id; });
-            },
-            [](caf::error&) {});
-    return out;
-  }
 };
 
 /// What a fake payment host received: each command's message id and causation id.
@@ -462,6 +468,39 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and
     }
     BOOST_TEST(count(sku, inventory::wire::settled) == "1");
   }
+}
+
+// Every order, payment and notification stayed in memory for idle_timeout after its last command
+// (here 60 s); each now ends once its work is finished, right after the order's end.
+BOOST_AUTO_TEST_CASE(an_ended_orders_entities_leave_their_hosts_right_after_its_end) {
+  restock("sku-a", 10);
+  place("o-gone", {{"sku-a", 2}});
+  BOOST_TEST(wait_for_end("o-gone") == order::wire::order_confirmed);
+  place("o-gone-declined", {{"sku-a", 1}}, "tok_decline_insufficient");
+  BOOST_TEST(wait_for_end("o-gone-declined") == order::wire::order_cancelled);
+  place("o-gone-short", {{"sku-a", 50}});
+  BOOST_TEST(wait_for_end("o-gone-short") == order::wire::order_rejected);
+  for (const auto* oid : {"o-gone", "o-gone-declined", "o-gone-short"}) {
+    BOOST_TEST(wait_until([&] { return gone(oid); }, 5s), oid);
+    BOOST_TEST(count(std::string{"notification/"} + oid, "notification.recorded.v1") == "1", oid);
+  }
+  // A late repeat of the placement activates the order again and is answered from its stream.
+  auto again = place("o-gone", {{"sku-a", 2}});
+  BOOST_TEST(again.repeated);
+  BOOST_TEST((again.summary.status == order::order_status::confirmed));
+  BOOST_TEST(count("order/o-gone", order::wire::order_placed) == "1");
+  BOOST_TEST(wait_until([&] { return gone("o-gone"); }, 5s));
+  // A late reversal reaches the ended payment: activated again, it waits for the PSP's answer
+  // (its work looks finished meanwhile), records the reversal once and ends again.
+  auto reversing =
+      send<payment::payment_reply>(node.hosts->payment, "o-gone",
+                                   caf::make_message(payment::reverse_sale{"o-gone/sale"}), env());
+  BOOST_TEST((reversing.summary.status == payment::payment_status::captured));
+  BOOST_TEST(
+      wait_until([&] { return count("payment/o-gone", payment::wire::sale_reversed) == "1"; }, 5s));
+  BOOST_TEST(wait_until([&] { return gone("o-gone"); }, 5s));
+  BOOST_TEST(count("payment/o-gone", payment::wire::sale_reversed) == "1");
+  BOOST_TEST(available("sku-a") == 8);
 }
 
 BOOST_AUTO_TEST_CASE(an_order_beyond_the_stock_is_rejected_and_releases_what_it_reserved) {

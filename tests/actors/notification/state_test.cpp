@@ -72,3 +72,8 @@ BOOST_AUTO_TEST_CASE(stops_restarts_and_has_the_same_state) {
   BOOST_REQUIRE(empty);
   BOOST_CHECK(apply_all(*empty, {notification_recorded{"o1", terminal_status::rejected}}) == live);
 }
+
+BOOST_AUTO_TEST_CASE(a_notification_is_finished_once_recorded) {
+  BOOST_CHECK(!finished(notification_state{}));
+  BOOST_CHECK(finished(given({notification_recorded{"o1", terminal_status::confirmed}})));
+}

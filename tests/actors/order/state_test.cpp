@@ -586,3 +586,28 @@ BOOST_AUTO_TEST_CASE(a_tally_reports_the_first_refusal_at_once_and_nothing_after
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(finishing)
+
+BOOST_AUTO_TEST_CASE(an_order_is_finished_only_once_it_ended_and_its_saga_has_nothing_left) {
+  const std::vector<event> selling{placed, sale_requested{1}};
+  BOOST_CHECK(!finished(order_state{}));
+  BOOST_CHECK(!finished(given({placed})));
+  BOOST_CHECK(!finished(given(selling)));
+  // Confirmed: the settles are still on their way until payment_captured records their answers.
+  BOOST_CHECK(!finished(given(with(selling, {order_confirmed{}}))));
+  BOOST_CHECK(finished(given(with(selling, {order_confirmed{}, payment_captured{}}))));
+  // Rejected or cancelled: finished once its compensation is done.
+  const std::vector<event> rejected{placed, stock_reservation_failed{"pear", "out_of_stock"},
+                                    order_rejected{"r"}};
+  BOOST_CHECK(!finished(given(rejected)));
+  BOOST_CHECK(finished(given(with(rejected, {compensation_completed{}}))));
+  const auto cancelled = with(selling, {order_cancelled{"payment declined"}});
+  BOOST_CHECK(!finished(given(cancelled)));
+  BOOST_CHECK(finished(given(with(cancelled, {compensation_completed{}}))));
+  // The older path: confirmed, then captured.
+  BOOST_CHECK(!finished(given(confirmed)));
+  BOOST_CHECK(finished(given(with(confirmed, {payment_captured{}}))));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -665,3 +665,31 @@ BOOST_AUTO_TEST_CASE(a_payment_restarted_from_its_journal_owes_the_psp_what_a_li
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(finishing)
+
+BOOST_AUTO_TEST_CASE(a_payment_is_finished_once_decided_and_owing_the_psp_nothing) {
+  auto with = [](std::vector<event> xs, const std::vector<event>& more) {
+    xs.insert(xs.end(), more.begin(), more.end());
+    return xs;
+  };
+  BOOST_CHECK(!finished(payment_state{}));
+  // A sale: sold, declined or reversed.
+  BOOST_CHECK(finished(given({sold{"o1/sale", "psp-1", 1250}})));
+  BOOST_CHECK(finished(given({sale_declined{"o1/sale", "insufficient funds"}})));
+  BOOST_CHECK(finished(given({sale_reversed{"o1/sale"}})));
+  BOOST_CHECK(finished(given({sold{"o1/sale", "psp-1", 1250}, sale_reversed{"o1/sale"}})));
+  // The older path: open or holding money for a capture is not finished.
+  BOOST_CHECK(!finished(given({requested1})));
+  BOOST_CHECK(!finished(given({requested1, authorization_failed{"o1/1", "503"}})));
+  BOOST_CHECK(!finished(given(authorized_payment)));
+  BOOST_CHECK(!finished(given(captured_payment))); // the PSP has not confirmed the capture
+  BOOST_CHECK(finished(given(with(captured_payment, {capture_confirmed{}}))));
+  BOOST_CHECK(!finished(given(with(captured_payment, {capture_confirmed{}, refunded{1250}}))));
+  BOOST_CHECK(finished(
+      given(with(captured_payment, {capture_confirmed{}, refunded{1250}, refund_confirmed{}}))));
+  BOOST_CHECK(finished(given({requested1, declined{"o1/1", "insufficient funds"}})));
+  BOOST_CHECK(finished(given(with(authorized_payment, {voided{}, hold_released{"o1/1"}}))));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
