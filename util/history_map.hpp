@@ -36,6 +36,7 @@ class history_map {
   static_assert(std::is_trivially_copyable_v<Value>, "values are copied bytewise into runs");
   static_assert(Generation > 0 && Capacity >= Generation && Capacity % Generation == 0,
                 "forgotten a whole generation at a time");
+  static_assert(Generation <= UINT32_MAX / 2, "a run's table numbers its entries in 32 bits");
 
 public:
   static constexpr size_t capacity = Capacity;
