@@ -28,7 +28,7 @@ struct inventory_traits : runtime::passive_hooks<inventory_state, command, event
   using errc_type = inventory_errc;
 
   std::string kind() const { return "inventory"; }
-  std::string snapshot_type() const { return "inventory.state.v1"; }
+  std::string snapshot_type() const { return "inventory.state.v2"; }
   inventory_decision decide(const inventory_state& s, const command& c,
                             const decide_context& ctx) const {
     return inventory::decide(s, c, ctx);

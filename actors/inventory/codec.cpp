@@ -8,6 +8,8 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace ordermesh::actors::inventory {
 
@@ -28,15 +30,21 @@ NLOHMANN_JSON_SERIALIZE_ENUM(finish, {{finish::released, "released"},
                                       {finish::rejected, "rejected"},
                                       {finish::returned, "returned"}})
 
-// committed_qty and known are optional: snapshots written before they were recorded do not have
-// them (such a snapshot is of a SKU that was in use, hence known).
+// inventory.state.v2 keeps the finished orders as one list of [order id, how it ended], oldest
+// first ("finished_book"). A v1 snapshot kept them as "finished_order" (ids, oldest first) and
+// "finished" (id -> how); it is read in that order. committed_qty and known are optional: snapshots
+// written before they were recorded do not have them (such a snapshot is of a SKU that was in
+// use, hence known).
 void to_json(nlohmann::json& j, const inventory_state& s) {
+  auto book = nlohmann::json::array();
+  s.finished.for_each([&](std::string_view order_id, finish how) {
+    book.push_back(nlohmann::json::array({order_id, how}));
+  });
   j = nlohmann::json{{"known", s.known},
                      {"on_hand", s.on_hand},
                      {"reserved_qty", s.reserved_qty},
                      {"reservations", s.reservations},
-                     {"finished_order", s.finished_order},
-                     {"finished", s.finished},
+                     {"finished_book", std::move(book)},
                      {"committed_qty", s.committed_qty}};
 }
 
@@ -44,8 +52,21 @@ void from_json(const nlohmann::json& j, inventory_state& s) {
   j.at("on_hand").get_to(s.on_hand);
   j.at("reserved_qty").get_to(s.reserved_qty);
   j.at("reservations").get_to(s.reservations);
-  j.at("finished_order").get_to(s.finished_order);
-  j.at("finished").get_to(s.finished);
+  if (auto book = j.find("finished_book"); book != j.end()) {
+    for (const auto& entry : book->get<std::vector<std::pair<std::string, finish>>>()) {
+      s.finished.append(entry.first, entry.second);
+    }
+  } else {
+    const auto order = j.at("finished_order").get<std::vector<std::string>>();
+    const auto& how = j.at("finished");
+    if (how.size() != order.size()) {
+      throw nlohmann::json::other_error::create(
+          501, "finished_order and finished name different orders", &j);
+    }
+    for (const auto& order_id : order) {
+      s.finished.append(order_id, how.at(order_id).get<finish>());
+    }
+  }
   if (auto i = j.find("committed_qty"); i != j.end()) {
     i->get_to(s.committed_qty);
   }

@@ -8,9 +8,9 @@
 namespace ordermesh::actors::inventory {
 
 bool operator==(const inventory_state& x, const inventory_state& y) {
-  return std::tie(x.known, x.on_hand, x.reserved_qty, x.reservations, x.finished_order, x.finished,
-                  x.committed_qty) == std::tie(y.known, y.on_hand, y.reserved_qty, y.reservations,
-                                               y.finished_order, y.finished, y.committed_qty);
+  return std::tie(x.known, x.on_hand, x.reserved_qty, x.reservations, x.finished,
+                  x.committed_qty) ==
+         std::tie(y.known, y.on_hand, y.reserved_qty, y.reservations, y.finished, y.committed_qty);
 }
 
 namespace {
@@ -25,10 +25,7 @@ std::optional<finish> finished_as(const inventory_state& s, const std::string& o
   if (s.committed_qty.count(order_id) > 0) {
     return finish::committed;
   }
-  if (auto i = s.finished.find(order_id); i != s.finished.end()) {
-    return i->second;
-  }
-  return std::nullopt;
+  return s.finished.find(order_id);
 }
 
 outcome decide_restock(const inventory_state&, const restock& cmd) {
@@ -186,24 +183,12 @@ outcome decide_expire(const inventory_state& s, const decide_context& ctx) {
   return accept<event>(std::move(events));
 }
 
-void remember_finished(inventory_state& s, const std::string& order_id, finish how) {
-  auto [i, inserted] = s.finished.insert_or_assign(order_id, how);
-  if (!inserted) {
-    return;
-  }
-  s.finished_order.push_back(order_id);
-  if (s.finished_order.size() > max_finished_orders) {
-    s.finished.erase(s.finished_order.front());
-    s.finished_order.pop_front();
-  }
-}
-
 void drop_reservation(inventory_state& s, const std::string& order_id, finish how) {
   if (auto i = s.reservations.find(order_id); i != s.reservations.end()) {
     s.reserved_qty -= i->second.qty;
     s.reservations.erase(i);
   }
-  remember_finished(s, order_id, how);
+  s.finished.remember(order_id, how);
 }
 
 } // namespace
@@ -248,9 +233,7 @@ inventory_state apply(inventory_state s, const event& ev) {
             s.reserved_qty += x.qty - held.qty;
             held = reservation{x.qty, x.expires_at_us};
           },
-          [&](const reservation_rejected& x) {
-            remember_finished(s, x.order_id, finish::rejected);
-          },
+          [&](const reservation_rejected& x) { s.finished.remember(x.order_id, finish::rejected); },
           [&](const released& x) { drop_reservation(s, x.order_id, finish::released); },
           [&](const committed& x) {
             drop_reservation(s, x.order_id, finish::committed);
@@ -259,14 +242,14 @@ inventory_state apply(inventory_state s, const event& ev) {
           },
           [&](const returned& x) {
             s.committed_qty.erase(x.order_id);
-            remember_finished(s, x.order_id, finish::returned);
+            s.finished.remember(x.order_id, finish::returned);
             s.on_hand += x.qty;
           },
           [&](const reservation_expired& x) { drop_reservation(s, x.order_id, finish::expired); },
           [&](const settled& x) {
             s.committed_qty.erase(x.order_id);
             // Still remembered as committed, now only among the bounded finished orders.
-            remember_finished(s, x.order_id, finish::committed);
+            s.finished.remember(x.order_id, finish::committed);
           },
       },
       ev);

@@ -4,10 +4,10 @@
 #include "actors/common/outcome.hpp"
 #include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
+#include "util/history_map.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,8 +17,14 @@ namespace ordermesh::actors::inventory {
 /// The largest qty a single restock or reserve may carry.
 constexpr int64_t max_quantity = 1'000'000;
 
-/// How many finished order ids one SKU remembers for idempotent release/commit (oldest forgotten).
+/// How many finished order ids one SKU remembers at most, for idempotent answers to a late
+/// reserve, release, commit, return or settle.
 constexpr size_t max_finished_orders = 10'000;
+
+/// How many of them are forgotten at once, the oldest, when one more would exceed the bound: a
+/// SKU that finished max_finished_orders orders or more remembers at least the newest
+/// max_finished_orders - finished_generation + 1.
+constexpr size_t finished_generation = max_finished_orders / 10;
 
 /// Units held for one order.
 struct reservation {
@@ -30,6 +36,12 @@ struct reservation {
 /// How a reservation (or a reserve attempt) ended.
 enum class finish : uint8_t { released, committed, expired, rejected, returned };
 
+/// How the finished orders ended, by order id (util/history_map.hpp): copied in a few pointers,
+/// whatever their number, since the entity runtime copies the state for every batch it decides.
+/// An order that ends again another way (expired, then taken; committed, then returned) is
+/// remembered as it ended last, as long as that counts among the newest.
+using finished_orders = util::history_map<finish, max_finished_orders, finished_generation>;
+
 /// One SKU's stock. Invariant: available() >= 0, i.e. the SKU is never oversold.
 struct inventory_state {
   /// Restocked at least once: the SKU exists (a reservation of an unknown SKU is refused).
@@ -38,12 +50,10 @@ struct inventory_state {
   /// Sum of reservations[*].qty.
   int64_t reserved_qty = 0;
   std::map<std::string, reservation> reservations;
-  /// Finished order ids, oldest first; at most max_finished_orders.
-  std::deque<std::string> finished_order;
-  /// How each order in finished_order ended.
-  std::map<std::string, finish> finished;
+  /// How each recently finished order ended; at most max_finished_orders of them.
+  finished_orders finished;
   /// Units committed to each order neither returned nor settled yet. Never forgotten by the
-  /// finished_order cap: a retried commit must still answer "committed", and a cancelled order
+  /// finished orders' bound: a retried commit must still answer "committed", and a cancelled order
   /// must still be able to return them. A confirmed order settles them (no return can follow),
   /// which moves it into the bounded finished orders.
   std::map<std::string, int64_t> committed_qty;

@@ -784,9 +784,8 @@ private:
   /// Whether `sku` holds units committed to `oid`: kept, or settled (remembered as committed).
   bool holds_committed(const std::string& sku, const std::string& oid) {
     const auto& stock = inventory_[sku].state;
-    auto done = stock.finished.find(oid);
     return stock.committed_qty.count(oid) != 0 ||
-           (done != stock.finished.end() && done->second == inv::finish::committed);
+           stock.finished.find(oid) == inv::finish::committed;
   }
 
   void crash_inventory(const std::string& sku) {
