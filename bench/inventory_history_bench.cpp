@@ -1,18 +1,16 @@
 // What one inventory command costs as the entity runtime runs it, by how many finished orders the
-// SKU remembers, for the code before (bench/inventory_before: the finished orders in a std::deque
-// and a std::map, copied whole with the state) and after (a util::history_map). Run through
-// bench/inventory-history.
+// SKU remembers, against what it costs with an empty history (the ceiling: a command's cost should
+// not grow with the SKU's past). Run through bench/inventory-history.
 //
 // One command = what actors/runtime/entity.hpp does for a batch of one: copy the committed state
 // (it decides on a working copy and keeps the committed one until the append is durable), decide,
 // apply the events to the copy, then keep the copy (the old state is destroyed). The commands are
 // a bench/orders sale's: a take (commit{order, 1}) and, in its own batch, settle{order}. Each row
 // times one generation's worth (1 000) of sales in a row from a SKU that remembers N finished
-// orders, so every merge the history makes is counted; rounds alternate before and after, and the
-// median round is printed. Also the state copy alone (copy + destroy).
+// orders, so every merge the history makes is counted; the median round is printed. Also the state
+// copy alone (copy + destroy).
 
 #include "actors/inventory/state.hpp"
-#include "bench/inventory_before/state.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -108,47 +106,40 @@ int main() {
       std::getenv("OM_BENCH_ROUNDS") ? std::stoul(std::getenv("OM_BENCH_ROUNDS")) : 7;
   const std::vector<size_t> histories{0, 100, 1'000, 10'000};
   std::printf("one inventory command (copy + decide + apply + keep), median of %zu rounds of %zu "
-              "sales (a take and a settle each), before / after\n\n",
+              "sales (a take and a settle each)\n\n",
               rounds, sales_per_round);
-  std::printf("| finished orders at the start | remembered during the round, before / after | ns "
-              "per command before | after | state copy ns before | after |\n");
-  std::printf("|---:|---|---:|---:|---:|---:|\n");
-  double before_at_max = 0;
-  double after_at_max = 0;
+  std::printf("| finished orders at the start | remembered during the round | ns per command | "
+              "against an empty history | state copy ns |\n");
+  std::printf("|---:|---|---:|---:|---:|\n");
+  double at_empty = 0;
+  double at_max = 0;
   for (auto n : histories) {
-    const auto before_start = with_history<inventory_before::inventory_state>(n);
-    const auto after_start = with_history<inventory::inventory_state>(n);
+    const auto start = with_history<inventory::inventory_state>(n);
     const auto ids = order_ids(1'000'000, sales_per_round);
-    std::vector<double> before, after, copy_before, copy_after;
+    std::vector<double> command, copy;
     for (size_t r = 0; r < rounds; ++r) {
-      before.push_back(ns_per_command(before_start, ids));
-      after.push_back(ns_per_command(after_start, ids));
-      copy_before.push_back(ns_per_copy(before_start, 200));
-      copy_after.push_back(ns_per_copy(after_start, 200));
+      command.push_back(ns_per_command(start, ids));
+      copy.push_back(ns_per_copy(start, 200));
     }
-    // How many finished orders the SKU remembers during a round (after: forgotten a generation
-    // at a time; before: the newest 10 000).
-    auto range_of = [&](auto s) {
-      auto lo = s.finished.size();
-      auto hi = lo;
-      for (const auto& id : ids) {
-        run_batch(s, inventory::command{inventory::commit{id, 1}});
-        run_batch(s, inventory::command{inventory::settle{id}});
-        lo = std::min(lo, s.finished.size());
-        hi = std::max(hi, s.finished.size());
-      }
-      return std::to_string(lo) + ".." + std::to_string(hi);
-    };
-    std::printf("| %zu | %s / %s | %.0f | %.0f | %.0f | %.0f |\n", n,
-                range_of(before_start).c_str(), range_of(after_start).c_str(), median(before),
-                median(after), median(copy_before), median(copy_after));
-    if (n == histories.back()) {
-      before_at_max = median(before);
-      after_at_max = median(after);
+    // How many finished orders the SKU remembers during a round (forgotten a generation at a time).
+    auto s = start;
+    auto lo = s.finished.size();
+    auto hi = lo;
+    for (const auto& id : ids) {
+      run_batch(s, inventory::command{inventory::commit{id, 1}});
+      run_batch(s, inventory::command{inventory::settle{id}});
+      lo = std::min(lo, s.finished.size());
+      hi = std::max(hi, s.finished.size());
     }
+    const auto ns = median(command);
+    if (n == histories.front()) {
+      at_empty = ns;
+    }
+    at_max = ns;
+    std::printf("| %zu | %zu..%zu | %.0f | %.2fx | %.0f |\n", n, lo, hi, ns, ns / at_empty,
+                median(copy));
   }
-  std::printf("\ncommand_ns_before=%.0f command_ns_after=%.0f speedup=%.1f (at %zu finished "
-              "orders)\n",
-              before_at_max, after_at_max, before_at_max / after_at_max, histories.back());
+  std::printf("\ncommand_ns_at_0=%.0f command_ns_at_%zu=%.0f ratio=%.2f\n", at_empty,
+              histories.back(), at_max, at_max / at_empty);
   return 0;
 }
