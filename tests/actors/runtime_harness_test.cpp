@@ -2066,11 +2066,14 @@ BOOST_AUTO_TEST_CASE(a_first_sale_redelivered_after_its_payment_sold_and_passiva
   BOOST_TEST(store->recovery_reads == 1u);
   BOOST_TEST((heard() == std::vector<payment_outcome>{payment_outcome::authorized,
                                                       payment_outcome::authorized}));
-  // The copy is the stream now: the order's next attempt is answered from it, without the PSP.
+  // Its work is finished (sold and reported), so it ended; the order's next attempt activates it
+  // on its stream (a read, whose resume reports once more) and is answered from it, without the
+  // PSP.
   BOOST_TEST(answered_once(sell("o-sold", 2, false)));
-  BOOST_TEST(store->recovery_reads == 1u);
-  BOOST_TEST(heard().size() == 3u);
+  BOOST_TEST(store->recovery_reads == 2u);
+  BOOST_TEST(heard().size() == 4u);
   BOOST_TEST(reports->back().second.attempt == 2);
+  BOOST_TEST(psp->sales == 1u);
   BOOST_TEST(psp->charges == 1u);
 }
 
