@@ -50,7 +50,9 @@ struct inventory_state {
   /// Sum of reservations[*].qty.
   int64_t reserved_qty = 0;
   std::map<std::string, reservation> reservations;
-  /// How each recently finished order ended; at most max_finished_orders of them.
+  /// How each recently finished order ended; at most max_finished_orders entries (an order that
+  /// ends again another way, e.g. taken then returned, takes a second entry: lookups answer the
+  /// newest), the oldest finished_generation forgotten at once.
   finished_orders finished;
   /// Units committed to each order neither returned nor settled yet. Never forgotten by the
   /// finished orders' bound: a retried commit must still answer "committed", and a cancelled order

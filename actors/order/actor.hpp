@@ -91,7 +91,8 @@ struct order_traits {
     return s.status != order_status::none && !s.saga_completed &&
            since > std::chrono::milliseconds(2 * policy.step_timeout_ms);
   }
-  /// order::finished: the entity ends right after the commit that finished it.
+  /// order::finished: the entity ends right after the commit that finished it (at its next tick
+  /// if an answer it asked for is still awaited).
   bool finished(const order_state& s) const { return order::finished(s); }
   /// Only orders with nothing left to do passivate: an open saga stays in memory.
   bool may_passivate(const order_state& s) const {

@@ -95,7 +95,8 @@ struct payment_traits {
     return waiting_on_psp(s) && since > 2 * psp_timeout;
   }
   bool may_passivate(const payment_state& s) const { return !waiting_on_psp(s); }
-  /// payment::finished: the entity ends right after the commit that finished it.
+  /// payment::finished: the entity ends right after the commit that finished it (at its next
+  /// tick if an answer it asked for is still awaited: usually the order's, to its report).
   bool finished(const payment_state& s) const { return payment::finished(s); }
 };
 

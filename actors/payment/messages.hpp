@@ -63,8 +63,10 @@ struct sell {
   std::string idempotency_key;
   int32_t attempt = 0;
   /// The order's first payment command (its reaction to recording sale_requested{1}): no command
-  /// reached the payment before it, so its stream cannot exist yet and the entity calls the PSP
-  /// without reading it (payment_traits::acts_on_assumed_copy). Every resend says false.
+  /// reached the payment before it, so its stream does not exist unless this same sell is
+  /// delivered again later; the entity calls the PSP without reading it
+  /// (payment_traits::acts_on_assumed_copy says why a late second delivery is safe). Every
+  /// resend says false.
   bool first = false;
 };
 

@@ -56,9 +56,11 @@
 //                                      // sees it. Without it: every action goes to execute.
 //   bool finished(const state_type&);  // pure: the aggregate's work is done (nothing left to send
 //                                      // or wait for). The entity then ends right after the
-//                                      // commit (or the answer) that left it so, when nothing is
-//                                      // queued, in flight, armed or awaited, without waiting
-//                                      // for a tick; a later command activates it again from
+//                                      // commit that left it so, when nothing is queued, in
+//                                      // flight, armed or awaited; while an answer it asked for
+//                                      // is awaited (e.g. the order's to a payment's report), at
+//                                      // its next tick, within tick_interval, not at idle_timeout;
+//                                      // a later command activates it again from
 //                                      // its stream. Such an entity arms no passivation tick.
 //                                      // Without it: never (it passivates when idle).
 
