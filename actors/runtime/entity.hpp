@@ -496,38 +496,75 @@ public:
         .then(
             [=](persistence::stream_history& history) {
               read_answered(self, read);
-              // Empty on activation; the copy before an append answered unknown or refused.
-              auto before = self->state.state;
-              if (!rebuild(self, history)) {
-                return;
-              }
-              self->state.recovered = true;
-              self->state.copy_read = read;
-              if constexpr (detail::has_committed_hook<Traits>::value) {
-                // What became durable while no append answered (its reply was lost, or another
-                // writer's append, or a killed incarnation's): the hook hears it here or never.
-                self->state.traits.committed(self, before, self->state.state);
-              }
-              util::fail_point("entity.recovered_before_resume");
-              queue_timer_command(self, true);
-              resume(self);
-              drain(self);
+              recovered_from(self, read, history);
             },
-            [=](caf::error& err) {
-              read_answered(self, read);
-              // The database is away: fail what waits (nothing was decided) and try again soon.
-              auto& s = self->state;
-              for (auto& w : s.queue) {
-                answer(w, caf::make_error(entity_errc::journal_unavailable,
-                                          "recovery failed: " + self->system().render(err)));
-              }
-              s.queue.clear();
-              self->delayed_send(self, std::chrono::milliseconds(500),
-                                 persistence::recover_atom::value);
-            });
+            [=](caf::error& err) { recovery_failed(self, read, err); });
   }
 
-  static bool rebuild(pointer self, persistence::stream_history& history) {
+  /// Recovery when the stream's snapshot cannot be decoded (written by a newer build, or by an
+  /// older one after a format change and a rollback): a snapshot only shortens recovery, so the
+  /// stream is read from its first event instead. Its events must decode (else the entity ends
+  /// unreadable_history, as ever); the next snapshot it writes replaces the unreadable one.
+  static void replay_whole_stream(pointer self, int64_t snapshot_version) {
+    auto& st = self->state;
+    observability::log_event(spdlog::level::warn, "snapshot unreadable: replaying the stream",
+                             {{"entity", st.stream}, {"snapshot_version", snapshot_version}});
+    auto read = ++st.journal_reads;
+    read_sent(self, read);
+    self->request(st.reader, caf::infinite, persistence::events_after_atom::value, st.stream,
+                  int64_t{0})
+        .then(
+            [=](persistence::stream_history& history) {
+              read_answered(self, read);
+              recovered_from(self, read, history);
+            },
+            [=](caf::error& err) { recovery_failed(self, read, err); });
+  }
+
+  /// The copy rebuilt from `history` (read number `read`), then resumed; or, if its snapshot
+  /// cannot be decoded, the whole stream read first.
+  static void recovered_from(pointer self, uint64_t read, persistence::stream_history& history) {
+    // Empty on activation; the copy before an append answered unknown or refused.
+    auto before = self->state.state;
+    switch (rebuild(self, history)) {
+      case rebuilt::failed:
+        return;
+      case rebuilt::snapshot_unreadable:
+        replay_whole_stream(self, history.latest_snapshot.stream_version);
+        return;
+      case rebuilt::copy:
+        break;
+    }
+    self->state.recovered = true;
+    self->state.copy_read = read;
+    if constexpr (detail::has_committed_hook<Traits>::value) {
+      // What became durable while no append answered (its reply was lost, or another writer's
+      // append, or a killed incarnation's): the hook hears it here or never.
+      self->state.traits.committed(self, before, self->state.state);
+    }
+    util::fail_point("entity.recovered_before_resume");
+    queue_timer_command(self, true);
+    resume(self);
+    drain(self);
+  }
+
+  /// The database is away: fail what waits (nothing was decided) and try again soon.
+  static void recovery_failed(pointer self, uint64_t read, const caf::error& err) {
+    read_answered(self, read);
+    auto& s = self->state;
+    for (auto& w : s.queue) {
+      answer(w, caf::make_error(entity_errc::journal_unavailable,
+                                "recovery failed: " + self->system().render(err)));
+    }
+    s.queue.clear();
+    self->delayed_send(self, std::chrono::milliseconds(500), persistence::recover_atom::value);
+  }
+
+  enum class rebuilt { copy, snapshot_unreadable, failed };
+
+  /// Rebuilds the copy from `history`: its snapshot, then its events. failed: an event cannot be
+  /// decoded (the entity has ended); snapshot_unreadable: nothing was applied.
+  static rebuilt rebuild(pointer self, persistence::stream_history& history) {
     auto& st = self->state;
     st.state = {};
     st.version = 0;
@@ -535,20 +572,18 @@ public:
     if (history.has_snapshot) {
       auto snap = decode_snapshot(self, history.latest_snapshot);
       if (!snap) {
-        fail_history(self, "unreadable snapshot at version " +
-                               std::to_string(history.latest_snapshot.stream_version));
-        return false;
+        return rebuilt::snapshot_unreadable;
       }
       st.state = std::move(*snap);
       st.version = history.latest_snapshot.stream_version;
     }
     for (const auto& recorded : history.events) {
       if (!apply_recorded(self, recorded, now)) {
-        return false;
+        return rebuilt::failed;
       }
     }
     st.events_since_snapshot = static_cast<int64_t>(history.events.size());
-    return true;
+    return rebuilt::copy;
   }
 
   /// Applies one event of the stream to the state and remembers its command's message id;
