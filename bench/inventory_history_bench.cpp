@@ -40,9 +40,8 @@ std::vector<std::string> order_ids(size_t first, size_t count) {
 }
 
 /// A SKU with plenty of stock that sold one unit to each of `finished` orders, each settled.
-template <class State>
-State with_history(size_t finished) {
-  State s = apply(State{}, inventory::restocked{inventory::max_quantity});
+inventory::inventory_state with_history(size_t finished) {
+  auto s = apply(inventory::inventory_state{}, inventory::restocked{inventory::max_quantity});
   for (const auto& id : order_ids(0, finished)) {
     s = apply(std::move(s), inventory::committed{id, 1});
     s = apply(std::move(s), inventory::settled{id});
@@ -51,9 +50,8 @@ State with_history(size_t finished) {
 }
 
 /// One batch of one command, the runtime's way; false if it was not accepted.
-template <class State>
-bool run_batch(State& committed_state, const inventory::command& cmd) {
-  State next = committed_state;
+bool run_batch(inventory::inventory_state& committed_state, const inventory::command& cmd) {
+  auto next = committed_state;
   auto d = decide(next, cmd, now);
   for (const auto& ev : d.events) {
     next = apply(std::move(next), ev);
@@ -63,9 +61,9 @@ bool run_batch(State& committed_state, const inventory::command& cmd) {
 }
 
 /// Nanoseconds per command over one round of sales from `start`.
-template <class State>
-double ns_per_command(const State& start, const std::vector<std::string>& ids) {
-  State s = start;
+double ns_per_command(const inventory::inventory_state& start,
+                      const std::vector<std::string>& ids) {
+  auto s = start;
   const auto t0 = clock_type::now();
   for (const auto& id : ids) {
     if (!run_batch(s, inventory::command{inventory::commit{id, 1}}) ||
@@ -79,12 +77,11 @@ double ns_per_command(const State& start, const std::vector<std::string>& ids) {
 }
 
 /// Nanoseconds to copy and destroy `s`.
-template <class State>
-double ns_per_copy(const State& s, size_t copies) {
+double ns_per_copy(const inventory::inventory_state& s, size_t copies) {
   size_t keep = 0;
   const auto t0 = clock_type::now();
   for (size_t i = 0; i < copies; ++i) {
-    State copy = s;
+    auto copy = s;
     keep += static_cast<size_t>(copy.on_hand);
   }
   const auto elapsed = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
@@ -114,7 +111,7 @@ int main() {
   double at_empty = 0;
   double at_max = 0;
   for (auto n : histories) {
-    const auto start = with_history<inventory::inventory_state>(n);
+    const auto start = with_history(n);
     const auto ids = order_ids(1'000'000, sales_per_round);
     std::vector<double> command, copy;
     for (size_t r = 0; r < rounds; ++r) {
