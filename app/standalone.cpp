@@ -13,9 +13,11 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -93,6 +95,15 @@ void add_node_metrics(observability::metrics_registry& metrics, const actors::no
         return samples{{{"journal"}, failures(status->journal_health())},
                        {{"reader"}, failures(status->reader_health())}};
       });
+}
+
+/// The runner's pacing from the configuration.
+read_models::projection_runner_settings projection_settings(const config::projection_config& c) {
+  read_models::projection_runner_settings s;
+  s.poll_interval = c.poll_interval;
+  s.page_size =
+      static_cast<int32_t>(std::min<uint32_t>(c.page_size, std::numeric_limits<int32_t>::max()));
+  return s;
 }
 
 /// The projection's progress.
@@ -173,7 +184,7 @@ int run_standalone(const config::loaded_config& loaded) {
   node.hosts->order_completions->add(completions);
   if (cfg.projection.enabled) {
     runner = std::make_unique<read_models::projection_runner>(
-        cfg.pg, read_models::projection_runner_settings{},
+        cfg.pg, projection_settings(cfg.projection),
         [&api](const read_models::projection_changes& changes) { api.on_projection(changes); });
     add_projection_metrics(metrics, *runner);
   }

@@ -520,6 +520,14 @@ const std::vector<field>& fields() {
           "projection.enabled", as_flag, [](auto& c) -> auto& { return c.projection.enabled; },
           "Run the projection; off only to measure or test the write path alone (reads go stale)."),
       make_field(
+          "projection.poll_interval", as_duration,
+          [](auto& c) -> auto& { return c.projection.poll_interval; },
+          "Wait between polls of the log once caught up: how stale a read may be, plus a page's "
+          "work."),
+      make_field(
+          "projection.page_size", as_count, [](auto& c) -> auto& { return c.projection.page_size; },
+          "Most events read and applied in one transaction."),
+      make_field(
           "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
           "One of trace, debug, info, warn, error, critical, off."),
       make_field(

@@ -19,9 +19,10 @@ struct projection_runner_settings {
   /// The checkpoint's key in subscription_checkpoints (one per set of read models).
   std::string name = "read-models";
   /// Most events read and applied in one transaction.
-  int32_t page_size = 500;
-  /// Wait before polling again after a page that was not full (nothing or little new).
-  std::chrono::milliseconds poll_interval{10};
+  int32_t page_size = 2000;
+  /// Wait before polling again after a page that was not full (nothing or little new): how stale
+  /// the read models may be, plus one page's work (config::projection_config::poll_interval).
+  std::chrono::milliseconds poll_interval{25};
   /// First wait after a failed page; doubles after each further failure up to backoff_max.
   std::chrono::milliseconds backoff_min{50};
   /// Longest wait between two attempts while the database keeps failing.

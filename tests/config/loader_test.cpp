@@ -541,6 +541,8 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "journal.reconnect_max = 5s  (default)\n"
                                "journal.commit_timeout = 1m  (default)\n"
                                "projection.enabled = true  (default)\n"
+                               "projection.poll_interval = 25ms  (default)\n"
+                               "projection.page_size = 2000  (default)\n"
                                "log.level = debug  (command line --log.level)\n"
                                "psp.host = 127.0.0.1  (default)\n"
                                "psp.port = 58080  (default)\n"

@@ -18,7 +18,7 @@ struct history {
 
   history& add(const std::string& stream, const std::string& type, json payload = json::object()) {
     rows.push_back(journal_row{static_cast<int64_t>(rows.size()) + 1, stream, ++versions[stream],
-                               type, std::move(payload)});
+                               type, std::move(payload), ""});
     return *this;
   }
   history& restock(const std::string& sku, int64_t qty) {
