@@ -111,21 +111,31 @@ cache_error redis_client::connect_if_needed() {
   return {};
 }
 
-cache_result<redis_reply> redis_client::command(const std::vector<std::string>& argv) {
-  if (auto err = connect_if_needed(); err.code != cache_errc::nil) {
-    return err;
+namespace {
+
+/// argv as hiredis takes it (pointers and lengths: binary safe).
+struct argv_view {
+  explicit argv_view(const std::vector<std::string>& argv) {
+    args.reserve(argv.size());
+    lens.reserve(argv.size());
+    for (const auto& a : argv) {
+      args.push_back(a.data());
+      lens.push_back(a.size());
+    }
   }
+  int argc() const { return static_cast<int>(args.size()); }
   std::vector<const char*> args;
   std::vector<size_t> lens;
-  args.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  std::unique_ptr<redisReply, reply_deleter> reply{static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()))};
-  const std::string name = argv.empty() ? std::string{"(empty)"} : argv.front();
+};
+
+std::string name_of(const std::vector<std::string>& argv) {
+  return argv.empty() ? std::string{"(empty)"} : argv.front();
+}
+
+} // namespace
+
+cache_result<redis_reply> redis_client::received(const std::string& name, void* raw) {
+  std::unique_ptr<redisReply, reply_deleter> reply{static_cast<redisReply*>(raw)};
   if (!reply) {
     // I/O error or timeout: the reply stream is out of step, so the connection is unusable.
     std::string detail = name + ": " + (ctx_->err != 0 ? ctx_->errstr : "no reply");
@@ -136,6 +146,53 @@ cache_result<redis_reply> redis_client::command(const std::vector<std::string>& 
     return cache_error{cache_errc::protocol, name + ": " + std::string{reply->str, reply->len}};
   }
   return decode(*reply);
+}
+
+cache_result<redis_reply> redis_client::command(const std::vector<std::string>& argv) {
+  if (auto err = connect_if_needed(); err.code != cache_errc::nil) {
+    return err;
+  }
+  argv_view view{argv};
+  return received(name_of(argv),
+                  redisCommandArgv(ctx_, view.argc(), view.args.data(), view.lens.data()));
+}
+
+std::vector<cache_result<redis_reply>>
+redis_client::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  std::vector<cache_result<redis_reply>> out;
+  out.reserve(commands.size());
+  auto fail_the_rest = [&](const cache_error& err) {
+    while (out.size() < commands.size()) {
+      out.emplace_back(err);
+    }
+  };
+  if (auto err = connect_if_needed(); err.code != cache_errc::nil) {
+    fail_the_rest(err);
+    return out;
+  }
+  for (const auto& argv : commands) {
+    // Only buffers the command (it fails only when out of memory); nothing is sent yet.
+    argv_view view{argv};
+    if (redisAppendCommandArgv(ctx_, view.argc(), view.args.data(), view.lens.data()) != REDIS_OK) {
+      cache_error err{cache_errc::unavailable, name_of(argv) + ": cannot buffer the command"};
+      drop_connection(); // commands buffered before it would be sent with the next call
+      fail_the_rest(err);
+      return out;
+    }
+  }
+  for (const auto& argv : commands) {
+    void* raw = nullptr;
+    // The first call writes every buffered command, then each reads one reply.
+    if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+      raw = nullptr; // hiredis leaves none on error
+    }
+    out.push_back(received(name_of(argv), raw));
+    if (ctx_ == nullptr) { // the connection broke: no later reply can come
+      fail_the_rest(out.back().error());
+      break;
+    }
+  }
+  return out;
 }
 
 cache_result<done> redis_client::ping() {

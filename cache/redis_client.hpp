@@ -79,6 +79,13 @@ public:
   /// Any command, argument by argument (binary safe). Error replies are cache_errc::protocol.
   cache_result<redis_reply> command(const std::vector<std::string>& argv);
 
+  /// The commands of `commands`, each argument by argument, sent together and their replies read
+  /// in order: one round trip for all of them (a pipeline). One result per command, in order;
+  /// error replies are cache_errc::protocol for that command only. An I/O error or timeout fails
+  /// the command it happened at and every later one (unavailable) and drops the connection.
+  std::vector<cache_result<redis_reply>>
+  pipeline(const std::vector<std::vector<std::string>>& commands);
+
   /// Whether a connection is currently open (it may still turn out broken on next use).
   bool connected() const { return ctx_ != nullptr; }
 
@@ -88,6 +95,9 @@ public:
 private:
   cache_error connect_if_needed();
   void drop_connection();
+  /// The result of the command `name` from its hiredis reply `raw` (owned; null after an I/O
+  /// error or timeout, which drops the connection).
+  cache_result<redis_reply> received(const std::string& name, void* raw);
 
   config::redis_config redis_;
   redis_client_options options_;

@@ -310,16 +310,13 @@ void gateway_api::impl::answer_placed(const placement& pl, const std::string& st
   if (!pl.answer(std::move(r))) {
     return; // answered otherwise (the wait's deadline, a 504): that answer is not recorded
   }
-  // The record is written off the answer path, after it; a retry that arrives before it is
-  // still safe, since the order id comes from client and key and the order deduplicates the
-  // command (without a free worker it is not written at all). It is read only for a retry
-  // (replay_or): the answer the client got first, which the order cannot tell (the status of a
-  // ?wait answer depends on when it was given), replayed the same for the record's 24 h.
-  auto self = shared_from_this();
-  (void)pool.try_post([self, client = pl.client, key = pl.key, fingerprint = pl.fingerprint,
-                       remembered = std::move(remembered)](read_worker&) {
-    self->idempotency.remember(client, key, fingerprint, remembered);
-  });
+  // The record is written off the answer path, after it (queued here, sent by a worker with the
+  // records of other answers); a retry that arrives before it is still safe, since the order id
+  // comes from client and key and the order deduplicates the command (with the queue full or no
+  // free worker it is not written at all). It is read only for a retry (replay_or): the answer
+  // the client got first, which the order cannot tell (the status of a ?wait answer depends on
+  // when it was given), replayed the same for the record's 24 h.
+  idempotency.remember(pl.client, pl.key, pl.fingerprint, std::move(remembered));
 }
 
 void gateway_api::impl::restock(const request& req, const responder& answer) {

@@ -16,7 +16,12 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
       limiter(cfg.redis,
               cache::rate_limit_options{"om:rl:", cfg.gateway.rate_limit_burst,
                                         static_cast<double>(cfg.gateway.rate_limit_per_s)}),
-      idempotency(cfg.redis), identity(cfg.gateway), redis_health(cfg.redis, 1000ms),
+      idempotency(cfg.redis,
+                  [this](std::function<void()> drain) {
+                    return pool.try_post([self = shared_from_this(),
+                                          drain = std::move(drain)](read_worker&) { drain(); });
+                  }),
+      identity(cfg.gateway), redis_health(cfg.redis, 1000ms),
       near(near_cache_ttl, cfg.gateway.near_cache_bytes),
       leases(lease_size(cfg.gateway), 1000ms, 100000),
       pool(cfg.gateway.read_workers, 4096,
@@ -82,6 +87,24 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
         auto s = idempotency.stats();
         return std::vector<observability::callback_sample>{{{"lookup"}, double(s.lookups)},
                                                            {{"remember"}, double(s.remembers)}};
+      });
+  metrics.add_callback_family(
+      "ordermesh_idempotency_store_round_trips_total",
+      "Round trips to Redis that carried the records written (pipelined SETs, one per batch).",
+      observability::callback_type::counter, {}, [this] {
+        return std::vector<observability::callback_sample>{
+            {{}, double(idempotency.stats().round_trips)}};
+      });
+  metrics.add_callback_family(
+      "ordermesh_idempotency_records_unwritten_total",
+      "First answers not recorded for replays: the record queue was full, no worker was free "
+      "to send it, or Redis failed.",
+      observability::callback_type::counter, {"reason"}, [this] {
+        auto s = idempotency.stats();
+        return std::vector<observability::callback_sample>{
+            {{"queue_full"}, double(s.queue_full)},
+            {{"no_worker"}, double(s.no_worker)},
+            {{"redis_error"}, double(s.redis_errors)}};
       });
   metrics.add_callback_family(
       "ordermesh_gateway_queued_work", "Blocking tasks waiting for a gateway worker thread.",

@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::gateway {
 
@@ -25,33 +28,75 @@ struct first_answer {
 /// before a first placement. Not the truth: when Redis is down or was flushed, lookup() finds
 /// nothing and the retry is answered from the order entity, whose id is derived from the same
 /// client and key, so it is still the same order (and a different body is still refused).
-/// Thread-safe; blocking.
+///
+/// Records are written together: remember() only queues one (bounded) and never waits; the
+/// record that finds no write under way posts one drain (`post_drain`, e.g. to a gateway worker),
+/// which sends everything queued as pipelined SETs on one connection, one round trip per batch,
+/// and takes what queued meanwhile until the queue is empty. Thread-safe; lookup() blocks.
 class idempotency_store {
 public:
-  explicit idempotency_store(config::redis_config redis,
-                             std::chrono::milliseconds ttl = std::chrono::hours{24});
+  /// Runs `drain` on a thread that may block (a gateway worker), before the store is destroyed;
+  /// false when none is free.
+  using drain_poster = std::function<bool(std::function<void()> drain)>;
+
+  idempotency_store(config::redis_config redis, drain_poster post_drain,
+                    std::chrono::milliseconds ttl = std::chrono::hours{24},
+                    size_t max_queued = 4096);
 
   /// The first answer for (client, key), if Redis has it.
   std::optional<first_answer> lookup(const std::string& client, const std::string& key);
 
-  /// Records the first answer (SET NX: an earlier record wins). Failures are ignored.
+  /// Queues the first answer to be recorded (SET NX: an earlier record wins) and returns at
+  /// once. Not recorded (counted) when `max_queued` records wait already or no drain can be
+  /// posted; a Redis failure loses only the records of the round trip it hit.
   void remember(const std::string& client, const std::string& key, const std::string& fingerprint,
-                const response& answer);
+                response answer);
 
   /// The calls made so far (for /metrics).
   struct calls {
     uint64_t lookups = 0;
+    /// Records sent to Redis and answered (stored, or an earlier record kept).
     uint64_t remembers = 0;
+    /// Round trips that carried them (pipelines of SETs): remembers / round_trips is the batch.
+    uint64_t round_trips = 0;
+    /// Records not written: the queue was full ...
+    uint64_t queue_full = 0;
+    /// ... no drain could be posted (no free worker, or stopping) ...
+    uint64_t no_worker = 0;
+    /// ... or Redis failed (unreachable, timed out, an error reply).
+    uint64_t redis_errors = 0;
   };
-  calls stats() const { return {lookups_.load(), remembers_.load()}; }
+  calls stats() const;
 
 private:
-  std::string redis_key(const std::string& client, const std::string& key) const;
+  struct record {
+    std::string client;
+    std::string key;
+    std::string fingerprint;
+    response answer;
+  };
 
-  std::chrono::milliseconds ttl_;
+  std::string redis_key(const std::string& client, const std::string& key) const;
+  /// Sends what is queued, batch after batch, until the queue is empty.
+  void drain();
+  void write(const std::vector<record>& batch);
+
+  const std::chrono::milliseconds ttl_;
+  const size_t max_queued_;
+  const drain_poster post_drain_;
   std::atomic<uint64_t> lookups_{0};
   std::atomic<uint64_t> remembers_{0};
-  std::mutex mutex_; // guards client_
+  std::atomic<uint64_t> round_trips_{0};
+  std::atomic<uint64_t> queue_full_{0};
+  std::atomic<uint64_t> no_worker_{0};
+  std::atomic<uint64_t> redis_errors_{0};
+
+  std::mutex queue_mutex_; // guards queued_ and draining_
+  std::vector<record> queued_;
+  /// A drain is posted or running: it takes what is queued, so no other is posted.
+  bool draining_ = false;
+
+  std::mutex client_mutex_; // guards client_
   cache::redis_client client_;
 };
 

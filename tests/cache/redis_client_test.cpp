@@ -42,6 +42,36 @@ BOOST_AUTO_TEST_CASE(sets_gets_and_deletes_a_value) {
   BOOST_TEST(!client.get(key)->has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_pipeline_answers_each_command_in_order_and_an_error_only_its_own) {
+  cache::redis_client client{testing::config_from_environment().redis};
+  const auto key = testing::unique_prefix("pipeline") + "k";
+  auto r = client.pipeline({{"SET", key, "v", "PX", "10000", "NX"},
+                            {"SET", key, "w", "PX", "10000", "NX"},
+                            {"NO-SUCH-COMMAND"},
+                            {"GET", key}});
+  BOOST_TEST_REQUIRE(r.size() == 4u);
+  BOOST_TEST_REQUIRE(static_cast<bool>(r[0]));
+  BOOST_TEST(r[0]->str == "OK");
+  BOOST_TEST_REQUIRE(static_cast<bool>(r[1]));
+  BOOST_TEST((r[1]->type == cache::redis_reply::kind::nil)); // NX: the first value stays
+  BOOST_TEST_REQUIRE(!r[2]);
+  BOOST_TEST((r[2].error().code == cache::cache_errc::protocol));
+  BOOST_TEST_REQUIRE(static_cast<bool>(r[3]));
+  BOOST_TEST(r[3]->str == "v");
+  BOOST_TEST(client.connected());
+  BOOST_TEST(client.pipeline({}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_pipeline_to_an_unreachable_server_fails_every_command) {
+  cache::redis_client client{testing::unreachable_redis()};
+  auto r = client.pipeline({{"PING"}, {"PING"}});
+  BOOST_TEST_REQUIRE(r.size() == 2u);
+  for (const auto& one : r) {
+    BOOST_TEST_REQUIRE(!one);
+    BOOST_TEST((one.error().code == cache::cache_errc::unavailable));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(publishes_to_nobody) {
   cache::redis_client client{testing::config_from_environment().redis};
   auto r = client.publish(testing::unique_prefix("chan") + "c", "hello");
