@@ -64,6 +64,10 @@ void idempotency_store::remember(const std::string& client, const std::string& k
     }
     draining_ = true;
   }
+  post_or_drop();
+}
+
+void idempotency_store::post_or_drop() {
   if (post_drain_([this] { drain(); })) {
     return;
   }
@@ -76,7 +80,7 @@ void idempotency_store::remember(const std::string& client, const std::string& k
 
 void idempotency_store::drain() {
   std::vector<record> batch;
-  while (true) {
+  for (int round = 0; round < batches_per_drain; ++round) {
     batch.clear();
     {
       std::lock_guard<std::mutex> lock{queue_mutex_};
@@ -88,6 +92,9 @@ void idempotency_store::drain() {
     }
     write(batch);
   }
+  // Records keep coming: the worker goes back to the pool's queue (reads waiting there get their
+  // turn) and a new drain takes the rest after them.
+  post_or_drop();
 }
 
 void idempotency_store::write(const std::vector<record>& batch) {

@@ -32,7 +32,9 @@ struct first_answer {
 /// Records are written together: remember() only queues one (bounded) and never waits; the
 /// record that finds no write under way posts one drain (`post_drain`, e.g. to a gateway worker),
 /// which sends everything queued as pipelined SETs on one connection, one round trip per batch,
-/// and takes what queued meanwhile until the queue is empty. Thread-safe; lookup() blocks.
+/// and takes what queued meanwhile until the queue is empty (or posts itself again after a few
+/// round trips, so that a worker is not held for as long as records come). Thread-safe; lookup()
+/// blocks.
 class idempotency_store {
 public:
   /// Runs `drain` on a thread that may block (a gateway worker), before the store is destroyed;
@@ -77,9 +79,16 @@ private:
   };
 
   std::string redis_key(const std::string& client, const std::string& key) const;
-  /// Sends what is queued, batch after batch, until the queue is empty.
+  /// Sends what is queued, batch after batch, until the queue is empty or batches_per_drain
+  /// went; then posts a new drain for the rest.
   void drain();
+  /// Posts a drain; when none can be posted, drops (counts) what is queued and stops draining.
+  void post_or_drop();
   void write(const std::vector<record>& batch);
+
+  /// Round trips one drain makes before it gives its worker back (a steady stream of records
+  /// must not keep a gateway worker from the reads queued behind it).
+  static constexpr int batches_per_drain = 4;
 
   const std::chrono::milliseconds ttl_;
   const size_t max_queued_;
