@@ -133,10 +133,15 @@ std::chrono::milliseconds read_cache::jittered_ttl() {
 }
 
 cache_read read_cache::read(const std::string& key, const loader& load) {
-  if (auto cached = lookup(key); cached && *cached) {
-    ++hits_;
-    // A stored value keeps its key marked for longer than it lives.
-    return cache_read{std::move(**cached), true};
+  // A key whose invalidation failed may hold its old value in Redis: it is loaded from the
+  // source, neither read from Redis nor stored there, and not announced (no copy may be kept).
+  const bool stale_in_redis = invalidation_pending(key);
+  if (!stale_in_redis) {
+    if (auto cached = lookup(key); cached && *cached) {
+      ++hits_;
+      // A stored value keeps its key marked for longer than it lives.
+      return cache_read{std::move(**cached), true};
+    }
   }
   ++misses_;
   std::promise<cache_read> promise;
@@ -166,10 +171,14 @@ cache_read read_cache::read(const std::string& key, const loader& load) {
   bool loaded = false;
   // Mark before loading: an invalidation between here and the store finds the mark (so it is
   // announced) and removes it, and the store then keeps the (possibly stale) value out of Redis.
-  auto mark_before_load = begin_load(key);
+  auto mark_before_load = stale_in_redis ? std::nullopt : begin_load(key);
   result.announced = mark_before_load.has_value();
   try {
-    if (auto cached = lookup(key); cached && *cached) {
+    std::optional<std::optional<std::string>> cached;
+    if (!stale_in_redis) {
+      cached = lookup(key);
+    }
+    if (cached && *cached) {
       result.value = std::move(*cached);
     } else {
       ++loads_;
@@ -206,30 +215,57 @@ void read_cache::forget_flights(const std::vector<std::string>& keys) {
 }
 
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
-  forget_flights(keys);
+  // The keys whose invalidation failed before go along; they stay pending until it is done.
+  std::unordered_map<std::string, uint64_t> retried;
+  if (pending_count_.load() > 0) {
+    std::lock_guard<std::mutex> guard{pending_mutex_};
+    retried = pending_;
+  }
+  std::vector<std::string> all = keys;
+  for (const auto& [key, failure] : retried) {
+    all.push_back(key);
+  }
+  forget_flights(all);
   std::optional<cache_error> failed;
-  for (size_t from = 0; from < keys.size(); from += keys_per_call) {
-    auto to = std::min(keys.size(), from + keys_per_call);
+  std::vector<std::string> done_keys;
+  for (size_t from = 0; from < all.size(); from += keys_per_call) {
+    auto to = std::min(all.size(), from + keys_per_call);
     std::vector<std::string> redis_keys;
     std::vector<std::string> args{options_.invalidation_channel};
     redis_keys.reserve(2 * (to - from));
     args.reserve(1 + to - from);
     for (size_t i = from; i < to; ++i) {
-      redis_keys.push_back(redis_key(keys[i]));
-      redis_keys.push_back(mark_key(keys[i]));
-      args.push_back(keys[i]);
+      redis_keys.push_back(redis_key(all[i]));
+      redis_keys.push_back(mark_key(all[i]));
+      args.push_back(all[i]);
     }
     cache_result<redis_reply> r = cache_error{};
     {
       std::lock_guard<std::mutex> guard{client_mutex_};
       r = client_.eval(drop_and_announce, redis_keys, args);
     }
-    if (!r) {
-      ++redis_errors_;
-      if (!failed) {
-        failed = r.error(); // the other calls still go: each key has its own chance
+    std::vector<std::string> chunk(all.begin() + static_cast<std::ptrdiff_t>(from),
+                                   all.begin() + static_cast<std::ptrdiff_t>(to));
+    if (r) {
+      done_keys.insert(done_keys.end(), chunk.begin(), chunk.end());
+      continue;
+    }
+    ++redis_errors_;
+    keep_pending(chunk);
+    if (!failed) {
+      failed = r.error(); // the other calls still go: each key has its own chance
+    }
+  }
+  if (!retried.empty()) {
+    std::lock_guard<std::mutex> guard{pending_mutex_};
+    for (const auto& key : done_keys) {
+      auto it = pending_.find(key);
+      auto was = retried.find(key);
+      if (it != pending_.end() && was != retried.end() && it->second == was->second) {
+        pending_.erase(it);
       }
     }
+    pending_count_.store(pending_.size());
   }
   if (failed) {
     return *failed;
@@ -237,9 +273,31 @@ cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) 
   return done{};
 }
 
+bool read_cache::invalidation_pending(const std::string& key) const {
+  if (pending_count_.load() == 0) {
+    return false;
+  }
+  std::lock_guard<std::mutex> guard{pending_mutex_};
+  return pending_.count(key) != 0;
+}
+
+void read_cache::keep_pending(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> guard{pending_mutex_};
+  for (const auto& key : keys) {
+    if (pending_.count(key) == 0 && pending_.size() >= options_.max_pending_invalidations) {
+      ++invalidations_dropped_;
+      continue;
+    }
+    pending_[key] = ++pending_failures_;
+  }
+  pending_count_.store(pending_.size());
+}
+
 read_cache_stats read_cache::stats() const {
-  return read_cache_stats{hits_.load(),      misses_.load(),       loads_.load(),
-                          coalesced_.load(), redis_errors_.load(), stale_fills_.load()};
+  return read_cache_stats{hits_.load(),          misses_.load(),
+                          loads_.load(),         coalesced_.load(),
+                          redis_errors_.load(),  stale_fills_.load(),
+                          pending_count_.load(), invalidations_dropped_.load()};
 }
 
 } // namespace ordermesh::cache

@@ -32,6 +32,8 @@ struct read_cache_options {
   /// How long a caller may keep its own copy of a value read() announced (e.g. an in-process
   /// cache): the key stays marked, and so announced on invalidation_channel, at least that long.
   std::chrono::milliseconds copies_kept_for{0};
+  /// Most keys kept for a retry after their invalidation failed (see read_cache::invalidate).
+  size_t max_pending_invalidations = 100000;
 };
 
 /// What read() found.
@@ -59,6 +61,12 @@ struct read_cache_stats {
   uint64_t redis_errors = 0;
   /// Loaded values not stored because the key was invalidated while they were being loaded.
   uint64_t stale_fills = 0;
+  /// Keys whose invalidation failed and is not done yet (now, not monotonic): each is read from
+  /// the source, not from Redis, until a later invalidation call drops it.
+  uint64_t invalidations_pending = 0;
+  /// Failed invalidations not kept for a retry because max_pending_invalidations were pending:
+  /// those keys may keep their old values in Redis until their TTL.
+  uint64_t invalidations_dropped = 0;
 };
 
 /// Cache-aside in front of a source of truth, with single-flight loading. Thread-safe.
@@ -98,8 +106,16 @@ public:
 
   /// invalidate() of every key in one round trip (a few for thousands of keys: each is tried
   /// even if an earlier one failed). An error (the first) means the keys of a failed round trip
-  /// may keep their old values until their TTL.
+  /// still hold their old values in Redis: they are kept pending (at most
+  /// max_pending_invalidations), read from the source meanwhile, and invalidated again by the
+  /// next call of invalidate() or retry_pending_invalidations().
   cache_result<done> invalidate(const std::vector<std::string>& keys);
+
+  /// Invalidates the keys whose invalidation failed before, if any (call it now and then: when no
+  /// other invalidation comes, they would otherwise keep their old values in Redis until TTL).
+  cache_result<done> retry_pending_invalidations() {
+    return invalidate(std::vector<std::string>{});
+  }
 
   /// Lets the loads of `keys` in flight in this process finish for their callers, but no later
   /// caller joins them: each may have read the source before a change, so a caller that arrives
@@ -152,6 +168,20 @@ private:
   std::atomic<uint64_t> coalesced_{0};
   std::atomic<uint64_t> redis_errors_{0};
   std::atomic<uint64_t> stale_fills_{0};
+  std::atomic<uint64_t> invalidations_dropped_{0};
+
+  /// Whether `key`'s invalidation failed and is not done yet (its Redis value may be old).
+  bool invalidation_pending(const std::string& key) const;
+  /// Keeps `keys` pending after their invalidation failed, up to max_pending_invalidations.
+  void keep_pending(const std::vector<std::string>& keys);
+
+  mutable std::mutex pending_mutex_; // guards pending_ and pending_failures_
+  /// Pending keys, each with the number of the failure that left it pending: a retry drops a key
+  /// only if no invalidation of it failed again meanwhile (for a later change).
+  std::unordered_map<std::string, uint64_t> pending_;
+  uint64_t pending_failures_ = 0;
+  /// pending_.size(), read without the lock on every read (almost always 0).
+  std::atomic<size_t> pending_count_{0};
 };
 
 } // namespace ordermesh::cache

@@ -21,7 +21,12 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
                     return pool.try_post([self = shared_from_this(),
                                           drain = std::move(drain)](read_worker&) { drain(); });
                   }),
-      identity(cfg.gateway), redis_health(cfg.redis, 1000ms),
+      identity(cfg.gateway), redis_health(cfg.redis, 1000ms,
+                                          [this] {
+                                            // Keys whose invalidation failed (Redis was away): done
+                                            // once it is back, even if no other invalidation comes.
+                                            (void)cache.retry_pending_invalidations();
+                                          }),
       near(near_cache_ttl, cfg.gateway.near_cache_bytes),
       leases(lease_size(cfg.gateway), 1000ms, 100000),
       pool(cfg.gateway.read_workers, 4096,
@@ -68,8 +73,17 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
                                     {{"miss"}, double(s.misses)},
                                     {{"load"}, double(s.loads)},
                                     {{"coalesced"}, double(s.coalesced)},
-                                    {{"redis_error"}, double(s.redis_errors)}};
+                                    {{"redis_error"}, double(s.redis_errors)},
+                                    {{"invalidation_dropped"}, double(s.invalidations_dropped)}};
                               });
+  metrics.add_callback_family(
+      "ordermesh_cache_invalidations_pending",
+      "Cache keys whose invalidation failed (Redis away) and is not done yet: read from "
+      "PostgreSQL, not Redis, until it is.",
+      observability::callback_type::gauge, {}, [this] {
+        return std::vector<observability::callback_sample>{
+            {{}, double(cache.stats().invalidations_pending)}};
+      });
   metrics.add_callback_family(
       "ordermesh_rate_limit_decisions_total",
       "Rate-limit decisions; degraded ones were taken locally because Redis was down.",

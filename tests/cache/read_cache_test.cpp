@@ -401,3 +401,52 @@ BOOST_AUTO_TEST_CASE(a_loaded_value_whose_store_failed_may_not_be_kept) {
   BOOST_TEST(cache.stats().stale_fills == 1u);
   BOOST_TEST(!r.announced);
 }
+
+namespace {
+
+/// Cuts every other client's connection to Redis (CLIENT KILL TYPE normal SKIPME yes): the next
+/// call of a read_cache fails once, then it reconnects.
+void cut_other_connections(const config::redis_config& redis) {
+  cache::redis_client killer{redis};
+  auto r = killer.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_key_whose_invalidation_failed_is_not_read_stale_and_is_dropped_later) {
+  const auto redis = testing::config_from_environment().redis;
+  cache::read_cache cache{redis, options_for("invalidation-failed")};
+  std::string source = "old";
+  auto loader = [&] { return std::optional<std::string>{source}; };
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "old");
+  BOOST_TEST(cache.get_or_load("other", loader).value_or("") == "old");
+  source = "new";
+  cut_other_connections(redis);
+  BOOST_TEST(!cache.invalidate("k")); // the cut connection: Redis still holds "old"
+  BOOST_TEST(cache.stats().invalidations_pending == 1u);
+  // Until its invalidation is done, the key is read from the source, not from Redis.
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "new");
+  // The next invalidation call takes the failed key along.
+  BOOST_TEST(static_cast<bool>(cache.invalidate("other")));
+  BOOST_TEST(cache.stats().invalidations_pending == 0u);
+  cache::redis_client probe{redis};
+  auto exists = probe.command({"EXISTS", cache.redis_key("k")});
+  BOOST_TEST_REQUIRE(static_cast<bool>(exists));
+  BOOST_TEST(exists->integer == 0);
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(retry_pending_invalidations_drops_a_key_whose_invalidation_failed) {
+  const auto redis = testing::config_from_environment().redis;
+  cache::read_cache cache{redis, options_for("invalidation-retry")};
+  std::string source = "old";
+  auto loader = [&] { return std::optional<std::string>{source}; };
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "old");
+  cut_other_connections(redis);
+  BOOST_TEST(!cache.invalidate("k"));
+  BOOST_TEST(static_cast<bool>(cache.retry_pending_invalidations()));
+  BOOST_TEST(cache.stats().invalidations_pending == 0u);
+  source = "new";
+  BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "new");
+}
