@@ -4,6 +4,7 @@
 #include "cache/read_cache.hpp"
 #include "cache/redis_subscriber.hpp"
 #include "tests/cache/test_keys.hpp"
+#include "tests/support/own_redis.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <algorithm>
@@ -404,9 +405,20 @@ BOOST_AUTO_TEST_CASE(a_loaded_value_whose_store_failed_may_not_be_kept) {
 
 namespace {
 
-/// Cuts every other client's connection to Redis (CLIENT KILL TYPE normal SKIPME yes): the next
-/// call of a read_cache fails once, then it reconnects.
-void cut_other_connections(const config::redis_config& redis) {
+/// A Redis of the test's own (cutting connections disturbs no other test) and how to reach it.
+struct own_redis_config {
+  testing::own_redis server;
+  config::redis_config redis = [this] {
+    auto r = testing::config_from_environment().redis;
+    r.host = "127.0.0.1";
+    r.port = server.port();
+    return r;
+  }();
+};
+
+/// Cuts every connection to `redis` but the caller's (CLIENT KILL TYPE normal SKIPME yes): the
+/// next call of a read_cache on it fails once, then it reconnects.
+void cut_connections(const config::redis_config& redis) {
   cache::redis_client killer{redis};
   auto r = killer.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
   BOOST_TEST_REQUIRE(static_cast<bool>(r));
@@ -415,14 +427,15 @@ void cut_other_connections(const config::redis_config& redis) {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_key_whose_invalidation_failed_is_not_read_stale_and_is_dropped_later) {
-  const auto redis = testing::config_from_environment().redis;
+  own_redis_config own;
+  const auto& redis = own.redis;
   cache::read_cache cache{redis, options_for("invalidation-failed")};
   std::string source = "old";
   auto loader = [&] { return std::optional<std::string>{source}; };
   BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "old");
   BOOST_TEST(cache.get_or_load("other", loader).value_or("") == "old");
   source = "new";
-  cut_other_connections(redis);
+  cut_connections(redis);
   BOOST_TEST(!cache.invalidate("k")); // the cut connection: Redis still holds "old"
   BOOST_TEST(cache.stats().invalidations_pending == 1u);
   // Until its invalidation is done, the key is read from the source, not from Redis.
@@ -438,12 +451,13 @@ BOOST_AUTO_TEST_CASE(a_key_whose_invalidation_failed_is_not_read_stale_and_is_dr
 }
 
 BOOST_AUTO_TEST_CASE(retry_pending_invalidations_drops_a_key_whose_invalidation_failed) {
-  const auto redis = testing::config_from_environment().redis;
+  own_redis_config own;
+  const auto& redis = own.redis;
   cache::read_cache cache{redis, options_for("invalidation-retry")};
   std::string source = "old";
   auto loader = [&] { return std::optional<std::string>{source}; };
   BOOST_TEST(cache.get_or_load("k", loader).value_or("") == "old");
-  cut_other_connections(redis);
+  cut_connections(redis);
   BOOST_TEST(!cache.invalidate("k"));
   BOOST_TEST(static_cast<bool>(cache.retry_pending_invalidations()));
   BOOST_TEST(cache.stats().invalidations_pending == 0u);

@@ -8,8 +8,7 @@
 #include "gateway/idempotency_store.hpp"
 #include "gateway/worker_pool.hpp"
 #include "tests/cache/test_keys.hpp"
-#include "tests/support/child_process.hpp"
-#include "tests/support/free_port.hpp"
+#include "tests/support/own_redis.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <chrono>
@@ -197,16 +196,10 @@ BOOST_AUTO_TEST_CASE(without_a_free_worker_the_record_is_dropped_and_the_next_on
 }
 
 BOOST_AUTO_TEST_CASE(a_redis_outage_loses_only_the_records_sent_during_it) {
-  // A Redis of this test's own, so that stopping it disturbs no other test.
-  testing::reserved_port port;
-  const std::vector<std::string> redis_argv{
-      "redis-server", "--port", std::to_string(port.port()), "--bind", "127.0.0.1", "--save", "",
-      "--appendonly", "no"};
-  auto own_redis = std::make_unique<testing::child_process>(redis_argv);
-  BOOST_TEST_REQUIRE(own_redis->wait_for_output("Ready to accept connections", 10s).has_value());
+  testing::own_redis own_redis;
   config::redis_config redis = test_redis();
   redis.host = "127.0.0.1";
-  redis.port = port.port();
+  redis.port = own_redis.port();
   held_drains held;
   idempotency_store store{redis, held.poster()};
   const auto client = testing::unique_prefix("idem-outage");
@@ -214,13 +207,12 @@ BOOST_AUTO_TEST_CASE(a_redis_outage_loses_only_the_records_sent_during_it) {
   BOOST_TEST(held.run() == 1u);
   BOOST_TEST_REQUIRE(store.stats().remembers == 1u);
 
-  own_redis->kill_now();
+  own_redis.kill_now();
   store.remember(client, "during", "fp", answer_for(0));
   BOOST_TEST(held.run() == 1u); // not stuck: the drain ran, failed, and ended
   BOOST_TEST(store.stats().redis_errors == 1u);
 
-  own_redis = std::make_unique<testing::child_process>(redis_argv);
-  BOOST_TEST_REQUIRE(own_redis->wait_for_output("Ready to accept connections", 10s).has_value());
+  own_redis.restart();
   // Records after the outage are written again (those within the reconnect back-off fail fast).
   int next = 1;
   BOOST_TEST(wait_until([&] {
@@ -233,5 +225,4 @@ BOOST_AUTO_TEST_CASE(a_redis_outage_loses_only_the_records_sent_during_it) {
   auto got = store.lookup(client, "key-" + std::to_string(next - 1));
   BOOST_TEST_REQUIRE(got.has_value());
   BOOST_TEST(got->fingerprint == "fp-" + std::to_string(next - 1));
-  own_redis->terminate(2s);
 }
