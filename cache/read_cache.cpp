@@ -76,6 +76,8 @@ return 1
 
 /// Keys per script call: a page of changes is one round trip, a huge one a few.
 constexpr size_t keys_per_call = 256;
+/// Most pending keys (whose invalidation failed before) that one invalidate() call takes along.
+constexpr size_t retried_per_call = 4 * keys_per_call;
 
 } // namespace
 
@@ -215,11 +217,16 @@ void read_cache::forget_flights(const std::vector<std::string>& keys) {
 }
 
 cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) {
-  // The keys whose invalidation failed before go along; they stay pending until it is done.
-  std::unordered_map<std::string, uint64_t> retried;
+  // Some of the keys whose invalidation failed before go along (a bounded number per call, so
+  // that a long outage does not make every call carry all of them); each stays pending until it
+  // is done.
+  std::vector<std::pair<std::string, uint64_t>> retried;
   if (pending_count_.load() > 0) {
     std::lock_guard<std::mutex> guard{pending_mutex_};
-    retried = pending_;
+    for (auto it = pending_.begin(); it != pending_.end() && retried.size() < retried_per_call;
+         ++it) {
+      retried.emplace_back(it->first, it->second);
+    }
   }
   std::vector<std::string> all = keys;
   for (const auto& [key, failure] : retried) {
@@ -227,7 +234,8 @@ cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) 
   }
   forget_flights(all);
   std::optional<cache_error> failed;
-  std::vector<std::string> done_keys;
+  std::vector<bool> dropped(all.size(), false); // its call succeeded
+
   for (size_t from = 0; from < all.size(); from += keys_per_call) {
     auto to = std::min(all.size(), from + keys_per_call);
     std::vector<std::string> redis_keys;
@@ -244,24 +252,38 @@ cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) 
       std::lock_guard<std::mutex> guard{client_mutex_};
       r = client_.eval(drop_and_announce, redis_keys, args);
     }
-    std::vector<std::string> chunk(all.begin() + static_cast<std::ptrdiff_t>(from),
-                                   all.begin() + static_cast<std::ptrdiff_t>(to));
     if (r) {
-      done_keys.insert(done_keys.end(), chunk.begin(), chunk.end());
+      std::fill(dropped.begin() + static_cast<std::ptrdiff_t>(from),
+                dropped.begin() + static_cast<std::ptrdiff_t>(to), true);
       continue;
     }
     ++redis_errors_;
-    keep_pending(chunk);
     if (!failed) {
-      failed = r.error(); // the other calls still go: each key has its own chance
+      failed = r.error();
+    }
+    if (r.error().code == cache_errc::unavailable) {
+      break; // Redis is away: the keys not sent yet stay pending without a call each
+    }
+    // A refused call (a script error): the other calls still go, each key has its own chance.
+  }
+  // The new keys whose invalidation failed become pending, numbered anew (a retry running now
+  // must not drop them); retried ones keep their number. Retried keys that went are dropped
+  // unless a newer invalidation of them failed meanwhile (their number changed).
+  std::vector<std::string> failed_new;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!dropped[i]) {
+      failed_new.push_back(keys[i]);
     }
   }
+  keep_pending(failed_new);
   if (!retried.empty()) {
     std::lock_guard<std::mutex> guard{pending_mutex_};
-    for (const auto& key : done_keys) {
-      auto it = pending_.find(key);
-      auto was = retried.find(key);
-      if (it != pending_.end() && was != retried.end() && it->second == was->second) {
+    for (size_t i = 0; i < retried.size(); ++i) {
+      if (!dropped[keys.size() + i]) {
+        continue;
+      }
+      auto it = pending_.find(retried[i].first);
+      if (it != pending_.end() && it->second == retried[i].second) {
         pending_.erase(it);
       }
     }
@@ -269,6 +291,16 @@ cache_result<done> read_cache::invalidate(const std::vector<std::string>& keys) 
   }
   if (failed) {
     return *failed;
+  }
+  return done{};
+}
+
+cache_result<done> read_cache::retry_pending_invalidations() {
+  // A bounded number of calls: the caller (a watch thread) has other work too.
+  for (int call = 0; call < 100 && pending_count_.load() > 0; ++call) {
+    if (auto r = invalidate(std::vector<std::string>{}); !r) {
+      return r;
+    }
   }
   return done{};
 }

@@ -100,22 +100,22 @@ public:
   /// afterwards (a load marks the key first; this removes the mark, and a store succeeds only
   /// while the mark it began with is there). A key that was marked or held a value is announced
   /// on invalidation_channel; one that had neither (not read since its last invalidation or
-  /// within ttl * 3 + copies_kept_for, so no one can hold it) costs one DEL. An error means the
-  /// old value may stay until its TTL runs out.
+  /// within ttl * 3 + copies_kept_for, so no one can hold it) costs one DEL. An error leaves the
+  /// key pending (see below).
   cache_result<done> invalidate(const std::string& key);
 
   /// invalidate() of every key in one round trip (a few for thousands of keys: each is tried
-  /// even if an earlier one failed). An error (the first) means the keys of a failed round trip
-  /// still hold their old values in Redis: they are kept pending (at most
-  /// max_pending_invalidations), read from the source meanwhile, and invalidated again by the
-  /// next call of invalidate() or retry_pending_invalidations().
+  /// even if an earlier one failed, unless Redis is unreachable). An error (the first) means some
+  /// keys still hold their old values in Redis: they are kept pending (at most
+  /// max_pending_invalidations), read from the source meanwhile (in this process; other
+  /// processes hear of them only once the invalidation is done), and taken along, a bounded
+  /// number per call, by later calls of invalidate() or retry_pending_invalidations().
   cache_result<done> invalidate(const std::vector<std::string>& keys);
 
-  /// Invalidates the keys whose invalidation failed before, if any (call it now and then: when no
-  /// other invalidation comes, they would otherwise keep their old values in Redis until TTL).
-  cache_result<done> retry_pending_invalidations() {
-    return invalidate(std::vector<std::string>{});
-  }
+  /// Invalidates the keys whose invalidation failed before, if any, in up to 100 calls (call it
+  /// now and then: when no other invalidation comes, they would otherwise keep their old values
+  /// in Redis until their TTL).
+  cache_result<done> retry_pending_invalidations();
 
   /// Lets the loads of `keys` in flight in this process finish for their callers, but no later
   /// caller joins them: each may have read the source before a change, so a caller that arrives

@@ -70,7 +70,7 @@ struct projection_config {
   /// Under load a longer wait puts more of an order's events into one page, so that its rows are
   /// written fewer times (bench/orders, bench/README.md).
   std::chrono::milliseconds poll_interval{25};
-  /// Most events read and applied in one transaction.
+  /// Most events read and applied in one transaction (1 to 100 000).
   uint32_t page_size = 2000;
 };
 

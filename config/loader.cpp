@@ -186,6 +186,15 @@ parsed<uint16_t> parse_listen_port(const raw_value& raw) {
   return ok(static_cast<uint16_t>(*n.value));
 }
 
+/// A page of events: up to 100 000, so that a backlog is never read into memory at once.
+parsed<uint32_t> parse_page_size(const raw_value& raw) {
+  const auto n = integer_in(raw, 1, 100'000);
+  if (!n.value) {
+    return fail<uint32_t>(n.problem);
+  }
+  return ok(static_cast<uint32_t>(*n.value));
+}
+
 parsed<uint32_t> parse_count(const raw_value& raw) {
   const auto n = integer_in(raw, 1, std::numeric_limits<uint32_t>::max());
   if (!n.value) {
@@ -431,6 +440,7 @@ constexpr value_kind<std::string> as_log_level{parse_log_level, show_text};
 constexpr value_kind<uint16_t> as_port{parse_port, show_integer<uint16_t>};
 constexpr value_kind<uint16_t> as_listen_port{parse_listen_port, show_integer<uint16_t>};
 constexpr value_kind<uint32_t> as_count{parse_count, show_integer<uint32_t>};
+constexpr value_kind<uint32_t> as_page_size{parse_page_size, show_integer<uint32_t>};
 constexpr value_kind<std::chrono::milliseconds> as_duration{parse_duration, show_duration};
 constexpr value_kind<std::chrono::milliseconds> as_non_negative_duration{
     parse_non_negative_duration, show_duration};
@@ -525,8 +535,9 @@ const std::vector<field>& fields() {
           "Wait between polls of the log once caught up: how stale a read may be, plus a page's "
           "work."),
       make_field(
-          "projection.page_size", as_count, [](auto& c) -> auto& { return c.projection.page_size; },
-          "Most events read and applied in one transaction."),
+          "projection.page_size", as_page_size,
+          [](auto& c) -> auto& { return c.projection.page_size; },
+          "Most events read and applied in one transaction (1 to 100 000)."),
       make_field(
           "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
           "One of trace, debug, info, warn, error, critical, off."),

@@ -117,7 +117,7 @@ gateway_api::impl::impl(caf::actor_system& sys, actors::runtime::directory_ptr h
         auto s = idempotency.stats();
         return std::vector<observability::callback_sample>{
             {{"queue_full"}, double(s.queue_full)},
-            {{"no_worker"}, double(s.no_worker)},
+            {{"not_posted"}, double(s.not_posted)},
             {{"redis_error"}, double(s.redis_errors)}};
       });
   metrics.add_callback_family(

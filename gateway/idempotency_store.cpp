@@ -12,8 +12,8 @@ idempotency_store::idempotency_store(config::redis_config redis, drain_poster po
       client_(std::move(redis)) {}
 
 idempotency_store::calls idempotency_store::stats() const {
-  return {lookups_.load(),    remembers_.load(), round_trips_.load(),
-          queue_full_.load(), no_worker_.load(), redis_errors_.load()};
+  return {lookups_.load(),    remembers_.load(),  round_trips_.load(),
+          queue_full_.load(), not_posted_.load(), redis_errors_.load()};
 }
 
 std::string idempotency_store::redis_key(const std::string& client, const std::string& key) const {
@@ -24,9 +24,18 @@ std::string idempotency_store::redis_key(const std::string& client, const std::s
 std::optional<first_answer> idempotency_store::lookup(const std::string& client,
                                                       const std::string& key) {
   lookups_.fetch_add(1, std::memory_order_relaxed);
+  const auto redis_key_of_it = redis_key(client, key);
+  {
+    // Queued or on its way to Redis: that record is the first answer (a retry that comes while
+    // it is being written must not miss it).
+    std::lock_guard<std::mutex> lock{queue_mutex_};
+    if (auto it = unwritten_.find(redis_key_of_it); it != unwritten_.end()) {
+      return it->second;
+    }
+  }
   cache::cache_result<std::optional<std::string>> stored = [&] {
     std::lock_guard<std::mutex> lock{client_mutex_};
-    return client_.get(redis_key(client, key));
+    return client_.get(redis_key_of_it);
   }();
   if (!stored || !*stored) {
     return std::nullopt;
@@ -58,43 +67,49 @@ void idempotency_store::remember(const std::string& client, const std::string& k
       queue_full_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    queued_.push_back({client, key, fingerprint, std::move(answer)});
+    auto k = redis_key(client, key);
+    unwritten_.try_emplace(k, first_answer{fingerprint, answer}); // SET NX: an earlier one wins
+    queued_.push_back({std::move(k), fingerprint, std::move(answer)});
     if (draining_) {
       return; // the drain under way takes it with the next batch
     }
     draining_ = true;
   }
-  post_or_drop();
-}
-
-void idempotency_store::post_or_drop() {
   if (post_drain_([this] { drain(); })) {
     return;
   }
   // No drain will run: what queued since is dropped too, and the next record posts again.
   std::lock_guard<std::mutex> lock{queue_mutex_};
-  no_worker_.fetch_add(queued_.size(), std::memory_order_relaxed);
+  not_posted_.fetch_add(queued_.size(), std::memory_order_relaxed);
+  for (const auto& r : queued_) {
+    unwritten_.erase(r.redis_key);
+  }
   queued_.clear();
   draining_ = false;
 }
 
 void idempotency_store::drain() {
   std::vector<record> batch;
-  for (int round = 0; round < batches_per_drain; ++round) {
-    batch.clear();
-    {
-      std::lock_guard<std::mutex> lock{queue_mutex_};
-      if (queued_.empty()) {
-        draining_ = false;
-        return;
+  for (;;) {
+    for (int round = 0; round < batches_per_drain; ++round) {
+      batch.clear();
+      {
+        std::lock_guard<std::mutex> lock{queue_mutex_};
+        if (queued_.empty()) {
+          draining_ = false;
+          return;
+        }
+        batch.swap(queued_);
       }
-      batch.swap(queued_);
+      write(batch);
     }
-    write(batch);
+    // Records keep coming: the worker goes back to the pool's queue (reads waiting there get
+    // their turn) and a new drain takes the rest after them; if the pool takes no task now (its
+    // queue full, or stopping), this one goes on.
+    if (post_drain_([this] { drain(); })) {
+      return;
+    }
   }
-  // Records keep coming: the worker goes back to the pool's queue (reads waiting there get their
-  // turn) and a new drain takes the rest after them.
-  post_or_drop();
 }
 
 void idempotency_store::write(const std::vector<record>& batch) {
@@ -111,7 +126,7 @@ void idempotency_store::write(const std::vector<record>& batch) {
              {"content_type", r.answer.content_type},
              {"headers", std::move(headers)},
              {"body", r.answer.body}};
-    sets.push_back({"SET", redis_key(r.client, r.key), doc.dump(), "PX", px, "NX"});
+    sets.push_back({"SET", r.redis_key, doc.dump(), "PX", px, "NX"});
   }
   std::vector<cache::cache_result<cache::redis_reply>> replies;
   {
@@ -121,6 +136,13 @@ void idempotency_store::write(const std::vector<record>& batch) {
   uint64_t answered = 0;
   for (const auto& reply : replies) {
     answered += reply ? 1 : 0;
+  }
+  {
+    // Written (or lost with a Redis failure): lookup() asks Redis from now on.
+    std::lock_guard<std::mutex> lock{queue_mutex_};
+    for (const auto& r : batch) {
+      unwritten_.erase(r.redis_key);
+    }
   }
   if (answered > 0) {
     round_trips_.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ordermesh::gateway {
@@ -38,14 +39,14 @@ struct first_answer {
 class idempotency_store {
 public:
   /// Runs `drain` on a thread that may block (a gateway worker), before the store is destroyed;
-  /// false when none is free.
+  /// false when it cannot take the task (its queue full, or stopping).
   using drain_poster = std::function<bool(std::function<void()> drain)>;
 
   idempotency_store(config::redis_config redis, drain_poster post_drain,
                     std::chrono::milliseconds ttl = std::chrono::hours{24},
                     size_t max_queued = 4096);
 
-  /// The first answer for (client, key), if Redis has it.
+  /// The first answer for (client, key), if Redis has it or it is queued to be written.
   std::optional<first_answer> lookup(const std::string& client, const std::string& key);
 
   /// Queues the first answer to be recorded (SET NX: an earlier record wins) and returns at
@@ -63,8 +64,8 @@ public:
     uint64_t round_trips = 0;
     /// Records not written: the queue was full ...
     uint64_t queue_full = 0;
-    /// ... no drain could be posted (no free worker, or stopping) ...
-    uint64_t no_worker = 0;
+    /// ... no drain could be posted (the pool's task queue full, or the pool stopping) ...
+    uint64_t not_posted = 0;
     /// ... or Redis failed (unreachable, timed out, an error reply).
     uint64_t redis_errors = 0;
   };
@@ -72,18 +73,15 @@ public:
 
 private:
   struct record {
-    std::string client;
-    std::string key;
+    std::string redis_key;
     std::string fingerprint;
     response answer;
   };
 
   std::string redis_key(const std::string& client, const std::string& key) const;
-  /// Sends what is queued, batch after batch, until the queue is empty or batches_per_drain
-  /// went; then posts a new drain for the rest.
+  /// Sends what is queued, batch after batch, until the queue is empty; after batches_per_drain
+  /// round trips it posts a new drain for the rest (and goes on itself if the pool refuses).
   void drain();
-  /// Posts a drain; when none can be posted, drops (counts) what is queued and stops draining.
-  void post_or_drop();
   void write(const std::vector<record>& batch);
 
   /// Round trips one drain makes before it gives its worker back (a steady stream of records
@@ -97,11 +95,14 @@ private:
   std::atomic<uint64_t> remembers_{0};
   std::atomic<uint64_t> round_trips_{0};
   std::atomic<uint64_t> queue_full_{0};
-  std::atomic<uint64_t> no_worker_{0};
+  std::atomic<uint64_t> not_posted_{0};
   std::atomic<uint64_t> redis_errors_{0};
 
-  std::mutex queue_mutex_; // guards queued_ and draining_
+  std::mutex queue_mutex_; // guards queued_, unwritten_ and draining_
   std::vector<record> queued_;
+  /// The first answer of every record queued or being written, by Redis key: what lookup()
+  /// answers before Redis has it.
+  std::unordered_map<std::string, first_answer> unwritten_;
   /// A drain is posted or running: it takes what is queued, so no other is posted.
   bool draining_ = false;
 

@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(records_queued_while_no_drain_ran_go_to_redis_in_one_round_
   const auto s = store.stats();
   BOOST_TEST(s.remembers == 2000u);
   BOOST_TEST(s.round_trips == 1u);
-  BOOST_TEST(s.queue_full + s.no_worker + s.redis_errors == 0u);
+  BOOST_TEST(s.queue_full + s.not_posted + s.redis_errors == 0u);
   BOOST_TEST(all_readable(store, client, 2000));
   // The record's format and TTL are those of a single SET ... PX ttl NX.
   cache::redis_client redis{test_redis()};
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST_MESSAGE("4000 records in " << s.round_trips << " round trips");
   BOOST_TEST(s.round_trips > 0u);
   BOOST_TEST(s.round_trips < 4000u);
-  BOOST_TEST(s.queue_full + s.no_worker + s.redis_errors == 0u);
+  BOOST_TEST(s.queue_full + s.not_posted + s.redis_errors == 0u);
   BOOST_TEST(all_readable(store, client, 4000));
 }
 
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(without_a_free_worker_the_record_is_dropped_and_the_next_on
                           }};
   const auto client = testing::unique_prefix("idem-busy");
   store.remember(client, "key-9", "fp-9", answer_for(9));
-  BOOST_TEST(store.stats().no_worker == 1u);
+  BOOST_TEST(store.stats().not_posted == 1u);
   store.remember(client, "key-0", "fp-0", answer_for(0));
   BOOST_TEST(held.run() == 1u);
   BOOST_TEST(store.stats().remembers == 1u);
@@ -225,4 +225,29 @@ BOOST_AUTO_TEST_CASE(a_redis_outage_loses_only_the_records_sent_during_it) {
   auto got = store.lookup(client, "key-" + std::to_string(next - 1));
   BOOST_TEST_REQUIRE(got.has_value());
   BOOST_TEST(got->fingerprint == "fp-" + std::to_string(next - 1));
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_while_the_first_answer_waits_to_be_written_gets_that_answer) {
+  held_drains held;
+  idempotency_store store{test_redis(), held.poster()};
+  const auto client = testing::unique_prefix("idem-unwritten");
+  store.remember(client, "key-1", "fp-1", answer_for(1));
+  // The drain has not run: Redis does not have the record yet, the store does.
+  auto first = store.lookup(client, "key-1");
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(first->fingerprint == "fp-1");
+  BOOST_TEST(first->answer.body == answer_for(1).body);
+  // A later answer for the same key does not replace it (SET NX).
+  store.remember(client, "key-1", "fp-other", answer_for(2));
+  BOOST_TEST(store.lookup(client, "key-1")->fingerprint == "fp-1");
+  BOOST_TEST(held.run() == 1u);
+  BOOST_TEST(store.lookup(client, "key-1")->fingerprint == "fp-1"); // now from Redis
+}
+
+BOOST_AUTO_TEST_CASE(a_record_dropped_unwritten_is_not_answered_from_the_store) {
+  idempotency_store store{test_redis(), [](std::function<void()>) { return false; }};
+  const auto client = testing::unique_prefix("idem-dropped");
+  store.remember(client, "key-1", "fp-1", answer_for(1));
+  BOOST_TEST(store.stats().not_posted == 1u);
+  BOOST_TEST(!store.lookup(client, "key-1").has_value());
 }
