@@ -1,5 +1,7 @@
 #include "observability/log.hpp"
 
+#include "util/json_string.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -24,89 +26,6 @@ thread_local const json* current_fields = nullptr;
 
 void append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
-}
-
-bool is_continuation(unsigned char c, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-  return c >= lo && c <= hi;
-}
-
-/// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto at = [&](std::size_t k) -> unsigned char {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-  };
-  const unsigned char b0 = at(0);
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    return is_continuation(at(1)) ? 2 : 0;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    // E0 excludes overlong forms, ED excludes UTF-16 surrogates.
-    const unsigned char lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    const unsigned char hi = b0 == 0xED ? 0x9F : 0xBF;
-    return is_continuation(at(1), lo, hi) && is_continuation(at(2)) ? 3 : 0;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    // F0 excludes overlong forms, F4 stops at U+10FFFF.
-    const unsigned char lo = b0 == 0xF0 ? 0x90 : 0x80;
-    const unsigned char hi = b0 == 0xF4 ? 0x8F : 0xBF;
-    return is_continuation(at(1), lo, hi) && is_continuation(at(2)) && is_continuation(at(3)) ? 4
-                                                                                              : 0;
-  }
-  return 0;
-}
-
-/// Appends `text` as a JSON string literal, quotes included.
-void append_json_string(spdlog::memory_buf_t& dest, std::string_view text) {
-  constexpr char hex[] = "0123456789abcdef";
-  dest.push_back('"');
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      const auto n = utf8_sequence_length(text, i);
-      if (n == 0) {
-        append(dest, "\\ufffd");
-        ++i;
-      } else {
-        append(dest, text.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        append(dest, "\\\"");
-        break;
-      case '\\':
-        append(dest, "\\\\");
-        break;
-      case '\b':
-        append(dest, "\\b");
-        break;
-      case '\f':
-        append(dest, "\\f");
-        break;
-      case '\n':
-        append(dest, "\\n");
-        break;
-      case '\r':
-        append(dest, "\\r");
-        break;
-      case '\t':
-        append(dest, "\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          append(dest, "\\u00");
-          dest.push_back(hex[c >> 4]);
-          dest.push_back(hex[c & 0xf]);
-        } else {
-          dest.push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  dest.push_back('"');
 }
 
 std::string dump(const json& j) {
@@ -176,9 +95,9 @@ void json_formatter::format(const spdlog::details::log_msg& msg, spdlog::memory_
   append(dest, "\",\"level\":\"");
   append(dest, level_name(msg.level));
   append(dest, "\",\"component\":");
-  append_json_string(dest, std::string_view{msg.logger_name.data(), msg.logger_name.size()});
+  util::append_json_string(dest, std::string_view{msg.logger_name.data(), msg.logger_name.size()});
   append(dest, ",\"msg\":");
-  append_json_string(dest, std::string_view{msg.payload.data(), msg.payload.size()});
+  util::append_json_string(dest, std::string_view{msg.payload.data(), msg.payload.size()});
   if (current_fields != nullptr) {
     append_fields(dest, *current_fields);
   }

@@ -7,6 +7,7 @@
 #include "actors/common/envelope.hpp"
 #include "actors/common/outcome.hpp"
 #include "actors/runtime/entity_traits.hpp"
+#include "actors/runtime/event_metadata.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/runtime/routing.hpp"
@@ -50,14 +51,6 @@ inline double draw_jitter() {
 /// string field) become U+FFFD instead of throwing.
 inline std::string dump_lenient(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-/// The event metadata recorded with every event a command causes; never throws on client bytes.
-inline std::string event_metadata(const envelope& env) {
-  return dump_lenient(nlohmann::json{{"message_id", env.message_id},
-                                     {"correlation_id", env.correlation_id},
-                                     {"causation_id", env.causation_id},
-                                     {"traceparent", env.traceparent}});
 }
 
 namespace detail {
