@@ -179,11 +179,12 @@ void settlement_runner::run() {
       // The page (after `checkpoint` up to its last event) is the same whenever it is read again:
       // its id deduplicates a resent settle_orders, whose answer is then the first one's.
       auto sales = confirmed_sales_by_sku(*page);
-      if (!sales.empty() &&
-          !settle(sales, text_of(*checkpoint) + "-" + text_of(log.checkpoint()))) {
-        return; // stopped
+      if (!sales.empty()) {
+        if (!settle(sales, text_of(*checkpoint) + "-" + text_of(log.checkpoint()))) {
+          return; // stopped
+        }
+        util::fail_point("settlement.settled_before_checkpoint");
       }
-      util::fail_point("settlement.settled_before_checkpoint");
       auto saved = store.save_checkpoint(settings_.name, log.checkpoint());
       if (!saved) {
         // Read and settled again next time: a settled order records nothing twice.
