@@ -240,13 +240,7 @@ int open_sagas(const pg_test_database& db) {
 /// (confirmed sale, SKU) pairs its confirmation names that no inventory.orders_settled of that SKU
 /// names yet: what the settlement runner has still to settle.
 int unsettled_sales(const pg_test_database& db) {
-  return std::stoi(db.query_value(
-      "SELECT count(*) FROM events c"
-      " CROSS JOIN LATERAL jsonb_array_elements_text(c.payload::jsonb->'skus') AS k(sku)"
-      " WHERE c.event_type = 'order.confirmed.v1' AND NOT EXISTS (SELECT 1 FROM events s"
-      " CROSS JOIN LATERAL jsonb_array_elements_text(s.payload::jsonb->'order_ids') AS x(id)"
-      " WHERE s.stream_id = 'inventory/' || k.sku"
-      " AND s.event_type = 'inventory.orders_settled.v1' AND x.id = substr(c.stream_id, 7))"));
+  return std::stoi(db.query_value(unsettled_sales_sql));
 }
 
 /// Waits for a node armed with a fail point to end there; false (with a message) otherwise.
