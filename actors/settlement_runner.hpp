@@ -25,8 +25,8 @@ struct settlement_settings {
   /// Wait between rounds once caught up (config::settlement_config::interval): a round settles
   /// what was confirmed since the last, in one event per SKU.
   std::chrono::milliseconds interval{1000};
-  /// Most log events read in one round; a full page is followed at once by the next.
-  int32_t page_size = 50'000;
+  /// Most confirmations read in one round; a full page is followed at once by the next.
+  int32_t page_size = 20'000;
   /// How long one settle_orders may go unanswered before it counts as failed.
   std::chrono::milliseconds answer_timeout{5000};
   /// First wait before retrying what failed (a SKU's settle, a read, the checkpoint's save);
@@ -52,11 +52,12 @@ struct settlement_stats {
   uint64_t errors = 0;
   /// SKUs skipped after max_attempts (their page's orders stay kept there).
   uint64_t skus_skipped = 0;
-  /// The global position of the saved checkpoint.
+  /// The global position of the saved checkpoint: after the last confirmation read.
   int64_t checkpoint = 0;
   /// The log's newest committed position, as read after the last round.
   int64_t newest_position = 0;
-  /// newest_position - checkpoint, never negative.
+  /// newest_position - checkpoint, never negative: events after the last confirmation read (of
+  /// any type: when nothing was confirmed for a while, it grows though nothing waits).
   int64_t lag = 0;
   /// Whether the last attempt failed (the runner is backing off).
   bool failing = false;

@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(confirmed_sales_are_settled_in_one_event_per_sku) {
   BOOST_TEST(stats.commands == 2u);
   BOOST_TEST(stats.orders_settled == 4u);
   BOOST_TEST(stats.skus_skipped == 0u);
-  BOOST_TEST(stats.lag == 0);
+  BOOST_TEST(stats.checkpoint > 0);
   // The next confirmations go into the next round's events.
   confirmed_sale("o4", {"apple"});
   BOOST_REQUIRE(r->wait_until_caught_up(10s));
