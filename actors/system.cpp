@@ -545,6 +545,8 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
   n.host_watch = sys.spawn(host_watch, n.hosts, n.status);
   n.gauge_poller =
       sys.spawn(gauge_poller, n.journal, n.hosts, n.gauges, supervision.gauge_interval);
+  n.settlement = std::make_shared<settlement_runner>(sys, cfg.pg, cfg.journal, n.hosts->inventory,
+                                                     settlement_settings_from(cfg.settlement));
   return n;
 }
 
@@ -580,6 +582,12 @@ runtime::host_settings host_settings_from(const config::entity_config& entity) {
   return s;
 }
 
+settlement_settings settlement_settings_from(const config::settlement_config& settlement) {
+  settlement_settings s;
+  s.interval = settlement.interval;
+  return s;
+}
+
 order::saga_policy saga_policy_from(const config::saga_config& saga) {
   order::saga_policy p;
   p.max_payment_attempts = static_cast<int32_t>(saga.max_payment_attempts);
@@ -596,6 +604,9 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
 }
 
 void node_actors::stop() {
+  if (settlement) {
+    settlement->stop(); // before the hosts: it waits for their answers
+  }
   caf::anon_send_exit(gauge_poller, caf::exit_reason::user_shutdown);
   // Ends before the hosts' down messages reach it (its mailbox is in order): a stop is no loss.
   caf::anon_send_exit(host_watch, caf::exit_reason::user_shutdown);

@@ -5,6 +5,7 @@
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/settlement_runner.hpp"
 #include "config/config.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -97,8 +98,8 @@ struct supervision_settings {
   std::chrono::milliseconds stall_after{5000};
 };
 
-/// Everything one node runs: the journal writer, the recovery reader, the PSP gateway and the
-/// four entity hosts. Stop it before the actor system goes away.
+/// Everything one node runs: the journal writer, the recovery reader, the PSP gateway, the
+/// four entity hosts and the settlement runner. Stop it before the actor system goes away.
 ///
 /// `journal`, `reader` and `psp` are stable handles of supervisors that forward to the current
 /// incarnation of the component: when it dies they restart it with back-off, answer what was in
@@ -119,9 +120,11 @@ struct node_actors {
   caf::actor gauge_poller;
   /// Monitors the hosts: sets status->hosts false when one ends.
   caf::actor host_watch;
+  /// Settles confirmed sales from the journal through the inventory host.
+  std::shared_ptr<settlement_runner> settlement;
 
-  /// Stops the gauge poller, the host watch and the hosts (and so their entities), then the
-  /// gateway, reader and journal.
+  /// Stops the settlement runner, the gauge poller, the host watch and the hosts (and so their
+  /// entities), then the gateway, reader and journal.
   void stop();
 };
 
@@ -140,6 +143,9 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
 
 /// The entity settings of the configuration.
 runtime::host_settings host_settings_from(const config::entity_config& entity);
+
+/// The settlement runner's settings of the configuration.
+settlement_settings settlement_settings_from(const config::settlement_config& settlement);
 
 /// The saga policy of the configuration.
 order::saga_policy saga_policy_from(const config::saga_config& saga);

@@ -124,6 +124,30 @@ void add_projection_metrics(observability::metrics_registry& metrics,
       });
 }
 
+void add_settlement_metrics(observability::metrics_registry& metrics,
+                            std::shared_ptr<const actors::settlement_runner> runner) {
+  auto family = [&](const char* name, const char* help, observability::callback_type type,
+                    auto figure) {
+    metrics.add_callback_family(name, help, type, {}, [runner, figure] {
+      return std::vector<observability::callback_sample>{{{}, double(figure(runner->stats()))}};
+    });
+  };
+  using stats = actors::settlement_stats;
+  family("ordermesh_settlement_lag_events", "Events appended after the settlement's checkpoint.",
+         observability::callback_type::gauge, [](const stats& s) { return s.lag; });
+  family("ordermesh_settlement_orders_total",
+         "Order ids settled by the settlement runner (once per SKU; again after a restart).",
+         observability::callback_type::counter, [](const stats& s) { return s.orders_settled; });
+  family("ordermesh_settlement_commands_total", "settle_orders answered, one per SKU and round.",
+         observability::callback_type::counter, [](const stats& s) { return s.commands; });
+  family("ordermesh_settlement_errors_total",
+         "Failed settlement attempts (reads, checkpoint saves, settle_orders; retried).",
+         observability::callback_type::counter, [](const stats& s) { return s.errors; });
+  family("ordermesh_settlement_skipped_skus_total",
+         "SKUs skipped after failing every attempt of a round (their orders stay kept there).",
+         observability::callback_type::counter, [](const stats& s) { return s.skus_skipped; });
+}
+
 /// Stops `a` and returns once it has ended (at most a few seconds): it calls into objects of the
 /// caller's stack.
 void stop_and_wait(caf::actor_system& sys, const caf::actor& a) {
@@ -173,6 +197,7 @@ int run_standalone(const config::loaded_config& loaded) {
                                     node.status->unreachable()};
       }};
   add_node_metrics(metrics, node);
+  add_settlement_metrics(metrics, node.settlement);
   // The orders' ends reach the waiting requests from the orders themselves; the projection (if
   // any) may tell the same again, which is harmless.
   auto completions = sys.spawn([&api](caf::event_based_actor*) -> caf::behavior {

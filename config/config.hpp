@@ -74,6 +74,13 @@ struct projection_config {
   uint32_t page_size = 2000;
 };
 
+/// The settlement runner (actors/settlement_runner.hpp): settles confirmed sales from the journal.
+struct settlement_config {
+  // Longer: fewer, larger events; committed quantities kept longer.
+  /// Wait between rounds of the settlement runner once caught up (one event per SKU and round).
+  std::chrono::milliseconds interval{1000};
+};
+
 /// Structured logging.
 struct log_config {
   /// One of trace, debug, info, warn, error, critical, off.
@@ -193,6 +200,7 @@ struct app_config {
   redis_config redis;
   journal_config journal;
   projection_config projection;
+  settlement_config settlement;
   log_config log;
   psp_config psp;
   entity_config entity;

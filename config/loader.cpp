@@ -539,6 +539,11 @@ const std::vector<field>& fields() {
           [](auto& c) -> auto& { return c.projection.page_size; },
           "Most events read and applied in one transaction (1 to 100 000)."),
       make_field(
+          "settlement.interval", as_duration,
+          [](auto& c) -> auto& { return c.settlement.interval; },
+          "Wait between rounds of the settlement runner once caught up (one event per SKU and "
+          "round)."),
+      make_field(
           "log.level", as_log_level, [](auto& c) -> auto& { return c.log.level; },
           "One of trace, debug, info, warn, error, critical, off."),
       make_field(

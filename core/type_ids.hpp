@@ -83,5 +83,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(ordermesh, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::notification::notification_summary))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::notification::notification_reply))
   CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_stock_settled))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::inventory::settle_orders))
+  CAF_ADD_TYPE_ID(ordermesh, (ordermesh::actors::order::record_notified))
 CAF_END_TYPE_ID_BLOCK(ordermesh)
 // clang-format on

@@ -121,6 +121,14 @@ WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND )sql" +
 ORDER BY e.transaction_id, e.global_position LIMIT $3
 )sql";
 
+// read_log_sql for one event type: the rows of other types are passed over in the server.
+const std::string read_log_of_type_sql = std::string{"SELECT "} + event_columns + R"sql(
+FROM events e
+WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND e.event_type = $4 AND )sql" +
+                                         final_transactions + R"sql(
+ORDER BY e.transaction_id, e.global_position LIMIT $3
+)sql";
+
 const std::string log_end_sql = std::string{R"sql(
 SELECT e.transaction_id::text, e.global_position FROM events e WHERE )sql"} +
                                 final_transactions + R"sql(
@@ -225,6 +233,7 @@ store_error pg_event_store::connect_if_needed() {
     conn->connection.prepare("read_stream", read_stream_sql);
     conn->connection.prepare("recover", recover_sql);
     conn->connection.prepare("read_log", read_log_sql);
+    conn->connection.prepare("read_log_of_type", read_log_of_type_sql);
     conn->connection.prepare("log_end", log_end_sql);
     conn_ = std::move(conn);
     backoff_ = journal_.reconnect_min;
@@ -555,6 +564,21 @@ store_result<std::vector<recorded_event>> pg_event_store::read_log(const log_che
     std::vector<recorded_event> events;
     for (const auto& row : tx.exec_prepared("read_log", std::to_string(after.transaction_id),
                                             after.position, max_count)) {
+      events.push_back(to_event(row, 0));
+    }
+    return events;
+  });
+}
+
+store_result<std::vector<recorded_event>>
+pg_event_store::read_log_of_type(const log_checkpoint& after, int32_t max_count,
+                                 const std::string& type) {
+  return with_connection<std::vector<recorded_event>>("read log", false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx{c};
+    std::vector<recorded_event> events;
+    for (const auto& row :
+         tx.exec_prepared("read_log_of_type", std::to_string(after.transaction_id), after.position,
+                          max_count, type)) {
       events.push_back(to_event(row, 0));
     }
     return events;

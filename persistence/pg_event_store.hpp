@@ -66,6 +66,10 @@ public:
   store_result<std::vector<recorded_event>> read_log(const log_checkpoint& after,
                                                      int32_t max_count);
 
+  /// read_log of the events of `type` only (the others are passed over in the server, never sent).
+  store_result<std::vector<recorded_event>>
+  read_log_of_type(const log_checkpoint& after, int32_t max_count, const std::string& type);
+
   /// The checkpoint after the last event that read_log could return now ({0, 0} if none): where
   /// a subscription starts to see only what is written from now on.
   store_result<log_checkpoint> log_end();

@@ -4,6 +4,8 @@
 #include "persistence/pg_event_store.hpp"
 #include "persistence/result.hpp"
 
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace ordermesh::persistence {
@@ -24,9 +26,11 @@ namespace ordermesh::persistence {
 /// loses it) until it ends.
 class subscription {
 public:
-  /// Starts after `checkpoint` ({}: from the beginning).
-  subscription(pg_event_store& store, log_checkpoint checkpoint)
-      : store_(store), checkpoint_(checkpoint) {}
+  /// Starts after `checkpoint` ({}: from the beginning). With `only_type`, delivers the events of
+  /// that type only (the checkpoint is then after the last one delivered: the others after it are
+  /// passed over again by the next poll).
+  subscription(pg_event_store& store, log_checkpoint checkpoint, std::string only_type = {})
+      : store_(store), checkpoint_(checkpoint), only_type_(std::move(only_type)) {}
 
   /// The next events that are safe to hand on; empty when there are none yet. After the call,
   /// checkpoint() is after the last one returned: store it to resume there.
@@ -38,6 +42,7 @@ public:
 private:
   pg_event_store& store_;
   log_checkpoint checkpoint_;
+  std::string only_type_;
 };
 
 } // namespace ordermesh::persistence

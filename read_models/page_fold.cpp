@@ -119,6 +119,7 @@ public:
                    [&](const inventory::reservation_expired& x) { unhold(row, x.order_id); },
                    [&](const inventory::returned& x) { row.on_hand += x.qty; },
                    [](const inventory::settled&) {}, // stock unchanged
+                   [](const inventory::orders_settled&) {},
                },
                e.event);
     changed_skus_.add(e.sku);

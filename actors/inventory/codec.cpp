@@ -22,6 +22,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(committed, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation_expired, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(returned, order_id, qty)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(settled, order_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(orders_settled, order_ids)
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reservation, qty, expires_at_us)
 NLOHMANN_JSON_SERIALIZE_ENUM(finish, {{finish::released, "released"},
@@ -84,6 +85,7 @@ const event_parsers<event> parsers = {
     {wire::reservation_expired, parse_as<event, reservation_expired>},
     {wire::returned, parse_as<event, returned>},
     {wire::settled, parse_as<event, settled>},
+    {wire::orders_settled, parse_as<event, orders_settled>},
 };
 
 } // namespace
@@ -99,6 +101,7 @@ encoded_event encode(const event& ev) {
           [](const reservation_expired& x) { return encode_as(wire::reservation_expired, x); },
           [](const returned& x) { return encode_as(wire::returned, x); },
           [](const settled& x) { return encode_as(wire::settled, x); },
+          [](const orders_settled& x) { return encode_as(wire::orders_settled, x); },
       },
       ev);
 }
@@ -118,6 +121,7 @@ std::optional<inventory_recorded> recorded_of(const std::string& type) {
       {wire::reservation_expired, inventory_recorded::reservation_expired},
       {wire::returned, inventory_recorded::returned},
       {wire::settled, inventory_recorded::settled},
+      {wire::orders_settled, inventory_recorded::orders_settled},
   };
   if (auto i = kinds.find(type); i != kinds.end()) {
     return i->second;

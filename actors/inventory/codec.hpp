@@ -21,6 +21,7 @@ inline constexpr const char* committed = "inventory.committed.v1";
 inline constexpr const char* reservation_expired = "inventory.reservation_expired.v1";
 inline constexpr const char* returned = "inventory.returned.v1";
 inline constexpr const char* settled = "inventory.settled.v1";
+inline constexpr const char* orders_settled = "inventory.orders_settled.v1";
 } // namespace wire
 
 /// The event in its wire form: wire name, schema version 1, JSON payload (the entity runtime

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 /// Messages of one SKU's inventory (stream "inventory/<sku>").
 namespace ordermesh::actors::inventory {
@@ -56,8 +57,16 @@ struct settle {
   std::string order_id;
 };
 
-using command =
-    std::variant<restock, reserve, release, commit, expire_reservations, return_committed, settle>;
+/// The orders `order_ids` completed as confirmed sales (settle for many orders at once, sent by
+/// the settlement runner from the journal): those with committed units not returned are settled
+/// in one event. Idempotent: ids settled or finished otherwise are skipped, no event if none is
+/// left.
+struct settle_orders {
+  std::vector<std::string> order_ids;
+};
+
+using command = std::variant<restock, reserve, release, commit, expire_reservations,
+                             return_committed, settle, settle_orders>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -106,8 +115,13 @@ struct settled {
   std::string order_id;
 };
 
+/// Confirmed orders' committed units are settled, as one settled per order id.
+struct orders_settled {
+  std::vector<std::string> order_ids;
+};
+
 using event = std::variant<restocked, reserved, reservation_rejected, released, committed,
-                           reservation_expired, returned, settled>;
+                           reservation_expired, returned, settled, orders_settled>;
 
 // -- field lists: inspect() (CAF serialization) and operator==/!= (util/fields.hpp) --
 
@@ -119,6 +133,8 @@ OM_NO_FIELDS(expire_reservations)
 OM_FIELDS(return_committed, order_id, qty)
 OM_FIELDS(settle, order_id)
 OM_FIELDS(settled, order_id)
+OM_FIELDS(settle_orders, order_ids)
+OM_FIELDS(orders_settled, order_ids)
 OM_FIELDS(returned, order_id, qty)
 OM_FIELDS(restocked, qty)
 OM_FIELDS(reserved, order_id, qty, expires_at_us)

@@ -28,6 +28,7 @@ enum class inventory_recorded : uint8_t {
   reservation_expired,
   returned,
   settled,
+  orders_settled,
 };
 
 /// The reply to an accepted inventory command; a redelivery (same message id) gets the same

@@ -2,6 +2,7 @@
 
 #include "actors/common/overloaded.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <tuple>
 
@@ -173,6 +174,25 @@ outcome decide_settle(const inventory_state& s, const settle& cmd) {
                        "nothing committed to " + cmd.order_id + " here");
 }
 
+outcome decide_settle_orders(const inventory_state& s, const settle_orders& cmd) {
+  std::vector<std::string> to_settle;
+  for (const auto& id : cmd.order_ids) {
+    if (s.committed_qty.count(id) > 0) {
+      if (std::find(to_settle.begin(), to_settle.end(), id) == to_settle.end()) {
+        to_settle.push_back(id);
+      }
+    } else if (!finished_as(s, id)) {
+      // As settle's: refused, so that the runtime decides it again on a current copy.
+      return reject<event>(inventory_errc::unknown_reservation,
+                           "nothing committed to " + id + " here");
+    }
+  }
+  if (to_settle.empty()) {
+    return accept<event>(); // all settled already, or holding nothing here any more: for good
+  }
+  return accept<event>({orders_settled{std::move(to_settle)}});
+}
+
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {
   std::vector<event> events;
   for (const auto& [order_id, r] : s.reservations) {
@@ -191,6 +211,12 @@ void drop_reservation(inventory_state& s, const std::string& order_id, finish ho
   s.finished.remember(order_id, how);
 }
 
+void settle_order(inventory_state& s, const std::string& order_id) {
+  s.committed_qty.erase(order_id);
+  // Still remembered as committed, now only among the bounded finished orders.
+  s.finished.remember(order_id, finish::committed);
+}
+
 } // namespace
 
 inventory_decision decide(const inventory_state& state, const command& cmd,
@@ -203,6 +229,7 @@ inventory_decision decide(const inventory_state& state, const command& cmd,
                         [&](const expire_reservations&) { return decide_expire(state, ctx); },
                         [&](const return_committed& x) { return decide_return(state, x); },
                         [&](const settle& x) { return decide_settle(state, x); },
+                        [&](const settle_orders& x) { return decide_settle_orders(state, x); },
                     },
                     cmd);
 }
@@ -246,10 +273,11 @@ inventory_state apply(inventory_state s, const event& ev) {
             s.on_hand += x.qty;
           },
           [&](const reservation_expired& x) { drop_reservation(s, x.order_id, finish::expired); },
-          [&](const settled& x) {
-            s.committed_qty.erase(x.order_id);
-            // Still remembered as committed, now only among the bounded finished orders.
-            s.finished.remember(x.order_id, finish::committed);
+          [&](const settled& x) { settle_order(s, x.order_id); },
+          [&](const orders_settled& x) {
+            for (const auto& id : x.order_ids) {
+              settle_order(s, id);
+            }
           },
       },
       ev);

@@ -114,16 +114,24 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                         caf::make_message(record_compensated{}), "order.compensated_before_record");
   // The takes of this batch are recorded together, once all are answered (take_tally).
   auto takes = std::make_shared<take_tally>(actions);
-  // A confirmed sale ends once every line's inventory answered its settle; until then the order
-  // is unfinished, so a settle lost to a crash or an error is sent again (resume, stall).
+  // A confirmed sale confirmed without SKUs (by the binary before the settlement runner) ends once
+  // every line's inventory answered its settle; until then the order is unfinished, so a settle
+  // lost to a crash or an error is sent again (resume, stall).
   const auto settles =
       static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const saga_action& a) {
         return std::holds_alternative<settle_stock>(a);
       }));
-  auto settle_done = s.sale && !s.saga_completed
+  auto settle_done = s.sale && !s.settled_by_runner && !s.saga_completed
                          ? once_all_answered(settles, "settled",
                                              caf::make_message(record_stock_settled{}), nullptr)
                          : std::function<void()>{[] {}};
+  // A sale settled by the runner ends once its notification answered; until then it is
+  // unfinished, so a notification lost to a crash or an error is sent again (resume, stall).
+  const bool ends_when_notified = s.settled_by_runner && !s.saga_completed;
+  auto notified = ends_when_notified
+                      ? once_all_answered(1, "notified", caf::make_message(record_notified{}),
+                                          "order.notified_before_record")
+                      : std::function<void()>{[] {}};
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -314,10 +322,14 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   });
             },
             [&](const notify& a) {
+              if (ends_when_notified) {
+                util::fail_point("order.confirmed_before_notify");
+              }
+              // Idempotent at the notification by the order id.
               runtime::route<notification_reply>(
                   self, dir.notification, oid, env("notify"),
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
-                  [](notification_reply&) {});
+                  [=](notification_reply&) { notified(); });
             },
             [&](const schedule_timeout&) {
               // Never here: the runtime arms it on the entity's tick (order_traits::timer).

@@ -28,11 +28,18 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_rejected, reason)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order_cancelled, reason)
 
 // Events without fields are stored as {}.
-void to_json(nlohmann::json& j, const order_confirmed&) {
+// Stored as {} without SKUs, as before they were recorded; "skus" is optional when read.
+void to_json(nlohmann::json& j, const order_confirmed& x) {
   j = nlohmann::json::object();
+  if (!x.skus.empty()) {
+    j["skus"] = x.skus;
+  }
 }
-void from_json(const nlohmann::json& j, order_confirmed&) {
+void from_json(const nlohmann::json& j, order_confirmed& x) {
   j.get<nlohmann::json::object_t>();
+  if (auto i = j.find("skus"); i != j.end()) {
+    i->get_to(x.skus);
+  }
 }
 void to_json(nlohmann::json& j, const payment_captured&) {
   j = nlohmann::json::object();
@@ -70,7 +77,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(order_state, order_id, customer_
                                                 card_token, amount_cents, status, payment_attempt,
                                                 failed_attempt, psp_reference, authorized,
                                                 commit_attempt, failed_commit_attempt, reason,
-                                                saga_completed, sale)
+                                                saga_completed, sale, settled_by_runner)
 
 namespace {
 

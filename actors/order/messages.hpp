@@ -164,10 +164,14 @@ struct record_sale_reversed {};
 /// quantity): the last step of a confirmed sale.
 struct record_stock_settled {};
 
+/// The notification of a confirmed sale's end answered: the last step of a sale confirmed with
+/// its SKUs (the settlement runner settles their stock from the journal).
+struct record_notified {};
+
 using command =
     std::variant<place_order, record_reservation, record_authorization, record_stock_commit,
                  record_capture, record_timeout, record_compensated, record_sale_reversed,
-                 record_stock_taken, record_stock_settled>;
+                 record_stock_taken, record_stock_settled, record_notified>;
 
 // -- events ---------------------------------------------------------------------------------------
 
@@ -233,7 +237,12 @@ struct stock_commit_refused {
 };
 
 /// Terminal: every line's stock is committed and the payment is authorized; capture follows.
-struct order_confirmed {};
+/// A sale names the SKUs its stock was committed at (`skus`): the settlement runner settles them
+/// from the journal. Empty for the older path and for a sale confirmed by the binary before the
+/// runner (its saga settles each line itself).
+struct order_confirmed {
+  std::vector<std::string> skus;
+};
 
 /// Terminal: a line could not be reserved.
 struct order_rejected {
@@ -247,8 +256,9 @@ struct order_cancelled {
 };
 
 /// After order_confirmed: the payment is captured; the saga is done. A sale's payment is captured
-/// with its authorization (order_confirmed); its order records this once every line's inventory
-/// settled the sale (record_stock_settled), so that an order whose settle was lost is unfinished.
+/// with its authorization (order_confirmed); its order records this once the notification answered
+/// (record_notified; a sale confirmed without SKUs: once every line's inventory settled the sale,
+/// record_stock_settled), so that an order whose last step was lost is unfinished.
 struct payment_captured {};
 
 /// After order_rejected or order_cancelled: compensation is done; the saga is done.
@@ -373,6 +383,7 @@ OM_FIELDS(record_timeout, step, attempt)
 OM_NO_FIELDS(record_compensated)
 OM_NO_FIELDS(record_sale_reversed)
 OM_NO_FIELDS(record_stock_settled)
+OM_NO_FIELDS(record_notified)
 OM_FIELDS(order_placed, order_id, customer_id, lines, card_token, amount_cents)
 OM_FIELDS(stock_reserved, sku)
 OM_FIELDS(stock_reservation_failed, sku, reason)
@@ -384,7 +395,7 @@ OM_FIELDS(stock_commit_requested, attempt)
 OM_FIELDS(stock_committed, sku)
 OM_FIELDS(stock_commit_failed, attempt, reason)
 OM_FIELDS(stock_commit_refused, sku, reason)
-OM_NO_FIELDS(order_confirmed)
+OM_FIELDS(order_confirmed, skus)
 OM_FIELDS(order_rejected, reason)
 OM_FIELDS(order_cancelled, reason)
 OM_NO_FIELDS(payment_captured)

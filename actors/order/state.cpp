@@ -18,7 +18,8 @@ bool operator==(const order_state& x, const order_state& y) {
   auto fields = [](const order_state& s) {
     return std::tie(s.order_id, s.customer_id, s.lines, s.card_token, s.amount_cents, s.status,
                     s.payment_attempt, s.failed_attempt, s.psp_reference, s.authorized,
-                    s.commit_attempt, s.failed_commit_attempt, s.reason, s.saga_completed, s.sale);
+                    s.commit_attempt, s.failed_commit_attempt, s.reason, s.saga_completed, s.sale,
+                    s.settled_by_runner);
   };
   return fields(x) == fields(y);
 }
@@ -134,6 +135,16 @@ outcome attempt_failed(int32_t attempt, std::string reason, const saga_policy& p
   return accept<event>(std::move(events));
 }
 
+std::vector<std::string> committed_skus(const order_state& s) {
+  std::vector<std::string> skus;
+  for (const auto& line : s.lines) {
+    if (line.reservation == line_reservation::committed) {
+      skus.push_back(line.sku);
+    }
+  }
+  return skus;
+}
+
 bool awaiting_answer_to(const order_state& s, int32_t attempt) {
   return s.status == order_status::reserved && !s.authorized && attempt == s.payment_attempt &&
          !s.awaiting_payment_retry();
@@ -148,9 +159,9 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
     return unexpected("no authorization was requested");
   }
   if (s.sale && cmd.outcome == payment_outcome::authorized) {
-    // The money moved, and every line's stock was committed before the sale was asked for. The
-    // saga ends (payment_captured) only once every line's inventory settled the sale.
-    return accept<event>({order_confirmed{}});
+    // The money moved, and every line's stock was committed before the sale was asked for: the
+    // confirmation names their SKUs, so that the settlement runner settles them from the journal.
+    return accept<event>({order_confirmed{committed_skus(s)}});
   }
   if (s.sale && cmd.outcome == payment_outcome::declined) {
     return accept<event>({order_cancelled{"payment declined: " + cmd.reason}});
@@ -355,8 +366,18 @@ outcome decide_stock_settled(const order_state& s) {
   if (s.saga_completed) {
     return accept<event>();
   }
-  if (s.status != order_status::confirmed || !s.sale) {
+  if (s.status != order_status::confirmed || !s.sale || s.settled_by_runner) {
     return unexpected("only a confirmed sale is settled");
+  }
+  return accept<event>({payment_captured{}});
+}
+
+outcome decide_notified(const order_state& s) {
+  if (s.saga_completed) {
+    return accept<event>();
+  }
+  if (s.status != order_status::confirmed || !s.settled_by_runner) {
+    return unexpected("only a sale settled by the runner ends with its notification");
   }
   return accept<event>({payment_captured{}});
 }
@@ -392,6 +413,7 @@ order_decision decide(const order_state& state, const command& cmd, const decide
           // Nothing to record: its effect (saga_on_sale_reversed) gives the stock back.
           [&](const record_sale_reversed&) { return accept<event>(); },
           [&](const record_stock_settled&) { return decide_stock_settled(state); },
+          [&](const record_notified&) { return decide_notified(state); },
       },
       cmd);
 }
@@ -462,7 +484,10 @@ order_state apply(order_state s, const event& ev) {
           [&](const stock_commit_refused& x) {
             set_line(s, x.sku, line_reservation::commit_refused);
           },
-          [&](const order_confirmed&) { s.status = order_status::confirmed; },
+          [&](const order_confirmed& x) {
+            s.status = order_status::confirmed;
+            s.settled_by_runner = s.sale && !x.skus.empty();
+          },
           [&](const order_rejected& x) {
             s.status = order_status::rejected;
             s.reason = x.reason;
@@ -645,8 +670,13 @@ actions fulfil(const order_state& s, const saga_policy& policy, const decide_con
   if (unsold_after_confirmation(s)) {
     return give_back(s);
   }
+  if (s.settled_by_runner) {
+    // The sale captured already; the settlement runner settles its stock from the journal. The
+    // saga ends once the notification answered (record_notified).
+    return {notify{order_status::confirmed}};
+  }
   if (s.sale) {
-    // The sale captured already: nothing can give the stock back any more. The saga ends once
+    // Confirmed without SKUs (by the binary before the settlement runner): the saga ends once
     // every line's inventory answered its settle (record_stock_settled).
     actions result{notify{order_status::confirmed}};
     auto settles = settle_lines(s);

@@ -72,6 +72,9 @@ struct order_state {
   /// The payment is a sale (authorize and capture at once), requested once every line's stock was
   /// committed; false for an order on the older path (authorize, commit, capture).
   bool sale = false;
+  /// Confirmed as a sale naming its SKUs: the settlement runner settles its stock from the
+  /// journal, and the saga ends once the notification answered (record_notified).
+  bool settled_by_runner = false;
 
   bool terminal() const { return is_terminal(status); }
 
@@ -131,7 +134,9 @@ using order_decision = decision<event>;
 ///   charge); declined -> order_cancelled (from any attempt: final for the key); failed -> as
 ///   below.
 /// - record_stock_settled of a confirmed sale: payment_captured (the saga is done); no event once
-///   done; unexpected_reply for any other order.
+///   done; unexpected_reply for any other order (also a sale settled by the runner).
+/// - record_notified of a sale settled by the runner: payment_captured (the saga is done); no
+///   event once done; unexpected_reply for any other order.
 /// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
 ///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
@@ -161,7 +166,8 @@ order_decision decide(const order_state& state, const command& cmd, const decide
 order_state apply(order_state state, const event& ev);
 
 /// Whether the order's work is finished: it ended (confirmed, rejected or cancelled) and its saga
-/// has nothing left (a confirmed sale: payment_captured, recorded once every settle was answered;
+/// has nothing left (a confirmed sale: payment_captured, recorded once the notification answered,
+/// or every settle for a sale confirmed without SKUs;
 /// an order that did not confirm: compensation_completed). Its entity then ends at once; a late
 /// command activates it again from its stream.
 bool finished(const order_state& state);
@@ -173,8 +179,9 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
-/// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open):
-/// settle_stock for every line; the older path: after payment_captured. sale_requested{1}'s
+/// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open): notify;
+/// settle_stock for every line too if it was confirmed without SKUs (the settlement runner settles
+/// the others); the older path: settle_stock after payment_captured. sale_requested{1}'s
 /// sell_payment is marked first (the order's first payment command); every other is not.
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);

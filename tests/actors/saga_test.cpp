@@ -459,14 +459,16 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-ok'") == "4");
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'payment/o-ok'") == "1");
   BOOST_TEST(psp_server.stats().open_holds == 0u);
-  // Paid for good: each line's inventory settles the order (stops keeping its quantity).
+  // Paid for good: the settlement runner has each line's inventory settle the order (stop
+  // keeping its quantity), in one orders_settled per SKU; the saga sends no settle.
   for (const auto* sku : {"inventory/sku-a", "inventory/sku-b"}) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (count(sku, inventory::wire::settled) == "0" &&
+    while (count(sku, inventory::wire::orders_settled) == "0" &&
            std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
+      node.settlement->wait_until_caught_up(1s); // a transaction still open may hold it back
     }
-    BOOST_TEST(count(sku, inventory::wire::settled) == "1");
+    BOOST_TEST(count(sku, inventory::wire::orders_settled) == "1");
+    BOOST_TEST(count(sku, inventory::wire::settled) == "0");
   }
 }
 

@@ -543,6 +543,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_key_with_its_value_and_source) {
                                "projection.enabled = true  (default)\n"
                                "projection.poll_interval = 25ms  (default)\n"
                                "projection.page_size = 2000  (default)\n"
+                               "settlement.interval = 1s  (default)\n"
                                "log.level = debug  (command line --log.level)\n"
                                "psp.host = 127.0.0.1  (default)\n"
                                "psp.port = 58080  (default)\n"

@@ -53,6 +53,7 @@ BOOST_FIXTURE_TEST_CASE(every_command_and_reply_that_can_cross_nodes_survives_se
   round_trips(inventory::release{"order-1"});
   round_trips(inventory::commit{"order-1"});
   round_trips(inventory::return_committed{"order-1", 3});
+  round_trips(inventory::settle_orders{{"order-1", "order-2"}});
   round_trips(inventory::expire_reservations{});
   round_trips(
       order::place_order{"order-1", "c-1", {{"sku-1", 2}, {"sku-2", 1}}, {"tok_visa", 3000}});

@@ -559,6 +559,27 @@ BOOST_AUTO_TEST_CASE(subscription_passes_a_gap_left_by_a_rolled_back_transaction
   BOOST_TEST(streams == (std::vector<std::string>{"gap/1", "gap/2", "gap/3"}));
 }
 
+BOOST_AUTO_TEST_CASE(a_subscription_of_one_type_delivers_only_that_type_in_order) {
+  for (int i = 0; i < 6; ++i) {
+    auto a = append_to("typed/" + std::to_string(i), no_stream, {i});
+    if (i % 2 == 0) {
+      a.events.front().type = "counter.picked.v1";
+    }
+    append_one(store, std::move(a));
+  }
+  subscription sub{store, {}, "counter.picked.v1"};
+  std::vector<std::string> streams;
+  for (int round = 0; round < 500 && streams.size() < 3; ++round) {
+    for (const auto& e : sub.poll(2).value()) {
+      BOOST_TEST(e.type == "counter.picked.v1");
+      streams.push_back(e.stream_id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_TEST(streams == (std::vector<std::string>{"typed/0", "typed/2", "typed/4"}));
+  BOOST_TEST(sub.poll(2).value().empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_subscriber_resuming_from_its_checkpoint_sees_no_event_twice) {
   for (int i = 0; i < 20; ++i) {
     append_one(store, append_to("cp/" + std::to_string(i), no_stream, {i}));

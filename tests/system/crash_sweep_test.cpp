@@ -66,7 +66,8 @@ const std::vector<armed_point>& known_points() {
       {"order.placed_before_take", 6},
       {"order.taken_before_record", 6},
       {"order.sale_requested_before_sell", 6},
-      {"order.confirmed_before_settle", 6},
+      {"order.confirmed_before_notify", 6},
+      {"settlement.settled_before_checkpoint", 1},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
       {"order.compensated_before_record", 3},
@@ -131,6 +132,8 @@ std::vector<std::string> node_args() {
   return {"--saga.reservation_ttl=" + std::to_string(reservation_ttl.count()) + "s",
           "--saga.step_timeout=1500ms", "--gateway.rate_limit_per_s=100000",
           "--gateway.rate_limit_burst=100000", "--psp.client_timeout=2s",
+          // Settlement rounds while the little stock lasts (settlement.settled_before_checkpoint).
+          "--settlement.interval=200ms",
           // The test's clients name themselves (X-Client-Id) as a trusted proxy would.
           "--gateway.trusted_proxy=true"};
 }
@@ -234,13 +237,20 @@ int open_sagas(const pg_test_database& db) {
       "('order.payment_captured.v1', 'order.compensation_completed.v1')) = 0) x"));
 }
 
+/// (confirmed sale, SKU) pairs its confirmation names that no inventory.orders_settled of that SKU
+/// names yet: what the settlement runner has still to settle.
+int unsettled_sales(const pg_test_database& db) {
+  return std::stoi(db.query_value(unsettled_sales_sql));
+}
+
 /// Waits for a node armed with a fail point to end there; false (with a message) otherwise.
 bool ended_at_fail_point(standalone_process& node, const armed_point& point,
                          std::chrono::milliseconds timeout) {
   auto status = node.process->wait_exit(timeout);
   if (!status) {
     BOOST_TEST(false, "fail point " << point.text() << " was not reached within " << timeout.count()
-                                    << " ms");
+                                    << " ms; the node's output ends:\n"
+                                    << node.process->output_tail());
     node.process->kill_now();
     return false;
   }
@@ -321,6 +331,9 @@ invariant_report sweep_once(const sweep_run& run) {
   load.stop();
   const bool settled = wait_for([&] { return open_sagas(db) == 0; }, 30s);
   BOOST_TEST(settled, run.text() << ": " << open_sagas(db) << " sagas never ended");
+  // The node's settlement runner settles the confirmed sales within its interval (1 s).
+  const bool sales_settled = wait_for([&] { return unsettled_sales(db) == 0; }, 30s);
+  BOOST_TEST(sales_settled, run.text() << ": " << unsettled_sales(db) << " sale lines unsettled");
   last.process->terminate(10s);
 
   const auto history = read_journal(db.pg());

@@ -28,6 +28,7 @@ constexpr const char* committed = "inventory.committed.v1";
 constexpr const char* expired = "inventory.reservation_expired.v1";
 constexpr const char* returned = "inventory.returned.v1";
 constexpr const char* inventory_settled = "inventory.settled.v1";
+constexpr const char* orders_settled = "inventory.orders_settled.v1";
 constexpr const char* sale_requested = "order.sale_requested.v1";
 constexpr const char* authorized_v1 = "payment.authorized.v1";
 constexpr const char* authorized = "payment.authorized.v2";
@@ -167,6 +168,12 @@ private:
     } else if (row.type == wire::inventory_settled) {
       ++report_.counts["settled"];
       s.settled[order] += 1;
+    } else if (row.type == wire::orders_settled) {
+      // The settlement runner's: one event per SKU and round, naming each order it settled.
+      for (const auto& id : row.payload.at("order_ids")) {
+        ++report_.counts["settled"];
+        s.settled[id.get<std::string>()] += 1;
+      }
     } else if (row.type == wire::returned) {
       // An order that ends unsold gives its committed units back, at most once.
       ++report_.counts["returned"];

@@ -26,6 +26,17 @@ struct journal_row {
   std::string message_id;
 };
 
+/// SQL counting the (confirmed sale, SKU) pairs an order.confirmed names that no
+/// inventory.orders_settled of that SKU names yet: what the settlement runner has still to settle
+/// (0 once it caught up). Wait for it before checking a settled history.
+inline constexpr const char* unsettled_sales_sql =
+    "SELECT count(*) FROM events c"
+    " CROSS JOIN LATERAL jsonb_array_elements_text(c.payload::jsonb->'skus') AS k(sku)"
+    " WHERE c.event_type = 'order.confirmed.v1' AND NOT EXISTS (SELECT 1 FROM events s"
+    " CROSS JOIN LATERAL jsonb_array_elements_text(s.payload::jsonb->'order_ids') AS x(id)"
+    " WHERE s.stream_id = 'inventory/' || k.sku"
+    " AND s.event_type = 'inventory.orders_settled.v1' AND x.id = substr(c.stream_id, 7))";
+
 /// Every event of the database, in global order.
 std::vector<journal_row> read_journal(const config::pg_config& pg);
 
@@ -73,7 +84,8 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
 ///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
 ///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
 ///   none; a confirmed sale (`order.sale_requested`) each line settled once at its inventory
-///   (`inventory.settled`: "confirmed sale not settled once"); per payment, authorizations =
+///   (`inventory.settled`, or named once by an `inventory.orders_settled`: "confirmed sale not
+///   settled once"); per payment, authorizations =
 ///   captures + voids (a void counts when it releases an open authorization: voiding a payment that
 ///   was never authorized releases nothing).
 invariant_report check_journal(const std::vector<journal_row>& history,

@@ -230,6 +230,27 @@ BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settle_was_lost_is_named_once_settle
   BOOST_TEST(report.has("order o1 is a confirmed sale settled 0 times at a"), report.describe());
 }
 
+// The settlement runner settles confirmed sales in one inventory.orders_settled per SKU and
+// round: each order it names counts once; one named in two such events was settled twice.
+BOOST_AUTO_TEST_CASE(sales_settled_by_the_runner_count_once_per_order_named) {
+  history h;
+  h.restock("a", 3);
+  for (const auto* id : {"o1", "o2"}) {
+    h.place(id, "a", 1).inventory("a", "committed", id, 1);
+    h.add(std::string{"order/"} + id, "order.sale_requested.v1", {{"attempt", 1}});
+    h.add(std::string{"payment/"} + id, "payment.sold.v1",
+          {{"idempotency_key", std::string{id} + "/sale"}});
+    h.add(std::string{"order/"} + id, "order.confirmed.v1", {{"skus", {"a"}}});
+    h.add(std::string{"order/"} + id, "order.payment_captured.v1");
+  }
+  h.add("inventory/a", "inventory.orders_settled.v1", {{"order_ids", {"o1", "o2"}}});
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.ok(), report.describe());
+  h.add("inventory/a", "inventory.orders_settled.v1", {{"order_ids", {"o2"}}});
+  report = check_journal(h.rows);
+  BOOST_TEST(report.has("order o2 is a confirmed sale settled 2 times at a"), report.describe());
+}
+
 BOOST_AUTO_TEST_CASE(a_sale_kept_by_a_cancelled_order_and_a_take_after_its_close_are_named) {
   history h;
   h.restock("a", 2);

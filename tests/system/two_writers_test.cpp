@@ -260,6 +260,12 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
   BOOST_TEST(wait_for([&] { return open_sagas(system.db) == 0; }, 90s), open_sagas(system.db)
                                                                             << " sagas still open");
 
+  // Both nodes' settlement runners settle the confirmed sales (each once: settling again records
+  // nothing), within their interval.
+  BOOST_TEST(
+      wait_for([&] { return std::stoi(system.db.query_value(unsettled_sales_sql)) == 0; }, 30s),
+      system.db.query_value(unsettled_sales_sql) << " sale lines unsettled");
+
   // The whole history: no oversell at any position, one placement and one end per order,
   // authorizations = captures + voids, confirmed orders' stock committed.
   auto history = read_journal(system.db.pg());

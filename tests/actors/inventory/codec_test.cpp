@@ -26,6 +26,7 @@ const ordermesh::actors::testing::codec_examples<event> codec{
         {wire::reservation_expired, reservation_expired{"order-3", 2}},
         {wire::returned, returned{"order-1", 3}},
         {wire::settled, settled{"order-1"}},
+        {wire::orders_settled, orders_settled{{"order-1", "order-2"}}},
     },
     encode,
     decode};

@@ -357,6 +357,44 @@ BOOST_AUTO_TEST_CASE(a_settle_for_an_order_this_copy_never_saw_is_refused_for_a_
   }
 }
 
+BOOST_AUTO_TEST_CASE(settling_many_orders_records_one_event_for_those_with_committed_units) {
+  auto s = given({restocked{10}, committed{"o1", 3}, committed{"o2", 1}, committed{"back", 1},
+                  returned{"back", 1}, committed{"done", 2}, settled{"done"}});
+  auto d = decide(s, settle_orders{{"o1", "back", "o2", "done", "o1"}}, at_t0);
+  // Returned and already settled orders are skipped; a repeated id counts once.
+  BOOST_CHECK(accepted_with(d, {orders_settled{{"o1", "o2"}}}));
+  s = apply_all(s, d.events);
+  BOOST_TEST(s.committed_qty.empty());
+  BOOST_TEST(s.on_hand == 10 - 3 - 1 - 2);
+  for (const auto* id : {"o1", "o2", "done"}) {
+    BOOST_CHECK(s.finished.find(id) == finish::committed);
+  }
+  BOOST_CHECK(s.finished.find("back") == finish::returned);
+  // Idempotent: settling them again records nothing, and the old settle agrees.
+  BOOST_CHECK(accepted_with(decide(s, settle_orders{{"o1", "o2"}}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, settle{"o1"}, at_t0), {}));
+  BOOST_CHECK(accepted_with(decide(s, settle_orders{}, at_t0), {}));
+}
+
+BOOST_AUTO_TEST_CASE(orders_settled_has_the_effect_of_one_settled_per_order) {
+  const std::vector<event> before{restocked{10}, reserved{"held", 1, t0 + 5}, committed{"o1", 3},
+                                  committed{"o2", 1}, committed{"o3", 2}};
+  auto one_by_one = apply_all(given(before), {settled{"o1"}, settled{"o2"}});
+  auto at_once = apply_all(given(before), {orders_settled{{"o1", "o2"}}});
+  BOOST_CHECK(at_once == one_by_one);
+  BOOST_TEST(at_once.committed_qty.size() == 1u); // o3 not settled
+}
+
+// Like settle's: an id this copy never saw may be committed on a newer copy (another process
+// hosting the SKU); refused, the command is decided again on a current copy instead of skipping
+// the order for good.
+BOOST_AUTO_TEST_CASE(
+    settling_many_orders_with_one_this_copy_never_saw_is_refused_for_a_current_copy) {
+  auto s = given({restocked{10}, committed{"o1", 3}});
+  BOOST_CHECK(rejected_with(decide(s, settle_orders{{"o1", "never-seen"}}, at_t0),
+                            inventory_errc::unknown_reservation));
+}
+
 BOOST_AUTO_TEST_CASE(a_hot_sku_remembers_a_bounded_number_of_settled_orders) {
   auto s = given({restocked{max_quantity}});
   const size_t sales = max_finished_orders + 500;

@@ -20,10 +20,13 @@
 // - an order on the current path records no event per taken line: the inventory made each take
 //   durable and answers a repeat the same, so the order records only the sale request that
 //   follows the last line's take (after a crash it takes again);
-// - an inventory keeps no confirmed sale's committed quantity (the sale ends only once every
-//   line's settle was answered: a lost settle is sent again), nor an older-path order's unless its
-//   settle was lost on the way, and no return or release reaches an inventory for an order it
-//   settled (settling never loses a unit a compensation needs).
+// - an inventory keeps no confirmed sale's committed quantity (a sale confirmed with its SKUs is
+//   settled by a model of the settlement runner, which reads the order journals, sends one
+//   settle_orders per SKU, keeps what was not answered for its next round and sometimes restarts
+//   forgetting what it settled; a sale confirmed without them ends only once every line's settle
+//   was answered: a lost settle is sent again), nor an older-path order's unless its settle was
+//   lost on the way, and no return or release reaches an inventory for an order it settled
+//   (settling never loses a unit a compensation needs).
 // On failure the seed and the trace of the run are printed.
 #define BOOST_TEST_MODULE order_saga_property
 #include <boost/test/unit_test.hpp>
@@ -254,6 +257,9 @@ private:
         expire(sku);
       }
     }
+    if (now_ms_ % 300 == 0) {
+      settlement_round();
+    }
   }
 
   // -- setup and the end ------------------------------------------------------------------------
@@ -361,7 +367,63 @@ private:
         return false;
       }
     }
-    return true;
+    return settlement_caught_up();
+  }
+
+  // -- the settlement runner: settles confirmed sales from the order journals --------------------
+
+  /// "<sku>/<order>" of every sale confirmed with its SKUs: what the runner must settle.
+  std::set<std::string> confirmed_sale_lines() const {
+    std::set<std::string> lines;
+    for (const auto& [oid, o] : orders_) {
+      for (const auto& ev : o.journal) {
+        if (const auto* confirmed = std::get_if<ord::order_confirmed>(&ev)) {
+          for (const auto& sku : confirmed->skus) {
+            lines.insert(sku + "/" + oid);
+          }
+        }
+      }
+    }
+    return lines;
+  }
+
+  bool settlement_caught_up() const {
+    auto lines = confirmed_sale_lines();
+    return std::includes(settlement_done_.begin(), settlement_done_.end(), lines.begin(),
+                         lines.end());
+  }
+
+  /// One round: every confirmed sale line not settled yet (after its checkpoint), grouped by SKU,
+  /// one settle_orders per SKU; answered ones count as done (its checkpoint), the others (failed,
+  /// or unanswered by now: timed out) go again. A restart forgets what was settled since the start:
+  /// settled again, idempotently.
+  void settlement_round() {
+    if (chaos_ && chance(0.05)) {
+      note("restart the settlement runner");
+      settlement_done_.clear();
+    }
+    std::map<std::string, std::vector<std::string>> by_sku;
+    for (const auto& line : confirmed_sale_lines()) {
+      if (settlement_done_.count(line) == 0) {
+        auto slash = line.find('/');
+        by_sku[line.substr(0, slash)].push_back(line.substr(slash + 1));
+      }
+    }
+    ++settlement_rounds_;
+    for (auto& [sku, ids] : by_sku) {
+      auto round = settlement_rounds_;
+      to_inventory(sku, "settlement/" + std::to_string(round) + "/" + sku, inv::settle_orders{ids},
+                   [=, sku = sku](bool ok, bool accepted, uint8_t, bool) {
+                     if (ok && !accepted) {
+                       violation_ = "inventory " + sku + " refused to settle confirmed sales";
+                     }
+                     if (ok && accepted) {
+                       for (const auto& id : ids) {
+                         settlement_done_.insert(sku + "/" + id);
+                       }
+                     }
+                   });
+    }
   }
 
   std::string check_end() {
@@ -522,9 +584,15 @@ private:
         std::count_if(actions.begin(), actions.end(), [](const ord::saga_action& a) {
           return std::holds_alternative<ord::settle_stock>(a);
         })));
-    auto settle_done = [=, report = s.sale && !s.saga_completed] {
+    auto settle_done = [=, report = s.sale && !s.settled_by_runner && !s.saga_completed] {
       if (alive() && --*settles_left == 0 && report) {
         send("settled " + oid, [=] { to_order(oid, ord::record_stock_settled{}); });
+      }
+    };
+    // A sale settled by the runner ends once its notification answered.
+    auto notified = [=, report = s.settled_by_runner && !s.saga_completed] {
+      if (alive() && report) {
+        send("notified " + oid, [=] { to_order(oid, ord::record_notified{}); });
       }
     };
     if (*compensations == 0 && !actions.empty() && !s.saga_completed &&
@@ -655,7 +723,11 @@ private:
                                }
                              });
               },
-              [&](const ord::notify&) {},
+              [&](const ord::notify&) {
+                // Idempotent by the order id: always accepted, the answer may be lost.
+                send("notify " + oid,
+                     [=] { send("notify answer " + oid, notified, kind::answer); });
+              },
               [&](const ord::schedule_timeout& a) {
                 auto t = ord::record_timeout{a.step, a.attempt};
                 send(
@@ -725,6 +797,11 @@ private:
         if (std::holds_alternative<inv::settle>(cmd)) {
           settled_.insert(sku + "/" + oid_of(cmd));
         }
+        if (const auto* many = std::get_if<inv::settle_orders>(&cmd); many && d.accepted()) {
+          for (const auto& id : many->order_ids) {
+            settled_.insert(sku + "/" + id);
+          }
+        }
         accepted = d.accepted();
         code = d.rejected ? d.rejected->code : 0;
         // A take whose own older hold expired records that expiry first, then its commit.
@@ -776,6 +853,7 @@ private:
     return std::visit(overloaded{
                           [](const inv::restock&) { return std::string{}; },
                           [](const inv::expire_reservations&) { return std::string{}; },
+                          [](const inv::settle_orders&) { return std::string{}; },
                           [](const auto& x) { return x.order_id; },
                       },
                       cmd);
@@ -1017,6 +1095,10 @@ private:
   std::set<std::string> settle_lost_;
   /// "<sku>/<order>": settles an inventory decided.
   std::set<std::string> settled_;
+  /// The settlement runner: "<sku>/<order>" settled since it started (its checkpoint), and its
+  /// rounds (a request not answered by the next round counts as timed out: sent again).
+  std::set<std::string> settlement_done_;
+  int settlement_rounds_ = 0;
 };
 
 } // namespace

@@ -104,15 +104,18 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
   BOOST_REQUIRE(all_taken.has_value());
   BOOST_CHECK(o.handle(*all_taken) == sell(1, true));
   BOOST_CHECK(o.journal.back() == event{sale_requested{1}});
-  // Confirmed and paid for good: each line's inventory may forget the committed quantity.
-  BOOST_CHECK(
-      o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  // Confirmed and paid for good: the confirmation names the committed SKUs, which the settlement
+  // runner settles from the journal; the saga sends no settle, only the notification.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+              (actions{notify{order_status::confirmed}}));
+  BOOST_CHECK((o.journal.back() == event{order_confirmed{{"apple", "pear"}}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
-  // The saga ends once every line's inventory answered its settle.
+  // The saga ends once the notification answered.
   BOOST_CHECK(!o.state.saga_completed);
-  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
+  BOOST_CHECK(!finished(o.state));
+  BOOST_CHECK(o.handle(record_notified{}).empty());
   BOOST_CHECK(o.state.saga_completed);
+  BOOST_CHECK(finished(o.state));
   BOOST_TEST(o.journal.size() == 4u); // placed, sale_requested, confirmed, captured
   BOOST_TEST(o.terminal_events() == 1);
 }
@@ -157,21 +160,37 @@ BOOST_AUTO_TEST_CASE(the_older_path_cancels_at_its_first_reservation_timeout) {
   BOOST_CHECK(o.state.status == order_status::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settles_were_not_answered_sends_them_again) {
+BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_notification_was_not_answered_notifies_again) {
   order_under_test o;
   o.handle(two_lines());
   o.handle(record_stock_taken{{"apple", "pear"}});
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
-  // Recovered (a crash after the confirmation, before the settles' appends), or stalled: the
-  // settles go again; the inventory decides a repeat by the order id, once.
-  BOOST_CHECK(
-      saga_resume(o.state, policy, ctx) ==
-      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
-  o.handle(record_stock_settled{});
+  // Recovered (a crash after the confirmation, before the notification's answer), or stalled:
+  // it notifies again (idempotent by the order id); still no settle.
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == (actions{notify{order_status::confirmed}}));
+  o.handle(record_notified{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
   // A repeated report changes nothing.
-  BOOST_CHECK(o.handle(record_stock_settled{}).empty());
+  BOOST_CHECK(o.handle(record_notified{}).empty());
   BOOST_TEST(o.journal.size() == 4u);
+}
+
+// An order the old binary confirmed as a sale recorded no SKUs: no settlement runner settles it,
+// so its saga still settles every line and ends once they answered.
+BOOST_AUTO_TEST_CASE(a_sale_confirmed_without_skus_still_settles_its_lines) {
+  auto confirmed =
+      apply_all(order_state{}, {order_placed{"o1", "c1", {{"apple", 2}, {"pear", 1}}, "tok", 1250},
+                                stock_committed{"apple"}, stock_committed{"pear"},
+                                sale_requested{1}, order_confirmed{}});
+  BOOST_CHECK(
+      saga_resume(confirmed, policy, ctx) ==
+      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  BOOST_CHECK(saga_decide(confirmed, order_confirmed{}, policy, ctx) ==
+              saga_resume(confirmed, policy, ctx));
+  // The notification's answer does not end it; the settles' answers do.
+  BOOST_CHECK(!decide(confirmed, record_notified{}, ctx, policy).accepted());
+  auto d = decide(confirmed, record_stock_settled{}, ctx, policy);
+  BOOST_CHECK(d.accepted() && d.events == std::vector<event>{payment_captured{}});
 }
 
 BOOST_AUTO_TEST_CASE(a_line_out_of_stock_rejects_the_order_and_gives_back_every_other_line) {
@@ -254,10 +273,9 @@ BOOST_AUTO_TEST_CASE(a_sale_answer_from_an_earlier_attempt_confirms_the_order) {
   o.handle(taken("apple"));
   o.handle(taken("pear"));
   o.handle(record_timeout{saga_step::payment, 1});
-  // Confirmed and paid for good: each line's inventory may forget the committed quantity.
-  BOOST_CHECK(
-      o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
+  // Confirmed and paid for good: the settlement runner settles its lines from the journal.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
+              (actions{notify{order_status::confirmed}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
 }
 
@@ -273,10 +291,8 @@ BOOST_AUTO_TEST_CASE(
   o.handle(taken("pear"));
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(1));
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
-  BOOST_CHECK(
-      saga_resume(o.state, policy, ctx) ==
-      (actions{notify{order_status::confirmed}, settle_stock{"apple"}, settle_stock{"pear"}}));
-  o.handle(record_stock_settled{});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == (actions{notify{order_status::confirmed}}));
+  o.handle(record_notified{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
 }
 

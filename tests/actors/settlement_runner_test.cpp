@@ -1,0 +1,180 @@
+// The settlement runner against the real PostgreSQL and an inventory host: it settles the sales
+// the log shows confirmed, one inventory.orders_settled per SKU and round, saves its checkpoint
+// only after every answer, settles again (recording nothing) when restarted before saving it, and
+// skips a SKU that keeps refusing without holding up the others.
+#define BOOST_TEST_MODULE settlement_runner
+#include <boost/test/unit_test.hpp>
+
+#include "actors/inventory/actor.hpp"
+#include "actors/inventory/codec.hpp"
+#include "actors/order/codec.hpp"
+#include "actors/runtime/entity.hpp"
+#include "actors/settlement_runner.hpp"
+#include "core/actor_system.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/pg_event_store.hpp"
+#include "persistence/reader.hpp"
+#include "tests/support/pg_test_database.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace ordermesh;
+using namespace ordermesh::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct settlement_fixture {
+  testing::pg_test_database db;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{core::configure(cfg)};
+  persistence::journal_actor journal =
+      persistence::spawn_journal(sys, db.pg(), db.config().journal);
+  persistence::reader_actor reader = persistence::spawn_reader(sys, db.pg(), db.config().journal);
+  caf::actor host = inventory::spawn_inventory_host(sys, journal, reader, {});
+  persistence::pg_event_store store{db.pg(), db.config().journal};
+  caf::scoped_actor self{sys};
+  int next_message = 0;
+
+  ~settlement_fixture() {
+    self->send_exit(host, caf::exit_reason::user_shutdown);
+    self->send_exit(journal, caf::exit_reason::user_shutdown);
+    self->send_exit(reader, caf::exit_reason::user_shutdown);
+  }
+
+  static settlement_settings fast() {
+    settlement_settings s;
+    s.interval = 20ms;
+    s.backoff_min = 5ms;
+    s.backoff_max = 20ms;
+    s.max_attempts = 3;
+    return s;
+  }
+
+  std::unique_ptr<settlement_runner> runner(settlement_settings s = fast()) {
+    return std::make_unique<settlement_runner>(sys, db.pg(), db.config().journal, host, s);
+  }
+
+  void inventory(const std::string& sku, caf::message cmd) {
+    envelope e;
+    e.message_id = "m-" + std::to_string(next_message++);
+    bool ok = false;
+    self->request(host, 10s, runtime::route_atom::value, sku, e, std::move(cmd))
+        .receive([&](inventory::inventory_reply&) { ok = true; }, [](caf::error&) {});
+    BOOST_REQUIRE(ok);
+  }
+
+  /// An order whose stock `skus` took, confirmed as a sale naming them (the order's saga is left
+  /// out: the runner reads only the log).
+  void confirmed_sale(const std::string& order_id, const std::vector<std::string>& skus) {
+    for (const auto& sku : skus) {
+      inventory(sku, caf::make_message(inventory::commit{order_id, 1}));
+    }
+    auto confirmed = order::encode(order::order_confirmed{skus});
+    persistence::stream_append a{"order/" + order_id,
+                                 persistence::no_stream,
+                                 {persistence::new_event{confirmed.type, confirmed.schema_version,
+                                                         confirmed.payload, "{}"}}};
+    BOOST_REQUIRE(store.append({a}));
+  }
+
+  int count(const std::string& sku, const std::string& type) {
+    return std::stoi(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'inventory/" +
+                                    sku + "' AND event_type = '" + type + "'"));
+  }
+
+  /// What `sku`'s inventory still keeps committed, read from its stream.
+  std::map<std::string, int64_t> committed_qty(const std::string& sku) {
+    auto events = store.read_stream("inventory/" + sku, 0, 100000);
+    BOOST_REQUIRE(events);
+    inventory::inventory_state s;
+    for (const auto& e : *events) {
+      auto ev = inventory::decode(e.type, e.schema_version, e.payload);
+      BOOST_REQUIRE(ev);
+      s = inventory::apply(std::move(s), *ev);
+    }
+    return s.committed_qty;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(settlement, settlement_fixture)
+
+BOOST_AUTO_TEST_CASE(confirmed_sales_are_settled_in_one_event_per_sku) {
+  for (const auto* sku : {"apple", "pear"}) {
+    inventory(sku, caf::make_message(inventory::restock{100}));
+  }
+  confirmed_sale("o1", {"apple", "pear"});
+  confirmed_sale("o2", {"apple"});
+  confirmed_sale("o3", {"pear"});
+  // Taken but not confirmed (yet): kept.
+  inventory("apple", caf::make_message(inventory::commit{"open", 1}));
+  auto r = runner();
+  BOOST_REQUIRE(r->wait_until_caught_up(10s));
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
+  BOOST_TEST(count("pear", inventory::wire::orders_settled) == 1);
+  BOOST_TEST(count("apple", inventory::wire::settled) == 0);
+  BOOST_TEST((committed_qty("apple") == std::map<std::string, int64_t>{{"open", 1}}));
+  BOOST_TEST(committed_qty("pear").empty());
+  auto stats = r->stats();
+  BOOST_TEST(stats.commands == 2u);
+  BOOST_TEST(stats.orders_settled == 4u);
+  BOOST_TEST(stats.skus_skipped == 0u);
+  BOOST_TEST(stats.checkpoint > 0);
+  // The next confirmations go into the next round's events.
+  confirmed_sale("o4", {"apple"});
+  BOOST_REQUIRE(r->wait_until_caught_up(10s));
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 2);
+  BOOST_TEST((committed_qty("apple") == std::map<std::string, int64_t>{{"open", 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_runner_restarted_before_saving_its_checkpoint_settles_again_recording_nothing) {
+  inventory("apple", caf::make_message(inventory::restock{100}));
+  confirmed_sale("o1", {"apple"});
+  confirmed_sale("o2", {"apple"});
+  {
+    auto r = runner();
+    BOOST_REQUIRE(r->wait_until_caught_up(10s));
+  }
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
+  // As if it had died between the settles' answers and saving its checkpoint.
+  BOOST_REQUIRE(store.save_checkpoint("settlement", {}));
+  auto again = runner();
+  BOOST_REQUIRE(again->wait_until_caught_up(10s));
+  BOOST_TEST(again->stats().commands == 1u);                        // sent again ...
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1); // ... and decided once
+  BOOST_TEST(committed_qty("apple").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_sku_that_keeps_refusing_is_skipped_without_holding_up_the_others) {
+  inventory("apple", caf::make_message(inventory::restock{100}));
+  confirmed_sale("o1", {"apple"});
+  // A confirmation naming a SKU that never took its stock: that inventory refuses to settle it.
+  auto confirmed = order::encode(order::order_confirmed{{"ghost", "apple"}});
+  BOOST_REQUIRE(store.append(
+      {persistence::stream_append{"order/o2",
+                                  persistence::no_stream,
+                                  {persistence::new_event{confirmed.type, confirmed.schema_version,
+                                                          confirmed.payload, "{}"}}}}));
+  inventory("apple", caf::make_message(inventory::commit{"o2", 1}));
+  auto r = runner();
+  BOOST_REQUIRE(r->wait_until_caught_up(10s));
+  auto stats = r->stats();
+  BOOST_TEST(stats.skus_skipped == 1u);
+  BOOST_TEST(stats.errors >= 3u); // its max_attempts
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
+  BOOST_TEST(committed_qty("apple").empty());
+  // Past it: the checkpoint moved on, and later sales are settled.
+  confirmed_sale("o3", {"apple"});
+  BOOST_REQUIRE(r->wait_until_caught_up(10s));
+  BOOST_TEST(committed_qty("apple").empty());
+  BOOST_TEST(r->stats().skus_skipped == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
