@@ -1,8 +1,10 @@
 #include "actors/settlement_runner.hpp"
 
+#include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/inventory/replies.hpp"
 #include "actors/order/codec.hpp"
+#include "actors/runtime/messages.hpp"
 #include "actors/runtime/routing.hpp"
 #include "observability/log.hpp"
 #include "persistence/pg_event_store.hpp"
@@ -177,8 +179,9 @@ void settlement_runner::run() {
       continue;
     }
     if (!page->empty()) {
-      // The page (after `checkpoint` up to its last event) is the same whenever it is read again:
-      // its id deduplicates a resent settle_orders, whose answer is then the first one's.
+      // The page (after `checkpoint` up to the end the read reached) is the same whenever that
+      // range is read again: its id deduplicates a resent settle_orders, whose answer is then
+      // the first one's.
       auto sales = confirmed_sales_by_sku(*page);
       if (!sales.empty()) {
         if (!settle(sales, text_of(*checkpoint) + "-" + text_of(log.checkpoint()))) {
@@ -186,6 +189,11 @@ void settlement_runner::run() {
         }
         util::fail_point("settlement.settled_before_checkpoint");
       }
+      rounds_.fetch_add(1);
+    }
+    // Also when no confirmation came: the read passed over everything else up to where it
+    // reached, which is then never scanned again.
+    if (!(log.checkpoint() == *checkpoint)) {
       auto saved = store.save_checkpoint(settings_.name, log.checkpoint());
       if (!saved) {
         // Read and settled again next time: a settled order records nothing twice.
@@ -196,7 +204,6 @@ void settlement_runner::run() {
       }
       checkpoint = log.checkpoint();
       checkpoint_.store(checkpoint->position);
-      rounds_.fetch_add(1);
     }
     if (failing_.exchange(false)) {
       observability::log_event(
@@ -251,7 +258,11 @@ bool settlement_runner::settle(const std::map<std::string, std::vector<std::stri
                 caf::make_message(inventory::settle_orders{ids}),
                 [=](inventory::inventory_reply&) { answered(); },
                 [=, sku = sku](caf::error& err) {
-                  failures->push_back(sku + "\n" + a->system().render(err));
+                  // A refusal was decided on a current copy: sending it again changes nothing.
+                  const bool refused =
+                      runtime::rejection_code<inventory::inventory_errc>(err).has_value();
+                  failures->push_back(sku + "\n" + (refused ? "refused" : "failed") + "\n" +
+                                      a->system().render(err));
                   answered();
                 });
           }
@@ -269,9 +280,11 @@ bool settlement_runner::settle(const std::map<std::string, std::vector<std::stri
     for (const auto& failure : *failures) {
       auto cut = failure.find('\n');
       auto sku = failure.substr(0, cut);
-      auto why = failure.substr(cut + 1);
+      auto kind_cut = failure.find('\n', cut + 1);
+      const bool refused = failure.substr(cut + 1, kind_cut - cut - 1) == "refused";
+      auto why = failure.substr(kind_cut + 1);
       errors_.fetch_add(1);
-      if (++attempts[sku] >= settings_.max_attempts) {
+      if (refused || ++attempts[sku] >= settings_.max_attempts) {
         skus_skipped_.fetch_add(1);
         observability::log_event(spdlog::level::err, "settlement skips a SKU",
                                  {{"settlement", settings_.name},

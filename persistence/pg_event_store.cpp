@@ -121,12 +121,18 @@ WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND )sql" +
 ORDER BY e.transaction_id, e.global_position LIMIT $3
 )sql";
 
-// read_log_sql for one event type: the rows of other types are passed over in the server.
-const std::string read_log_of_type_sql = std::string{"SELECT "} + event_columns + R"sql(
+// read_log_sql for one event type: the rows of other types are passed over in the server. The
+// last row (its event columns NULL) carries the statement's snapshot xmin: with fewer rows than
+// the limit, every row of the type written by a transaction below it has been read.
+const std::string read_log_of_type_sql = std::string{"(SELECT "} + event_columns + R"sql(,
+  NULL::text
 FROM events e
 WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND e.event_type = $4 AND )sql" +
                                          final_transactions + R"sql(
-ORDER BY e.transaction_id, e.global_position LIMIT $3
+ORDER BY e.transaction_id, e.global_position LIMIT $3)
+UNION ALL
+SELECT NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::integer, NULL::text, NULL::text,
+       NULL::bigint, NULL::text, pg_snapshot_xmin(pg_current_snapshot())::text
 )sql";
 
 const std::string log_end_sql = std::string{R"sql(
@@ -570,18 +576,22 @@ store_result<std::vector<recorded_event>> pg_event_store::read_log(const log_che
   });
 }
 
-store_result<std::vector<recorded_event>>
-pg_event_store::read_log_of_type(const log_checkpoint& after, int32_t max_count,
-                                 const std::string& type) {
-  return with_connection<std::vector<recorded_event>>("read log", false, [&](pqxx::connection& c) {
+store_result<typed_log_page> pg_event_store::read_log_of_type(const log_checkpoint& after,
+                                                              int32_t max_count,
+                                                              const std::string& type) {
+  return with_connection<typed_log_page>("read log", false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx{c};
-    std::vector<recorded_event> events;
+    typed_log_page page;
     for (const auto& row :
          tx.exec_prepared("read_log_of_type", std::to_string(after.transaction_id), after.position,
                           max_count, type)) {
-      events.push_back(to_event(row, 0));
+      if (!row[9].is_null()) {
+        page.snapshot_xmin = row[9].as<uint64_t>();
+      } else {
+        page.events.push_back(to_event(row, 0));
+      }
     }
-    return events;
+    return page;
   });
 }
 
@@ -641,6 +651,8 @@ VALUES ($1, $2::xid8, $3)
 ON CONFLICT (subscription) DO UPDATE
   SET transaction_id = excluded.transaction_id, position = excluded.position,
       updated_at = clock_timestamp()
+  WHERE (subscription_checkpoints.transaction_id, subscription_checkpoints.position)
+      < (excluded.transaction_id, excluded.position)
 )sql",
                     subscription, std::to_string(checkpoint.transaction_id), checkpoint.position);
     return done{};

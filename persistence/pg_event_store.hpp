@@ -21,6 +21,12 @@ namespace ordermesh::persistence {
 /// A lost connection is re-established on the next call; failed attempts back off exponentially
 /// (reconnect_min doubling up to reconnect_max), and calls inside the back-off window fail at once
 /// with store_errc::unavailable. No method throws.
+/// What read_log_of_type read: the events, and the snapshot xmin they were read below.
+struct typed_log_page {
+  std::vector<recorded_event> events;
+  uint64_t snapshot_xmin = 0;
+};
+
 class pg_event_store {
 public:
   pg_event_store(config::pg_config pg, config::journal_config journal);
@@ -66,9 +72,11 @@ public:
   store_result<std::vector<recorded_event>> read_log(const log_checkpoint& after,
                                                      int32_t max_count);
 
-  /// read_log of the events of `type` only (the others are passed over in the server, never sent).
-  store_result<std::vector<recorded_event>>
-  read_log_of_type(const log_checkpoint& after, int32_t max_count, const std::string& type);
+  /// read_log of the events of `type` only (the others are passed over in the server, never sent),
+  /// with the reading snapshot's xmin: when fewer than `max_count` came, every event of the type
+  /// written by a transaction below it has been read (subscription moves past the others).
+  store_result<typed_log_page> read_log_of_type(const log_checkpoint& after, int32_t max_count,
+                                                const std::string& type);
 
   /// The checkpoint after the last event that read_log could return now ({0, 0} if none): where
   /// a subscription starts to see only what is written from now on.
@@ -83,7 +91,8 @@ public:
   /// A subscription's stored checkpoint ({0, 0} if none).
   store_result<log_checkpoint> load_checkpoint(const std::string& subscription);
 
-  /// Stores a subscription's checkpoint.
+  /// Stores a subscription's checkpoint, unless the stored one is further (a lagging process
+  /// sharing the subscription never moves it back).
   store_result<done> save_checkpoint(const std::string& subscription,
                                      const log_checkpoint& checkpoint);
 

@@ -27,8 +27,8 @@ namespace ordermesh::persistence {
 class subscription {
 public:
   /// Starts after `checkpoint` ({}: from the beginning). With `only_type`, delivers the events of
-  /// that type only (the checkpoint is then after the last one delivered: the others after it are
-  /// passed over again by the next poll).
+  /// that type only; a poll that found fewer than it asked for moves the checkpoint past
+  /// everything below the reading snapshot's xmin, so the other events are passed over once.
   subscription(pg_event_store& store, log_checkpoint checkpoint, std::string only_type = {})
       : store_(store), checkpoint_(checkpoint), only_type_(std::move(only_type)) {}
 
@@ -40,6 +40,8 @@ public:
   const log_checkpoint& checkpoint() const { return checkpoint_; }
 
 private:
+  store_result<std::vector<recorded_event>> poll_of_type(int32_t max_count);
+
   pg_event_store& store_;
   log_checkpoint checkpoint_;
   std::string only_type_;

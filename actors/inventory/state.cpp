@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <tuple>
+#include <unordered_set>
 
 namespace ordermesh::actors::inventory {
 
@@ -176,21 +177,31 @@ outcome decide_settle(const inventory_state& s, const settle& cmd) {
 
 outcome decide_settle_orders(const inventory_state& s, const settle_orders& cmd) {
   std::vector<std::string> to_settle;
+  std::unordered_set<std::string> named;
+  std::string unknown;
   for (const auto& id : cmd.order_ids) {
+    if (!named.insert(id).second) {
+      continue; // named twice
+    }
     if (s.committed_qty.count(id) > 0) {
-      if (std::find(to_settle.begin(), to_settle.end(), id) == to_settle.end()) {
-        to_settle.push_back(id);
-      }
-    } else if (!finished_as(s, id)) {
-      // As settle's: refused, so that the runtime decides it again on a current copy.
-      return reject<event>(inventory_errc::unknown_reservation,
-                           "nothing committed to " + id + " here");
+      to_settle.push_back(id);
+    } else if (unknown.empty() && !finished_as(s, id)) {
+      unknown = id;
     }
   }
-  if (to_settle.empty()) {
-    return accept<event>(); // all settled already, or holding nothing here any more: for good
+  if (!to_settle.empty()) {
+    // An id this copy does not know is passed over: if the copy is behind the stream (another
+    // process appended), the append's version check fails and the batch is decided again on a
+    // current copy; if it is current, the order holds nothing here (its settle long forgotten).
+    return accept<event>({orders_settled{std::move(to_settle)}});
   }
-  return accept<event>({orders_settled{std::move(to_settle)}});
+  if (!unknown.empty()) {
+    // Nothing to record, so no version check would catch a copy that is behind: refused, so that
+    // the runtime decides it again on a current copy (and answers this only from one).
+    return reject<event>(inventory_errc::unknown_reservation,
+                         "nothing committed to " + unknown + " here");
+  }
+  return accept<event>(); // all settled already, or holding nothing here any more: for good
 }
 
 outcome decide_expire(const inventory_state& s, const decide_context& ctx) {

@@ -93,6 +93,10 @@ using inventory_decision = decision<event>;
 /// - settle: settled for an order with committed units not returned; no event for one settled,
 ///   returned or otherwise finished here; unknown_reservation for one this copy never saw (the
 ///   runtime answers a rejection only from a current copy).
+/// - settle_orders: one orders_settled naming every order with committed units not returned (each
+///   once), passing over ids this copy never saw (a copy behind the stream fails the append's
+///   version check); with none to settle, unknown_reservation if an id is unknown here (decided
+///   again on a current copy), else no event.
 inventory_decision decide(const inventory_state& state, const command& cmd,
                           const decide_context& ctx);
 

@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE settlement_runner
 #include <boost/test/unit_test.hpp>
 
+#include <pqxx/pqxx>
+
 #include "actors/inventory/actor.hpp"
 #include "actors/inventory/codec.hpp"
 #include "actors/order/codec.hpp"
@@ -143,8 +145,13 @@ BOOST_AUTO_TEST_CASE(
     BOOST_REQUIRE(r->wait_until_caught_up(10s));
   }
   BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
-  // As if it had died between the settles' answers and saving its checkpoint.
-  BOOST_REQUIRE(store.save_checkpoint("settlement", {}));
+  // As if it had died between the settles' answers and saving its checkpoint (save_checkpoint
+  // never moves a checkpoint back).
+  {
+    pqxx::connection c{persistence::pg_event_store::connection_string(db.pg())};
+    pqxx::nontransaction tx{c};
+    tx.exec0("DELETE FROM subscription_checkpoints WHERE subscription = 'settlement'");
+  }
   auto again = runner();
   BOOST_REQUIRE(again->wait_until_caught_up(10s));
   BOOST_TEST(again->stats().commands == 1u);                        // sent again ...
@@ -152,7 +159,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(committed_qty("apple").empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_sku_that_keeps_refusing_is_skipped_without_holding_up_the_others) {
+BOOST_AUTO_TEST_CASE(a_sku_that_refuses_is_passed_over_at_once_without_holding_up_the_others) {
   inventory("apple", caf::make_message(inventory::restock{100}));
   confirmed_sale("o1", {"apple"});
   // A confirmation naming a SKU that never took its stock: that inventory refuses to settle it.
@@ -167,7 +174,9 @@ BOOST_AUTO_TEST_CASE(a_sku_that_keeps_refusing_is_skipped_without_holding_up_the
   BOOST_REQUIRE(r->wait_until_caught_up(10s));
   auto stats = r->stats();
   BOOST_TEST(stats.skus_skipped == 1u);
-  BOOST_TEST(stats.errors >= 3u); // its max_attempts
+  // A refusal comes from a current copy and would be answered the same again (the command's
+  // message id is deduplicated): not retried.
+  BOOST_TEST(stats.errors == 1u);
   BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
   BOOST_TEST(committed_qty("apple").empty());
   // Past it: the checkpoint moved on, and later sales are settled.

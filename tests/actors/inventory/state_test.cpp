@@ -385,12 +385,20 @@ BOOST_AUTO_TEST_CASE(orders_settled_has_the_effect_of_one_settled_per_order) {
   BOOST_TEST(at_once.committed_qty.size() == 1u); // o3 not settled
 }
 
-// Like settle's: an id this copy never saw may be committed on a newer copy (another process
-// hosting the SKU); refused, the command is decided again on a current copy instead of skipping
-// the order for good.
-BOOST_AUTO_TEST_CASE(
-    settling_many_orders_with_one_this_copy_never_saw_is_refused_for_a_current_copy) {
+// An id this copy never saw may be committed on a newer copy (another process hosting the SKU).
+// With others to settle, the append's version check catches a copy that is behind: the id is
+// passed over. (A batch refused for one forgotten id would leave the others unsettled: the review
+// of session 9.)
+BOOST_AUTO_TEST_CASE(settling_many_orders_passes_over_one_this_copy_never_saw) {
   auto s = given({restocked{10}, committed{"o1", 3}});
+  BOOST_CHECK(accepted_with(decide(s, settle_orders{{"o1", "never-seen"}}, at_t0),
+                            {orders_settled{{"o1"}}}));
+}
+
+// With nothing to record no version check would catch a copy that is behind: refused, so that
+// the runtime decides it again on a current copy.
+BOOST_AUTO_TEST_CASE(settling_only_orders_this_copy_never_saw_is_refused_for_a_current_copy) {
+  auto s = given({restocked{10}, committed{"o1", 3}, settled{"o1"}});
   BOOST_CHECK(rejected_with(decide(s, settle_orders{{"o1", "never-seen"}}, at_t0),
                             inventory_errc::unknown_reservation));
 }
