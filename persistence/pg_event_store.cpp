@@ -121,9 +121,9 @@ WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND )sql" +
 ORDER BY e.transaction_id, e.global_position LIMIT $3
 )sql";
 
-// read_log_sql for one event type: the rows of other types are passed over in the server. The
-// last row (its event columns NULL) carries the statement's snapshot xmin: with fewer rows than
-// the limit, every row of the type written by a transaction below it has been read.
+// read_log_sql for one event type: the rows of other types are passed over in the server. A last
+// row (its 10th column set) carries the log's end in the same snapshot (log_end_sql's row): with
+// fewer rows than the limit, every row of the type up to it has been read.
 const std::string read_log_of_type_sql = std::string{"(SELECT "} + event_columns + R"sql(,
   NULL::text
 FROM events e
@@ -131,8 +131,11 @@ WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2) AND e.event_type = 
                                          final_transactions + R"sql(
 ORDER BY e.transaction_id, e.global_position LIMIT $3)
 UNION ALL
-SELECT NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::integer, NULL::text, NULL::text,
-       NULL::bigint, NULL::text, pg_snapshot_xmin(pg_current_snapshot())::text
+SELECT l.global_position, NULL::text, NULL::bigint, NULL::text, NULL::integer, NULL::text,
+       NULL::text, NULL::bigint, l.transaction_id::text, 'log end'
+FROM (SELECT e.global_position, e.transaction_id FROM events e WHERE )sql" +
+                                         final_transactions + R"sql(
+      ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1) l
 )sql";
 
 const std::string log_end_sql = std::string{R"sql(
@@ -586,7 +589,7 @@ store_result<typed_log_page> pg_event_store::read_log_of_type(const log_checkpoi
          tx.exec_prepared("read_log_of_type", std::to_string(after.transaction_id), after.position,
                           max_count, type)) {
       if (!row[9].is_null()) {
-        page.snapshot_xmin = row[9].as<uint64_t>();
+        page.log_end = log_checkpoint{row[8].as<uint64_t>(), row[0].as<int64_t>()};
       } else {
         page.events.push_back(to_event(row, 0));
       }

@@ -21,10 +21,11 @@ namespace ordermesh::persistence {
 /// A lost connection is re-established on the next call; failed attempts back off exponentially
 /// (reconnect_min doubling up to reconnect_max), and calls inside the back-off window fail at once
 /// with store_errc::unavailable. No method throws.
-/// What read_log_of_type read: the events, and the snapshot xmin they were read below.
+/// What read_log_of_type read: the events, and the log's end as the same read saw it (the
+/// checkpoint after the last event of any type it could return; none if the log is empty).
 struct typed_log_page {
   std::vector<recorded_event> events;
-  uint64_t snapshot_xmin = 0;
+  std::optional<log_checkpoint> log_end;
 };
 
 class pg_event_store {
@@ -73,8 +74,8 @@ public:
                                                      int32_t max_count);
 
   /// read_log of the events of `type` only (the others are passed over in the server, never sent),
-  /// with the reading snapshot's xmin: when fewer than `max_count` came, every event of the type
-  /// written by a transaction below it has been read (subscription moves past the others).
+  /// with the log's end in the same snapshot: when fewer than `max_count` came, every event of the
+  /// type up to it has been read (subscription moves past the others).
   store_result<typed_log_page> read_log_of_type(const log_checkpoint& after, int32_t max_count,
                                                 const std::string& type);
 

@@ -1,7 +1,6 @@
 #include "persistence/subscription.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <tuple>
 
 namespace ordermesh::persistence {
@@ -22,14 +21,13 @@ store_result<std::vector<recorded_event>> subscription::poll_of_type(int32_t max
   if (!page) {
     return page.error();
   }
-  if (page->events.size() < static_cast<size_t>(std::max(max_count, 0)) &&
-      page->snapshot_xmin > 0) {
-    // Every event of the type below the xmin has been read: the rest below it is passed over for
-    // good (any later writer's id is at least the xmin).
-    log_checkpoint passed{page->snapshot_xmin - 1, std::numeric_limits<int64_t>::max()};
+  if (page->events.size() < static_cast<size_t>(std::max(max_count, 0)) && page->log_end) {
+    // Every event of the type up to the log's end has been read: the others up to there are
+    // passed over for good (the end is a real event's checkpoint, like every other one).
+    const auto& end = *page->log_end;
     if (std::tie(checkpoint_.transaction_id, checkpoint_.position) <
-        std::tie(passed.transaction_id, passed.position)) {
-      checkpoint_ = passed;
+        std::tie(end.transaction_id, end.position)) {
+      checkpoint_ = end;
     }
   } else if (!page->events.empty()) {
     checkpoint_ = log_checkpoint::after(page->events.back());

@@ -27,8 +27,8 @@ namespace ordermesh::persistence {
 class subscription {
 public:
   /// Starts after `checkpoint` ({}: from the beginning). With `only_type`, delivers the events of
-  /// that type only; a poll that found fewer than it asked for moves the checkpoint past
-  /// everything below the reading snapshot's xmin, so the other events are passed over once.
+  /// that type only; a poll that found fewer than it asked for moves the checkpoint to the log's
+  /// end as it saw it, so the other events are passed over once.
   subscription(pg_event_store& store, log_checkpoint checkpoint, std::string only_type = {})
       : store_(store), checkpoint_(checkpoint), only_type_(std::move(only_type)) {}
 
