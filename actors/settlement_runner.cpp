@@ -79,12 +79,7 @@ settlement_runner::~settlement_runner() {
 }
 
 void settlement_runner::stop() {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  caught_up_.notify_all();
+  loop_.stop();
   std::lock_guard<std::mutex> join_guard{join_mutex_};
   if (thread_.joinable()) {
     thread_.join();
@@ -106,25 +101,15 @@ settlement_stats settlement_runner::stats() const {
 }
 
 bool settlement_runner::wait_until_caught_up(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock{mutex_};
-  auto started = round_;
-  nudged_ = true;
-  wake_.notify_all();
-  return caught_up_.wait_for(lock, timeout, [&] {
-    return stopping_ || caught_up_round_ > started;
-  }) && caught_up_round_ > started;
+  return loop_.wait_until_caught_up(timeout);
 }
 
 bool settlement_runner::pause(std::chrono::milliseconds delay) {
-  std::unique_lock<std::mutex> lock{mutex_};
-  wake_.wait_for(lock, delay, [&] { return stopping_ || nudged_; });
-  nudged_ = false;
-  return !stopping_;
+  return loop_.pause(delay);
 }
 
 bool settlement_runner::stopping() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return stopping_;
+  return loop_.stopping();
 }
 
 void settlement_runner::failed(const std::string& what, const std::string& detail,
@@ -149,15 +134,7 @@ void settlement_runner::run() {
     backoff = std::min(backoff * 2, settings_.backoff_max);
     return pause(wait);
   };
-  for (;;) {
-    uint64_t round = 0;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      if (stopping_) {
-        return;
-      }
-      round = ++round_;
-    }
+  while (auto round = loop_.begin_round()) {
     if (!checkpoint) {
       auto loaded = store.load_checkpoint(settings_.name);
       if (!loaded) {
@@ -217,11 +194,7 @@ void settlement_runner::run() {
     if (page->size() >= static_cast<size_t>(settings_.page_size)) {
       continue;
     }
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      caught_up_round_ = round;
-    }
-    caught_up_.notify_all();
+    loop_.caught_up(*round);
     if (!pause(settings_.interval)) {
       return;
     }

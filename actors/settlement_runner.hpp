@@ -3,12 +3,13 @@
 #include "config/config.hpp"
 #include "persistence/event.hpp"
 
+#include "util/polling_loop.hpp"
+
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -125,14 +126,9 @@ private:
   std::atomic<bool> failing_{false};
 
   std::mutex join_mutex_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable caught_up_;
-  bool stopping_ = false;        // guarded by mutex_
-  bool nudged_ = false;          // guarded by mutex_
-  uint64_t round_ = 0;           // guarded by mutex_: rounds started
-  uint64_t caught_up_round_ = 0; // guarded by mutex_: last round that found no full page
-  std::thread thread_;           // last: started once everything above exists
+  /// A round catches up when it found no full page.
+  util::polling_loop loop_;
+  std::thread thread_; // last: started once everything above exists
 };
 
 } // namespace ordermesh::actors

@@ -35,12 +35,7 @@ projection_runner::~projection_runner() {
 }
 
 void projection_runner::stop() {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  settled_.notify_all();
+  loop_.stop();
   if (std::this_thread::get_id() == thread_.get_id()) {
     return; // called from on_changes: the loop ends after it returns; the destructor joins
   }
@@ -65,35 +60,18 @@ projection_runner_stats projection_runner::stats() const {
 }
 
 bool projection_runner::wait_until_caught_up(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock{mutex_};
-  auto started = round_;
-  nudged_ = true;
-  wake_.notify_all();
-  return settled_.wait_for(lock, timeout, [&] {
-    return stopping_ || caught_up_round_ > started;
-  }) && caught_up_round_ > started;
+  return loop_.wait_until_caught_up(timeout);
 }
 
 bool projection_runner::pause(std::chrono::milliseconds delay) {
-  std::unique_lock<std::mutex> lock{mutex_};
-  wake_.wait_for(lock, delay, [&] { return stopping_ || nudged_; });
-  nudged_ = false;
-  return !stopping_;
+  return loop_.pause(delay);
 }
 
 void projection_runner::run() {
   projector p{pg_, settings_.name};
   auto backoff = settings_.backoff_min;
   auto next_lag_refresh = clock_type::now();
-  for (;;) {
-    uint64_t round = 0;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      if (stopping_) {
-        return;
-      }
-      round = ++round_;
-    }
+  while (auto round = loop_.begin_round()) {
     auto page = p.run_once(settings_.page_size);
     if (!page) {
       errors_.fetch_add(1);
@@ -134,11 +112,7 @@ void projection_runner::run() {
     if (page->read >= static_cast<size_t>(settings_.page_size)) {
       continue;
     }
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      caught_up_round_ = round;
-    }
-    settled_.notify_all();
+    loop_.caught_up(*round);
     if (!pause(settings_.poll_interval)) {
       return;
     }

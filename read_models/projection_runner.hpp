@@ -2,10 +2,10 @@
 
 #include "config/config.hpp"
 #include "read_models/projections.hpp"
+#include "util/polling_loop.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -115,14 +115,9 @@ private:
   std::atomic<bool> unreachable_{false};
 
   std::mutex join_mutex_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;    // the loop waits on it
-  std::condition_variable settled_; // wait_until_caught_up waits on it
-  bool stopping_ = false;           // guarded by mutex_
-  bool nudged_ = false;             // guarded by mutex_: a waiter wants a poll now
-  uint64_t round_ = 0;              // guarded by mutex_: polls started
-  uint64_t caught_up_round_ = 0;    // guarded by mutex_: last poll that found no full page
-  std::thread thread_;              // last: started once everything above exists
+  /// Rounds are polls; one catches up when it found no full page.
+  util::polling_loop loop_;
+  std::thread thread_; // last: started once everything above exists
 };
 
 } // namespace ordermesh::read_models
