@@ -72,7 +72,7 @@ settlement_runner::settlement_runner(caf::actor_system& sys, config::pg_config p
                                      settlement_settings settings)
     : sys_(sys), pg_(std::move(pg)), journal_(std::move(journal)),
       inventory_host_(std::move(inventory_host)), settings_(sanitized(std::move(settings))),
-      thread_([this] { run(); }) {}
+      loop_([this] { run(); }) {}
 
 settlement_runner::~settlement_runner() {
   stop();
@@ -80,10 +80,6 @@ settlement_runner::~settlement_runner() {
 
 void settlement_runner::stop() {
   loop_.stop();
-  std::lock_guard<std::mutex> join_guard{join_mutex_};
-  if (thread_.joinable()) {
-    thread_.join();
-  }
 }
 
 settlement_stats settlement_runner::stats() const {

@@ -12,9 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace ordermesh::actors {
@@ -125,10 +123,8 @@ private:
   std::atomic<int64_t> newest_position_{0};
   std::atomic<bool> failing_{false};
 
-  std::mutex join_mutex_;
   /// A round catches up when it found no full page.
-  util::polling_loop loop_;
-  std::thread thread_; // last: started once everything above exists
+  util::polling_loop loop_; // last: its thread starts once everything above exists
 };
 
 } // namespace ordermesh::actors

@@ -30,7 +30,7 @@ std::optional<first_answer> idempotency_store::lookup(const std::string& client,
     // it is being written must not miss it).
     std::lock_guard<std::mutex> lock{queue_mutex_};
     if (auto it = unwritten_.find(redis_key_of_it); it != unwritten_.end()) {
-      return it->second;
+      return *it->second;
     }
   }
   cache::cache_result<std::optional<std::string>> stored = [&] {
@@ -68,8 +68,11 @@ void idempotency_store::remember(const std::string& client, const std::string& k
       return;
     }
     auto k = redis_key(client, key);
-    unwritten_.try_emplace(k, first_answer{fingerprint, answer}); // SET NX: an earlier one wins
-    queued_.push_back({std::move(k), fingerprint, std::move(answer)});
+    auto first = std::make_shared<const first_answer>(first_answer{fingerprint, std::move(answer)});
+    if (!unwritten_.try_emplace(k, first).second) {
+      return; // one for this key is on its way already, and the first one wins (SET NX)
+    }
+    queued_.push_back({std::move(k), std::move(first)});
     if (draining_) {
       return; // the drain under way takes it with the next batch
     }
@@ -117,15 +120,16 @@ void idempotency_store::write(const std::vector<record>& batch) {
   sets.reserve(batch.size());
   const auto px = std::to_string(ttl_.count());
   for (const auto& r : batch) {
+    const auto& answer = r.first->answer;
     json headers = json::array();
-    for (const auto& [name, value] : r.answer.headers) {
+    for (const auto& [name, value] : answer.headers) {
       headers.push_back({name, value});
     }
-    json doc{{"fingerprint", r.fingerprint},
-             {"status", r.answer.status},
-             {"content_type", r.answer.content_type},
+    json doc{{"fingerprint", r.first->fingerprint},
+             {"status", answer.status},
+             {"content_type", answer.content_type},
              {"headers", std::move(headers)},
-             {"body", r.answer.body}};
+             {"body", answer.body}};
     sets.push_back({"SET", r.redis_key, doc.dump(), "PX", px, "NX"});
   }
   std::vector<cache::cache_result<cache::redis_reply>> replies;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -74,8 +75,8 @@ public:
 private:
   struct record {
     std::string redis_key;
-    std::string fingerprint;
-    response answer;
+    /// Shared with unwritten_: made once, never copied.
+    std::shared_ptr<const first_answer> first;
   };
 
   std::string redis_key(const std::string& client, const std::string& key) const;
@@ -101,8 +102,8 @@ private:
   std::mutex queue_mutex_; // guards queued_, unwritten_ and draining_
   std::vector<record> queued_;
   /// The first answer of every record queued or being written, by Redis key: what lookup()
-  /// answers before Redis has it.
-  std::unordered_map<std::string, first_answer> unwritten_;
+  /// answers before Redis has it. A key here is not queued again (SET NX: the first one wins).
+  std::unordered_map<std::string, std::shared_ptr<const first_answer>> unwritten_;
   /// A drain is posted or running: it takes what is queued, so no other is posted.
   bool draining_ = false;
 

@@ -28,22 +28,14 @@ projection_runner_settings sanitized(projection_runner_settings s) {
 projection_runner::projection_runner(config::pg_config pg, projection_runner_settings settings,
                                      change_handler on_changes)
     : pg_(std::move(pg)), settings_(sanitized(std::move(settings))),
-      on_changes_(std::move(on_changes)), thread_([this] { run(); }) {}
+      on_changes_(std::move(on_changes)), loop_([this] { run(); }) {}
 
 projection_runner::~projection_runner() {
   stop();
 }
 
 void projection_runner::stop() {
-  loop_.stop();
-  if (std::this_thread::get_id() == thread_.get_id()) {
-    return; // called from on_changes: the loop ends after it returns; the destructor joins
-  }
-  // Two threads calling stop() at once: only one may join.
-  std::lock_guard<std::mutex> join_guard{join_mutex_};
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  loop_.stop(); // from on_changes: the loop ends after it returns; the destructor joins
 }
 
 projection_runner_stats projection_runner::stats() const {

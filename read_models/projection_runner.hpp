@@ -8,9 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 namespace ordermesh::read_models {
 
@@ -114,10 +112,8 @@ private:
   std::atomic<bool> failing_{false};
   std::atomic<bool> unreachable_{false};
 
-  std::mutex join_mutex_;
   /// Rounds are polls; one catches up when it found no full page.
-  util::polling_loop loop_;
-  std::thread thread_; // last: started once everything above exists
+  util::polling_loop loop_; // last: its thread starts once everything above exists
 };
 
 } // namespace ordermesh::read_models

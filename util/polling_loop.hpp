@@ -3,23 +3,33 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace ordermesh::util {
 
-/// The pacing of a loop that polls on a thread of its own (the projection runner, the settlement
-/// runner): rounds, waits between them that stop() or a waiter cuts short, and "caught up" for
-/// waiters. Thread-safe.
+/// A loop that polls on a thread of its own (the projection runner, the settlement runner): the
+/// thread, rounds, waits between them that stop() or a waiter cuts short, and "caught up" for
+/// waiters. Thread-safe. Declare it as its owner's last member: the body may use every other.
 ///
-///     while (auto round = loop.begin_round()) {
-///       ... one round ...
-///       if (more_at_once) continue;
-///       loop.caught_up(*round);
-///       if (!loop.pause(interval)) break;
-///     }
+///     loop_([this] {
+///       while (auto round = loop_.begin_round()) {
+///         ... one round ...
+///         if (more_at_once) continue;
+///         loop_.caught_up(*round);
+///         if (!loop_.pause(interval)) break;
+///       }
+///     })
 class polling_loop {
 public:
+  /// Starts `body` on the loop's thread.
+  explicit polling_loop(std::function<void()> body) : thread_(std::move(body)) {}
+  ~polling_loop() { stop(); }
+  polling_loop(const polling_loop&) = delete;
+  polling_loop& operator=(const polling_loop&) = delete;
+
   /// The number of the round that starts now; nullopt once stopping.
   std::optional<uint64_t> begin_round() {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -58,7 +68,9 @@ public:
     }) && caught_up_round_ > started;
   }
 
-  /// Ends the waits (pause returns false, begin_round nullopt from now on). Idempotent.
+  /// Ends the waits (pause returns false, begin_round nullopt from now on) and joins the thread
+  /// once the body returned. Idempotent; of two callers at once one joins. Called from the body
+  /// (e.g. a callback it runs), it only ends the waits: the destructor joins.
   void stop() {
     {
       std::lock_guard<std::mutex> guard{mutex_};
@@ -66,6 +78,13 @@ public:
     }
     wake_.notify_all();
     caught_up_.notify_all();
+    if (std::this_thread::get_id() == thread_.get_id()) {
+      return;
+    }
+    std::lock_guard<std::mutex> join_guard{join_mutex_};
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 
   bool stopping() const {
@@ -81,6 +100,8 @@ private:
   bool nudged_ = false;          // a waiter wants a round now
   uint64_t round_ = 0;           // rounds started
   uint64_t caught_up_round_ = 0; // last round that found nothing more to do at once
+  std::mutex join_mutex_;
+  std::thread thread_; // last: started once everything above exists
 };
 
 } // namespace ordermesh::util
