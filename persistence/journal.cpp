@@ -117,6 +117,12 @@ struct journal_state {
   /// A watch message is on its way.
   bool watch_scheduled = false;
   journal_stats stats;
+
+  journal_state() = default;
+  journal_state(const journal_state&) = delete;
+  journal_state& operator=(const journal_state&) = delete;
+  /// Answers the callers still waiting (the actor ended: stopped, killed or crashed).
+  ~journal_state();
 };
 
 // Dynamically typed inside (it also takes its own dispatch message), a journal_actor outside.
@@ -135,6 +141,23 @@ struct batch_part {
   /// Answered, by the worker or by the watch: whatever comes later is ignored.
   bool settled = false;
 };
+
+// Callers send their appends to this actor directly, not through its supervisor: when it ends,
+// nobody else would answer them. A commit in flight may still happen (its worker may be in the
+// statement, and the supervisor waits for that worker before starting the next incarnation); an
+// append still waiting was never sent.
+journal_state::~journal_state() {
+  for (const auto& part : watched) {
+    for (auto promise : part->promises) {
+      promise.deliver(caf::make_error(store_errc::outcome_unknown,
+                                      "the journal writer ended with the append in flight"));
+    }
+  }
+  for (auto& w : waiting) {
+    w.promise.deliver(caf::make_error(store_errc::unavailable,
+                                      "the journal writer ended before sending the append"));
+  }
+}
 
 // Answers every caller of `part` with `err`.
 void fail(journal_pointer self, const batch_part& part, const caf::error& err) {

@@ -62,6 +62,18 @@ journal_stats stats_of(caf::scoped_actor& self, const journal_actor& j) {
   return result;
 }
 
+/// Whether the journal reports `count` appends not answered yet (waiting or in flight) within 10 s.
+bool eventually_waiting(caf::scoped_actor& self, const journal_actor& j, uint32_t count) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (stats_of(self, j).waiting == count) {
+      return true;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
 /// Sends every append at once and collects the replies (in arrival order).
 std::pair<std::vector<append_result>, std::vector<caf::error>>
 send_all(caf::scoped_actor& self, const journal_actor& j, std::vector<stream_append> appends) {
@@ -324,6 +336,37 @@ BOOST_AUTO_TEST_CASE(an_append_commits_while_another_streams_batch_waits_on_a_lo
   BOOST_TEST_REQUIRE(released.has_value());
   BOOST_TEST_REQUIRE(std::holds_alternative<append_result>(*released));
   BOOST_TEST((std::get<append_result>(*released).status == append_status::committed));
+}
+
+// Callers send their appends straight to the journal writer (not through its supervisor): when it
+// ends, it answers them itself, each as what may have happened to it.
+BOOST_AUTO_TEST_CASE(
+    a_journal_that_ends_answers_the_appends_in_flight_unknown_and_the_waiting_unavailable) {
+  auto jc = db.config().journal;
+  jc.writers = 1;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "held-at-end"};
+  self->send(j, append_atom::value, one_event("held-at-end", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  // The only writer is busy: this one waits in the journal, never sent.
+  self->send(j, append_atom::value, one_event("never-sent", no_stream, 1));
+  BOOST_TEST_REQUIRE(eventually_waiting(self, j, 2u));
+  caf::anon_send_exit(j, caf::exit_reason::kill);
+  std::vector<std::string> answers;
+  for (int i = 0; i < 2; ++i) {
+    auto reply = next_reply(self, 5s);
+    BOOST_TEST_REQUIRE(reply.has_value(), "an append was left unanswered when the journal ended");
+    BOOST_TEST_REQUIRE(std::holds_alternative<caf::error>(*reply));
+    const auto& err = std::get<caf::error>(*reply);
+    answers.push_back(err == store_errc::outcome_unknown ? "unknown"
+                      : err == store_errc::unavailable   ? "unavailable"
+                                                         : to_string(err));
+  }
+  std::sort(answers.begin(), answers.end());
+  BOOST_TEST(answers == (std::vector<std::string>{"unavailable", "unknown"}),
+             answers[0] << ", " << answers[1]);
+  held.tx.abort();
 }
 
 BOOST_AUTO_TEST_CASE(an_append_stuck_in_flight_counts_as_not_answered_in_the_stats) {
