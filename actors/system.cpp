@@ -56,6 +56,9 @@ struct supervisor_state {
   std::atomic<bool>* up = nullptr;
   std::shared_ptr<core_status> status;
   supervision_settings settings;
+  /// Where the current incarnation is published for callers that send to it directly; nullptr
+  /// if none do.
+  std::shared_ptr<runtime::incarnation_slot> published;
   /// The current incarnation; invalid while restarting. Shared with the exit hook, which stops
   /// it when the supervisor stops.
   std::shared_ptr<caf::actor> child = std::make_shared<caf::actor>();
@@ -110,6 +113,9 @@ void start_child(supervisor_ptr self) {
   st.stuck_since.reset();
   *st.child = st.spawn_child(std::move(lent));
   self->monitor(*st.child);
+  if (st.published) {
+    st.published->set(*st.child);
+  }
   st.started = std::chrono::steady_clock::now();
   st.up->store(true);
 }
@@ -186,12 +192,14 @@ caf::result<Reply> forward(supervisor_ptr self, Ts&&... xs) {
 }
 
 /// The common part of every supervisor: start, watch, restart with back-off, the exit hook.
-void supervise(supervisor_ptr self, std::string name, spawn_function spawn_child,
-               caf::error down_error, caf::error lost_error, std::atomic<bool>& up,
-               std::shared_ptr<core_status> status, supervision_settings settings,
-               std::function<void(std::shared_ptr<const persistence::store_health>)>
-                   publish_health = nullptr) {
+void supervise(
+    supervisor_ptr self, std::string name, spawn_function spawn_child, caf::error down_error,
+    caf::error lost_error, std::atomic<bool>& up, std::shared_ptr<core_status> status,
+    supervision_settings settings,
+    std::function<void(std::shared_ptr<const persistence::store_health>)> publish_health = nullptr,
+    std::shared_ptr<runtime::incarnation_slot> published = nullptr) {
   auto& st = self->state;
+  st.published = std::move(published);
   st.name = std::move(name);
   st.spawn_child = std::move(spawn_child);
   st.publish_health = std::move(publish_health);
@@ -214,6 +222,9 @@ void supervise(supervisor_ptr self, std::string name, spawn_function spawn_child
       return;
     }
     *st.child = nullptr;
+    if (st.published) {
+      st.published->clear();
+    }
     st.up->store(false);
     for (auto& [id, promise] : st.pending) {
       promise.deliver(st.lost_error);
@@ -264,8 +275,8 @@ void watch_for_a_stall(supervisor_ptr self) {
 
 /// The journal writer behind a stable handle (the persistence::journal_actor interface).
 caf::behavior journal_supervisor(supervisor_ptr self, spawn_function spawn_child,
-                                 std::shared_ptr<core_status> status,
-                                 supervision_settings settings) {
+                                 std::shared_ptr<core_status> status, supervision_settings settings,
+                                 std::shared_ptr<runtime::incarnation_slot> published) {
   auto& up = status->journal;
   auto publish = [status](std::shared_ptr<const persistence::store_health> h) {
     status->publish_journal_health(std::move(h));
@@ -274,7 +285,7 @@ caf::behavior journal_supervisor(supervisor_ptr self, spawn_function spawn_child
             caf::make_error(persistence::store_errc::unavailable, "the journal writer restarts"),
             caf::make_error(persistence::store_errc::outcome_unknown,
                             "the journal writer died with the append in flight"),
-            up, std::move(status), settings, std::move(publish));
+            up, std::move(status), settings, std::move(publish), std::move(published));
   self->send(self, probe_atom::value);
   return {
       [self](persistence::append_atom a, persistence::stream_append& x) {
@@ -521,7 +532,7 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
         return caf::actor_cast<caf::actor>(
             persistence::spawn_journal(sys, pg, journal, std::move(h)));
       },
-      n.status, supervision));
+      n.status, supervision, n.journal_now));
   n.reader = caf::actor_cast<persistence::reader_actor>(sys.spawn(
       reader_supervisor,
       [&sys, pg = cfg.pg, journal = cfg.journal](std::shared_ptr<persistence::store_health> h) {
@@ -536,11 +547,12 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
       },
       n.status, supervision));
   n.hosts = std::make_shared<runtime::directory>();
-  n.hosts->inventory = inventory::spawn_inventory_host(sys, n.journal, n.reader, settings);
-  n.hosts->notification = notification::spawn_notification_host(sys, n.journal, n.reader, settings);
-  n.hosts->payment = payment::spawn_payment_host(sys, n.journal, n.reader, settings, n.hosts, n.psp,
+  const runtime::supervised<persistence::journal_actor> appends{n.journal, n.journal_now};
+  n.hosts->inventory = inventory::spawn_inventory_host(sys, appends, n.reader, settings);
+  n.hosts->notification = notification::spawn_notification_host(sys, appends, n.reader, settings);
+  n.hosts->payment = payment::spawn_payment_host(sys, appends, n.reader, settings, n.hosts, n.psp,
                                                  cfg.psp.client_timeout);
-  n.hosts->order = order::spawn_order_host(sys, n.journal, n.reader, settings, n.hosts, policy);
+  n.hosts->order = order::spawn_order_host(sys, appends, n.reader, settings, n.hosts, policy);
   n.status->hosts = true; // before the watch: a host that ends even now is reported
   n.host_watch = sys.spawn(host_watch, n.hosts, n.status);
   n.gauge_poller =

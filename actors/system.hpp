@@ -5,6 +5,7 @@
 #include "actors/runtime/directory.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "actors/settlement_runner.hpp"
 #include "config/config.hpp"
 #include "persistence/journal.hpp"
@@ -105,12 +106,18 @@ struct supervision_settings {
 /// incarnation of the component: when it dies they restart it with back-off, answer what was in
 /// flight at it (an append: outcome_unknown; a read: unavailable; a PSP call:
 /// request_receiver_down) and, until it is back, answer at once (unavailable, or
-/// request_receiver_down for the PSP). Sent (get_atom) as a caf::actor, each answers the current
-/// incarnation (an invalid handle while restarting). The journal's stats (get_atom,
-/// journal_stats_atom) add up every incarnation, so they never fall across restarts, and are
-/// answered from what was last seen while the journal restarts.
+/// request_receiver_down for the PSP). The entities' appends skip the journal's supervisor while
+/// an incarnation runs (`journal_now`); that incarnation answers what it holds when it ends. Sent
+/// (get_atom) as a caf::actor, each answers the current incarnation (an invalid handle while
+/// restarting). The journal's stats (get_atom, journal_stats_atom) add up every incarnation, so
+/// they never fall across restarts, and are answered from what was last seen while the journal
+/// restarts.
 struct node_actors {
   persistence::journal_actor journal;
+  /// The journal writer's incarnation that runs now, published by its supervisor: the entities
+  /// send their appends to it directly (runtime::supervised), and to `journal` while none runs.
+  std::shared_ptr<runtime::incarnation_slot> journal_now =
+      std::make_shared<runtime::incarnation_slot>();
   persistence::reader_actor reader;
   payment::psp_gateway_actor psp;
   runtime::directory_ptr hosts;

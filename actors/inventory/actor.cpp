@@ -33,7 +33,8 @@ std::optional<command> inventory_traits::on_tick(const inventory_state& s) const
   return command{expire_reservations{}};
 }
 
-caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_inventory_host(caf::actor_system& sys,
+                                runtime::supervised<persistence::journal_actor> journal,
                                 persistence::reader_actor reader, runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     // Runs in the host: a throw here ends the host (tests of a node that loses one).

@@ -7,6 +7,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "persistence/event.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
@@ -62,7 +63,8 @@ struct inventory_traits : runtime::passive_hooks<inventory_state, command, event
 };
 
 /// Spawns the host of the inventory entities ("inventory/<sku>"), one single writer per SKU.
-caf::actor spawn_inventory_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_inventory_host(caf::actor_system& sys,
+                                runtime::supervised<persistence::journal_actor> journal,
                                 persistence::reader_actor reader, runtime::host_settings settings);
 
 } // namespace ordermesh::actors::inventory

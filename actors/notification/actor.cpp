@@ -9,7 +9,8 @@ std::optional<command> notification_traits::from_message(const caf::message& msg
   return runtime::command_from_message<command>(msg);
 }
 
-caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_notification_host(caf::actor_system& sys,
+                                   runtime::supervised<persistence::journal_actor> journal,
                                    persistence::reader_actor reader,
                                    runtime::host_settings settings) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {

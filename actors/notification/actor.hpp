@@ -7,6 +7,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -60,7 +61,8 @@ struct notification_traits : runtime::passive_hooks<notification_state, command,
   bool starts_stream(const command&) const { return true; }
 };
 
-caf::actor spawn_notification_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_notification_host(caf::actor_system& sys,
+                                   runtime::supervised<persistence::journal_actor> journal,
                                    persistence::reader_actor reader,
                                    runtime::host_settings settings);
 

@@ -362,7 +362,8 @@ void order_traits::committed(caf::event_based_actor*, const order_state& before,
   }
 }
 
-caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_order_host(caf::actor_system& sys,
+                            runtime::supervised<persistence::journal_actor> journal,
                             persistence::reader_actor reader, runtime::host_settings settings,
                             runtime::directory_ptr hosts, saga_policy policy) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {

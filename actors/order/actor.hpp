@@ -8,6 +8,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -101,7 +102,8 @@ struct order_traits {
 };
 
 /// Spawns the host of the order entities ("order/<order id>").
-caf::actor spawn_order_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_order_host(caf::actor_system& sys,
+                            runtime::supervised<persistence::journal_actor> journal,
                             persistence::reader_actor reader, runtime::host_settings settings,
                             runtime::directory_ptr hosts, saga_policy policy);
 

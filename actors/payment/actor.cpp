@@ -158,7 +158,8 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
   }
 }
 
-caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_payment_host(caf::actor_system& sys,
+                              runtime::supervised<persistence::journal_actor> journal,
                               persistence::reader_actor reader, runtime::host_settings settings,
                               runtime::directory_ptr hosts, psp_gateway_actor psp,
                               std::chrono::milliseconds psp_timeout) {

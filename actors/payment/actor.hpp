@@ -7,6 +7,7 @@
 #include "actors/runtime/entity_traits.hpp"
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/reader.hpp"
 
@@ -101,7 +102,8 @@ struct payment_traits {
 };
 
 /// Spawns the host of the payment entities.
-caf::actor spawn_payment_host(caf::actor_system& sys, persistence::journal_actor journal,
+caf::actor spawn_payment_host(caf::actor_system& sys,
+                              runtime::supervised<persistence::journal_actor> journal,
                               persistence::reader_actor reader, runtime::host_settings settings,
                               runtime::directory_ptr hosts, psp_gateway_actor psp,
                               std::chrono::milliseconds psp_timeout);

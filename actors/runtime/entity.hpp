@@ -11,6 +11,7 @@
 #include "actors/runtime/host_settings.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/runtime/routing.hpp"
+#include "actors/runtime/supervised.hpp"
 #include "actors/runtime/wakeups.hpp"
 #include "observability/log.hpp"
 #include "persistence/journal.hpp"
@@ -316,7 +317,8 @@ struct entity_state {
   std::string id;
   std::string stream;
   caf::actor host;
-  persistence::journal_actor journal;
+  /// Appends go to the journal writer that runs now (supervised::route).
+  supervised<persistence::journal_actor> journal;
   persistence::reader_actor reader;
   host_settings settings;
 
@@ -911,7 +913,7 @@ public:
       st.in_append_repeats = rest;
       st.append_due = self->clock().now() + append_limit;
       tick_by_overdue(self, st.append_due);
-      self->request(st.journal, caf::infinite, persistence::append_atom::value,
+      self->request(st.journal.route(), caf::infinite, persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
               [=](persistence::append_result& r) {
@@ -1258,8 +1260,8 @@ public:
   }
 
   static caf::behavior make(pointer self, Traits traits, std::string id, caf::actor host,
-                            persistence::journal_actor journal, persistence::reader_actor reader,
-                            host_settings settings) {
+                            supervised<persistence::journal_actor> journal,
+                            persistence::reader_actor reader, host_settings settings) {
     auto& st = self->state;
     st.traits = std::move(traits);
     st.id = std::move(id);
@@ -1364,11 +1366,11 @@ public:
 /// a stream its command may start. A host with nothing to hand it sends wake_atom.
 template <class Traits>
 caf::actor spawn_entity(caf::actor_system& sys, Traits traits, const std::string& id,
-                        caf::actor host, persistence::journal_actor journal,
+                        caf::actor host, supervised<persistence::journal_actor> journal,
                         persistence::reader_actor reader, host_settings settings) {
   return sys.spawn<caf::lazy_init>(
       [](caf::stateful_actor<entity_state<Traits>>* self, Traits t, std::string i, caf::actor h,
-         persistence::journal_actor j, persistence::reader_actor r, host_settings s) {
+         supervised<persistence::journal_actor> j, persistence::reader_actor r, host_settings s) {
         return entity_runtime<Traits>::make(self, std::move(t), std::move(i), std::move(h),
                                             std::move(j), std::move(r), s);
       },

@@ -185,6 +185,30 @@ BOOST_AUTO_TEST_CASE(an_append_in_flight_when_the_journal_dies_is_answered_at_on
   BOOST_TEST(eventually([&] { return restock("sku-f") == "accepted"; }));
 }
 
+// An entity's append goes to the journal writer that runs now (published in journal_now by its
+// supervisor), not through the supervisor: two messages per append instead of four.
+BOOST_AUTO_TEST_CASE(appends_go_to_the_published_journal_incarnation_not_through_the_supervisor) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  const auto running = incarnation(caf::actor_cast<caf::actor>(node.journal));
+  BOOST_TEST_REQUIRE(static_cast<bool>(running));
+  BOOST_TEST((node.journal_now->get() == running));
+  // Another journal writer of the test's own, published in its place: the appends reach it.
+  auto own = persistence::spawn_journal(sys, cfg.pg, cfg.journal);
+  node.journal_now->set(caf::actor_cast<caf::actor>(own));
+  const auto before = journal_stats();
+  BOOST_TEST(restock("sku-direct") == "accepted");
+  persistence::journal_stats own_stats;
+  self->request(own, 5s, caf::get_atom::value, persistence::journal_stats_atom::value)
+      .receive([&](persistence::journal_stats& s) { own_stats = s; },
+               [&](caf::error& err) { BOOST_FAIL("stats: " << sys.render(err)); });
+  node.journal_now->set(running);
+  caf::anon_send_exit(own, caf::exit_reason::user_shutdown);
+  BOOST_TEST(own_stats.appends == 1u);
+  BOOST_TEST(journal_stats().appends == before.appends); // the supervised writer saw none
+  BOOST_TEST(restock("sku-direct") == "accepted");
+  BOOST_TEST(journal_stats().appends == before.appends + 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_killed_reader_restarts_and_entities_recover_again) {
   BOOST_TEST_REQUIRE(restock("sku-r1") == "accepted");
   kill(caf::actor_cast<caf::actor>(node.reader));
