@@ -384,10 +384,12 @@ caf::behavior reader_supervisor(supervisor_ptr self, spawn_function spawn_child,
 
 /// The PSP gateway behind a stable handle (the payment::psp_gateway_actor interface).
 caf::behavior psp_supervisor(supervisor_ptr self, spawn_function spawn_child,
-                             std::shared_ptr<core_status> status, supervision_settings settings) {
+                             std::shared_ptr<core_status> status, supervision_settings settings,
+                             std::shared_ptr<runtime::incarnation_slot> published) {
   auto& up = status->psp;
   auto gone = caf::make_error(caf::sec::request_receiver_down, "the PSP gateway restarts");
-  supervise(self, "psp", std::move(spawn_child), gone, gone, up, std::move(status), settings);
+  supervise(self, "psp", std::move(spawn_child), gone, gone, up, std::move(status), settings,
+            nullptr, std::move(published));
   return {
       [self](payment::psp_call_atom a, payment::psp_request& r) {
         return forward<payment::psp_reply>(self, a, std::move(r));
@@ -545,13 +547,14 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
       [&sys, psp = cfg.psp](std::shared_ptr<persistence::store_health>) {
         return caf::actor_cast<caf::actor>(payment::spawn_psp_gateway(sys, psp, 5, 2000));
       },
-      n.status, supervision));
+      n.status, supervision, n.psp_now));
   n.hosts = std::make_shared<runtime::directory>();
   const runtime::supervised<persistence::journal_actor> appends{n.journal, n.journal_now};
   n.hosts->inventory = inventory::spawn_inventory_host(sys, appends, n.reader, settings);
   n.hosts->notification = notification::spawn_notification_host(sys, appends, n.reader, settings);
-  n.hosts->payment = payment::spawn_payment_host(sys, appends, n.reader, settings, n.hosts, n.psp,
-                                                 cfg.psp.client_timeout);
+  n.hosts->payment = payment::spawn_payment_host(
+      sys, appends, n.reader, settings, n.hosts,
+      runtime::supervised<payment::psp_gateway_actor>{n.psp, n.psp_now}, cfg.psp.client_timeout);
   n.hosts->order = order::spawn_order_host(sys, appends, n.reader, settings, n.hosts, policy);
   n.status->hosts = true; // before the watch: a host that ends even now is reported
   n.host_watch = sys.spawn(host_watch, n.hosts, n.status);

@@ -106,8 +106,9 @@ struct supervision_settings {
 /// incarnation of the component: when it dies they restart it with back-off, answer what was in
 /// flight at it (an append: outcome_unknown; a read: unavailable; a PSP call:
 /// request_receiver_down) and, until it is back, answer at once (unavailable, or
-/// request_receiver_down for the PSP). The entities' appends skip the journal's supervisor while
-/// an incarnation runs (`journal_now`); that incarnation answers what it holds when it ends. Sent
+/// request_receiver_down for the PSP). The entities' appends and the payments' PSP calls skip
+/// the supervisor while an incarnation runs (`journal_now`, `psp_now`); that incarnation answers
+/// what it holds when it ends. Sent
 /// (get_atom) as a caf::actor, each answers the current incarnation (an invalid handle while
 /// restarting). The journal's stats (get_atom, journal_stats_atom) add up every incarnation, so
 /// they never fall across restarts, and are answered from what was last seen while the journal
@@ -120,6 +121,9 @@ struct node_actors {
       std::make_shared<runtime::incarnation_slot>();
   persistence::reader_actor reader;
   payment::psp_gateway_actor psp;
+  /// The PSP gateway's incarnation that runs now: the payments call it directly.
+  std::shared_ptr<runtime::incarnation_slot> psp_now =
+      std::make_shared<runtime::incarnation_slot>();
   runtime::directory_ptr hosts;
   std::shared_ptr<core_status> status = std::make_shared<core_status>();
   std::shared_ptr<node_gauges> gauges = std::make_shared<node_gauges>();

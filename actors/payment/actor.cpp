@@ -68,10 +68,10 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
               util::fail_point("payment.before_psp_call");
               // No CAF timeout (in 0.17 one is a clock-thread event, never cancelled, that fires
               // later as a message): the PSP gateway answers every call within
-              // psp.client_timeout (the client's own deadline) or at once (circuit open), and its
-              // supervisor answers the calls of a gateway that died. A lost answer is covered by
+              // psp.client_timeout (the client's own deadline) or at once (circuit open), and a
+              // gateway that dies answers its calls in flight itself. A lost answer is covered by
               // the order's step timer (a sale) and by stalled() (a recorded operation).
-              self->request(psp, caf::infinite, psp_call_atom::value, r)
+              self->request(psp.route(), caf::infinite, psp_call_atom::value, r)
                   .then(
                       [=](psp_reply& reply) {
                         util::fail_point("payment.psp_answered_before_record");
@@ -161,7 +161,8 @@ void payment_traits::execute(caf::event_based_actor* self, const payment_state&,
 caf::actor spawn_payment_host(caf::actor_system& sys,
                               runtime::supervised<persistence::journal_actor> journal,
                               persistence::reader_actor reader, runtime::host_settings settings,
-                              runtime::directory_ptr hosts, psp_gateway_actor psp,
+                              runtime::directory_ptr hosts,
+                              runtime::supervised<psp_gateway_actor> psp,
                               std::chrono::milliseconds psp_timeout) {
   auto factory = [=](caf::actor_system& s, const std::string& id, caf::actor host) {
     return runtime::spawn_entity(s, payment_traits{hosts, psp, id, psp_timeout}, id,

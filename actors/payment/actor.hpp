@@ -33,7 +33,8 @@ struct payment_traits {
   using errc_type = payment_errc;
 
   runtime::directory_ptr hosts;
-  psp_gateway_actor psp;
+  /// The PSP gateway that runs now (supervised::route).
+  runtime::supervised<psp_gateway_actor> psp;
   std::string order_id;
   std::chrono::milliseconds psp_timeout{1500};
 
@@ -105,7 +106,8 @@ struct payment_traits {
 caf::actor spawn_payment_host(caf::actor_system& sys,
                               runtime::supervised<persistence::journal_actor> journal,
                               persistence::reader_actor reader, runtime::host_settings settings,
-                              runtime::directory_ptr hosts, psp_gateway_actor psp,
+                              runtime::directory_ptr hosts,
+                              runtime::supervised<psp_gateway_actor> psp,
                               std::chrono::milliseconds psp_timeout);
 
 } // namespace ordermesh::actors::payment

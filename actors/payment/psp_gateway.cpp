@@ -84,6 +84,18 @@ struct gateway_state {
   uint64_t next_call = 0;
   /// Calls on their way, by number: answered when the client hands their outcome back.
   std::unordered_map<uint64_t, caf::typed_response_promise<psp_reply>> in_flight;
+
+  gateway_state() = default;
+  gateway_state(const gateway_state&) = delete;
+  gateway_state& operator=(const gateway_state&) = delete;
+  /// The gateway ended (stopped, killed or crashed): its callers send to it directly, not through
+  /// its supervisor, so nobody else would answer them. The call may have reached the PSP.
+  ~gateway_state() {
+    for (auto& [id, promise] : in_flight) {
+      promise.deliver(caf::make_error(caf::sec::request_receiver_down,
+                                      "the PSP gateway ended with the call in flight"));
+    }
+  }
 };
 
 // Dynamically typed inside (it also takes the client's answers), a psp_gateway_actor outside.
@@ -103,8 +115,8 @@ caf::behavior gateway_impl(gateway_pointer self, config::psp_config psp,
   auto& st = self->state;
   st.breaker = circuit_breaker{policy};
   st.client = std::make_shared<psp::psp_async_client>(psp, connections);
-  // Its thread ends with the gateway; answers still on their way are dropped with their callers'
-  // promises.
+  // Its thread ends with the gateway; answers still on their way are dropped (the state answers
+  // their callers when it goes).
   self->attach_functor([client = st.client] { client->stop(); });
   return {
       [=](psp_call_atom, psp_request& r) -> caf::result<psp_reply> {

@@ -264,6 +264,42 @@ BOOST_AUTO_TEST_CASE(a_psp_call_in_flight_when_the_gateway_dies_is_answered_at_o
   BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
 }
 
+// The payments call the PSP gateway that runs now directly (psp_now), not through its
+// supervisor: when that incarnation dies, it answers its calls in flight itself, at once.
+BOOST_AUTO_TEST_CASE(a_psp_call_sent_straight_to_the_gateway_is_answered_at_once_when_it_dies) {
+  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+  const auto running = incarnation(caf::actor_cast<caf::actor>(node.psp));
+  BOOST_TEST_REQUIRE(static_cast<bool>(running));
+  BOOST_TEST((node.psp_now->get() == running));
+  auto faults = psp_server.faults();
+  faults.latency = 60s;
+  psp_server.set_faults(faults);
+  payment::psp_request call;
+  call.operation = payment::psp_operation::sale;
+  call.amount_cents = 1000;
+  call.card_token = "tok_visa";
+  call.idempotency_key = "o-lost-direct/sale";
+  call.attempt = 1;
+  auto answer = std::async(std::launch::async, [this, call, running] {
+    caf::scoped_actor who{sys};
+    std::optional<std::string> got;
+    // Bounded, so that a test that fails does not hang (the check is the 20 s wait below).
+    who->request(running, 30s, payment::psp_call_atom::value, call)
+        .receive([&](payment::psp_reply& r) { got = "reply: " + r.reason; },
+                 [&](caf::error& err) { got = "error: " + sys.render(err); });
+    return got;
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return psp_server.stats().requests > 0; }));
+  kill(caf::actor_cast<caf::actor>(node.psp));
+  const auto answered = answer.wait_for(20s) == std::future_status::ready;
+  faults.latency = 0ms;
+  psp_server.set_faults(faults);
+  BOOST_TEST_REQUIRE(answered);
+  const auto got = answer.get();
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST(got->rfind("error: ", 0) == 0, *got);
+}
+
 // A host is not restarted (its callers wait for it without a timeout): one that ends is
 // reported, for the node to stop, not only logged.
 BOOST_AUTO_TEST_CASE(a_killed_entity_host_is_reported_down) {
