@@ -237,6 +237,16 @@ private:
 
 } // namespace
 
+const std::vector<std::string>& folded_types() {
+  static const std::vector<std::string> types = [] {
+    auto all = order::decodable_types();
+    const auto& stock = inventory::decodable_types();
+    all.insert(all.end(), stock.begin(), stock.end());
+    return all;
+  }();
+  return types;
+}
+
 std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events) {
   std::vector<projected_event> out;
   out.reserve(events.size());

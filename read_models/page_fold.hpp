@@ -59,6 +59,11 @@ struct undecodable_event : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The event types the fold reads: every type the order and inventory codecs decode (each event
+/// of those streams changes its row, if only its version and updated_at). The projection reads
+/// the log for these only (persistence::subscription), so a type added to either codec is read.
+const std::vector<std::string>& folded_types();
+
 /// The page's events of projected streams, decoded, in the page's order; events of other streams
 /// are left out. Throws undecodable_event.
 std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events);

@@ -445,8 +445,10 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
     if (!checkpoint) {
       return checkpoint.error();
     }
-    sub_.emplace(store_, *checkpoint);
+    // Only what the fold uses: the other events and every event's metadata stay in the server.
+    sub_.emplace(store_, *checkpoint, folded_types());
   }
+  const auto before = sub_->checkpoint();
   auto events = sub_->poll(max_events);
   if (!events) {
     sub_.reset();
@@ -455,6 +457,14 @@ store_result<projection_changes> projector::run_once(int32_t max_events) {
   if (events->empty()) {
     projection_changes none;
     none.checkpoint = sub_->checkpoint();
+    if (!(none.checkpoint == before)) {
+      // Passed over events of other types up to the log's end: not to be scanned again.
+      auto saved = store_.save_checkpoint(name_, none.checkpoint);
+      if (!saved) {
+        sub_.reset();
+        return saved.error();
+      }
+    }
     return none;
   }
   auto applied = with_connection<projection_changes>("project", [&](pqxx::connection& c) {
