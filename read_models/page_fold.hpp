@@ -95,6 +95,11 @@ struct page_rows {
   std::vector<std::pair<std::string, order_line_row>> lines;
   /// Each SKU whose row changed, in the order of its first change.
   std::vector<inventory_row> inventory;
+  /// Whether each row of `orders`, `lines` and `inventory` (index for index) was stored before
+  /// the page: those are updated, the others inserted.
+  std::vector<bool> order_stored;
+  std::vector<bool> line_stored;
+  std::vector<bool> inventory_stored;
   /// Holds to store (new or with a new quantity) and holds to remove.
   std::vector<std::pair<hold_key, int64_t>> holds_set;
   std::vector<hold_key> holds_cleared;
