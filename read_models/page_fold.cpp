@@ -304,6 +304,18 @@ page_keys keys_of(const std::vector<projected_event>& events) {
   return page_keys{std::move(orders.keys()), std::move(skus.keys()), std::move(holds.keys())};
 }
 
+std::vector<hold_key> holds_to_read(const std::vector<hold_key>& touched,
+                                    const std::unordered_map<std::string, inventory_row>& stock) {
+  std::vector<hold_key> out;
+  for (const auto& key : touched) {
+    auto row = stock.find(key.sku);
+    if (row != stock.end() && row->second.reserved != 0) {
+      out.push_back(key);
+    }
+  }
+  return out;
+}
+
 page_rows fold_page(const std::vector<projected_event>& events, stored_rows stored) {
   page_state state{std::move(stored)};
   size_t applied = 0;

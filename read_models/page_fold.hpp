@@ -85,6 +85,12 @@ struct stored_rows {
   std::map<hold_key, int64_t> holds;
 };
 
+/// The holds of `touched` that can be stored, given the SKUs' stored rows: those of SKUs holding
+/// units (reserved > 0). A hold always holds units and `reserved` is the sum of its SKU's holds,
+/// so the others have none (in a bench/orders page, whose stock is taken, none at all).
+std::vector<hold_key> holds_to_read(const std::vector<hold_key>& touched,
+                                    const std::unordered_map<std::string, inventory_row>& stock);
+
 /// What a page changes: only rows that changed, each once, as the page leaves them.
 struct page_rows {
   /// Events that changed a row (a replayed one, at or below its row's version, changes nothing).
@@ -117,7 +123,8 @@ struct page_rows {
 ///   on_hand (restocked, returned: +qty; committed: -qty) and the holds: reserved stores the
 ///   order's hold (replacing an earlier one), released, expired and committed remove it; reserved
 ///   is the sum of the SKU's holds.
-/// `stored` must hold every row of keys_of(events) that exists (holds included).
+/// `stored` must hold every row of keys_of(events) that exists (of the holds, those of
+/// holds_to_read: no other can exist).
 page_rows fold_page(const std::vector<projected_event>& events, stored_rows stored);
 
 } // namespace ordermesh::read_models

@@ -87,9 +87,10 @@ namespace page_sql {
 // Page writers wait for each other here, so that each reads the rows as the previous page left
 // them; FOR UPDATE could not lock the rows a page is about to create.
 // Each statement that finds rows names the page's keys on every table it reads (`= ANY($1)`, the
-// leading column of its primary key), joins included, and the connection that writes pages plans
-// no sequential scan (projector::session_settings): its plan, made once per connection and maybe
-// while the tables were empty or tiny, then looks the rows up by key however large the tables grow.
+// leading column of its primary key), or looks a row up by one found so (the lines), and the
+// connection that writes pages plans no sequential scan (projector::session_settings): its plan,
+// made once per connection and maybe while the tables were empty or tiny, then looks the rows up by
+// key however large the tables grow.
 const char* const lock = "om_rm_lock";
 const char* const read_orders = "om_rm_read_orders";
 const char* const read_inventory = "om_rm_read_inventory";
@@ -260,10 +261,10 @@ private:
         out.inventory[sku] = std::move(stock);
       }
     }
-    if (!keys.holds.empty()) {
+    if (const auto holds = holds_to_read(keys.holds, out.inventory); !holds.empty()) {
       std::vector<std::string> skus;
       std::vector<std::string> order_ids;
-      for (const auto& key : keys.holds) {
+      for (const auto& key : holds) {
         skus.push_back(key.sku);
         order_ids.push_back(key.order_id);
       }

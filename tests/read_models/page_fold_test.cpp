@@ -247,6 +247,19 @@ BOOST_AUTO_TEST_CASE(rows_stored_before_the_page_are_updated_and_the_others_inse
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(only_holds_of_skus_that_hold_units_are_read) {
+  // A hold is stored only with units (a reservation holds at least one) and `reserved` is the sum
+  // of the SKU's holds, so a SKU with no row or nothing reserved has no hold to read.
+  std::unordered_map<std::string, inventory_row> stock{
+      {"held", inventory_row{"held", 10, 3, 4, 1}}, {"free", inventory_row{"free", 10, 0, 4, 1}}};
+  const std::vector<hold_key> touched{
+      {"held", "o1"}, {"free", "o1"}, {"new", "o2"}, {"held", "o3"}};
+  const auto read = holds_to_read(touched, stock);
+  BOOST_REQUIRE_EQUAL(read.size(), 2u);
+  BOOST_TEST((read[0] == hold_key{"held", "o1"}));
+  BOOST_TEST((read[1] == hold_key{"held", "o3"}));
+}
+
 BOOST_AUTO_TEST_CASE(the_projection_reads_every_event_type_the_fold_handles_and_no_other) {
   // The fold handles every alternative of the order and inventory event variants (std::visit),
   // each decoded from its aggregate's streams.

@@ -575,6 +575,30 @@ BOOST_AUTO_TEST_CASE(a_page_costs_a_fixed_number_of_statements_whatever_its_size
              std::to_string(126 * 10 - 126) + "/0/" + std::to_string(126 * 10 - 126));
 }
 
+BOOST_AUTO_TEST_CASE(a_page_whose_skus_hold_no_units_reads_no_holds) {
+  // Stock taken at once (committed without a reservation, as bench/orders does): no hold exists.
+  append("inventory/A", no_stream,
+         inventory_events({inventory::restocked{10}, inventory::committed{"o1", 2}}));
+  projector p{db.pg(), "read-models"};
+  BOOST_TEST(run(p) == 2u);
+  append("inventory/A", 2, inventory_events({inventory::committed{"o2", 1}}));
+  BOOST_TEST(run(p) == 1u);
+  // The lock, the SKU's row read, its upsert, the checkpoint: no read of read_inventory_holds.
+  BOOST_TEST(p.last_page_statements() == 4u);
+  BOOST_TEST(value("SELECT on_hand || '/' || reserved FROM read_inventory") == "7/0");
+  // A SKU holding units still has its holds read and released.
+  append("inventory/A", 3,
+         inventory_events({inventory::reserved{"o3", 2, 0}, inventory::committed{"o3", 2}}));
+  BOOST_TEST(run(p) == 2u);
+  append("inventory/A", 5, inventory_events({inventory::reserved{"o4", 1, 0}}));
+  BOOST_TEST(run(p) == 1u);
+  append("inventory/A", 6, inventory_events({inventory::released{"o4"}}));
+  BOOST_TEST(run(p) == 1u);
+  BOOST_TEST(p.last_page_statements() == 6u); // with the hold read, then cleared
+  BOOST_TEST(value("SELECT on_hand || '/' || reserved FROM read_inventory") == "5/0");
+  BOOST_TEST(value("SELECT count(*) FROM read_inventory_holds") == "0");
+}
+
 BOOST_AUTO_TEST_CASE(a_projected_line_is_not_checked_against_read_orders_by_a_foreign_key) {
   // Such a check ran one lookup per inserted line from a plan the connection keeps, which
   // seq-scanned read_orders once an early ANALYZE had seen it tiny (migration 0005); the projector
