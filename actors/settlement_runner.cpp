@@ -143,7 +143,7 @@ void settlement_runner::run() {
       checkpoint_.store(checkpoint->position);
     }
     // Only the confirmations: the rest of the log is passed over in the server.
-    persistence::subscription log{store, *checkpoint, order::wire::order_confirmed};
+    persistence::subscription log{store, *checkpoint, {order::wire::order_confirmed}};
     auto page = log.poll(settings_.page_size);
     if (!page) {
       if (!retry("read log", page.error().detail)) {

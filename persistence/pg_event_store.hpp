@@ -21,8 +21,9 @@ namespace ordermesh::persistence {
 /// A lost connection is re-established on the next call; failed attempts back off exponentially
 /// (reconnect_min doubling up to reconnect_max), and calls inside the back-off window fail at once
 /// with store_errc::unavailable. No method throws.
-/// What read_log_of_type read: the events, and the log's end as the same read saw it (the
-/// checkpoint after the last event of any type it could return; none if the log is empty).
+/// What read_log_of_types read: the events (without metadata), and the log's end as the same read
+/// saw it (the checkpoint after the last event of any type it could return; none if the log is
+/// empty).
 struct typed_log_page {
   std::vector<recorded_event> events;
   std::optional<log_checkpoint> log_end;
@@ -73,11 +74,12 @@ public:
   store_result<std::vector<recorded_event>> read_log(const log_checkpoint& after,
                                                      int32_t max_count);
 
-  /// read_log of the events of `type` only (the others are passed over in the server, never sent),
-  /// with the log's end in the same snapshot: when fewer than `max_count` came, every event of the
-  /// type up to it has been read (subscription moves past the others).
-  store_result<typed_log_page> read_log_of_type(const log_checkpoint& after, int32_t max_count,
-                                                const std::string& type);
+  /// read_log of the events of `types` only (the others are passed over in the server, never
+  /// sent), without their metadata (recorded_event::metadata is left empty), with the log's end
+  /// in the same snapshot: when fewer than `max_count` came, every event of the types up to it has
+  /// been read (subscription moves past the others).
+  store_result<typed_log_page> read_log_of_types(const log_checkpoint& after, int32_t max_count,
+                                                 const std::vector<std::string>& types);
 
   /// The checkpoint after the last event that read_log could return now ({0, 0} if none): where
   /// a subscription starts to see only what is written from now on.

@@ -6,7 +6,7 @@
 namespace ordermesh::persistence {
 
 store_result<std::vector<recorded_event>> subscription::poll(int32_t max_count) {
-  if (!only_type_.empty()) {
+  if (!only_types_.empty()) {
     return poll_of_type(max_count);
   }
   auto events = store_.read_log(checkpoint_, max_count);
@@ -17,12 +17,12 @@ store_result<std::vector<recorded_event>> subscription::poll(int32_t max_count) 
 }
 
 store_result<std::vector<recorded_event>> subscription::poll_of_type(int32_t max_count) {
-  auto page = store_.read_log_of_type(checkpoint_, max_count, only_type_);
+  auto page = store_.read_log_of_types(checkpoint_, max_count, only_types_);
   if (!page) {
     return page.error();
   }
   if (page->events.size() < static_cast<size_t>(std::max(max_count, 0)) && page->log_end) {
-    // Every event of the type up to the log's end has been read: the others up to there are
+    // Every event of the types up to the log's end has been read: the others up to there are
     // passed over for good (the end is a real event's checkpoint, like every other one).
     const auto& end = *page->log_end;
     if (std::tie(checkpoint_.transaction_id, checkpoint_.position) <

@@ -26,11 +26,13 @@ namespace ordermesh::persistence {
 /// loses it) until it ends.
 class subscription {
 public:
-  /// Starts after `checkpoint` ({}: from the beginning). With `only_type`, delivers the events of
-  /// that type only; a poll that found fewer than it asked for moves the checkpoint to the log's
-  /// end as it saw it, so the other events are passed over once.
-  subscription(pg_event_store& store, log_checkpoint checkpoint, std::string only_type = {})
-      : store_(store), checkpoint_(checkpoint), only_type_(std::move(only_type)) {}
+  /// Starts after `checkpoint` ({}: from the beginning). With `only_types`, delivers the events
+  /// of those types only, without their metadata (pg_event_store::read_log_of_types); a poll that
+  /// found fewer than it asked for moves the checkpoint to the log's end as it saw it, so the
+  /// other events are passed over once.
+  subscription(pg_event_store& store, log_checkpoint checkpoint,
+               std::vector<std::string> only_types = {})
+      : store_(store), checkpoint_(checkpoint), only_types_(std::move(only_types)) {}
 
   /// The next events that are safe to hand on; empty when there are none yet. After the call,
   /// checkpoint() is after the last one returned: store it to resume there.
@@ -44,7 +46,7 @@ private:
 
   pg_event_store& store_;
   log_checkpoint checkpoint_;
-  std::string only_type_;
+  std::vector<std::string> only_types_;
 };
 
 } // namespace ordermesh::persistence

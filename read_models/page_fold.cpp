@@ -133,15 +133,20 @@ public:
     for (const auto& id : changed_orders_.keys()) {
       const auto& row = orders_.at(id);
       auto before = stored_.orders.find(id);
+      const bool stored = before != stored_.orders.end();
       for (const auto& line : row.lines) {
-        if (before == stored_.orders.end() || line_moved(before->second, line)) {
+        const auto* old = stored ? line_of(before->second, line.line_no) : nullptr;
+        if (old == nullptr || old->reservation != line.reservation) {
           out.lines.emplace_back(id, line);
+          out.line_stored.push_back(old != nullptr);
         }
       }
       out.orders.push_back(row);
+      out.order_stored.push_back(stored);
     }
     for (const auto& sku : changed_skus_.keys()) {
       out.inventory.push_back(inventory_.at(sku));
+      out.inventory_stored.push_back(stored_.inventory.count(sku) != 0);
     }
     for (const auto& key : touched_holds_.keys()) {
       auto now = holds_.find(key);
@@ -199,13 +204,13 @@ private:
     row.reason = reason;
   }
 
-  static bool line_moved(const order_row& before, const order_line_row& line) {
-    for (const auto& old : before.lines) {
-      if (old.line_no == line.line_no) {
-        return old.reservation != line.reservation;
+  static const order_line_row* line_of(const order_row& row, int32_t line_no) {
+    for (const auto& line : row.lines) {
+      if (line.line_no == line_no) {
+        return &line;
       }
     }
-    return true;
+    return nullptr;
   }
 
   void hold(inventory_row& row, const std::string& order_id, int64_t qty) {
@@ -236,6 +241,16 @@ private:
 };
 
 } // namespace
+
+const std::vector<std::string>& folded_types() {
+  static const std::vector<std::string> types = [] {
+    auto all = order::decodable_types();
+    const auto& stock = inventory::decodable_types();
+    all.insert(all.end(), stock.begin(), stock.end());
+    return all;
+  }();
+  return types;
+}
 
 std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events) {
   std::vector<projected_event> out;
@@ -287,6 +302,18 @@ page_keys keys_of(const std::vector<projected_event>& events) {
                e);
   }
   return page_keys{std::move(orders.keys()), std::move(skus.keys()), std::move(holds.keys())};
+}
+
+std::vector<hold_key> holds_to_read(const std::vector<hold_key>& touched,
+                                    const std::unordered_map<std::string, inventory_row>& stock) {
+  std::vector<hold_key> out;
+  for (const auto& key : touched) {
+    auto row = stock.find(key.sku);
+    if (row != stock.end() && row->second.reserved != 0) {
+      out.push_back(key);
+    }
+  }
+  return out;
 }
 
 page_rows fold_page(const std::vector<projected_event>& events, stored_rows stored) {

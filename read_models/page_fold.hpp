@@ -59,6 +59,11 @@ struct undecodable_event : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The event types the fold reads: every type the order and inventory codecs decode (each event
+/// of those streams changes its row, if only its version and updated_at). The projection reads
+/// the log for these only (persistence::subscription), so a type added to either codec is read.
+const std::vector<std::string>& folded_types();
+
 /// The page's events of projected streams, decoded, in the page's order; events of other streams
 /// are left out. Throws undecodable_event.
 std::vector<projected_event> decode_page(const std::vector<persistence::recorded_event>& events);
@@ -80,6 +85,12 @@ struct stored_rows {
   std::map<hold_key, int64_t> holds;
 };
 
+/// The holds of `touched` that can be stored, given the SKUs' stored rows: those of SKUs holding
+/// units (reserved > 0). A hold always holds units and `reserved` is the sum of its SKU's holds,
+/// so the others have none (in a bench/orders page, whose stock is taken, none at all).
+std::vector<hold_key> holds_to_read(const std::vector<hold_key>& touched,
+                                    const std::unordered_map<std::string, inventory_row>& stock);
+
 /// What a page changes: only rows that changed, each once, as the page leaves them.
 struct page_rows {
   /// Events that changed a row (a replayed one, at or below its row's version, changes nothing).
@@ -90,6 +101,11 @@ struct page_rows {
   std::vector<std::pair<std::string, order_line_row>> lines;
   /// Each SKU whose row changed, in the order of its first change.
   std::vector<inventory_row> inventory;
+  /// Whether each row of `orders`, `lines` and `inventory` (index for index) was stored before
+  /// the page: those are updated, the others inserted.
+  std::vector<bool> order_stored;
+  std::vector<bool> line_stored;
+  std::vector<bool> inventory_stored;
   /// Holds to store (new or with a new quantity) and holds to remove.
   std::vector<std::pair<hold_key, int64_t>> holds_set;
   std::vector<hold_key> holds_cleared;
@@ -107,7 +123,8 @@ struct page_rows {
 ///   on_hand (restocked, returned: +qty; committed: -qty) and the holds: reserved stores the
 ///   order's hold (replacing an earlier one), released, expired and committed remove it; reserved
 ///   is the sum of the SKU's holds.
-/// `stored` must hold every row of keys_of(events) that exists (holds included).
+/// `stored` must hold every row of keys_of(events) that exists (of the holds, those of
+/// holds_to_read: no other can exist).
 page_rows fold_page(const std::vector<projected_event>& events, stored_rows stored);
 
 } // namespace ordermesh::read_models

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::actors {
 
@@ -41,6 +42,16 @@ std::optional<Variant> parse_as(const std::string& payload_json) {
 /// Wire name -> reader of that event, one table per aggregate codec.
 template <class Variant>
 using event_parsers = std::map<std::string_view, std::optional<Variant> (*)(const std::string&)>;
+
+/// The wire names a table reads, in name order.
+template <class Variant>
+std::vector<std::string> wire_names_of(const event_parsers<Variant>& parsers) {
+  std::vector<std::string> names;
+  for (const auto& [name, parse] : parsers) {
+    names.emplace_back(name);
+  }
+  return names;
+}
 
 /// The event for a stored type and schema version, or nullopt for an unknown type, an unknown
 /// version (all events are at version 1 today; an upcaster goes here) or a malformed payload.

@@ -111,6 +111,11 @@ std::optional<event> decode(const std::string& type, int32_t schema_version,
   return decode_with(parsers, type, schema_version, payload_json);
 }
 
+const std::vector<std::string>& decodable_types() {
+  static const std::vector<std::string> names = wire_names_of(parsers);
+  return names;
+}
+
 std::optional<inventory_recorded> recorded_of(const std::string& type) {
   static const std::unordered_map<std::string, inventory_recorded> kinds{
       {wire::restocked, inventory_recorded::restocked},

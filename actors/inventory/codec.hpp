@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::actors::inventory {
 
@@ -32,6 +33,10 @@ encoded_event encode(const event& ev);
 /// version or a malformed payload.
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json);
+
+/// Every wire name decode() reads (older versions an upcaster reads included): what a reader of
+/// the log that folds every event of the aggregate must ask for.
+const std::vector<std::string>& decodable_types();
 
 /// Which event a stored type names (what a reply tells of it); nullopt for a type not of the
 /// inventory.

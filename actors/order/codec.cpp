@@ -138,6 +138,11 @@ std::optional<event> decode(const std::string& type, int32_t schema_version,
   return decode_with(parsers, type, schema_version, payload_json);
 }
 
+const std::vector<std::string>& decodable_types() {
+  static const std::vector<std::string> names = wire_names_of(parsers);
+  return names;
+}
+
 std::string encode_snapshot(const order_state& state) {
   return nlohmann::json(state).dump();
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ordermesh::actors::order {
 
@@ -38,6 +39,10 @@ encoded_event encode(const event& ev);
 /// version or a malformed payload.
 std::optional<event> decode(const std::string& type, int32_t schema_version,
                             const std::string& payload_json);
+
+/// Every wire name decode() reads (older versions an upcaster reads included): what a reader of
+/// the log that folds every event of the aggregate must ask for.
+const std::vector<std::string>& decodable_types();
 
 /// The state as a JSON snapshot payload.
 std::string encode_snapshot(const order_state& state);
