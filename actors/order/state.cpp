@@ -147,14 +147,12 @@ std::vector<std::string> committed_skus(const order_state& s) {
 
 /// The answer to the order's first sale, which it sent unrecorded (the effect of every line
 /// taken) while its journal still says placed. A sale is sent only once every line was taken, so
-/// its success confirms with every line's SKU; a decline cancels; a failure records the sale with
-/// the failed attempt, for the retries to build on. Only attempt 1 is sent unrecorded: any other
-/// attempt's answer here is stale.
+/// its success confirms with every line's SKU; a decline cancels (both final for the sale's one
+/// key, from any attempt: the payment reports them as attempt 0); a failure of attempt 1 records
+/// the sale with the failed attempt, for the retries to build on. Only attempt 1 is sent
+/// unrecorded: another attempt's failure here is stale.
 outcome decide_first_sale(const order_state& s, int32_t attempt, payment_outcome result,
                           const std::string& reason, const saga_policy& policy) {
-  if (attempt != 1) {
-    return accept<event>();
-  }
   switch (result) {
     case payment_outcome::authorized: {
       std::vector<std::string> skus;
@@ -167,6 +165,9 @@ outcome decide_first_sale(const order_state& s, int32_t attempt, payment_outcome
       return accept<event>({order_cancelled{"payment declined: " + reason}});
     case payment_outcome::failed:
       break;
+  }
+  if (attempt != 1) {
+    return accept<event>();
   }
   auto failed = attempt_failed(attempt, reason, policy);
   failed.events.insert(failed.events.begin(), sale_requested{attempt});

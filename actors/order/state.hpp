@@ -133,10 +133,11 @@ using order_decision = decision<event>;
 ///   skus (saga_effects); unknown_line for a sku not ordered.
 /// - record_stock_commit{attempt 0} while taking (placed): refused -> stock_reservation_failed +
 ///   order_rejected; committed (like record_stock_taken of its sku) or failed: no event.
-/// - record_authorization while taking (placed: its first sale is recorded by no event), attempt
-///   1: authorized -> order_confirmed{every line's sku}; declined -> order_cancelled; failed ->
-///   sale_requested{1} + payment_attempt_failed{1} (+ order_cancelled once the budget is spent);
-///   another attempt: no event.
+/// - record_authorization while taking (placed: its first sale is recorded by no event):
+///   authorized -> order_confirmed{every line's sku}; declined -> order_cancelled (from any
+///   attempt: final for the key); failed, attempt 1 -> sale_requested{1} +
+///   payment_attempt_failed{1} (+ order_cancelled once the budget is spent); another attempt's
+///   failure: no event.
 /// - record_authorization of a sale: authorized -> order_confirmed (from any attempt: one key, one
 ///   charge); declined -> order_cancelled (from any attempt: final for the key); failed -> as
 ///   below.

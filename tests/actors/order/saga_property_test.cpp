@@ -1023,7 +1023,12 @@ private:
   using psp_sale = payment_model::psp_sale;
   using recorded_sale = payment_model::recorded_sale;
 
+  /// As the payment reports: a sale's outcome (sold, declined: final for its key) as attempt 0,
+  /// a failure as the attempt that failed.
   void report_sale(const std::string& oid, int32_t attempt, ord::payment_outcome outcome) {
+    if (outcome != ord::payment_outcome::failed) {
+      attempt = 0;
+    }
     send("sale result " + oid + " #" + std::to_string(attempt), [=] {
       to_order(oid, ord::record_authorization{attempt, outcome, "r", "psp"});
     });

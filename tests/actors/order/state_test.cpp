@@ -558,6 +558,14 @@ BOOST_AUTO_TEST_CASE(the_first_sales_outcome_confirms_or_cancels_an_order_still_
   BOOST_CHECK(s.sale && s.settled_by_runner);
   BOOST_CHECK(!s.has_line(line_reservation::pending)); // taken before the sale
   BOOST_CHECK(!s.confirmed_before_commit());
+  // The payment reports a sale's outcome, final for its key, as attempt 0 (its reaction to sold
+  // or sale_declined, and its resume): it confirms or cancels as well.
+  BOOST_CHECK(accepted_with(
+      when(placed_now, record_authorization{0, payment_outcome::authorized, "", "auth_1"}),
+      {order_confirmed{{"apple", "pear"}}}));
+  BOOST_CHECK(accepted_with(
+      when(placed_now, record_authorization{0, payment_outcome::declined, "insufficient", ""}),
+      {order_cancelled{"payment declined: insufficient"}}));
   d = when(placed_now, record_authorization{1, payment_outcome::declined, "insufficient", ""});
   BOOST_CHECK(accepted_with(d, {order_cancelled{"payment declined: insufficient"}}));
   // Cancelled while its sale may be on its way: the sale's key is reversed before any stock
