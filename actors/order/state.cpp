@@ -586,7 +586,6 @@ actions take_pending_lines(const order_state& s, const saga_policy& policy, int3
       round);
 }
 
-/// `first`: the reaction to recording sale_requested{1}, the order's first payment command.
 /// Sale attempt `attempt`, timed; `first`: the order's first payment command ever.
 actions request_sale(const order_state& s, const saga_policy& policy, int32_t attempt,
                      bool first = false) {
