@@ -226,14 +226,17 @@ def report(idle_file, events_file):
           f" ms per commit between the first and the last")
 
 
-# The steps of an order's own stream under load, each timed from the event before it. An order
-# on the new path records placed, sale_requested once every line is taken (older binaries: a
-# stock_committed per line before it), then confirmed with payment_captured (or rejected/cancelled).
+# The steps of an order under load, each timed from the event before it. An order records placed,
+# then confirmed with payment_captured (or rejected/cancelled); its stock is taken once the last
+# line's inventory.committed is inserted ("stock taken": the binaries before this one then also
+# recorded order.sale_requested, on the path of "stock taken -> ended").
+TAKEN = "stock taken (the last line's inventory.committed)"
 TAIL_STEPS = [
-    ("placed -> stock taken", "order.placed.v1", "order.sale_requested.v1",
-     "hops to each line's inventory, their appends, the answers back, the order's append"),
-    ("stock taken -> ended", "order.sale_requested.v1", None,
-     "hop to the payment, the PSP sale, the payment's append, the report back, the order's append"),
+    ("placed -> stock taken", "order.placed.v1", TAKEN,
+     "hops to each line's inventory, their appends"),
+    ("stock taken -> ended", TAKEN, None,
+     "the answers back (before: the order's sale_requested append), hop to the payment, the PSP "
+     "sale, the payment's append, the report back, the order's append"),
 ]
 TERMINAL = ("order.confirmed.v1", "order.rejected.v1", "order.cancelled.v1")
 
@@ -243,6 +246,9 @@ def tail(events_file, wrk_p50, wrk_p99):
     for line in open(events_file):
         stream, etype, us = line.rstrip("\n").split("|")
         steps = orders[stream]
+        if etype == "inventory.committed.v1":  # one per line: the last one took the stock
+            steps[TAKEN] = max(steps.get(TAKEN, 0), int(us))
+            continue
         steps.setdefault(etype, int(us))  # the first of a type (stock_committed: per line)
     spans, parts = [], defaultdict(list)
     slow_parts = []

@@ -82,7 +82,12 @@ public:
                    [&](const order::stock_reservation_failed& x) {
                      set_line(row, x.sku, line_reservation::failed);
                    },
-                   [&](const order::order_confirmed&) {
+                   // A sale confirmed straight from placed (its first sale recorded by no
+                   // event): the SKUs it names were taken.
+                   [&](const order::order_confirmed& x) {
+                     for (const auto& sku : x.skus) {
+                       set_line(row, sku, line_reservation::reserved);
+                     }
                      set_status(row, order::order_status::confirmed, "");
                    },
                    [&](const order::order_rejected& x) {

@@ -117,8 +117,9 @@ struct page_rows {
 ///   then sets version and updated_at;
 /// - a line reserved (stock_reserved, or stock_committed: a take) or failed sets every line of
 ///   that SKU, sale_requested sets every line reserved (each was taken), and a placed order
-///   becomes reserved once every line is reserved; confirmed,
-///   rejected, cancelled set the status (and reason); other order events move only the version;
+///   becomes reserved once every line is reserved; confirmed sets the lines of the SKUs it names
+///   reserved (a sale confirmed straight from placed) and, like rejected and cancelled, the
+///   status (and reason); other order events move only the version;
 /// - an inventory row appears (zeros) with the SKU's first event; an event above its version moves
 ///   on_hand (restocked, returned: +qty; committed: -qty) and the holds: reserved stores the
 ///   order's hold (replacing an earlier one), released, expired and committed remove it; reserved

@@ -39,9 +39,12 @@ struct inventory_reply {
   /// The stream's version after the command.
   int64_t version = 0;
   inventory_summary summary;
+  /// Set by the runtime: this delivery recorded nothing (a redelivery of a handled message id,
+  /// answered with its first `recorded`, or an idempotent repeat).
+  bool repeated = false;
 };
 
 OM_FIELDS(inventory_summary, on_hand, reserved, available, reservations)
-OM_FIELDS(inventory_reply, recorded, version, summary)
+OM_FIELDS(inventory_reply, recorded, version, summary, repeated)
 
 } // namespace ordermesh::actors::inventory

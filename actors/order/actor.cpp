@@ -157,8 +157,8 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               // Past the order's own reservation timeout the take is dropped unexecuted, so a take
               // still queued cannot land after the order gave up.
               e.deadline_us = runtime::unix_now_us() + a.deadline_ms * 1000;
-              auto report = [=](const record_stock_commit& answer) {
-                auto decided = takes->add(answer);
+              auto report = [=](const record_stock_commit& answer, bool now) {
+                auto decided = takes->add(answer, now);
                 if (!decided) {
                   return;
                 }
@@ -175,13 +175,15 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               runtime::route<inventory_reply, inventory_errc>(
                   self, dir.inventory, sku, std::move(e),
                   caf::make_message(inventory::commit{oid, a.qty}),
-                  [=](inventory_reply& r) { report(take_answer(sku, r)); },
+                  [=](inventory_reply& r) { report(take_answer(sku, r), took_now(r)); },
                   [=](inventory_errc, const std::string& reason) {
-                    report(take_refusal(sku, reason));
+                    report(take_refusal(sku, reason), false);
                   });
             },
             [&](const sell_payment& a) {
-              util::fail_point("order.sale_requested_before_sell");
+              // The first sale follows the takes' answers with nothing recorded between: a crash
+              // here recovers the order placed; it takes again and sells again, same key.
+              util::fail_point("order.taken_before_sell");
               // One message id per attempt; the payment records nothing before its PSP call, so
               // it remembers the id only while it lives: after its crash a resend calls the PSP
               // again with the order's one sale key, which the PSP answers with its first answer.

@@ -143,8 +143,12 @@ struct record_capture {
 
 /// Every line in `skus` was taken (the inventory committed its units to the order and answers a
 /// repeat the same): the take_tally of one batch of takes reports this once all of them answered.
+/// Recorded by no event: its effect is the order's first sale.
 struct record_stock_taken {
   std::vector<std::string> skus;
+  /// Some take of the batch committed its units now (not a repeat): no earlier batch had every
+  /// line taken, so no sale of the order was ever sent, and this one is its first (sell::first).
+  bool took_now = false;
 };
 
 /// A timer the saga scheduled has fired.
@@ -199,8 +203,11 @@ struct payment_requested {
 
 /// Every line's stock is committed: sale attempt `attempt` (1-based) starts. A sale authorizes and
 /// captures at once; every attempt is sent with the order's one sale key, so the PSP charges at
-/// most once. The first one also records every line committed: the order records no event per
-/// taken line (streams of earlier binaries have a stock_committed per line before it).
+/// most once. It also records every line committed: the order records no event per taken line
+/// (streams of earlier binaries have a stock_committed per line before it). The first sale is
+/// sent unrecorded (the effect of record_stock_taken); sale_requested{1} is recorded only together
+/// with that attempt's failure (payment_attempt_failed{1}), for the retries to build on; earlier
+/// binaries recorded it before their first sale.
 struct sale_requested {
   int32_t attempt = 0;
 };
@@ -303,8 +310,9 @@ struct sell_payment {
   int64_t amount_cents = 0;
   std::string card_token;
   int32_t attempt = 0;
-  /// Sent as the reaction to recording sale_requested{1}: the order's first payment command ever
-  /// (payment::sell::first). A resend (resume, a later attempt) says false.
+  /// The order's first payment command ever (payment::sell::first): the effect of every line taken
+  /// where some take committed its units now (record_stock_taken::took_now). A resend (a repeated
+  /// take round, resume, a later attempt) says false: the payment reads its stream first.
   bool first = false;
 };
 
@@ -377,7 +385,7 @@ OM_FIELDS(place_order, order_id, customer_id, lines, payment)
 OM_FIELDS(record_reservation, sku, ok, reason)
 OM_FIELDS(record_authorization, attempt, outcome, reason, psp_reference)
 OM_FIELDS(record_stock_commit, sku, attempt, outcome, reason)
-OM_FIELDS(record_stock_taken, skus)
+OM_FIELDS(record_stock_taken, skus, took_now)
 OM_FIELDS(record_capture, ok)
 OM_FIELDS(record_timeout, step, attempt)
 OM_NO_FIELDS(record_compensated)

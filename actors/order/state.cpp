@@ -145,6 +145,35 @@ std::vector<std::string> committed_skus(const order_state& s) {
   return skus;
 }
 
+/// The answer to the order's first sale, which it sent unrecorded (the effect of every line
+/// taken) while its journal still says placed. A sale is sent only once every line was taken, so
+/// its success confirms with every line's SKU; a decline cancels (both final for the sale's one
+/// key, from any attempt: the payment reports them as attempt 0); a failure of attempt 1 records
+/// the sale with the failed attempt, for the retries to build on. Only attempt 1 is sent
+/// unrecorded: another attempt's failure here is stale.
+outcome decide_first_sale(const order_state& s, int32_t attempt, payment_outcome result,
+                          const std::string& reason, const saga_policy& policy) {
+  switch (result) {
+    case payment_outcome::authorized: {
+      std::vector<std::string> skus;
+      for (const auto& line : s.lines) {
+        skus.push_back(line.sku);
+      }
+      return accept<event>({order_confirmed{std::move(skus)}});
+    }
+    case payment_outcome::declined:
+      return accept<event>({order_cancelled{"payment declined: " + reason}});
+    case payment_outcome::failed:
+      break;
+  }
+  if (attempt != 1) {
+    return accept<event>();
+  }
+  auto failed = attempt_failed(attempt, reason, policy);
+  failed.events.insert(failed.events.begin(), sale_requested{attempt});
+  return failed;
+}
+
 bool awaiting_answer_to(const order_state& s, int32_t attempt) {
   return s.status == order_status::reserved && !s.authorized && attempt == s.payment_attempt &&
          !s.awaiting_payment_retry();
@@ -154,6 +183,9 @@ outcome decide_authorization(const order_state& s, const record_authorization& c
                              const saga_policy& policy) {
   if (s.terminal()) {
     return accept<event>();
+  }
+  if (s.taking()) {
+    return decide_first_sale(s, cmd.attempt, cmd.outcome, cmd.reason, policy);
   }
   if (s.status != order_status::reserved) {
     return unexpected("no authorization was requested");
@@ -225,32 +257,21 @@ outcome commit_round_failed(const order_state& s, int32_t attempt, std::string r
   return accept<event>(std::move(events));
 }
 
-/// A placed order's take of one line: every line committed asks for the sale in the same append;
-/// a refused line rejects the order (compensation gives back whatever was taken).
+/// A placed order's take of one line: a refused line rejects the order (compensation gives back
+/// whatever was taken); a committed one records nothing (the take tally reports committed takes
+/// together, as record_stock_taken).
 outcome decide_take(const order_state& s, const record_stock_commit& cmd) {
   if (auto unchanged = unless_line_awaits(s, cmd.sku, line_reservation::pending)) {
     return std::move(*unchanged);
   }
-  switch (cmd.outcome) {
-    case commit_outcome::committed: {
-      auto others = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
-        return l.sku == cmd.sku || l.reservation == line_reservation::committed;
-      });
-      if (others) {
-        return accept<event>({stock_committed{cmd.sku}, sale_requested{1}});
-      }
-      return accept<event>({stock_committed{cmd.sku}});
-    }
-    case commit_outcome::refused:
-      return line_refused(cmd.sku, cmd.reason);
-    case commit_outcome::failed:
-      break;
+  if (cmd.outcome == commit_outcome::refused) {
+    return line_refused(cmd.sku, cmd.reason);
   }
-  return accept<event>(); // no decision: the reservation timer covers it
+  return accept<event>(); // committed (the inventory holds it), or no decision (the timer)
 }
 
-/// Every take of a batch answered committed: the sale is requested in one event, which records
-/// every line committed.
+/// Every take of a batch answered committed: nothing is recorded (the inventory made each take
+/// durable, and answers a repeat the same); the first sale is its effect (saga_effects).
 outcome decide_taken(const order_state& s, const record_stock_taken& cmd) {
   for (const auto& sku : cmd.skus) {
     auto ordered = std::any_of(s.lines.begin(), s.lines.end(),
@@ -259,17 +280,7 @@ outcome decide_taken(const order_state& s, const record_stock_taken& cmd) {
       return reject<event>(order_errc::unknown_line, "no line for sku " + sku);
     }
   }
-  if (!s.taking()) {
-    return accept<event>(); // late or repeated: the order moved on
-  }
-  auto all = std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
-    return l.reservation == line_reservation::committed ||
-           std::find(cmd.skus.begin(), cmd.skus.end(), l.sku) != cmd.skus.end();
-  });
-  if (!all) {
-    return accept<event>(); // a line still awaits its take
-  }
-  return accept<event>({sale_requested{1}});
+  return accept<event>();
 }
 
 outcome decide_stock_commit(const order_state& s, const record_stock_commit& cmd,
@@ -319,6 +330,9 @@ outcome decide_timeout(const order_state& s, const record_timeout& cmd, const sa
       }
       break;
     case saga_step::payment:
+      if (s.taking()) {
+        return decide_first_sale(s, cmd.attempt, payment_outcome::failed, "timed out", policy);
+      }
       if (awaiting_answer_to(s, cmd.attempt)) {
         return attempt_failed(cmd.attempt, "timed out", policy);
       }
@@ -485,6 +499,13 @@ order_state apply(order_state s, const event& ev) {
             set_line(s, x.sku, line_reservation::commit_refused);
           },
           [&](const order_confirmed& x) {
+            if (s.taking()) {
+              // Confirmed by its first sale, recorded by no event: every line was taken before.
+              s.sale = true;
+              for (const auto& sku : x.skus) {
+                set_line(s, sku, line_reservation::committed);
+              }
+            }
             s.status = order_status::confirmed;
             s.settled_by_runner = s.sale && !x.skus.empty();
           },
@@ -493,6 +514,9 @@ order_state apply(order_state s, const event& ev) {
             s.reason = x.reason;
           },
           [&](const order_cancelled& x) {
+            // Cancelled while taking: its first sale, recorded by no event, may be on its way,
+            // so it is given back as a sale (its key reversed before any stock goes back).
+            s.sale = s.sale || s.taking();
             s.status = order_status::cancelled;
             s.reason = x.reason;
           },
@@ -562,10 +586,28 @@ actions take_pending_lines(const order_state& s, const saga_policy& policy, int3
       round);
 }
 
-/// `first`: the reaction to recording sale_requested{1}, the order's first payment command.
-actions request_sale(const order_state& s, const saga_policy& policy, bool first = false) {
-  return {sell_payment{s.amount_cents, s.card_token, s.payment_attempt, first},
-          schedule_timeout{saga_step::payment, s.payment_attempt, policy.step_timeout_ms}};
+/// Sale attempt `attempt`, timed; `first`: the order's first payment command ever.
+actions request_sale(const order_state& s, const saga_policy& policy, int32_t attempt,
+                     bool first = false) {
+  return {sell_payment{s.amount_cents, s.card_token, attempt, first},
+          schedule_timeout{saga_step::payment, attempt, policy.step_timeout_ms}};
+}
+
+/// Whether `cmd` completes the takes of an order still taking: the first sale is its effect.
+bool completes_takes(const order_state& s, const command& cmd) {
+  std::vector<std::string> skus;
+  if (const auto* taken = std::get_if<record_stock_taken>(&cmd)) {
+    skus = taken->skus;
+  } else if (const auto* one = std::get_if<record_stock_commit>(&cmd);
+             one != nullptr && one->outcome == commit_outcome::committed) {
+    skus = {one->sku};
+  } else {
+    return false;
+  }
+  return s.taking() && std::all_of(s.lines.begin(), s.lines.end(), [&](const line_state& l) {
+           return l.reservation == line_reservation::committed ||
+                  std::find(skus.begin(), skus.end(), l.sku) != skus.end();
+         });
 }
 
 actions request_authorization(const order_state& s, const saga_policy& policy) {
@@ -705,7 +747,11 @@ std::vector<saga_action> saga_decide(const order_state& state, const event& just
           [&](const stock_reserved&) { return actions{}; },
           [&](const stock_reservation_failed&) { return actions{}; },
           [&](const payment_requested&) { return request_authorization(state, policy); },
-          [&](const sale_requested& x) { return request_sale(state, policy, x.attempt == 1); },
+          // The first sale went out unrecorded (the takes' effect): sale_requested{1} is recorded
+          // with its failure, whose reaction schedules the retry.
+          [&](const sale_requested& x) {
+            return x.attempt == 1 ? actions{} : request_sale(state, policy, x.attempt);
+          },
           [&](const payment_authorized&) { return actions{}; },
           [&](const stock_commit_requested&) { return commit_round(state, policy); },
           [&](const stock_committed&) { return after_line_settled(state, policy, ctx); },
@@ -758,6 +804,13 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
       timeout != nullptr && takes_again(state, *timeout)) {
     return take_pending_lines(state, policy, timeout->attempt + 1);
   }
+  if (completes_takes(state, cmd)) {
+    // Marked first only when some take committed now: no earlier round had every line taken,
+    // so no sale was ever sent. Else the payment reads its stream first (a first sell resent
+    // past the PSP's key window would charge again).
+    const auto* taken = std::get_if<record_stock_taken>(&cmd);
+    return request_sale(state, policy, 1, taken != nullptr && taken->took_now);
+  }
   return {};
 }
 
@@ -775,7 +828,7 @@ std::vector<saga_action> saga_resume(const order_state& state, const saga_policy
     case order_status::reserved:
       if (state.sale) {
         return state.awaiting_payment_retry() ? schedule_retry(state, policy, ctx)
-                                              : request_sale(state, policy);
+                                              : request_sale(state, policy, state.payment_attempt);
       }
       if (state.committing()) {
         return state.awaiting_commit_retry() ? schedule_commit_retry(state, policy, ctx)
@@ -823,7 +876,13 @@ take_tally::take_tally(const std::vector<saga_action>& actions) {
   }
 }
 
-std::optional<command> take_tally::add(const record_stock_commit& answer) {
+bool took_now(const inventory::inventory_reply& reply) {
+  return !reply.repeated &&
+         std::find(reply.recorded.begin(), reply.recorded.end(),
+                   inventory::inventory_recorded::committed) != reply.recorded.end();
+}
+
+std::optional<command> take_tally::add(const record_stock_commit& answer, bool now) {
   if (reported_ || std::find(awaited_.begin(), awaited_.end(), answer.sku) == awaited_.end()) {
     return std::nullopt;
   }
@@ -834,10 +893,11 @@ std::optional<command> take_tally::add(const record_stock_commit& answer) {
     case commit_outcome::committed:
       if (std::find(taken_.begin(), taken_.end(), answer.sku) == taken_.end()) {
         taken_.push_back(answer.sku);
+        took_now_ = took_now_ || now;
       }
       if (taken_.size() == awaited_.size()) {
         reported_ = true;
-        return command{record_stock_taken{taken_}};
+        return command{record_stock_taken{taken_, took_now_}};
       }
       return std::nullopt;
     case commit_outcome::failed:

@@ -70,7 +70,10 @@ struct order_state {
   /// Captured (confirmed orders) or compensated (rejected and cancelled ones): nothing left to do.
   bool saga_completed = false;
   /// The payment is a sale (authorize and capture at once), requested once every line's stock was
-  /// committed; false for an order on the older path (authorize, commit, capture).
+  /// committed (recorded by sale_requested, or by the confirmation or cancellation of an order
+  /// still taking, whose first sale is recorded by no event); false for an order on the older
+  /// path (authorize, commit, capture) and for one rejected while taking (a refused take: no
+  /// sale was ever sent).
   bool sale = false;
   /// Confirmed as a sale naming its SKUs: the settlement runner settles its stock from the
   /// journal, and the saga ends once the notification answered (record_notified).
@@ -104,8 +107,9 @@ struct order_state {
            });
   }
 
-  /// Placed and taking its lines' stock (reserve and commit at once). An order the older binary
-  /// placed goes on reserving once one of its lines is reserved.
+  /// Placed and taking its lines' stock (reserve and commit at once), or, every line taken, its
+  /// first sale on its way (recorded by no event). An order the older binary placed goes on
+  /// reserving once one of its lines is reserved.
   bool taking() const {
     return status == order_status::placed && !has_line(line_reservation::reserved);
   }
@@ -124,12 +128,16 @@ using order_decision = decision<event>;
 /// Decides one command against `state`. After a terminal event nothing records a second one:
 /// late replies and timers are accepted with no event.
 /// - place_order: order_placed; no event if already placed; invalid_order if it breaks a rule.
-/// - record_stock_taken while taking (placed): sale_requested{1} once every line is committed or
-///   in its skus (no event before: the inventory made each take durable, and the order takes again
-///   after a crash); unknown_line for a sku not ordered; no event once the order moved on.
+/// - record_stock_taken: no event (the inventory made each take durable, and the order takes
+///   again after a crash); the first sale is its effect once every line is committed or in its
+///   skus (saga_effects); unknown_line for a sku not ordered.
 /// - record_stock_commit{attempt 0} while taking (placed): refused -> stock_reservation_failed +
-///   order_rejected; committed -> stock_committed (+ sale_requested{1} once every line is
-///   committed); failed: no event (the reservation timer covers it).
+///   order_rejected; committed (like record_stock_taken of its sku) or failed: no event.
+/// - record_authorization while taking (placed: its first sale is recorded by no event):
+///   authorized -> order_confirmed{every line's sku}; declined -> order_cancelled (from any
+///   attempt: final for the key); failed, attempt 1 -> sale_requested{1} +
+///   payment_attempt_failed{1} (+ order_cancelled once the budget is spent); another attempt's
+///   failure: no event.
 /// - record_authorization of a sale: authorized -> order_confirmed (from any attempt: one key, one
 ///   charge); declined -> order_cancelled (from any attempt: final for the key); failed -> as
 ///   below.
@@ -150,7 +158,9 @@ using order_decision = decision<event>;
 ///   spent (compensation gives back every line, committed or not); unknown_line;
 ///   unexpected_reply before authorization.
 /// - record_timeout: reservation -> order_cancelled (an order taking its stock: no event on the
-///   first round's timeout, it takes again: saga_effects); payment -> like a failed attempt;
+///   first round's timeout, it takes again: saga_effects; cancelled later, its first sale may be
+///   on its way, so it is given back as a sale: the key reversed, then the stock returned);
+///   payment -> like a failed attempt (while taking: like its first sale's failure);
 ///   payment_retry -> payment_requested{attempt + 1} (sale_requested for a sale); stock_commit ->
 ///   like a failed round;
 ///   stock_commit_retry -> stock_commit_requested{attempt + 1} (round 0 for an order the old
@@ -181,8 +191,9 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 /// recorded event, in order.
 /// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open): notify;
 /// settle_stock for every line too if it was confirmed without SKUs (the settlement runner settles
-/// the others); the older path: settle_stock after payment_captured. sale_requested{1}'s
-/// sell_payment is marked first (the order's first payment command); every other is not.
+/// the others); the older path: settle_stock after payment_captured. sale_requested{n}: sale
+/// attempt n, for n >= 2 (sale_requested{1} is recorded with the first sale's failure, which
+/// schedules the retry: the first sale is the takes' effect, saga_effects).
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
 
@@ -196,7 +207,10 @@ std::vector<saga_action> saga_on_sale_reversed(const order_state& state);
 /// record_sale_reversed -> saga_on_sale_reversed; the first reservation timeout of an order taking
 /// its stock -> every pending line's take again, timed as round 2 (the takes may all have been
 /// answered committed while the answers or the order's record of them were lost; the inventory
-/// answers a repeated take the same); nothing for any other command.
+/// answers a repeated take the same); record_stock_taken (or a committed take) that leaves no
+/// line of an order still taking untaken -> its first sale (sell_payment{1}, marked first only if
+/// record_stock_taken::took_now: else a sale may have been sent before, and the payment reads its
+/// stream first) and its payment timer; nothing for any other command.
 std::vector<saga_action> saga_effects(const order_state& state, const command& cmd,
                                       const saga_policy& policy);
 
@@ -223,6 +237,10 @@ record_stock_commit take_answer(const std::string& sku, const inventory::invento
 /// A take the inventory rejected: refused, for the inventory's reason.
 record_stock_commit take_refusal(const std::string& sku, const std::string& reason);
 
+/// Whether the take answered `reply` committed the order's units now: it recorded the commit in
+/// this delivery (not a repeat, not a redelivery answered with its first outcome).
+bool took_now(const inventory::inventory_reply& reply);
+
 /// Gathers the answers to one batch of takes (the take_stock actions of one `execute`) into what
 /// the order records: the first refusal at once (record_stock_commit, refused), and
 /// record_stock_taken once every take of the batch was answered committed. A committed line is
@@ -237,12 +255,15 @@ public:
   /// Whether the batch has no take.
   bool empty() const { return awaited_.empty(); }
 
-  /// What to report to the order once `answer` (to one of the batch's takes) arrived, if anything.
-  std::optional<command> add(const record_stock_commit& answer);
+  /// What to report to the order once `answer` (to one of the batch's takes) arrived, if anything;
+  /// `now`: the take committed its units in this answer (took_now), reported as
+  /// record_stock_taken::took_now if any take of the batch did.
+  std::optional<command> add(const record_stock_commit& answer, bool now);
 
 private:
   std::vector<std::string> awaited_;
   std::vector<std::string> taken_;
+  bool took_now_ = false;
   bool reported_ = false;
 };
 

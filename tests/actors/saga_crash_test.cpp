@@ -47,9 +47,10 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
     testing::child_process node{{OM_SAGA_NODE_PATH, std::to_string(cfg.psp.port),
                                  std::to_string(orders), std::to_string(stock)},
                                 environment_for(cfg.pg)};
-    // Kill it once some sagas are underway and before they are all done.
+    // Kill it once some sagas are underway (stock taken: their sales, recorded by no event, on
+    // their way or answered) and before they are all done.
     auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (count("event_type = 'order.sale_requested.v1'") < 5 &&
+    while (count("event_type = 'inventory.committed.v1'") < 5 &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(10ms);
     }
@@ -120,9 +121,11 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
 namespace {
 
 /// Runs saga_node until it dies at `fail_point`, then a node on the same database: every saga
-/// must end, and every confirmed sale be settled at its inventory exactly once (one
-/// inventory.orders_settled naming it; the saga itself sends no settle any more).
-void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fail_point) {
+/// must end, every confirmed sale be settled at its inventory exactly once (one
+/// inventory.orders_settled naming it; the saga itself sends no settle any more) and charged once
+/// at the PSP. `confirmed_before`: some order confirmed before the crash.
+void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fail_point,
+                                                           bool confirmed_before = true) {
   testing::pg_test_database db;
   auto cfg = db.config();
   cfg.psp.port = 0;
@@ -147,7 +150,9 @@ void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fa
     BOOST_REQUIRE_MESSAGE(ended->code == util::fail_point_exit_code,
                           "the node ended otherwise: " << ended->describe());
   }
-  BOOST_REQUIRE_GE(count("event_type = 'order.confirmed.v1'"), 1);
+  if (confirmed_before) {
+    BOOST_REQUIRE_GE(count("event_type = 'order.confirmed.v1'"), 1);
+  }
 
   caf::actor_system_config caf_cfg;
   core::configure(caf_cfg);
@@ -186,6 +191,8 @@ void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fa
                  "SELECT count(*) FROM events s, jsonb_array_elements_text(s.payload::jsonb->"
                  "'order_ids') AS x(id) WHERE s.stream_id = 'inventory/crash-sku'"
                  " AND s.event_type = 'inventory.orders_settled.v1'")) == confirmed);
+  // One charge per confirmed sale, however often a sale was sent again.
+  BOOST_TEST(psp_server.stats().distinct_charges == static_cast<uint64_t>(confirmed));
   node.stop();
   psp_server.stop();
 }
@@ -197,6 +204,15 @@ void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fa
 // notifies again, and the settlement runner settles the sale from the journal.
 BOOST_AUTO_TEST_CASE(a_notification_lost_to_a_crash_is_sent_again_and_the_sale_settled) {
   every_confirmed_sale_is_settled_once_after_a_crash_at("order.confirmed_before_notify");
+}
+
+// The first sale is the effect of the takes' answers, recorded by no event: a node that dies with
+// every take answered and the sale not yet sent leaves its order "placed". After the restart it
+// takes again (the inventory answers the repeats the same) and sells under the same key: every
+// order ends, each confirmed sale charged once and settled once.
+BOOST_AUTO_TEST_CASE(a_crash_between_the_takes_and_the_sale_takes_again_and_charges_once) {
+  every_confirmed_sale_is_settled_once_after_a_crash_at("order.taken_before_sell", false);
+  every_confirmed_sale_is_settled_once_after_a_crash_at("order.taken_before_sell:3", false);
 }
 
 // The settlement runner saves its checkpoint only after every answer: one that dies after the

@@ -300,4 +300,24 @@ BOOST_AUTO_TEST_CASE(a_sale_request_with_no_taken_lines_before_it_shows_every_li
   BOOST_TEST((rows.lines[1].second.reservation == line_reservation::reserved));
 }
 
+BOOST_AUTO_TEST_CASE(an_order_confirmed_straight_from_placed_shows_its_sold_lines_taken) {
+  // The first sale is recorded by no event: order.confirmed{skus} follows order.placed.
+  stored_rows stored;
+  stored.orders["o1"] =
+      stored_order("o1", 1, {{"A", line_reservation::pending}, {"B", line_reservation::pending}});
+  auto rows = fold_page({on_order("o1", 2, order::order_confirmed{{"A", "B"}})}, stored);
+  BOOST_REQUIRE_EQUAL(rows.orders.size(), 1u);
+  BOOST_TEST((rows.orders[0].status == order_status::confirmed));
+  BOOST_TEST(rows.orders[0].version == 2);
+  BOOST_REQUIRE_EQUAL(rows.lines.size(), 2u);
+  BOOST_TEST((rows.lines[0].second.reservation == line_reservation::reserved));
+  BOOST_TEST((rows.lines[1].second.reservation == line_reservation::reserved));
+  // Cancelled straight from placed: the status and reason, the lines as they were.
+  stored.orders["o2"] = stored_order("o2", 1, {{"A", line_reservation::pending}});
+  rows = fold_page({on_order("o2", 2, order::order_cancelled{"payment declined: x"})}, stored);
+  BOOST_REQUIRE_EQUAL(rows.orders.size(), 1u);
+  BOOST_TEST((rows.orders[0].status == order_status::cancelled));
+  BOOST_TEST(rows.orders[0].reason == "payment declined: x");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

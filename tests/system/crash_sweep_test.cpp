@@ -65,7 +65,7 @@ const std::vector<armed_point>& known_points() {
       {"journal.committed_before_reply", 60},
       {"order.placed_before_take", 6},
       {"order.taken_before_record", 6},
-      {"order.sale_requested_before_sell", 6},
+      {"order.taken_before_sell", 6},
       {"order.confirmed_before_notify", 6},
       {"settlement.settled_before_checkpoint", 1},
       {"order.compensation_before_release", 3},
@@ -80,9 +80,8 @@ const std::vector<armed_point>& known_points() {
 
 /// Kills the first start after confirmations, then the restart while it recovers.
 sweep_run recovery_run(uint64_t nth) {
-  return {{"order.sale_requested_before_sell", 4},
-          armed_point{"entity.recovered_before_resume", nth},
-          false};
+  return {
+      {"order.taken_before_sell", 4}, armed_point{"entity.recovered_before_resume", nth}, false};
 }
 
 std::optional<armed_point> parse_point(const std::string& text) {
@@ -116,7 +115,7 @@ std::vector<sweep_run> parse_runs(const std::string& list) {
 std::vector<sweep_run> default_runs() {
   return {{{"journal.committed_before_reply", 60}, std::nullopt, false},
           {{"order.taken_before_record", 6}, std::nullopt, false},
-          {{"order.sale_requested_before_sell", 6}, std::nullopt, false},
+          {{"order.taken_before_sell", 6}, std::nullopt, false},
           {{"payment.psp_answered_before_record", 10}, std::nullopt, true},
           recovery_run(6)};
 }

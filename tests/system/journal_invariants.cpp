@@ -66,7 +66,8 @@ struct order_history {
   std::vector<std::pair<std::string, int64_t>> lines;
   std::vector<std::string> terminal;
   int saga_ends = 0;
-  /// Sold in one PSP call (order.sale_requested): its lines are settled before its saga ends.
+  /// Sold in one PSP call (order.sale_requested, or order.confirmed naming its SKUs): its lines
+  /// are settled once.
   bool sale = false;
 };
 
@@ -238,6 +239,9 @@ private:
       }
     } else if (row.type == wire::order_confirmed || row.type == wire::order_rejected ||
                row.type == wire::order_cancelled) {
+      // A sale confirmed naming its SKUs (straight from placed: no order.sale_requested).
+      o.sale = o.sale || (row.type == wire::order_confirmed &&
+                          !row.payload.value("skus", nlohmann::json::array()).empty());
       o.terminal.push_back(row.type);
       if (o.terminal.size() > 1) {
         violation(row, "second terminal event",

@@ -83,7 +83,8 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
 /// - when settled: every order has exactly one terminal event and an ended saga
 ///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
 ///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
-///   none; a confirmed sale (`order.sale_requested`) each line settled once at its inventory
+///   none; a confirmed sale (`order.sale_requested`, or `order.confirmed` naming SKUs) each line
+///   settled once at its inventory
 ///   (`inventory.settled`, or named once by an `inventory.orders_settled`: "confirmed sale not
 ///   settled once"); per payment, authorizations =
 ///   captures + voids (a void counts when it releases an open authorization: voiding a payment that

@@ -230,6 +230,22 @@ BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_settle_was_lost_is_named_once_settle
   BOOST_TEST(report.has("order o1 is a confirmed sale settled 0 times at a"), report.describe());
 }
 
+// The current binary records no event for an order's first sale: order.confirmed{skus} follows
+// the takes, and the order is still a sale whose lines must be settled once.
+BOOST_AUTO_TEST_CASE(a_sale_confirmed_straight_from_placed_is_checked_as_a_sale) {
+  history h;
+  h.restock("a", 2);
+  h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
+  h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
+  h.add("order/o1", "order.confirmed.v1", {{"skus", {"a"}}});
+  h.add("order/o1", "order.payment_captured.v1");
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.has("order o1 is a confirmed sale settled 0 times at a"), report.describe());
+  h.add("inventory/a", "inventory.orders_settled.v1", {{"order_ids", {"o1"}}});
+  report = check_journal(h.rows);
+  BOOST_TEST(report.ok(), report.describe());
+}
+
 // The settlement runner settles confirmed sales in one inventory.orders_settled per SKU and
 // round: each order it names counts once; one named in two such events was settled twice.
 BOOST_AUTO_TEST_CASE(sales_settled_by_the_runner_count_once_per_order_named) {

@@ -136,9 +136,30 @@ BOOST_AUTO_TEST_CASE(a_redelivered_command_returns_the_first_outcome_and_appends
   ok("sku-d", caf::make_message(restock{5}));
   auto first = ok("sku-d", caf::make_message(reserve{"o-1", 2, 60000}), env("reserve-once"));
   auto again = ok("sku-d", caf::make_message(reserve{"o-1", 2, 60000}), env("reserve-once"));
+  // The same outcome, marked as a repeat: this delivery recorded nothing (a take's answer tells
+  // the order whether it committed the units now, order::took_now).
+  BOOST_TEST(!first.repeated);
+  BOOST_TEST(again.repeated);
+  again.repeated = false;
   BOOST_TEST((again == first));
   BOOST_TEST(count_events(wire::reserved) == "1");
   BOOST_TEST(db.query_value("SELECT max(stream_version) FROM events") == "2");
+}
+
+// The order marks its first sale first only if some take committed its units in this answer
+// (order::took_now): a redelivered take and a take repeated under a new id both say repeated.
+BOOST_AUTO_TEST_CASE(a_take_says_whether_this_delivery_committed_the_units) {
+  ok("sku-t", caf::make_message(restock{5}));
+  auto first = ok("sku-t", caf::make_message(commit{"o-t", 2}), env("o-t/take/sku-t"));
+  BOOST_TEST((first.recorded == std::vector<inventory_recorded>{inventory_recorded::committed}));
+  BOOST_TEST(!first.repeated);
+  auto redelivered = ok("sku-t", caf::make_message(commit{"o-t", 2}), env("o-t/take/sku-t"));
+  BOOST_TEST((redelivered.recorded == first.recorded));
+  BOOST_TEST(redelivered.repeated);
+  auto repeated = ok("sku-t", caf::make_message(commit{"o-t", 2}));
+  BOOST_TEST(repeated.recorded.empty());
+  BOOST_TEST(repeated.repeated);
+  BOOST_TEST(available("sku-t") == 3);
 }
 
 BOOST_AUTO_TEST_CASE(a_command_past_its_deadline_is_dropped_with_a_typed_error) {

@@ -17,9 +17,16 @@
 // - no hold outlives its order: authorizations = captures + voids, and a cancelled or rejected
 //   order keeps no money; a sale charges at most once, a confirmed order's sale is kept and a
 //   cancelled or rejected order's is refunded or never carried out;
-// - an order on the current path records no event per taken line: the inventory made each take
-//   durable and answers a repeat the same, so the order records only the sale request that
-//   follows the last line's take (after a crash it takes again);
+// - an order on the current path records no event per taken line and none for its first sale:
+//   the inventory made each take durable and answers a repeat the same, and the sale's one key is
+//   the PSP's and the payment's; the sale is the effect of the takes' answers (after a crash, which
+//   may fall between the answers and the sale, the order takes again and sells again under the
+//   same key), and only a failed first sale is recorded (sale_requested{1} with its failure);
+// - a sell is marked first (the payment calls the PSP without reading its stream) only if no
+//   sell of the order was ever sent: a first sell resent after the PSP forgot its key would
+//   charge again;
+// Some orders start from a journal the binary before this one wrote: sale_requested{1} recorded,
+// the sale maybe charged, its outcome not recorded.
 // - an inventory keeps no confirmed sale's committed quantity (a sale confirmed with its SKUs is
 //   settled by a model of the settlement runner, which reads the order journals, sends one
 //   settle_orders per SKU, keeps what was not answered for its next round and sometimes restarts
@@ -104,6 +111,9 @@ struct order_entity {
   std::vector<ord::event> journal;
   /// Bumped by a crash: timers and answers addressed to an earlier incarnation are lost.
   int incarnation = 0;
+  /// This incarnation decided a record_stock_taken: the runtime answers a later one (its message
+  /// id, <order>/taken, is the same for every round of takes) with that outcome, deciding nothing.
+  bool taken_handled = false;
   int64_t last_progress_ms = 0;
 };
 
@@ -286,6 +296,11 @@ private:
       payments_[oid];
       auto cmd = ord::place_order{oid, "c", lines, {"tok", 1000}};
       // Half of the orders start from a journal the older binary left (stages 1 to 6).
+      if (auto stage = pick(12); stage == 7 && recorded_by_previous_binary(oid, cmd)) {
+        send(
+            "wake " + oid, [=] { crash(oid); }, kind::timer, pick(50));
+        continue;
+      }
       if (auto stage = pick(12);
           stage <= 6 && stage > 0 && recorded_by_older_binary(oid, cmd, stage)) {
         // The node starts and wakes the unfinished order (resume_unfinished_orders).
@@ -361,6 +376,37 @@ private:
     return true;
   }
 
+  /// Writes the journal the binary before this one left for `cmd`: every line taken, then
+  /// sale_requested{1} recorded before its first sale; the sale not sent, charged with its answer
+  /// recorded by the payment, or charged with the answer lost. False if the stock does not allow
+  /// it.
+  bool recorded_by_previous_binary(const std::string& oid, const ord::place_order& cmd) {
+    for (const auto& line : cmd.lines) {
+      if (inventory_[line.sku].state.available() < line.qty) {
+        return false;
+      }
+    }
+    for (const auto& line : cmd.lines) {
+      auto& stock = inventory_[line.sku].state;
+      auto d = inv::decide(stock, inv::commit{oid, line.qty}, decide_context{now_ms_ * 1000, 0.0});
+      stock = inv::apply_all(std::move(stock), d.events);
+    }
+    orders_[oid].journal = {
+        ord::order_placed{oid, cmd.customer_id, cmd.lines, "tok", cmd.payment.amount_cents},
+        ord::sale_requested{1}};
+    auto& p = payments_[oid];
+    auto sold = pick(3);
+    if (sold > 0) {
+      ++sells_sent_[oid];
+      p.psp = psp_sale::charged;
+      p.charges = 1;
+      p.recorded = sold == 1 ? recorded_sale::sold : recorded_sale::none;
+    }
+    note(oid + " recorded by the previous binary up to sale_requested{1}, sold " +
+         std::to_string(sold));
+    return true;
+  }
+
   bool finished() const {
     for (const auto& [oid, o] : orders_) {
       if (!o.state.saga_completed) {
@@ -413,7 +459,7 @@ private:
     for (auto& [sku, ids] : by_sku) {
       auto round = settlement_rounds_;
       to_inventory(sku, "settlement/" + std::to_string(round) + "/" + sku, inv::settle_orders{ids},
-                   [=, sku = sku](bool ok, bool accepted, uint8_t, bool) {
+                   [=, sku = sku](bool ok, bool accepted, uint8_t, bool, bool) {
                      if (ok && !accepted) {
                        violation_ = "inventory " + sku + " refused to settle confirmed sales";
                      }
@@ -512,7 +558,14 @@ private:
     decide_context ctx{now_ms_ * 1000, std::uniform_real_distribution<double>{0.0, 1.0}(rng_)};
     auto d = ord::decide(o.state, cmd, ctx, policy_);
     if (d.accepted() && d.events.empty()) {
-      execute(oid, ord::saga_effects(o.state, cmd, policy_)); // the command's effects
+      auto effects = ord::saga_effects(o.state, cmd, policy_); // the command's effects
+      if (!effects.empty() && chaos_ && chance(0.05)) {
+        // Nothing recorded (e.g. every line taken, the sale not yet sent): it recovers as it was.
+        note("crash " + oid + " before sending its command's effects");
+        crash(oid);
+        return;
+      }
+      execute(oid, effects);
     }
     if (!d.accepted() || d.events.empty()) {
       return;
@@ -545,6 +598,7 @@ private:
   void crash(const std::string& oid) {
     auto& o = orders_[oid];
     ++o.incarnation;
+    o.taken_handled = false;
     note("restart " + oid + " from " + std::to_string(o.journal.size()) + " events");
     o.state = ord::apply_all(ord::order_state{}, o.journal);
     resume(oid);
@@ -606,7 +660,7 @@ private:
               [&](const ord::reserve_stock& a) {
                 auto sku = a.sku;
                 to_inventory(sku, oid + "/reserve/" + sku, inv::reserve{oid, a.qty, a.ttl_ms},
-                             [=](bool ok, bool accepted, uint8_t, bool reserved) {
+                             [=](bool ok, bool accepted, uint8_t, bool reserved, bool) {
                                if (!ok || !alive()) {
                                  return; // errors are dropped: the saga's timer covers them
                                }
@@ -618,7 +672,7 @@ private:
               },
               [&](const ord::release_stock& a) {
                 to_inventory(a.sku, oid + "/release/" + a.sku, inv::release{oid},
-                             [=](bool ok, bool, uint8_t, bool) {
+                             [=](bool ok, bool, uint8_t, bool, bool) {
                                if (ok) {
                                  compensation_done();
                                }
@@ -626,7 +680,7 @@ private:
               },
               [&](const ord::return_stock& a) {
                 to_inventory(a.sku, oid + "/return/" + a.sku, inv::return_committed{oid, a.qty},
-                             [=](bool ok, bool, uint8_t, bool) {
+                             [=](bool ok, bool, uint8_t, bool, bool) {
                                if (ok) {
                                  compensation_done();
                                }
@@ -637,7 +691,7 @@ private:
                 auto attempt = a.attempt;
                 to_inventory(
                     sku, oid + "/commit/" + sku, inv::commit{oid},
-                    [=](bool ok, bool accepted, uint8_t, bool) {
+                    [=](bool ok, bool accepted, uint8_t, bool, bool) {
                       if (!alive()) {
                         return;
                       }
@@ -653,22 +707,42 @@ private:
                 auto sku = a.sku;
                 to_inventory(
                     sku, oid + "/take/" + sku, inv::commit{oid, a.qty},
-                    [=](bool ok, bool accepted, uint8_t, bool taken) {
+                    [=](bool ok, bool accepted, uint8_t, bool taken, bool now) {
                       if (!ok || !alive()) {
                         return; // errors are dropped: the reservation timer covers them
                       }
                       auto outcome = accepted && taken ? ord::commit_outcome::committed
                                                        : ord::commit_outcome::refused;
-                      auto decided = takes->add(ord::record_stock_commit{sku, 0, outcome, "r"});
-                      if (decided) {
-                        send("take answer " + sku + " of " + oid, [=] { to_order(oid, *decided); });
+                      auto decided =
+                          takes->add(ord::record_stock_commit{sku, 0, outcome, "r"}, now);
+                      if (!decided) {
+                        return;
                       }
+                      auto all_taken = std::holds_alternative<ord::record_stock_taken>(*decided);
+                      send("take answer " + sku + " of " + oid, [=] {
+                        auto& o = orders_[oid];
+                        if (o.incarnation != incarnation) {
+                          return; // sent to itself (tell_self): lost with the incarnation
+                        }
+                        if (all_taken) {
+                          if (o.taken_handled) {
+                            return; // deduplicated by its message id, <order>/taken
+                          }
+                          o.taken_handled = true;
+                        }
+                        to_order(oid, *decided);
+                      });
                     },
                     now_ms_ + a.deadline_ms);
               },
               [&](const ord::sell_payment& a) {
                 auto attempt = a.attempt;
                 auto first = a.first;
+                if (first && sells_sent_[oid] > 0) {
+                  violation_ = oid + "'s sell marked first after " +
+                               std::to_string(sells_sent_[oid]) + " sells were sent";
+                }
+                ++sells_sent_[oid];
                 send("sell " + oid + " #" + std::to_string(attempt) + (first ? " first" : ""),
                      [=] { payment_sell(oid, attempt, first); });
               },
@@ -687,7 +761,7 @@ private:
                         for (const auto& r : then_return) {
                           to_inventory(r.sku, oid + "/return/" + r.sku,
                                        inv::return_committed{oid, r.qty},
-                                       [=](bool ok, bool, uint8_t, bool) {
+                                       [=](bool ok, bool, uint8_t, bool, bool) {
                                          if (ok) {
                                            compensation_done();
                                          }
@@ -717,7 +791,7 @@ private:
               },
               [&](const ord::settle_stock& a) {
                 to_inventory(a.sku, oid + "/settle/" + a.sku, inv::settle{oid},
-                             [=](bool ok, bool, uint8_t, bool) {
+                             [=](bool ok, bool, uint8_t, bool, bool) {
                                if (ok) {
                                  settle_done();
                                }
@@ -750,13 +824,13 @@ private:
   /// on_answer(ok, accepted, code, first event is `reserved`); ok = false: an error, no decision
   /// known to the sender (overloaded, journal unavailable, outcome unknown, timeout).
   void to_inventory(const std::string& sku, const std::string& message_id, inv::command cmd,
-                    std::function<void(bool, bool, uint8_t, bool)> answer_once,
+                    std::function<void(bool, bool, uint8_t, bool, bool)> answer_once,
                     int64_t deadline_ms = 0) {
     // A request gets at most one answer, even if the request itself arrives twice.
     auto answered = std::make_shared<bool>(false);
-    auto on_answer = [=](bool ok, bool accepted, uint8_t code, bool reserved) {
+    auto on_answer = [=](bool ok, bool accepted, uint8_t code, bool reserved, bool now = false) {
       if (!std::exchange(*answered, true)) {
-        answer_once(ok, accepted, code, reserved);
+        answer_once(ok, accepted, code, reserved, now);
       }
     };
     send("inventory " + sku + " <- " + message_id, [=] {
@@ -788,6 +862,7 @@ private:
       bool accepted = false;
       uint8_t code = 0;
       bool reserved = false;
+      bool now = false; // decided in this delivery and recorded a commit (took_now)
       if (auto done = e.handled.find(message_id); done != e.handled.end()) {
         accepted = done->second.accepted;
         code = done->second.code;
@@ -810,6 +885,9 @@ private:
                     std::any_of(d.events.begin(), d.events.end(), [](const inv::event& ev) {
                       return std::holds_alternative<inv::committed>(ev);
                     }));
+        now = std::any_of(d.events.begin(), d.events.end(), [](const inv::event& ev) {
+          return std::holds_alternative<inv::committed>(ev);
+        });
         e.state = inv::apply_all(std::move(e.state), d.events);
         e.handled[message_id] = {accepted, code, reserved, !d.events.empty()};
         e.handled_order.emplace_back(now_ms_, message_id);
@@ -830,7 +908,7 @@ private:
             [=] {
               // Crashed before answering: the requester gets an error instead.
               bool sent = inventory_[sku].incarnation == incarnation;
-              on_answer(sent, accepted, code, reserved);
+              on_answer(sent, accepted, code, reserved, now);
             },
             kind::answer);
       }
@@ -945,7 +1023,12 @@ private:
   using psp_sale = payment_model::psp_sale;
   using recorded_sale = payment_model::recorded_sale;
 
+  /// As the payment reports: a sale's outcome (sold, declined: final for its key) as attempt 0,
+  /// a failure as the attempt that failed.
   void report_sale(const std::string& oid, int32_t attempt, ord::payment_outcome outcome) {
+    if (outcome != ord::payment_outcome::failed) {
+      attempt = 0;
+    }
     send("sale result " + oid + " #" + std::to_string(attempt), [=] {
       to_order(oid, ord::record_authorization{attempt, outcome, "r", "psp"});
     });
@@ -1087,6 +1170,8 @@ private:
   std::map<std::string, order_entity> orders_;
   std::map<std::string, inventory_entity> inventory_;
   std::map<std::string, payment_model> payments_;
+  /// Sells the orders sent, per order (a network duplicate counts once).
+  std::map<std::string, int> sells_sent_;
   std::vector<pending> network_;
   std::vector<std::string> trace_;
   std::string violation_;

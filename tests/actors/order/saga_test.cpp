@@ -16,7 +16,8 @@ const saga_policy policy{}; // 3 attempts, 2000 ms steps, 100 ms base backoff, 6
 
 using actions = std::vector<saga_action>;
 
-/// An order actor without the actor: decides, records, and collects what the saga sends.
+/// An order actor without the actor: decides, records, and collects what the saga sends (its
+/// events' reactions, then the command's effects, as the runtime does).
 struct order_under_test {
   order_state state;
   std::vector<event> journal;
@@ -31,6 +32,8 @@ struct order_under_test {
       auto more = saga_decide(state, ev, policy, ctx);
       sent.insert(sent.end(), more.begin(), more.end());
     }
+    auto effects = saga_effects(state, cmd, policy);
+    sent.insert(sent.end(), effects.begin(), effects.end());
     return sent;
   }
 
@@ -82,8 +85,9 @@ order_under_test reserved_order() {
 const actions take_both{take_stock{"apple", 2, 2000}, take_stock{"pear", 1, 2000},
                         schedule_timeout{saga_step::reservation, 1, 2000}};
 
-/// `first`: the order's first payment command (sale_requested{1}'s reaction), which the payment
-/// carries out without reading its stream; resends and later attempts are not.
+/// `first`: the order's first payment command (the effect of every line taken, some take
+/// committed now), which the payment carries out without reading its stream; resends and later
+/// attempts are not.
 actions sell(int32_t attempt, bool first = false) {
   return {sell_payment{1250, "tok", attempt, first},
           schedule_timeout{saga_step::payment, attempt, 2000}};
@@ -93,17 +97,24 @@ record_stock_commit taken(const std::string& sku) {
   return record_stock_commit{sku, 0, commit_outcome::committed, ""};
 }
 
+/// Both lines taken; `now`: some take committed its units in this round (took_now).
+record_stock_taken both_taken(bool now = true) {
+  return record_stock_taken{{"apple", "pear"}, now};
+}
+
 BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirms) {
   order_under_test o;
   auto takes = o.handle(two_lines());
   BOOST_CHECK(takes == take_both);
   // The answers to the takes are gathered: no event per line, one sale request after the last.
   take_tally tally{takes};
-  BOOST_CHECK(!tally.add(taken("apple")));
-  auto all_taken = tally.add(taken("pear"));
+  BOOST_CHECK(!tally.add(taken("apple"), true));
+  auto all_taken = tally.add(taken("pear"), true);
   BOOST_REQUIRE(all_taken.has_value());
+  // The sale is the takes' effect: nothing recorded, the order stays placed.
   BOOST_CHECK(o.handle(*all_taken) == sell(1, true));
-  BOOST_CHECK(o.journal.back() == event{sale_requested{1}});
+  BOOST_TEST(o.journal.size() == 1u);
+  BOOST_CHECK(o.state.status == order_status::placed);
   // Confirmed and paid for good: the confirmation names the committed SKUs, which the settlement
   // runner settles from the journal; the saga sends no settle, only the notification.
   BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
@@ -116,7 +127,7 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
   BOOST_CHECK(o.handle(record_notified{}).empty());
   BOOST_CHECK(o.state.saga_completed);
   BOOST_CHECK(finished(o.state));
-  BOOST_TEST(o.journal.size() == 4u); // placed, sale_requested, confirmed, captured
+  BOOST_TEST(o.journal.size() == 3u); // placed, confirmed, captured
   BOOST_TEST(o.terminal_events() == 1);
 }
 
@@ -126,17 +137,54 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
 BOOST_AUTO_TEST_CASE(a_lost_record_of_taken_stock_makes_the_order_ask_again_instead_of_cancelling) {
   order_under_test o;
   o.handle(two_lines());
-  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 1}).empty());
-  BOOST_CHECK(o.state.status == order_status::placed);
-  BOOST_TEST(o.terminal_events() == 0);
   // It takes every line again (the inventory answers a repeat the same), timed as round 2.
-  BOOST_CHECK(saga_effects(o.state, record_timeout{saga_step::reservation, 1}, policy) ==
+  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 1}) ==
               (actions{take_stock{"apple", 2, 2000}, take_stock{"pear", 1, 2000},
                        schedule_timeout{saga_step::reservation, 2, 2000}}));
-  BOOST_CHECK(o.handle(record_stock_taken{{"apple", "pear"}}) == sell(1, true));
-  // The second round's timer finds the order selling: nothing.
-  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 2}).empty());
+  BOOST_CHECK(o.state.status == order_status::placed);
   BOOST_TEST(o.terminal_events() == 0);
+  // Every take a repeat: the sale goes out unmarked (the payment reads its stream first).
+  BOOST_CHECK(o.handle(both_taken(false)) == sell(1));
+  // Its outcome confirms the order; the second round's timer then changes nothing.
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 2}).empty());
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+// The sale is recorded by no event: while it is on its way the order is "placed" in its journal,
+// and its reservation timer (round 2) may cancel it. The sale's key is then reversed before the
+// stock goes back, so that a sale landing late cannot charge an order that gave its stock back.
+BOOST_AUTO_TEST_CASE(a_reservation_timeout_while_the_unrecorded_sale_is_on_its_way_reverses_it) {
+  order_under_test o;
+  o.handle(two_lines());
+  o.handle(record_timeout{saga_step::reservation, 1});
+  BOOST_CHECK(o.handle(both_taken(false)) == sell(1));
+  auto sent = o.handle(record_timeout{saga_step::reservation, 2});
+  BOOST_CHECK(o.state.status == order_status::cancelled);
+  BOOST_CHECK(sent ==
+              (actions{reverse_sale_payment{{return_stock{"apple", 2}, return_stock{"pear", 1}}},
+                       notify{order_status::cancelled}}));
+  // The sale's late success changes nothing: the reversal refunds it.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "a"}).empty());
+  BOOST_CHECK(saga_on_sale_reversed(o.state) ==
+              (actions{return_stock{"apple", 2}, return_stock{"pear", 1}}));
+  BOOST_TEST(o.terminal_events() == 1);
+}
+
+// A crash after every take answered, before or after the sale left: nothing of the sale is
+// recorded, so the order recovers placed, takes again (every take a repeat) and sells again
+// under the same key, unmarked: the payment reads its stream, and reports a sale it holds.
+BOOST_AUTO_TEST_CASE(an_order_recovered_between_its_takes_and_its_sale_takes_and_sells_again) {
+  order_under_test o;
+  o.handle(two_lines());
+  BOOST_CHECK(o.handle(both_taken()) == sell(1, true));
+  auto recovered = apply_all(order_state{}, o.journal);
+  BOOST_CHECK(recovered == o.state);
+  BOOST_CHECK(saga_resume(recovered, policy, ctx) == take_both);
+  BOOST_CHECK(o.handle(both_taken(false)) == sell(1));
+  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(o.state.status == order_status::confirmed);
+  BOOST_TEST(o.terminal_events() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(takes_unanswered_in_a_second_round_cancel_the_order) {
@@ -163,7 +211,7 @@ BOOST_AUTO_TEST_CASE(the_older_path_cancels_at_its_first_reservation_timeout) {
 BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_notification_was_not_answered_notifies_again) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(record_stock_taken{{"apple", "pear"}});
+  o.handle(both_taken());
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
   // Recovered (a crash after the confirmation, before the notification's answer), or stalled:
   // it notifies again (idempotent by the order id); still no settle.
@@ -172,7 +220,7 @@ BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_notification_was_not_answered_notifi
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
   // A repeated report changes nothing.
   BOOST_CHECK(o.handle(record_notified{}).empty());
-  BOOST_TEST(o.journal.size() == 4u);
+  BOOST_TEST(o.journal.size() == 3u);
 }
 
 // An order the old binary confirmed as a sale recorded no SKUs: no settlement runner settles it,
@@ -196,7 +244,6 @@ BOOST_AUTO_TEST_CASE(a_sale_confirmed_without_skus_still_settles_its_lines) {
 BOOST_AUTO_TEST_CASE(a_line_out_of_stock_rejects_the_order_and_gives_back_every_other_line) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(taken("apple"));
   auto sent = o.handle(record_stock_commit{"pear", 0, commit_outcome::refused, "out_of_stock"});
   BOOST_CHECK(sent == (actions{return_stock{"apple", 2}, notify{order_status::rejected}}));
   BOOST_CHECK(o.state.status == order_status::rejected);
@@ -212,8 +259,7 @@ BOOST_AUTO_TEST_CASE(a_take_still_unanswered_is_given_back_too_when_the_order_is
 BOOST_AUTO_TEST_CASE(a_declined_sale_cancels_gives_every_line_back_and_closes_the_sale) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(taken("apple"));
-  o.handle(taken("pear"));
+  o.handle(both_taken());
   auto sent =
       o.handle(record_authorization{1, payment_outcome::declined, "insufficient_funds", ""});
   // The stock goes back only once the sale is closed: until then a sale may still land.
@@ -228,8 +274,7 @@ BOOST_AUTO_TEST_CASE(a_declined_sale_cancels_gives_every_line_back_and_closes_th
 BOOST_AUTO_TEST_CASE(a_sale_without_an_answer_is_resent_with_the_same_key_then_reversed) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(taken("apple"));
-  o.handle(taken("pear"));
+  o.handle(both_taken());
   for (int32_t attempt = 1; attempt < policy.max_payment_attempts; ++attempt) {
     auto retry = o.handle(record_timeout{saga_step::payment, attempt});
     BOOST_REQUIRE(retry.size() == 1u);
@@ -250,8 +295,7 @@ BOOST_AUTO_TEST_CASE(
     the_payments_report_of_the_reversal_gives_a_cancelled_sales_stock_back_at_once) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(taken("apple"));
-  o.handle(taken("pear"));
+  o.handle(both_taken());
   BOOST_CHECK(saga_on_sale_reversed(o.state).empty()); // selling: nothing to give back
   for (int32_t attempt = 1; attempt <= policy.max_payment_attempts; ++attempt) {
     o.handle(record_authorization{attempt, payment_outcome::failed, "503", ""});
@@ -270,8 +314,7 @@ BOOST_AUTO_TEST_CASE(
 BOOST_AUTO_TEST_CASE(a_sale_answer_from_an_earlier_attempt_confirms_the_order) {
   order_under_test o;
   o.handle(two_lines());
-  o.handle(taken("apple"));
-  o.handle(taken("pear"));
+  o.handle(both_taken());
   o.handle(record_timeout{saga_step::payment, 1});
   // Confirmed and paid for good: the settlement runner settles its lines from the journal.
   BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
@@ -284,13 +327,14 @@ BOOST_AUTO_TEST_CASE(
   order_under_test o;
   o.handle(two_lines());
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == take_both);
-  o.handle(taken("apple"));
-  BOOST_CHECK(
-      saga_resume(o.state, policy, ctx) ==
-      (actions{take_stock{"pear", 1, 2000}, schedule_timeout{saga_step::reservation, 1, 2000}}));
-  o.handle(taken("pear"));
-  BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(1));
-  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  o.handle(both_taken());
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == take_both); // the sale is not recorded
+  o.handle(record_authorization{1, payment_outcome::failed, "503", ""});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) ==
+              (actions{schedule_timeout{saga_step::payment_retry, 1, 125}}));
+  o.handle(record_timeout{saga_step::payment_retry, 1});
+  BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(2));
+  o.handle(record_authorization{2, payment_outcome::authorized, "", "auth_1"});
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == (actions{notify{order_status::confirmed}}));
   o.handle(record_notified{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());

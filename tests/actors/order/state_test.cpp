@@ -227,9 +227,11 @@ BOOST_AUTO_TEST_CASE(a_late_authorization_of_an_earlier_attempt_still_commits_th
 }
 
 BOOST_AUTO_TEST_CASE(rejects_an_authorization_before_payment_was_requested) {
-  BOOST_CHECK(
-      rejected_with(when({placed}, record_authorization{1, payment_outcome::authorized, "", "p"}),
-                    order_errc::unexpected_reply));
+  // The older path, reserving its lines: no payment until every line is reserved. (An order
+  // taking its lines accepts its first sale's answer: that sale is recorded by no event.)
+  BOOST_CHECK(rejected_with(when({placed, stock_reserved{"apple"}},
+                                 record_authorization{1, payment_outcome::authorized, "", "p"}),
+                            order_errc::unexpected_reply));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -532,57 +534,148 @@ record_stock_commit take(const std::string& sku, commit_outcome outcome) {
   return record_stock_commit{sku, 0, outcome, "r"};
 }
 
-BOOST_AUTO_TEST_CASE(every_line_taken_is_one_sale_request_that_records_every_line_committed) {
-  auto d = when(placed_now, record_stock_taken{{"pear", "apple"}});
-  BOOST_CHECK(accepted_with(d, {sale_requested{1}}));
+const saga_action first_sale = sell_payment{1250, "tok", 1, true};
+const saga_action sale_timer = schedule_timeout{saga_step::payment, 1, 2000};
+
+BOOST_AUTO_TEST_CASE(every_line_taken_records_nothing_and_sends_the_first_sale_with_its_timer) {
+  const command taken_now = record_stock_taken{{"pear", "apple"}, true};
+  BOOST_CHECK(accepted_with(when(placed_now, taken_now), {}));
+  BOOST_CHECK(saga_effects(given(placed_now), taken_now, policy) ==
+              (std::vector<saga_action>{first_sale, sale_timer}));
+  // Every take a repeat: a sale may have been sent before (a crash, a lost answer), so the payment
+  // reads its stream before it calls the PSP.
+  const command taken_again = record_stock_taken{{"pear", "apple"}, false};
+  BOOST_CHECK(accepted_with(when(placed_now, taken_again), {}));
+  BOOST_CHECK(saga_effects(given(placed_now), taken_again, policy) ==
+              (std::vector<saga_action>{sell_payment{1250, "tok", 1, false}, sale_timer}));
+}
+
+BOOST_AUTO_TEST_CASE(the_first_sales_outcome_confirms_or_cancels_an_order_still_placed) {
+  auto d = when(placed_now, record_authorization{1, payment_outcome::authorized, "", "auth_1"});
+  BOOST_CHECK(accepted_with(d, {order_confirmed{{"apple", "pear"}}}));
   auto s = given(with(placed_now, d.events));
-  BOOST_CHECK(s.status == order_status::reserved);
-  BOOST_CHECK(!s.has_line(line_reservation::pending));
-  BOOST_CHECK(s.sale);
+  BOOST_CHECK(s.status == order_status::confirmed);
+  BOOST_CHECK(s.sale && s.settled_by_runner);
+  BOOST_CHECK(!s.has_line(line_reservation::pending)); // taken before the sale
+  BOOST_CHECK(!s.confirmed_before_commit());
+  // The payment reports a sale's outcome, final for its key, as attempt 0 (its reaction to sold
+  // or sale_declined, and its resume): it confirms or cancels as well.
+  BOOST_CHECK(accepted_with(
+      when(placed_now, record_authorization{0, payment_outcome::authorized, "", "auth_1"}),
+      {order_confirmed{{"apple", "pear"}}}));
+  BOOST_CHECK(accepted_with(
+      when(placed_now, record_authorization{0, payment_outcome::declined, "insufficient", ""}),
+      {order_cancelled{"payment declined: insufficient"}}));
+  d = when(placed_now, record_authorization{1, payment_outcome::declined, "insufficient", ""});
+  BOOST_CHECK(accepted_with(d, {order_cancelled{"payment declined: insufficient"}}));
+  // Cancelled while its sale may be on its way: the sale's key is reversed before any stock
+  // goes back.
+  BOOST_CHECK(given(with(placed_now, d.events)).sale);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_or_timed_out_first_sale_is_recorded_with_the_sale_for_its_retry) {
+  auto d = when(placed_now, record_authorization{1, payment_outcome::failed, "503", ""});
+  BOOST_CHECK(accepted_with(d, {sale_requested{1}, payment_attempt_failed{1, "503"}}));
+  auto s = given(with(placed_now, d.events));
+  BOOST_CHECK(s.status == order_status::reserved && s.sale && s.awaiting_payment_retry());
+  BOOST_CHECK(accepted_with(when(placed_now, record_timeout{saga_step::payment, 1}),
+                            {sale_requested{1}, payment_attempt_failed{1, "timed out"}}));
+  // Only the first attempt is sent unrecorded: another attempt's answer is stale here.
+  BOOST_CHECK(accepted_with(
+      when(placed_now, record_authorization{2, payment_outcome::failed, "503", ""}), {}));
+  BOOST_CHECK(accepted_with(when(placed_now, record_timeout{saga_step::payment, 2}), {}));
+  // A budget of one attempt: cancelled at once.
+  saga_policy one{};
+  one.max_payment_attempts = 1;
+  auto last = decide(given(placed_now), record_timeout{saga_step::payment, 1}, ctx, one);
+  BOOST_CHECK(last.events.size() == 3u &&
+              std::holds_alternative<order_cancelled>(last.events.back()));
+}
+
+BOOST_AUTO_TEST_CASE(a_reservation_timeout_of_an_order_that_may_be_selling_reverses_the_sale) {
+  // Round 2's timer: the order is still placed as far as its journal says, but every line may
+  // have been taken and the sale sent.
+  auto d = when(placed_now, record_timeout{saga_step::reservation, 2});
+  BOOST_CHECK(accepted_with(d, {order_cancelled{"reservation timed out"}}));
+  BOOST_CHECK(given(with(placed_now, d.events)).sale);
 }
 
 BOOST_AUTO_TEST_CASE(a_stream_of_the_earlier_binary_with_a_commit_per_line_folds_the_same) {
   BOOST_CHECK(given({placed, stock_committed{"apple"}, stock_committed{"pear"},
                      sale_requested{1}}) == given({placed, sale_requested{1}}));
-  // Its order, recovered with one line recorded, takes the other and records only the sale.
+  // Its order, recovered with one line recorded, takes the other and records nothing.
   auto one_recorded = with(placed_now, {stock_committed{"apple"}});
-  BOOST_CHECK(accepted_with(when(one_recorded, record_stock_taken{{"pear"}}), {sale_requested{1}}));
+  const command pear = record_stock_taken{{"pear"}, false};
+  BOOST_CHECK(accepted_with(when(one_recorded, pear), {}));
+  BOOST_CHECK(saga_effects(given(one_recorded), pear, policy) ==
+              (std::vector<saga_action>{sell_payment{1250, "tok", 1, false}, sale_timer}));
+  // An order that recorded sale_requested{1} (the previous binary) is selling: its sale's outcome
+  // confirms it as before.
+  auto selling = with(placed_now, {sale_requested{1}});
+  BOOST_CHECK(accepted_with(
+      when(selling, record_authorization{1, payment_outcome::authorized, "", "auth_1"}),
+      {order_confirmed{{"apple", "pear"}}}));
 }
 
-BOOST_AUTO_TEST_CASE(a_take_report_that_changes_nothing_records_nothing) {
+BOOST_AUTO_TEST_CASE(a_take_report_that_changes_nothing_records_and_sends_nothing) {
   // A line still awaits its take.
-  BOOST_CHECK(accepted_with(when(placed_now, record_stock_taken{{"apple"}}), {}));
+  const command apple = record_stock_taken{{"apple"}, true};
+  BOOST_CHECK(accepted_with(when(placed_now, apple), {}));
+  BOOST_CHECK(saga_effects(given(placed_now), apple, policy).empty());
   // Repeated, or the order moved on.
+  const command both = record_stock_taken{{"apple", "pear"}, true};
   auto selling = with(placed_now, {sale_requested{1}});
-  BOOST_CHECK(accepted_with(when(selling, record_stock_taken{{"apple", "pear"}}), {}));
+  BOOST_CHECK(accepted_with(when(selling, both), {}));
+  BOOST_CHECK(saga_effects(given(selling), both, policy).empty());
+  auto sold = with(placed_now, {order_confirmed{{"apple", "pear"}}});
+  BOOST_CHECK(accepted_with(when(sold, both), {}));
+  BOOST_CHECK(saga_effects(given(sold), both, policy).empty());
   auto rejected =
       with(placed_now, {stock_reservation_failed{"pear", "out_of_stock"}, order_rejected{"r"}});
-  BOOST_CHECK(accepted_with(when(rejected, record_stock_taken{{"apple", "pear"}}), {}));
-  BOOST_CHECK(rejected_with(when(placed_now, record_stock_taken{{"apple", "plum"}}),
+  BOOST_CHECK(accepted_with(when(rejected, both), {}));
+  BOOST_CHECK(saga_effects(given(rejected), both, policy).empty());
+  BOOST_CHECK(rejected_with(when(placed_now, record_stock_taken{{"apple", "plum"}, true}),
                             order_errc::unknown_line));
 }
 
 BOOST_AUTO_TEST_CASE(a_tally_reports_once_every_take_of_its_batch_is_committed) {
   take_tally tally{take_both};
   BOOST_CHECK(!tally.empty());
-  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed)));
-  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed))); // a repeated answer
-  BOOST_CHECK(!tally.add(take("pear", commit_outcome::failed)));     // transient: no decision
-  BOOST_CHECK(!tally.add(take("plum", commit_outcome::committed)));  // not of this batch
-  auto all = tally.add(take("pear", commit_outcome::committed));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed), false));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed), false)); // a repeated answer
+  BOOST_CHECK(!tally.add(take("pear", commit_outcome::failed), false));   // transient: no decision
+  BOOST_CHECK(!tally.add(take("plum", commit_outcome::committed), true)); // not of this batch
+  auto all = tally.add(take("pear", commit_outcome::committed), false);
   BOOST_REQUIRE(all.has_value());
-  BOOST_CHECK((*all == command{record_stock_taken{{"apple", "pear"}}}));
-  BOOST_CHECK(!tally.add(take("pear", commit_outcome::committed))); // reported already
+  BOOST_CHECK((*all == command{record_stock_taken{{"apple", "pear"}, false}}));
+  BOOST_CHECK(!tally.add(take("pear", commit_outcome::committed), true)); // reported already
   BOOST_CHECK(take_tally{std::vector<saga_action>{notify{order_status::confirmed}}}.empty());
+  // One take that committed now makes the batch's report say so.
+  take_tally fresh{take_both};
+  BOOST_CHECK(!fresh.add(take("apple", commit_outcome::committed), true));
+  BOOST_CHECK((*fresh.add(take("pear", commit_outcome::committed), false) ==
+               command{record_stock_taken{{"apple", "pear"}, true}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_take_committed_now_only_when_this_delivery_recorded_the_commit) {
+  using inventory::inventory_recorded;
+  using inventory::inventory_reply;
+  BOOST_CHECK(took_now(inventory_reply{{inventory_recorded::committed}, 3, {}, false}));
+  BOOST_CHECK(took_now(inventory_reply{
+      {inventory_recorded::reservation_expired, inventory_recorded::committed}, 3, {}, false}));
+  BOOST_CHECK(!took_now(inventory_reply{{}, 3, {}, true})); // an idempotent repeat
+  // A redelivery answered with its first outcome.
+  BOOST_CHECK(!took_now(inventory_reply{{inventory_recorded::committed}, 3, {}, true}));
+  BOOST_CHECK(!took_now(inventory_reply{{inventory_recorded::reservation_rejected}, 3, {}, false}));
 }
 
 BOOST_AUTO_TEST_CASE(a_tally_reports_the_first_refusal_at_once_and_nothing_after_it) {
   take_tally tally{take_both};
-  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed)));
-  auto refused = tally.add(take("pear", commit_outcome::refused));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::committed), true));
+  auto refused = tally.add(take("pear", commit_outcome::refused), false);
   BOOST_REQUIRE(refused.has_value());
   BOOST_CHECK((*refused == command{take("pear", commit_outcome::refused)}));
-  BOOST_CHECK(!tally.add(take("apple", commit_outcome::refused)));
+  BOOST_CHECK(!tally.add(take("apple", commit_outcome::refused), false));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -600,6 +693,9 @@ BOOST_AUTO_TEST_CASE(an_order_is_finished_only_once_it_ended_and_its_saga_has_no
   BOOST_CHECK(!finished(given(with(selling, {order_confirmed{{"pear"}}}))));
   BOOST_CHECK(finished(given(with(selling, {order_confirmed{{"pear"}}, payment_captured{}}))));
   BOOST_CHECK(finished(given(with(selling, {order_confirmed{}, payment_captured{}}))));
+  // Confirmed straight from placed (the first sale is recorded by no event).
+  BOOST_CHECK(!finished(given({placed, order_confirmed{{"apple", "pear"}}})));
+  BOOST_CHECK(finished(given({placed, order_confirmed{{"apple", "pear"}}, payment_captured{}})));
   // Rejected or cancelled: finished once its compensation is done.
   const std::vector<event> rejected{placed, stock_reservation_failed{"pear", "out_of_stock"},
                                     order_rejected{"r"}};
