@@ -228,7 +228,8 @@ def report(idle_file, events_file):
 
 # The steps of an order's own stream under load, each timed from the event before it. An order
 # on the new path records placed, sale_requested once every line is taken (older binaries: a
-# stock_committed per line before it), then confirmed with payment_captured (or rejected/cancelled).
+# stock_committed per line before it), then confirmed (its saga ends there; older binaries: then
+# payment_captured once notified), or rejected/cancelled.
 TAIL_STEPS = [
     ("placed -> stock taken", "order.placed.v1", "order.sale_requested.v1",
      "hops to each line's inventory, their appends, the answers back, the order's append"),
