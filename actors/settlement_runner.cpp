@@ -102,9 +102,9 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
       runtime::send_command<inventory::inventory_reply>(
           self, inventory, item.key, timeout, std::move(env),
           caf::make_message(inventory::settle_orders{item.order_ids}),
-          [me, index](inventory::inventory_reply&) { me->on_answer(index, std::nullopt); },
+          [me](inventory::inventory_reply&) { me->on_answer(std::nullopt); },
           [me, index](caf::error& err) {
-            me->on_answer(index, me->failure_of<inventory::inventory_errc>(index, err));
+            me->on_answer(me->failure_of<inventory::inventory_errc>(index, err));
           });
     } else {
       // The id the order's own saga used for the same notification.
@@ -114,9 +114,9 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
           self, notifications, item.key, timeout, std::move(env),
           caf::make_message(notification::record_notification{
               item.key, notification::terminal_status::confirmed}),
-          [me, index](notification::notification_reply&) { me->on_answer(index, std::nullopt); },
+          [me](notification::notification_reply&) { me->on_answer(std::nullopt); },
           [me, index](caf::error& err) {
-            me->on_answer(index, me->failure_of<notification::notification_errc>(index, err));
+            me->on_answer(me->failure_of<notification::notification_errc>(index, err));
           });
     }
   }
@@ -126,7 +126,7 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
     return {index, runtime::rejection_code<Errc>(err).has_value(), self->system().render(err)};
   }
 
-  void on_answer(size_t, std::optional<item_failure> failure) {
+  void on_answer(std::optional<item_failure> failure) {
     if (answered++ == 0) {
       util::fail_point("settlement.answered_in_part");
     }

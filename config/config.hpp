@@ -74,10 +74,12 @@ struct projection_config {
   uint32_t page_size = 2000;
 };
 
-/// The settlement runner (actors/settlement_runner.hpp): settles confirmed sales from the journal.
+/// The settlement runner (actors/settlement_runner.hpp): settles and notifies confirmed sales from
+/// the journal.
 struct settlement_config {
   // Longer: fewer, larger events; committed quantities kept longer.
-  /// Wait between rounds of the settlement runner once caught up (one event per SKU and round).
+  /// Wait between rounds of the settlement runner once caught up (one event per SKU and round;
+  /// a confirmed sale is notified up to this long after its confirmation).
   std::chrono::milliseconds interval{1000};
 };
 
