@@ -3,6 +3,9 @@
 #include "actors/inventory/errors.hpp"
 #include "actors/inventory/messages.hpp"
 #include "actors/inventory/replies.hpp"
+#include "actors/notification/errors.hpp"
+#include "actors/notification/messages.hpp"
+#include "actors/notification/replies.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/runtime/messages.hpp"
 #include "actors/runtime/routing.hpp"
@@ -31,6 +34,7 @@ settlement_settings sanitized(settlement_settings s) {
   s.backoff_min = std::max(s.backoff_min, milliseconds{1});
   s.backoff_max = std::max(s.backoff_max, s.backoff_min);
   s.max_attempts = std::max(s.max_attempts, 1);
+  s.max_in_flight = std::max(s.max_in_flight, 1);
   return s;
 }
 
@@ -41,11 +45,111 @@ std::string text_of(const persistence::log_checkpoint& c) {
 /// How long a stopping runner may wait for an answer before it looks again.
 constexpr milliseconds wait_slice{100};
 
+/// One command of a round: a SKU's settle_orders or a confirmed sale's notification.
+struct round_item {
+  enum class kind : uint8_t { settle, notify };
+  kind what = kind::settle;
+  /// The SKU (settle) or the order id (notify).
+  std::string key;
+  /// settle: the SKU's orders.
+  std::vector<std::string> order_ids;
+
+  std::string name() const { return (what == kind::settle ? "sku " : "order ") + key; }
+};
+
+struct item_failure {
+  size_t index = 0;
+  /// Decided on a current copy: sending it again changes nothing.
+  bool refused = false;
+  std::string why;
+};
+
+/// The state of one attempt's helper actor: sends `items` (at most `window` awaiting an answer),
+/// gathers the failures, and tells `client` `true` once every item was answered or timed out.
+/// `failures` is complete when `client` reads it (written before the message).
+struct round_sender : std::enable_shared_from_this<round_sender> {
+  caf::event_based_actor* self = nullptr;
+  caf::actor client;
+  caf::actor inventory;
+  caf::actor notifications;
+  caf::duration timeout;
+  std::string page_id;
+  std::shared_ptr<const std::vector<round_item>> items;
+  std::vector<item_failure> failures;
+  size_t next = 0;
+  size_t answered = 0;
+
+  void start(size_t window) {
+    if (items->empty()) {
+      finish();
+      return;
+    }
+    for (size_t i = 0; i < window && next < items->size(); ++i) {
+      send_next();
+    }
+  }
+
+  void send_next() {
+    auto index = next++;
+    const auto& item = (*items)[index];
+    // Held by the answer handlers: the helper's state lives as long as one may still run.
+    auto me = shared_from_this();
+    envelope env;
+    if (item.what == round_item::kind::settle) {
+      // The page id deduplicates a resent settle_orders, whose answer is then the first one's.
+      env.message_id = "settlement/" + page_id + "/" + item.key;
+      env.correlation_id = env.message_id;
+      runtime::send_command<inventory::inventory_reply>(
+          self, inventory, item.key, timeout, std::move(env),
+          caf::make_message(inventory::settle_orders{item.order_ids}),
+          [me](inventory::inventory_reply&) { me->on_answer(std::nullopt); },
+          [me, index](caf::error& err) {
+            me->on_answer(me->failure_of<inventory::inventory_errc>(index, err));
+          });
+    } else {
+      // The id the order's own saga used for the same notification.
+      env.message_id = item.key + "/notify";
+      env.correlation_id = item.key;
+      runtime::send_command<notification::notification_reply>(
+          self, notifications, item.key, timeout, std::move(env),
+          caf::make_message(notification::record_notification{
+              item.key, notification::terminal_status::confirmed}),
+          [me](notification::notification_reply&) { me->on_answer(std::nullopt); },
+          [me, index](caf::error& err) {
+            me->on_answer(me->failure_of<notification::notification_errc>(index, err));
+          });
+    }
+  }
+
+  template <class Errc>
+  item_failure failure_of(size_t index, const caf::error& err) const {
+    return {index, runtime::rejection_code<Errc>(err).has_value(), self->system().render(err)};
+  }
+
+  void on_answer(std::optional<item_failure> failure) {
+    if (answered++ == 0) {
+      util::fail_point("settlement.answered_in_part");
+    }
+    if (failure) {
+      failures.push_back(std::move(*failure));
+    }
+    if (next < items->size()) {
+      send_next();
+    } else if (answered == items->size()) {
+      finish();
+    }
+  }
+
+  void finish() {
+    self->send(client, true);
+    self->quit();
+  }
+};
+
 } // namespace
 
-std::map<std::string, std::vector<std::string>>
-confirmed_sales_by_sku(const std::vector<persistence::recorded_event>& events) {
-  std::map<std::string, std::vector<std::string>> sales;
+confirmed_sales confirmed_sales_in(const std::vector<persistence::recorded_event>& events) {
+  confirmed_sales sales;
   for (const auto& e : events) {
     if (e.type != order::wire::order_confirmed || e.stream_id.rfind("order/", 0) != 0) {
       continue;
@@ -59,20 +163,24 @@ confirmed_sales_by_sku(const std::vector<persistence::recorded_event>& events) {
                                {{"stream", e.stream_id}, {"position", e.global_position}});
       continue;
     }
+    if (confirmed->skus.empty()) {
+      continue;
+    }
     const auto order_id = e.stream_id.substr(6);
     for (const auto& sku : confirmed->skus) {
-      sales[sku].push_back(order_id);
+      sales.by_sku[sku].push_back(order_id);
     }
+    sales.orders.push_back(order_id);
   }
   return sales;
 }
 
 settlement_runner::settlement_runner(caf::actor_system& sys, config::pg_config pg,
                                      config::journal_config journal, caf::actor inventory_host,
-                                     settlement_settings settings)
+                                     caf::actor notification_host, settlement_settings settings)
     : sys_(sys), pg_(std::move(pg)), journal_(std::move(journal)),
-      inventory_host_(std::move(inventory_host)), settings_(sanitized(std::move(settings))),
-      loop_([this] { run(); }) {}
+      inventory_host_(std::move(inventory_host)), notification_host_(std::move(notification_host)),
+      settings_(sanitized(std::move(settings))), loop_([this] { run(); }) {}
 
 settlement_runner::~settlement_runner() {
   stop();
@@ -87,8 +195,10 @@ settlement_stats settlement_runner::stats() const {
   s.rounds = rounds_.load();
   s.orders_settled = orders_settled_.load();
   s.commands = commands_.load();
+  s.notifications = notifications_.load();
   s.errors = errors_.load();
   s.skus_skipped = skus_skipped_.load();
+  s.notifications_skipped = notifications_skipped_.load();
   s.checkpoint = checkpoint_.load();
   s.newest_position = newest_position_.load();
   s.lag = std::max<int64_t>(0, s.newest_position - s.checkpoint);
@@ -153,11 +263,10 @@ void settlement_runner::run() {
     }
     if (!page->empty()) {
       // The page (after `checkpoint` up to the end the read reached) is the same whenever that
-      // range is read again: its id deduplicates a resent settle_orders, whose answer is then
-      // the first one's.
-      auto sales = confirmed_sales_by_sku(*page);
+      // range is read again: its id deduplicates a resent settle_orders.
+      auto sales = confirmed_sales_in(*page);
       if (!sales.empty()) {
-        if (!settle(sales, text_of(*checkpoint) + "-" + text_of(log.checkpoint()))) {
+        if (!settle_and_notify(sales, text_of(*checkpoint) + "-" + text_of(log.checkpoint()))) {
           return; // stopped
         }
         util::fail_point("settlement.settled_before_checkpoint");
@@ -169,7 +278,7 @@ void settlement_runner::run() {
     if (!(log.checkpoint() == *checkpoint)) {
       auto saved = store.save_checkpoint(settings_.name, log.checkpoint());
       if (!saved) {
-        // Read and settled again next time: a settled order records nothing twice.
+        // Read, settled and notified again next time: neither records anything twice.
         if (!retry("save checkpoint", saved.error().detail)) {
           return;
         }
@@ -197,83 +306,75 @@ void settlement_runner::run() {
   }
 }
 
-bool settlement_runner::settle(const std::map<std::string, std::vector<std::string>>& sales,
-                               const std::string& page_id) {
-  auto pending = sales;
-  std::map<std::string, int> attempts;
+bool settlement_runner::settle_and_notify(const confirmed_sales& sales,
+                                          const std::string& page_id) {
+  std::vector<round_item> pending;
+  for (const auto& [sku, ids] : sales.by_sku) {
+    pending.push_back({round_item::kind::settle, sku, ids});
+  }
+  for (const auto& id : sales.orders) {
+    pending.push_back({round_item::kind::notify, id, {}});
+  }
+  std::map<std::string, int> attempts; // by round_item::name()
   auto backoff = settings_.backoff_min;
   caf::scoped_actor self{sys_};
   while (!pending.empty()) {
-    // One helper per attempt sends every pending SKU's command at once and reports the SKUs
-    // that failed ("<sku>\n<why>"), once all answered or timed out.
-    auto client = caf::actor{self};
-    auto helper =
-        self->spawn([=, host = inventory_host_,
-                     timeout = caf::duration{settings_.answer_timeout}](caf::event_based_actor* a) {
-          auto left = std::make_shared<size_t>(pending.size());
-          auto failures = std::make_shared<std::vector<std::string>>();
-          auto answered = [=] {
-            if (--*left == 0) {
-              a->send(client, *failures);
-              a->quit();
-            }
-          };
-          for (const auto& [sku, ids] : pending) {
-            envelope env;
-            env.message_id = "settlement/" + page_id + "/" + sku;
-            env.correlation_id = env.message_id;
-            runtime::send_command<inventory::inventory_reply>(
-                a, host, sku, timeout, std::move(env),
-                caf::make_message(inventory::settle_orders{ids}),
-                [=](inventory::inventory_reply&) { answered(); },
-                [=, sku = sku](caf::error& err) {
-                  // A refusal was decided on a current copy: sending it again changes nothing.
-                  const bool refused =
-                      runtime::rejection_code<inventory::inventory_errc>(err).has_value();
-                  failures->push_back(sku + "\n" + (refused ? "refused" : "failed") + "\n" +
-                                      a->system().render(err));
-                  answered();
-                });
-          }
-        });
-    std::optional<std::vector<std::string>> failures;
-    while (!failures) {
-      self->receive([&](std::vector<std::string>& f) { failures = std::move(f); },
-                    caf::after(wait_slice) >> [] {});
-      if (!failures && stopping()) {
+    auto sender = std::make_shared<round_sender>();
+    sender->client = caf::actor{self};
+    sender->inventory = inventory_host_;
+    sender->notifications = notification_host_;
+    sender->timeout = caf::duration{settings_.answer_timeout};
+    sender->page_id = page_id;
+    sender->items = std::make_shared<const std::vector<round_item>>(std::move(pending));
+    auto window = static_cast<size_t>(settings_.max_in_flight);
+    auto helper = self->spawn([sender, window](caf::event_based_actor* a) {
+      sender->self = a;
+      sender->start(window);
+    });
+    bool done = false;
+    while (!done) {
+      self->receive([&](bool) { done = true; }, caf::after(wait_slice) >> [] {});
+      if (!done && stopping()) {
         caf::anon_send_exit(helper, caf::exit_reason::user_shutdown);
         return false;
       }
     }
-    auto sent = std::move(pending);
-    for (const auto& failure : *failures) {
-      auto cut = failure.find('\n');
-      auto sku = failure.substr(0, cut);
-      auto kind_cut = failure.find('\n', cut + 1);
-      const bool refused = failure.substr(cut + 1, kind_cut - cut - 1) == "refused";
-      auto why = failure.substr(kind_cut + 1);
+    // The helper wrote its failures before it answered.
+    const auto& sent = *sender->items;
+    std::vector<bool> failed(sent.size(), false);
+    for (const auto& failure : sender->failures) {
+      const auto& item = sent[failure.index];
+      failed[failure.index] = true;
       errors_.fetch_add(1);
-      if (refused || ++attempts[sku] >= settings_.max_attempts) {
-        skus_skipped_.fetch_add(1);
-        observability::log_event(spdlog::level::err, "settlement skips a SKU",
+      auto attempt = ++attempts[item.name()];
+      if (failure.refused || attempt >= settings_.max_attempts) {
+        (item.what == round_item::kind::settle ? skus_skipped_ : notifications_skipped_)
+            .fetch_add(1);
+        observability::log_event(spdlog::level::err, "settlement skips a command",
                                  {{"settlement", settings_.name},
-                                  {"sku", sku},
-                                  {"orders", sent[sku].size()},
-                                  {"attempts", attempts[sku]},
-                                  {"error", why}});
+                                  {"what", item.name()},
+                                  {"orders", std::max<size_t>(1, item.order_ids.size())},
+                                  {"attempts", attempt},
+                                  {"error", failure.why}});
       } else {
-        observability::log_event(spdlog::level::warn, "settlement retries a SKU",
+        observability::log_event(spdlog::level::warn, "settlement retries a command",
                                  {{"settlement", settings_.name},
-                                  {"sku", sku},
-                                  {"attempt", attempts[sku]},
-                                  {"error", why}});
-        pending[sku] = sent[sku];
+                                  {"what", item.name()},
+                                  {"attempt", attempt},
+                                  {"error", failure.why}});
+        pending.push_back(item);
       }
-      sent.erase(sku);
     }
-    for (const auto& [sku, ids] : sent) {
-      commands_.fetch_add(1);
-      orders_settled_.fetch_add(ids.size());
+    for (size_t i = 0; i < sent.size(); ++i) {
+      if (failed[i]) {
+        continue;
+      }
+      if (sent[i].what == round_item::kind::settle) {
+        commands_.fetch_add(1);
+        orders_settled_.fetch_add(sent[i].order_ids.size());
+      } else {
+        notifications_.fetch_add(1);
+      }
     }
     if (!pending.empty()) {
       failing_.store(true);

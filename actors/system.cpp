@@ -561,6 +561,7 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
   n.gauge_poller =
       sys.spawn(gauge_poller, n.journal, n.hosts, n.gauges, supervision.gauge_interval);
   n.settlement = std::make_shared<settlement_runner>(sys, cfg.pg, cfg.journal, n.hosts->inventory,
+                                                     n.hosts->notification,
                                                      settlement_settings_from(cfg.settlement));
   return n;
 }
@@ -570,8 +571,11 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
   caf::expected<size_t> result{size_t{0}};
   self->request(node.reader, std::chrono::seconds(60), persistence::unfinished_atom::value,
                 std::string{"order/"}, std::string{order::wire::order_placed},
+                // A sale confirmed naming its SKUs ends at its confirmation (the settlement
+                // runner settles and notifies it).
                 std::vector<std::string>{order::wire::payment_captured,
-                                         order::wire::compensation_completed})
+                                         order::wire::compensation_completed,
+                                         std::string{order::wire::order_confirmed} + "?skus"})
       .receive(
           [&](std::vector<std::string>& streams) {
             for (const auto& stream : streams) {

@@ -140,12 +140,20 @@ void add_settlement_metrics(observability::metrics_registry& metrics,
          observability::callback_type::counter, [](const stats& s) { return s.orders_settled; });
   family("ordermesh_settlement_commands_total", "settle_orders answered, one per SKU and round.",
          observability::callback_type::counter, [](const stats& s) { return s.commands; });
+  family("ordermesh_settlement_notifications_total",
+         "Confirmed sales notified by the settlement runner (again after a restart).",
+         observability::callback_type::counter, [](const stats& s) { return s.notifications; });
   family("ordermesh_settlement_errors_total",
-         "Failed settlement attempts (reads, checkpoint saves, settle_orders; retried).",
+         "Failed settlement attempts (reads, checkpoint saves, settle_orders, notifications; "
+         "retried).",
          observability::callback_type::counter, [](const stats& s) { return s.errors; });
   family("ordermesh_settlement_skipped_skus_total",
          "SKUs skipped after failing every attempt of a round (their orders stay kept there).",
          observability::callback_type::counter, [](const stats& s) { return s.skus_skipped; });
+  family("ordermesh_settlement_skipped_notifications_total",
+         "Notifications skipped (refused, or after failing every attempt of a round).",
+         observability::callback_type::counter,
+         [](const stats& s) { return s.notifications_skipped; });
 }
 
 /// Stops `a` and returns once it has ended (at most a few seconds): it calls into objects of the

@@ -227,9 +227,10 @@ def report(idle_file, events_file):
 
 
 # The steps of an order under load, each timed from the event before it. An order records placed,
-# then confirmed with payment_captured (or rejected/cancelled); its stock is taken once the last
-# line's inventory.committed is inserted ("stock taken": the binaries before this one then also
-# recorded order.sale_requested, on the path of "stock taken -> ended").
+# then confirmed (its saga ends there; binaries before this one then also recorded payment_captured
+# once notified), or rejected/cancelled; its stock is taken once the last line's
+# inventory.committed is inserted ("stock taken": the binaries before this one then also recorded
+# order.sale_requested, on the path of "stock taken -> ended").
 TAKEN = "stock taken (the last line's inventory.committed)"
 TAIL_STEPS = [
     ("placed -> stock taken", "order.placed.v1", TAKEN,

@@ -2,12 +2,14 @@
 // latency, commit, capture, notify), and the hot-SKU ceiling before and after deciding a whole
 // mailbox batch into one journal append. Run through bench/saga, which starts a private PostgreSQL.
 //
-// An order counts as done when its saga's last event (order.payment_captured or
-// order.compensation_completed) is seen by a gap-safe subscription on the journal, polled every
+// An order counts as done when its saga's last event (order.payment_captured,
+// order.compensation_completed, or an order.confirmed naming its SKUs: a sale the settlement runner
+// settles and notifies) is seen by a gap-safe subscription on the journal, polled every
 // millisecond: latencies are from sending place_order to that moment.
 
 #include "actors/inventory/messages.hpp"
 #include "actors/inventory/replies.hpp"
+#include "actors/order/codec.hpp"
 #include "actors/order/messages.hpp"
 #include "actors/order/replies.hpp"
 #include "actors/runtime/messages.hpp"
@@ -35,6 +37,21 @@ namespace {
 using namespace ordermesh;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+/// Whether `e` is the last event of an order's saga.
+bool saga_ended(const persistence::recorded_event& e) {
+  if (e.type == actors::order::wire::payment_captured ||
+      e.type == actors::order::wire::compensation_completed) {
+    return true;
+  }
+  if (e.type != actors::order::wire::order_confirmed) {
+    return false;
+  }
+  auto decoded = actors::order::decode(e.type, e.schema_version, e.payload);
+  const auto* confirmed =
+      decoded ? std::get_if<actors::order::order_confirmed>(&*decoded) : nullptr;
+  return confirmed != nullptr && !confirmed->skus.empty();
+}
 
 struct figures {
   double orders_per_s = 0;
@@ -101,7 +118,7 @@ figures run(const config::app_config& cfg, const std::string& name, int orders, 
       }
       std::lock_guard<std::mutex> lock{mtx};
       for (const auto& e : *events) {
-        if (e.type == "order.payment_captured.v1" || e.type == "order.compensation_completed.v1") {
+        if (saga_ended(e)) {
           auto found = sent_at.find(e.stream_id.substr(6));
           if (found != sent_at.end()) {
             latencies.push_back(

@@ -74,9 +74,11 @@ struct projection_config {
   uint32_t page_size = 2000;
 };
 
-/// The settlement runner (actors/settlement_runner.hpp): settles confirmed sales from the journal.
+/// The settlement runner (actors/settlement_runner.hpp): settles and notifies confirmed sales from
+/// the journal.
 struct settlement_config {
-  // Longer: fewer, larger events; committed quantities kept longer.
+  // Longer: fewer, larger events; committed quantities kept longer; a confirmed sale notified
+  // up to this long after its confirmation.
   /// Wait between rounds of the settlement runner once caught up (one event per SKU and round).
   std::chrono::milliseconds interval{1000};
 };

@@ -632,15 +632,29 @@ pg_event_store::unfinished_streams(const std::string& prefix, const std::string&
                                    const std::vector<std::string>& finished_types) {
   return with_connection<std::vector<std::string>>(
       "unfinished streams", false, [&](pqxx::connection& c) {
+        std::vector<std::string> types, keyed_types, keys;
+        for (const auto& t : finished_types) {
+          auto mark = t.find('?');
+          if (mark == std::string::npos) {
+            types.push_back(t);
+          } else {
+            keyed_types.push_back(t.substr(0, mark));
+            keys.push_back(t.substr(mark + 1));
+          }
+        }
         pqxx::nontransaction tx{c};
         auto r = tx.exec_params(R"sql(
 SELECT s.stream_id FROM events s
 WHERE s.event_type = $2 AND starts_with(s.stream_id, $1)
   AND NOT EXISTS (SELECT 1 FROM events f
-                  WHERE f.stream_id = s.stream_id AND f.event_type = ANY($3::text[]))
+                  WHERE f.stream_id = s.stream_id
+                    AND (f.event_type = ANY($3::text[])
+                         OR EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS k(type, key)
+                                    WHERE f.event_type = k.type AND f.payload ? k.key)))
 ORDER BY s.global_position
 )sql",
-                                prefix, started_type, sql_text_array(finished_types));
+                                prefix, started_type, sql_text_array(types),
+                                sql_text_array(keyed_types), sql_text_array(keys));
         std::vector<std::string> streams;
         for (const auto& row : r) {
           streams.push_back(row[0].as<std::string>());

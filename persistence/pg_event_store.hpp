@@ -86,7 +86,8 @@ public:
   store_result<log_checkpoint> log_end();
 
   /// Streams named `prefix`... that recorded `started_type` but none of `finished_types`, e.g. the
-  /// orders whose saga is still open.
+  /// orders whose saga is still open. An entry "<type>?<key>" counts only an event of that type
+  /// whose payload has the top-level key (e.g. a confirmation naming its SKUs).
   store_result<std::vector<std::string>>
   unfinished_streams(const std::string& prefix, const std::string& started_type,
                      const std::vector<std::string>& finished_types);

@@ -125,13 +125,6 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                          ? once_all_answered(settles, "settled",
                                              caf::make_message(record_stock_settled{}), nullptr)
                          : std::function<void()>{[] {}};
-  // A sale settled by the runner ends once its notification answered; until then it is
-  // unfinished, so a notification lost to a crash or an error is sent again (resume, stall).
-  const bool ends_when_notified = s.settled_by_runner && !s.saga_completed;
-  auto notified = ends_when_notified
-                      ? once_all_answered(1, "notified", caf::make_message(record_notified{}),
-                                          "order.notified_before_record")
-                      : std::function<void()>{[] {}};
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -324,14 +317,11 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                   });
             },
             [&](const notify& a) {
-              if (ends_when_notified) {
-                util::fail_point("order.confirmed_before_notify");
-              }
               // Idempotent at the notification by the order id.
               runtime::route<notification_reply>(
                   self, dir.notification, oid, env("notify"),
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
-                  [=](notification_reply&) { notified(); });
+                  [](notification_reply&) {});
             },
             [&](const schedule_timeout&) {
               // Never here: the runtime arms it on the entity's tick (order_traits::timer).

@@ -169,7 +169,8 @@ struct record_sale_reversed {};
 struct record_stock_settled {};
 
 /// The notification of a confirmed sale's end answered: the last step of a sale confirmed with
-/// its SKUs (the settlement runner settles their stock from the journal).
+/// its SKUs for the binary before this one. No longer sent (the settlement runner notifies such a
+/// sale from the journal); a late one is accepted and records nothing.
 struct record_notified {};
 
 using command =
@@ -245,8 +246,9 @@ struct stock_commit_refused {
 
 /// Terminal: every line's stock is committed and the payment is authorized; capture follows.
 /// A sale names the SKUs its stock was committed at (`skus`): the settlement runner settles them
-/// from the journal. Empty for the older path and for a sale confirmed by the binary before the
-/// runner (its saga settles each line itself).
+/// and notifies the order from the journal, and the order's saga ends here. Empty for the older
+/// path and for a sale confirmed by the binary before the runner (its saga settles each line
+/// itself).
 struct order_confirmed {
   std::vector<std::string> skus;
 };
@@ -263,9 +265,10 @@ struct order_cancelled {
 };
 
 /// After order_confirmed: the payment is captured; the saga is done. A sale's payment is captured
-/// with its authorization (order_confirmed); its order records this once the notification answered
-/// (record_notified; a sale confirmed without SKUs: once every line's inventory settled the sale,
-/// record_stock_settled), so that an order whose last step was lost is unfinished.
+/// with its authorization (order_confirmed): a sale confirmed without SKUs records this once every
+/// line's inventory settled the sale (record_stock_settled), so that an order whose last step was
+/// lost is unfinished; one confirmed naming its SKUs records nothing more (the binary before this
+/// one recorded this once its notification answered, record_notified).
 struct payment_captured {};
 
 /// After order_rejected or order_cancelled: compensation is done; the saga is done.

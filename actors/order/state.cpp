@@ -386,14 +386,13 @@ outcome decide_stock_settled(const order_state& s) {
   return accept<event>({payment_captured{}});
 }
 
+/// Only the binary before this one sent a notification whose answer it recorded (for a sale
+/// confirmed with SKUs, now finished at its confirmation): a late answer records nothing.
 outcome decide_notified(const order_state& s) {
-  if (s.saga_completed) {
+  if (s.saga_completed || s.settled_by_runner) {
     return accept<event>();
   }
-  if (s.status != order_status::confirmed || !s.settled_by_runner) {
-    return unexpected("only a sale settled by the runner ends with its notification");
-  }
-  return accept<event>({payment_captured{}});
+  return unexpected("no saga waits for its notification's answer");
 }
 
 outcome decide_compensated(const order_state& s) {
@@ -508,6 +507,8 @@ order_state apply(order_state s, const event& ev) {
             }
             s.status = order_status::confirmed;
             s.settled_by_runner = s.sale && !x.skus.empty();
+            // The settlement runner settles and notifies it from the journal: nothing left here.
+            s.saga_completed = s.saga_completed || s.settled_by_runner;
           },
           [&](const order_rejected& x) {
             s.status = order_status::rejected;
@@ -528,7 +529,9 @@ order_state apply(order_state s, const event& ev) {
 }
 
 bool finished(const order_state& state) {
-  return state.terminal() && state.saga_completed;
+  // settled_by_runner also for a snapshot the binary before this one took while it awaited the
+  // notification's answer (saga_completed false then).
+  return state.terminal() && (state.saga_completed || state.settled_by_runner);
 }
 
 order_state apply_all(order_state state, const std::vector<event>& events) {
@@ -713,9 +716,9 @@ actions fulfil(const order_state& s, const saga_policy& policy, const decide_con
     return give_back(s);
   }
   if (s.settled_by_runner) {
-    // The sale captured already; the settlement runner settles its stock from the journal. The
-    // saga ends once the notification answered (record_notified).
-    return {notify{order_status::confirmed}};
+    // The sale captured already; the settlement runner settles its stock and notifies it from
+    // the journal.
+    return {};
   }
   if (s.sale) {
     // Confirmed without SKUs (by the binary before the settlement runner): the saga ends once
@@ -816,7 +819,7 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
                                      const decide_context& ctx) {
-  if (state.saga_completed) {
+  if (state.saga_completed || state.settled_by_runner) {
     return {};
   }
   switch (state.status) {

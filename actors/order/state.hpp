@@ -67,7 +67,8 @@ struct order_state {
   int32_t failed_commit_attempt = 0;
   /// Why the order was rejected or cancelled.
   std::string reason;
-  /// Captured (confirmed orders) or compensated (rejected and cancelled ones): nothing left to do.
+  /// Nothing left to do: captured (confirmed orders; a sale confirmed naming its SKUs at its
+  /// confirmation) or compensated (rejected and cancelled ones).
   bool saga_completed = false;
   /// The payment is a sale (authorize and capture at once), requested once every line's stock was
   /// committed (recorded by sale_requested, or by the confirmation or cancellation of an order
@@ -75,8 +76,10 @@ struct order_state {
   /// path (authorize, commit, capture) and for one rejected while taking (a refused take: no
   /// sale was ever sent).
   bool sale = false;
-  /// Confirmed as a sale naming its SKUs: the settlement runner settles its stock from the
-  /// journal, and the saga ends once the notification answered (record_notified).
+  /// Confirmed as a sale naming its SKUs: the settlement runner settles its stock and notifies it
+  /// from the journal, and the saga ends with the confirmation. (The binary before this one
+  /// waited for the notification's answer and recorded payment_captured; such an order recovered
+  /// or restored from a snapshot before that is finished the same.)
   bool settled_by_runner = false;
 
   bool terminal() const { return is_terminal(status); }
@@ -143,8 +146,8 @@ using order_decision = decision<event>;
 ///   below.
 /// - record_stock_settled of a confirmed sale: payment_captured (the saga is done); no event once
 ///   done; unexpected_reply for any other order (also a sale settled by the runner).
-/// - record_notified of a sale settled by the runner: payment_captured (the saga is done); no
-///   event once done; unexpected_reply for any other order.
+/// - record_notified (only the binary before this one waited for a notification's answer): no
+///   event for a sale settled by the runner or once done; unexpected_reply for any other order.
 /// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
 ///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
@@ -176,10 +179,11 @@ order_decision decide(const order_state& state, const command& cmd, const decide
 order_state apply(order_state state, const event& ev);
 
 /// Whether the order's work is finished: it ended (confirmed, rejected or cancelled) and its saga
-/// has nothing left (a confirmed sale: payment_captured, recorded once the notification answered,
-/// or every settle for a sale confirmed without SKUs;
-/// an order that did not confirm: compensation_completed). Its entity then ends at once; a late
-/// command activates it again from its stream.
+/// has nothing left (a sale confirmed naming its SKUs: at once, the settlement runner settles and
+/// notifies it from the journal; a sale confirmed without SKUs: payment_captured once every settle
+/// answered; the older path: payment_captured; an order that did not confirm:
+/// compensation_completed). Its entity then ends at once; a late command activates it again from
+/// its stream.
 bool finished(const order_state& state);
 
 /// Folds `events` in order, starting from `state`.
@@ -189,11 +193,13 @@ order_state apply_all(order_state state, const std::vector<event>& events);
 
 /// What to send after `just_happened` was recorded; `state` already includes it. Called once per
 /// recorded event, in order.
-/// A confirmed sale (order_confirmed, and again from saga_resume while its saga is open): notify;
-/// settle_stock for every line too if it was confirmed without SKUs (the settlement runner settles
-/// the others); the older path: settle_stock after payment_captured. sale_requested{n}: sale
-/// attempt n, for n >= 2 (sale_requested{1} is recorded with the first sale's failure, which
-/// schedules the retry: the first sale is the takes' effect, saga_effects).
+/// A sale confirmed naming its SKUs: nothing (the settlement runner settles and notifies it from
+/// the journal). A sale confirmed without SKUs (order_confirmed, and again from saga_resume while
+/// its saga is open): notify and settle_stock for every line; the older path: capture_payment and
+/// notify, then settle_stock after payment_captured. A rejected or cancelled order: its
+/// compensation and notify. sale_requested{n}: sale attempt n, for n >= 2 (sale_requested{1} is
+/// recorded with the first sale's failure, which schedules the retry: the first sale is the
+/// takes' effect, saga_effects).
 std::vector<saga_action> saga_decide(const order_state& state, const event& just_happened,
                                      const saga_policy& policy, const decide_context& ctx);
 
@@ -215,7 +221,8 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
                                       const saga_policy& policy);
 
 /// What to (re)send for an order recovered from its journal, so that a crash at any step resumes:
-/// the receivers are idempotent, so resending is safe. Nothing for a completed saga.
+/// the receivers are idempotent, so resending is safe. Nothing for a completed saga (nor for a sale
+/// confirmed naming its SKUs).
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
                                      const decide_context& ctx);
 

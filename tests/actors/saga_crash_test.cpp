@@ -9,6 +9,7 @@
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/order_sql.hpp"
 #include "tests/support/pg_test_database.hpp"
 #include "util/fail_point.hpp"
 
@@ -56,8 +57,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
     }
     node.kill_now();
   }
-  auto finished_before = count("event_type IN ('order.payment_captured.v1', "
-                               "'order.compensation_completed.v1')");
+  auto finished_before = count(testing::saga_end_sql);
   BOOST_TEST_MESSAGE("sagas finished before the kill: " << finished_before << " of " << orders);
   BOOST_TEST(finished_before < orders);
 
@@ -72,16 +72,25 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
   BOOST_TEST_MESSAGE("woken: " << *woken);
   auto placed = count("event_type = 'order.placed.v1'");
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") <
-             placed &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (count(testing::saga_end_sql) < placed && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
   }
   // Orders the dead node had not yet recorded were never acknowledged: nothing to finish there.
   BOOST_TEST(placed > 0);
-  BOOST_TEST(
-      count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") ==
-      placed);
+  BOOST_TEST(count(testing::saga_end_sql) == placed);
+  // Each saga ended once: a sale confirmed naming its SKUs records nothing after it.
+  BOOST_TEST(count("event_type IN ('order.payment_captured.v1', "
+                   "'order.compensation_completed.v1')") +
+                 count("event_type = 'order.confirmed.v1' AND payload ? 'skus'") ==
+             placed);
+  // Every confirmed sale is notified, once, by the settlement runner (also those the dead node
+  // confirmed).
+  auto unnotified = [&] { return std::stoi(db.query_value(testing::unnotified_sales_sql)); };
+  while (unnotified() > 0 && std::chrono::steady_clock::now() < deadline) {
+    node.settlement->wait_until_caught_up(1s);
+  }
+  BOOST_TEST(unnotified() == 0);
+  BOOST_TEST(db.query_value(testing::notified_twice_sql) == "0");
   // Exactly one terminal state per order.
   BOOST_TEST(
       std::stoi(db.query_value(
@@ -121,11 +130,12 @@ BOOST_AUTO_TEST_CASE(a_node_killed_with_sigkill_mid_saga_is_restarted_and_finish
 namespace {
 
 /// Runs saga_node until it dies at `fail_point`, then a node on the same database: every saga
-/// must end, every confirmed sale be settled at its inventory exactly once (one
-/// inventory.orders_settled naming it; the saga itself sends no settle any more) and charged once
-/// at the PSP. `confirmed_before`: some order confirmed before the crash.
-void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fail_point,
-                                                           bool confirmed_before = true) {
+/// must end (a confirmed sale at its confirmation), and every confirmed sale be settled at its
+/// inventory exactly once (one inventory.orders_settled naming it), notified exactly once (one
+/// notification.recorded; the saga itself sends neither any more) and charged once at the PSP.
+/// `confirmed_before`: some order confirmed before the crash.
+void every_confirmed_sale_is_settled_and_notified_once_after_a_crash_at(
+    const std::string& fail_point, bool confirmed_before = true) {
   testing::pg_test_database db;
   auto cfg = db.config();
   cfg.psp.port = 0;
@@ -170,19 +180,26 @@ void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fa
         " WHERE c.event_type = 'order.confirmed.v1' AND x.id = substr(c.stream_id, 7)"));
   };
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (count("event_type IN ('order.payment_captured.v1', 'order.compensation_completed.v1')") <
-             placed &&
-         std::chrono::steady_clock::now() < deadline) {
+  auto unnotified = [&] { return std::stoi(db.query_value(testing::unnotified_sales_sql)); };
+  while (count(testing::saga_end_sql) < placed && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
   }
-  while (settlements_of_confirmed() < count("event_type = 'order.confirmed.v1'") &&
+  while ((settlements_of_confirmed() < count("event_type = 'order.confirmed.v1'") ||
+          unnotified() > 0) &&
          std::chrono::steady_clock::now() < deadline) {
     node.settlement->wait_until_caught_up(1s);
   }
   auto confirmed = count("event_type = 'order.confirmed.v1'");
   BOOST_TEST(confirmed >= 1);
-  BOOST_TEST(count("event_type IN ('order.payment_captured.v1', "
-                   "'order.compensation_completed.v1')") == placed);
+  BOOST_TEST(count(testing::saga_end_sql) == placed);
+  // Ended at the confirmation: nothing recorded after it.
+  BOOST_TEST(count("event_type = 'order.payment_captured.v1'") == 0);
+  BOOST_TEST(count("event_type = 'order.confirmed.v1' AND payload ? 'skus'") == confirmed);
+  // Notified once each, however often it was sent.
+  BOOST_TEST(unnotified() == 0);
+  BOOST_TEST(count("event_type = 'notification.recorded.v1' AND payload->>'status' = "
+                   "'confirmed'") == confirmed);
+  BOOST_TEST(db.query_value(testing::notified_twice_sql) == "0");
   // Decided once: however often it was sent, no order is named twice, and no other order.
   BOOST_TEST(settlements_of_confirmed() == confirmed);
   BOOST_TEST(count("stream_id = 'inventory/crash-sku' AND event_type = 'inventory.settled.v1'") ==
@@ -199,11 +216,12 @@ void every_confirmed_sale_is_settled_once_after_a_crash_at(const std::string& fa
 
 } // namespace
 
-// A confirmed sale ends once its notification answered. A node that dies between the
-// confirmation and the notification must not leave the order unfinished: after the restart it
-// notifies again, and the settlement runner settles the sale from the journal.
-BOOST_AUTO_TEST_CASE(a_notification_lost_to_a_crash_is_sent_again_and_the_sale_settled) {
-  every_confirmed_sale_is_settled_once_after_a_crash_at("order.confirmed_before_notify");
+// A confirmed sale ends at its confirmation; the settlement runner settles and notifies it. A
+// node that dies once the first of a round's commands answered (some settles or notifications
+// landed, others not) must not leave a sale unsettled or unnotified: after the restart the runner
+// reads the same page and sends all again, and nothing is recorded twice.
+BOOST_AUTO_TEST_CASE(a_round_answered_in_part_when_the_node_dies_is_sent_again_recording_nothing) {
+  every_confirmed_sale_is_settled_and_notified_once_after_a_crash_at("settlement.answered_in_part");
 }
 
 // The first sale is the effect of the takes' answers, recorded by no event: a node that dies with
@@ -211,12 +229,16 @@ BOOST_AUTO_TEST_CASE(a_notification_lost_to_a_crash_is_sent_again_and_the_sale_s
 // takes again (the inventory answers the repeats the same) and sells under the same key: every
 // order ends, each confirmed sale charged once and settled once.
 BOOST_AUTO_TEST_CASE(a_crash_between_the_takes_and_the_sale_takes_again_and_charges_once) {
-  every_confirmed_sale_is_settled_once_after_a_crash_at("order.taken_before_sell", false);
-  every_confirmed_sale_is_settled_once_after_a_crash_at("order.taken_before_sell:3", false);
+  every_confirmed_sale_is_settled_and_notified_once_after_a_crash_at("order.taken_before_sell",
+                                                                     false);
+  every_confirmed_sale_is_settled_and_notified_once_after_a_crash_at("order.taken_before_sell:3",
+                                                                     false);
 }
 
 // The settlement runner saves its checkpoint only after every answer: one that dies after the
-// settles and before the save reads the same page again, and settling again records nothing.
+// settles and notifications and before the save reads the same page again, and settling and
+// notifying again records nothing.
 BOOST_AUTO_TEST_CASE(a_settlement_checkpoint_lost_to_a_crash_settles_again_recording_nothing) {
-  every_confirmed_sale_is_settled_once_after_a_crash_at("settlement.settled_before_checkpoint");
+  every_confirmed_sale_is_settled_and_notified_once_after_a_crash_at(
+      "settlement.settled_before_checkpoint");
 }

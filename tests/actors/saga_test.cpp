@@ -19,6 +19,7 @@
 #include "psp/client/client.hpp"
 #include "psp/server.hpp"
 #include "tests/actors/fast_node.hpp"
+#include "tests/support/order_sql.hpp"
 #include "tests/support/pg_test_database.hpp"
 #include "tests/support/psp_calls.hpp"
 
@@ -180,8 +181,7 @@ struct saga_fixture {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       auto done = db.query_value("SELECT count(*) FROM events WHERE stream_id = '" + stream +
-                                 "' AND event_type IN ('" + order::wire::payment_captured + "', '" +
-                                 order::wire::compensation_completed + "')");
+                                 "' AND " + testing::saga_end_sql);
       if (done != "0") {
         return db.query_value("SELECT event_type FROM events WHERE stream_id = '" + stream +
                               "' AND event_type IN ('order.confirmed.v1', 'order.rejected.v1', "
@@ -190,6 +190,18 @@ struct saga_fixture {
       std::this_thread::sleep_for(50ms);
     }
     return "saga did not finish within the limit";
+  }
+
+  /// Waits (bounded) until notification/<oid> recorded its one event (a confirmed sale's comes from
+  /// the settlement runner); returns how many it has.
+  std::string notified(const std::string& oid) {
+    auto stream = "notification/" + oid;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (count(stream, "notification.recorded.v1") == "0" &&
+           std::chrono::steady_clock::now() < deadline) {
+      node.settlement->wait_until_caught_up(1s); // a transaction still open may hold it back
+    }
+    return count(stream, "notification.recorded.v1");
   }
 
   struct ended_order {
@@ -451,14 +463,16 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_stock_is_confirmed_committed_captured_and
   BOOST_TEST(count("inventory/sku-b", inventory::wire::committed) == "1");
   BOOST_TEST(available("sku-a") == 8);
   BOOST_TEST(count("payment/o-ok", payment::wire::sold) == "1");
-  BOOST_TEST(count("notification/o-ok", "notification.recorded.v1") == "1");
+  // Notified by the settlement runner from the journal, once.
+  BOOST_TEST(notified("o-ok") == "1");
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
   // One sale: authorized and captured in one PSP call, nothing held before or after it.
   BOOST_TEST(count("order/o-ok", order::wire::payment_requested) == "0");
-  // placed, confirmed, payment_captured: no event per taken line, none for the first sale (the
-  // takes' effect), which confirmed the order straight from placed
+  // placed, confirmed: no event per taken line, none for the first sale (the takes' effect),
+  // which confirmed the order straight from placed; the saga ends there.
   BOOST_TEST(count("order/o-ok", order::wire::sale_requested) == "0");
-  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-ok'") == "3");
+  BOOST_TEST(count("order/o-ok", order::wire::payment_captured) == "0");
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-ok'") == "2");
   BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'payment/o-ok'") == "1");
   BOOST_TEST(psp_server.stats().open_holds == 0u);
   // Paid for good: the settlement runner has each line's inventory settle the order (stop
@@ -485,8 +499,8 @@ BOOST_AUTO_TEST_CASE(an_ended_orders_entities_leave_their_hosts_right_after_its_
   place("o-gone-short", {{"sku-a", 50}});
   BOOST_TEST(wait_for_end("o-gone-short") == order::wire::order_rejected);
   for (const auto* oid : {"o-gone", "o-gone-declined", "o-gone-short"}) {
+    BOOST_TEST(notified(oid) == "1", oid);
     BOOST_TEST(wait_until([&] { return gone(oid); }, 5s), oid);
-    BOOST_TEST(count(std::string{"notification/"} + oid, "notification.recorded.v1") == "1", oid);
   }
   // A late repeat of the placement activates the order again and is answered from its stream.
   auto again = place("o-gone", {{"sku-a", 2}});
@@ -685,9 +699,8 @@ BOOST_AUTO_TEST_CASE(
   }
   BOOST_TEST(placed.load() == orders);
   auto finished = [&] {
-    return std::stoi(db.query_value(
-        "SELECT count(*) FROM events WHERE event_type IN ('order.payment_captured.v1', "
-        "'order.compensation_completed.v1')"));
+    return std::stoi(
+        db.query_value(std::string{"SELECT count(*) FROM events WHERE "} + testing::saga_end_sql));
   };
   auto deadline = std::chrono::steady_clock::now() + 180s;
   while (finished() < orders && std::chrono::steady_clock::now() < deadline) {
@@ -829,6 +842,34 @@ BOOST_AUTO_TEST_CASE(an_order_the_previous_binary_left_selling_resells_under_its
   BOOST_TEST(count("payment/o-prev", payment::wire::sold) == "1");
   BOOST_TEST(available("sku-prev") == 8);
   BOOST_TEST(psp_server.stats().distinct_charges == 1u);
+}
+
+// The binary before this one ended a sale confirmed naming its SKUs once its notification
+// answered (payment_captured). One it left with that answer outstanding is finished: no node start
+// wakes it, and the settlement runner settles and notifies it from its confirmation.
+BOOST_AUTO_TEST_CASE(
+    a_sale_confirmed_by_the_previous_binary_awaiting_its_notification_is_notified_by_the_runner) {
+  testing::recorded_earlier(
+      db, "inventory/sku-old9",
+      std::vector<inventory::event>{inventory::restocked{10}, inventory::committed{"o-old9", 2}},
+      [](const inventory::event& e) { return inventory::encode(e); });
+  order_recorded_earlier(
+      "o-old9", {order::order_placed{"o-old9", "customer-1", {{"sku-old9", 2}}, "tok_visa", 2000},
+                 order::sale_requested{1}, order::order_confirmed{{"sku-old9"}}});
+  payment_recorded_earlier("o-old9", {payment::sold{"o-old9/sale", "psp-9", 2000}});
+  auto woken = resume_unfinished_orders(sys, node);
+  BOOST_TEST_REQUIRE(static_cast<bool>(woken));
+  BOOST_TEST(*woken == 0u);
+  BOOST_TEST(notified("o-old9") == "1");
+  BOOST_TEST(db.query_value("SELECT payload->>'status' FROM events WHERE stream_id = "
+                            "'notification/o-old9'") == "confirmed");
+  BOOST_TEST(wait_until(
+      [&] { return count("inventory/sku-old9", inventory::wire::orders_settled) == "1"; }));
+  // Nothing more in its stream, and a late answer of the old notification records nothing.
+  send<order::order_reply>(node.hosts->order, "o-old9", caf::make_message(order::record_notified{}),
+                           env());
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/o-old9'") == "3");
+  BOOST_TEST(available("sku-old9") == 8);
 }
 
 BOOST_AUTO_TEST_CASE(

@@ -1,7 +1,8 @@
-// The settlement runner against the real PostgreSQL and an inventory host: it settles the sales
-// the log shows confirmed, one inventory.orders_settled per SKU and round, saves its checkpoint
-// only after every answer, settles again (recording nothing) when restarted before saving it, and
-// skips a SKU that keeps refusing without holding up the others.
+// The settlement runner against the real PostgreSQL, an inventory host and a notification host: it
+// settles the sales the log shows confirmed, one inventory.orders_settled per SKU and round, and
+// notifies each of them (one notification.recorded per order), saves its checkpoint only after
+// every answer, settles and notifies again (recording nothing) when restarted before saving it,
+// and skips a SKU or a notification that keeps refusing without holding up the others.
 #define BOOST_TEST_MODULE settlement_runner
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +12,8 @@
 
 #include "actors/inventory/actor.hpp"
 #include "actors/inventory/codec.hpp"
+#include "actors/notification/actor.hpp"
+#include "actors/notification/codec.hpp"
 #include "actors/order/codec.hpp"
 #include "actors/runtime/entity.hpp"
 #include "actors/settlement_runner.hpp"
@@ -21,6 +24,7 @@
 #include "tests/support/pg_test_database.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <string>
@@ -40,12 +44,14 @@ struct settlement_fixture {
       persistence::spawn_journal(sys, db.pg(), db.config().journal);
   persistence::reader_actor reader = persistence::spawn_reader(sys, db.pg(), db.config().journal);
   caf::actor host = inventory::spawn_inventory_host(sys, journal, reader, {});
+  caf::actor notifications = notification::spawn_notification_host(sys, journal, reader, {});
   persistence::pg_event_store store{db.pg(), db.config().journal};
   caf::scoped_actor self{sys};
   int next_message = 0;
 
   ~settlement_fixture() {
     self->send_exit(host, caf::exit_reason::user_shutdown);
+    self->send_exit(notifications, caf::exit_reason::user_shutdown);
     self->send_exit(journal, caf::exit_reason::user_shutdown);
     self->send_exit(reader, caf::exit_reason::user_shutdown);
   }
@@ -60,7 +66,8 @@ struct settlement_fixture {
   }
 
   std::unique_ptr<settlement_runner> runner(settlement_settings s = fast()) {
-    return std::make_unique<settlement_runner>(sys, db.pg(), db.config().journal, host, s);
+    return std::make_unique<settlement_runner>(sys, db.pg(), db.config().journal, host,
+                                               notifications, s);
   }
 
   void inventory(const std::string& sku, caf::message cmd) {
@@ -107,6 +114,21 @@ struct settlement_fixture {
     BOOST_REQUIRE(r.wait_until_caught_up(10s));
   }
 
+  /// The events of notification/<order_id>, as "<type> <status>".
+  std::vector<std::string> notifications_of(const std::string& order_id) {
+    auto events = store.read_stream("notification/" + order_id, 0, 100);
+    BOOST_REQUIRE(events);
+    std::vector<std::string> seen;
+    for (const auto& e : *events) {
+      auto payload = nlohmann::json::parse(e.payload);
+      seen.push_back(e.type + " " + payload.value("status", std::string{"?"}));
+    }
+    return seen;
+  }
+
+  const std::vector<std::string> notified_once{
+      std::string{notification::wire::notification_recorded} + " confirmed"};
+
   int count(const std::string& sku, const std::string& type) {
     return std::stoi(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'inventory/" +
                                     sku + "' AND event_type = '" + type + "'"));
@@ -151,11 +173,20 @@ BOOST_AUTO_TEST_CASE(confirmed_sales_are_settled_in_one_event_per_sku) {
   BOOST_TEST(stats.orders_settled == 4u);
   BOOST_TEST(stats.skus_skipped == 0u);
   BOOST_TEST(stats.checkpoint > 0);
+  // Every confirmed sale of the page is notified once (the order's saga no longer does it).
+  for (const auto* id : {"o1", "o2", "o3"}) {
+    BOOST_TEST(notifications_of(id) == notified_once, id);
+  }
+  BOOST_TEST(notifications_of("open").empty());
+  BOOST_TEST(stats.notifications == 3u);
+  BOOST_TEST(stats.notifications_skipped == 0u);
   // The next confirmations go into the next round's events.
   confirmed_sale("o4", {"apple"});
   caught_up(*r);
   BOOST_TEST(count("apple", inventory::wire::orders_settled) == 2);
   BOOST_TEST((committed_qty("apple") == std::map<std::string, int64_t>{{"open", 1}}));
+  BOOST_TEST(notifications_of("o4") == notified_once);
+  BOOST_TEST(r->stats().notifications == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -180,6 +211,46 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(again->stats().commands == 1u);                        // sent again ...
   BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1); // ... and decided once
   BOOST_TEST(committed_qty("apple").empty());
+  BOOST_TEST(again->stats().notifications == 2u); // notified again ...
+  for (const auto* id : {"o1", "o2"}) {
+    BOOST_TEST(notifications_of(id) == notified_once, id); // ... recorded once
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_notification_that_is_refused_holds_up_neither_the_other_orders_nor_the_settles) {
+  inventory("apple", caf::make_message(inventory::restock{100}));
+  confirmed_sale("o1", {"apple"});
+  confirmed_sale("o2", {"apple"});
+  confirmed_sale("o3", {"apple"});
+  // o2 was notified with another status: its notification refuses the runner's (a refusal is
+  // decided on a current copy: not retried).
+  envelope e;
+  e.message_id = "other-status";
+  bool recorded = false;
+  self->request(notifications, 10s, runtime::route_atom::value, std::string{"o2"}, e,
+                caf::make_message(notification::record_notification{
+                    "o2", notification::terminal_status::cancelled}))
+      .receive([&](notification::notification_reply&) { recorded = true; }, [](caf::error&) {});
+  BOOST_REQUIRE(recorded);
+  auto r = runner();
+  caught_up(*r);
+  auto stats = r->stats();
+  BOOST_TEST(stats.notifications == 2u);
+  BOOST_TEST(stats.notifications_skipped == 1u);
+  BOOST_TEST(stats.errors == 1u);
+  BOOST_TEST(notifications_of("o1") == notified_once);
+  BOOST_TEST(notifications_of("o3") == notified_once);
+  BOOST_TEST((notifications_of("o2") ==
+              std::vector<std::string>{std::string{notification::wire::notification_recorded} +
+                                       " cancelled"}));
+  // The settles went on, and the checkpoint moved past the page.
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
+  BOOST_TEST(committed_qty("apple").empty());
+  confirmed_sale("o4", {"apple"});
+  caught_up(*r);
+  BOOST_TEST(notifications_of("o4") == notified_once);
+  BOOST_TEST(r->stats().notifications_skipped == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_sku_that_refuses_is_passed_over_at_once_without_holding_up_the_others) {

@@ -16,6 +16,7 @@
 #include <boost/test/execution_monitor.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/order_sql.hpp"
 #include "tests/system/journal_invariants.hpp"
 #include "tests/system/system_processes.hpp"
 #include "util/fail_point.hpp"
@@ -66,7 +67,7 @@ const std::vector<armed_point>& known_points() {
       {"order.placed_before_take", 6},
       {"order.taken_before_record", 6},
       {"order.taken_before_sell", 6},
-      {"order.confirmed_before_notify", 6},
+      {"settlement.answered_in_part", 1},
       {"settlement.settled_before_checkpoint", 1},
       {"order.compensation_before_release", 3},
       {"order.compensation_before_void", 2},
@@ -231,9 +232,9 @@ struct pg_crash {
 
 int open_sagas(const pg_test_database& db) {
   return std::stoi(db.query_value(
-      "SELECT count(*) FROM (SELECT stream_id FROM events WHERE stream_id LIKE 'order/%' "
-      "GROUP BY stream_id HAVING count(*) FILTER (WHERE event_type IN "
-      "('order.payment_captured.v1', 'order.compensation_completed.v1')) = 0) x"));
+      std::string{"SELECT count(*) FROM (SELECT stream_id FROM events WHERE stream_id LIKE "
+                  "'order/%' GROUP BY stream_id HAVING count(*) FILTER (WHERE "} +
+      testing::saga_end_sql + ") = 0) x"));
 }
 
 /// (confirmed sale, SKU) pairs its confirmation names that no inventory.orders_settled of that SKU
@@ -333,6 +334,9 @@ invariant_report sweep_once(const sweep_run& run) {
   // The node's settlement runner settles the confirmed sales within its interval (1 s).
   const bool sales_settled = wait_for([&] { return unsettled_sales(db) == 0; }, 30s);
   BOOST_TEST(sales_settled, run.text() << ": " << unsettled_sales(db) << " sale lines unsettled");
+  auto unnotified = [&] { return std::stoi(db.query_value(unnotified_sales_sql)); };
+  const bool sales_notified = wait_for([&] { return unnotified() == 0; }, 30s);
+  BOOST_TEST(sales_notified, run.text() << ": " << unnotified() << " confirmed sales unnotified");
   last.process->terminate(10s);
 
   const auto history = read_journal(db.pg());

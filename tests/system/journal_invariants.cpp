@@ -38,6 +38,7 @@ constexpr const char* voided = "payment.voided.v1";
 constexpr const char* refunded = "payment.refunded.v1";
 constexpr const char* sold = "payment.sold.v1";
 constexpr const char* sale_reversed = "payment.sale_reversed.v1";
+constexpr const char* notification_recorded = "notification.recorded.v1";
 } // namespace wire
 
 /// "order/abc" -> ("order", "abc").
@@ -69,7 +70,19 @@ struct order_history {
   /// Sold in one PSP call (order.sale_requested, or order.confirmed naming its SKUs): its lines
   /// are settled once.
   bool sale = false;
+  /// Confirmed naming its SKUs: its saga ends there (the settlement runner settles and notifies
+  /// it); the binary before recorded payment_captured after the notification's answer.
+  bool confirmed_naming_skus = false;
+  /// notification.recorded events of notification/<order>, and the status of the first.
+  int notified = 0;
+  std::string notified_as;
 };
+
+/// "order.confirmed.v1" -> "confirmed" (the notification's status names).
+std::string status_of_terminal(const std::string& type) {
+  auto start = type.find('.') + 1;
+  return type.substr(start, type.rfind('.') - start);
+}
 
 struct payment_history {
   int authorized = 0;
@@ -121,6 +134,8 @@ public:
       on_order(row, id);
     } else if (kind == "payment") {
       on_payment(row, id);
+    } else if (kind == "notification") {
+      on_notification(row, id);
     }
   }
 
@@ -247,6 +262,11 @@ private:
         violation(row, "second terminal event",
                   "order " + id + " has a second terminal event after " + o.terminal.front());
       }
+      if (row.type == wire::order_confirmed &&
+          !row.payload.value("skus", nlohmann::json::array()).empty()) {
+        o.confirmed_naming_skus = true;
+      }
+      check_notification(row, id);
     } else if (row.type == wire::sale_requested) {
       o.sale = true;
     } else if (row.type == wire::payment_captured || row.type == wire::compensation_completed) {
@@ -254,6 +274,35 @@ private:
       if (o.saga_ends > 1) {
         violation(row, "saga ended twice", "order " + id + "'s saga ended twice");
       }
+    }
+  }
+
+  /// The notification entity records once per order, with the order's terminal status (checked
+  /// at whichever of the two comes last).
+  void on_notification(const journal_row& row, const std::string& id) {
+    if (row.type != wire::notification_recorded) {
+      return;
+    }
+    auto& o = orders_[id];
+    ++report_.counts["notified"];
+    if (++o.notified > 1) {
+      violation(row, "notified twice",
+                "order " + id + " notified " + std::to_string(o.notified) + " times");
+    }
+    if (o.notified == 1) {
+      o.notified_as = row.payload.value("status", std::string{});
+    }
+    check_notification(row, id);
+  }
+
+  void check_notification(const journal_row& row, const std::string& id) {
+    const auto& o = orders_[id];
+    if (o.notified == 0 || o.terminal.empty()) {
+      return;
+    }
+    if (o.notified_as != status_of_terminal(o.terminal.front())) {
+      violation(row, "notified with another status",
+                "order " + id + " (" + o.terminal.front() + ") notified as " + o.notified_as);
     }
   }
 
@@ -329,9 +378,18 @@ private:
       ++report_.counts[confirmed                                    ? "confirmed"
                        : o.terminal.front() == wire::order_rejected ? "rejected"
                                                                     : "cancelled"];
-      if (o.saga_ends != 1) {
+      // Ended at its confirmation (a sale confirmed naming its SKUs), or by its last step.
+      if (o.saga_ends != 1 && !(o.saga_ends == 0 && o.confirmed_naming_skus)) {
         settled_violation("saga never ended",
                           "order " + id + " (" + o.terminal.front() + ") never ended its saga", id);
+      }
+      // The settlement runner notifies every sale confirmed naming its SKUs (the saga's own
+      // notifications of other orders are not awaited: lost with a crash, not checked).
+      if (o.confirmed_naming_skus && o.notified != 1) {
+        settled_violation("confirmed sale not notified once",
+                          "order " + id + " is a confirmed sale notified " +
+                              std::to_string(o.notified) + " times",
+                          id);
       }
       for (const auto& [sku, qty] : o.lines) {
         auto committed = stock_[sku].committed[id];

@@ -79,9 +79,14 @@ std::string describe_order(const std::vector<journal_row>& history, const std::s
 ///   ("oversold"), and a commit or release only takes what its order holds;
 /// - orders: one `order.placed` per order stream, at most one terminal event (confirmed,
 ///   rejected, cancelled), and nothing after compensation/capture ends the saga twice;
+/// - notifications: at most one `notification.recorded` per order, with the status of the
+///   order's terminal event ("notified twice", "notified with another status");
 /// - payments: a capture only after an authorization, never two captures of one payment;
 /// - when settled: every order has exactly one terminal event and an ended saga
-///   (`payment_captured` or `compensation_completed`); every confirmed order has each of its lines
+///   (`payment_captured` or `compensation_completed`, or an `order.confirmed` naming its SKUs: a
+///   sale the settlement runner settles and notifies, notified once: "confirmed sale not notified
+///   once"; `unnotified_sales_sql` in tests/support/order_sql.hpp counts what the runner has still
+///   to notify, for tests to wait on); every confirmed order has each of its lines
 ///   committed in the inventory ("confirmed without committed stock"), a cancelled or rejected one
 ///   none; a confirmed sale (`order.sale_requested`, or `order.confirmed` naming SKUs) each line
 ///   settled once at its inventory

@@ -238,10 +238,11 @@ BOOST_AUTO_TEST_CASE(a_sale_confirmed_straight_from_placed_is_checked_as_a_sale)
   h.place("o1", "a", 1).inventory("a", "committed", "o1", 1);
   h.add("payment/o1", "payment.sold.v1", {{"idempotency_key", "o1/sale"}});
   h.add("order/o1", "order.confirmed.v1", {{"skus", {"a"}}});
-  h.add("order/o1", "order.payment_captured.v1");
   auto report = check_journal(h.rows);
   BOOST_TEST(report.has("order o1 is a confirmed sale settled 0 times at a"), report.describe());
   h.add("inventory/a", "inventory.orders_settled.v1", {{"order_ids", {"o1"}}});
+  h.add("notification/o1", "notification.recorded.v1",
+        {{"order_id", "o1"}, {"status", "confirmed"}});
   report = check_journal(h.rows);
   BOOST_TEST(report.ok(), report.describe());
 }
@@ -257,7 +258,8 @@ BOOST_AUTO_TEST_CASE(sales_settled_by_the_runner_count_once_per_order_named) {
     h.add(std::string{"payment/"} + id, "payment.sold.v1",
           {{"idempotency_key", std::string{id} + "/sale"}});
     h.add(std::string{"order/"} + id, "order.confirmed.v1", {{"skus", {"a"}}});
-    h.add(std::string{"order/"} + id, "order.payment_captured.v1");
+    h.add(std::string{"notification/"} + id, "notification.recorded.v1",
+          {{"order_id", id}, {"status", "confirmed"}});
   }
   h.add("inventory/a", "inventory.orders_settled.v1", {{"order_ids", {"o1", "o2"}}});
   auto report = check_journal(h.rows);
@@ -280,4 +282,51 @@ BOOST_AUTO_TEST_CASE(a_sale_kept_by_a_cancelled_order_and_a_take_after_its_close
       report.has("order o1 ended order.cancelled.v1 with its payment captured and not refunded"),
       report.describe());
   BOOST_TEST(report.has("committed for order o2, which holds nothing of a"), report.describe());
+}
+
+namespace {
+
+/// A sale of one `sku` confirmed naming it, settled by the runner; its saga ends there.
+history& sale_confirmed_naming_skus(history& h, const std::string& id, const std::string& sku) {
+  h.place(id, sku, 1).inventory(sku, "committed", id, 1);
+  h.add("order/" + id, "order.sale_requested.v1", {{"attempt", 1}});
+  h.add("payment/" + id, "payment.sold.v1", {{"idempotency_key", id + "/sale"}});
+  h.add("order/" + id, "order.confirmed.v1", {{"skus", {sku}}});
+  return h.add("inventory/" + sku, "inventory.orders_settled.v1", {{"order_ids", {id}}});
+}
+
+history& notified(history& h, const std::string& id, const std::string& status) {
+  return h.add("notification/" + id, "notification.recorded.v1",
+               {{"order_id", id}, {"status", status}});
+}
+
+} // namespace
+
+// A sale confirmed naming its SKUs ends its saga at the confirmation (no payment_captured); the
+// settlement runner notifies it, once. (The binary before recorded payment_captured after the
+// notification's answer: still one end.)
+BOOST_AUTO_TEST_CASE(a_sale_confirmed_naming_its_skus_ends_there_and_must_be_notified_once) {
+  history h;
+  h.restock("a", 5);
+  sale_confirmed_naming_skus(h, "o1", "a");
+  notified(h, "o1", "confirmed");
+  sale_confirmed_naming_skus(h, "o2", "a");
+  notified(h, "o2", "confirmed").add("order/o2", "order.payment_captured.v1");
+  auto report = check_journal(h.rows);
+  BOOST_TEST(report.ok(), report.describe());
+  BOOST_TEST(report.counts["notified"] == 2);
+  // Not notified (yet): only once the system settled.
+  sale_confirmed_naming_skus(h, "o3", "a");
+  BOOST_TEST(check_journal(h.rows, {false}).ok());
+  report = check_journal(h.rows);
+  BOOST_TEST(report.has("order o3 is a confirmed sale notified 0 times"), report.describe());
+  // Recorded twice, or with another status than the order's end: at every instant.
+  notified(h, "o3", "confirmed");
+  notified(h, "o1", "confirmed");
+  sale_confirmed_naming_skus(h, "o4", "a");
+  notified(h, "o4", "cancelled");
+  report = check_journal(h.rows, {false});
+  BOOST_TEST(report.has("order o1 notified 2 times"), report.describe());
+  BOOST_TEST(report.has("order o4 (order.confirmed.v1) notified as cancelled"), report.describe());
+  BOOST_TEST(!report.has("order o3"), report.describe());
 }

@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "persistence/pg_event_store.hpp"
+#include "tests/support/order_sql.hpp"
 #include "tests/system/journal_invariants.hpp"
 #include "tests/system/system_processes.hpp"
 
@@ -119,9 +120,9 @@ std::map<std::string, std::string> read_order_statuses(const pg_test_database& d
 /// Orders whose saga has not ended yet.
 int open_sagas(const pg_test_database& db) {
   return std::stoi(db.query_value(
-      "SELECT count(*) FROM (SELECT stream_id FROM events WHERE stream_id LIKE 'order/%' "
-      "GROUP BY stream_id HAVING count(*) FILTER (WHERE event_type IN "
-      "('order.payment_captured.v1', 'order.compensation_completed.v1')) = 0) x"));
+      std::string{"SELECT count(*) FROM (SELECT stream_id FROM events WHERE stream_id LIKE "
+                  "'order/%' GROUP BY stream_id HAVING count(*) FILTER (WHERE "} +
+      testing::saga_end_sql + ") = 0) x"));
 }
 
 } // namespace
@@ -265,6 +266,10 @@ BOOST_AUTO_TEST_CASE(two_processes_on_one_database_sell_each_unit_once_and_agree
   BOOST_TEST(
       wait_for([&] { return std::stoi(system.db.query_value(unsettled_sales_sql)) == 0; }, 30s),
       system.db.query_value(unsettled_sales_sql) << " sale lines unsettled");
+  // ... and notify them (each once: both may send it, the notification records it once).
+  BOOST_TEST(
+      wait_for([&] { return std::stoi(system.db.query_value(unnotified_sales_sql)) == 0; }, 30s),
+      system.db.query_value(unnotified_sales_sql) << " confirmed sales unnotified");
 
   // The whole history: no oversell at any position, one placement and one end per order,
   // authorizations = captures + voids, confirmed orders' stock committed.

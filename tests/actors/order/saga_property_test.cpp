@@ -9,7 +9,10 @@
 // has not read its journal, and may be delivered again after the outcome was recorded), and some
 // start from a journal the older binary wrote mid-saga (reserved, payment requested, authorized,
 // committing, confirmed before capture), with the inventory and PSP as that binary left them:
-// they must finish on the older path.
+// they must finish on the older path; and some from a sale the binary before this one confirmed
+// naming its SKUs and left awaiting its notification's answer (its notification recorded or not,
+// a late answer maybe still on its way): finished at once, the settlement runner settles and
+// notifies it.
 // Every run is driven by one seed. After each run:
 // - every order has exactly one terminal event and its saga completed;
 // - stock is conserved: on hand = restocked - what confirmed orders bought; nothing stays held;
@@ -33,13 +36,19 @@
 //   forgetting what it settled; a sale confirmed without them ends only once every line's settle
 //   was answered: a lost settle is sent again), nor an older-path order's unless its settle was
 //   lost on the way, and no return or release reaches an inventory for an order it settled
-//   (settling never loses a unit a compensation needs).
+//   (settling never loses a unit a compensation needs);
+// - every sale confirmed naming its SKUs ends at its confirmation and is notified exactly once in
+//   effect (one notification.recorded, confirmed) by the settlement runner's model, which sends
+//   one record_notification per such sale to the pure notification core and counts it only once
+//   answered; no order is notified with another status than its terminal one (the saga's own
+//   notifications of rejected, cancelled and older-path orders are not awaited: at most one).
 // On failure the seed and the trace of the run are printed.
 #define BOOST_TEST_MODULE order_saga_property
 #include <boost/test/unit_test.hpp>
 
 #include "actors/common/overloaded.hpp"
 #include "actors/inventory/state.hpp"
+#include "actors/notification/state.hpp"
 #include "actors/order/state.hpp"
 
 #include <algorithm>
@@ -57,6 +66,7 @@
 
 using namespace ordermesh::actors;
 namespace inv = ordermesh::actors::inventory;
+namespace nfy = ordermesh::actors::notification;
 namespace ord = ordermesh::actors::order;
 
 namespace {
@@ -147,6 +157,17 @@ struct pending {
   std::string label;
   std::function<void()> deliver;
 };
+
+nfy::terminal_status notification_status_of(ord::order_status s) {
+  switch (s) {
+    case ord::order_status::rejected:
+      return nfy::terminal_status::rejected;
+    case ord::order_status::cancelled:
+      return nfy::terminal_status::cancelled;
+    default:
+      return nfy::terminal_status::confirmed;
+  }
+}
 
 class simulation {
 public:
@@ -295,6 +316,11 @@ private:
       orders_[oid];
       payments_[oid];
       auto cmd = ord::place_order{oid, "c", lines, {"tok", 1000}};
+      // A sale the binary before this one confirmed naming its SKUs, awaiting its notification:
+      // no node wakes it (resume_unfinished_orders counts it finished); the runner reads it.
+      if (pick(12) == 0 && confirmed_awaiting_notification(oid, cmd)) {
+        continue;
+      }
       // Half of the orders start from a journal the older binary left (stages 1 to 6).
       if (auto stage = pick(12); stage == 7 && recorded_by_previous_binary(oid, cmd)) {
         send(
@@ -376,15 +402,23 @@ private:
     return true;
   }
 
+  /// Whether `cmd`'s lines fit the stock left (the previous binaries' journals take it).
+  bool stock_allows(const ord::place_order& cmd) {
+    for (const auto& line : cmd.lines) {
+      if (inventory_[line.sku].state.available() < line.qty) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /// Writes the journal the binary before this one left for `cmd`: every line taken, then
   /// sale_requested{1} recorded before its first sale; the sale not sent, charged with its answer
   /// recorded by the payment, or charged with the answer lost. False if the stock does not allow
   /// it.
   bool recorded_by_previous_binary(const std::string& oid, const ord::place_order& cmd) {
-    for (const auto& line : cmd.lines) {
-      if (inventory_[line.sku].state.available() < line.qty) {
-        return false;
-      }
+    if (!stock_allows(cmd)) {
+      return false;
     }
     for (const auto& line : cmd.lines) {
       auto& stock = inventory_[line.sku].state;
@@ -407,6 +441,46 @@ private:
     return true;
   }
 
+  /// Writes what the binary before this one left of a sale it confirmed naming its SKUs whose
+  /// notification had not answered: placed, sale_requested{1}, confirmed{skus}; every line taken,
+  /// the sale charged; the notification recorded or not, and its answer maybe still on its way to
+  /// the order. False (nothing written) if the stock does not allow it.
+  bool confirmed_awaiting_notification(const std::string& oid, const ord::place_order& cmd) {
+    if (!stock_allows(cmd)) {
+      return false;
+    }
+    std::vector<std::string> skus;
+    for (const auto& line : cmd.lines) {
+      auto& stock = inventory_[line.sku].state;
+      stock = inv::apply(std::move(stock), inv::committed{oid, line.qty});
+      skus.push_back(line.sku);
+    }
+    auto& p = payments_[oid];
+    ++sells_sent_[oid];
+    p.psp = payment_model::psp_sale::charged;
+    p.charges = 1;
+    p.recorded = payment_model::recorded_sale::sold;
+    auto& o = orders_[oid];
+    o.journal = {
+        ord::order_placed{oid, cmd.customer_id, cmd.lines, "tok", cmd.payment.amount_cents},
+        ord::sale_requested{1}, ord::order_confirmed{skus}};
+    // Its entity is not running: its state is what its journal says.
+    o.state = ord::apply_all(ord::order_state{}, o.journal);
+    if (pick(2) == 0) {
+      notify_core(oid, nfy::terminal_status::confirmed);
+    }
+    if (pick(2) == 0) {
+      send("late notified answer " + oid, [=] {
+        auto d = ord::decide(orders_[oid].state, ord::record_notified{}, decide_context{}, policy_);
+        if (!d.accepted() || !d.events.empty()) {
+          violation_ = oid + ": a late record_notified was not accepted without an event";
+        }
+      });
+    }
+    note(oid + " confirmed naming its SKUs by the binary before, awaiting its notification");
+    return true;
+  }
+
   bool finished() const {
     for (const auto& [oid, o] : orders_) {
       if (!o.state.saga_completed) {
@@ -414,6 +488,42 @@ private:
       }
     }
     return settlement_caught_up();
+  }
+
+  // -- the notification entity: the real pure core; it records what it decides ------------------
+
+  /// Decides `status` for `oid`'s notification; whether it was accepted (a conflicting status is
+  /// a violation: an order ends once).
+  bool notify_core(const std::string& oid, nfy::terminal_status status) {
+    auto& n = notifications_[oid];
+    auto d = nfy::decide(n.state, nfy::command{nfy::record_notification{oid, status}}, {});
+    if (!d.accepted()) {
+      violation_ = oid + " notified with two statuses: " + d.rejected->reason;
+      return false;
+    }
+    for (const auto& ev : d.events) {
+      n.state = nfy::apply(std::move(n.state), ev);
+      ++n.recorded;
+    }
+    return true;
+  }
+
+  /// record_notification over the network: the command or its answer may be lost.
+  void to_notification(const std::string& oid, nfy::terminal_status status,
+                       std::function<void()> on_answer) {
+    auto answered = std::make_shared<bool>(false);
+    send("notify " + oid, [=] {
+      if (notify_core(oid, status)) {
+        send(
+            "notify answer " + oid,
+            [=] {
+              if (!std::exchange(*answered, true)) {
+                on_answer();
+              }
+            },
+            kind::answer);
+      }
+    });
   }
 
   // -- the settlement runner: settles confirmed sales from the order journals --------------------
@@ -433,20 +543,40 @@ private:
     return lines;
   }
 
+  /// Every order confirmed naming its SKUs: what the runner must notify.
+  std::set<std::string> confirmed_sales() const {
+    std::set<std::string> sales;
+    for (const auto& line : confirmed_sale_lines()) {
+      sales.insert(line.substr(line.find('/') + 1));
+    }
+    return sales;
+  }
+
   bool settlement_caught_up() const {
     auto lines = confirmed_sale_lines();
+    auto sales = confirmed_sales();
     return std::includes(settlement_done_.begin(), settlement_done_.end(), lines.begin(),
-                         lines.end());
+                         lines.end()) &&
+           std::includes(notification_done_.begin(), notification_done_.end(), sales.begin(),
+                         sales.end());
   }
 
   /// One round: every confirmed sale line not settled yet (after its checkpoint), grouped by SKU,
-  /// one settle_orders per SKU; answered ones count as done (its checkpoint), the others (failed,
-  /// or unanswered by now: timed out) go again. A restart forgets what was settled since the start:
-  /// settled again, idempotently.
+  /// one settle_orders per SKU, and every confirmed sale not notified yet, one
+  /// record_notification each; answered ones count as done (its checkpoint), the others (failed,
+  /// or unanswered by now: timed out) go again. A restart forgets what was settled and notified
+  /// since the start: settled and notified again, idempotently.
   void settlement_round() {
     if (chaos_ && chance(0.05)) {
       note("restart the settlement runner");
       settlement_done_.clear();
+      notification_done_.clear();
+    }
+    for (const auto& oid : confirmed_sales()) {
+      if (notification_done_.count(oid) == 0) {
+        to_notification(oid, nfy::terminal_status::confirmed,
+                        [=] { notification_done_.insert(oid); });
+      }
     }
     std::map<std::string, std::vector<std::string>> by_sku;
     for (const auto& line : confirmed_sale_lines()) {
@@ -488,6 +618,18 @@ private:
       }
       if (!o.state.saga_completed) {
         return oid + " did not complete its saga";
+      }
+      const auto& n = notifications_[oid];
+      if (n.recorded > 1) {
+        return oid + " was notified " + std::to_string(n.recorded) + " times";
+      }
+      if (o.state.settled_by_runner &&
+          (n.recorded != 1 || n.state.status != nfy::terminal_status::confirmed)) {
+        return oid + " is a sale confirmed naming its SKUs, notified " +
+               std::to_string(n.recorded) + " times";
+      }
+      if (n.recorded == 1 && n.state.status != notification_status_of(o.state.status)) {
+        return oid + " was notified with another status than its own";
       }
       auto line_events = std::count_if(o.journal.begin(), o.journal.end(), [](const auto& ev) {
         return std::holds_alternative<ord::stock_committed>(ev);
@@ -643,12 +785,6 @@ private:
         send("settled " + oid, [=] { to_order(oid, ord::record_stock_settled{}); });
       }
     };
-    // A sale settled by the runner ends once its notification answered.
-    auto notified = [=, report = s.settled_by_runner && !s.saga_completed] {
-      if (alive() && report) {
-        send("notified " + oid, [=] { to_order(oid, ord::record_notified{}); });
-      }
-    };
     if (*compensations == 0 && !actions.empty() && !s.saga_completed &&
         (s.status == ord::order_status::rejected || s.status == ord::order_status::cancelled)) {
       *compensations = 1;
@@ -797,10 +933,9 @@ private:
                                }
                              });
               },
-              [&](const ord::notify&) {
-                // Idempotent by the order id: always accepted, the answer may be lost.
-                send("notify " + oid,
-                     [=] { send("notify answer " + oid, notified, kind::answer); });
+              [&](const ord::notify& a) {
+                // Idempotent by the order id; no saga waits for the answer.
+                to_notification(oid, notification_status_of(a.status), [] {});
               },
               [&](const ord::schedule_timeout& a) {
                 auto t = ord::record_timeout{a.step, a.attempt};
@@ -1183,7 +1318,15 @@ private:
   /// The settlement runner: "<sku>/<order>" settled since it started (its checkpoint), and its
   /// rounds (a request not answered by the next round counts as timed out: sent again).
   std::set<std::string> settlement_done_;
+  /// The settlement runner: orders notified since it started (its checkpoint).
+  std::set<std::string> notification_done_;
   int settlement_rounds_ = 0;
+  /// The notification entities (notification/<order>): their state and the events they recorded.
+  struct notification_entity {
+    nfy::notification_state state;
+    int recorded = 0;
+  };
+  std::map<std::string, notification_entity> notifications_;
 };
 
 } // namespace

@@ -115,19 +115,15 @@ BOOST_AUTO_TEST_CASE(the_happy_path_takes_every_line_then_sells_once_and_confirm
   BOOST_CHECK(o.handle(*all_taken) == sell(1, true));
   BOOST_TEST(o.journal.size() == 1u);
   BOOST_CHECK(o.state.status == order_status::placed);
-  // Confirmed and paid for good: the confirmation names the committed SKUs, which the settlement
-  // runner settles from the journal; the saga sends no settle, only the notification.
-  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-              (actions{notify{order_status::confirmed}}));
+  // Confirmed and paid for good: the confirmation names the committed SKUs, and the settlement
+  // runner settles and notifies it from the journal; the saga sends nothing more.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}).empty());
   BOOST_CHECK((o.journal.back() == event{order_confirmed{{"apple", "pear"}}}));
   BOOST_CHECK(o.state.status == order_status::confirmed);
-  // The saga ends once the notification answered.
-  BOOST_CHECK(!o.state.saga_completed);
-  BOOST_CHECK(!finished(o.state));
-  BOOST_CHECK(o.handle(record_notified{}).empty());
-  BOOST_CHECK(o.state.saga_completed);
+  // Its saga ends with the confirmation: the entity ends right after that commit.
   BOOST_CHECK(finished(o.state));
-  BOOST_TEST(o.journal.size() == 3u); // placed, confirmed, captured
+  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
+  BOOST_TEST(o.journal.size() == 2u); // placed, confirmed
   BOOST_TEST(o.terminal_events() == 1);
 }
 
@@ -208,19 +204,30 @@ BOOST_AUTO_TEST_CASE(the_older_path_cancels_at_its_first_reservation_timeout) {
   BOOST_CHECK(o.state.status == order_status::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(a_confirmed_sale_whose_notification_was_not_answered_notifies_again) {
-  order_under_test o;
-  o.handle(two_lines());
-  o.handle(both_taken());
-  o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
-  // Recovered (a crash after the confirmation, before the notification's answer), or stalled:
-  // it notifies again (idempotent by the order id); still no settle.
-  BOOST_CHECK(saga_resume(o.state, policy, ctx) == (actions{notify{order_status::confirmed}}));
-  o.handle(record_notified{});
-  BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
-  // A repeated report changes nothing.
-  BOOST_CHECK(o.handle(record_notified{}).empty());
-  BOOST_TEST(o.journal.size() == 3u);
+// The binary before this one ended a sale confirmed with SKUs only once its notification answered
+// (record_notified -> payment_captured). Recovered with that notification still open, the order
+// is finished: the settlement runner notifies every confirmation naming SKUs from the journal.
+// A late answer of the old notification is accepted and records nothing.
+BOOST_AUTO_TEST_CASE(
+    a_sale_the_older_binary_confirmed_still_awaiting_its_notification_is_finished) {
+  auto confirmed =
+      apply_all(order_state{}, {order_placed{"o1", "c1", {{"apple", 2}, {"pear", 1}}, "tok", 1250},
+                                sale_requested{1}, order_confirmed{{"apple", "pear"}}});
+  BOOST_CHECK(finished(confirmed));
+  BOOST_CHECK(saga_resume(confirmed, policy, ctx).empty());
+  auto late = decide(confirmed, record_notified{}, ctx, policy);
+  BOOST_CHECK(late.accepted() && late.events.empty());
+  // Its snapshot, taken by the older binary before the saga was done, says the same.
+  auto snapshot = confirmed;
+  snapshot.saga_completed = false;
+  BOOST_CHECK(finished(snapshot));
+  BOOST_CHECK(saga_resume(snapshot, policy, ctx).empty());
+  late = decide(snapshot, record_notified{}, ctx, policy);
+  BOOST_CHECK(late.accepted() && late.events.empty());
+  // One the older binary ended (payment_captured after the answer) is finished the same.
+  auto ended = apply(confirmed, payment_captured{});
+  BOOST_CHECK(finished(ended));
+  BOOST_CHECK(saga_resume(ended, policy, ctx).empty());
 }
 
 // An order the old binary confirmed as a sale recorded no SKUs: no settlement runner settles it,
@@ -316,10 +323,10 @@ BOOST_AUTO_TEST_CASE(a_sale_answer_from_an_earlier_attempt_confirms_the_order) {
   o.handle(two_lines());
   o.handle(both_taken());
   o.handle(record_timeout{saga_step::payment, 1});
-  // Confirmed and paid for good: the settlement runner settles its lines from the journal.
-  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}) ==
-              (actions{notify{order_status::confirmed}}));
+  // Confirmed and paid for good: the settlement runner settles and notifies it from the journal.
+  BOOST_CHECK(o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"}).empty());
   BOOST_CHECK(o.state.status == order_status::confirmed);
+  BOOST_CHECK(finished(o.state));
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -335,8 +342,6 @@ BOOST_AUTO_TEST_CASE(
   o.handle(record_timeout{saga_step::payment_retry, 1});
   BOOST_CHECK(saga_resume(o.state, policy, ctx) == sell(2));
   o.handle(record_authorization{2, payment_outcome::authorized, "", "auth_1"});
-  BOOST_CHECK(saga_resume(o.state, policy, ctx) == (actions{notify{order_status::confirmed}}));
-  o.handle(record_notified{});
   BOOST_CHECK(saga_resume(o.state, policy, ctx).empty());
 }
 

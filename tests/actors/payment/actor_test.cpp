@@ -15,6 +15,7 @@
 #include "core/actor_system.hpp"
 #include "psp/server.hpp"
 #include "tests/actors/fast_node.hpp"
+#include "tests/support/order_sql.hpp"
 #include "tests/support/pg_test_database.hpp"
 
 #include <caf/all.hpp>
@@ -123,8 +124,8 @@ struct payment_fixture {
   }
 
   bool saga_completed(const std::string& oid) {
-    return count("order/" + oid, order::wire::compensation_completed) != "0" ||
-           count("order/" + oid, order::wire::payment_captured) != "0";
+    return db.query_value("SELECT count(*) FROM events WHERE stream_id = 'order/" + oid + "' AND " +
+                          testing::saga_end_sql) != "0";
   }
 
   /// Once the PSP answers again: every authorization it made was captured or voided, and nothing
