@@ -912,7 +912,12 @@ public:
       st.in_append = b;
       st.in_append_repeats = rest;
       st.append_due = self->clock().now() + append_limit;
-      tick_by_overdue(self, st.append_due);
+      // The journal answers every append (committed, refused, or outcome_unknown within its
+      // commit timeout or when it ends; what it never took comes back request_receiver_down):
+      // an entity that may finish arms no tick for it (end_if_overdue still looks on any tick).
+      if constexpr (!detail::has_finished_hook<Traits>::value) {
+        tick_by(self, st.append_due, st.settings.tick_interval);
+      }
       self->request(st.journal.route(), caf::infinite, persistence::append_atom::value,
                     persistence::stream_append{st.stream, st.version, std::move(events)})
           .then(
@@ -1238,12 +1243,12 @@ public:
     }
   }
 
-  /// Makes sure a tick comes once the append or read just sent is overdue (`due`:
-  /// end_if_overdue). An entity that cannot finish has its passivation tick on its way, which
-  /// serves. One that may finish (Traits::finished) arms no passivation tick and usually ends
-  /// long before `due`, and a delayed message keeps the ended actor (about 2 KB) until it fires:
-  /// it asks for a tick within tick_interval instead, and each tick asks for the next while the
-  /// work is in flight (schedule_tick).
+  /// Makes sure a tick comes once the read just sent is overdue (`due`: end_if_overdue). An
+  /// entity that cannot finish has its passivation tick on its way, which serves. One that may
+  /// finish (Traits::finished) arms no passivation tick and usually ends long before `due`, and a
+  /// delayed message keeps the ended actor (about 2 KB) until it fires: it asks for a tick within
+  /// tick_interval instead, and each tick asks for the next while the work is in flight
+  /// (schedule_tick).
   static void tick_by_overdue(pointer self, caf::actor_clock::time_point due) {
     auto& st = self->state;
     if constexpr (detail::has_finished_hook<Traits>::value) {

@@ -1652,6 +1652,23 @@ BOOST_AUTO_TEST_CASE(a_finished_entity_ends_right_after_its_commit_without_a_tic
   BOOST_TEST(entities().empty());
 }
 
+// The journal answers every append (committed, refused, or outcome_unknown within its commit
+// timeout or when it ends): an entity that may finish arms no tick for it. Such a tick fired after
+// the entity ended, and kept the ended actor until then: per order, three clock events for nothing.
+BOOST_AUTO_TEST_CASE(a_finishing_entity_that_read_nothing_leaves_no_tick_behind) {
+  respawn_host(settings, true);
+  bugs->finished_on_hand = 7;
+  bugs->starts_stream = is_restock;
+  const auto armed_before = sched.clock().schedule().size();
+  auto& c = send("sku-no-tick", env(), caf::make_message(restock{7}));
+  sched.run(); // no virtual time passes
+  collect();
+  BOOST_REQUIRE_EQUAL(c.answers.size(), 1u);
+  BOOST_TEST(accepted(c.answers[0]), error_name(c.answers[0]));
+  BOOST_TEST(entities().empty());
+  BOOST_TEST(sched.clock().schedule().size() == armed_before);
+}
+
 BOOST_AUTO_TEST_CASE(
     a_late_duplicate_to_a_finished_entity_that_ended_is_answered_once_from_its_stream) {
   respawn_host(settings, true);
