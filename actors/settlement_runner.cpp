@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
 #include <utility>
 
 namespace ordermesh::actors {
@@ -64,20 +65,28 @@ struct item_failure {
   std::string why;
 };
 
+using watch_atom = caf::atom_constant<caf::atom("rwatch")>;
+
 /// The state of one attempt's helper actor: sends `items` (at most `window` awaiting an answer),
-/// gathers the failures, and tells `client` `true` once every item was answered or timed out.
-/// `failures` is complete when `client` reads it (written before the message).
+/// gathers the failures, and tells `client` `true` once every item was answered, or once no
+/// answer came for `timeout`: what is still unanswered then counts as failed. One watch for all
+/// its commands: in CAF 0.17 a request timeout is a clock-thread event per command, never
+/// cancelled, that fires later as a message. `failures` is complete when `client` reads it
+/// (written before the message).
 struct round_sender : std::enable_shared_from_this<round_sender> {
   caf::event_based_actor* self = nullptr;
   caf::actor client;
   caf::actor inventory;
   caf::actor notifications;
-  caf::duration timeout;
+  std::chrono::milliseconds timeout{5000};
   std::string page_id;
   std::shared_ptr<const std::vector<round_item>> items;
   std::vector<item_failure> failures;
   size_t next = 0;
   size_t answered = 0;
+  /// Sent and not answered yet.
+  std::set<size_t> outstanding;
+  bool finished = false;
 
   void start(size_t window) {
     if (items->empty()) {
@@ -87,10 +96,33 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
     for (size_t i = 0; i < window && next < items->size(); ++i) {
       send_next();
     }
+    watch();
+  }
+
+  /// Looks again in `timeout`: if nothing was answered meanwhile, gives up on the rest.
+  void watch() { self->delayed_send(self, timeout, watch_atom::value, uint64_t{answered}); }
+
+  void on_watch(uint64_t answered_then) {
+    if (finished) {
+      return;
+    }
+    if (answered_then != answered) {
+      watch();
+      return;
+    }
+    for (auto index : outstanding) {
+      failures.push_back(
+          {index, false, "no answer within " + std::to_string(timeout.count()) + " ms"});
+    }
+    for (auto index = next; index < items->size(); ++index) {
+      failures.push_back({index, false, "not sent: the round gave up waiting"});
+    }
+    finish();
   }
 
   void send_next() {
     auto index = next++;
+    outstanding.insert(index);
     const auto& item = (*items)[index];
     // Held by the answer handlers: the helper's state lives as long as one may still run.
     auto me = shared_from_this();
@@ -100,23 +132,23 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
       env.message_id = "settlement/" + page_id + "/" + item.key;
       env.correlation_id = env.message_id;
       runtime::send_command<inventory::inventory_reply>(
-          self, inventory, item.key, timeout, std::move(env),
+          self, inventory, item.key, caf::infinite, std::move(env),
           caf::make_message(inventory::settle_orders{item.order_ids}),
-          [me](inventory::inventory_reply&) { me->on_answer(std::nullopt); },
+          [me, index](inventory::inventory_reply&) { me->on_answer(index, std::nullopt); },
           [me, index](caf::error& err) {
-            me->on_answer(me->failure_of<inventory::inventory_errc>(index, err));
+            me->on_answer(index, me->failure_of<inventory::inventory_errc>(index, err));
           });
     } else {
       // The id the order's own saga used for the same notification.
       env.message_id = item.key + "/notify";
       env.correlation_id = item.key;
       runtime::send_command<notification::notification_reply>(
-          self, notifications, item.key, timeout, std::move(env),
+          self, notifications, item.key, caf::infinite, std::move(env),
           caf::make_message(notification::record_notification{
               item.key, notification::terminal_status::confirmed}),
-          [me](notification::notification_reply&) { me->on_answer(std::nullopt); },
+          [me, index](notification::notification_reply&) { me->on_answer(index, std::nullopt); },
           [me, index](caf::error& err) {
-            me->on_answer(me->failure_of<notification::notification_errc>(index, err));
+            me->on_answer(index, me->failure_of<notification::notification_errc>(index, err));
           });
     }
   }
@@ -126,7 +158,10 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
     return {index, runtime::rejection_code<Errc>(err).has_value(), self->system().render(err)};
   }
 
-  void on_answer(std::optional<item_failure> failure) {
+  void on_answer(size_t index, std::optional<item_failure> failure) {
+    if (finished || outstanding.erase(index) == 0) {
+      return; // given up on already
+    }
     if (answered++ == 0) {
       util::fail_point("settlement.answered_in_part");
     }
@@ -141,6 +176,7 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
   }
 
   void finish() {
+    finished = true;
     self->send(client, true);
     self->quit();
   }
@@ -323,13 +359,14 @@ bool settlement_runner::settle_and_notify(const confirmed_sales& sales,
     sender->client = caf::actor{self};
     sender->inventory = inventory_host_;
     sender->notifications = notification_host_;
-    sender->timeout = caf::duration{settings_.answer_timeout};
+    sender->timeout = settings_.answer_timeout;
     sender->page_id = page_id;
     sender->items = std::make_shared<const std::vector<round_item>>(std::move(pending));
     auto window = static_cast<size_t>(settings_.max_in_flight);
-    auto helper = self->spawn([sender, window](caf::event_based_actor* a) {
+    auto helper = self->spawn([sender, window](caf::event_based_actor* a) -> caf::behavior {
       sender->self = a;
       sender->start(window);
+      return {[sender](watch_atom, uint64_t answered_then) { sender->on_watch(answered_then); }};
     });
     bool done = false;
     while (!done) {

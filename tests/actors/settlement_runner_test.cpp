@@ -253,6 +253,35 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(r->stats().notifications_skipped == 1u);
 }
 
+// The runner's commands carry no timeout each (in CAF 0.17 one is a clock event per command,
+// never cancelled): a round that gets no answer for answer_timeout counts what is still
+// unanswered as failed, retries it with back-off and skips it after max_attempts.
+BOOST_AUTO_TEST_CASE(a_command_nobody_answers_fails_after_the_answer_timeout_and_is_skipped) {
+  inventory("apple", caf::make_message(inventory::restock{100}));
+  confirmed_sale("o1", {"apple"});
+  confirmed_sale("o2", {"apple"});
+  // Notifications that are taken and never answered.
+  auto silent = sys.spawn([](caf::event_based_actor* a) -> caf::behavior {
+    return {[a](runtime::route_atom, std::string&, envelope&, caf::message&) {
+      return a->make_response_promise(); // never delivered
+    }};
+  });
+  auto s = fast();
+  s.answer_timeout = 100ms;
+  s.max_attempts = 2;
+  settlement_runner r{sys, db.pg(), db.config().journal, host, silent, s};
+  caught_up(r);
+  auto stats = r.stats();
+  BOOST_TEST(stats.notifications == 0u);
+  BOOST_TEST(stats.notifications_skipped == 2u);
+  BOOST_TEST(stats.errors == 4u); // two orders, two attempts each
+  // The settles answered: done once, and the checkpoint moved past the page.
+  BOOST_TEST(count("apple", inventory::wire::orders_settled) == 1);
+  BOOST_TEST(committed_qty("apple").empty());
+  r.stop();
+  self->send_exit(silent, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(a_sku_that_refuses_is_passed_over_at_once_without_holding_up_the_others) {
   inventory("apple", caf::make_message(inventory::restock{100}));
   confirmed_sale("o1", {"apple"});
