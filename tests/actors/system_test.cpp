@@ -125,6 +125,45 @@ struct node_fixture {
                           "AND datname = current_database()") != "0";
   }
 
+  /// Sends a PSP sale to `to` (the supervisor or an incarnation), held by the stand-in, kills the
+  /// gateway's incarnation while the call is in flight, and checks that the call is answered with
+  /// an error within a second.
+  void a_psp_call_to_a_gateway_that_dies_is_answered_at_once(const caf::actor& to,
+                                                             const std::string& key) {
+    BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
+    auto faults = psp_server.faults();
+    faults.latency = 60s; // held by the stand-in: only the gateway's death can answer it first
+    psp_server.set_faults(faults);
+    payment::psp_request call;
+    call.operation = payment::psp_operation::sale;
+    call.amount_cents = 1000;
+    call.card_token = "tok_visa";
+    call.idempotency_key = key;
+    call.attempt = 1;
+    const auto requests_before = psp_server.stats().requests;
+    auto answer = std::async(std::launch::async, [this, call, to] {
+      caf::scoped_actor who{sys};
+      std::optional<std::string> got;
+      // Bounded, so that a test that fails does not hang (the check is the 20 s wait below).
+      who->request(to, 30s, payment::psp_call_atom::value, call)
+          .receive([&](payment::psp_reply& r) { got = "reply: " + r.reason; },
+                   [&](caf::error& err) { got = "error: " + sys.render(err); });
+      return got;
+    });
+    BOOST_TEST_REQUIRE(eventually([&] { return psp_server.stats().requests > requests_before; }));
+    auto killed_at = std::chrono::steady_clock::now();
+    kill(caf::actor_cast<caf::actor>(node.psp));
+    const auto answered = answer.wait_for(20s) == std::future_status::ready;
+    faults.latency = 0ms;
+    psp_server.set_faults(faults);
+    BOOST_TEST_REQUIRE(answered);
+    const auto got = answer.get();
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(got->rfind("error: ", 0) == 0, *got);
+    const auto took = std::chrono::steady_clock::now() - killed_at;
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
+  }
+
   bool down(const std::string& name) const {
     const auto d = node.status->down();
     return std::find(d.begin(), d.end(), name) != d.end();
@@ -229,39 +268,12 @@ BOOST_AUTO_TEST_CASE(a_killed_psp_gateway_restarts_and_answers_again) {
   BOOST_TEST(answered);
 }
 
-// The payment's PSP calls have no CAF timeout: what bounds a call whose gateway dies is its
-// supervisor's answer, at once, not the client's deadline (here 1.5 s) nor a request timeout.
+// The payment's PSP calls have no CAF timeout: what bounds a call whose gateway dies is an answer
+// at once, not the client's deadline (here 1.5 s) nor a request timeout. Through the supervisor,
+// it answers for the incarnation that died.
 BOOST_AUTO_TEST_CASE(a_psp_call_in_flight_when_the_gateway_dies_is_answered_at_once) {
-  BOOST_TEST_REQUIRE(eventually([&] { return node.status->down().empty(); }));
-  auto faults = psp_server.faults();
-  faults.latency = 60s; // held by the stand-in: only the gateway's death can answer it first
-  psp_server.set_faults(faults);
-  payment::psp_request call;
-  call.operation = payment::psp_operation::sale;
-  call.amount_cents = 1000;
-  call.card_token = "tok_visa";
-  call.idempotency_key = "o-lost/sale";
-  call.attempt = 1;
-  auto answer = std::async(std::launch::async, [this, call] {
-    caf::scoped_actor who{sys};
-    std::optional<std::string> got;
-    who->request(node.psp, caf::infinite, payment::psp_call_atom::value, call)
-        .receive([&](payment::psp_reply& r) { got = "reply: " + r.reason; },
-                 [&](caf::error& err) { got = "error: " + sys.render(err); });
-    return got;
-  });
-  BOOST_TEST_REQUIRE(eventually([&] { return psp_server.stats().requests > 0; }));
-  auto killed_at = std::chrono::steady_clock::now();
-  kill(caf::actor_cast<caf::actor>(node.psp));
-  const auto answered = answer.wait_for(20s) == std::future_status::ready;
-  faults.latency = 0ms;
-  psp_server.set_faults(faults);
-  BOOST_TEST_REQUIRE(answered);
-  const auto got = answer.get();
-  BOOST_TEST_REQUIRE(got.has_value());
-  BOOST_TEST(got->rfind("error: ", 0) == 0, *got);
-  const auto took = std::chrono::steady_clock::now() - killed_at;
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
+  a_psp_call_to_a_gateway_that_dies_is_answered_at_once(caf::actor_cast<caf::actor>(node.psp),
+                                                        "o-lost/sale");
 }
 
 // The payments call the PSP gateway that runs now directly (psp_now), not through its
@@ -271,33 +283,7 @@ BOOST_AUTO_TEST_CASE(a_psp_call_sent_straight_to_the_gateway_is_answered_at_once
   const auto running = incarnation(caf::actor_cast<caf::actor>(node.psp));
   BOOST_TEST_REQUIRE(static_cast<bool>(running));
   BOOST_TEST((node.psp_now->get() == running));
-  auto faults = psp_server.faults();
-  faults.latency = 60s;
-  psp_server.set_faults(faults);
-  payment::psp_request call;
-  call.operation = payment::psp_operation::sale;
-  call.amount_cents = 1000;
-  call.card_token = "tok_visa";
-  call.idempotency_key = "o-lost-direct/sale";
-  call.attempt = 1;
-  auto answer = std::async(std::launch::async, [this, call, running] {
-    caf::scoped_actor who{sys};
-    std::optional<std::string> got;
-    // Bounded, so that a test that fails does not hang (the check is the 20 s wait below).
-    who->request(running, 30s, payment::psp_call_atom::value, call)
-        .receive([&](payment::psp_reply& r) { got = "reply: " + r.reason; },
-                 [&](caf::error& err) { got = "error: " + sys.render(err); });
-    return got;
-  });
-  BOOST_TEST_REQUIRE(eventually([&] { return psp_server.stats().requests > 0; }));
-  kill(caf::actor_cast<caf::actor>(node.psp));
-  const auto answered = answer.wait_for(20s) == std::future_status::ready;
-  faults.latency = 0ms;
-  psp_server.set_faults(faults);
-  BOOST_TEST_REQUIRE(answered);
-  const auto got = answer.get();
-  BOOST_TEST_REQUIRE(got.has_value());
-  BOOST_TEST(got->rfind("error: ", 0) == 0, *got);
+  a_psp_call_to_a_gateway_that_dies_is_answered_at_once(running, "o-lost-direct/sale");
 }
 
 // A host is not restarted (its callers wait for it without a timeout): one that ends is
