@@ -86,6 +86,8 @@ journal_worker::behavior_type worker_impl(journal_worker::stateful_pointer<worke
 struct waiting_append {
   stream_append request;
   caf::typed_response_promise<append_result> promise;
+  /// When it is answered unavailable if no writer took it by then (commit_timeout after it came).
+  caf::actor_clock::time_point give_up_at;
 };
 
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
@@ -188,10 +190,10 @@ caf::timespan watch_interval(const config::journal_config& c) {
   return std::max<caf::timespan>(std::chrono::milliseconds(1), c.commit_timeout / 8);
 }
 
-// Arms the watch while commits are in flight (one delayed message at a time).
+// Arms the watch while commits are in flight or appends wait (one delayed message at a time).
 void watch(journal_pointer self) {
   auto& st = self->state;
-  if (!st.watch_scheduled && !st.watched.empty()) {
+  if (!st.watch_scheduled && (!st.watched.empty() || !st.waiting.empty())) {
     st.watch_scheduled = true;
     self->delayed_send(self, watch_interval(st.config), watch_atom::value);
   }
@@ -217,6 +219,20 @@ void give_up_on_late_commits(journal_pointer self) {
                          "commit did not answer within " +
                              std::to_string(st.config.commit_timeout.count()) + " ms"));
     part->done(true);
+  }
+  // Appends that no writer took within commit_timeout (every writer blocked, or the waiting
+  // ones queued behind a stream's append in flight): never sent, so unavailable. Callers that
+  // may finish arm no timer of their own for an append: they count on an answer in time.
+  for (auto it = st.waiting.begin(); it != st.waiting.end();) {
+    if (it->give_up_at > now) {
+      ++it;
+      continue;
+    }
+    st.stats.failed += 1;
+    it->promise.deliver(caf::make_error(
+        store_errc::unavailable, "no journal writer took the append within " +
+                                     std::to_string(st.config.commit_timeout.count()) + " ms"));
+    it = st.waiting.erase(it);
   }
   watch(self);
 }
@@ -395,7 +411,9 @@ caf::behavior journal_impl(journal_pointer self, config::pg_config pg,
                                  std::to_string(st.waiting.size()) + " appends already waiting");
         }
         auto promise = self->make_response_promise<append_result>();
-        st.waiting.push_back(waiting_append{std::move(request), promise});
+        st.waiting.push_back(waiting_append{std::move(request), promise,
+                                            self->clock().now() + st.config.commit_timeout});
+        watch(self);
         // Dispatched after the messages already in the mailbox: a burst forms one batch per idle
         // worker instead of a first batch of one.
         if (!st.dispatch_scheduled && !st.idle.empty()) {

@@ -42,8 +42,11 @@ using journal_actor =
 /// commit in order. A commit not answered within journal.commit_timeout (checked every eighth of
 /// it, by one timer for all commits in flight: given up on at most 1.125 x commit_timeout after it
 /// was sent) is answered outcome_unknown, and its worker (perhaps still blocked in the statement)
-/// gets no other batch until it answered; idle workers are taken longest idle first. The database
-/// schema must already be migrated. `health`, if given, is kept current by the workers
+/// gets no other batch until it answered; an append that no worker took within commit_timeout
+/// (every worker blocked) is answered unavailable by the same timer, and so is every append still
+/// waiting when the journal ends (those in flight then: outcome_unknown): every append is
+/// answered within about 1.125 x commit_timeout. Idle workers are taken longest idle first. The
+/// database schema must already be migrated. `health`, if given, is kept current by the workers
 /// (store_health): readiness can read it without a message to the journal, and it says running() ==
 /// false once the journal ended.
 journal_actor spawn_journal(caf::actor_system& sys, const config::pg_config& pg,

@@ -385,6 +385,38 @@ BOOST_AUTO_TEST_CASE(an_append_stuck_in_flight_counts_as_not_answered_in_the_sta
   BOOST_TEST(stats_of(self, j).waiting == 0u);
 }
 
+// Every writer blocked (here the only one, on a lock): its commit is given up on, and an append
+// waiting for a free writer is answered unavailable within about the commit timeout too (it was
+// never sent), instead of waiting as long as the writers do. Callers that may finish arm no timer
+// of their own for an append: they count on this answer.
+BOOST_AUTO_TEST_CASE(an_append_waiting_behind_blocked_writers_is_answered_unavailable_in_time) {
+  auto jc = db.config().journal;
+  jc.writers = 1;
+  jc.commit_timeout = 300ms;
+  auto j = start(jc);
+  caf::scoped_actor self{sys};
+  held_stream held{db.pg(), "blocked"};
+  self->send(j, append_atom::value, one_event("blocked", no_stream, 1));
+  BOOST_TEST_REQUIRE(backends_waiting_on_a_lock(db.pg(), 1).size() == 1u);
+  auto given_up = next_reply(self, 10s);
+  BOOST_TEST_REQUIRE(given_up.has_value());
+  BOOST_TEST_REQUIRE(std::holds_alternative<caf::error>(*given_up));
+  BOOST_TEST((std::get<caf::error>(*given_up) == store_errc::outcome_unknown));
+  // The writer is still blocked: this one waits for it, and is answered in time.
+  self->send(j, append_atom::value, one_event("behind", no_stream, 1));
+  auto waited = next_reply(self, 5s);
+  BOOST_TEST_REQUIRE(waited.has_value(), "the waiting append got no answer while the writer hung");
+  BOOST_TEST_REQUIRE(std::holds_alternative<caf::error>(*waited));
+  BOOST_TEST((std::get<caf::error>(*waited) == store_errc::unavailable));
+  BOOST_TEST(db.query_value("SELECT count(*) FROM events WHERE stream_id = 'behind'") == "0");
+  held.tx.abort();
+  // The writer answers, is free again, and the next append commits.
+  BOOST_TEST(eventually_waiting(self, j, 0u));
+  auto [results, errors] = send_all(self, j, {one_event("behind", no_stream, 1)});
+  BOOST_TEST(results.size() == 1u);
+  BOOST_TEST(errors.empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_writer_whose_commit_timed_out_gets_no_batch_until_it_answers) {
   auto jc = db.config().journal;
   jc.writers = 2;
