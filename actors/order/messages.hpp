@@ -146,7 +146,7 @@ struct record_capture {
 /// Recorded by no event: its effect is the order's first sale.
 struct record_stock_taken {
   std::vector<std::string> skus;
-  /// Some take of the batch committed its units now (not a repeat): no earlier batch had every
+  /// Every take of the batch committed its units now (none a repeat): no earlier batch had any
   /// line taken, so no sale of the order was ever sent, and this one is its first (sell::first).
   bool took_now = false;
 };
@@ -314,7 +314,7 @@ struct sell_payment {
   std::string card_token;
   int32_t attempt = 0;
   /// The order's first payment command ever (payment::sell::first): the effect of every line taken
-  /// where some take committed its units now (record_stock_taken::took_now). A resend (a repeated
+  /// where every take committed its units now (record_stock_taken::took_now). A resend (a repeated
   /// take round, resume, a later attempt) says false: the payment reads its stream first.
   bool first = false;
 };

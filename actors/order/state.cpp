@@ -808,7 +808,7 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
     return take_pending_lines(state, policy, timeout->attempt + 1);
   }
   if (completes_takes(state, cmd)) {
-    // Marked first only when some take committed now: no earlier round had every line taken,
+    // Marked first only when every take committed now: no earlier round had any line taken,
     // so no sale was ever sent. Else the payment reads its stream first (a first sell resent
     // past the PSP's key window would charge again).
     const auto* taken = std::get_if<record_stock_taken>(&cmd);
@@ -896,11 +896,11 @@ std::optional<command> take_tally::add(const record_stock_commit& answer, bool n
     case commit_outcome::committed:
       if (std::find(taken_.begin(), taken_.end(), answer.sku) == taken_.end()) {
         taken_.push_back(answer.sku);
-        took_now_ = took_now_ || now;
+        all_now_ = all_now_ && now;
       }
       if (taken_.size() == awaited_.size()) {
         reported_ = true;
-        return command{record_stock_taken{taken_, took_now_}};
+        return command{record_stock_taken{taken_, all_now_}};
       }
       return std::nullopt;
     case commit_outcome::failed:

@@ -264,13 +264,15 @@ public:
 
   /// What to report to the order once `answer` (to one of the batch's takes) arrived, if anything;
   /// `now`: the take committed its units in this answer (took_now), reported as
-  /// record_stock_taken::took_now if any take of the batch did.
+  /// record_stock_taken::took_now if every take of the batch did (a repeat in the batch means an
+  /// earlier batch may have had every line taken and sent a sale).
   std::optional<command> add(const record_stock_commit& answer, bool now);
 
 private:
   std::vector<std::string> awaited_;
   std::vector<std::string> taken_;
-  bool took_now_ = false;
+  /// Every take of the batch answered so far committed its units now.
+  bool all_now_ = true;
   bool reported_ = false;
 };
 

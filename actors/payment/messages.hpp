@@ -62,7 +62,7 @@ struct sell {
   std::string card_token;
   std::string idempotency_key;
   int32_t attempt = 0;
-  /// The order's first payment command (the effect of its takes' answers when some take committed
+  /// The order's first payment command (the effect of its takes' answers when every take committed
   /// its units now: order::record_stock_taken::took_now): no command reached the payment before
   /// it, so its stream does not exist unless this same sell is delivered again later; the entity
   /// calls the PSP without reading it (payment_traits::acts_on_assumed_copy says why a late

@@ -97,7 +97,7 @@ record_stock_commit taken(const std::string& sku) {
   return record_stock_commit{sku, 0, commit_outcome::committed, ""};
 }
 
-/// Both lines taken; `now`: some take committed its units in this round (took_now).
+/// Both lines taken; `now`: every take committed its units in this round (took_now).
 record_stock_taken both_taken(bool now = true) {
   return record_stock_taken{{"apple", "pear"}, now};
 }
@@ -145,6 +145,33 @@ BOOST_AUTO_TEST_CASE(a_lost_record_of_taken_stock_makes_the_order_ask_again_inst
   o.handle(record_authorization{1, payment_outcome::authorized, "", "auth_1"});
   BOOST_CHECK(o.handle(record_timeout{saga_step::reservation, 2}).empty());
   BOOST_TEST(o.terminal_events() == 1);
+}
+
+// A batch whose takes did not all commit their units now (some were repeats of an earlier round,
+// which may have had every line taken and sent a sale already) reports took_now false: its sale
+// is not marked first, and the payment reads its stream. Round 1 takes apple now while pear is
+// slow; round 2 repeats apple and takes pear now, and sells; round 1's pear then arrives as a
+// repeat: neither batch may mark its sale first.
+BOOST_AUTO_TEST_CASE(a_batch_with_a_repeated_take_does_not_mark_its_sale_first) {
+  order_under_test o;
+  auto round_1 = o.handle(two_lines());
+  take_tally first_round{round_1};
+  BOOST_CHECK(!first_round.add(taken("apple"), true));
+  auto round_2 = o.handle(record_timeout{saga_step::reservation, 1});
+  take_tally second_round{round_2};
+  BOOST_CHECK(!second_round.add(taken("apple"), false));
+  auto second = second_round.add(taken("pear"), true);
+  BOOST_REQUIRE(second.has_value());
+  BOOST_CHECK(!std::get<record_stock_taken>(*second).took_now);
+  auto late = first_round.add(taken("pear"), false);
+  BOOST_REQUIRE(late.has_value());
+  BOOST_CHECK(!std::get<record_stock_taken>(*late).took_now);
+  // Only a batch whose every take committed now marks the sale first.
+  take_tally fresh{round_1};
+  BOOST_CHECK(!fresh.add(taken("apple"), true));
+  auto all_now = fresh.add(taken("pear"), true);
+  BOOST_REQUIRE(all_now.has_value());
+  BOOST_CHECK(std::get<record_stock_taken>(*all_now).took_now);
 }
 
 // The sale is recorded by no event: while it is on its way the order is "placed" in its journal,
