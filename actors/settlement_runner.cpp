@@ -63,6 +63,8 @@ struct item_failure {
   /// Decided on a current copy: sending it again changes nothing.
   bool refused = false;
   std::string why;
+  /// Never sent (the round gave up first): sent again without counting an attempt.
+  bool unsent = false;
 };
 
 using watch_atom = caf::atom_constant<caf::atom("rwatch")>;
@@ -115,7 +117,7 @@ struct round_sender : std::enable_shared_from_this<round_sender> {
           {index, false, "no answer within " + std::to_string(timeout.count()) + " ms"});
     }
     for (auto index = next; index < items->size(); ++index) {
-      failures.push_back({index, false, "not sent: the round gave up waiting"});
+      failures.push_back({index, false, "not sent: the round gave up waiting", true});
     }
     finish();
   }
@@ -382,6 +384,10 @@ bool settlement_runner::settle_and_notify(const confirmed_sales& sales,
     for (const auto& failure : sender->failures) {
       const auto& item = sent[failure.index];
       failed[failure.index] = true;
+      if (failure.unsent) {
+        pending.push_back(item); // not an attempt: it never left
+        continue;
+      }
       errors_.fetch_add(1);
       auto attempt = ++attempts[item.name()];
       if (failure.refused || attempt >= settings_.max_attempts) {

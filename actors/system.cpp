@@ -211,7 +211,10 @@ void supervise(
   st.backoff = settings.backoff_min;
   // The child is not linked (its death must not take the supervisor with it): stop it when the
   // supervisor stops.
-  self->attach_functor([child = st.child] {
+  self->attach_functor([child = st.child, published = st.published] {
+    if (published) {
+      published->clear();
+    }
     if (*child) {
       caf::anon_send_exit(*child, caf::exit_reason::user_shutdown);
     }

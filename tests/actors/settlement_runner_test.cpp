@@ -282,6 +282,39 @@ BOOST_AUTO_TEST_CASE(a_command_nobody_answers_fails_after_the_answer_timeout_and
   self->send_exit(silent, caf::exit_reason::user_shutdown);
 }
 
+// A window full of commands nobody answers must not cost the commands behind it, never sent, an
+// attempt: they are sent next time, and only the silent one is skipped.
+BOOST_AUTO_TEST_CASE(commands_never_sent_because_the_window_hung_are_sent_again_not_skipped) {
+  inventory("apple", caf::make_message(inventory::restock{100}));
+  confirmed_sale("o1", {"apple"});
+  confirmed_sale("o2", {"apple"});
+  // o1's notification is taken and never answered; the others go to the real host.
+  auto real = notifications;
+  auto partly_silent = sys.spawn([real](caf::event_based_actor* a) -> caf::behavior {
+    return {[a, real](runtime::route_atom r, std::string& id, envelope& e,
+                      caf::message& m) -> caf::result<caf::message> {
+      if (id == "o1") {
+        a->make_response_promise(); // never delivered
+        return caf::delegated<caf::message>{};
+      }
+      return a->delegate(real, r, std::move(id), std::move(e), std::move(m));
+    }};
+  });
+  auto s = fast();
+  s.answer_timeout = 100ms;
+  s.max_attempts = 1;
+  s.max_in_flight = 1;
+  settlement_runner r{sys, db.pg(), db.config().journal, host, partly_silent, s};
+  caught_up(r);
+  auto stats = r.stats();
+  BOOST_TEST(stats.notifications_skipped == 1u);
+  BOOST_TEST(stats.notifications == 1u);
+  BOOST_TEST(notifications_of("o2") == notified_once);
+  BOOST_TEST(notifications_of("o1").empty());
+  r.stop();
+  self->send_exit(partly_silent, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(a_sku_that_refuses_is_passed_over_at_once_without_holding_up_the_others) {
   inventory("apple", caf::make_message(inventory::restock{100}));
   confirmed_sale("o1", {"apple"});
