@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 namespace ordermesh::actors {
@@ -571,23 +572,32 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
 
 caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const node_actors& node) {
   caf::scoped_actor self{sys};
-  caf::expected<size_t> result{size_t{0}};
-  self->request(node.reader, std::chrono::seconds(60), persistence::unfinished_atom::value,
-                std::string{"order/"}, std::string{order::wire::order_placed},
-                // A sale confirmed naming its SKUs ends at its confirmation (the settlement
-                // runner settles and notifies it).
-                std::vector<std::string>{order::wire::payment_captured,
-                                         order::wire::compensation_completed,
-                                         std::string{order::wire::order_confirmed} + "?skus"})
-      .receive(
-          [&](std::vector<std::string>& streams) {
-            for (const auto& stream : streams) {
-              self->send(node.hosts->order, runtime::wake_atom::value, stream.substr(6));
-            }
-            result = streams.size();
-          },
-          [&](caf::error& err) { result = std::move(err); });
-  return result;
+  std::set<std::string> streams;
+  std::optional<caf::error> failed;
+  auto unfinished = [&](const std::string& started, std::vector<std::string> finished) {
+    self->request(node.reader, std::chrono::seconds(60), persistence::unfinished_atom::value,
+                  std::string{"order/"}, started, std::move(finished))
+        .receive(
+            [&](std::vector<std::string>& found) { streams.insert(found.begin(), found.end()); },
+            [&](caf::error& err) { failed = std::move(err); });
+  };
+  // A sale confirmed naming its SKUs straight from placed ends at its confirmation (the
+  // settlement runner settles and notifies it).
+  unfinished(order::wire::order_placed,
+             {order::wire::payment_captured, order::wire::compensation_completed,
+              std::string{order::wire::order_confirmed} + "?skus"});
+  // One confirmed after a recorded sale request ends once its own notification answered
+  // (order_state::notifies_itself): the binary before this one may have left it unnotified,
+  // behind its settlement runner's checkpoint.
+  unfinished(order::wire::sale_requested,
+             {order::wire::payment_captured, order::wire::compensation_completed});
+  if (failed) {
+    return std::move(*failed);
+  }
+  for (const auto& stream : streams) {
+    self->send(node.hosts->order, runtime::wake_atom::value, stream.substr(6));
+  }
+  return streams.size();
 }
 
 runtime::host_settings host_settings_from(const config::entity_config& entity) {

@@ -140,7 +140,8 @@ struct node_actors {
 };
 
 /// Wakes every order whose saga the journal shows unfinished (neither payment_captured,
-/// compensation_completed nor an order.confirmed naming SKUs; after a crash of the whole process):
+/// compensation_completed nor, straight from placed, an order.confirmed naming SKUs; after a crash
+/// of the whole process):
 /// each recovers and resends its pending steps. Blocks until the journal answered; returns how
 /// many were woken, or an error if the journal could not be read.
 caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const node_actors& node);

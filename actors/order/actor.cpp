@@ -125,6 +125,13 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
                          ? once_all_answered(settles, "settled",
                                              caf::make_message(record_stock_settled{}), nullptr)
                          : std::function<void()>{[] {}};
+  // A sale confirmed after a recorded sale request notifies itself and ends once the
+  // notification answered (order_state::notifies_itself); until then it is unfinished, so a
+  // notification lost to a crash or an error is sent again (resume, stall).
+  auto notified =
+      s.notifies_itself() && !s.saga_completed
+          ? once_all_answered(1, "notified", caf::make_message(record_notified{}), nullptr)
+          : std::function<void()>{[] {}};
   for (const auto& action : actions) {
     std::visit(
         overloaded{
@@ -321,7 +328,7 @@ void order_traits::execute(caf::event_based_actor* self, const order_state& s,
               runtime::route<notification_reply>(
                   self, dir.notification, oid, env("notify"),
                   caf::make_message(notification::record_notification{oid, terminal_of(a.status)}),
-                  [](notification_reply&) {});
+                  [=](notification_reply&) { notified(); });
             },
             [&](const schedule_timeout&) {
               // Never here: the runtime arms it on the entity's tick (order_traits::timer).

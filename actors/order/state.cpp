@@ -386,11 +386,15 @@ outcome decide_stock_settled(const order_state& s) {
   return accept<event>({payment_captured{}});
 }
 
-/// Only the binary before this one sent a notification whose answer it recorded (for a sale
-/// confirmed with SKUs, now finished at its confirmation): a late answer records nothing.
+/// A sale confirmed naming its SKUs after a recorded sale request notifies itself and ends with
+/// the answer (payment_captured); one confirmed straight from placed is finished at its
+/// confirmation, and a stray answer records nothing.
 outcome decide_notified(const order_state& s) {
-  if (s.saga_completed || s.settled_by_runner) {
+  if (s.saga_completed || (s.settled_by_runner && !s.notifies_itself())) {
     return accept<event>();
+  }
+  if (s.notifies_itself()) {
+    return accept<event>({payment_captured{}});
   }
   return unexpected("no saga waits for its notification's answer");
 }
@@ -507,8 +511,9 @@ order_state apply(order_state s, const event& ev) {
             }
             s.status = order_status::confirmed;
             s.settled_by_runner = s.sale && !x.skus.empty();
-            // The settlement runner settles and notifies it from the journal: nothing left here.
-            s.saga_completed = s.saga_completed || s.settled_by_runner;
+            // The settlement runner settles and notifies it from the journal: nothing left here,
+            // unless its saga notifies it itself.
+            s.saga_completed = s.saga_completed || (s.settled_by_runner && !s.notifies_itself());
           },
           [&](const order_rejected& x) {
             s.status = order_status::rejected;
@@ -529,9 +534,8 @@ order_state apply(order_state s, const event& ev) {
 }
 
 bool finished(const order_state& state) {
-  // settled_by_runner also for a snapshot the binary before this one took while it awaited the
-  // notification's answer (saga_completed false then).
-  return state.terminal() && (state.saga_completed || state.settled_by_runner);
+  return state.terminal() &&
+         (state.saga_completed || (state.settled_by_runner && !state.notifies_itself()));
 }
 
 order_state apply_all(order_state state, const std::vector<event>& events) {
@@ -717,8 +721,9 @@ actions fulfil(const order_state& s, const saga_policy& policy, const decide_con
   }
   if (s.settled_by_runner) {
     // The sale captured already; the settlement runner settles its stock and notifies it from
-    // the journal.
-    return {};
+    // the journal (the same message id: one notification), and a saga that notifies itself too
+    // ends once answered (record_notified).
+    return s.notifies_itself() ? actions{notify{order_status::confirmed}} : actions{};
   }
   if (s.sale) {
     // Confirmed without SKUs (by the binary before the settlement runner): the saga ends once
@@ -819,7 +824,7 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
                                      const decide_context& ctx) {
-  if (state.saga_completed || state.settled_by_runner) {
+  if (state.saga_completed || (state.settled_by_runner && !state.notifies_itself())) {
     return {};
   }
   switch (state.status) {

@@ -77,10 +77,15 @@ struct order_state {
   /// sale was ever sent).
   bool sale = false;
   /// Confirmed as a sale naming its SKUs: the settlement runner settles its stock and notifies it
-  /// from the journal, and the saga ends with the confirmation. (The binary before this one
-  /// waited for the notification's answer and recorded payment_captured; such an order recovered
-  /// or restored from a snapshot before that is finished the same.)
+  /// from the journal. Confirmed straight from placed (no sale request recorded: this binary's
+  /// first sale), the saga ends with the confirmation; after a recorded sale request
+  /// (payment_attempt > 0) it notifies the order itself too and ends once answered
+  /// (payment_captured), as the binary before this one did: that binary's runner may have saved
+  /// its checkpoint past the confirmation with the notification still unsent.
   bool settled_by_runner = false;
+
+  /// A sale confirmed naming its SKUs whose saga notifies it itself (see settled_by_runner).
+  bool notifies_itself() const { return settled_by_runner && payment_attempt > 0; }
 
   bool terminal() const { return is_terminal(status); }
 
@@ -146,8 +151,9 @@ using order_decision = decision<event>;
 ///   below.
 /// - record_stock_settled of a confirmed sale: payment_captured (the saga is done); no event once
 ///   done; unexpected_reply for any other order (also a sale settled by the runner).
-/// - record_notified (only the binary before this one waited for a notification's answer): no
-///   event for a sale settled by the runner or once done; unexpected_reply for any other order.
+/// - record_notified: payment_captured for a sale that notifies itself (settled_by_runner); no
+///   event for one confirmed straight from placed or once done; unexpected_reply for any other
+///   order.
 /// - record_reservation (older path): stock_reserved (+ payment_requested{1} once every line is
 ///   reserved), or stock_reservation_failed + order_rejected; unknown_order, unknown_line.
 /// - record_authorization: authorized -> payment_authorized + stock_commit_requested{1} (from any
@@ -179,11 +185,12 @@ order_decision decide(const order_state& state, const command& cmd, const decide
 order_state apply(order_state state, const event& ev);
 
 /// Whether the order's work is finished: it ended (confirmed, rejected or cancelled) and its saga
-/// has nothing left (a sale confirmed naming its SKUs: at once, the settlement runner settles and
-/// notifies it from the journal; a sale confirmed without SKUs: payment_captured once every settle
-/// answered; the older path: payment_captured; an order that did not confirm:
-/// compensation_completed). Its entity then ends at once; a late command activates it again from
-/// its stream.
+/// has nothing left (a sale confirmed naming its SKUs straight from placed: at once, the
+/// settlement runner settles and notifies it from the journal; one confirmed after a recorded sale
+/// request: payment_captured once its own notification answered; a sale confirmed without SKUs:
+/// payment_captured once every settle answered; the older path: payment_captured; an order that did
+/// not confirm: compensation_completed). Its entity then ends at once; a late command activates it
+/// again from its stream.
 bool finished(const order_state& state);
 
 /// Folds `events` in order, starting from `state`.
