@@ -385,7 +385,7 @@ bool settlement_runner::settle_and_notify(const confirmed_sales& sales,
       const auto& item = sent[failure.index];
       failed[failure.index] = true;
       if (failure.unsent) {
-        pending.push_back(item); // not an attempt: it never left
+        pending.insert(pending.begin(), item); // not an attempt: it never left, so it goes first
         continue;
       }
       errors_.fetch_add(1);

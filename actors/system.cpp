@@ -572,13 +572,21 @@ node_actors start_node_actors(caf::actor_system& sys, const config::app_config& 
 
 caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const node_actors& node) {
   caf::scoped_actor self{sys};
-  std::set<std::string> streams;
+  std::set<std::string> woken;
   std::optional<caf::error> failed;
+  // Each query's orders are woken (in log order) before the next runs, so that one failing costs
+  // only its own.
   auto unfinished = [&](const std::string& started, std::vector<std::string> finished) {
     self->request(node.reader, std::chrono::seconds(60), persistence::unfinished_atom::value,
                   std::string{"order/"}, started, std::move(finished))
         .receive(
-            [&](std::vector<std::string>& found) { streams.insert(found.begin(), found.end()); },
+            [&](std::vector<std::string>& found) {
+              for (const auto& stream : found) {
+                if (woken.insert(stream).second) {
+                  self->send(node.hosts->order, runtime::wake_atom::value, stream.substr(6));
+                }
+              }
+            },
             [&](caf::error& err) { failed = std::move(err); });
   };
   // A sale confirmed naming its SKUs straight from placed ends at its confirmation (the
@@ -594,10 +602,7 @@ caf::expected<size_t> resume_unfinished_orders(caf::actor_system& sys, const nod
   if (failed) {
     return std::move(*failed);
   }
-  for (const auto& stream : streams) {
-    self->send(node.hosts->order, runtime::wake_atom::value, stream.substr(6));
-  }
-  return streams.size();
+  return woken.size();
 }
 
 runtime::host_settings host_settings_from(const config::entity_config& entity) {

@@ -223,10 +223,10 @@ void give_up_on_late_commits(journal_pointer self) {
   // Appends that no writer took within commit_timeout (every writer blocked, or the waiting
   // ones queued behind a stream's append in flight): never sent, so unavailable. Callers that
   // may finish arm no timer of their own for an append: they count on an answer in time.
+  // In arrival order, so in order of their deadlines: the first not due ends the scan.
   for (auto it = st.waiting.begin(); it != st.waiting.end();) {
     if (it->give_up_at > now) {
-      ++it;
-      continue;
+      break;
     }
     st.stats.failed += 1;
     it->promise.deliver(caf::make_error(

@@ -45,7 +45,7 @@ using journal_actor =
 /// gets no other batch until it answered; an append that no worker took within commit_timeout
 /// (every worker blocked) is answered unavailable by the same timer, and so is every append still
 /// waiting when the journal ends (those in flight then: outcome_unknown): every append is
-/// answered within about 1.125 x commit_timeout. Idle workers are taken longest idle first. The
+/// answered within about 2.25 x commit_timeout (a wait for a writer, then its commit). Idle workers are taken longest idle first. The
 /// database schema must already be migrated. `health`, if given, is kept current by the workers
 /// (store_health): readiness can read it without a message to the journal, and it says running() ==
 /// false once the journal ended.

@@ -37,11 +37,13 @@
 //   was answered: a lost settle is sent again), nor an older-path order's unless its settle was
 //   lost on the way, and no return or release reaches an inventory for an order it settled
 //   (settling never loses a unit a compensation needs);
-// - every sale confirmed naming its SKUs ends at its confirmation and is notified exactly once in
-//   effect (one notification.recorded, confirmed) by the settlement runner's model, which sends
-//   one record_notification per such sale to the pure notification core and counts it only once
-//   answered; no order is notified with another status than its terminal one (the saga's own
-//   notifications of rejected, cancelled and older-path orders are not awaited: at most one).
+// - every sale confirmed naming its SKUs (straight from placed) ends at its confirmation (one
+//   confirmed after a recorded sale request notifies itself too and ends once answered) and is
+//   notified exactly once in effect (one notification.recorded, confirmed) by the settlement
+//   runner's model, which sends one record_notification per such sale to the pure notification core
+//   and counts it only once answered; no order is notified with another status than its terminal
+//   one (the saga's own notifications of rejected, cancelled and older-path orders are not awaited:
+//   at most one).
 // On failure the seed and the trace of the run are printed.
 #define BOOST_TEST_MODULE order_saga_property
 #include <boost/test/unit_test.hpp>
