@@ -80,11 +80,17 @@ constexpr const char* stream_versions_sql = R"sql(
 SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id
 )sql";
 
-constexpr const char* event_columns = R"sql(
+// The columns to_event reads, `metadata` the expression for its metadata column.
+std::string event_columns_with(const std::string& metadata) {
+  return R"sql(
   e.global_position, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-  e.payload::text, e.metadata::text, (extract(epoch FROM e.recorded_at) * 1000000)::bigint,
+  e.payload::text, )sql" +
+         metadata + R"sql(, (extract(epoch FROM e.recorded_at) * 1000000)::bigint,
   e.transaction_id::text
 )sql";
+}
+
+const std::string event_columns = event_columns_with("e.metadata::text");
 
 const std::string read_stream_sql = std::string{"SELECT "} + event_columns + R"sql(
 FROM events e WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3
@@ -123,25 +129,23 @@ ORDER BY e.transaction_id, e.global_position LIMIT $3
 
 // read_log_sql for some event types only, without the metadata (no typed reader uses it: turning
 // its jsonb back into text was most of such a read's work): the rows of other types are passed
-// over in the server. A last row (its 9th column set) carries the log's end in the same snapshot
+// over in the server. A last row (its 10th column set) carries the log's end in the same snapshot
 // (log_end_sql's row): with fewer rows than the limit, every row of the types up to it has been
 // read. No index serves the type filter: the rows come in (transaction_id, position) order from
 // events_transaction_position_idx, and an index on (event_type, transaction_id, global_position)
 // cannot give that order for `= ANY`: on a bench/orders journal the projection's read of 2 000
 // rows (a quarter of those scanned passed over) did not use it, and the settlement runner's one
 // type became a bitmap scan and a sort, 40 ms against 9 ms; every append would pay for it.
-const std::string read_log_of_types_sql = std::string{R"sql(
-(SELECT e.global_position, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-        e.payload::text, (extract(epoch FROM e.recorded_at) * 1000000)::bigint,
-        e.transaction_id::text, NULL::text
+const std::string read_log_of_types_sql = "(SELECT " + event_columns_with("''::text") +
+                                          R"sql(, NULL::text
  FROM events e
  WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2)
-   AND e.event_type = ANY($4::text[]) AND )sql"} +
+   AND e.event_type = ANY($4::text[]) AND )sql" +
                                           final_transactions + R"sql(
  ORDER BY e.transaction_id, e.global_position LIMIT $3)
 UNION ALL
 SELECT l.global_position, NULL::text, NULL::bigint, NULL::text, NULL::integer, NULL::text,
-       NULL::bigint, l.transaction_id::text, 'log end'
+       NULL::text, NULL::bigint, l.transaction_id::text, 'log end'
 FROM (SELECT e.global_position, e.transaction_id FROM events e WHERE )sql" +
                                           final_transactions + R"sql(
       ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1) l
@@ -597,20 +601,11 @@ pg_event_store::read_log_of_types(const log_checkpoint& after, int32_t max_count
     for (const auto& row :
          tx.exec_prepared("read_log_of_types", std::to_string(after.transaction_id), after.position,
                           max_count, sql_text_array(types))) {
-      if (!row[8].is_null()) {
-        page.log_end = log_checkpoint{row[7].as<uint64_t>(), row[0].as<int64_t>()};
+      if (!row[9].is_null()) {
+        page.log_end = log_checkpoint{row[8].as<uint64_t>(), row[0].as<int64_t>()};
         continue;
       }
-      recorded_event e;
-      e.global_position = row[0].as<int64_t>();
-      e.stream_id = row[1].as<std::string>();
-      e.stream_version = row[2].as<int64_t>();
-      e.type = row[3].as<std::string>();
-      e.schema_version = row[4].as<int32_t>();
-      e.payload = row[5].as<std::string>();
-      e.recorded_at_us = row[6].as<int64_t>();
-      e.transaction_id = row[7].as<uint64_t>();
-      page.events.push_back(std::move(e));
+      page.events.push_back(to_event(row, 0)); // its metadata empty: not read
     }
     return page;
   });

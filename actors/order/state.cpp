@@ -390,8 +390,8 @@ outcome decide_stock_settled(const order_state& s) {
 /// the answer (payment_captured); one confirmed straight from placed is finished at its
 /// confirmation, and a stray answer records nothing.
 outcome decide_notified(const order_state& s) {
-  if (s.saga_completed || (s.settled_by_runner && !s.notifies_itself())) {
-    return accept<event>();
+  if (s.saga_completed) {
+    return accept<event>(); // also a sale that ended at its confirmation (apply)
   }
   if (s.notifies_itself()) {
     return accept<event>({payment_captured{}});
@@ -534,8 +534,7 @@ order_state apply(order_state s, const event& ev) {
 }
 
 bool finished(const order_state& state) {
-  return state.terminal() &&
-         (state.saga_completed || (state.settled_by_runner && !state.notifies_itself()));
+  return state.terminal() && state.saga_completed;
 }
 
 order_state apply_all(order_state state, const std::vector<event>& events) {
@@ -824,7 +823,7 @@ std::vector<saga_action> saga_effects(const order_state& state, const command& c
 
 std::vector<saga_action> saga_resume(const order_state& state, const saga_policy& policy,
                                      const decide_context& ctx) {
-  if (state.saga_completed || (state.settled_by_runner && !state.notifies_itself())) {
+  if (state.saga_completed) {
     return {};
   }
   switch (state.status) {
